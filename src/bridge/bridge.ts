@@ -1,0 +1,165 @@
+/**
+ * The pump: carries JSON-RPC messages between an inbound transport (the client side) and an
+ * outbound transport (the server side), as they are. It keeps only what a faithful proxy needs:
+ * which client requests are still waiting (to fail them with a clear error when the server side
+ * dies or a send fails), and which request a server message belongs to (so an HTTP inbound
+ * transport can put progress, sampling and logging on the right response stream).
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { describeError, quote, type AirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { errorResponse, kindOf, RpcErrorCode, type JSONRPCMessage, type RequestId } from './json-rpc.js';
+
+export interface BridgeOptions {
+  inbound: Transport;
+  outbound: Transport;
+  log: Logger;
+  /** For log lines: which session or server this bridge serves. */
+  label: string;
+  /**
+   * Set for inbound transports that route by request (streamable HTTP): server->client messages
+   * are sent with `relatedRequestId` so they travel on the stream of the call they belong to.
+   */
+  relateServerMessages?: boolean;
+  /** Called once, after both sides are closed, with why and which side started it. */
+  onClosed?: (reason: string, by: CloseInitiator) => void;
+}
+
+interface PendingRequest {
+  method: string;
+  progressToken: string | number | undefined;
+}
+
+type Closable = Transport & { closeReason?: string };
+export type CloseInitiator = 'client' | 'upstream' | 'airlock';
+
+export class Bridge {
+  /** Client->server requests waiting for their response, in send order. */
+  private readonly pending = new Map<RequestId, PendingRequest>();
+  private readonly progressOwners = new Map<string | number, RequestId>();
+  private closed = false;
+
+  constructor(private readonly options: BridgeOptions) {}
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Start the server side first, so the first client message has somewhere to go. */
+  async start(): Promise<void> {
+    const { inbound, outbound } = this.options;
+    outbound.onmessage = (message) => this.fromServer(message);
+    outbound.onerror = (error) => this.options.log.debug(`${this.options.label}: upstream: ${describeError(error)}`);
+    outbound.onclose = () => this.close((outbound as Closable).closeReason ?? 'upstream connection closed', 'upstream');
+    inbound.onmessage = (message) => this.fromClient(message);
+    inbound.onerror = (error) => this.options.log.debug(`${this.options.label}: client side: ${describeError(error)}`);
+    inbound.onclose = () => this.close('client disconnected', 'client');
+    await outbound.start();
+    await inbound.start();
+  }
+
+  private fromClient(message: JSONRPCMessage): void {
+    const kind = kindOf(message);
+    if (kind === 'request') {
+      const request = message as { id: RequestId; method: string; params?: { _meta?: { progressToken?: string | number } } };
+      const progressToken = request.params?._meta?.progressToken;
+      this.pending.set(request.id, { method: request.method, progressToken });
+      if (progressToken !== undefined) this.progressOwners.set(progressToken, request.id);
+    } else if (kind === 'notification' && (message as { method: string }).method === 'notifications/cancelled') {
+      // After a cancellation the server may never answer (MCP cancellation §behaviour): stop waiting.
+      const id = (message as { params?: { requestId?: RequestId } }).params?.requestId;
+      if (id !== undefined) this.settle(id);
+    }
+    this.options.outbound.send(message).catch((error: unknown) => this.sendFailed(message, kind, error));
+  }
+
+  private fromServer(message: JSONRPCMessage): void {
+    let relatedRequestId: RequestId | undefined;
+    if ('method' in message) {
+      if (this.options.relateServerMessages) relatedRequestId = this.relatedRequest(message);
+    } else {
+      const entry = this.settle(message.id as RequestId);
+      if (entry?.method === 'initialize' && 'result' in message) this.onInitialized(message.result);
+    }
+    const options = relatedRequestId === undefined ? undefined : { relatedRequestId };
+    this.options.inbound.send(message, options).catch((error: unknown) => {
+      // The client went away mid-response, or cancelled and closed its stream: nothing to do but say so.
+      this.options.log.debug(`${this.options.label}: could not deliver ${describeMessage(message)} to the client: ${describeError(error)}`);
+    });
+  }
+
+  /** A server->client message mid-call belongs to the call it was made for. */
+  private relatedRequest(message: JSONRPCMessage & { method: string }): RequestId | undefined {
+    const token = (message as { params?: { progressToken?: string | number } }).params?.progressToken;
+    if (message.method === 'notifications/progress' && token !== undefined) {
+      const owner = this.progressOwners.get(token);
+      if (owner !== undefined) return owner;
+    }
+    // Sampling, elicitation, roots and logging carry no request id over stdio; the newest call still
+    // running is the one that asked (exact when one call is in flight). With none in flight the
+    // message goes to the client's standalone stream.
+    let newest: RequestId | undefined;
+    for (const id of this.pending.keys()) newest = id;
+    return newest;
+  }
+
+  private onInitialized(result: unknown): void {
+    // Outbound HTTP needs the negotiated version for its MCP-Protocol-Version header (2025-06-18+).
+    const version = (result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+    const outbound = this.options.outbound as Transport & { setProtocolVersion?: (v: string) => void };
+    if (typeof version === 'string') outbound.setProtocolVersion?.(version);
+  }
+
+  private settle(id: RequestId): PendingRequest | undefined {
+    const entry = this.pending.get(id);
+    if (entry === undefined) return undefined;
+    this.pending.delete(id);
+    if (entry.progressToken !== undefined) this.progressOwners.delete(entry.progressToken);
+    return entry;
+  }
+
+  private sendFailed(message: JSONRPCMessage, kind: string, error: unknown): void {
+    const text = describeError(error);
+    this.options.log.warn(`${this.options.label}: could not forward ${describeMessage(message)} to the server: ${text}`);
+    if (kind !== 'request') return;
+    const id = (message as { id: RequestId }).id;
+    if (!this.settle(id)) return;
+    const code = (error as Partial<AirlockError>).code;
+    this.replyError(id, `mcp-airlock: the upstream server did not accept the request: ${text}`, code);
+  }
+
+  private replyError(id: RequestId, text: string, code: string | undefined): void {
+    const response = errorResponse(id, RpcErrorCode.upstreamError, text, { airlock: code ?? 'AIRLOCK_UPSTREAM_HTTP' });
+    this.options.inbound.send(response).catch(() => undefined);
+  }
+
+  /**
+   * Close both sides once. Requests still waiting get a JSON-RPC error naming the reason
+   * (e.g. "server process 123 exited with code 3"), so no client call hangs forever.
+   */
+  async close(reason = 'closed', by: CloseInitiator = 'airlock'): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const { inbound, outbound, log, label } = this.options;
+    if (by === 'upstream') {
+      for (const id of this.pending.keys()) {
+        this.replyError(id, `mcp-airlock: the upstream server closed before answering: ${reason}`, 'AIRLOCK_UPSTREAM_CLOSED');
+      }
+    }
+    this.pending.clear();
+    this.progressOwners.clear();
+    log.debug(`${label}: closing (${by}: ${reason})`);
+    // Each side is closed even when the other throws; the one that closed first is a no-op.
+    await Promise.allSettled([outbound.close(), inbound.close()]);
+    this.options.onClosed?.(reason, by);
+  }
+}
+
+function describeMessage(message: JSONRPCMessage): string {
+  if ('method' in message) return 'id' in message ? `request ${quote(message.method)} (id ${String(message.id)})` : `notification ${quote(message.method)}`;
+  return `response (id ${String(message.id)})`;
+}

@@ -1,0 +1,151 @@
+/**
+ * Drop-in spellings of the tools airlock replaces, rewritten to our own argv before parsing, so
+ * an existing config line keeps working after swapping the package name. The README's migration
+ * table lists each one. Pure function: tested without spawning anything.
+ *
+ * - supergateway: `--stdio "cmd"`, `--sse URL`, `--streamableHttp URL`, `--outputTransport`,
+ *   `--port`, `--ssePath`, `--messagePath`, `--streamableHttpPath`, `--healthEndpoint`,
+ *   `--logLevel`, `--cors`, `--header`, `--sessionTimeout` (ms), `--baseUrl`, `--stateful`.
+ * - mcp-remote: `--debug`, `--silent`, `--enable-proxy` (the proxy variables are always honoured).
+ */
+import { AirlockError, quote } from '../errors.js';
+
+export interface CompatResult {
+  argv: string[];
+  /** What was rewritten, for a debug line. */
+  notes: string[];
+}
+
+const gatewayModes = ['--stdio', '--sse', '--streamableHttp'];
+
+export function rewriteCompatArgs(argv: string[]): CompatResult {
+  const notes: string[] = [];
+  const end = argv.indexOf('--');
+  const head = end === -1 ? argv : argv.slice(0, end);
+  const tail = end === -1 ? [] : argv.slice(end);
+  let args = rewriteMcpRemote(head, notes);
+  if (args.some((a) => gatewayModes.includes(a.split('=')[0]!))) args = rewriteSupergateway(args, notes);
+  return { argv: [...args, ...tail], notes };
+}
+
+function rewriteMcpRemote(args: string[], notes: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of args) {
+    if (arg === '--debug') out.push('--log-level', 'debug');
+    else if (arg === '--silent') out.push('--log-level', 'error');
+    else if (arg === '--enable-proxy') notes.push('--enable-proxy: HTTPS_PROXY/NO_PROXY are always honoured');
+    else out.push(arg);
+  }
+  return out;
+}
+
+function rewriteSupergateway(args: string[], notes: string[]): string[] {
+  let stdio: string | undefined;
+  let remote: { url: string; transport: 'sse' | 'http' } | undefined;
+  let output: string | undefined;
+  const options: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = splitInline(args[i]!);
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith('--')) {
+        throw new AirlockError('AIRLOCK_USAGE', `${flag} needs a value`, { hint: 'See the migration table in the README.' });
+      }
+      i++;
+      return next;
+    };
+    switch (flag) {
+      case '--stdio': stdio = value(); break;
+      case '--sse': remote = { url: value(), transport: 'sse' }; break;
+      case '--streamableHttp': remote = { url: value(), transport: 'http' }; break;
+      case '--outputTransport': output = value(); break;
+      case '--port': options.push('--port', value()); break;
+      case '--ssePath': options.push('--sse-path', value()); break;
+      case '--messagePath': options.push('--messages-path', value()); break;
+      case '--streamableHttpPath': options.push('--mcp-path', value()); break;
+      case '--healthEndpoint': options.push('--health-path', value()); break;
+      case '--logLevel': options.push('--log-level', value()); break;
+      case '--header': options.push('--header', value()); break;
+      case '--sessionTimeout': options.push('--session-timeout', String(Number(value()) / 1000)); break;
+      case '--baseUrl': value(); notes.push('--baseUrl: not needed, the endpoint event carries a relative URL'); break;
+      case '--stateful': notes.push('--stateful: sessions are always stateful'); break;
+      case '--cors': {
+        const origins: string[] = inline !== undefined ? [inline] : [];
+        while (inline === undefined && args[i + 1] !== undefined && !args[i + 1]!.startsWith('--')) origins.push(args[++i]!);
+        for (const origin of origins.length ? origins : ['*']) options.push('--allow-origin', origin);
+        break;
+      }
+      case '--oauth2Bearer':
+        throw new AirlockError('AIRLOCK_USAGE', '--oauth2Bearer puts a token in the process list, where any local user can read it', {
+          hint: 'Use --header "Authorization: Bearer ${TOKEN}" and set TOKEN in the environment.',
+        });
+      default:
+        options.push(args[i]!);
+    }
+  }
+  if (stdio !== undefined && remote !== undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', 'give one of --stdio, --sse or --streamableHttp', { hint: 'See the migration table in the README.' });
+  }
+  if (stdio !== undefined) {
+    const command = splitCommandLine(stdio);
+    const mode = output ?? 'sse';
+    notes.push(`--stdio with --outputTransport ${mode}`);
+    if (mode === 'stdio') return ['run', ...options, '--', ...command];
+    if (mode === 'sse' || mode === 'streamableHttp') return ['serve', ...options, '--', ...command];
+    throw unsupportedOutput(mode);
+  }
+  const { url, transport } = remote!;
+  const mode = output ?? 'stdio';
+  if (mode === 'stdio') return ['connect', url, '--transport', transport, ...options];
+  if (mode === 'sse' || mode === 'streamableHttp') return ['serve', '--upstream', url, '--transport', transport, ...options];
+  throw unsupportedOutput(mode);
+}
+
+function unsupportedOutput(mode: string): AirlockError {
+  return new AirlockError('AIRLOCK_USAGE', `--outputTransport ${quote(mode)} is not supported`, { hint: 'Use stdio, sse or streamableHttp (serve exposes both HTTP transports at once).' });
+}
+
+function splitInline(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf('=');
+  return arg.startsWith('--') && eq > 2 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+}
+
+/**
+ * Split a command string as a POSIX shell would split words (quotes and backslashes), without
+ * running a shell: no expansion, no pipes, nothing to inject into.
+ */
+export function splitCommandLine(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quoteChar: '"' | "'" | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoteChar === "'") {
+      if (c === "'") quoteChar = undefined;
+      else word += c;
+    } else if (quoteChar === '"') {
+      if (c === '"') quoteChar = undefined;
+      else if (c === '\\' && i + 1 < line.length && '"\\$`'.includes(line[i + 1]!)) word += line[++i];
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quoteChar = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < line.length) {
+      word += line[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (quoteChar) throw new AirlockError('AIRLOCK_USAGE', `unterminated ${quoteChar} quote in --stdio ${quote(line)}`, { hint: 'Close the quote, or give the command after -- instead.' });
+  if (inWord) words.push(word);
+  if (words.length === 0) throw new AirlockError('AIRLOCK_USAGE', '--stdio needs a command', { hint: 'For example: --stdio "npx -y @modelcontextprotocol/server-everything"' });
+  return words;
+}

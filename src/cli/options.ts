@@ -1,0 +1,88 @@
+/**
+ * Parsing and checking of the options several commands share. Each returns a typed value or throws
+ * an AirlockError that names the flag and the fix.
+ */
+import { InvalidArgumentError } from 'commander';
+import { AirlockError, quote } from '../errors.js';
+import { isLogLevel, type LogLevel } from '../log.js';
+import { isLoopbackHost } from '../transports/http-guard.js';
+import type { RemoteTransportMode } from '../transports/remote-transport.js';
+
+/** `--transport` values, with mcp-remote's spellings as aliases. */
+const transportAliases: Record<string, RemoteTransportMode> = {
+  auto: 'auto',
+  http: 'http',
+  'streamable-http': 'http',
+  streamablehttp: 'http',
+  sse: 'sse',
+  'http-first': 'auto',
+  'sse-first': 'sse-first',
+  'http-only': 'http',
+  'sse-only': 'sse',
+};
+
+export function parseTransportMode(value: string): RemoteTransportMode {
+  const mode = transportAliases[value.toLowerCase()];
+  if (!mode) throw new InvalidArgumentError(`use auto, http or sse (or mcp-remote's http-first, sse-first, http-only, sse-only).`);
+  return mode;
+}
+
+export function parseLogLevel(value: string): LogLevel {
+  const level = value.toLowerCase() === 'none' ? 'silent' : value.toLowerCase();
+  if (!isLogLevel(level)) throw new InvalidArgumentError('use silent, error, warn, info or debug.');
+  return level;
+}
+
+const sizeUnits: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** "4mb", "512KiB", "1048576" -> bytes. */
+export function parseSize(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match ? sizeUnits[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined || Number(match[1]) <= 0) throw new InvalidArgumentError('use a size such as 4mb, 512kb or 1048576.');
+  return Math.floor(Number(match[1]) * unit);
+}
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('use a port number from 0 to 65535 (0 picks a free one).');
+  return port;
+}
+
+export function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError('use a number of seconds (0 switches it off).');
+  return seconds;
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('use a whole number of at least 1.');
+  return n;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * Check a server URL: http(s) only, and plain http only to loopback unless --allow-http
+ * (mcp-remote's rule: headers and tokens must not cross a network in clear text).
+ */
+export function parseServerUrl(value: string, allowHttp: boolean): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new AirlockError('AIRLOCK_BAD_URL', `not a URL: ${quote(value)}`, { hint: 'Give the full server URL, such as https://mcp.example.com/mcp.' });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new AirlockError('AIRLOCK_BAD_URL', `unsupported URL scheme ${quote(url.protocol)}; only http and https`, { hint: 'Give the full server URL, such as https://mcp.example.com/mcp.' });
+  }
+  if (url.protocol === 'http:' && !allowHttp && !isLoopbackHost(url.hostname)) {
+    throw new AirlockError('AIRLOCK_INSECURE_URL', `refusing plain http to ${quote(url.host)}: headers and tokens would cross the network unencrypted`, {
+      hint: 'Use https, or pass --allow-http if this network is trusted.',
+    });
+  }
+  return url;
+}

@@ -1,0 +1,37 @@
+/**
+ * The commander program: registers one file per command, nothing else.
+ */
+import { Command } from 'commander';
+import { registerConnect } from './connect.js';
+import { version } from './context.js';
+import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
+
+/** Where a command's action leaves its exit code. */
+export interface CommandResult {
+  exitCode: number;
+}
+
+export function buildProgram(result: CommandResult): Command {
+  const program = new Command('mcp-airlock')
+    .version(version, '-V, --version')
+    .description('A local airlock between MCP clients and MCP servers: bridges stdio, streamable HTTP and SSE in any direction.')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .addHelpText('after', `
+Examples:
+  $ mcp-airlock https://mcp.example.com/mcp              stdio client -> remote server
+  $ mcp-airlock serve -- npx -y @modelcontextprotocol/server-everything
+                                                        stdio server -> http://127.0.0.1:8808/mcp and /sse
+  $ mcp-airlock serve --upstream https://mcp.example.com/sse --transport sse
+                                                        remote SSE server -> local streamable HTTP
+  $ mcp-airlock run -- node server.js                    stdio -> stdio (audit and policy tap)
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed, 6 cannot listen,
+130/143 stopped by SIGINT/SIGTERM.`);
+  registerConnect(program, result);
+  registerServe(program, result);
+  registerRun(program, result);
+  return program;
+}

@@ -1,0 +1,28 @@
+/**
+ * `mcp-airlock run -- <command...>`: stdio on both sides. Transparent today; it is where the audit
+ * log and tool policy stages attach to a local server.
+ */
+import type { Command } from 'commander';
+import type { LogLevel } from '../log.js';
+import { createContext } from './context.js';
+import { parseLogLevel } from './options.js';
+import type { CommandResult } from './program.js';
+import { runStdioSession } from './stdio-session.js';
+
+export function registerRun(program: Command, result: CommandResult): void {
+  program
+    .command('run')
+    .summary('wrap a local stdio MCP server (stdio <-> stdio)')
+    .description('Start a stdio MCP server as a child process and bridge our stdin/stdout to it. The child runs in its own process group and never outlives mcp-airlock.')
+    .argument('<command...>', 'the server command and its arguments, after --')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
+    .passThroughOptions()
+    .addHelpText('after', `
+Examples:
+  $ mcp-airlock run -- npx -y @modelcontextprotocol/server-everything
+  $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose`)
+    .action(async (commandLine: string[], options: { logLevel: LogLevel }) => {
+      const [command, ...args] = commandLine as [string, ...string[]];
+      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args });
+    });
+}

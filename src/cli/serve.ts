@@ -1,0 +1,119 @@
+/**
+ * `mcp-airlock serve`: expose a stdio server (spawned per session) or a remote server over
+ * streamable HTTP at /mcp and legacy SSE at /sse + /messages, on 127.0.0.1 by default.
+ */
+import type { Command } from 'commander';
+import { AirlockError } from '../errors.js';
+import type { LogLevel } from '../log.js';
+import { resolveHeaders } from '../transports/headers.js';
+import { createFetch } from '../transports/http-fetch.js';
+import { startHttpInbound } from '../transports/http-inbound-server.js';
+import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
+import type { RemoteTransportMode } from '../transports/remote-transport.js';
+import { createContext, version } from './context.js';
+import { supervise } from './lifecycle.js';
+import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
+import type { CommandResult } from './program.js';
+
+export interface ServeOptions {
+  port: number;
+  host: string;
+  upstream?: string;
+  transport: RemoteTransportMode;
+  header: string[];
+  headerFile: string[];
+  allowHttp: boolean;
+  maxBody: number;
+  allowOrigin: string[];
+  allowedHost: string[];
+  sessionTimeout: number;
+  maxSessions: number;
+  mcpPath: string;
+  ssePath: string;
+  messagesPath: string;
+  healthPath: string;
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_PORT = 8808;
+
+export function registerServe(program: Command, result: CommandResult): void {
+  program
+    .command('serve')
+    .summary('expose a stdio server (or a remote one) over streamable HTTP and SSE')
+    .description('Serve MCP over HTTP: streamable HTTP at /mcp and legacy HTTP+SSE at /sse + /messages, at once. Each client session gets its own upstream connection (its own child process for a command).')
+    .argument('[command...]', 'the stdio server to spawn per session, after --')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_PORT)
+    .option('--host <address>', 'address to bind; keep 127.0.0.1 unless you mean to expose it', '127.0.0.1')
+    .option('--upstream <url>', 'serve a remote MCP server instead of a command')
+    .option('--transport <mode>', 'how to reach --upstream: auto | http | sse | sse-first', parseTransportMode, 'auto')
+    .option('--header <name: value>', 'add an HTTP header to upstream requests; ${ENV} is expanded (repeatable)', collect, [])
+    .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
+    .option('--allow-http', 'allow plain http to a non-loopback --upstream', false)
+    .option('--max-body <size>', 'largest accepted request body; larger gets 413', parseSize, 4 * 1024 * 1024)
+    .option('--allow-origin <origin>', "allow browser requests from this Origin ('*' for any; loopback origins are always allowed) (repeatable)", collect, [])
+    .option('--allowed-host <host>', 'accept this Host header too, e.g. when behind a reverse proxy (repeatable)', collect, [])
+    .option('--session-timeout <seconds>', 'end a streamable HTTP session idle this long (0: never)', parseSeconds, 1800)
+    .option('--max-sessions <n>', 'refuse new sessions past this many (each may be a child process)', parsePositiveInt, 32)
+    .option('--mcp-path <path>', 'streamable HTTP endpoint', '/mcp')
+    .option('--sse-path <path>', 'legacy SSE stream endpoint', '/sse')
+    .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
+    .option('--health-path <path>', 'health check endpoint', '/healthz')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
+    .passThroughOptions()
+    .addHelpText('after', `
+Examples:
+  $ mcp-airlock serve -- npx -y @modelcontextprotocol/server-everything
+  $ mcp-airlock serve --port 9000 -- python -m my_server
+  $ mcp-airlock serve --upstream https://mcp.example.com/sse --transport sse
+  $ mcp-airlock serve --host 0.0.0.0 --allowed-host mcp.internal:8808 -- node server.js
+
+Endpoints: POST/GET/DELETE /mcp, GET /sse, POST /messages?sessionId=..., GET /healthz`)
+    .action(async (commandLine: string[], options: ServeOptions) => {
+      result.exitCode = await serve(commandLine, options);
+    });
+}
+
+async function serve(commandLine: string[], options: ServeOptions): Promise<number> {
+  if ((options.upstream === undefined) === (commandLine.length === 0)) {
+    throw new AirlockError('AIRLOCK_USAGE', options.upstream ? 'give either --upstream or a command, not both' : 'nothing to serve: give a command after -- or --upstream <url>', {
+      hint: 'mcp-airlock serve -- <command> [args...]   or   mcp-airlock serve --upstream https://host/mcp',
+    });
+  }
+  const context = createContext(options.logLevel);
+  const { log } = context;
+  let upstream: UpstreamSpec;
+  if (options.upstream !== undefined) {
+    const url = parseServerUrl(options.upstream, options.allowHttp);
+    const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
+    upstream = { kind: 'remote', url, mode: options.transport, headers, fetch: await createFetch() };
+  } else {
+    const [command, ...args] = commandLine as [string, ...string[]];
+    upstream = { kind: 'command', command, args };
+  }
+  const server = await startHttpInbound({
+    host: options.host,
+    port: options.port,
+    paths: { mcp: options.mcpPath, sse: options.ssePath, messages: options.messagesPath, health: options.healthPath },
+    maxBodyBytes: options.maxBody,
+    allowedOrigins: options.allowOrigin,
+    allowedHosts: options.allowedHost,
+    sessionIdleMs: options.sessionTimeout * 1000,
+    maxSessions: options.maxSessions,
+    log,
+    createUpstream: () => createOutbound(upstream, context),
+    version,
+  });
+  log.info(`serving ${describeUpstream(upstream)}`);
+  log.info(`listening on ${server.url}${options.mcpPath} (streamable HTTP) and ${server.url}${options.ssePath} (SSE)`);
+  if (options.host !== '127.0.0.1' && options.host !== 'localhost' && options.host !== '::1') {
+    log.warn(`bound to ${options.host}: reachable from other machines, and nothing authenticates clients yet`);
+  }
+  return supervise({
+    log,
+    reaper: context.reaper,
+    done: new Promise<number>(() => undefined), // serve runs until a signal
+    shutdown: () => server.close(),
+    shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
+  });
+}

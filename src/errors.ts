@@ -1,0 +1,104 @@
+/**
+ * One error type for everything a user can cause or meet. Each error has a stable string code
+ * (for scripts and tests), a one-line message, a hint that names the next step, and the process
+ * exit code the CLI uses for it. Lower-level errors are kept as `cause`, never swallowed.
+ */
+
+/** Exit codes, documented in the README. Stable: scripts depend on them. */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  config: 3,
+  upstream: 4,
+  auth: 5,
+  listen: 6,
+  interrupted: 130,
+  terminated: 143,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Stable error codes. Never renamed once released; add new ones instead. */
+export type AirlockErrorCode =
+  | 'AIRLOCK_USAGE'
+  | 'AIRLOCK_BAD_URL'
+  | 'AIRLOCK_INSECURE_URL'
+  | 'AIRLOCK_BAD_HEADER'
+  | 'AIRLOCK_HEADER_FILE'
+  | 'AIRLOCK_MISSING_ENV'
+  | 'AIRLOCK_BAD_SIZE'
+  | 'AIRLOCK_SPAWN_FAILED'
+  | 'AIRLOCK_UPSTREAM_EXITED'
+  | 'AIRLOCK_UPSTREAM_UNREACHABLE'
+  | 'AIRLOCK_UPSTREAM_HTTP'
+  | 'AIRLOCK_UPSTREAM_CLOSED'
+  | 'AIRLOCK_LISTEN_FAILED'
+  | 'AIRLOCK_INTERNAL';
+
+const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
+  AIRLOCK_USAGE: ExitCode.usage,
+  AIRLOCK_BAD_URL: ExitCode.usage,
+  AIRLOCK_INSECURE_URL: ExitCode.usage,
+  AIRLOCK_BAD_HEADER: ExitCode.usage,
+  AIRLOCK_BAD_SIZE: ExitCode.usage,
+  AIRLOCK_HEADER_FILE: ExitCode.config,
+  AIRLOCK_MISSING_ENV: ExitCode.config,
+  AIRLOCK_SPAWN_FAILED: ExitCode.upstream,
+  AIRLOCK_UPSTREAM_EXITED: ExitCode.upstream,
+  AIRLOCK_UPSTREAM_UNREACHABLE: ExitCode.upstream,
+  AIRLOCK_UPSTREAM_HTTP: ExitCode.upstream,
+  AIRLOCK_UPSTREAM_CLOSED: ExitCode.upstream,
+  AIRLOCK_LISTEN_FAILED: ExitCode.listen,
+  AIRLOCK_INTERNAL: ExitCode.internal,
+};
+
+export interface AirlockErrorOptions {
+  /** What the user should do next, one line. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class AirlockError extends Error {
+  override readonly name = 'AirlockError';
+  readonly code: AirlockErrorCode;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCodeValue;
+
+  constructor(code: AirlockErrorCode, message: string, options: AirlockErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = exitCodeFor[code];
+  }
+}
+
+/** Quote untrusted text for a message so that it cannot forge log lines (CONVENTIONS 5). */
+export function quote(value: unknown, max = 200): string {
+  const text = typeof value === 'string' ? value : String(value);
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return JSON.stringify(cut);
+}
+
+/** Describe any thrown value in one line, following `cause` chains of network errors. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  let text = error.message;
+  // fetch() failures say only "fetch failed"; the useful part (ECONNREFUSED, ENOTFOUND) is the cause.
+  let cause = (error as { cause?: unknown }).cause;
+  for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
+    const code = (cause as { code?: string }).code;
+    const more = code && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message;
+    if (more && !text.includes(more)) text += ` (${more})`;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return text;
+}
+
+/** Wrap an unknown failure so the CLI can always print code, message and hint. */
+export function toAirlockError(error: unknown): AirlockError {
+  if (error instanceof AirlockError) return error;
+  return new AirlockError('AIRLOCK_INTERNAL', describeError(error), {
+    hint: 'This is a bug in mcp-airlock or an unexpected environment; rerun with --log-level debug and report it.',
+    cause: error,
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The logger. Everything goes to stderr: in stdio modes stdout carries JSON-RPC only.
+ * One instance is created by the CLI and passed down (no module-level mutable state).
+ */
+export const logLevels = ['silent', 'error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export interface Logger {
+  readonly level: LogLevel;
+  error(message: string): void;
+  warn(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+  enabled(level: Exclude<LogLevel, 'silent'>): boolean;
+}
+
+const rank: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
+
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
+  const threshold = rank[level];
+  const emit = (l: Exclude<LogLevel, 'silent'>, message: string): void => {
+    if (rank[l] <= threshold) write(`[mcp-airlock] ${l}: ${message}\n`);
+  };
+  return {
+    level,
+    error: (m) => emit('error', m),
+    warn: (m) => emit('warn', m),
+    info: (m) => emit('info', m),
+    debug: (m) => emit('debug', m),
+    enabled: (l) => rank[l] <= threshold,
+  };
+}
+
+export function isLogLevel(value: string): value is LogLevel {
+  return (logLevels as readonly string[]).includes(value);
+}

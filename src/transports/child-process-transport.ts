@@ -1,0 +1,149 @@
+/**
+ * Outbound transport to a spawned stdio MCP server. Our own rather than the SDK's
+ * StdioClientTransport because a bridge needs three things it does not give: the child in its own
+ * process group (killed as a group, grandchildren included), the exit code and signal for the
+ * error we send to the client, and our tolerant line framing (a server that prints junk to stdout
+ * is logged, not fatal).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { AirlockError, quote } from '../errors.js';
+import type { JSONRPCMessage } from '../bridge/json-rpc.js';
+import type { Logger } from '../log.js';
+import { ChildReaper } from './child-reaper.js';
+import { JsonLineTransport } from './json-line-transport.js';
+
+export interface ChildProcessTransportOptions {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  maxLineBytes: number;
+  /** How long a child may take to exit after its stdin closes before SIGTERM, then SIGKILL. */
+  killGraceMs: number;
+  log: Logger;
+  reaper: ChildReaper;
+  /** Where the child's stderr goes: ours (default) or nowhere. */
+  stderr?: 'inherit' | 'ignore';
+}
+
+export class ChildProcessTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private child: ChildProcess | undefined;
+  private lines: JsonLineTransport | undefined;
+  private exited: Promise<void> | undefined;
+  private exitText: string | undefined;
+  private closing = false;
+
+  constructor(private readonly options: ChildProcessTransportOptions) {}
+
+  /** Why the transport closed, for the error sent to the client ("exited with code 3"). */
+  get closeReason(): string | undefined {
+    return this.exitText;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    const { command, args, env, cwd, log } = this.options;
+    const child = await spawnChild(command, args, { env: env ?? process.env, cwd, stderr: this.options.stderr ?? 'inherit' });
+    this.child = child;
+    const pid = child.pid as number;
+    this.options.reaper.add(pid);
+    log.debug(`started server process ${pid}: ${quote(command)}`);
+
+    this.exited = new Promise((resolve) => {
+      child.once('close', (code, signal) => {
+        this.options.reaper.delete(pid);
+        // Leftover members of the group (a server's own children) go with it.
+        ChildReaper.signalGroup(pid, 'SIGTERM');
+        this.exitText = signal ? `server process ${pid} was killed by ${signal}` : `server process ${pid} exited with code ${code}`;
+        if (!this.closing) log.warn(`${this.exitText} (${quote(command)})`);
+        else log.debug(this.exitText);
+        resolve();
+        void this.lines?.close();
+        this.onclose?.();
+      });
+    });
+
+    const lines = new JsonLineTransport(child.stdout!, child.stdin!, {
+      maxLineBytes: this.options.maxLineBytes,
+      onInvalidFrame: (frame) =>
+        log.warn(`server ${quote(command)} wrote a line that is not JSON-RPC to stdout (ignored): ${frame.reason}; line ${quote(frame.preview, 120)}`),
+    });
+    lines.onmessage = (message) => this.onmessage?.(message);
+    lines.onerror = (error) => {
+      // EPIPE on the child's stdin means it is dying; 'close' reports the exit.
+      if (!this.closing) log.debug(`server stdio error: ${error.message}`);
+    };
+    // Stdout ending is not the end: the 'close' event (exit code known) is.
+    await lines.start();
+    this.lines = lines;
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (!this.lines || this.exitText) {
+      throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.exitText ?? 'server process is not running');
+    }
+    await this.lines.send(message, options);
+  }
+
+  /** Polite first (close stdin, as the MCP spec's shutdown section says), then SIGTERM, then SIGKILL. */
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child || this.closing) return this.exited;
+    this.closing = true;
+    if (this.exitText) return;
+    const pid = child.pid as number;
+    child.stdin?.end();
+    const grace = this.options.killGraceMs;
+    const term = setTimeout(() => ChildReaper.signalGroup(pid, 'SIGTERM'), grace);
+    const kill = setTimeout(() => ChildReaper.signalGroup(pid, 'SIGKILL'), grace * 2);
+    try {
+      await this.exited;
+    } finally {
+      clearTimeout(term);
+      clearTimeout(kill);
+    }
+  }
+}
+
+interface SpawnOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string | undefined;
+  stderr: 'inherit' | 'ignore';
+}
+
+/** Spawn without a shell, in a new process group; resolve once the OS has started it. */
+async function spawnChild(command: string, args: string[], options: SpawnOptions): Promise<ChildProcess> {
+  const spawnOptions = {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: ['pipe', 'pipe', options.stderr] as ['pipe', 'pipe', 'inherit' | 'ignore'],
+    detached: process.platform !== 'win32',
+    windowsHide: true,
+  };
+  // On Windows, cross-spawn resolves npx.cmd and friends without a shell.
+  const child =
+    process.platform === 'win32'
+      ? (await import('cross-spawn')).default(command, args, spawnOptions)
+      : spawn(command, args, spawnOptions);
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      const hint =
+        error.code === 'ENOENT'
+          ? 'Check that the command is installed and on PATH, or give its full path.'
+          : error.code === 'EACCES'
+            ? 'The file is not executable: check its permissions, or run it through its interpreter (node, python).'
+            : 'Check the command and its arguments.';
+      reject(new AirlockError('AIRLOCK_SPAWN_FAILED', `cannot start server command ${quote(command)}: ${error.code ?? error.message}`, { hint, cause: error }));
+    });
+  });
+  return child;
+}

@@ -1,0 +1,280 @@
+/**
+ * The HTTP face of `serve`: one server that speaks streamable HTTP (2025-11-25) at `/mcp` and the
+ * legacy HTTP+SSE transport (2024-11-05) at `/sse` + `/messages`, at once. Every client session
+ * gets its own outbound connection (its own child process for a stdio server), bridged by a
+ * `Bridge`. Sessions end on DELETE, on an idle timeout, when an SSE client disconnects, or when
+ * their upstream dies (the client then gets 404 and re-initializes, as the spec describes).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { Bridge } from '../bridge/bridge.js';
+import { classify, RpcErrorCode, type JSONRPCMessage } from '../bridge/json-rpc.js';
+import { AirlockError, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
+
+export interface HttpPaths {
+  mcp: string;
+  sse: string;
+  messages: string;
+  health: string;
+}
+
+export interface HttpInboundOptions {
+  host: string;
+  port: number;
+  paths: HttpPaths;
+  maxBodyBytes: number;
+  allowedOrigins: string[];
+  allowedHosts: string[];
+  /** A streamable HTTP session with no request, no open stream and no call running for this long ends. 0: never. */
+  sessionIdleMs: number;
+  maxSessions: number;
+  log: Logger;
+  /** Make the outbound side for a new session (not yet started). */
+  createUpstream: () => Transport;
+  version: string;
+}
+
+interface Session {
+  id: string;
+  kind: 'http' | 'sse';
+  transport: StreamableHTTPServerTransport | SSEServerTransport;
+  bridge: Bridge;
+  lastActive: number;
+  openStreams: number;
+}
+
+export interface HttpInboundServer {
+  url: string;
+  port: number;
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+export async function startHttpInbound(options: HttpInboundOptions): Promise<HttpInboundServer> {
+  const { log, paths } = options;
+  const sessions = new Map<string, Session>();
+  // Loaded here, not at the top: stdio modes never pay for the HTTP server transports.
+  const [{ StreamableHTTPServerTransport }, { SSEServerTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/server/sse.js'),
+  ]);
+  let guard: RequestGuard;
+
+  const openSession = async (
+    kind: Session['kind'],
+    transport: Session['transport'],
+    id: string,
+  ): Promise<Session> => {
+    const label = `session ${id.slice(0, 8)}`;
+    const bridge = new Bridge({
+      inbound: transport,
+      outbound: options.createUpstream(),
+      log,
+      label,
+      relateServerMessages: kind === 'http',
+      onClosed: (reason) => {
+        sessions.delete(id);
+        log.info(`${label} ended (${reason}); ${sessions.size} open`);
+      },
+    });
+    const session: Session = { id, kind, transport, bridge, lastActive: Date.now(), openStreams: 0 };
+    await bridge.start();
+    return session;
+  };
+
+  const handleMcp = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const sessionId = req.headers['mcp-session-id'];
+    if (req.method === 'POST') {
+      const parsed = await readMessages(req, res, options.maxBodyBytes);
+      if (parsed === undefined) return;
+      if (typeof sessionId === 'string') {
+        const session = sessions.get(sessionId);
+        if (!session || session.kind !== 'http') return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
+        session.lastActive = Date.now();
+        return (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, parsed.body);
+      }
+      const first = parsed.messages[0];
+      const initId = parsed.messages.length === 1 && first && 'method' in first && first.method === 'initialize' && 'id' in first ? first.id : undefined;
+      if (initId === undefined) return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required (only initialize may come without one)');
+      if (sessions.size >= options.maxSessions) {
+        return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, initId);
+      }
+      const id = randomUUID();
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => id,
+        onsessioninitialized: () => undefined,
+        maxRequestBodySize: options.maxBodyBytes,
+      });
+      let session: Session;
+      try {
+        session = await openSession('http', transport, id);
+      } catch (error) {
+        const failure = error instanceof AirlockError ? error : new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', describeError(error), { cause: error });
+        log.error(`cannot open a session: ${failure.message}${failure.hint ? ` (${failure.hint})` : ''}`);
+        return sendRpcError(res, 502, RpcErrorCode.upstreamError, `mcp-airlock could not start the upstream server: ${failure.message}`, initId);
+      }
+      sessions.set(id, session);
+      log.info(`session ${id.slice(0, 8)} opened (streamable HTTP); ${sessions.size} open`);
+      return transport.handleRequest(req, res, parsed.body);
+    }
+    if (req.method === 'GET' || req.method === 'DELETE') {
+      if (typeof sessionId !== 'string') return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+      const session = sessions.get(sessionId);
+      if (!session || session.kind !== 'http') return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
+      session.lastActive = Date.now();
+      if (req.method === 'GET') {
+        session.openStreams++;
+        res.once('close', () => {
+          session.openStreams--;
+          session.lastActive = Date.now();
+        });
+      }
+      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res);
+      if (req.method === 'DELETE') await session.bridge.close('client ended the session (DELETE)', 'client');
+      return;
+    }
+    res.setHeader('Allow', 'GET, POST, DELETE');
+    return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.mcp}`);
+  };
+
+  const handleSse = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (req.method !== 'GET') {
+      res.setHeader('Allow', 'GET');
+      // 405 on POST is what tells an auto-detecting client that this is the legacy transport.
+      return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.sse}; POST messages to ${paths.messages}`);
+    }
+    if (sessions.size >= options.maxSessions) {
+      return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`);
+    }
+    const transport = new SSEServerTransport(paths.messages, res);
+    const id = transport.sessionId;
+    let session: Session;
+    try {
+      session = await openSession('sse', transport, id);
+    } catch (error) {
+      log.error(`cannot open a session: ${describeError(error)}`);
+      if (!res.headersSent) sendRpcError(res, 502, RpcErrorCode.upstreamError, `mcp-airlock could not start the upstream server: ${describeError(error)}`);
+      else res.end();
+      return;
+    }
+    sessions.set(id, session);
+    session.openStreams = 1;
+    log.info(`session ${id.slice(0, 8)} opened (HTTP+SSE); ${sessions.size} open`);
+  };
+
+  const handleMessages = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.messages}`);
+    }
+    const session = sessions.get(url.searchParams.get('sessionId') ?? '');
+    if (!session || session.kind !== 'sse') return sendRpcError(res, 404, -32001, 'Session not found: open a new SSE stream');
+    const parsed = await readMessages(req, res, options.maxBodyBytes);
+    if (parsed === undefined) return;
+    session.lastActive = Date.now();
+    for (const message of parsed.messages) await (session.transport as SSEServerTransport).handleMessage(message);
+    res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
+  };
+
+  const server: Server = createServer((req, res) => {
+    const refusal = guard.refusal(req);
+    if (refusal) {
+      log.warn(`refused ${req.method} ${JSON.stringify(req.url ?? '')}: ${refusal}`);
+      return sendRpcError(res, 403, RpcErrorCode.invalidRequest, `Forbidden: ${refusal}`);
+    }
+    if (guard.applyCors(req, res)) return;
+    const url = new URL(req.url ?? '/', 'http://airlock.invalid');
+    const route =
+      url.pathname === paths.mcp ? handleMcp(req, res)
+      : url.pathname === paths.sse ? handleSse(req, res)
+      : url.pathname === paths.messages ? handleMessages(req, res, url)
+      : url.pathname === paths.health && req.method === 'GET' ? Promise.resolve(sendJson(res, 200, { status: 'ok', version: options.version, sessions: sessions.size }))
+      : Promise.resolve(sendRpcError(res, 404, RpcErrorCode.invalidRequest, `Not found: ${JSON.stringify(url.pathname)}; MCP is served at ${paths.mcp} (streamable HTTP) and ${paths.sse} (SSE)`));
+    route.catch((error: unknown) => {
+      log.error(`request ${req.method} ${url.pathname} failed: ${describeError(error)}`);
+      sendRpcError(res, 500, RpcErrorCode.internalError, `mcp-airlock internal error: ${describeError(error)}`);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new AirlockError('AIRLOCK_LISTEN_FAILED', `cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`, {
+        hint: error.code === 'EADDRINUSE' ? 'Another process uses this port: pick another with --port (0 picks a free one).' : 'Check --host and --port.',
+        cause: error,
+      })),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  guard = new RequestGuard({ host: options.host, port, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
+
+  const sweep = options.sessionIdleMs > 0
+    ? setInterval(() => {
+        const now = Date.now();
+        for (const session of sessions.values()) {
+          if (session.kind === 'http' && session.openStreams === 0 && session.bridge.pendingCount === 0 && now - session.lastActive > options.sessionIdleMs) {
+            void session.bridge.close(`idle for ${Math.round((now - session.lastActive) / 1000)} s (--session-timeout)`, 'airlock');
+          }
+        }
+      }, Math.min(Math.max(options.sessionIdleMs / 4, 50), 30_000))
+    : undefined;
+  sweep?.unref();
+
+  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port,
+    sessionCount: () => sessions.size,
+    close: async () => {
+      if (sweep) clearInterval(sweep);
+      await Promise.allSettled([...sessions.values()].map((s) => s.bridge.close('mcp-airlock is shutting down', 'airlock')));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface ParsedBody {
+  body: unknown;
+  messages: JSONRPCMessage[];
+}
+
+/** Read, parse and check a POST body; on failure the 4xx is already sent and undefined returned. */
+async function readMessages(req: IncomingMessage, res: ServerResponse, limit: number): Promise<ParsedBody | undefined> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    sendRpcError(res, 415, RpcErrorCode.invalidRequest, `Unsupported Media Type: Content-Type must be application/json, got ${JSON.stringify(type)}`);
+    return undefined;
+  }
+  const body = await readBody(req, limit);
+  if (!body.ok) {
+    sendRpcError(res, body.status, body.status === 413 ? RpcErrorCode.invalidRequest : RpcErrorCode.parseError, body.message);
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body.text);
+  } catch (error) {
+    sendRpcError(res, 400, RpcErrorCode.parseError, `Parse error: ${(error as Error).message}`);
+    return undefined;
+  }
+  // Streamable HTTP still accepts 2025-03-26 batches; each element must be a message.
+  const items = Array.isArray(value) && value.length > 0 ? value : [value];
+  const messages: JSONRPCMessage[] = [];
+  for (const item of items) {
+    const verdict = classify(item);
+    if (!verdict.ok) {
+      sendRpcError(res, 400, verdict.code, `Invalid Request: ${verdict.reason}`, verdict.id);
+      return undefined;
+    }
+    messages.push(verdict.message);
+  }
+  return { body: value, messages };
+}

@@ -1,0 +1,123 @@
+/**
+ * MCP's stdio framing (2025-11-25 basic/transports "stdio"): one JSON-RPC message per line, UTF-8,
+ * no embedded newlines. One class serves both ends: our own stdin/stdout (inbound) and a spawned
+ * server's stdout/stdin (outbound). Unlike the SDK's stdio transports, a frame that is not JSON or
+ * not JSON-RPC is reported to `onInvalidFrame` with its parse verdict, so the inbound side can answer
+ * -32700/-32600 and the session goes on.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { parseFrame, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
+
+export type InvalidFrame = Extract<Classified, { ok: false }> & { preview: string };
+
+export interface JsonLineTransportOptions {
+  /** A line longer than this is dropped (and reported) instead of buffered without bound. */
+  maxLineBytes: number;
+  onInvalidFrame?: (frame: InvalidFrame) => void;
+}
+
+const NEWLINE = 0x0a;
+
+export class JsonLineTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private discarding = false;
+  private closed = false;
+
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+    private readonly options: JsonLineTransportOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    this.input.on('data', this.onData);
+    this.input.on('end', this.onEnd);
+    this.input.on('error', this.onStreamError);
+    this.output.on('error', this.onStreamError);
+  }
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (this.closed) throw new Error('transport is closed');
+    // Not waiting for 'drain': the stream buffers, and the peer reads as fast as it can. Waiting
+    // would serialise every caller on the slowest write for no gain in a message pump.
+    this.output.write(`${JSON.stringify(message)}\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.input.off('data', this.onData);
+    this.input.off('end', this.onEnd);
+    this.pending = [];
+    this.onclose?.();
+  }
+
+  private readonly onData = (chunk: Buffer | string): void => {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let nl = buf.indexOf(NEWLINE); nl !== -1; nl = buf.indexOf(NEWLINE, start)) {
+      const piece = buf.subarray(start, nl);
+      start = nl + 1;
+      if (this.discarding) {
+        this.discarding = false;
+        continue;
+      }
+      if (this.pendingBytes === 0) {
+        this.handleLine(piece.toString('utf8'));
+      } else {
+        this.pending.push(piece);
+        const line = Buffer.concat(this.pending, this.pendingBytes + piece.length).toString('utf8');
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.handleLine(line);
+      }
+      if (this.closed) return;
+    }
+    if (start < buf.length && !this.discarding) {
+      const rest = buf.subarray(start);
+      this.pendingBytes += rest.length;
+      if (this.pendingBytes > this.options.maxLineBytes) {
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.discarding = true;
+        this.options.onInvalidFrame?.({
+          ok: false,
+          code: -32600,
+          reason: `message larger than ${this.options.maxLineBytes} bytes, dropped`,
+          id: null,
+          preview: '',
+        });
+      } else {
+        this.pending.push(rest);
+      }
+    }
+  };
+
+  private handleLine(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return;
+    const frame = parseFrame(line);
+    if (frame.ok) {
+      this.onmessage?.(frame.message);
+    } else {
+      this.options.onInvalidFrame?.({ ...frame, preview: line.slice(0, 200) });
+    }
+  }
+
+  private readonly onEnd = (): void => {
+    void this.close();
+  };
+
+  private readonly onStreamError = (error: Error): void => {
+    // EPIPE and friends: the peer is gone. Report once, then close.
+    if (this.closed) return;
+    this.onerror?.(error);
+    void this.close();
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * One place that turns "what is upstream" into a fresh outbound Transport. `serve` calls it once
+ * per client session, the stdio modes once.
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Logger } from '../log.js';
+import { ChildProcessTransport } from './child-process-transport.js';
+import type { ChildReaper } from './child-reaper.js';
+import type { FetchLike } from './http-fetch.js';
+import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
+
+export type UpstreamSpec =
+  | { kind: 'command'; command: string; args: string[] }
+  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; fetch: FetchLike };
+
+export interface OutboundContext {
+  log: Logger;
+  reaper: ChildReaper;
+  maxLineBytes: number;
+  killGraceMs: number;
+}
+
+export function createOutbound(spec: UpstreamSpec, context: OutboundContext): Transport {
+  if (spec.kind === 'command') {
+    return new ChildProcessTransport({
+      command: spec.command,
+      args: spec.args,
+      maxLineBytes: context.maxLineBytes,
+      killGraceMs: context.killGraceMs,
+      log: context.log,
+      reaper: context.reaper,
+    });
+  }
+  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, fetch: spec.fetch, log: context.log });
+}
+
+/** Name the upstream for logs, without secrets (no query string, no userinfo). */
+export function describeUpstream(spec: UpstreamSpec): string {
+  if (spec.kind === 'command') return [spec.command, ...spec.args].map((part) => (/\s/.test(part) ? JSON.stringify(part) : part)).join(' ');
+  return `${spec.url.protocol}//${spec.url.host}${spec.url.pathname}`;
+}

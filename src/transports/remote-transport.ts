@@ -1,0 +1,179 @@
+/**
+ * Outbound transport to a remote MCP server: streamable HTTP, legacy HTTP+SSE, or either found
+ * automatically. Auto follows the 2025-11-25 transports spec's backwards-compatibility rule: POST
+ * the initialize request; if the server answers 400, 404 or 405, it is an old HTTP+SSE server:
+ * GET the URL and expect an `endpoint` event. The choice is made on the first message (initialize),
+ * which is why `start()` does nothing and the first `send()` connects.
+ */
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { JSONRPCMessage } from '../bridge/json-rpc.js';
+import type { Logger } from '../log.js';
+import type { FetchLike } from './http-fetch.js';
+
+/** `auto` = streamable HTTP first, then SSE (mcp-remote's http-first); `sse-first` the reverse. */
+export type RemoteTransportMode = 'auto' | 'http' | 'sse' | 'sse-first';
+type Kind = 'http' | 'sse';
+
+export interface RemoteTransportOptions {
+  url: URL;
+  mode: RemoteTransportMode;
+  headers: Record<string, string>;
+  fetch: FetchLike;
+  log: Logger;
+}
+
+const fallbackStatuses = new Set([400, 404, 405]);
+const candidatesFor: Record<RemoteTransportMode, Kind[]> = {
+  auto: ['http', 'sse'],
+  http: ['http'],
+  sse: ['sse'],
+  'sse-first': ['sse', 'http'],
+};
+
+type Inner = Transport & { setProtocolVersion?: (version: string) => void };
+
+export class RemoteTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private active: Inner | undefined;
+  private connecting: Promise<Inner> | undefined;
+  private protocolVersion: string | undefined;
+  private closed = false;
+  /** Which transport the auto-detection settled on, for logs and tests. */
+  kind: Kind | undefined;
+  closeReason: string | undefined;
+
+  constructor(private readonly options: RemoteTransportOptions) {}
+
+  async start(): Promise<void> {
+    // Connecting waits for the first message: see the module comment.
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.closed) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'upstream connection is closed');
+    if (!this.active) {
+      if (this.connecting) {
+        // Messages sent while the first one is connecting wait for it, in order.
+        await this.connecting.catch(() => undefined);
+        if (!this.active) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', `not connected to ${this.safeUrl}: the first request failed`);
+      } else {
+        // The first message (initialize) is the one the connection attempt is made with.
+        this.connecting = this.connect(message);
+        try {
+          await this.connecting;
+          return;
+        } finally {
+          this.connecting = undefined;
+        }
+      }
+    }
+    try {
+      await this.active!.send(message, options);
+    } catch (error) {
+      throw toUpstreamError(error, this.options.url);
+    }
+  }
+
+  private async connect(first: JSONRPCMessage): Promise<Inner> {
+    const candidates = candidatesFor[this.options.mode];
+    let lastError: unknown;
+    for (const [index, kind] of candidates.entries()) {
+      const inner = await this.create(kind);
+      try {
+        await inner.start();
+        await inner.send(first);
+      } catch (error) {
+        lastError = error;
+        await inner.close().catch(() => undefined);
+        const status = (error as { code?: unknown }).code;
+        const more = index < candidates.length - 1;
+        if (more && typeof status === 'number' && fallbackStatuses.has(status)) {
+          this.options.log.info(`${kind === 'http' ? 'streamable HTTP' : 'SSE'} answered HTTP ${status} at ${this.safeUrl}; trying ${candidates[index + 1] === 'sse' ? 'the legacy HTTP+SSE transport' : 'streamable HTTP'}`);
+          continue;
+        }
+        throw toUpstreamError(error, this.options.url);
+      }
+      this.options.log.debug(`connected to ${this.safeUrl} over ${kind === 'http' ? 'streamable HTTP' : 'HTTP+SSE'}`);
+      this.kind = kind;
+      this.active = inner;
+      if (this.protocolVersion) inner.setProtocolVersion?.(this.protocolVersion);
+      return inner;
+    }
+    throw toUpstreamError(lastError, this.options.url);
+  }
+
+  private async create(kind: Kind): Promise<Inner> {
+    const { url, headers, fetch } = this.options;
+    const requestInit: RequestInit = { headers };
+    let inner: Inner;
+    if (kind === 'http') {
+      const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+      inner = new StreamableHTTPClientTransport(url, { requestInit, fetch });
+    } else {
+      const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
+      inner = new SSEClientTransport(url, { requestInit, fetch });
+    }
+    inner.onmessage = (message) => this.onmessage?.(message);
+    inner.onerror = (error) => this.onerror?.(error);
+    inner.onclose = () => {
+      if (inner !== this.active || this.closed) return;
+      this.closed = true;
+      this.closeReason = `the connection to ${this.safeUrl} was closed`;
+      this.onclose?.();
+    };
+    return inner;
+  }
+
+  /** The URL without credentials or query (which may carry keys), for messages. */
+  get safeUrl(): string {
+    const { url } = this.options;
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+    this.active?.setProtocolVersion?.(version);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const active = this.active;
+    if (!active) return;
+    // Streamable HTTP: end the server's session (DELETE, 2025-11-25 "Session Management"); 405 is fine.
+    const terminate = (active as { terminateSession?: () => Promise<void> }).terminateSession;
+    if (terminate && (active as { sessionId?: string }).sessionId) {
+      await terminate.call(active).catch((error: unknown) => this.options.log.debug(`session DELETE failed: ${describeError(error)}`));
+    }
+    await active.close();
+    this.onclose?.();
+  }
+}
+
+/** Turn what the SDK and fetch throw into an AirlockError with a code and a next step. */
+export function toUpstreamError(error: unknown, url: URL): AirlockError {
+  if (error instanceof AirlockError) return error;
+  const where = `${url.protocol}//${url.host}${url.pathname}`;
+  const status = (error as { code?: unknown }).code;
+  if (typeof status === 'number' && status > 0) {
+    const detail = describeError(error).replace(/^(Streamable HTTP error|SSE error): /, '');
+    const hint =
+      status === 401 || status === 403
+        ? 'The server wants credentials: pass them with --header "Authorization: Bearer ${TOKEN}" (OAuth login comes with mcp-airlock login).'
+        : status === 404 || status === 405
+          ? 'Check the URL path (often /mcp for streamable HTTP, /sse for the legacy transport) and --transport.'
+          : 'The server rejected the request; rerun with --log-level debug for details.';
+    return new AirlockError('AIRLOCK_UPSTREAM_HTTP', `${where} answered HTTP ${status}: ${quote(detail, 300)}`, { hint, cause: error });
+  }
+  const text = describeError(error);
+  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|UND_ERR/.test(text)) {
+    return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: ${text}`, {
+      hint: 'Check the URL, that the server is running, and HTTPS_PROXY/NO_PROXY if you are behind a proxy.',
+      cause: error,
+    });
+  }
+  return new AirlockError('AIRLOCK_UPSTREAM_HTTP', `request to ${where} failed: ${text}`, { cause: error });
+}
