@@ -72,7 +72,11 @@ export class Bridge {
     } else if (kind === 'notification' && (message as { method: string }).method === 'notifications/cancelled') {
       // After a cancellation the server may never answer (MCP cancellation §behaviour): stop waiting.
       const id = (message as { params?: { requestId?: RequestId } }).params?.requestId;
-      if (id !== undefined) this.settle(id);
+      if (id !== undefined && this.settle(id)) {
+        // Streamable HTTP keeps the call's response stream open until an answer that may never
+        // come; end it so neither side holds a dead stream.
+        (this.options.inbound as { closeSSEStream?: (id: RequestId) => void }).closeSSEStream?.(id);
+      }
     }
     this.options.outbound.send(message).catch((error: unknown) => this.sendFailed(message, kind, error));
   }

@@ -1,0 +1,96 @@
+/**
+ * All nine inbound x outbound pairs, each driven by a real SDK Client through the real CLI against
+ * a real fixture server: tools/list, tools/call, a server->client request (sampling and roots),
+ * notifications both ways, progress, cancellation, and a 1 MiB argument and result.
+ */
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JS fixture
+import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
+import { airlockBin, repoRoot, startServe, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
+import { clientRoots, connectClient, textOf } from '../helpers/mcp-client.js';
+
+type Inbound = 'stdio' | 'http' | 'sse';
+type Outbound = 'stdio' | 'http' | 'sse';
+
+let fixture: { url: string; close(): Promise<void> };
+beforeAll(async () => {
+  fixture = await startFixtureHttpServer({ port: 0 });
+});
+afterAll(async () => {
+  await fixture?.close();
+});
+
+/** The airlock arguments that select an outbound side. */
+function upstreamArgs(outbound: Outbound, inbound: Inbound): string[] {
+  if (outbound === 'stdio') return ['--', process.execPath, stdioFixture];
+  const url = `${fixture.url}/${outbound === 'http' ? 'mcp' : 'sse'}`;
+  return inbound === 'stdio' ? ['connect', url, '--transport', outbound] : ['--upstream', url, '--transport', outbound];
+}
+
+async function openClientTransport(inbound: Inbound, outbound: Outbound): Promise<{ transport: Transport; serve?: AirlockProcess }> {
+  if (inbound === 'stdio') {
+    const args = outbound === 'stdio' ? ['run', ...upstreamArgs(outbound, inbound)] : upstreamArgs(outbound, inbound);
+    return { transport: new StdioClientTransport({ command: process.execPath, args: [airlockBin, ...args], cwd: repoRoot, stderr: 'pipe' }) };
+  }
+  const serve = await startServe(upstreamArgs(outbound, inbound));
+  const transport = inbound === 'http' ? new StreamableHTTPClientTransport(new URL(`${serve.url}/mcp`)) : new SSEClientTransport(new URL(`${serve.url}/sse`));
+  return { transport, serve };
+}
+
+const pairs: Array<[Inbound, Outbound]> = (['stdio', 'http', 'sse'] as const).flatMap((i) => (['stdio', 'http', 'sse'] as const).map((o) => [i, o] as [Inbound, Outbound]));
+
+describe.each(pairs)('inbound %s -> outbound %s', (inbound, outbound) => {
+  it('carries the whole protocol faithfully', async () => {
+    const { transport, serve } = await openClientTransport(inbound, outbound);
+    const { client, logs, samplingPrompts } = await connectClient(transport);
+    try {
+      expect(client.getServerVersion()).toMatchObject({ name: 'airlock-fixture', version: '1.0.0' });
+
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'sample', 'roots', 'slow', 'log', 'state']));
+
+      expect(textOf(await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } }))).toBe('42');
+
+      // server -> client requests, made in the middle of a call
+      expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'ping' } }))).toBe('sampled: hi from the client');
+      expect(samplingPrompts).toEqual(['ping']);
+      expect(JSON.parse(textOf(await client.callTool({ name: 'roots', arguments: {} })))).toEqual(clientRoots);
+
+      // notifications: client -> server, then server -> client
+      await client.sendRootsListChanged();
+      await waitFor(async () => JSON.parse(textOf(await client.callTool({ name: 'state', arguments: {} }))).notifications.includes('notifications/roots/list_changed'), 'roots/list_changed to reach the server');
+      expect(textOf(await client.callTool({ name: 'log', arguments: { message: 'hello log' } }))).toBe('logged');
+      await waitFor(() => logs.some((l) => l.data === 'hello log'), 'the logging notification');
+
+      // progress
+      const progress: number[] = [];
+      const slow = await client.callTool({ name: 'slow', arguments: { steps: 3, delayMs: 10 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+      expect(textOf(slow)).toBe('done 3');
+      expect(progress).toEqual([1, 2, 3]);
+
+      // cancellation: abort a long call after its first progress event
+      const abort = new AbortController();
+      const cancelled = client.callTool({ name: 'slow', arguments: { steps: 200, delayMs: 20 } }, undefined, {
+        signal: abort.signal,
+        onprogress: () => abort.abort('test cancels'),
+      });
+      await expect(cancelled).rejects.toThrow();
+      await waitFor(async () => JSON.parse(textOf(await client.callTool({ name: 'state', arguments: {} }))).cancelled.length === 1, 'the server to see the cancellation');
+
+      // 1 MiB each way
+      const mib = 'a'.repeat(1024 * 1024 - 7) + 'ü€\n"\\';
+      expect(textOf(await client.callTool({ name: 'echo', arguments: { text: mib } }))).toBe(mib);
+      expect(textOf(await client.callTool({ name: 'big', arguments: { bytes: 1024 * 1024 } }))).toHaveLength(1024 * 1024);
+
+      // the session still works after all of that
+      expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe('still here');
+    } finally {
+      await client.close();
+      if (serve) expect(await serve.stop()).toBe(143);
+    }
+  });
+});
