@@ -25,8 +25,10 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const lastSweep = (): void => reaper.killAllNow('SIGKILL');
   process.once('exit', lastSweep);
   let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  let signalSeen = false;
   const signalled = new Promise<number>((resolve) => {
     onSignal = (signal) => {
+      signalSeen = true;
       log.info(`received ${signal}, shutting down`);
       const timer = setTimeout(() => {
         log.warn('shutdown took too long; killing what is left');
@@ -45,7 +47,9 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     for (const signal of Object.keys(signalExit) as NodeJS.Signals[]) process.once(signal, onSignal);
   });
   try {
-    return await Promise.race([options.done, signalled]);
+    const code = await Promise.race([options.done, signalled]);
+    // A shutdown we started closes the bridge, which settles `done` first: the signal still decides.
+    return signalSeen ? await signalled : code;
   } finally {
     for (const signal of Object.keys(signalExit) as NodeJS.Signals[]) if (onSignal) process.off(signal, onSignal);
   }

@@ -1,0 +1,211 @@
+/**
+ * `run` and `connect` under bad input and failure: malformed lines, a server that writes junk or
+ * dies, a client that goes away, signals, unreachable upstreams. Nothing but JSON-RPC on stdout.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JS fixture
+import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
+import { isAlive, startAirlock, stdioFixture, waitFor } from '../helpers/airlock-process.js';
+import { LineClient } from '../helpers/line-client.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'airlock-stdio-'));
+});
+
+/** A loopback port that nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const readPid = async (path: string): Promise<number> => {
+  await waitFor(async () => (await readFile(path, 'utf8').catch(() => '')).trim() !== '', `pid file ${path}`);
+  return Number((await readFile(path, 'utf8')).trim());
+};
+
+function runFixture(extra: string[] = []) {
+  const proc = startAirlock(['run', '--', process.execPath, stdioFixture, ...extra]);
+  return { proc, client: new LineClient(proc) };
+}
+
+describe('run (stdio -> stdio)', () => {
+  it('answers a non-JSON line with -32700 and invalid JSON-RPC with -32600, and the session goes on', async () => {
+    const { proc, client } = runFixture();
+    await client.handshake();
+    client.writeLine('this is not json');
+    client.writeLine('{"jsonrpc":"1.0","id":7,"method":"tools/list"}');
+    client.writeLine('[{"jsonrpc":"2.0","id":8,"method":"tools/list"}]');
+    const parseError = await client.waitFor((m) => m.error?.code === -32700, 'the parse error');
+    expect(parseError.id).toBeNull();
+    expect(parseError.error!.message).toMatch(/^Parse error: /);
+    const invalid = await client.response(7);
+    expect(invalid.error).toEqual({ code: -32600, message: 'the "jsonrpc" member must be exactly "2.0"' });
+    await client.waitFor((m) => m.error?.message.includes('batches are not supported') ?? false, 'the batch refusal');
+    expect((await client.call(9, 'add', { a: 1, b: 2 })).result).toEqual({ content: [{ type: 'text', text: '3' }] });
+    expect(proc.stderr()).toContain('client sent an invalid message (Parse error');
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+    client.messages(); // throws if stdout carried anything but JSON
+  });
+
+  it('keeps stdout clean when the server writes junk to its stdout, and says so on stderr', async () => {
+    const { proc, client } = runFixture();
+    await client.handshake();
+    expect((await client.call(1, 'garbage')).result).toBeDefined();
+    expect((await client.call(2, 'echo', { text: 'after junk' })).result).toEqual({ content: [{ type: 'text', text: 'after junk' }] });
+    expect(proc.stderr()).toContain('wrote a line that is not JSON-RPC to stdout (ignored)');
+    expect(proc.stderr()).toContain('"this is not json"');
+    expect(proc.stdout()).not.toContain('this is not json');
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('fails pending requests with a clear error when the server dies, names its exit code, and exits 4', async () => {
+    const { proc, client } = runFixture();
+    await client.handshake();
+    client.send({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'slow', arguments: { steps: 100, delayMs: 50 } } });
+    const crash = client.call(6, 'crash', { code: 7 });
+    const [slow, crashed] = await Promise.all([client.response(5), crash]);
+    for (const reply of [slow, crashed]) {
+      expect(reply.error?.code).toBe(-32000);
+      expect(reply.error?.message).toMatch(/^mcp-airlock: the upstream server closed before answering: server process \d+ exited with code 7$/);
+      expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CLOSED' });
+    }
+    expect(await proc.exited).toBe(4);
+    expect(proc.stderr()).toMatch(/error: upstream ended: server process \d+ exited with code 7/);
+  });
+
+  it('kills the server and its children when the client closes stdin', async () => {
+    const pidFile = join(dir, 'eof.pid');
+    const grandFile = join(dir, 'eof-grand.pid');
+    const { proc, client } = runFixture(['--print-pid-file', pidFile, '--spawn-grandchild', grandFile]);
+    await client.handshake();
+    const [pid, grandchild] = [await readPid(pidFile), await readPid(grandFile)];
+    expect(isAlive(pid) && isAlive(grandchild)).toBe(true);
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+    await waitFor(() => !isAlive(pid) && !isAlive(grandchild), 'server and grandchild to be gone');
+  });
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('kills the server process group on %s and exits %i', async (signal, code) => {
+    const pidFile = join(dir, `${signal}.pid`);
+    const grandFile = join(dir, `${signal}-grand.pid`);
+    const { proc, client } = runFixture(['--print-pid-file', pidFile, '--spawn-grandchild', grandFile]);
+    await client.handshake();
+    const [pid, grandchild] = [await readPid(pidFile), await readPid(grandFile)];
+    expect(await proc.stop(signal)).toBe(code);
+    await waitFor(() => !isAlive(pid) && !isAlive(grandchild), 'server and grandchild to be gone');
+  });
+
+  it('reports a command that cannot start, with a hint, and exit code 4', async () => {
+    const proc = startAirlock(['run', '--', 'no-such-mcp-server-xyz', '--flag']);
+    expect(await proc.exited).toBe(4);
+    expect(proc.stderr()).toContain('mcp-airlock: error: cannot start server command "no-such-mcp-server-xyz": ENOENT');
+    expect(proc.stderr()).toContain('mcp-airlock: hint: Check that the command is installed and on PATH');
+    expect(proc.stdout()).toBe('');
+  });
+});
+
+describe('connect (stdio -> remote)', () => {
+  let fixture: { url: string; close(): Promise<void> };
+  let locked: { url: string; close(): Promise<void> };
+  const secret = 'sk-test-4f9a1c0de5ecret';
+  beforeAll(async () => {
+    fixture = await startFixtureHttpServer({ port: 0 });
+    locked = await startFixtureHttpServer({ port: 0, requireHeader: { name: 'x-api-key', value: secret } });
+  });
+  afterAll(async () => {
+    await Promise.all([fixture?.close(), locked?.close()]);
+  });
+
+  it('answers initialize with an error naming the failure when the server is unreachable, and stays up', async () => {
+    const port = await closedPort();
+    const proc = startAirlock(['connect', `http://127.0.0.1:${port}/mcp`, '--transport', 'http']);
+    const client = new LineClient(proc);
+    client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
+    const reply = await client.response(0);
+    expect(reply.error?.code).toBe(-32000);
+    expect(reply.error?.message).toContain(`cannot reach http://127.0.0.1:${port}/mcp`);
+    expect(reply.error?.message).toContain('ECONNREFUSED');
+    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_UNREACHABLE' });
+    expect(proc.child.exitCode).toBeNull();
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('rejects a bad --transport and plain http to a remote host without --allow-http, exit 2', async () => {
+    const proc = startAirlock(['https://ok.example/mcp', '--transport', 'bogus'], { stdin: 'ignore' });
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr()).toContain("option '--transport <mode>' argument 'bogus' is invalid");
+    const insecure = startAirlock(['http://mcp.example.com/mcp'], { stdin: 'ignore' });
+    expect(await insecure.exited).toBe(2);
+    expect(insecure.stderr()).toContain('refusing plain http to "mcp.example.com": headers and tokens would cross the network unencrypted');
+    expect(insecure.stderr()).toContain('hint: Use https, or pass --allow-http');
+  });
+
+  it('injects headers from --header with ${ENV} expansion and never prints the value', async () => {
+    const env = { ...process.env, MY_KEY: secret };
+    const proc = startAirlock([`${locked.url}/mcp`, '--header', 'X-Api-Key: ${MY_KEY}', '--header', 'X-Extra:plain', '--log-level', 'debug'], { env });
+    const client = new LineClient(proc);
+    await client.handshake();
+    const reply = await client.call(1, 'headers');
+    const headers = JSON.parse((reply.result!.content as Array<{ text: string }>)[0]!.text) as Record<string, string>;
+    expect(headers['x-api-key']).toBe(secret);
+    expect(headers['x-extra']).toBe('plain');
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+    expect(proc.stderr()).not.toContain(secret);
+  });
+
+  it('reads headers from --header-file', async () => {
+    const file = join(dir, 'headers.txt');
+    await import('node:fs/promises').then((fs) => fs.writeFile(file, `# upstream credentials\n\nX-Api-Key: \${MY_KEY}\n`, { mode: 0o600 }));
+    const proc = startAirlock([`${locked.url}/sse`, '--transport', 'sse', '--header-file', file], { env: { ...process.env, MY_KEY: secret } });
+    const client = new LineClient(proc);
+    await client.handshake();
+    expect((await client.call(1, 'add', { a: 1, b: 1 })).result).toEqual({ content: [{ type: 'text', text: '2' }] });
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('stops with exit code 3 naming a missing environment variable, not its would-be value', async () => {
+    const env = { ...process.env };
+    delete env.MY_KEY;
+    const proc = startAirlock([`${locked.url}/mcp`, '--header', 'X-Api-Key: ${MY_KEY}'], { env, stdin: 'ignore' });
+    expect(await proc.exited).toBe(3);
+    expect(proc.stderr()).toContain('mcp-airlock: error: environment variable MY_KEY used in header X-Api-Key is not set');
+  });
+
+  it('turns an upstream 401 into an error with the status and a hint about credentials', async () => {
+    const proc = startAirlock([`${locked.url}/mcp`, '--transport', 'http']);
+    const client = new LineClient(proc);
+    client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
+    const reply = await client.response(0);
+    expect(reply.error?.message).toContain(`${locked.url}/mcp answered HTTP 401`);
+    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP' });
+    expect(proc.stderr()).toContain('answered HTTP 401');
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('falls back from streamable HTTP to legacy SSE on 405 (auto)', async () => {
+    const proc = startAirlock([`${fixture.url}/sse`, '--log-level', 'info']);
+    const client = new LineClient(proc);
+    await client.handshake();
+    expect((await client.call(1, 'add', { a: 20, b: 22 })).result).toEqual({ content: [{ type: 'text', text: '42' }] });
+    expect(proc.stderr()).toContain(`streamable HTTP answered HTTP 405 at ${fixture.url}/sse; trying the legacy HTTP+SSE transport`);
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+  });
+});
