@@ -102,3 +102,14 @@ export function toAirlockError(error: unknown): AirlockError {
     cause: error,
   });
 }
+
+/** An HTTP answer with a status we cannot use; `code` is the status, as the SDK's transport errors have it. */
+export class HttpStatusError extends Error {
+  override readonly name = 'HttpStatusError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

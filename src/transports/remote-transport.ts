@@ -10,6 +10,8 @@ import { AirlockError, describeError, quote } from '../errors.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from './http-fetch.js';
+import { SseClientTransport } from './sse-client.js';
+import { StreamableHttpClientTransport } from './streamable-http-client.js';
 
 /** `auto` = streamable HTTP first, then SSE (mcp-remote's http-first); `sse-first` the reverse. */
 export type RemoteTransportMode = 'auto' | 'http' | 'sse' | 'sse-first';
@@ -107,15 +109,7 @@ export class RemoteTransport implements Transport {
 
   private async create(kind: Kind): Promise<Inner> {
     const { url, headers, fetch } = this.options;
-    const requestInit: RequestInit = { headers };
-    let inner: Inner;
-    if (kind === 'http') {
-      const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
-      inner = new StreamableHTTPClientTransport(url, { requestInit, fetch });
-    } else {
-      const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
-      inner = new SSEClientTransport(url, { requestInit, fetch });
-    }
+    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, fetch }) : new SseClientTransport({ url, headers, fetch });
     inner.onmessage = (message) => this.onmessage?.(message);
     inner.onerror = (error) => this.onerror?.(error);
     inner.onclose = () => {

@@ -1,0 +1,95 @@
+/**
+ * Outbound legacy HTTP+SSE (2024-11-05 transport): GET opens an event stream whose first event,
+ * `endpoint`, names where to POST messages; every server message arrives as a `message` event.
+ * When the stream ends the connection is over (this transport cannot resume).
+ */
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { classify, type JSONRPCMessage } from '../bridge/json-rpc.js';
+import { HttpStatusError } from '../errors.js';
+import type { FetchLike } from './http-fetch.js';
+import { readSseEvents } from './sse-reader.js';
+
+export interface SseClientOptions {
+  url: URL;
+  headers: Record<string, string>;
+  fetch: FetchLike;
+}
+
+export class SseClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private endpoint: URL | undefined;
+  private readonly abort = new AbortController();
+  private closed = false;
+
+  constructor(private readonly options: SseClientOptions) {}
+
+  /** Open the stream and wait for the `endpoint` event. */
+  async start(): Promise<void> {
+    const { url, headers, fetch } = this.options;
+    const response = await fetch(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.abort.signal });
+    if (!response.ok || !response.body) {
+      const text = await response.text().catch(() => '');
+      throw new HttpStatusError(response.status, `SSE stream refused: HTTP ${response.status} ${text}`.trim());
+    }
+    const events = readSseEvents(response.body);
+    const first = await events.next();
+    if (first.done || first.value.event !== 'endpoint') {
+      await events.return(undefined);
+      throw new HttpStatusError(-1, 'the SSE stream did not start with an "endpoint" event; is this a legacy SSE endpoint?');
+    }
+    const endpoint = new URL(first.value.data.trim(), url);
+    if (endpoint.origin !== url.origin) {
+      await events.return(undefined);
+      // A server must not send our headers (credentials) to another origin.
+      throw new HttpStatusError(-1, `the SSE endpoint event points to another origin (${endpoint.origin}); refusing`);
+    }
+    this.endpoint = endpoint;
+    void this.pump(events);
+  }
+
+  private async pump(events: AsyncGenerator<{ event: string; data: string }>): Promise<void> {
+    try {
+      for await (const event of events) {
+        if (event.event !== 'message' || event.data === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(event.data);
+        } catch {
+          this.onerror?.(new Error('the server sent an SSE message that is not JSON; dropped'));
+          continue;
+        }
+        const verdict = classify(value);
+        if (verdict.ok) this.onmessage?.(verdict.message);
+        else this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
+      }
+    } catch (error) {
+      if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (!this.closed) {
+      this.closed = true;
+      this.onclose?.();
+    }
+  }
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (!this.endpoint) throw new HttpStatusError(-1, 'not connected');
+    const response = await this.options.fetch(this.endpoint, {
+      method: 'POST',
+      headers: { ...this.options.headers, 'content-type': 'application/json' },
+      body: JSON.stringify(message),
+      signal: this.abort.signal,
+    });
+    const text = await response.text().catch(() => '');
+    if (!response.ok) throw new HttpStatusError(response.status, text || response.statusText);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    this.onclose?.();
+  }
+}
