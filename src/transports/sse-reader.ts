@@ -16,48 +16,69 @@ export interface SseReadOptions {
   onRetry?: (ms: number) => void;
 }
 
+/** Line-by-line state of one stream. */
+class SseParser {
+  private buffer = '';
+  private scanFrom = 0;
+  private data: string[] = [];
+  private event = '';
+  private lastId: string | undefined;
+
+  constructor(private readonly onRetry?: (ms: number) => void) {}
+
+  /** Add text; return the events it completes. At the end of the stream pass `final`. */
+  push(text: string, final = false): SseEvent[] {
+    const events: SseEvent[] = [];
+    const buffer = this.buffer + text;
+    let start = 0;
+    for (;;) {
+      const end = nextLineEnd(buffer, this.scanFrom);
+      if (end === -1) break;
+      // A \r at the very end may be the first half of \r\n: wait for more, unless there is no more.
+      if (buffer[end] === '\r' && end + 1 === buffer.length && !final) break;
+      this.line(buffer.slice(start, end), events);
+      start = end + (buffer[end] === '\r' && buffer[end + 1] === '\n' ? 2 : 1);
+      this.scanFrom = start;
+    }
+    this.buffer = buffer.slice(start);
+    // Nothing ends a line past here, but a trailing \r may still turn out to be half of \r\n.
+    this.scanFrom = Math.max(0, this.buffer.length - 1);
+    return events;
+  }
+
+  private line(line: string, events: SseEvent[]): void {
+    if (line === '') {
+      if (this.data.length > 0) events.push({ event: this.event || 'message', data: this.data.join('\n'), id: this.lastId });
+      this.data = [];
+      this.event = '';
+      return;
+    }
+    if (line.charCodeAt(0) === 58 /* ':' starts a comment */) return;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    if (field === 'data') this.data.push(value);
+    else if (field === 'event') this.event = value;
+    else if (field === 'id') {
+      if (!value.includes('\0')) this.lastId = value;
+    } else if (field === 'retry' && /^\d+$/.test(value)) this.onRetry?.(Number(value));
+  }
+}
+
 export async function* readSseEvents(body: ReadableStream<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
-  let buffer = '';
-  let scanFrom = 0;
-  let data: string[] = [];
-  let event = '';
-  let lastId: string | undefined;
+  const parser = new SseParser(options.onRetry);
   const reader = body.getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let start = 0;
-      for (;;) {
-        const end = nextLineEnd(buffer, scanFrom);
-        if (end === -1) break;
-        // A lone \r at the very end may be the first half of \r\n: wait for the next chunk.
-        if (buffer[end] === '\r' && end + 1 === buffer.length) break;
-        const line = buffer.slice(start, end);
-        start = end + (buffer[end] === '\r' && buffer[end + 1] === '\n' ? 2 : 1);
-        scanFrom = start;
-        if (line === '') {
-          if (data.length > 0) yield { event: event || 'message', data: data.join('\n'), id: lastId };
-          data = [];
-          event = '';
-          continue;
-        }
-        if (line.charCodeAt(0) === 58 /* ':' comment */) continue;
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        let fieldValue = colon === -1 ? '' : line.slice(colon + 1);
-        if (fieldValue.charCodeAt(0) === 32) fieldValue = fieldValue.slice(1);
-        if (field === 'data') data.push(fieldValue);
-        else if (field === 'event') event = fieldValue;
-        else if (field === 'id') {
-          if (!fieldValue.includes('\0')) lastId = fieldValue;
-        } else if (field === 'retry' && /^\d+$/.test(fieldValue)) options.onRetry?.(Number(fieldValue));
+      // An event not closed by a blank line before the end is discarded, as the spec says.
+      if (done) {
+        yield* parser.push(decoder.decode(), true);
+        return;
       }
-      // No line end past scanFrom, but a trailing \r may still turn out to be half of \r\n.
-      buffer = buffer.slice(start);
-      scanFrom = Math.max(0, buffer.length - 1);
+      yield* parser.push(decoder.decode(value, { stream: true }));
     }
   } finally {
     reader.releaseLock();
