@@ -1,0 +1,120 @@
+/**
+ * Our outbound streamable HTTP transport against the SDK's real server transport on loopback:
+ * JSON and SSE answers, resumption with Last-Event-ID after the server closes a stream early
+ * (SEP-1699 polling), an ended session, DELETE.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
+import { HttpStatusError } from '../../../src/errors.js';
+import { StreamableHttpClientTransport } from '../../../src/transports/streamable-http-client.js';
+
+interface Upstream {
+  url: URL;
+  server: Server;
+  transports: Map<string, StreamableHTTPServerTransport>;
+}
+
+const open: Upstream[] = [];
+afterEach(async () => {
+  for (const upstream of open.splice(0)) {
+    for (const t of upstream.transports.values()) await t.close();
+    upstream.server.closeAllConnections();
+    await new Promise((resolve) => upstream.server.close(resolve));
+  }
+});
+
+async function startUpstream(options: { json?: boolean } = {}): Promise<Upstream> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+    const sid = req.headers['mcp-session-id'] as string | undefined;
+    let transport = sid ? transports.get(sid) : undefined;
+    if (sid && !transport) {
+      res.writeHead(404).end('{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found"}}');
+      return;
+    }
+    if (!transport) {
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        enableJsonResponse: options.json ?? false,
+        eventStore: new InMemoryEventStore(),
+        retryInterval: 20,
+        onsessioninitialized: (id) => void transports.set(id, created),
+        onsessionclosed: (id) => void transports.delete(id),
+      });
+      const mcp = new McpServer({ name: 'resume-fixture', version: '1.0.0' });
+      mcp.registerTool('poll', { inputSchema: {} }, async (_args, extra) => {
+        // Close this call's stream before answering: the client must come back with Last-Event-ID.
+        extra.closeSSEStream?.();
+        await new Promise((r) => setTimeout(r, 60));
+        return { content: [{ type: 'text', text: 'answered after resume' }] };
+      });
+      mcp.registerTool('ping', { inputSchema: {} }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
+      await mcp.connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const upstream = { url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`), server, transports };
+  open.push(upstream);
+  return upstream;
+}
+
+const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } } as JSONRPCMessage;
+const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }) as JSONRPCMessage;
+
+async function connected(upstream: Upstream): Promise<{ client: StreamableHttpClientTransport; received: JSONRPCMessage[] }> {
+  const client = new StreamableHttpClientTransport({ url: upstream.url, headers: { 'x-test': '1' }, fetch: globalThis.fetch });
+  const received: JSONRPCMessage[] = [];
+  client.onmessage = (m) => received.push(m);
+  await client.start();
+  await client.send(initialize);
+  client.setProtocolVersion('2025-11-25');
+  await client.send({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
+  return { client, received };
+}
+
+describe('StreamableHttpClientTransport', () => {
+  it('settles send() once the answer arrived, over SSE and over JSON', async () => {
+    for (const json of [false, true]) {
+      const upstream = await startUpstream({ json });
+      const { client, received } = await connected(upstream);
+      expect(client.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      await client.send(call(1, 'ping'));
+      expect(received.find((m) => 'id' in m && m.id === 1)).toMatchObject({ result: { content: [{ text: 'pong' }] } });
+      await client.close();
+    }
+  });
+
+  it('resumes a stream the server closed early, with Last-Event-ID, and delivers the answer', async () => {
+    const upstream = await startUpstream();
+    const { client, received } = await connected(upstream);
+    await client.send(call(7, 'poll'));
+    expect(received.find((m) => 'id' in m && m.id === 7)).toMatchObject({ result: { content: [{ text: 'answered after resume' }] } });
+    await client.close();
+  });
+
+  it('reports an ended session as HTTP 404 naming the session end, and DELETE ends it', async () => {
+    const upstream = await startUpstream();
+    const { client } = await connected(upstream);
+    const sessionId = client.sessionId!;
+    await client.terminateSession();
+    expect(upstream.transports.has(sessionId)).toBe(false);
+    // Pretend we still have it: the server must answer 404, and we say the session ended.
+    client.sessionId = sessionId;
+    const error = await client.send(call(2, 'ping')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HttpStatusError);
+    expect((error as HttpStatusError).code).toBe(404);
+    expect((error as Error).message).toMatch(/^the upstream session ended \(HTTP 404\)/);
+    await client.close();
+  });
+});
