@@ -3,7 +3,9 @@
  * streamable HTTP at /mcp and legacy SSE at /sse + /messages, on 127.0.0.1 by default.
  */
 import type { Command } from 'commander';
-import { AirlockError } from '../errors.js';
+import { fstatSync } from 'node:fs';
+import { AirlockError, ExitCode } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { LogLevel } from '../log.js';
 import { resolveHeaders } from '../transports/headers.js';
 import { createFetch } from '../transports/http-fetch.js';
@@ -112,8 +114,33 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   return supervise({
     log,
     reaper: context.reaper,
-    done: new Promise<number>(() => undefined), // serve runs until a signal
+    done: parentGone(log).then(async () => {
+      await server.close();
+      return ExitCode.ok;
+    }),
     shutdown: () => server.close(),
     shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
+  });
+}
+
+/**
+ * Resolves when the process that started us is gone: our stdin is a pipe from it and has closed.
+ * With stdin on /dev/null (nohup, systemd) or a terminal, never: serve then runs until a signal.
+ */
+function parentGone(log: Logger): Promise<void> {
+  let isPipe = false;
+  try {
+    const stat = fstatSync(0);
+    isPipe = stat.isFIFO() || stat.isSocket();
+  } catch {
+    isPipe = false;
+  }
+  if (!isPipe) return new Promise<void>(() => undefined);
+  return new Promise<void>((resolve) => {
+    process.stdin.on('data', () => undefined); // serve reads nothing from stdin; drain it
+    process.stdin.once('end', () => {
+      log.info('stdin closed (the parent process is gone), shutting down');
+      resolve();
+    });
   });
 }

@@ -138,8 +138,8 @@ describe('serve: session lifecycle', () => {
     const serve = await serveFixture(['--session-timeout', '0.3'], ['--print-pid-file', pidFile]);
     const session = await openSession(`${serve.url}/mcp`);
     const pid = await readPid(pidFile);
+    await serve.waitForStderr(/session [0-9a-f]{8} ended \(idle for \d+ s \(--session-timeout\)\)/);
     await waitFor(() => !isAlive(pid), 'the idle session child to exit');
-    expect(serve.stderr()).toMatch(/session [0-9a-f]{8} ended \(idle for \d+ s \(--session-timeout\)\)/);
     expect((await post(`${serve.url}/mcp`, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, sessionHeaders(session))).status).toBe(404);
   });
 
@@ -174,6 +174,22 @@ describe('serve: session lifecycle', () => {
     const [pid, grandchild] = [await readPid(pidFile), await readPid(grandFile)];
     expect(await serve.stop('SIGTERM')).toBe(143);
     await waitFor(() => !isAlive(pid) && !isAlive(grandchild), 'child and grandchild to be gone');
+  });
+});
+
+describe('serve: its parent going away', () => {
+  it('shuts down, children included, when stdin is a pipe and closes', async () => {
+    const { startAirlock } = await import('../helpers/airlock-process.js');
+    const pidFile = join(dir, 'parent.pid');
+    const proc = startAirlock(['serve', '--port', '0', '--', process.execPath, stdioFixture, '--print-pid-file', pidFile]);
+    running.push(proc);
+    const url = (await proc.waitForStderr(/listening on (http:\/\/[^/\s]+)/))[1]!;
+    await openSession(`${url}/mcp`);
+    const pid = await readPid(pidFile);
+    proc.child.stdin!.end();
+    expect(await proc.exited).toBe(0);
+    expect(proc.stderr()).toContain('stdin closed (the parent process is gone), shutting down');
+    await waitFor(() => !isAlive(pid), 'the session child to exit');
   });
 });
 
