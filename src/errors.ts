@@ -86,12 +86,23 @@ export function describeError(error: unknown): string {
   // fetch() failures say only "fetch failed"; the useful part (ECONNREFUSED, ENOTFOUND) is the cause.
   let cause = (error as { cause?: unknown }).cause;
   for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
-    const code = (cause as { code?: string }).code;
-    const more = code && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message;
+    const more = describeCause(cause);
     if (more && !text.includes(more)) text += ` (${more})`;
     cause = (cause as { cause?: unknown }).cause;
   }
   return text;
+}
+
+/** "ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1"; an AggregateError (dual-stack connect) lists its parts. */
+function describeCause(cause: Error): string {
+  const code = (cause as { code?: string }).code;
+  let message = cause.message;
+  if (!message && cause instanceof AggregateError) {
+    message = [...new Set(cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))))].join('; ');
+  }
+  if (!code) return message;
+  if (!message) return code;
+  return message.includes(code) ? message : `${code}: ${message}`;
 }
 
 /** Wrap an unknown failure so the CLI can always print code, message and hint. */

@@ -58,7 +58,9 @@ export function classify(value: unknown): Classified {
     return { ok: true, kind: 'request', message: value as JSONRPCMessage };
   }
   if ('result' in record || 'error' in record) {
-    if (!isId(record.id)) return invalid('a response needs a string or number "id"', null);
+    // JSON-RPC 2.0 §5: an error answering a request whose id could not be read has id null.
+    const nullIdError = 'error' in record && record.id === null;
+    if (!isId(record.id) && !nullIdError) return invalid('a response needs a string or number "id"', null);
     if ('error' in record && (typeof record.error !== 'object' || record.error === null)) {
       return invalid('the "error" member must be an object', id);
     }

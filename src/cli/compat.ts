@@ -84,6 +84,8 @@ function rewriteSupergateway(args: string[], notes: string[]): string[] {
         options.push(args[i]!);
     }
   }
+  // supergateway listens on 8000 unless told otherwise; existing client configs point there.
+  const servePort = options.includes('--port') ? [] : ['--port', '8000'];
   if (stdio !== undefined && remote !== undefined) {
     throw new AirlockError('AIRLOCK_USAGE', 'give one of --stdio, --sse or --streamableHttp', { hint: 'See the migration table in the README.' });
   }
@@ -92,13 +94,13 @@ function rewriteSupergateway(args: string[], notes: string[]): string[] {
     const mode = output ?? 'sse';
     notes.push(`--stdio with --outputTransport ${mode}`);
     if (mode === 'stdio') return ['run', ...options, '--', ...command];
-    if (mode === 'sse' || mode === 'streamableHttp') return ['serve', ...options, '--', ...command];
+    if (mode === 'sse' || mode === 'streamableHttp') return ['serve', ...servePort, ...options, '--', ...command];
     throw unsupportedOutput(mode);
   }
   const { url, transport } = remote!;
   const mode = output ?? 'stdio';
   if (mode === 'stdio') return ['connect', url, '--transport', transport, ...options];
-  if (mode === 'sse' || mode === 'streamableHttp') return ['serve', '--upstream', url, '--transport', transport, ...options];
+  if (mode === 'sse' || mode === 'streamableHttp') return ['serve', '--upstream', url, '--transport', transport, ...servePort, ...options];
   throw unsupportedOutput(mode);
 }
 

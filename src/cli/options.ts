@@ -22,7 +22,8 @@ const transportAliases: Record<string, RemoteTransportMode> = {
 };
 
 export function parseTransportMode(value: string): RemoteTransportMode {
-  const mode = transportAliases[value.toLowerCase()];
+  const key = value.toLowerCase();
+  const mode = Object.hasOwn(transportAliases, key) ? transportAliases[key] : undefined;
   if (!mode) throw new InvalidArgumentError(`use auto, http or sse (or mcp-remote's http-first, sse-first, http-only, sse-only).`);
   return mode;
 }
@@ -38,19 +39,21 @@ const sizeUnits: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib:
 /** "4mb", "512KiB", "1048576" -> bytes. */
 export function parseSize(value: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
-  const unit = match ? sizeUnits[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined || Number(match[1]) <= 0) throw new InvalidArgumentError('use a size such as 4mb, 512kb or 1048576.');
-  return Math.floor(Number(match[1]) * unit);
+  const unitName = match?.[2]!.toLowerCase() ?? '';
+  const unit = match && Object.hasOwn(sizeUnits, unitName) ? sizeUnits[unitName]! : undefined;
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : 0;
+  if (bytes < 1) throw new InvalidArgumentError('use a size such as 4mb, 512kb or 1048576.');
+  return bytes;
 }
 
 export function parsePort(value: string): number {
-  const port = Number(value);
+  const port = value.trim() === '' ? NaN : Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('use a port number from 0 to 65535 (0 picks a free one).');
   return port;
 }
 
 export function parseSeconds(value: string): number {
-  const seconds = Number(value);
+  const seconds = value.trim() === '' ? NaN : Number(value);
   if (!Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError('use a number of seconds (0 switches it off).');
   return seconds;
 }

@@ -42,7 +42,7 @@ export function parseHeaderLine(line: string, env: NodeJS.ProcessEnv, where: str
       hint: 'Remove it; mcp-airlock sets it itself.',
     });
   }
-  const value = expandEnv(line.slice(colon + 1).trim(), env, `header ${name}`);
+  const value = expandEnv(line.slice(colon + 1).trim(), env, where.startsWith('--header') ? `header ${name}` : `header ${name} (${where})`);
   if (/[\r\n\0]/.test(value)) {
     throw new AirlockError('AIRLOCK_BAD_HEADER', `${where}: the value of header ${quote(name)} contains a line break or NUL`, {
       hint: 'Header values must be one line; check the environment variable it expands.',

@@ -19,7 +19,8 @@ export interface GuardOptions {
 const loopbackNames = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export function isLoopbackHost(host: string): boolean {
-  return loopbackNames.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const name = host.toLowerCase();
+  return loopbackNames.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
 export class RequestGuard {

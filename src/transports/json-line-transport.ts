@@ -7,7 +7,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { parseFrame, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
+import { parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
 
 export type InvalidFrame = Extract<Classified, { ok: false }> & { preview: string };
 
@@ -65,10 +65,14 @@ export class JsonLineTransport implements Transport {
       const piece = buf.subarray(start, nl);
       start = nl + 1;
       if (this.discarding) {
-        this.discarding = false;
+        this.discarding = false; // the end of a line already reported as too long
         continue;
       }
-      if (this.pendingBytes === 0) {
+      if (this.pendingBytes + piece.length > this.options.maxLineBytes) {
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.reportOversize();
+      } else if (this.pendingBytes === 0) {
         this.handleLine(piece.toString('utf8'));
       } else {
         this.pending.push(piece);
@@ -83,21 +87,26 @@ export class JsonLineTransport implements Transport {
       const rest = buf.subarray(start);
       this.pendingBytes += rest.length;
       if (this.pendingBytes > this.options.maxLineBytes) {
+        // Stop buffering now; drop the rest of this line up to its newline.
         this.pending = [];
         this.pendingBytes = 0;
         this.discarding = true;
-        this.options.onInvalidFrame?.({
-          ok: false,
-          code: -32600,
-          reason: `message larger than ${this.options.maxLineBytes} bytes, dropped`,
-          id: null,
-          preview: '',
-        });
+        this.reportOversize();
       } else {
         this.pending.push(rest);
       }
     }
   };
+
+  private reportOversize(): void {
+    this.options.onInvalidFrame?.({
+      ok: false,
+      code: RpcErrorCode.invalidRequest,
+      reason: `message larger than ${this.options.maxLineBytes} bytes, dropped`,
+      id: null,
+      preview: '',
+    });
+  }
 
   private handleLine(raw: string): void {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;

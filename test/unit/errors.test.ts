@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { AirlockError, describeError, ExitCode, quote, toAirlockError, type AirlockErrorCode } from '../../src/errors.js';
+
+function errnoError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('quote', () => {
+  it('quotes text as a JSON string, escaping newlines and quotes', () => {
+    expect(quote('a "b"\nforged: line\r')).toBe('"a \\"b\\"\\nforged: line\\r"');
+  });
+
+  it('turns non-strings into text', () => {
+    expect(quote(42)).toBe('"42"');
+    expect(quote(undefined)).toBe('"undefined"');
+  });
+
+  it('cuts long text at max characters and adds an ellipsis', () => {
+    expect(quote('x'.repeat(250))).toBe(`"${'x'.repeat(200)}…"`);
+    expect(quote('abcdef', 3)).toBe('"abc…"');
+  });
+
+  it('keeps text of exactly max characters whole', () => {
+    expect(quote('abc', 3)).toBe('"abc"');
+  });
+});
+
+describe('describeError', () => {
+  it('describes non-errors with String()', () => {
+    expect(describeError('plain')).toBe('plain');
+    expect(describeError(null)).toBe('null');
+  });
+
+  it('gives the message of an error without a cause', () => {
+    expect(describeError(new Error('boom'))).toBe('boom');
+  });
+
+  it('adds the cause of fetch failed, without repeating a code the message already names', () => {
+    const error = new TypeError('fetch failed', { cause: errnoError('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED') });
+    expect(describeError(error)).toBe('fetch failed (connect ECONNREFUSED 127.0.0.1:1)');
+  });
+
+  it('prefixes the code when the cause message does not name it', () => {
+    const error = new TypeError('fetch failed', { cause: errnoError('getaddrinfo failed', 'ENOTFOUND') });
+    expect(describeError(error)).toBe('fetch failed (ENOTFOUND: getaddrinfo failed)');
+  });
+
+  it('follows a chain of causes', () => {
+    const inner = errnoError('socket hang up', 'ECONNRESET');
+    const middle = new Error('request aborted', { cause: inner });
+    expect(describeError(new Error('outer', { cause: middle }))).toBe('outer (request aborted) (ECONNRESET: socket hang up)');
+  });
+
+  it('does not repeat a cause already contained in the message', () => {
+    expect(describeError(new Error('failed: boom', { cause: new Error('boom') }))).toBe('failed: boom');
+  });
+
+  it('ignores a cause that is not an Error', () => {
+    expect(describeError(new Error('outer', { cause: { code: 'ECONNREFUSED', message: 'x' } }))).toBe('outer');
+  });
+
+  it('stops after three causes', () => {
+    const chain = new Error('e0', { cause: new Error('e1', { cause: new Error('e2', { cause: new Error('e3', { cause: new Error('e4') }) }) }) });
+    expect(describeError(chain)).toBe('e0 (e1) (e2) (e3)');
+  });
+
+  it('describes the AggregateError of a dual-stack connection failure without an empty message', () => {
+    // What Node 20's happy-eyeballs connect (autoSelectFamily, on by default) gives when localhost
+    // resolves to ::1 and 127.0.0.1 and nothing listens: message '', code ECONNREFUSED.
+    const aggregate = Object.assign(
+      new AggregateError([errnoError('connect ECONNREFUSED ::1:3000', 'ECONNREFUSED'), errnoError('connect ECONNREFUSED 127.0.0.1:3000', 'ECONNREFUSED')], ''),
+      { code: 'ECONNREFUSED' },
+    );
+    const text = describeError(new TypeError('fetch failed', { cause: aggregate }));
+    expect(text).toContain('ECONNREFUSED');
+    expect(text).not.toContain(': )');
+  });
+});
+
+describe('AirlockError', () => {
+  it.each<[AirlockErrorCode, number]>([
+    ['AIRLOCK_USAGE', 2],
+    ['AIRLOCK_BAD_URL', 2],
+    ['AIRLOCK_INSECURE_URL', 2],
+    ['AIRLOCK_BAD_HEADER', 2],
+    ['AIRLOCK_BAD_SIZE', 2],
+    ['AIRLOCK_HEADER_FILE', 3],
+    ['AIRLOCK_MISSING_ENV', 3],
+    ['AIRLOCK_SPAWN_FAILED', 4],
+    ['AIRLOCK_UPSTREAM_EXITED', 4],
+    ['AIRLOCK_UPSTREAM_UNREACHABLE', 4],
+    ['AIRLOCK_UPSTREAM_HTTP', 4],
+    ['AIRLOCK_UPSTREAM_CLOSED', 4],
+    ['AIRLOCK_LISTEN_FAILED', 6],
+    ['AIRLOCK_INTERNAL', 1],
+  ])('%s exits with %i', (code, exitCode) => {
+    expect(new AirlockError(code, 'm').exitCode).toBe(exitCode);
+  });
+
+  it('matches the documented exit code table', () => {
+    expect(ExitCode).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, upstream: 4, auth: 5, listen: 6, interrupted: 130, terminated: 143 });
+  });
+
+  it('keeps code, message, hint and cause', () => {
+    const cause = new Error('low level');
+    const error = new AirlockError('AIRLOCK_LISTEN_FAILED', 'cannot listen', { hint: 'pick another port', cause });
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe('AirlockError');
+    expect(error.code).toBe('AIRLOCK_LISTEN_FAILED');
+    expect(error.message).toBe('cannot listen');
+    expect(error.hint).toBe('pick another port');
+    expect(error.cause).toBe(cause);
+  });
+
+  it('has no hint and no cause when none are given', () => {
+    const error = new AirlockError('AIRLOCK_USAGE', 'bad');
+    expect(error.hint).toBeUndefined();
+    expect('cause' in error).toBe(false);
+  });
+});
+
+describe('toAirlockError', () => {
+  it('returns an AirlockError as it is', () => {
+    const error = new AirlockError('AIRLOCK_USAGE', 'bad');
+    expect(toAirlockError(error)).toBe(error);
+  });
+
+  it('wraps other errors as AIRLOCK_INTERNAL with exit code 1', () => {
+    const cause = new TypeError('fetch failed', { cause: errnoError('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED') });
+    const error = toAirlockError(cause);
+    expect(error).toBeInstanceOf(AirlockError);
+    expect(error.code).toBe('AIRLOCK_INTERNAL');
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toBe('fetch failed (connect ECONNREFUSED 127.0.0.1:1)');
+    expect(error.hint).toBe('This is a bug in mcp-airlock or an unexpected environment; rerun with --log-level debug and report it.');
+    expect(error.cause).toBe(cause);
+  });
+
+  it('wraps thrown non-errors', () => {
+    const error = toAirlockError('just a string');
+    expect(error.code).toBe('AIRLOCK_INTERNAL');
+    expect(error.message).toBe('just a string');
+    expect(error.cause).toBe('just a string');
+  });
+});

@@ -1,0 +1,119 @@
+import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { describe, expect, it } from 'vitest';
+import { AirlockError } from '../../../src/errors.js';
+import { toUpstreamError } from '../../../src/transports/remote-transport.js';
+
+const QUERY_SECRET = 'q-s3cr3t-key';
+const url = new URL(`https://mcp.example.com/v1/mcp?key=${QUERY_SECRET}#frag`);
+const WHERE = 'https://mcp.example.com/v1/mcp';
+
+const AUTH_HINT = 'The server wants credentials: pass them with --header "Authorization: Bearer ${TOKEN}" (OAuth login comes with mcp-airlock login).';
+const PATH_HINT = 'Check the URL path (often /mcp for streamable HTTP, /sse for the legacy transport) and --transport.';
+const REJECTED_HINT = 'The server rejected the request; rerun with --log-level debug for details.';
+const UNREACHABLE_HINT = 'Check the URL, that the server is running, and HTTPS_PROXY/NO_PROXY if you are behind a proxy.';
+
+function expectNoQuery(error: AirlockError): void {
+  for (const text of [error.message, error.hint ?? '']) {
+    expect(text).not.toContain(QUERY_SECRET);
+    expect(text).not.toContain('?key=');
+    expect(text).not.toContain('#frag');
+  }
+}
+
+function econnrefused(): TypeError {
+  const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect' });
+  return new TypeError('fetch failed', { cause });
+}
+
+describe('toUpstreamError', () => {
+  it('returns an AirlockError as it is', () => {
+    const error = new AirlockError('AIRLOCK_UPSTREAM_CLOSED', 'closed');
+    expect(toUpstreamError(error, url)).toBe(error);
+  });
+
+  it('turns an HTTP 404 into AIRLOCK_UPSTREAM_HTTP naming the URL without its query and the status', () => {
+    const cause = new StreamableHTTPError(404, 'Error POSTing to endpoint: Not Found');
+    const error = toUpstreamError(cause, url);
+    expect(error.code).toBe('AIRLOCK_UPSTREAM_HTTP');
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toBe(`${WHERE} answered HTTP 404: "Error POSTing to endpoint: Not Found"`);
+    expect(error.hint).toBe(PATH_HINT);
+    expect(error.cause).toBe(cause);
+    expectNoQuery(error);
+  });
+
+  it('accepts any object with a numeric code, and strips the SSE prefix', () => {
+    const plain = toUpstreamError({ code: 405 }, url);
+    expect(plain.code).toBe('AIRLOCK_UPSTREAM_HTTP');
+    expect(plain.message.startsWith(`${WHERE} answered HTTP 405: `)).toBe(true);
+    expect(plain.hint).toBe(PATH_HINT);
+    const error = toUpstreamError(new SseError(405, 'Non-200 status code (405)', undefined as never), url);
+    expect(error.message).toBe(`${WHERE} answered HTTP 405: "Non-200 status code (405)"`);
+    expect(error.hint).toBe(PATH_HINT);
+  });
+
+  it.each([[401], [403]])('points to --header for HTTP %i', (status) => {
+    const error = toUpstreamError(new StreamableHTTPError(status, 'Error POSTing to endpoint: Unauthorized'), url);
+    expect(error.code).toBe('AIRLOCK_UPSTREAM_HTTP');
+    expect(error.message).toBe(`${WHERE} answered HTTP ${status}: "Error POSTing to endpoint: Unauthorized"`);
+    expect(error.hint).toBe(AUTH_HINT);
+    expect(error.hint).toContain('--header');
+    expectNoQuery(error);
+  });
+
+  it('gives the generic hint for other statuses', () => {
+    const error = toUpstreamError(new StreamableHTTPError(500, 'Error POSTing to endpoint: boom'), url);
+    expect(error.message).toBe(`${WHERE} answered HTTP 500: "Error POSTing to endpoint: boom"`);
+    expect(error.hint).toBe(REJECTED_HINT);
+  });
+
+  it('quotes the server text so that it cannot forge a log line', () => {
+    const error = toUpstreamError(new StreamableHTTPError(500, 'bad\n[mcp-airlock] error: forged'), url);
+    expect(error.message).toBe(`${WHERE} answered HTTP 500: "bad\\n[mcp-airlock] error: forged"`);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('turns fetch failed with ECONNREFUSED into AIRLOCK_UPSTREAM_UNREACHABLE with the proxy hint', () => {
+    const cause = econnrefused();
+    const error = toUpstreamError(cause, url);
+    expect(error.code).toBe('AIRLOCK_UPSTREAM_UNREACHABLE');
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toBe(`cannot reach ${WHERE}: fetch failed (connect ECONNREFUSED 127.0.0.1:1)`);
+    expect(error.hint).toBe(UNREACHABLE_HINT);
+    expect(error.hint).toContain('HTTPS_PROXY');
+    expect(error.cause).toBe(cause);
+    expectNoQuery(error);
+  });
+
+  it('treats a string errno code as a network failure, not an HTTP status', () => {
+    const error = toUpstreamError(Object.assign(new Error('getaddrinfo ENOTFOUND mcp.example.com'), { code: 'ENOTFOUND' }), url);
+    expect(error.code).toBe('AIRLOCK_UPSTREAM_UNREACHABLE');
+    expect(error.message).toBe(`cannot reach ${WHERE}: getaddrinfo ENOTFOUND mcp.example.com`);
+  });
+
+  it('reports other failures as AIRLOCK_UPSTREAM_HTTP without a hint', () => {
+    const cause = new StreamableHTTPError(-1, 'Unexpected content type: text/html');
+    const error = toUpstreamError(cause, url);
+    expect(error.code).toBe('AIRLOCK_UPSTREAM_HTTP');
+    expect(error.message).toBe(`request to ${WHERE} failed: Streamable HTTP error: Unexpected content type: text/html`);
+    expect(error.hint).toBeUndefined();
+    expect(error.cause).toBe(cause);
+    expectNoQuery(error);
+  });
+
+  it('never shows credentials from the URL', () => {
+    const withCredentials = new URL('https://alice:pa55word@mcp.example.com/mcp?token=abc');
+    for (const cause of [new StreamableHTTPError(404, 'Not Found'), econnrefused(), new Error('odd')]) {
+      const error = toUpstreamError(cause, withCredentials);
+      expect(error.message).toContain('https://mcp.example.com/mcp');
+      expect(error.message).not.toContain('pa55word');
+      expect(error.message).not.toContain('alice');
+      expect(error.message).not.toContain('token=abc');
+    }
+  });
+
+  it('keeps the port in the URL it names', () => {
+    expect(toUpstreamError(econnrefused(), new URL('http://127.0.0.1:8931/sse?x=1')).message).toBe('cannot reach http://127.0.0.1:8931/sse: fetch failed (connect ECONNREFUSED 127.0.0.1:1)');
+  });
+});
