@@ -1,19 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { rewriteCompatArgs, splitCommandLine } from '../../../src/cli/compat.js';
 import { AirlockError } from '../../../src/errors.js';
+import { thrownAirlockError } from '../../helpers/thrown.js';
 
 const URL_ = 'https://mcp.example.com/mcp';
 
 function usageError(fn: () => unknown): AirlockError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AirlockError);
-    expect((error as AirlockError).code).toBe('AIRLOCK_USAGE');
-    expect((error as AirlockError).exitCode).toBe(2);
-    return error as AirlockError;
-  }
-  throw new Error('expected an AirlockError, nothing was thrown');
+  const error = thrownAirlockError(fn);
+  expect(error.code).toBe('AIRLOCK_USAGE');
+  expect(error.exitCode).toBe(2);
+  return error;
 }
 
 const argvOf = (argv: string[]): string[] => rewriteCompatArgs(argv).argv;

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from '../../../src/cli/options.js';
 import { AirlockError } from '../../../src/errors.js';
+import { thrownAirlockError } from '../../helpers/thrown.js';
 
 function invalidArgument(fn: () => unknown): InvalidArgumentError {
   try {
@@ -14,15 +15,7 @@ function invalidArgument(fn: () => unknown): InvalidArgumentError {
   throw new Error('expected an InvalidArgumentError, nothing was thrown');
 }
 
-function airlockError(fn: () => unknown): AirlockError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AirlockError);
-    return error as AirlockError;
-  }
-  throw new Error('expected an AirlockError, nothing was thrown');
-}
+const airlockError = thrownAirlockError;
 
 describe('parseTransportMode', () => {
   it.each([

@@ -4,19 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../../../src/errors.js';
 import { expandEnv, parseHeaderLine, resolveHeaders } from '../../../src/transports/headers.js';
+import { thrownAirlockError } from '../../helpers/thrown.js';
 
 const SECRET = 's3cr3t-token-value';
 const env = { TOKEN: SECRET, TEAM: 'alpha', REGION: 'eu', EMPTY: '' };
 
-function thrown(fn: () => unknown): AirlockError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AirlockError);
-    return error as AirlockError;
-  }
-  throw new Error('expected an AirlockError, nothing was thrown');
-}
+const thrown = thrownAirlockError;
 
 async function rejected(promise: Promise<unknown>): Promise<AirlockError> {
   try {

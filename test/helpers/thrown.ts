@@ -1,0 +1,13 @@
+import { expect } from 'vitest';
+import { AirlockError } from '../../src/errors.js';
+
+/** Run `fn`, expect it to throw an AirlockError, and return that error for closer checks. */
+export function thrownAirlockError(fn: () => unknown): AirlockError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AirlockError);
+    return error as AirlockError;
+  }
+  throw new Error('expected an AirlockError, nothing was thrown');
+}
