@@ -7,6 +7,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import { classify, type JSONRPCMessage } from '../bridge/json-rpc.js';
 import { HttpStatusError } from '../errors.js';
 import type { FetchLike } from './http-fetch.js';
+import { AbortScope } from './abort-scope.js';
 import { readSseEvents } from './sse-reader.js';
 
 export interface SseClientOptions {
@@ -21,7 +22,9 @@ export class SseClientTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
 
   private endpoint: URL | undefined;
-  private readonly abort = new AbortController();
+  private readonly exchanges = new AbortScope();
+  /** The event stream's own exchange, open for the life of the connection. */
+  private stream: ReturnType<AbortScope['begin']> | undefined;
   private closed = false;
 
   constructor(private readonly options: SseClientOptions) {}
@@ -29,7 +32,8 @@ export class SseClientTransport implements Transport {
   /** Open the stream and wait for the `endpoint` event. */
   async start(): Promise<void> {
     const { url, headers, fetch } = this.options;
-    const response = await fetch(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.abort.signal });
+    this.stream = this.exchanges.begin();
+    const response = await fetch(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
     if (!response.ok || !response.body) {
       const text = await response.text().catch(() => '');
       throw new HttpStatusError(response.status, `SSE stream refused: HTTP ${response.status} ${text}`.trim());
@@ -68,6 +72,7 @@ export class SseClientTransport implements Transport {
     } catch (error) {
       if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
     }
+    this.stream?.release();
     if (!this.closed) {
       this.closed = true;
       this.onclose?.();
@@ -76,20 +81,25 @@ export class SseClientTransport implements Transport {
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (!this.endpoint) throw new HttpStatusError(-1, 'not connected');
-    const response = await this.options.fetch(this.endpoint, {
-      method: 'POST',
-      headers: { ...this.options.headers, 'content-type': 'application/json' },
-      body: JSON.stringify(message),
-      signal: this.abort.signal,
-    });
-    const text = await response.text().catch(() => '');
-    if (!response.ok) throw new HttpStatusError(response.status, text || response.statusText);
+    const exchange = this.exchanges.begin();
+    try {
+      const response = await this.options.fetch(this.endpoint, {
+        method: 'POST',
+        headers: { ...this.options.headers, 'content-type': 'application/json' },
+        body: JSON.stringify(message),
+        signal: exchange.signal,
+      });
+      const text = await response.text().catch(() => '');
+      if (!response.ok) throw new HttpStatusError(response.status, text || response.statusText);
+    } finally {
+      exchange.release();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.abort.abort();
+    this.exchanges.abortAll();
     this.onclose?.();
   }
 }

@@ -16,6 +16,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import { classify, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { HttpStatusError } from '../errors.js';
 import type { FetchLike } from './http-fetch.js';
+import { AbortScope, type Exchange } from './abort-scope.js';
 import { readSseEvents } from './sse-reader.js';
 
 export interface StreamableHttpClientOptions {
@@ -35,7 +36,7 @@ export class StreamableHttpClientTransport implements Transport {
 
   sessionId: string | undefined;
   private protocolVersion: string | undefined;
-  private readonly abort = new AbortController();
+  private readonly exchanges = new AbortScope();
   private retryMs: number | undefined;
   private closed = false;
 
@@ -43,6 +44,11 @@ export class StreamableHttpClientTransport implements Transport {
 
   async start(): Promise<void> {
     // Nothing to open: the first POST (initialize) starts the conversation.
+  }
+
+  /** HTTP exchanges still running (diagnostics and tests). */
+  get inFlight(): number {
+    return this.exchanges.size;
   }
 
   setProtocolVersion(version: string): void {
@@ -57,11 +63,20 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    const exchange = this.exchanges.begin();
+    try {
+      await this.post(message, exchange.signal);
+    } finally {
+      exchange.release();
+    }
+  }
+
+  private async post(message: JSONRPCMessage, signal: AbortSignal): Promise<void> {
     const response = await this.options.fetch(this.options.url, {
       method: 'POST',
       headers: this.headers({ 'content-type': 'application/json', accept: ACCEPT_BOTH }),
       body: JSON.stringify(message),
-      signal: this.abort.signal,
+      signal,
     });
     const session = response.headers.get('mcp-session-id');
     if (session) this.sessionId = session;
@@ -97,6 +112,7 @@ export class StreamableHttpClientTransport implements Transport {
     let answered = false;
     let stream: ReadableStream<Uint8Array> | undefined = body;
     const attempts = this.options.maxResumeAttempts ?? 3;
+    let resumed: Exchange | undefined;
     for (let attempt = 0; stream; attempt++) {
       try {
         for await (const event of readSseEvents(stream, { onRetry: (ms) => (this.retryMs = ms) })) {
@@ -107,20 +123,25 @@ export class StreamableHttpClientTransport implements Transport {
       } catch (error) {
         if (this.closed) return;
         if (lastId === undefined) throw error;
+      } finally {
+        resumed?.release();
       }
       if (answered || this.closed) return;
       if (lastId === undefined) throw new HttpStatusError(-1, 'the server closed the response stream without answering');
       if (attempt >= attempts) throw new HttpStatusError(-1, `the response stream broke and could not be resumed after ${attempts} attempts`);
-      await this.pause(this.retryMs ?? 500 * 2 ** attempt);
-      stream = await this.resume(lastId);
+      await this.exchanges.sleep(this.retryMs ?? 500 * 2 ** attempt);
+      if (this.closed) return;
+      resumed = this.exchanges.begin();
+      stream = await this.resume(lastId, resumed);
     }
   }
 
-  private async resume(lastEventId: string): Promise<ReadableStream<Uint8Array> | undefined> {
+  /** GET with Last-Event-ID; the caller releases `exchange` once the stream is read. */
+  private async resume(lastEventId: string, exchange: Exchange): Promise<ReadableStream<Uint8Array> | undefined> {
     const response = await this.options.fetch(this.options.url, {
       method: 'GET',
       headers: this.headers({ accept: 'text/event-stream', 'last-event-id': lastEventId }),
-      signal: this.abort.signal,
+      signal: exchange.signal,
     });
     if (!response.ok || !response.body) {
       await response.body?.cancel();
@@ -136,20 +157,25 @@ export class StreamableHttpClientTransport implements Transport {
       for (let failures = 0; !this.closed && failures < 5; ) {
         const headers = this.headers({ accept: 'text/event-stream' });
         if (lastId !== undefined) headers['last-event-id'] = lastId;
-        const response = await this.options.fetch(this.options.url, { method: 'GET', headers, signal: this.abort.signal });
-        if (response.status === 405) return; // This server offers no standalone stream.
-        if (!response.ok || !response.body) {
-          await response.body?.cancel();
-          failures++;
-          this.onerror?.(new HttpStatusError(response.status, `GET stream refused: HTTP ${response.status}`));
-        } else {
-          failures = 0;
-          for await (const event of readSseEvents(response.body, { onRetry: (ms) => (this.retryMs = ms) })) {
-            lastId = event.id ?? lastId;
-            if (event.event === 'message' && event.data !== '') this.deliver(JSON.parse(event.data));
+        const exchange = this.exchanges.begin();
+        try {
+          const response = await this.options.fetch(this.options.url, { method: 'GET', headers, signal: exchange.signal });
+          if (response.status === 405) return; // This server offers no standalone stream.
+          if (!response.ok || !response.body) {
+            await response.body?.cancel();
+            failures++;
+            this.onerror?.(new HttpStatusError(response.status, `GET stream refused: HTTP ${response.status}`));
+          } else {
+            failures = 0;
+            for await (const event of readSseEvents(response.body, { onRetry: (ms) => (this.retryMs = ms) })) {
+              lastId = event.id ?? lastId;
+              if (event.event === 'message' && event.data !== '') this.deliver(JSON.parse(event.data));
+            }
           }
+        } finally {
+          exchange.release();
         }
-        await this.pause(this.retryMs ?? 1000);
+        await this.exchanges.sleep(this.retryMs ?? 1000);
       }
     };
     run().catch((error: unknown) => {
@@ -168,16 +194,6 @@ export class StreamableHttpClientTransport implements Transport {
     return verdict.kind === 'response' && requestId !== undefined && (value as { id: RequestId }).id === requestId;
   }
 
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
-  }
-
   /** End the session on the server (DELETE); a 405 means the server does not allow it, which is fine. */
   async terminateSession(): Promise<void> {
     if (this.sessionId === undefined) return;
@@ -190,7 +206,7 @@ export class StreamableHttpClientTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.abort.abort();
+    this.exchanges.abortAll();
     this.onclose?.();
   }
 }

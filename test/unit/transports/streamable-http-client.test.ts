@@ -103,6 +103,31 @@ describe('StreamableHttpClientTransport', () => {
     await client.close();
   });
 
+  it('does not hang an abort listener per request on one signal (MaxListenersExceededWarning under load)', async () => {
+    const upstream = await startUpstream();
+    const { client } = await connected(upstream);
+    const signals = new Set<AbortSignal>();
+    const fetchSpy: typeof fetch = (url, init) => {
+      if (init?.signal) signals.add(init.signal);
+      return globalThis.fetch(url, init);
+    };
+    (client as unknown as { options: { fetch: typeof fetch } }).options.fetch = fetchSpy;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const calls = Array.from({ length: 40 }, (_, i) => client.send(call(100 + i, 'ping')));
+      expect(client.inFlight).toBeGreaterThan(0);
+      await Promise.all(calls);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(signals.size).toBe(40); // one signal per exchange, not one shared by all
+    expect(client.inFlight).toBe(0); // and none kept once answered
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    await client.close();
+  });
+
   it('reports an ended session as HTTP 404 naming the session end, and DELETE ends it', async () => {
     const upstream = await startUpstream();
     const { client } = await connected(upstream);

@@ -1,0 +1,55 @@
+/**
+ * Cancellation for a transport's many HTTP exchanges without one long-lived AbortSignal.
+ * Passing the same signal to every fetch leaks: Node 20's fetch removes its 'abort' listener only
+ * when the request is garbage-collected (nodejs/node#52635), so listeners and the requests they
+ * hold pile up under load ("MaxListenersExceededWarning"). Here each exchange gets its own
+ * controller, dropped when the exchange ends; closing the scope aborts those still running.
+ */
+export interface Exchange {
+  signal: AbortSignal;
+  /** The exchange is over (answer read, stream ended): forget its controller. */
+  release(): void;
+}
+
+export class AbortScope {
+  private readonly live = new Set<AbortController>();
+  private readonly sleepers = new Set<() => void>();
+  private aborted = false;
+
+  get isAborted(): boolean {
+    return this.aborted;
+  }
+
+  begin(): Exchange {
+    const controller = new AbortController();
+    if (this.aborted) controller.abort();
+    else this.live.add(controller);
+    return { signal: controller.signal, release: () => this.live.delete(controller) };
+  }
+
+  /** Wait `ms`, or less if the scope is aborted meanwhile. */
+  sleep(ms: number): Promise<void> {
+    if (this.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  abortAll(): void {
+    this.aborted = true;
+    for (const controller of this.live) controller.abort();
+    this.live.clear();
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  /** For tests and diagnostics: exchanges still running. */
+  get size(): number {
+    return this.live.size;
+  }
+}

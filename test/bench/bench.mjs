@@ -1,0 +1,633 @@
+#!/usr/bin/env node
+// mcp-airlock benchmark: the three direct baselines and all nine bridged directions, one after
+// another, through the built CLI (`npm run bench` builds first).
+//
+//   node test/bench/bench.mjs            full run; markdown table on stdout, progress on stderr
+//   node test/bench/bench.mjs --quick    smoke run with few iterations (well under a minute)
+//   node test/bench/bench.mjs --json     print a JSON dump instead of the table
+//   node test/bench/bench.mjs --only sse add only directions whose id contains "sse" (baselines
+//                                        always run, for the ratios); repeatable
+//
+// Per direction:
+//   1. spawn -> first tools/list result (median of N fresh processes). For stdio inbound the clock
+//      starts when the client transport spawns airlock; for HTTP/SSE inbound when `airlock serve`
+//      is spawned (then the listening line, connect, initialize, tools/list). The direct HTTP/SSE
+//      baselines spawn nothing: they time connect + initialize + tools/list to the running fixture.
+//   2. tools/call echo {text:'hello'} latency, sequential, p50 / p99 (process.hrtime.bigint).
+//   3. throughput: echo calls per second with 16 in flight.
+//   4. 1 MiB round trip: echo with a 1 MiB string, median.
+//   5. peak RSS (VmHWM) of the airlock process, read just before it is closed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  airlockBin,
+  exited,
+  fmt,
+  isAlive,
+  liveChildren,
+  markdownTable,
+  median,
+  now,
+  nsToMs,
+  percentile,
+  pgrep,
+  readPidFile,
+  readRss,
+  repoRoot,
+  sleep,
+  startHttpFixture,
+  startServe,
+  stdioFixture,
+  stopChild,
+  waitGone,
+} from './lib.mjs';
+
+// ---------------------------------------------------------------------------------------------
+// Options and parameters
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const asJson = argv.includes('--json');
+const only = argv.flatMap((a, i) => (a === '--only' && argv[i + 1] ? [argv[i + 1]] : []));
+for (const a of argv) {
+  if (!['--quick', '--json', '--only'].includes(a) && !only.includes(a)) {
+    process.stderr.write(`bench: unknown argument ${a}\nusage: node test/bench/bench.mjs [--quick] [--json] [--only <id-substring>]...\n`);
+    process.exit(2);
+  }
+}
+
+const params = quick
+  ? { spawnRuns: 2, latencyWarmup: 20, latencyCalls: 100, latencyBudgetMs: 1_000, concurrency: 16, tputWarmupMs: 150, tputMs: 400, mibRuns: 3 }
+  : { spawnRuns: 5, latencyWarmup: 200, latencyCalls: 2000, latencyBudgetMs: 20_000, concurrency: 16, tputWarmupMs: 500, tputMs: 3_000, mibRuns: 10 };
+/** If one spawn run takes longer than this, do fewer runs. */
+const SLOW_SPAWN_MS = 3_000;
+const SLOW_SPAWN_RUNS = 3;
+/** How long a stdio fixture may outlive the close of its session before it counts as leaked. */
+const FIXTURE_EXIT_GRACE_MS = 5_000;
+const MIB = 1024 * 1024;
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+// The SDK's own HTTP client transports (used here as the bench's client) reuse one AbortSignal for
+// every fetch, and Node 20's fetch removes its abort listeners only on GC (nodejs/node#52635), so
+// this process would print thousands of MaxListenersExceededWarning lines. Count them instead.
+const benchWarnings = new Map();
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  const key = `${warning.name}: ${warning.message.replace(/\d+/g, 'N')}`;
+  benchWarnings.set(key, (benchWarnings.get(key) ?? 0) + 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Directions
+
+const kindName = { stdio: 'stdio', http: 'HTTP', sse: 'SSE' };
+const directions = [
+  ...['stdio', 'http', 'sse'].map((outbound) => ({
+    id: `direct-${outbound}`,
+    inbound: 'direct',
+    outbound,
+    label: `direct → ${kindName[outbound]} fixture`,
+  })),
+  ...['stdio', 'http', 'sse'].flatMap((inbound) =>
+    ['stdio', 'http', 'sse'].map((outbound) => ({
+      id: `${inbound}-${outbound}`,
+      inbound,
+      outbound,
+      label: `${kindName[inbound]} → ${kindName[outbound]} (${inbound === 'stdio' ? (outbound === 'stdio' ? 'run' : 'connect') : 'serve'})`,
+    })),
+  ),
+].filter((d) => d.inbound === 'direct' || only.length === 0 || only.some((o) => d.id.includes(o)));
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'airlock-bench-'));
+let pidFileSeq = 0;
+let fixture; // the HTTP fixture, one child process for the whole run
+
+function remoteUrl(outbound) {
+  return `${fixture.url}/${outbound === 'http' ? 'mcp' : 'sse'}`;
+}
+
+/**
+ * Opens one session for `dir` from scratch (fresh airlock process, fresh stdio fixture) and runs
+ * the first tools/list. Returns the session with `spawnMs` and a `close()` that reports how the
+ * processes ended.
+ */
+async function openSession(dir) {
+  const pidFile = join(tmp, `fixture-${++pidFileSeq}.pid`);
+  const fixtureCommand = [process.execPath, stdioFixture, '--print-pid-file', pidFile];
+  const client = new Client({ name: 'airlock-bench', version: '1.0.0' }, { capabilities: {} });
+  let transport;
+  let serve;
+  let stderrText = '';
+  let t0;
+
+  const stdioTransport = (args) => {
+    const t = new StdioClientTransport({ command: process.execPath, args, cwd: repoRoot, stderr: 'pipe' });
+    t.stderr.setEncoding('utf8');
+    t.stderr.on('data', (chunk) => (stderrText += chunk));
+    return t;
+  };
+  const httpTransport = (kind, url) => (kind === 'http' ? new StreamableHTTPClientTransport(new URL(url)) : new SSEClientTransport(new URL(url)));
+
+  try {
+    if (dir.inbound === 'direct') {
+      transport = dir.outbound === 'stdio' ? stdioTransport(fixtureCommand.slice(1)) : httpTransport(dir.outbound, remoteUrl(dir.outbound));
+      t0 = now();
+      await client.connect(transport);
+    } else if (dir.inbound === 'stdio') {
+      const args = dir.outbound === 'stdio' ? ['run', '--', ...fixtureCommand] : ['connect', remoteUrl(dir.outbound), '--transport', dir.outbound];
+      transport = stdioTransport([airlockBin, ...args]);
+      t0 = now(); // the transport spawns airlock in start(), called by connect()
+      await client.connect(transport);
+    } else {
+      const args = dir.outbound === 'stdio' ? ['--', ...fixtureCommand] : ['--upstream', remoteUrl(dir.outbound), '--transport', dir.outbound];
+      serve = await startServe(args); // takes t0 right before the spawn
+      t0 = serve.t0;
+      transport = httpTransport(dir.inbound, `${serve.url}/${dir.inbound === 'http' ? 'mcp' : 'sse'}`);
+      await client.connect(transport);
+    }
+    const { tools } = await client.listTools();
+    const spawnMs = nsToMs(now() - t0);
+    if (!tools.some((t) => t.name === 'echo')) throw new Error(`tools/list has no echo tool: ${tools.map((t) => t.name).join(', ')}`);
+
+    const airlockPid = serve ? serve.pid : dir.inbound === 'stdio' ? transport.pid : undefined;
+    return {
+      client,
+      spawnMs,
+      listenMs: serve?.listenMs,
+      airlockPid,
+      stderr: () => stderrText + (serve ? serve.stderr() : ''),
+      close: () => closeSession({ dir, client, transport, serve, pidFile }),
+    };
+  } catch (error) {
+    // Clean up whatever was started before the failure, then rethrow with the process output.
+    await closeSession({ dir, client, transport, serve, pidFile }).catch(() => undefined);
+    const output = (stderrText + (serve ? serve.stderr() : '')).trim();
+    throw new Error(`${error instanceof Error ? error.message : String(error)}${output ? `\n  airlock stderr:\n${output.replace(/^/gm, '    ')}` : ''}`);
+  }
+}
+
+/**
+ * Closes a session the way a client would: DELETE for streamable HTTP, then close the client
+ * (for stdio transports this ends stdin and waits for the process), then SIGTERM `serve`.
+ * Then checks that the stdio fixture (if any) is gone; a leaked one is reported and killed.
+ */
+async function closeSession({ dir, client, transport, serve, pidFile }) {
+  const report = { closeMs: NaN, exit: undefined, problems: [] };
+  const t0 = now();
+  // StdioClientTransport forgets its process in close(); keep it to read the exit status.
+  const proc = transport?._process;
+  if (transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
+    await transport.terminateSession().catch((e) => report.problems.push(`DELETE of the session failed: ${e.message}`));
+  }
+  await client.close().catch((e) => report.problems.push(`client.close() failed: ${e.message}`));
+  if (proc) {
+    const { code, signal } = await exited(proc);
+    report.exit = { code, signal };
+    report.closeMs = nsToMs(now() - t0);
+    const who = dir.inbound === 'direct' ? 'the stdio fixture' : 'airlock';
+    if (report.closeMs >= 1_900) report.problems.push(`${who} took ${report.closeMs.toFixed(0)} ms to exit after stdin closed (the SDK sends SIGTERM after 2 s)`);
+    if (code !== 0) report.problems.push(`${who} exited with ${code ?? signal} after stdin closed (expected 0)`);
+  }
+  if (serve) {
+    const stop = await stopChild(serve.child, 'SIGTERM', 10_000);
+    report.exit = { code: stop.code, signal: stop.signal };
+    report.closeMs = nsToMs(now() - t0);
+    report.stopMs = stop.ms;
+    if (stop.killed) report.problems.push(`airlock serve did not exit within 10 s of SIGTERM; killed`);
+    else if (stop.code !== 143) report.problems.push(`airlock serve exited with ${stop.code ?? stop.signal} on SIGTERM (expected 143)`);
+  }
+  if (dir.outbound === 'stdio') {
+    const pid = readPidFile(pidFile);
+    if (pid === undefined) {
+      if (transport) report.problems.push('the stdio fixture never wrote its pid file');
+    } else if (!(await waitGone(pid, FIXTURE_EXIT_GRACE_MS))) {
+      report.problems.push(`stdio fixture pid ${pid} still running ${FIXTURE_EXIT_GRACE_MS} ms after the session closed (killed it)`);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (!Number.isFinite(report.closeMs)) report.closeMs = nsToMs(now() - t0);
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+const HELLO = { name: 'echo', arguments: { text: 'hello' } };
+
+async function echoHello(client) {
+  const result = await client.callTool(HELLO);
+  if (result.content?.[0]?.text !== 'hello') throw new Error(`echo returned ${JSON.stringify(result).slice(0, 200)}`);
+}
+
+async function measureLatency(client) {
+  // Warm-up, also used to size the measured run so slow directions stay within budget.
+  const warmStart = now();
+  let warm = 0;
+  while (warm < params.latencyWarmup && nsToMs(now() - warmStart) < params.latencyBudgetMs / 2) {
+    await echoHello(client);
+    warm++;
+  }
+  const perCallMs = nsToMs(now() - warmStart) / warm;
+  const n = Math.max(50, Math.min(params.latencyCalls, Math.floor(params.latencyBudgetMs / perCallMs)));
+  const samples = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = now();
+    await echoHello(client);
+    samples[i] = nsToMs(now() - t);
+  }
+  samples.sort();
+  const sum = samples.reduce((a, b) => a + b, 0);
+  return { warmup: warm, n, scaledDown: n < params.latencyCalls, p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), mean: sum / n, min: samples[0], max: samples[n - 1] };
+}
+
+async function runConcurrent(client, ms) {
+  let stop = false;
+  let calls = 0;
+  const t0 = now();
+  const timer = setTimeout(() => (stop = true), ms);
+  const worker = async () => {
+    while (!stop) {
+      await echoHello(client);
+      calls++;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: params.concurrency }, worker));
+  } finally {
+    clearTimeout(timer);
+    stop = true;
+  }
+  const seconds = nsToMs(now() - t0) / 1000;
+  return { calls, seconds, callsPerSec: calls / seconds };
+}
+
+async function measureThroughput(client) {
+  await runConcurrent(client, params.tputWarmupMs);
+  return { concurrency: params.concurrency, ...(await runConcurrent(client, params.tputMs)) };
+}
+
+async function measureMib(client) {
+  const text = 'a'.repeat(MIB);
+  const once = async () => {
+    const t = now();
+    const result = await client.callTool({ name: 'echo', arguments: { text } });
+    const ms = nsToMs(now() - t);
+    const back = result.content?.[0]?.text;
+    if (back !== text) throw new Error(`1 MiB echo came back wrong (${typeof back === 'string' ? `${back.length} chars` : JSON.stringify(result).slice(0, 200)})`);
+    return ms;
+  };
+  await once(); // warm-up
+  const runs = [];
+  for (let i = 0; i < params.mibRuns; i++) runs.push(await once());
+  return { runs, median: median(runs) };
+}
+
+/** Everything for one direction; never throws (errors are recorded in the result). */
+async function benchDirection(dir) {
+  const result = { id: dir.id, label: dir.label, inbound: dir.inbound, outbound: dir.outbound, errors: [], problems: [], warnings: [], closes: [] };
+  const warningCounts = new Map();
+  const collect = (session, closeReport) => {
+    result.closes.push({ ms: closeReport.closeMs, exit: closeReport.exit, stopMs: closeReport.stopMs });
+    result.problems.push(...closeReport.problems);
+    const lines = session?.stderr().split('\n') ?? [];
+    for (const line of lines.filter((l) => /\] (warn|error):|^mcp-airlock: (error|hint)|Error\b|Warning\b/.test(l))) {
+      const key = line.replace(/\(node:\d+\)/, '(node:PID)').replace(/\b\d+\b/g, 'N').replace(/\b[0-9a-f]{8}\b/g, 'ID').trim();
+      const seen = warningCounts.get(key) ?? { example: line.trim(), count: 0 };
+      seen.count++;
+      warningCounts.set(key, seen);
+    }
+  };
+
+  // 1. spawn -> first tools/list
+  const spawnRuns = [];
+  const listenRuns = []; // serve only: spawn -> listening line
+  let runs = params.spawnRuns;
+  for (let i = 0; i < runs; i++) {
+    let session;
+    try {
+      session = await openSession(dir);
+      spawnRuns.push(session.spawnMs);
+      if (session.listenMs !== undefined) listenRuns.push(session.listenMs);
+      if (i === 0 && session.spawnMs > SLOW_SPAWN_MS) runs = Math.min(runs, SLOW_SPAWN_RUNS);
+    } catch (error) {
+      result.errors.push(`spawn run ${i + 1}: ${error.message}`);
+      break;
+    } finally {
+      if (session) collect(session, await session.close());
+    }
+  }
+  result.spawn = { runs: spawnRuns, median: median(spawnRuns), listenMedian: listenRuns.length ? median(listenRuns) : undefined, noSpawn: dir.inbound === 'direct' && dir.outbound !== 'stdio' };
+
+  // 2-5 on one more fresh session
+  let session;
+  try {
+    session = await openSession(dir);
+    const { client, airlockPid } = session;
+    // RSS checkpoints show which phase sets the peak; the table reports the final VmHWM.
+    const rssAt = {};
+    if (airlockPid) rssAt.connected = readRss(airlockPid);
+    log(`  latency...`);
+    result.latency = await measureLatency(client);
+    log(`  throughput...`);
+    result.throughput = await measureThroughput(client);
+    if (airlockPid) rssAt.afterThroughput = readRss(airlockPid);
+    log(`  1 MiB...`);
+    result.mib = await measureMib(client);
+    if (airlockPid) {
+      rssAt.end = readRss(airlockPid);
+      result.rss = { hwm: rssAt.end.hwm, rss: rssAt.end.rss, checkpoints: rssAt };
+    }
+  } catch (error) {
+    result.errors.push(`measurement: ${error.message}`);
+  } finally {
+    if (session) collect(session, await session.close());
+  }
+  result.warnings = [...warningCounts.values()].map((w) => (w.count > 1 ? `${w.example} [×${w.count} similar lines]` : w.example));
+  return result;
+}
+
+/** Adds the ratios of each bridged result to the direct baseline with the same upstream. */
+function addRatios(results) {
+  for (const r of results) {
+    if (r.inbound === 'direct') continue;
+    const base = results.find((b) => b.inbound === 'direct' && b.outbound === r.outbound);
+    if (!base) continue;
+    r.vsDirect = {
+      p50DeltaMs: r.latency && base.latency ? r.latency.p50 - base.latency.p50 : NaN,
+      p50Ratio: r.latency && base.latency ? r.latency.p50 / base.latency.p50 : NaN,
+      p99DeltaMs: r.latency && base.latency ? r.latency.p99 - base.latency.p99 : NaN,
+      p99Ratio: r.latency && base.latency ? r.latency.p99 / base.latency.p99 : NaN,
+      throughputFraction: r.throughput && base.throughput ? r.throughput.callsPerSec / base.throughput.callsPerSec : NaN,
+      mibRatio: r.mib && base.mib ? r.mib.median / base.mib.median : NaN,
+    };
+    // Secondary view: the direct baseline that uses the same client transport as this direction
+    // (for HTTP/SSE inbound the client-side transport differs from the upstream's baseline).
+    const same = results.find((b) => b.inbound === 'direct' && b.outbound === r.inbound);
+    if (same) {
+      r.vsSameClientTransport = {
+        baseline: same.id,
+        p50DeltaMs: r.latency && same.latency ? r.latency.p50 - same.latency.p50 : NaN,
+        p50Ratio: r.latency && same.latency ? r.latency.p50 / same.latency.p50 : NaN,
+        throughputFraction: r.throughput && same.throughput ? r.throughput.callsPerSec / same.throughput.callsPerSec : NaN,
+        mibRatio: r.mib && same.mib ? r.mib.median / same.mib.median : NaN,
+      };
+    }
+  }
+}
+
+/** The issue's aims, checked per bridged direction. */
+function checkAims(results) {
+  const bridged = results.filter((r) => r.inbound !== 'direct');
+  const aim = (name, applies, pass, value) => {
+    const rows = bridged.filter(applies).map((r) => ({ id: r.id, label: r.label, value: value(r), met: pass(r) }));
+    return { name, met: rows.length ? rows.every((x) => x.met) : null, rows };
+  };
+  return [
+    aim('tools/call p50 within 0.3 ms of direct', () => true, (r) => r.vsDirect?.p50DeltaMs <= 0.3, (r) => fmt.delta(r.vsDirect?.p50DeltaMs)),
+    aim('throughput >= 90% of direct', () => true, (r) => r.vsDirect?.throughputFraction >= 0.9, (r) => fmt.pct(r.vsDirect?.throughputFraction)),
+    aim('connect-mode spawn-to-first-tools/list < 250 ms', (r) => r.inbound === 'stdio' && r.outbound !== 'stdio', (r) => r.spawn.median < 250, (r) => `${fmt.ms(r.spawn.median, 0)} ms`),
+    aim('airlock peak RSS < 80 MiB', () => true, (r) => r.rss?.hwm < 80 * MIB, (r) => `${fmt.mib(r.rss?.hwm)} MiB`),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+function sdkVersion() {
+  try {
+    return JSON.parse(readFileSync(join(repoRoot, 'node_modules/@modelcontextprotocol/sdk/package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+}
+
+function gitState() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'fixtures'], { cwd: repoRoot, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+    return { head, dirty };
+  } catch {
+    return { head: '?', dirty: [] };
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model?.trim() ?? '?',
+    cpus: cpus.length,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    sdk: sdkVersion(),
+    totalMemMiB: Math.round(os.totalmem() / MIB),
+    loadavgStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+    git: gitState(),
+  };
+}
+
+function renderMarkdown(report) {
+  const { machine: m, results } = report;
+  const out = [];
+  out.push(`## mcp-airlock benchmark${quick ? ' (--quick)' : ''}`);
+  out.push('');
+  if (quick) out.push('**Smoke run:** too few (and too cold) iterations for the numbers to mean much; use the full run for the README.', '');
+  out.push(`Machine: ${m.cpu} × ${m.cpus}, ${m.platform}, ${m.totalMemMiB} MiB RAM, node ${m.node}, MCP SDK ${m.sdk}`);
+  out.push(`Code: ${m.git.head}${m.git.dirty.length ? ` + uncommitted changes in ${m.git.dirty.join(', ')}` : ''}. Load average (1/5/15 min) at start ${m.loadavgStart.join(' / ')}, at end ${m.loadavgEnd?.join(' / ')}.`);
+  out.push('');
+  const p = report.params;
+  out.push(
+    `Spawn→tools/list: median of ${p.spawnRuns} fresh processes. tools/call: echo {text:'hello'}, ${p.latencyWarmup} warm-up + ${p.latencyCalls} sequential calls. ` +
+      `Throughput: ${p.concurrency} calls in flight for ${p.tputMs / 1000} s after ${p.tputWarmupMs / 1000} s warm-up. 1 MiB: echo of a 1 MiB string, median of ${p.mibRuns}. ` +
+      `Peak RSS: VmHWM of the airlock process. Ratios compare with the direct baseline to the same fixture.`,
+  );
+  out.push('');
+  const headers = ['Direction', 'Spawn→tools/list ms', 'p50 ms', 'p99 ms', 'p50 vs direct', 'Calls/s', 'vs direct', '1 MiB ms', 'vs direct', 'Peak RSS MiB'];
+  const rows = results.map((r) => {
+    const v = r.vsDirect;
+    const spawnRuns = r.spawn.runs.length;
+    const spawnCell = spawnRuns === 0 ? 'error' : `${fmt.ms(r.spawn.median, 0)}${r.spawn.noSpawn ? '¹' : ''}${spawnRuns !== p.spawnRuns ? ` (n=${spawnRuns})` : ''}`;
+    const n = r.latency && r.latency.n !== p.latencyCalls ? ` (n=${r.latency.n})` : '';
+    return [
+      r.label + (r.errors.length ? ' ⚠' : ''),
+      spawnCell,
+      r.latency ? `${fmt.ms(r.latency.p50)}${n}` : '-',
+      r.latency ? fmt.ms(r.latency.p99) : '-',
+      v ? `${fmt.delta(v.p50DeltaMs)} ${fmt.ratio(v.p50Ratio)}` : '',
+      r.throughput ? fmt.int(r.throughput.callsPerSec) : '-',
+      v ? fmt.pct(v.throughputFraction) : '',
+      r.mib ? fmt.ms(r.mib.median, 1) : '-',
+      v ? fmt.ratio(v.mibRatio) : '',
+      r.rss ? fmt.mib(r.rss.hwm) : '-',
+    ];
+  });
+  out.push(markdownTable(headers, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  out.push('');
+  out.push('¹ no process spawned: connect + initialize + tools/list to the already running HTTP fixture.');
+  out.push('');
+
+  const bridged = results.filter((r) => r.vsSameClientTransport);
+  if (bridged.length) {
+    out.push('Secondary view, not the aims: each bridged direction against the direct baseline that uses the same *client* transport (e.g. HTTP → stdio against direct → HTTP fixture).');
+    out.push('');
+    out.push(
+      markdownTable(
+        ['Direction', 'Baseline', 'p50 vs it', 'Calls/s vs it', '1 MiB vs it', 'RSS MiB: connected / after throughput / end'],
+        bridged.map((r) => {
+          const v = r.vsSameClientTransport;
+          const c = r.rss?.checkpoints;
+          return [r.label, v.baseline, `${fmt.delta(v.p50DeltaMs)} ${fmt.ratio(v.p50Ratio)}`, fmt.pct(v.throughputFraction), fmt.ratio(v.mibRatio), c ? `${fmt.mib(c.connected?.rss)} / ${fmt.mib(c.afterThroughput?.hwm)} / ${fmt.mib(c.end?.hwm)}` : '-'];
+        }),
+        ['l', 'l', 'r', 'r', 'r', 'r'],
+      ),
+    );
+    out.push('');
+  }
+
+  if (report.baselineRecheck?.length) {
+    const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : '-');
+    out.push(
+      `Baselines measured again at the end (noise check): ${report.baselineRecheck.map((c) => `${c.id} p50 ${fmt.ms(c.p50)} ms (${pct(c.p50Drift)}), ${fmt.int(c.callsPerSec)} calls/s (${pct(c.throughputDrift)})`).join('; ')}.` +
+        (report.baselineRecheck.some((c) => Math.abs(c.p50Drift) > 0.25 || Math.abs(c.throughputDrift) > 0.25) ? ' **Drift above 25%: treat the ratios as rough.**' : ''),
+    );
+    out.push('');
+  }
+
+  out.push('### Aims');
+  out.push('');
+  for (const a of report.aims) {
+    const failed = a.rows.filter((x) => !x.met);
+    if (a.met === null) {
+      out.push(`- n/a: ${a.name} (no such direction in this run)`);
+      continue;
+    }
+    out.push(`- ${a.met ? 'MET' : 'NOT MET'}: ${a.name}` + (failed.length ? ` — misses: ${failed.map((x) => `${x.label} ${x.value}`).join('; ')}` : ` (${a.rows.map((x) => x.value).join(', ')})`));
+  }
+  out.push('');
+
+  const issues = results.filter((r) => r.errors.length || r.problems.length || r.warnings.length);
+  out.push('### Errors, shutdown problems, airlock warnings');
+  out.push('');
+  if (issues.length === 0) out.push('None.');
+  for (const r of issues) {
+    for (const e of r.errors) out.push(`- ${r.label}: ERROR ${e.split('\n').join('\n  ')}`);
+    for (const e of [...new Set(r.problems)]) out.push(`- ${r.label}: ${e}`);
+    for (const w of r.warnings) out.push(`- ${r.label}: stderr: ${w.trim()}`);
+  }
+  out.push('');
+  const closes = results.map((r) => {
+    const ms = r.closes.map((c) => c.ms);
+    return `${r.id} ${fmt.ms(median(ms), 0)} ms (max ${fmt.ms(Math.max(...ms), 0)})`;
+  });
+  const listens = results.filter((r) => r.spawn.listenMedian !== undefined);
+  if (listens.length) out.push(`serve: spawn → listening line, median: ${listens.map((r) => `${r.id} ${fmt.ms(r.spawn.listenMedian, 0)} ms`).join('; ')}.`, '');
+  out.push(`Close times (client close → every process exited), median: ${closes.join('; ')}.`);
+  out.push('');
+  const bw = Object.entries(report.benchProcessWarnings ?? {});
+  if (bw.length) out.push(`Warnings in the bench process itself (the SDK client transports, not airlock): ${bw.map(([k, n]) => `${k} ×${n}`).join('; ')}.`);
+  out.push(`Leftover processes after the run: ${report.leftovers.length ? report.leftovers.join('; ') : 'none'}.`);
+  out.push(`Total run time: ${report.totalSeconds.toFixed(1)} s.`);
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+// Ctrl-C: `serve` children do not notice that we are gone (their stdin is not ours), so stop them.
+// Children of StdioClientTransport see their stdin close and exit by themselves.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`bench: ${signal}: stopping ${liveChildren.size} child process(es)`);
+    for (const child of liveChildren) child.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+    setTimeout(() => process.exit(130), 1_000);
+  });
+}
+
+const started = now();
+const report = { machine: machine(), mode: quick ? 'quick' : 'full', params, results: [] };
+let exitCode = 0;
+try {
+  log(`bench: ${report.machine.cpu} × ${report.machine.cpus}, node ${report.machine.node}; ${quick ? 'quick' : 'full'} run, ${directions.length} directions`);
+  fixture = await startHttpFixture();
+  log(`bench: HTTP fixture at ${fixture.url} (pid ${fixture.pid})`);
+  for (const dir of directions) {
+    const t = now();
+    log(`bench: ${dir.id} (${dir.label})`);
+    const r = await benchDirection(dir);
+    report.results.push(r);
+    for (const e of r.errors) log(`  ERROR ${e}`);
+    log(`  done in ${(nsToMs(now() - t) / 1000).toFixed(1)} s`);
+    await sleep(200); // let the previous processes' exit settle before the next direction
+  }
+  if (!quick) {
+    // The machine is noisy: measure the baselines again at the end to show how much they drifted.
+    report.baselineRecheck = [];
+    for (const dir of directions.filter((d) => d.inbound === 'direct')) {
+      log(`bench: re-check ${dir.id}`);
+      let session;
+      try {
+        session = await openSession(dir);
+        const latency = await measureLatency(session.client);
+        const throughput = await measureThroughput(session.client);
+        report.baselineRecheck.push({ id: dir.id, p50: latency.p50, p99: latency.p99, callsPerSec: throughput.callsPerSec });
+      } catch (error) {
+        log(`  ERROR ${error.message}`);
+      } finally {
+        if (session) await session.close();
+      }
+    }
+  }
+} catch (error) {
+  log(`bench: fatal: ${error instanceof Error ? error.stack : String(error)}`);
+  exitCode = 1;
+} finally {
+  if (fixture) {
+    const stop = await fixture.stop();
+    if (stop.killed) log('bench: the HTTP fixture did not exit on SIGTERM; killed');
+  }
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+// Anything of ours still running? Our fixtures carry our temp dir in their argv; our airlocks
+// carry the temp dir or the fixture URL.
+await sleep(300);
+const markers = [tmp, fixture?.url].filter(Boolean);
+const allFixtures = pgrep('stdio-server.mjs');
+const leftovers = [...allFixtures, ...pgrep('mcp-airlock.js')].filter((line) => markers.some((m) => line.includes(m)));
+if (fixture && isAlive(fixture.pid)) leftovers.push(`${fixture.pid} (the HTTP fixture)`);
+report.leftovers = leftovers;
+report.otherStdioFixtures = allFixtures.filter((line) => !leftovers.includes(line));
+if (report.otherStdioFixtures.length) log(`bench: note: stdio-server.mjs processes not started by this run: ${report.otherStdioFixtures.join('; ')}`);
+if (leftovers.length) exitCode = 1;
+
+addRatios(report.results);
+for (const c of report.baselineRecheck ?? []) {
+  const first = report.results.find((r) => r.id === c.id);
+  c.p50Drift = first?.latency ? c.p50 / first.latency.p50 - 1 : NaN;
+  c.throughputDrift = first?.throughput ? c.callsPerSec / first.throughput.callsPerSec - 1 : NaN;
+}
+report.machine.loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+report.benchProcessWarnings = Object.fromEntries(benchWarnings);
+report.aims = checkAims(report.results);
+report.totalSeconds = nsToMs(now() - started) / 1000;
+if (report.results.some((r) => r.errors.length)) exitCode = 1;
+
+process.stdout.write(asJson ? `${JSON.stringify(report, null, 2)}\n` : `${renderMarkdown(report)}\n`);
+process.exitCode = exitCode;

@@ -1,0 +1,218 @@
+// Helpers for test/bench/bench.mjs: processes, statistics, formatting. No dependencies beyond
+// node and the MCP SDK already in package.json.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const airlockBin = fileURLToPath(new URL('../../bin/mcp-airlock.js', import.meta.url));
+export const stdioFixture = fileURLToPath(new URL('../../fixtures/stdio-server.mjs', import.meta.url));
+export const httpFixture = fileURLToPath(new URL('../../fixtures/http-server.mjs', import.meta.url));
+
+export const now = () => process.hrtime.bigint();
+/** Nanoseconds (bigint) -> milliseconds (number). */
+export const nsToMs = (ns) => Number(ns) / 1e6;
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Nearest-rank percentile of an already sorted array. */
+export function percentile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+  return sorted[rank - 1];
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+/**
+ * Collects a child's stream as text and lets callers wait for a pattern in it.
+ * Resolves waitFor() with the match, rejects on timeout or when the child exits first.
+ */
+export function watchStream(stream, child) {
+  let text = '';
+  const waiters = new Set();
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    text += chunk;
+    for (const w of waiters) w();
+  });
+  child?.once('exit', () => {
+    for (const w of waiters) w();
+  });
+  return {
+    text: () => text,
+    waitFor(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(text);
+          if (match) {
+            done();
+            resolve(match);
+          } else if (child && (child.exitCode !== null || child.signalCode !== null)) {
+            done();
+            reject(new Error(`process exited (${child.exitCode ?? child.signalCode}) before ${pattern}; output:\n${text}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; output:\n${text}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Children started through this module that have not exited yet (for cleanup on Ctrl-C). */
+export const liveChildren = new Set();
+function track(child) {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  return child;
+}
+
+/** Resolves with { code, signal } once the child has exited (immediately if it already has). */
+export function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * Sends `signal`, waits up to `graceMs` for the exit, then SIGKILLs.
+ * Returns { code, signal, ms, killed } where killed says SIGKILL was needed.
+ */
+export async function stopChild(child, signal = 'SIGTERM', graceMs = 10_000) {
+  const t0 = now();
+  const exit = exited(child);
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  let killed = false;
+  const timer = new Promise((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+  if ((await Promise.race([exit, timer])) === 'timeout') {
+    killed = true;
+    child.kill('SIGKILL');
+  }
+  const { code, signal: sig } = await exit;
+  return { code, signal: sig, ms: nsToMs(now() - t0), killed };
+}
+
+/** The HTTP fixture in its own process, so its CPU is not the bench's. */
+export async function startHttpFixture() {
+  const child = track(spawn(process.execPath, [httpFixture, '--port', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const out = watchStream(child.stdout, child);
+  const err = watchStream(child.stderr, child);
+  const match = await out.waitFor(/^(\{.*\})\n/m, 15_000).catch((e) => {
+    throw new Error(`${e.message}\nstderr:\n${err.text()}`);
+  });
+  const { url } = JSON.parse(match[1]);
+  return { url, child, pid: child.pid, stderr: () => err.text(), stop: () => stopChild(child, 'SIGTERM', 5_000) };
+}
+
+/**
+ * Spawns `mcp-airlock serve --port 0 ...args` and waits for its listening line.
+ * `t0` (hrtime) is taken immediately before the spawn.
+ */
+export async function startServe(args) {
+  const t0 = now();
+  const child = track(
+    spawn(process.execPath, [airlockBin, 'serve', '--port', '0', ...args], {
+      cwd: repoRoot,
+      env: process.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
+  const err = watchStream(child.stderr, child);
+  let match;
+  try {
+    match = await err.waitFor(/listening on (http:\/\/[^/\s]+)\/mcp/, 20_000);
+  } catch (error) {
+    await stopChild(child, 'SIGTERM', 5_000);
+    throw error;
+  }
+  return { t0, listenMs: nsToMs(now() - t0), child, pid: child.pid, url: match[1], stderr: () => err.text() };
+}
+
+/** Peak and current resident set size of a live process, in bytes (Linux /proc). */
+export function readRss(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field) => {
+      const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+      return m ? Number(m[1]) * 1024 : NaN;
+    };
+    return { hwm: kib('VmHWM'), rss: kib('VmRSS') };
+  } catch {
+    return { hwm: NaN, rss: NaN };
+  }
+}
+
+/** True while `pid` runs; a zombie counts as gone (orphans may never be reaped in a container). */
+export function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `pid` is gone; false if it is still alive after `timeoutMs`. */
+export async function waitGone(pid, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** Reads a pid written by the stdio fixture's --print-pid-file; undefined if never written. */
+export function readPidFile(path) {
+  if (!existsSync(path)) return undefined;
+  const pid = Number(readFileSync(path, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** `pgrep -af pattern` lines (pid and command line); [] when nothing matches. */
+export function pgrep(pattern) {
+  try {
+    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .filter((line) => !line.includes('pgrep'));
+  } catch {
+    return []; // exit status 1: no match
+  }
+}
+
+export const fmt = {
+  ms: (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : '-'),
+  int: (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-'),
+  mib: (bytes) => (Number.isFinite(bytes) ? (bytes / 1024 / 1024).toFixed(1) : '-'),
+  delta: (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(2)} ms` : '-'),
+  ratio: (v) => (Number.isFinite(v) ? `x${v.toFixed(2)}` : '-'),
+  pct: (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '-'),
+};
+
+/** A markdown table with padded columns. */
+export function markdownTable(headers, rows, align) {
+  const cells = [headers, ...rows].map((row) => row.map((c) => String(c)));
+  const widths = headers.map((_, i) => Math.max(3, ...cells.map((row) => row[i].length)));
+  const pad = (s, i) => (align?.[i] === 'r' ? s.padStart(widths[i]) : s.padEnd(widths[i]));
+  const line = (row) => `| ${row.map(pad).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (align?.[i] === 'r' ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(cells[0]), rule, ...cells.slice(1).map(line)].join('\n');
+}
