@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { resolveHeaders } from '../transports/headers.js';
-import { createFetch } from '../transports/http-fetch.js';
+import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
@@ -46,7 +46,7 @@ In a Claude Desktop or Cursor config:
       const url = parseServerUrl(rawUrl, options.allowHttp);
       const context = createContext(options.logLevel);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
-      const fetch = await createFetch();
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, fetch });
+      const request = await createRequester();
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request });
     });
 }

@@ -8,7 +8,7 @@ import { AirlockError, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LogLevel } from '../log.js';
 import { resolveHeaders } from '../transports/headers.js';
-import { createFetch } from '../transports/http-fetch.js';
+import { createRequester } from '../transports/http-request.js';
 import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
@@ -88,7 +88,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   if (options.upstream !== undefined) {
     const url = parseServerUrl(options.upstream, options.allowHttp);
     const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
-    upstream = { kind: 'remote', url, mode: options.transport, headers, fetch: await createFetch() };
+    upstream = { kind: 'remote', url, mode: options.transport, headers, request: await createRequester() };
   } else {
     const [command, ...args] = commandLine as [string, ...string[]];
     upstream = { kind: 'command', command, args };

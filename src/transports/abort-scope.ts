@@ -1,9 +1,10 @@
 /**
  * Cancellation for a transport's many HTTP exchanges without one long-lived AbortSignal.
- * Passing the same signal to every fetch leaks: Node 20's fetch removes its 'abort' listener only
+ * Passing one signal to every request leaked: Node 20's fetch removes its 'abort' listener only
  * when the request is garbage-collected (nodejs/node#52635), so listeners and the requests they
- * hold pile up under load ("MaxListenersExceededWarning"). Here each exchange gets its own
- * controller, dropped when the exchange ends; closing the scope aborts those still running.
+ * held piled up under load ("MaxListenersExceededWarning"). Here each exchange gets its own
+ * controller, dropped when the exchange ends, so nothing a request hangs on a signal can outlive
+ * it; closing the scope aborts the exchanges still running.
  */
 export interface Exchange {
   signal: AbortSignal;

@@ -6,12 +6,12 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from '../log.js';
 import { ChildProcessTransport } from './child-process-transport.js';
 import type { ChildReaper } from './child-reaper.js';
-import type { FetchLike } from './http-fetch.js';
+import type { HttpRequester } from './http-request.js';
 import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
 
 export type UpstreamSpec =
   | { kind: 'command'; command: string; args: string[] }
-  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; fetch: FetchLike };
+  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; request: HttpRequester };
 
 export interface OutboundContext {
   log: Logger;
@@ -31,7 +31,7 @@ export function createOutbound(spec: UpstreamSpec, context: OutboundContext): Tr
       reaper: context.reaper,
     });
   }
-  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, fetch: spec.fetch, log: context.log });
+  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log });
 }
 
 /** Name the upstream for logs, without secrets (no query string, no userinfo). */

@@ -9,7 +9,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
-import type { FetchLike } from './http-fetch.js';
+import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';
 import { StreamableHttpClientTransport } from './streamable-http-client.js';
 
@@ -21,7 +21,7 @@ export interface RemoteTransportOptions {
   url: URL;
   mode: RemoteTransportMode;
   headers: Record<string, string>;
-  fetch: FetchLike;
+  request: HttpRequester;
   log: Logger;
 }
 
@@ -108,8 +108,8 @@ export class RemoteTransport implements Transport {
   }
 
   private async create(kind: Kind): Promise<Inner> {
-    const { url, headers, fetch } = this.options;
-    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, fetch }) : new SseClientTransport({ url, headers, fetch });
+    const { url, headers, request } = this.options;
+    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request }) : new SseClientTransport({ url, headers, request });
     inner.onmessage = (message) => this.onmessage?.(message);
     inner.onerror = (error) => this.onerror?.(error);
     inner.onclose = () => {
@@ -147,7 +147,7 @@ export class RemoteTransport implements Transport {
   }
 }
 
-/** Turn what the SDK and fetch throw into an AirlockError with a code and a next step. */
+/** Turn what our HTTP clients, the network and undici throw into an AirlockError with a code and a next step. */
 export function toUpstreamError(error: unknown, url: URL): AirlockError {
   if (error instanceof AirlockError) return error;
   const where = `${url.protocol}//${url.host}${url.pathname}`;
@@ -163,7 +163,7 @@ export function toUpstreamError(error: unknown, url: URL): AirlockError {
     return new AirlockError('AIRLOCK_UPSTREAM_HTTP', `${where} answered HTTP ${status}: ${quote(detail, 300)}`, { hint, cause: error });
   }
   const text = describeError(error);
-  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|UND_ERR/.test(text)) {
+  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|socket hang up|UND_ERR/.test(text)) {
     return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: ${text}`, {
       hint: 'Check the URL, that the server is running, and HTTPS_PROXY/NO_PROXY if you are behind a proxy.',
       cause: error,

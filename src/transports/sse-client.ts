@@ -6,14 +6,14 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, type JSONRPCMessage } from '../bridge/json-rpc.js';
 import { HttpStatusError } from '../errors.js';
-import type { FetchLike } from './http-fetch.js';
+import type { HttpRequester } from './http-request.js';
 import { AbortScope } from './abort-scope.js';
 import { readSseEvents } from './sse-reader.js';
 
 export interface SseClientOptions {
   url: URL;
   headers: Record<string, string>;
-  fetch: FetchLike;
+  request: HttpRequester;
 }
 
 export class SseClientTransport implements Transport {
@@ -31,10 +31,10 @@ export class SseClientTransport implements Transport {
 
   /** Open the stream and wait for the `endpoint` event. */
   async start(): Promise<void> {
-    const { url, headers, fetch } = this.options;
+    const { url, headers, request } = this.options;
     this.stream = this.exchanges.begin();
-    const response = await fetch(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
-    if (!response.ok || !response.body) {
+    const response = await request(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
+    if (!response.ok) {
       const text = await response.text().catch(() => '');
       throw new HttpStatusError(response.status, `SSE stream refused: HTTP ${response.status} ${text}`.trim());
     }
@@ -83,14 +83,14 @@ export class SseClientTransport implements Transport {
     if (!this.endpoint) throw new HttpStatusError(-1, 'not connected');
     const exchange = this.exchanges.begin();
     try {
-      const response = await this.options.fetch(this.endpoint, {
+      const response = await this.options.request(this.endpoint, {
         method: 'POST',
         headers: { ...this.options.headers, 'content-type': 'application/json' },
         body: JSON.stringify(message),
         signal: exchange.signal,
       });
       const text = await response.text().catch(() => '');
-      if (!response.ok) throw new HttpStatusError(response.status, text || response.statusText);
+      if (!response.ok) throw new HttpStatusError(response.status, text || `HTTP ${response.status}`);
     } finally {
       exchange.release();
     }

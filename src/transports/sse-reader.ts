@@ -66,24 +66,16 @@ class SseParser {
   }
 }
 
-export async function* readSseEvents(body: ReadableStream<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
+/**
+ * Events of a body (a Node stream or a web ReadableStream). Leaving the loop early ends the body:
+ * async iteration destroys a Node stream and cancels a web stream on `return()`.
+ */
+export async function* readSseEvents(body: AsyncIterable<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   const parser = new SseParser(options.onRetry);
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      // An event not closed by a blank line before the end is discarded, as the spec says.
-      if (done) {
-        yield* parser.push(decoder.decode(), true);
-        return;
-      }
-      yield* parser.push(decoder.decode(value, { stream: true }));
-    }
-  } finally {
-    reader.releaseLock();
-    await body.cancel().catch(() => undefined);
-  }
+  for await (const chunk of body) yield* parser.push(decoder.decode(chunk, { stream: true }));
+  // An event not closed by a blank line before the end is discarded, as the spec says.
+  yield* parser.push(decoder.decode(), true);
 }
 
 function nextLineEnd(text: string, from: number): number {

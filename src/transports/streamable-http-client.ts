@@ -15,14 +15,14 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { HttpStatusError } from '../errors.js';
-import type { FetchLike } from './http-fetch.js';
+import type { HttpRequester } from './http-request.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
 import { readSseEvents } from './sse-reader.js';
 
 export interface StreamableHttpClientOptions {
   url: URL;
   headers: Record<string, string>;
-  fetch: FetchLike;
+  request: HttpRequester;
   /** Attempts to resume a broken stream before giving up on it. */
   maxResumeAttempts?: number;
 }
@@ -72,33 +72,33 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   private async post(message: JSONRPCMessage, signal: AbortSignal): Promise<void> {
-    const response = await this.options.fetch(this.options.url, {
+    const response = await this.options.request(this.options.url, {
       method: 'POST',
       headers: this.headers({ 'content-type': 'application/json', accept: ACCEPT_BOTH }),
       body: JSON.stringify(message),
       signal,
     });
-    const session = response.headers.get('mcp-session-id');
+    const session = response.header('mcp-session-id');
     if (session) this.sessionId = session;
     if (!response.ok) {
       const text = await response.text().catch(() => '');
-      const expired = response.status === 404 && this.sessionId !== undefined && session === null;
-      throw new HttpStatusError(response.status, expired ? `the upstream session ended (HTTP 404): ${text}` : text || response.statusText);
+      const expired = response.status === 404 && this.sessionId !== undefined && !session;
+      throw new HttpStatusError(response.status, expired ? `the upstream session ended (HTTP 404): ${text}` : text || `HTTP ${response.status}`);
     }
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (response.status === 202 || requestId === undefined) {
-      await response.body?.cancel();
+      response.discard();
       if ('method' in message && message.method === 'notifications/initialized') this.openServerStream();
       return;
     }
-    const type = response.headers.get('content-type') ?? '';
+    const type = response.header('content-type') ?? '';
     if (type.includes('text/event-stream')) {
-      await this.readStream(response.body!, requestId);
+      await this.readStream(response.body, requestId);
     } else if (type.includes('application/json')) {
       const value: unknown = JSON.parse(await response.text());
       for (const item of Array.isArray(value) ? value : [value]) this.deliver(item);
     } else {
-      await response.body?.cancel();
+      response.discard();
       throw new HttpStatusError(-1, `unexpected content type ${JSON.stringify(type)} in the answer to a request`);
     }
   }
@@ -107,10 +107,10 @@ export class StreamableHttpClientTransport implements Transport {
    * Read a POST's SSE stream until the answer to `requestId` arrives; resume with Last-Event-ID
    * when the stream ends early. Throws when the answer cannot be had.
    */
-  private async readStream(body: ReadableStream<Uint8Array>, requestId: RequestId): Promise<void> {
+  private async readStream(body: AsyncIterable<Uint8Array>, requestId: RequestId): Promise<void> {
     let lastId: string | undefined;
     let answered = false;
-    let stream: ReadableStream<Uint8Array> | undefined = body;
+    let stream: AsyncIterable<Uint8Array> | undefined = body;
     const attempts = this.options.maxResumeAttempts ?? 3;
     let resumed: Exchange | undefined;
     for (let attempt = 0; stream; attempt++) {
@@ -137,14 +137,14 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   /** GET with Last-Event-ID; the caller releases `exchange` once the stream is read. */
-  private async resume(lastEventId: string, exchange: Exchange): Promise<ReadableStream<Uint8Array> | undefined> {
-    const response = await this.options.fetch(this.options.url, {
+  private async resume(lastEventId: string, exchange: Exchange): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const response = await this.options.request(this.options.url, {
       method: 'GET',
       headers: this.headers({ accept: 'text/event-stream', 'last-event-id': lastEventId }),
       signal: exchange.signal,
     });
-    if (!response.ok || !response.body) {
-      await response.body?.cancel();
+    if (!response.ok) {
+      response.discard();
       throw new HttpStatusError(response.status, `could not resume the response stream: HTTP ${response.status}`);
     }
     return response.body;
@@ -159,10 +159,10 @@ export class StreamableHttpClientTransport implements Transport {
         if (lastId !== undefined) headers['last-event-id'] = lastId;
         const exchange = this.exchanges.begin();
         try {
-          const response = await this.options.fetch(this.options.url, { method: 'GET', headers, signal: exchange.signal });
+          const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal });
           if (response.status === 405) return; // This server offers no standalone stream.
-          if (!response.ok || !response.body) {
-            await response.body?.cancel();
+          if (!response.ok) {
+            response.discard();
             failures++;
             this.onerror?.(new HttpStatusError(response.status, `GET stream refused: HTTP ${response.status}`));
           } else {
@@ -197,8 +197,8 @@ export class StreamableHttpClientTransport implements Transport {
   /** End the session on the server (DELETE); a 405 means the server does not allow it, which is fine. */
   async terminateSession(): Promise<void> {
     if (this.sessionId === undefined) return;
-    const response = await this.options.fetch(this.options.url, { method: 'DELETE', headers: this.headers({}), signal: AbortSignal.timeout(2000) });
-    await response.body?.cancel();
+    const response = await this.options.request(this.options.url, { method: 'DELETE', headers: this.headers({}), signal: AbortSignal.timeout(2000) });
+    response.discard();
     if (!response.ok && response.status !== 405) throw new HttpStatusError(response.status, `session DELETE answered HTTP ${response.status}`);
     this.sessionId = undefined;
   }

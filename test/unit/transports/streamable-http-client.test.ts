@@ -12,6 +12,7 @@ import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/in
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
 import { HttpStatusError } from '../../../src/errors.js';
+import { createRequester, type HttpRequester } from '../../../src/transports/http-request.js';
 import { StreamableHttpClientTransport } from '../../../src/transports/streamable-http-client.js';
 
 interface Upstream {
@@ -73,7 +74,7 @@ const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { prot
 const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }) as JSONRPCMessage;
 
 async function connected(upstream: Upstream): Promise<{ client: StreamableHttpClientTransport; received: JSONRPCMessage[] }> {
-  const client = new StreamableHttpClientTransport({ url: upstream.url, headers: { 'x-test': '1' }, fetch: globalThis.fetch });
+  const client = new StreamableHttpClientTransport({ url: upstream.url, headers: { 'x-test': '1' }, request: await createRequester({}) });
   const received: JSONRPCMessage[] = [];
   client.onmessage = (m) => received.push(m);
   await client.start();
@@ -107,11 +108,12 @@ describe('StreamableHttpClientTransport', () => {
     const upstream = await startUpstream();
     const { client } = await connected(upstream);
     const signals = new Set<AbortSignal>();
-    const fetchSpy: typeof fetch = (url, init) => {
-      if (init?.signal) signals.add(init.signal);
-      return globalThis.fetch(url, init);
+    const options = (client as unknown as { options: { request: HttpRequester } }).options;
+    const real = options.request;
+    options.request = (url, init) => {
+      if (init.signal) signals.add(init.signal);
+      return real(url, init);
     };
-    (client as unknown as { options: { fetch: typeof fetch } }).options.fetch = fetchSpy;
     // The standalone GET stream (opened after initialized) stays open: that is the baseline.
     await new Promise((r) => setTimeout(r, 50));
     const baseline = client.inFlight;

@@ -1,0 +1,120 @@
+/**
+ * The HTTP client under every outbound request. Not fetch: Node's fetch allocates a Request,
+ * Headers and web streams per call, which under load grew airlock's heap past 70 MiB and cost
+ * about a millisecond per call. This is node:http/https with keep-alive, and Node streams for
+ * bodies. With HTTPS_PROXY / HTTP_PROXY set, undici's `request` through an EnvHttpProxyAgent
+ * (which also honours NO_PROXY) is used instead; undici is loaded only then (it takes ~110 ms).
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
+export interface HttpRequestInit {
+  method: 'GET' | 'POST' | 'DELETE';
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  ok: boolean;
+  /** A response header by lower-case name. */
+  header(name: string): string | undefined;
+  body: AsyncIterable<Uint8Array>;
+  text(): Promise<string>;
+  /** Drop the body unread (keeps the connection reusable). */
+  discard(): void;
+}
+
+export type HttpRequester = (url: URL, init: HttpRequestInit) => Promise<HttpResponse>;
+
+const proxyVariables = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
+
+export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return proxyVariables.some((name) => Boolean(env[name]));
+}
+
+export async function createRequester(env: NodeJS.ProcessEnv = process.env): Promise<HttpRequester> {
+  return followRedirects(proxyConfigured(env) ? await proxyRequester(env) : nodeRequester());
+}
+
+function nodeRequester(): HttpRequester {
+  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  return (url, init) =>
+    new Promise((resolve, reject) => {
+      const secure = url.protocol === 'https:';
+      const headers = init.body === undefined ? init.headers : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
+      const req = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers, agent: secure ? agents.https : agents.http, signal: init.signal }, (res) =>
+        resolve(fromIncoming(res)),
+      );
+      req.on('error', reject);
+      req.end(init.body);
+    });
+}
+
+function fromIncoming(res: IncomingMessage): HttpResponse {
+  const status = res.statusCode ?? 0;
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    header: (name) => {
+      const value = res.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    body: res,
+    text: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    discard: () => void res.resume(),
+  };
+}
+
+async function proxyRequester(env: NodeJS.ProcessEnv): Promise<HttpRequester> {
+  const undici = await import('undici');
+  const dispatcher = new undici.EnvHttpProxyAgent({
+    httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+    httpsProxy: env.HTTPS_PROXY ?? env.https_proxy,
+    noProxy: env.NO_PROXY ?? env.no_proxy,
+  });
+  return async (url, init) => {
+    const res = await undici.request(url, { method: init.method, headers: init.headers, body: init.body, signal: init.signal, dispatcher });
+    return {
+      status: res.statusCode,
+      ok: res.statusCode >= 200 && res.statusCode < 300,
+      header: (name) => {
+        const value = res.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      body: res.body,
+      text: () => res.body.text(),
+      discard: () => void res.body.dump().catch(() => undefined),
+    };
+  };
+}
+
+/**
+ * Follow redirects within the same origin only (a Starlette app answers /mcp with 307 to /mcp/):
+ * our headers may carry credentials, which must not travel to another origin. Any other
+ * redirect is returned as it is, and the caller reports its status.
+ */
+function followRedirects(inner: HttpRequester, limit = 5): HttpRequester {
+  return async (url, init) => {
+    let current = url;
+    let request = init;
+    for (let hop = 0; ; hop++) {
+      const response = await inner(current, request);
+      const location = response.header('location');
+      if (![301, 302, 303, 307, 308].includes(response.status) || !location || hop >= limit) return response;
+      const next = new URL(location, current);
+      if (next.origin !== current.origin) return response;
+      response.discard();
+      // 303, and 301/302 after a POST, turn into a GET without body (RFC 9110 §15.4).
+      if (response.status === 303 || (response.status !== 307 && response.status !== 308 && request.method === 'POST')) {
+        request = { ...request, method: 'GET', body: undefined };
+      }
+      current = next;
+    }
+  };
+}
