@@ -93,6 +93,11 @@ export class Bridge {
     this.options.inbound.send(message, options).catch((error: unknown) => {
       // The client went away mid-response, or cancelled and closed its stream: nothing to do but say so.
       this.options.log.debug(`${this.options.label}: could not deliver ${describeMessage(message)} to the client: ${describeError(error)}`);
+      // A server request nobody can answer would leave the server waiting forever: answer it.
+      if ('method' in message && 'id' in message) {
+        const reply = errorResponse(message.id as RequestId, RpcErrorCode.upstreamError, `mcp-airlock could not deliver ${message.method} to the client: ${describeError(error)}`);
+        this.options.outbound.send(reply).catch(() => undefined);
+      }
     });
   }
 

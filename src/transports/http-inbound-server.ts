@@ -9,13 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { Bridge } from '../bridge/bridge.js';
 import { classify, RpcErrorCode, type JSONRPCMessage } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
+import { SseServerSession } from './sse-server-session.js';
+import { StreamableHttpServerSession } from './streamable-http-server-session.js';
 
 export interface HttpPaths {
   mcp: string;
@@ -43,7 +43,7 @@ export interface HttpInboundOptions {
 interface Session {
   id: string;
   kind: 'http' | 'sse';
-  transport: StreamableHTTPServerTransport | SSEServerTransport;
+  transport: StreamableHttpServerSession | SseServerSession;
   bridge: Bridge;
   lastActive: number;
   openStreams: number;
@@ -59,11 +59,6 @@ export interface HttpInboundServer {
 export async function startHttpInbound(options: HttpInboundOptions): Promise<HttpInboundServer> {
   const { log, paths } = options;
   const sessions = new Map<string, Session>();
-  // Loaded here, not at the top: stdio modes never pay for the HTTP server transports.
-  const [{ StreamableHTTPServerTransport }, { SSEServerTransport }] = await Promise.all([
-    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
-    import('@modelcontextprotocol/sdk/server/sse.js'),
-  ]);
   let guard: RequestGuard;
 
   const openSession = async (
@@ -97,7 +92,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         const session = sessions.get(sessionId);
         if (!session || session.kind !== 'http') return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
-        return (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, parsed.body);
+        return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
       }
       const first = parsed.messages[0];
       const initId = parsed.messages.length === 1 && first && 'method' in first && first.method === 'initialize' && 'id' in first ? first.id : undefined;
@@ -106,11 +101,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, initId);
       }
       const id = randomUUID();
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => id,
-        onsessioninitialized: () => undefined,
-        maxRequestBodySize: options.maxBodyBytes,
-      });
+      const transport = new StreamableHttpServerSession(id);
       let session: Session;
       try {
         session = await openSession('http', transport, id);
@@ -121,7 +112,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       }
       sessions.set(id, session);
       log.info(`session ${id.slice(0, 8)} opened (streamable HTTP); ${sessions.size} open`);
-      return transport.handleRequest(req, res, parsed.body);
+      return transport.handlePost(req, res, parsed.messages);
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (typeof sessionId !== 'string') return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required');
@@ -135,9 +126,9 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
           session.lastActive = Date.now();
         });
       }
-      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res);
-      if (req.method === 'DELETE') await session.bridge.close('client ended the session (DELETE)', 'client');
-      return;
+      if (req.method === 'GET') return (session.transport as StreamableHttpServerSession).handleGet(res);
+      res.writeHead(200).end();
+      return session.bridge.close('client ended the session (DELETE)', 'client');
     }
     res.setHeader('Allow', 'GET, POST, DELETE');
     return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.mcp}`);
@@ -152,7 +143,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     if (sessions.size >= options.maxSessions) {
       return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`);
     }
-    const transport = new SSEServerTransport(paths.messages, res);
+    const transport = new SseServerSession(res, paths.messages);
     const id = transport.sessionId;
     let session: Session;
     try {
@@ -178,7 +169,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     const parsed = await readMessages(req, res, options.maxBodyBytes);
     if (parsed === undefined) return;
     session.lastActive = Date.now();
-    for (const message of parsed.messages) await (session.transport as SSEServerTransport).handleMessage(message);
+    for (const message of parsed.messages) (session.transport as SseServerSession).receive(message);
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
   };
 
@@ -242,7 +233,6 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
 }
 
 interface ParsedBody {
-  body: unknown;
   messages: JSONRPCMessage[];
 }
 
@@ -276,5 +266,5 @@ async function readMessages(req: IncomingMessage, res: ServerResponse, limit: nu
     }
     messages.push(verdict.message);
   }
-  return { body: value, messages };
+  return { messages };
 }

@@ -177,6 +177,46 @@ describe('serve: session lifecycle', () => {
   });
 });
 
+describe('serve: streamable HTTP details', () => {
+  it('answers a client that accepts only JSON with a JSON body, and refuses a second GET stream with 409', async () => {
+    const serve = await serveFixture();
+    const mcp = `${serve.url}/mcp`;
+    const session = await openSession(mcp);
+    const json = await post(mcp, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'add', arguments: { a: 5, b: 5 } } }, { ...sessionHeaders(session), accept: 'application/json' });
+    expect(json.status).toBe(200);
+    expect(json.headers.get('content-type')).toBe('application/json');
+    expect(JSON.parse(json.text)).toMatchObject({ id: 3, result: { content: [{ text: '10' }] } });
+
+    const first = new AbortController();
+    const stream = await fetch(mcp, { headers: { ...sessionHeaders(session), accept: 'text/event-stream' }, signal: first.signal });
+    expect(stream.status).toBe(200);
+    const second = await fetch(mcp, { headers: { ...sessionHeaders(session), accept: 'text/event-stream' } });
+    expect(second.status).toBe(409);
+    first.abort();
+  });
+
+  it('passes a protocol version it does not know to the upstream instead of refusing it', async () => {
+    const serve = await serveFixture();
+    const mcp = `${serve.url}/mcp`;
+    const session = await openSession(mcp);
+    const reply = await post(mcp, { jsonrpc: '2.0', id: 4, method: 'tools/list' }, { 'mcp-session-id': session, 'mcp-protocol-version': '2099-01-01' });
+    expect(reply.status).toBe(200);
+    expect(reply.messages[0]!.result.tools.length).toBeGreaterThan(0);
+  });
+
+  it('answers the server itself when a server->client request cannot reach the client', async () => {
+    const serve = await serveFixture();
+    const mcp = `${serve.url}/mcp`;
+    // A client that accepts only JSON has no stream for the sampling request the tool makes.
+    const session = await openSession(mcp);
+    const reply = await post(mcp, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'sample', arguments: { prompt: 'x' } } }, { ...sessionHeaders(session), accept: 'application/json' });
+    expect(reply.status).toBe(200);
+    const body = JSON.parse(reply.text);
+    expect(body.id).toBe(5);
+    expect(JSON.stringify(body)).toContain('mcp-airlock could not deliver sampling/createMessage to the client');
+  });
+});
+
 describe('serve: its parent going away', () => {
   it('shuts down, children included, when stdin is a pipe and closes', async () => {
     const { startAirlock } = await import('../helpers/airlock-process.js');
