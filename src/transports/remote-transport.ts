@@ -83,7 +83,7 @@ export class RemoteTransport implements Transport {
     const candidates = candidatesFor[this.options.mode];
     let lastError: unknown;
     for (const [index, kind] of candidates.entries()) {
-      const inner = await this.create(kind);
+      const inner = this.create(kind);
       try {
         await inner.start();
         await inner.send(first);
@@ -107,7 +107,7 @@ export class RemoteTransport implements Transport {
     throw toUpstreamError(lastError, this.options.url);
   }
 
-  private async create(kind: Kind): Promise<Inner> {
+  private create(kind: Kind): Inner {
     const { url, headers, request } = this.options;
     const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request }) : new SseClientTransport({ url, headers, request });
     inner.onmessage = (message) => this.onmessage?.(message);
@@ -156,7 +156,7 @@ export function toUpstreamError(error: unknown, url: URL): AirlockError {
     const detail = describeError(error).replace(/^(Streamable HTTP error|SSE error): /, '');
     const hint =
       status === 401 || status === 403
-        ? 'The server wants credentials: pass them with --header "Authorization: Bearer ${TOKEN}" (OAuth login comes with mcp-airlock login).'
+        ? 'The server wants credentials: pass them with --header "Authorization: Bearer ${TOKEN}" (OAuth login is not supported yet).'
         : status === 404 || status === 405
           ? 'Check the URL path (often /mcp for streamable HTTP, /sse for the legacy transport) and --transport.'
           : 'The server rejected the request; rerun with --log-level debug for details.';
