@@ -45,15 +45,11 @@ export class Bridge {
     return this.pending.size;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Start the server side first, so the first client message has somewhere to go. */
   async start(): Promise<void> {
     const { inbound, outbound } = this.options;
     outbound.onmessage = (message) => this.fromServer(message);
-    outbound.onerror = (error) => this.options.log.debug(`${this.options.label}: upstream: ${describeError(error)}`);
+    outbound.onerror = (error) => this.options.log.warn(`${this.options.label}: upstream: ${describeError(error)}`);
     outbound.onclose = () => this.close((outbound as Closable).closeReason ?? 'upstream connection closed', 'upstream');
     inbound.onmessage = (message) => this.fromClient(message);
     inbound.onerror = (error) => this.options.log.debug(`${this.options.label}: client side: ${describeError(error)}`);

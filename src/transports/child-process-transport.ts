@@ -45,10 +45,6 @@ export class ChildProcessTransport implements Transport {
     return this.exitText;
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
   async start(): Promise<void> {
     const { command, args, env, cwd, log } = this.options;
     const child = await spawnChild(command, args, { env: env ?? process.env, cwd, stderr: this.options.stderr ?? 'inherit' });

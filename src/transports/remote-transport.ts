@@ -44,8 +44,6 @@ export class RemoteTransport implements Transport {
   private connecting: Promise<Inner> | undefined;
   private protocolVersion: string | undefined;
   private closed = false;
-  /** Which transport the auto-detection settled on, for logs and tests. */
-  kind: Kind | undefined;
   closeReason: string | undefined;
 
   constructor(private readonly options: RemoteTransportOptions) {}
@@ -99,7 +97,6 @@ export class RemoteTransport implements Transport {
         throw toUpstreamError(error, this.options.url);
       }
       this.options.log.debug(`connected to ${this.safeUrl} over ${kind === 'http' ? 'streamable HTTP' : 'HTTP+SSE'}`);
-      this.kind = kind;
       this.active = inner;
       if (this.protocolVersion) inner.setProtocolVersion?.(this.protocolVersion);
       return inner;
