@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Bridge } from '../bridge/bridge.js';
 import { classify, RpcErrorCode, type JSONRPCMessage } from '../bridge/json-rpc.js';
+import { rememberText } from '../bridge/message-text.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
@@ -266,5 +267,6 @@ async function readMessages(req: IncomingMessage, res: ServerResponse, limit: nu
     }
     messages.push(verdict.message);
   }
+  if (!Array.isArray(value)) rememberText(messages[0]!, body.text);
   return { messages };
 }

@@ -7,6 +7,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { messageText, rememberText } from '../bridge/message-text.js';
 import { parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
 
 export type InvalidFrame = Extract<Classified, { ok: false }> & { preview: string };
@@ -46,7 +47,7 @@ export class JsonLineTransport implements Transport {
     if (this.closed) throw new Error('transport is closed');
     // Not waiting for 'drain': the stream buffers, and the peer reads as fast as it can. Waiting
     // would serialise every caller on the slowest write for no gain in a message pump.
-    this.output.write(`${JSON.stringify(message)}\n`);
+    this.output.write(`${messageText(message)}\n`);
   }
 
   async close(): Promise<void> {
@@ -113,6 +114,7 @@ export class JsonLineTransport implements Transport {
     if (line.trim() === '') return;
     const frame = parseFrame(line);
     if (frame.ok) {
+      rememberText(frame.message, line);
       this.onmessage?.(frame.message);
     } else {
       this.options.onInvalidFrame?.({ ...frame, preview: line.slice(0, 200) });

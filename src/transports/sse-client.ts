@@ -5,6 +5,7 @@
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, type JSONRPCMessage } from '../bridge/json-rpc.js';
+import { messageText, rememberText } from '../bridge/message-text.js';
 import { HttpStatusError } from '../errors.js';
 import type { HttpRequester } from './http-request.js';
 import { AbortScope } from './abort-scope.js';
@@ -66,7 +67,10 @@ export class SseClientTransport implements Transport {
           continue;
         }
         const verdict = classify(value);
-        if (verdict.ok) this.onmessage?.(verdict.message);
+        if (verdict.ok) {
+          rememberText(verdict.message, event.data);
+          this.onmessage?.(verdict.message);
+        }
         else this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
       }
     } catch (error) {
@@ -86,7 +90,7 @@ export class SseClientTransport implements Transport {
       const response = await this.options.request(this.endpoint, {
         method: 'POST',
         headers: { ...this.options.headers, 'content-type': 'application/json' },
-        body: JSON.stringify(message),
+        body: messageText(message),
         signal: exchange.signal,
       });
       const text = await response.text().catch(() => '');

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
+import { messageText } from '../bridge/message-text.js';
 import { EventStream } from './event-stream.js';
 
 export class SseServerSession implements Transport {
@@ -37,7 +38,7 @@ export class SseServerSession implements Transport {
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (!this.stream || this.closed) throw new Error('the SSE stream to the client is closed');
-    this.stream.write(JSON.stringify(message));
+    this.stream.write(messageText(message));
   }
 
   async close(): Promise<void> {

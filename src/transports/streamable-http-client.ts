@@ -14,6 +14,7 @@
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { messageText, rememberText } from '../bridge/message-text.js';
 import { HttpStatusError } from '../errors.js';
 import type { HttpRequester } from './http-request.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
@@ -75,7 +76,7 @@ export class StreamableHttpClientTransport implements Transport {
     const response = await this.options.request(this.options.url, {
       method: 'POST',
       headers: this.headers({ 'content-type': 'application/json', accept: ACCEPT_BOTH }),
-      body: JSON.stringify(message),
+      body: messageText(message),
       signal,
     });
     const session = response.header('mcp-session-id');
@@ -118,7 +119,7 @@ export class StreamableHttpClientTransport implements Transport {
         for await (const event of readSseEvents(stream, { onRetry: (ms) => (this.retryMs = ms) })) {
           lastId = event.id ?? lastId;
           if (event.event !== 'message' || event.data === '') continue;
-          if (this.deliver(JSON.parse(event.data), requestId)) answered = true;
+          if (this.deliver(JSON.parse(event.data), requestId, event.data)) answered = true;
         }
       } catch (error) {
         if (this.closed) return;
@@ -169,7 +170,7 @@ export class StreamableHttpClientTransport implements Transport {
             failures = 0;
             for await (const event of readSseEvents(response.body, { onRetry: (ms) => (this.retryMs = ms) })) {
               lastId = event.id ?? lastId;
-              if (event.event === 'message' && event.data !== '') this.deliver(JSON.parse(event.data));
+              if (event.event === 'message' && event.data !== '') this.deliver(JSON.parse(event.data), undefined, event.data);
             }
           }
         } finally {
@@ -183,13 +184,14 @@ export class StreamableHttpClientTransport implements Transport {
     });
   }
 
-  /** Forward one parsed value; true when it is the answer to `requestId`. */
-  private deliver(value: unknown, requestId?: RequestId): boolean {
+  /** Forward one parsed value (`text`: what it was parsed from); true when it answers `requestId`. */
+  private deliver(value: unknown, requestId?: RequestId, text?: string): boolean {
     const verdict = classify(value);
     if (!verdict.ok) {
       this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
       return false;
     }
+    if (text !== undefined) rememberText(verdict.message, text);
     this.onmessage?.(verdict.message);
     return verdict.kind === 'response' && requestId !== undefined && (value as { id: RequestId }).id === requestId;
   }

@@ -15,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { messageText } from '../bridge/message-text.js';
 import { EventStream } from './event-stream.js';
 
 /** The answer channel of one POST that carried requests. */
@@ -43,13 +44,13 @@ class PostAnswer {
 
   /** Write a message on this POST's stream (requests and notifications, SSE only). */
   write(message: JSONRPCMessage): void {
-    this.stream!.write(JSON.stringify(message));
+    this.stream!.write(messageText(message));
   }
 
   /** Deliver the answer to one of its requests; true when it was the last one. */
   answer(id: RequestId, message: JSONRPCMessage): boolean {
     this.waiting.delete(id);
-    if (this.stream) this.stream.write(JSON.stringify(message));
+    if (this.stream) this.stream.write(messageText(message));
     else this.collected.push(message);
     if (this.waiting.size > 0) return false;
     this.end();
@@ -125,7 +126,7 @@ export class StreamableHttpServerSession implements Transport {
     }
     const related = options?.relatedRequestId === undefined ? undefined : this.answers.get(options.relatedRequestId);
     if (related?.streaming) return related.write(message);
-    if (this.standalone && !this.standalone.ended) return this.standalone.write(JSON.stringify(message));
+    if (this.standalone && !this.standalone.ended) return this.standalone.write(messageText(message));
     throw new Error('the client has no open stream for a server message (no GET stream, no call in progress)');
   }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
-import { isAlive, startAirlock, stdioFixture, waitFor } from '../helpers/airlock-process.js';
+import { isAlive, repoRoot, startAirlock, stdioFixture, waitFor } from '../helpers/airlock-process.js';
 import { LineClient } from '../helpers/line-client.js';
 
 let dir: string;
@@ -106,6 +106,20 @@ describe('run (stdio -> stdio)', () => {
     const [pid, grandchild] = [await readPid(pidFile), await readPid(grandFile)];
     expect(await proc.stop(signal)).toBe(code);
     await waitFor(() => !isAlive(pid) && !isAlive(grandchild), 'server and grandchild to be gone');
+  });
+
+  it('forwards bytes unchanged both ways: unknown methods, extra members, key order, escapes', async () => {
+    const rawServer = join(repoRoot, 'fixtures', 'raw-echo-server.mjs');
+    const proc = startAirlock(['run', '--', process.execPath, rawServer]);
+    const client = new LineClient(proc);
+    const sent = '{"params":{"b":1,"a":"\\u00fc","_meta":{"vendor/key":[1.50]}},"id":"r-1","jsonrpc":"2.0","method":"vendor/future-method","x-extra":null}';
+    client.writeLine(sent);
+    const reply = await client.response('r-1');
+    expect(reply.result).toEqual({ received: sent });
+    const lines = proc.stdout().split('\n');
+    expect(lines).toContain('{"method":"x-vendor/notice","jsonrpc":"2.0","params":{"z":"\\u00e9","a":[1,2.50]},"x-extra":true}');
+    client.endInput();
+    expect(await proc.exited).toBe(0);
   });
 
   it('reports a command that cannot start, with a hint, and exit code 4', async () => {
