@@ -61,6 +61,11 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   const { log, paths } = options;
   const sessions = new Map<string, Session>();
   let guard: RequestGuard;
+  /** A session of this kind that is not closing (a closing one waits for its child to exit). */
+  const liveSession = (id: string, kind: Session['kind']): Session | undefined => {
+    const session = sessions.get(id);
+    return session && session.kind === kind && !session.transport.isClosed ? session : undefined;
+  };
 
   const openSession = async (
     kind: Session['kind'],
@@ -90,8 +95,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       const parsed = await readMessages(req, res, options.maxBodyBytes);
       if (parsed === undefined) return;
       if (typeof sessionId === 'string') {
-        const session = sessions.get(sessionId);
-        if (!session || session.kind !== 'http') return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
+        const session = liveSession(sessionId, 'http');
+        if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
         return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
       }
@@ -117,8 +122,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (typeof sessionId !== 'string') return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required');
-      const session = sessions.get(sessionId);
-      if (!session || session.kind !== 'http') return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
+      const session = liveSession(sessionId, 'http');
+      if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
       session.lastActive = Date.now();
       if (req.method === 'GET') {
         session.openStreams++;
@@ -165,8 +170,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       res.setHeader('Allow', 'POST');
       return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.messages}`);
     }
-    const session = sessions.get(url.searchParams.get('sessionId') ?? '');
-    if (!session || session.kind !== 'sse') return sendRpcError(res, 404, -32001, 'Session not found: open a new SSE stream');
+    const session = liveSession(url.searchParams.get('sessionId') ?? '', 'sse');
+    if (!session) return sendRpcError(res, 404, -32001, 'Session not found: open a new SSE stream');
     const parsed = await readMessages(req, res, options.maxBodyBytes);
     if (parsed === undefined) return;
     session.lastActive = Date.now();

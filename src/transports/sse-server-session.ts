@@ -19,6 +19,11 @@ export class SseServerSession implements Transport {
   private stream: EventStream | undefined;
   private closed = false;
 
+  /** Closed sessions stay findable until their child has exited; they must answer 404 by then. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   constructor(
     private readonly res: ServerResponse,
     private readonly messagesPath: string,

@@ -82,6 +82,11 @@ export class StreamableHttpServerSession implements Transport {
   private standalone: EventStream | undefined;
   private closed = false;
 
+  /** Closed sessions stay findable until their child has exited; they must answer 404 by then. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   constructor(readonly sessionId: string) {}
 
   async start(): Promise<void> {}

@@ -154,20 +154,7 @@ export function readRss(pid) {
   }
 }
 
-/** True while `pid` runs; a zombie counts as gone (orphans may never be reaped in a container). */
-export function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { isAlive } from '../helpers/process-state.mjs';
 
 /** Waits until `pid` is gone; false if it is still alive after `timeoutMs`. */
 export async function waitGone(pid, timeoutMs) {

@@ -133,6 +133,19 @@ describe('serve: session lifecycle', () => {
     expect((await post(mcp, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, sessionHeaders(second))).status).toBe(200);
   });
 
+  it('answers 404 at once for a session that is closing while its child still exits', async () => {
+    // The server command lingers a second after its stdin closes, so the session is caught closing.
+    const lingering = `${JSON.stringify(process.execPath)} ${JSON.stringify(stdioFixture)}; sleep 1`;
+    const serve = await startServe(['--', 'sh', '-c', lingering]);
+    running.push(serve);
+    const mcp = `${serve.url}/mcp`;
+    const session = await openSession(mcp);
+    expect((await fetch(mcp, { method: 'DELETE', headers: sessionHeaders(session) })).status).toBe(200);
+    const late = await post(mcp, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, sessionHeaders(session));
+    expect(late.status).toBe(404);
+    expect(await health(serve.url)).toMatchObject({ status: 'ok' });
+  });
+
   it('ends an idle session after --session-timeout and kills its child', async () => {
     const pidFile = join(dir, 'idle.pid');
     const serve = await serveFixture(['--session-timeout', '0.3'], ['--print-pid-file', pidFile]);

@@ -2,7 +2,6 @@
  * Run the built CLI as a real process, the way a user or an MCP client does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -84,23 +83,7 @@ export async function startServe(args: string[], env?: NodeJS.ProcessEnv): Promi
   return Object.assign(proc, { url: match[1]! });
 }
 
-/**
- * True while a process with this pid runs. A zombie counts as gone: in containers whose pid 1
- * does not reap orphans, a killed grandchild stays a zombie forever.
- */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
+export { isAlive } from './process-state.mjs';
 
 export async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
