@@ -9,6 +9,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { describeError, quote, type AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errorResponse, kindOf, RpcErrorCode, type JSONRPCMessage, type RequestId } from './json-rpc.js';
+import type { Stage } from './stage.js';
 
 export interface BridgeOptions {
   inbound: Transport;
@@ -21,6 +22,8 @@ export interface BridgeOptions {
    * are sent with `relatedRequestId` so they travel on the stream of the call they belong to.
    */
   relateServerMessages?: boolean;
+  /** Stages every message passes, in order (tool policy; later the audit log). */
+  stages?: Stage[];
   /** Called once, after both sides are closed, with why and which side started it. */
   onClosed?: (reason: string, by: CloseInitiator) => void;
 }
@@ -39,7 +42,11 @@ export class Bridge {
   private readonly progressOwners = new Map<string | number, RequestId>();
   private closed = false;
 
-  constructor(private readonly options: BridgeOptions) {}
+  private readonly stages: Stage[];
+
+  constructor(private readonly options: BridgeOptions) {
+    this.stages = options.stages ?? [];
+  }
 
   get pendingCount(): number {
     return this.pending.size;
@@ -59,6 +66,13 @@ export class Bridge {
   }
 
   private fromClient(message: JSONRPCMessage): void {
+    for (const stage of this.stages) {
+      const verdict = stage.fromClient?.(message);
+      if (verdict) {
+        this.options.inbound.send(verdict.reply).catch(() => undefined);
+        return;
+      }
+    }
     const kind = kindOf(message);
     if (kind === 'request') {
       const request = message as { id: RequestId; method: string; params?: { _meta?: { progressToken?: string | number } } };
@@ -77,14 +91,17 @@ export class Bridge {
     this.options.outbound.send(message).catch((error: unknown) => this.sendFailed(message, kind, error));
   }
 
-  private fromServer(message: JSONRPCMessage): void {
+  private fromServer(received: JSONRPCMessage): void {
+    let message = received;
     let relatedRequestId: RequestId | undefined;
+    let entry: PendingRequest | undefined;
     if ('method' in message) {
       if (this.options.relateServerMessages) relatedRequestId = this.relatedRequest(message);
     } else {
-      const entry = this.settle(message.id as RequestId);
+      entry = this.settle(message.id as RequestId);
       if (entry?.method === 'initialize' && 'result' in message) this.onInitialized(message.result);
     }
+    for (const stage of this.stages) message = stage.fromServer?.(message, entry) ?? message;
     const options = relatedRequestId === undefined ? undefined : { relatedRequestId };
     this.options.inbound.send(message, options).catch((error: unknown) => {
       // The client went away mid-response, or cancelled and closed its stream: nothing to do but say so.

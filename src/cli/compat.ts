@@ -6,7 +6,8 @@
  * - supergateway: `--stdio "cmd"`, `--sse URL`, `--streamableHttp URL`, `--outputTransport`,
  *   `--port`, `--ssePath`, `--messagePath`, `--streamableHttpPath`, `--healthEndpoint`,
  *   `--logLevel`, `--cors`, `--header`, `--sessionTimeout` (ms), `--baseUrl`, `--stateful`.
- * - mcp-remote: `--debug`, `--silent`, `--enable-proxy` (the proxy variables are always honoured).
+ * - mcp-remote: `--debug`, `--silent`, `--enable-proxy` (the proxy variables are always honoured),
+ *   `--ignore-tool` (our `--deny-tool`).
  */
 import { AirlockError, quote } from '../errors.js';
 
@@ -34,6 +35,8 @@ function rewriteMcpRemote(args: string[], notes: string[]): string[] {
     if (arg === '--debug') out.push('--log-level', 'debug');
     else if (arg === '--silent') out.push('--log-level', 'error');
     else if (arg === '--enable-proxy') notes.push('--enable-proxy: HTTPS_PROXY/NO_PROXY are always honoured');
+    else if (arg === '--ignore-tool') out.push('--deny-tool');
+    else if (arg.startsWith('--ignore-tool=')) out.push(`--deny-tool=${arg.slice('--ignore-tool='.length)}`);
     else out.push(arg);
   }
   return out;

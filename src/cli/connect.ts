@@ -10,9 +10,10 @@ import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
 import { collect, parseLogLevel, parseServerUrl, parseTransportMode } from './options.js';
 import { runStdioSession } from './stdio-session.js';
+import { addPolicyOptions, stagesFor, type PolicyFlags } from './policy-options.js';
 import type { CommandResult } from './program.js';
 
-export interface ConnectOptions {
+export interface ConnectOptions extends PolicyFlags {
   transport: RemoteTransportMode;
   header: string[];
   headerFile: string[];
@@ -21,7 +22,7 @@ export interface ConnectOptions {
 }
 
 export function registerConnect(program: Command, result: CommandResult): void {
-  program
+  const command = program
     .command('connect', { isDefault: true })
     .summary('bridge a stdio MCP client to a remote server (default command)')
     .description('Bridge a stdio MCP client (Claude Desktop, Cursor, VS Code) to a remote MCP server over streamable HTTP or legacy SSE. stdout carries JSON-RPC only; logs go to stderr.')
@@ -31,13 +32,15 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
-    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+  addPolicyOptions(command)
     .addHelpText('after', `
 Examples:
   $ mcp-airlock https://mcp.example.com/mcp
   $ mcp-airlock connect https://mcp.example.com/sse --transport sse
   $ mcp-airlock https://mcp.example.com/mcp --header "Authorization: Bearer \${API_TOKEN}"
   $ mcp-airlock http://10.0.0.5:8080/mcp --allow-http --header-file ~/.config/mcp/headers
+  $ mcp-airlock https://mcp.example.com/mcp --deny-tool 'delete_*' --read-only
 
 In a Claude Desktop or Cursor config:
   { "command": "npx", "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
@@ -47,6 +50,6 @@ In a Claude Desktop or Cursor config:
       const context = createContext(options.logLevel);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const request = await createRequester();
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request });
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request }, stagesFor(options)());
     });
 }

@@ -8,21 +8,24 @@ import { createContext } from './context.js';
 import { parseLogLevel } from './options.js';
 import type { CommandResult } from './program.js';
 import { runStdioSession } from './stdio-session.js';
+import { addPolicyOptions, stagesFor, type PolicyFlags } from './policy-options.js';
 
 export function registerRun(program: Command, result: CommandResult): void {
-  program
+  const command = program
     .command('run')
     .summary('wrap a local stdio MCP server (stdio <-> stdio)')
     .description('Start a stdio MCP server as a child process and bridge our stdin/stdout to it. The child runs in its own process group and never outlives mcp-airlock.')
     .argument('<command...>', 'the server command and its arguments, after --')
-    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+  addPolicyOptions(command)
     .passThroughOptions()
     .addHelpText('after', `
 Examples:
   $ mcp-airlock run -- npx -y @modelcontextprotocol/server-everything
-  $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose`)
-    .action(async (commandLine: string[], options: { logLevel: LogLevel }) => {
+  $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose
+  $ mcp-airlock run --allow-tool 'read_*' --allow-tool search -- node ./my-server.js`)
+    .action(async (commandLine: string[], options: PolicyFlags & { logLevel: LogLevel }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
-      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args });
+      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args }, stagesFor(options)());
     });
 }

@@ -13,11 +13,12 @@ import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { createContext, version } from './context.js';
+import { addPolicyOptions, stagesFor, type PolicyFlags } from './policy-options.js';
 import { supervise } from './lifecycle.js';
 import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
 import type { CommandResult } from './program.js';
 
-export interface ServeOptions {
+export interface ServeOptions extends PolicyFlags {
   port: number;
   host: string;
   upstream?: string;
@@ -40,7 +41,7 @@ export interface ServeOptions {
 export const DEFAULT_PORT = 8808;
 
 export function registerServe(program: Command, result: CommandResult): void {
-  program
+  const command = program
     .command('serve')
     .summary('expose a stdio server (or a remote one) over streamable HTTP and SSE')
     .description('Serve MCP over HTTP: streamable HTTP at /mcp and legacy HTTP+SSE at /sse + /messages, at once. Each client session gets its own upstream connection (its own child process for a command).')
@@ -61,7 +62,8 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--sse-path <path>', 'legacy SSE stream endpoint', '/sse')
     .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
     .option('--health-path <path>', 'health check endpoint', '/healthz')
-    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+  addPolicyOptions(command)
     .passThroughOptions()
     .addHelpText('after', `
 Examples:
@@ -104,6 +106,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     maxSessions: options.maxSessions,
     log,
     createUpstream: () => createOutbound(upstream, context),
+    createStages: stagesFor(options),
     version,
   });
   log.info(`serving ${describeUpstream(upstream)}`);

@@ -3,13 +3,14 @@
  * other, until either side ends. Exit 0 when the client closes stdin, 4 when the upstream dies.
  */
 import { Bridge } from '../bridge/bridge.js';
+import type { Stage } from '../bridge/stage.js';
 import { ExitCode } from '../errors.js';
 import { createStdioInbound } from '../transports/stdio-inbound.js';
 import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
 import type { CommandContext } from './context.js';
 import { supervise } from './lifecycle.js';
 
-export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec): Promise<number> {
+export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, stages: Stage[] = []): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
   let resolveDone: (code: number) => void = () => undefined;
@@ -19,6 +20,7 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
     outbound: createOutbound(upstream, context),
     log,
     label: name,
+    stages,
     onClosed: (reason, by) => {
       if (by === 'upstream') log.error(`upstream ended: ${reason}`);
       else log.debug(`session ended: ${reason}`);

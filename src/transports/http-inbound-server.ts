@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Bridge } from '../bridge/bridge.js';
+import type { Stage } from '../bridge/stage.js';
 import { classify, RpcErrorCode, type JSONRPCMessage } from '../bridge/json-rpc.js';
 import { rememberText } from '../bridge/message-text.js';
 import { AirlockError, describeError } from '../errors.js';
@@ -38,6 +39,8 @@ export interface HttpInboundOptions {
   log: Logger;
   /** Make the outbound side for a new session (not yet started). */
   createUpstream: () => Transport;
+  /** The pipeline stages of a new session (each session gets its own). */
+  createStages: () => Stage[];
   version: string;
 }
 
@@ -76,6 +79,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     const bridge = new Bridge({
       inbound: transport,
       outbound: options.createUpstream(),
+      stages: options.createStages(),
       log,
       label,
       relateServerMessages: kind === 'http',

@@ -18,7 +18,7 @@ describe('cli', () => {
   it('lists every serve option in its help', async () => {
     const proc = startAirlock(['serve', '--help'], { stdin: 'ignore' });
     await proc.exited;
-    for (const flag of ['--port', '--host', '--upstream', '--transport', '--header', '--header-file', '--allow-http', '--max-body', '--allow-origin', '--allowed-host', '--session-timeout', '--max-sessions', '--mcp-path', '--sse-path', '--messages-path', '--health-path', '--log-level']) {
+    for (const flag of ['--port', '--host', '--upstream', '--transport', '--header', '--header-file', '--allow-http', '--max-body', '--allow-origin', '--allowed-host', '--session-timeout', '--max-sessions', '--mcp-path', '--sse-path', '--messages-path', '--health-path', '--log-level', '--allow-tool', '--deny-tool', '--read-only']) {
       expect(proc.stdout()).toContain(flag);
     }
   });

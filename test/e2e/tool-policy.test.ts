@@ -1,0 +1,61 @@
+/**
+ * The tool policy through the real CLI: hidden tools vanish from tools/list, calls to them are
+ * answered by airlock with an error naming the rule and never reach the server.
+ */
+import { join } from 'node:path';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { repoRoot, startAirlock, startServe, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
+import { LineClient } from '../helpers/line-client.js';
+import { connectClient, textOf } from '../helpers/mcp-client.js';
+
+const running: AirlockProcess[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+
+describe('tool policy', () => {
+  it('run --deny-tool: a denied call is answered by airlock and never forwarded', async () => {
+    // The raw echo server answers every request it receives; a forwarded call would come back as a result.
+    const proc = startAirlock(['run', '--deny-tool', 'delete_*', '--', process.execPath, join(repoRoot, 'fixtures', 'raw-echo-server.mjs')]);
+    running.push(proc);
+    const client = new LineClient(proc);
+    client.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'delete_everything', arguments: {} } });
+    const denied = await client.response(1);
+    expect(denied.error).toEqual({
+      code: -32602,
+      message: 'mcp-airlock tool policy: tool "delete_everything" is not available: denied by --deny-tool "delete_*"',
+      data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'delete_everything' },
+    });
+    client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'read_file', arguments: {} } });
+    expect((await client.response(2)).result).toBeDefined(); // allowed: forwarded and echoed
+    expect(proc.stdout()).not.toContain('"received":"{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1');
+    client.endInput();
+  });
+
+  it('serve --read-only and --allow-tool filter tools/list and refuse the rest, per session', async () => {
+    const serve = await startServe(['--read-only', '--', process.execPath, stdioFixture]);
+    running.push(serve);
+    const { client } = await connectClient(new StreamableHTTPClientTransport(new URL(`${serve.url}/mcp`)));
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['add', 'echo']);
+    expect(textOf(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }))).toBe('3');
+    await expect(client.callTool({ name: 'crash', arguments: { code: 1 } })).rejects.toThrow(/tool "crash" is not available: --read-only/);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'alive' } }))).toBe('alive'); // crash never ran
+    await client.close();
+
+    const allow = await startServe(['--allow-tool', 'e*', '--allow-tool', 'sl?w', '--', process.execPath, stdioFixture]);
+    running.push(allow);
+    const second = await connectClient(new StreamableHTTPClientTransport(new URL(`${allow.url}/mcp`)));
+    expect((await second.client.listTools()).tools.map((t) => t.name).sort()).toEqual(['echo', 'env', 'slow']);
+    await second.client.close();
+  });
+
+  it("accepts mcp-remote's --ignore-tool as --deny-tool", async () => {
+    const proc = startAirlock(['run', '--ignore-tool', 'sec*', '--', process.execPath, join(repoRoot, 'fixtures', 'raw-echo-server.mjs')]);
+    running.push(proc);
+    const client = new LineClient(proc);
+    client.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'secret', arguments: {} } });
+    expect((await client.response(1)).error?.message).toContain('denied by --deny-tool "sec*"');
+    client.endInput();
+  });
+});
