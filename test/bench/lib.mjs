@@ -154,7 +154,9 @@ export function readRss(pid) {
   }
 }
 
-export { isAlive } from '../helpers/process-state.mjs';
+import { isAlive } from '../helpers/process-state.mjs';
+
+export { isAlive };
 
 /** Waits until `pid` is gone; false if it is still alive after `timeoutMs`. */
 export async function waitGone(pid, timeoutMs) {
