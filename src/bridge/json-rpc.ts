@@ -4,6 +4,7 @@
  * methods, new protocol versions, `_meta` and extra fields pass untouched.
  */
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { rememberText } from './message-text.js';
 
 export type { JSONRPCMessage };
 export type RequestId = string | number;
@@ -87,7 +88,10 @@ export function errorResponse(
   return { jsonrpc: '2.0', id: id as RequestId, error } as JSONRPCMessage;
 }
 
-/** Parse one text frame; returns the classified message or the error response to send back. */
+/**
+ * Parse one frame of text (a stdio line, an SSE data field) and classify it. A good message keeps
+ * its text, so the next hop forwards these same bytes (message-text.ts).
+ */
 export function parseFrame(text: string): Classified {
   let value: unknown;
   try {
@@ -95,5 +99,7 @@ export function parseFrame(text: string): Classified {
   } catch (error) {
     return { ok: false, code: RpcErrorCode.parseError, reason: `Parse error: ${(error as Error).message}`, id: null };
   }
-  return classify(value);
+  const verdict = classify(value);
+  if (verdict.ok) rememberText(verdict.message, text);
+  return verdict;
 }

@@ -7,7 +7,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { messageText, rememberText } from '../bridge/message-text.js';
+import { messageText } from '../bridge/message-text.js';
 import { parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
 
 export type InvalidFrame = Extract<Classified, { ok: false }> & { preview: string };
@@ -114,7 +114,6 @@ export class JsonLineTransport implements Transport {
     if (line.trim() === '') return;
     const frame = parseFrame(line);
     if (frame.ok) {
-      rememberText(frame.message, line);
       this.onmessage?.(frame.message);
     } else {
       this.options.onInvalidFrame?.({ ...frame, preview: line.slice(0, 200) });

@@ -4,8 +4,8 @@
  * When the stream ends the connection is over (this transport cannot resume).
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { classify, type JSONRPCMessage } from '../bridge/json-rpc.js';
-import { messageText, rememberText } from '../bridge/message-text.js';
+import { parseFrame, type JSONRPCMessage } from '../bridge/json-rpc.js';
+import { messageText } from '../bridge/message-text.js';
 import { HttpStatusError } from '../errors.js';
 import type { HttpRequester } from './http-request.js';
 import { AbortScope } from './abort-scope.js';
@@ -59,18 +59,8 @@ export class SseClientTransport implements Transport {
     try {
       for await (const event of events) {
         if (event.event !== 'message' || event.data === '') continue;
-        let value: unknown;
-        try {
-          value = JSON.parse(event.data);
-        } catch {
-          this.onerror?.(new Error('the server sent an SSE message that is not JSON; dropped'));
-          continue;
-        }
-        const verdict = classify(value);
-        if (verdict.ok) {
-          rememberText(verdict.message, event.data);
-          this.onmessage?.(verdict.message);
-        }
+        const verdict = parseFrame(event.data);
+        if (verdict.ok) this.onmessage?.(verdict.message);
         else this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
       }
     } catch (error) {

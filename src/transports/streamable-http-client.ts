@@ -13,8 +13,8 @@
  *   and `Last-Event-ID`, waiting the server's `retry` (SEP-1699 polling) or a backoff.
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { classify, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
-import { messageText, rememberText } from '../bridge/message-text.js';
+import { classify, parseFrame, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { messageText } from '../bridge/message-text.js';
 import { HttpStatusError } from '../errors.js';
 import type { HttpRequester } from './http-request.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
@@ -97,7 +97,7 @@ export class StreamableHttpClientTransport implements Transport {
       await this.readStream(response.body, requestId);
     } else if (type.includes('application/json')) {
       const value: unknown = JSON.parse(await response.text());
-      for (const item of Array.isArray(value) ? value : [value]) this.deliver(item);
+      for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item));
     } else {
       response.discard();
       throw new HttpStatusError(-1, `unexpected content type ${JSON.stringify(type)} in the answer to a request`);
@@ -119,7 +119,7 @@ export class StreamableHttpClientTransport implements Transport {
         for await (const event of readSseEvents(stream, { onRetry: (ms) => (this.retryMs = ms) })) {
           lastId = event.id ?? lastId;
           if (event.event !== 'message' || event.data === '') continue;
-          if (this.deliver(JSON.parse(event.data), requestId, event.data)) answered = true;
+          if (this.deliver(parseFrame(event.data), requestId)) answered = true;
         }
       } catch (error) {
         if (this.closed) return;
@@ -170,7 +170,7 @@ export class StreamableHttpClientTransport implements Transport {
             failures = 0;
             for await (const event of readSseEvents(response.body, { onRetry: (ms) => (this.retryMs = ms) })) {
               lastId = event.id ?? lastId;
-              if (event.event === 'message' && event.data !== '') this.deliver(JSON.parse(event.data), undefined, event.data);
+              if (event.event === 'message' && event.data !== '') this.deliver(parseFrame(event.data));
             }
           }
         } finally {
@@ -184,16 +184,14 @@ export class StreamableHttpClientTransport implements Transport {
     });
   }
 
-  /** Forward one parsed value (`text`: what it was parsed from); true when it answers `requestId`. */
-  private deliver(value: unknown, requestId?: RequestId, text?: string): boolean {
-    const verdict = classify(value);
+  /** Forward one classified message (junk is reported and dropped); true when it answers `requestId`. */
+  private deliver(verdict: Classified, requestId?: RequestId): boolean {
     if (!verdict.ok) {
       this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
       return false;
     }
-    if (text !== undefined) rememberText(verdict.message, text);
     this.onmessage?.(verdict.message);
-    return verdict.kind === 'response' && requestId !== undefined && (value as { id: RequestId }).id === requestId;
+    return verdict.kind === 'response' && requestId !== undefined && (verdict.message as { id: RequestId }).id === requestId;
   }
 
   /** End the session on the server (DELETE); a 405 means the server does not allow it, which is fine. */

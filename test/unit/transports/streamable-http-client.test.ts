@@ -149,3 +149,32 @@ describe('StreamableHttpClientTransport', () => {
     await client.close();
   });
 });
+
+describe('StreamableHttpClientTransport with a server that sends junk', () => {
+  it('drops a non-JSON event with an error report and still delivers the answer after it', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 's1' });
+        res.write('event: message\ndata: this is not json\n\n');
+        res.end('event: message\ndata: {"jsonrpc":"2.0","id":0,"result":{"ok":true}}\n\n');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+      const client = new StreamableHttpClientTransport({ url, headers: {}, request: await createRequester({}) });
+      const received: JSONRPCMessage[] = [];
+      const errors: Error[] = [];
+      client.onmessage = (m) => received.push(m);
+      client.onerror = (e) => errors.push(e);
+      await client.send(initialize);
+      expect(received).toEqual([{ jsonrpc: '2.0', id: 0, result: { ok: true } }]);
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^the server sent something that is not JSON-RPC \(Parse error: /)]);
+      await client.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
