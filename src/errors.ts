@@ -11,7 +11,6 @@ export const ExitCode = {
   usage: 2,
   config: 3,
   upstream: 4,
-  auth: 5,
   listen: 6,
   interrupted: 130,
   terminated: 143,
@@ -26,9 +25,7 @@ export type AirlockErrorCode =
   | 'AIRLOCK_BAD_HEADER'
   | 'AIRLOCK_HEADER_FILE'
   | 'AIRLOCK_MISSING_ENV'
-  | 'AIRLOCK_BAD_SIZE'
   | 'AIRLOCK_SPAWN_FAILED'
-  | 'AIRLOCK_UPSTREAM_EXITED'
   | 'AIRLOCK_UPSTREAM_UNREACHABLE'
   | 'AIRLOCK_UPSTREAM_HTTP'
   | 'AIRLOCK_UPSTREAM_CLOSED'
@@ -40,11 +37,9 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_BAD_URL: ExitCode.usage,
   AIRLOCK_INSECURE_URL: ExitCode.usage,
   AIRLOCK_BAD_HEADER: ExitCode.usage,
-  AIRLOCK_BAD_SIZE: ExitCode.usage,
   AIRLOCK_HEADER_FILE: ExitCode.config,
   AIRLOCK_MISSING_ENV: ExitCode.config,
   AIRLOCK_SPAWN_FAILED: ExitCode.upstream,
-  AIRLOCK_UPSTREAM_EXITED: ExitCode.upstream,
   AIRLOCK_UPSTREAM_UNREACHABLE: ExitCode.upstream,
   AIRLOCK_UPSTREAM_HTTP: ExitCode.upstream,
   AIRLOCK_UPSTREAM_CLOSED: ExitCode.upstream,

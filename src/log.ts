@@ -11,7 +11,6 @@ export interface Logger {
   warn(message: string): void;
   info(message: string): void;
   debug(message: string): void;
-  enabled(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 const rank: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
@@ -30,7 +29,6 @@ export function createLogger(
     warn: (m) => emit('warn', m),
     info: (m) => emit('info', m),
     debug: (m) => emit('debug', m),
-    enabled: (l) => rank[l] <= threshold,
   };
 }
 

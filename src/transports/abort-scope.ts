@@ -17,10 +17,6 @@ export class AbortScope {
   private readonly sleepers = new Set<() => void>();
   private aborted = false;
 
-  get isAborted(): boolean {
-    return this.aborted;
-  }
-
   begin(): Exchange {
     const controller = new AbortController();
     if (this.aborted) controller.abort();

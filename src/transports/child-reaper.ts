@@ -16,10 +16,6 @@ export class ChildReaper {
     this.pids.delete(pid);
   }
 
-  get size(): number {
-    return this.pids.size;
-  }
-
   /** Signal a child's whole process group. Returns false when nothing was left to signal. */
   static signalGroup(pid: number, signal: NodeJS.Signals): boolean {
     try {

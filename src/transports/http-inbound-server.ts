@@ -56,7 +56,6 @@ interface Session {
 export interface HttpInboundServer {
   url: string;
   port: number;
-  sessionCount(): number;
   close(): Promise<void>;
 }
 
@@ -232,7 +231,6 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   return {
     url: `http://${hostForUrl}:${port}`,
     port,
-    sessionCount: () => sessions.size,
     close: async () => {
       if (sweep) clearInterval(sweep);
       await Promise.allSettled([...sessions.values()].map((s) => s.bridge.close('mcp-airlock is shutting down', 'airlock')));

@@ -83,11 +83,9 @@ describe('AirlockError', () => {
     ['AIRLOCK_BAD_URL', 2],
     ['AIRLOCK_INSECURE_URL', 2],
     ['AIRLOCK_BAD_HEADER', 2],
-    ['AIRLOCK_BAD_SIZE', 2],
     ['AIRLOCK_HEADER_FILE', 3],
     ['AIRLOCK_MISSING_ENV', 3],
     ['AIRLOCK_SPAWN_FAILED', 4],
-    ['AIRLOCK_UPSTREAM_EXITED', 4],
     ['AIRLOCK_UPSTREAM_UNREACHABLE', 4],
     ['AIRLOCK_UPSTREAM_HTTP', 4],
     ['AIRLOCK_UPSTREAM_CLOSED', 4],
@@ -98,7 +96,7 @@ describe('AirlockError', () => {
   });
 
   it('matches the documented exit code table', () => {
-    expect(ExitCode).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, upstream: 4, auth: 5, listen: 6, interrupted: 130, terminated: 143 });
+    expect(ExitCode).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, upstream: 4, listen: 6, interrupted: 130, terminated: 143 });
   });
 
   it('keeps code, message, hint and cause', () => {
