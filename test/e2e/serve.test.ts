@@ -2,13 +2,13 @@
  * `serve` as an HTTP server under hostile or broken conditions: DNS rebinding, foreign Origins,
  * oversized and malformed bodies, unknown sessions, children that die, clients that leave.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, startServe, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
+import { isAlive, readPid, startAirlock, startServe, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { initialize, openSession, post, rawRequest, sessionHeaders } from '../helpers/http-peer.js';
 import { connectClient, textOf } from '../helpers/mcp-client.js';
 
@@ -27,11 +27,6 @@ async function serveFixture(flags: string[] = [], fixtureArgs: string[] = []) {
   running.push(serve);
   return serve;
 }
-
-const readPid = async (path: string): Promise<number> => {
-  await waitFor(async () => (await readFile(path, 'utf8').catch(() => '')).trim() !== '', `pid file ${path}`);
-  return Number((await readFile(path, 'utf8')).trim());
-};
 
 async function health(url: string): Promise<{ status: string; sessions: number }> {
   return (await fetch(`${url}/healthz`)).json() as Promise<{ status: string; sessions: number }>;
@@ -232,7 +227,6 @@ describe('serve: streamable HTTP details', () => {
 
 describe('serve: its parent going away', () => {
   it('shuts down, children included, when stdin is a pipe and closes', async () => {
-    const { startAirlock } = await import('../helpers/airlock-process.js');
     const pidFile = join(dir, 'parent.pid');
     const proc = startAirlock(['serve', '--port', '0', '--', process.execPath, stdioFixture, '--print-pid-file', pidFile]);
     running.push(proc);
@@ -248,7 +242,6 @@ describe('serve: its parent going away', () => {
 
 describe('serve: supergateway spelling', () => {
   it('runs `--stdio "cmd" --outputTransport streamableHttp --port 0`', async () => {
-    const { startAirlock } = await import('../helpers/airlock-process.js');
     const proc = startAirlock(['--stdio', `${JSON.stringify(process.execPath)} ${JSON.stringify(stdioFixture)}`, '--outputTransport', 'streamableHttp', '--port', '0'], { stdin: 'ignore' });
     running.push(proc);
     const url = (await proc.waitForStderr(/listening on (http:\/\/[^/\s]+)/))[1]!;

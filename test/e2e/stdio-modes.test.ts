@@ -2,14 +2,14 @@
  * `run` and `connect` under bad input and failure: malformed lines, a server that writes junk or
  * dies, a client that goes away, signals, unreachable upstreams. Nothing but JSON-RPC on stdout.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
-import { isAlive, repoRoot, startAirlock, stdioFixture, waitFor } from '../helpers/airlock-process.js';
+import { isAlive, readPid, repoRoot, startAirlock, stdioFixture, waitFor } from '../helpers/airlock-process.js';
 import { LineClient } from '../helpers/line-client.js';
 
 let dir: string;
@@ -25,11 +25,6 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
-
-const readPid = async (path: string): Promise<number> => {
-  await waitFor(async () => (await readFile(path, 'utf8').catch(() => '')).trim() !== '', `pid file ${path}`);
-  return Number((await readFile(path, 'utf8')).trim());
-};
 
 function runFixture(extra: string[] = []) {
   const proc = startAirlock(['run', '--', process.execPath, stdioFixture, ...extra]);

@@ -2,6 +2,7 @@
  * Run the built CLI as a real process, the way a user or an MCP client does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -91,4 +92,10 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, what:
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The pid a fixture wrote with --print-pid-file, once it is there. */
+export async function readPid(path: string): Promise<number> {
+  await waitFor(async () => (await readFile(path, 'utf8').catch(() => '')).trim() !== '', `pid file ${path}`);
+  return Number((await readFile(path, 'utf8')).trim());
 }
