@@ -11,8 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Bridge } from '../bridge/bridge.js';
 import type { Stage } from '../bridge/stage.js';
-import { classify, RpcErrorCode, type JSONRPCMessage } from '../bridge/json-rpc.js';
-import { rememberText } from '../bridge/message-text.js';
+import { classify, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
@@ -256,24 +255,28 @@ async function readMessages(req: IncomingMessage, res: ServerResponse, limit: nu
     sendRpcError(res, body.status, body.status === 413 ? RpcErrorCode.invalidRequest : RpcErrorCode.parseError, body.message);
     return undefined;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(body.text);
-  } catch (error) {
-    sendRpcError(res, 400, RpcErrorCode.parseError, `Parse error: ${(error as Error).message}`);
-    return undefined;
-  }
   // Streamable HTTP still accepts 2025-03-26 batches; each element must be a message.
-  const items = Array.isArray(value) && value.length > 0 ? value : [value];
+  const batch = body.text.trimStart().startsWith('[') ? parseBatch(body.text) : undefined;
+  const verdicts = batch ?? [parseFrame(body.text)];
   const messages: JSONRPCMessage[] = [];
-  for (const item of items) {
-    const verdict = classify(item);
+  for (const verdict of verdicts) {
     if (!verdict.ok) {
-      sendRpcError(res, 400, verdict.code, `Invalid Request: ${verdict.reason}`, verdict.id);
+      const prefix = verdict.code === RpcErrorCode.parseError ? '' : 'Invalid Request: ';
+      sendRpcError(res, 400, verdict.code, `${prefix}${verdict.reason}`, verdict.id);
       return undefined;
     }
     messages.push(verdict.message);
   }
-  if (!Array.isArray(value)) rememberText(messages[0]!, body.text);
   return { messages };
+}
+
+/** A non-empty JSON array: each element classified; otherwise the verdict on the whole text. */
+function parseBatch(text: string): Classified[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [parseFrame(text)]; // reports the parse error
+  }
+  return Array.isArray(value) && value.length > 0 ? value.map((item) => classify(item)) : [classify(value)];
 }
