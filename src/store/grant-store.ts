@@ -1,0 +1,64 @@
+/**
+ * What airlock keeps per server after a login, and the one interface every store implements.
+ * The auth flow (src/auth/) only talks to `GrantStore`; the keychain and file stores
+ * (src/store/) implement it. Secrets live only in these records, never in logs or argv.
+ */
+
+/** A client registration, kept per issuer and never used with another issuer (MCP auth, 2026-07-28). */
+export interface ClientRecord {
+  /** The authorization server's issuer identifier, exactly as its metadata says. */
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  /** How we came by it: pre-registered by the user, a Client ID Metadata Document, or RFC 7591 DCR. */
+  method: 'pre-registered' | 'metadata-document' | 'dynamic';
+  /** The redirect URI registered with it (DCR binds it exactly). */
+  redirectUri?: string;
+  /** token_endpoint_auth_method the client uses ('none' for public clients). */
+  tokenEndpointAuthMethod?: string;
+  /** Epoch seconds when the client secret expires (RFC 7591 client_secret_expires_at; 0 = never). */
+  clientSecretExpiresAt?: number;
+  registeredAt: number;
+}
+
+/** Tokens for one resource from one issuer. */
+export interface TokenRecord {
+  /** Canonical resource URI (RFC 8707) the tokens are for. */
+  resource: string;
+  issuer: string;
+  clientId: string;
+  accessToken: string;
+  tokenType: string;
+  refreshToken?: string;
+  /** Epoch milliseconds; absent when the server did not say. */
+  expiresAt?: number;
+  /** Space-separated granted scopes (as granted, else as requested). */
+  scope?: string;
+  /** Subject from the ID token or a JWT access token, when known (for status and the audit log). */
+  subject?: string;
+  obtainedAt: number;
+}
+
+/** Where a store keeps its records: shown by `status`, never the secret itself. */
+export type StorageBackend = 'keychain' | 'file' | 'memory';
+
+/**
+ * The store the auth flow uses. Implementations must be safe to call from several processes at
+ * once (last writer wins per record); serialising logins is the job of `withLock`.
+ */
+export interface GrantStore {
+  readonly backend: StorageBackend;
+  loadTokens(resource: string): Promise<TokenRecord | undefined>;
+  saveTokens(record: TokenRecord): Promise<void>;
+  /** Returns true when something was removed. */
+  deleteTokens(resource: string): Promise<boolean>;
+  listTokens(): Promise<TokenRecord[]>;
+  loadClient(issuer: string): Promise<ClientRecord | undefined>;
+  saveClient(record: ClientRecord): Promise<void>;
+  deleteClient(issuer: string): Promise<boolean>;
+  /**
+   * Run `fn` while holding a lock shared by every airlock process on this machine for `name`
+   * (one login or refresh per resource at a time). Waits up to `timeoutMs`, then throws.
+   */
+  withLock<T>(name: string, fn: () => Promise<T>, timeoutMs?: number): Promise<T>;
+}
