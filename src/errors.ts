@@ -12,6 +12,8 @@ export const ExitCode = {
   config: 3,
   upstream: 4,
   listen: 6,
+  /** `audit verify` found a broken or missing record. */
+  auditBroken: 7,
   interrupted: 130,
   terminated: 143,
 } as const;
@@ -30,6 +32,10 @@ export type AirlockErrorCode =
   | 'AIRLOCK_UPSTREAM_HTTP'
   | 'AIRLOCK_UPSTREAM_CLOSED'
   | 'AIRLOCK_LISTEN_FAILED'
+  | 'AIRLOCK_AUDIT_WRITE'
+  | 'AIRLOCK_AUDIT_READ'
+  | 'AIRLOCK_AUDIT_BROKEN'
+  | 'AIRLOCK_POLICY_FILE'
   | 'AIRLOCK_INTERNAL';
 
 const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
@@ -44,6 +50,10 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_UPSTREAM_HTTP: ExitCode.upstream,
   AIRLOCK_UPSTREAM_CLOSED: ExitCode.upstream,
   AIRLOCK_LISTEN_FAILED: ExitCode.listen,
+  AIRLOCK_AUDIT_WRITE: ExitCode.config,
+  AIRLOCK_AUDIT_READ: ExitCode.config,
+  AIRLOCK_AUDIT_BROKEN: ExitCode.auditBroken,
+  AIRLOCK_POLICY_FILE: ExitCode.config,
   AIRLOCK_INTERNAL: ExitCode.internal,
 };
 

@@ -9,7 +9,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { describeError, quote, type AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errorResponse, kindOf, RpcErrorCode, type JSONRPCMessage, type RequestId } from './json-rpc.js';
-import type { Stage } from './stage.js';
+import type { MessageTap, Side, Stage } from './stage.js';
 
 export interface BridgeOptions {
   inbound: Transport;
@@ -22,8 +22,10 @@ export interface BridgeOptions {
    * are sent with `relatedRequestId` so they travel on the stream of the call they belong to.
    */
   relateServerMessages?: boolean;
-  /** Stages every message passes, in order (tool policy; later the audit log). */
+  /** Stages every message passes, in order (the tool policy). */
   stages?: Stage[];
+  /** Sees every message that crosses, including airlock's own answers (the audit log). */
+  tap?: MessageTap;
   /** Called once, after both sides are closed, with why and which side started it. */
   onClosed?: (reason: string, by: CloseInitiator) => void;
 }
@@ -34,13 +36,26 @@ interface PendingRequest {
 }
 
 type Closable = Transport & { closeReason?: string };
+type SendOptions = Parameters<Transport['send']>[1];
+
+/**
+ * Messages to one side leave in the order they were handed over. Normally each is sent at once;
+ * while a tap holds one back (`--audit-sync`), later ones queue behind it. `tail` settles once
+ * the last queued message has been handed to the transport (not when its send completes: a
+ * streamable HTTP send lasts as long as its exchange).
+ */
+interface Lane {
+  tail: Promise<void> | undefined;
+  queued: number;
+}
 export type CloseInitiator = 'client' | 'upstream' | 'airlock';
 
 export class Bridge {
   /** Client->server requests waiting for their response, in send order. */
   private readonly pending = new Map<RequestId, PendingRequest>();
   private readonly progressOwners = new Map<string | number, RequestId>();
-  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly lanes: Record<Side, Lane> = { client: { tail: undefined, queued: 0 }, server: { tail: undefined, queued: 0 } };
 
   private readonly stages: Stage[];
 
@@ -66,10 +81,11 @@ export class Bridge {
   }
 
   private fromClient(message: JSONRPCMessage): void {
+    this.options.tap?.received(message, 'client');
     for (const stage of this.stages) {
       const verdict = stage.fromClient?.(message);
       if (verdict) {
-        this.options.inbound.send(verdict.reply).catch(() => undefined);
+        this.send('client', verdict.reply, undefined, true).catch(() => undefined);
         return;
       }
     }
@@ -88,10 +104,52 @@ export class Bridge {
         (this.options.inbound as { closeSSEStream?: (id: RequestId) => void }).closeSSEStream?.(id);
       }
     }
-    this.options.outbound.send(message).catch((error: unknown) => this.sendFailed(message, kind, error));
+    this.send('server', message, undefined, false).catch((error: unknown) => this.sendFailed(message, kind, error));
+  }
+
+  /** Hand a message to one side, in order, after whatever the tap holds it for. */
+  private send(to: Side, message: JSONRPCMessage, options: SendOptions, byAirlock: boolean): Promise<void> {
+    const transport = to === 'client' ? this.options.inbound : this.options.outbound;
+    const hold = this.options.tap?.sending(message, to, byAirlock);
+    const lane = this.lanes[to];
+    if (hold === undefined && lane.queued === 0) return transport.send(message, options);
+    lane.queued += 1;
+    const prior = lane.tail;
+    let handedOver: () => void = () => undefined;
+    lane.tail = new Promise<void>((resolve) => (handedOver = resolve));
+    const release = (): void => {
+      handedOver();
+      handedOver = () => undefined;
+    };
+    return (async () => {
+      let sending: Promise<void> | undefined;
+      try {
+        if (prior) await prior;
+        let outgoing: JSONRPCMessage | undefined = message;
+        if (hold) outgoing = await hold.then(() => message, (error: unknown) => this.heldBackFailed(message, error));
+        if (outgoing) sending = transport.send(outgoing, options);
+      } finally {
+        lane.queued -= 1;
+        release();
+      }
+      await sending;
+    })();
+  }
+
+  /**
+   * The tap could not do what the message waited for (the audit record could not be synced):
+   * fail closed. An answer becomes an error naming why; anything else is dropped, with a log line.
+   */
+  private heldBackFailed(message: JSONRPCMessage, error: unknown): JSONRPCMessage | undefined {
+    const text = describeError(error);
+    this.options.log.error(`${this.options.label}: ${describeMessage(message)} withheld: ${text}`);
+    if ('method' in message || message.id === undefined || message.id === null) return undefined;
+    const code = (error as Partial<AirlockError>).code ?? 'AIRLOCK_AUDIT_WRITE';
+    return errorResponse(message.id as RequestId, RpcErrorCode.upstreamError, `mcp-airlock withheld this answer: ${text}`, { airlock: code });
   }
 
   private fromServer(received: JSONRPCMessage): void {
+    this.options.tap?.received(received, 'server');
     let message = received;
     let relatedRequestId: RequestId | undefined;
     let entry: PendingRequest | undefined;
@@ -103,13 +161,13 @@ export class Bridge {
     }
     for (const stage of this.stages) message = stage.fromServer?.(message, entry) ?? message;
     const options = relatedRequestId === undefined ? undefined : { relatedRequestId };
-    this.options.inbound.send(message, options).catch((error: unknown) => {
+    this.send('client', message, options, false).catch((error: unknown) => {
       // The client went away mid-response, or cancelled and closed its stream: nothing to do but say so.
       this.options.log.debug(`${this.options.label}: could not deliver ${describeMessage(message)} to the client: ${describeError(error)}`);
       // A server request nobody can answer would leave the server waiting forever: answer it.
       if ('method' in message && 'id' in message) {
         const reply = errorResponse(message.id as RequestId, RpcErrorCode.upstreamError, `mcp-airlock could not deliver ${message.method} to the client: ${describeError(error)}`);
-        this.options.outbound.send(reply).catch(() => undefined);
+        this.send('server', reply, undefined, true).catch(() => undefined);
       }
     });
   }
@@ -156,16 +214,21 @@ export class Bridge {
 
   private replyError(id: RequestId, text: string, code: string | undefined): void {
     const response = errorResponse(id, RpcErrorCode.upstreamError, text, { airlock: code ?? 'AIRLOCK_UPSTREAM_HTTP' });
-    this.options.inbound.send(response).catch(() => undefined);
+    this.send('client', response, undefined, true).catch(() => undefined);
   }
 
   /**
    * Close both sides once. Requests still waiting get a JSON-RPC error naming the reason
    * (e.g. "server process 123 exited with code 3"), so no client call hangs forever.
    */
-  async close(reason = 'closed', by: CloseInitiator = 'airlock'): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  close(reason = 'closed', by: CloseInitiator = 'airlock'): Promise<void> {
+    // A second caller waits for the first close to finish, not just to start.
+    this.closing ??= this.closeOnce(reason, by);
+    return this.closing;
+  }
+
+  private async closeOnce(reason: string, by: CloseInitiator): Promise<void> {
+
     const { inbound, outbound, log, label } = this.options;
     if (by === 'upstream') {
       for (const id of this.pending.keys()) {
@@ -175,6 +238,10 @@ export class Bridge {
     this.pending.clear();
     this.progressOwners.clear();
     log.debug(`${label}: closing (${by}: ${reason})`);
+    // The record of every call still open is written before anything closes, and answers held
+    // back for it reach the client first.
+    await this.options.tap?.closed(`${by}: ${reason}`)?.catch((error: unknown) => log.error(`${label}: audit: ${describeError(error)}`));
+    await this.lanes.client.tail;
     // Each side is closed even when the other throws; the one that closed first is a no-op.
     await Promise.allSettled([outbound.close(), inbound.close()]);
     this.options.onClosed?.(reason, by);

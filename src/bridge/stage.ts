@@ -1,7 +1,8 @@
 /**
  * A pipeline stage: something that looks at messages on their way through the bridge and changes
  * only what its job requires (DESIGN.md, "The bridge matrix"). The tool policy is one; the audit
- * log will be another. Stages never mutate a message: they return a new one (see message-text.ts).
+ * log watches through a `MessageTap`. Stages never mutate a message: they return a new one (see
+ * message-text.ts).
  */
 import type { JSONRPCMessage } from './json-rpc.js';
 
@@ -21,4 +22,26 @@ export interface Stage {
    * replacement, or undefined to let it pass as it is.
    */
   fromServer?(message: JSONRPCMessage, answers: AnsweredRequest | undefined): JSONRPCMessage | undefined;
+}
+
+export type Side = 'client' | 'server';
+
+/**
+ * Sees every message that crosses the bridge, without changing any: the audit log. Unlike a
+ * stage it also sees the answers airlock makes itself (policy denials, upstream failures), and
+ * it may hold a direction back: a promise from `sending` delays that message, and every later
+ * message in the same direction, until it settles (`--audit-sync`).
+ */
+export interface MessageTap {
+  /** A message as it arrives from `from`, before any stage. */
+  received(message: JSONRPCMessage, from: Side): void;
+  /** A message about to be sent to `to`; `byAirlock` when airlock made it (not the other side). */
+  sending(message: JSONRPCMessage, to: Side, byAirlock: boolean): Promise<void> | undefined;
+  /** Both sides are closed; nothing more will cross. */
+  closed(reason: string): Promise<void> | undefined;
+}
+
+/** Which transport a side uses ("stdio", "streamable-http", "sse"), for the audit record. */
+export function transportNameOf(transport: object): string {
+  return (transport as { transportName?: string }).transportName ?? 'unknown';
 }

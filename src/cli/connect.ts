@@ -10,10 +10,10 @@ import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
 import { collect, parseLogLevel, parseServerUrl, parseTransportMode } from './options.js';
 import { runStdioSession } from './stdio-session.js';
-import { addPolicyOptions, stagesFor, type PolicyFlags } from './policy-options.js';
+import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
 
-export interface ConnectOptions extends PolicyFlags {
+export interface ConnectOptions extends PipelineFlags {
   transport: RemoteTransportMode;
   header: string[];
   headerFile: string[];
@@ -33,7 +33,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addPolicyOptions(command)
+  addPipelineOptions(command)
     .addHelpText('after', `
 Examples:
   $ mcp-airlock https://mcp.example.com/mcp
@@ -50,6 +50,6 @@ In a Claude Desktop or Cursor config:
       const context = createContext(options.logLevel);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const request = await createRequester();
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request }, stagesFor(options)());
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request }, options);
     });
 }

@@ -8,7 +8,7 @@ import { createContext } from './context.js';
 import { parseLogLevel } from './options.js';
 import type { CommandResult } from './program.js';
 import { runStdioSession } from './stdio-session.js';
-import { addPolicyOptions, stagesFor, type PolicyFlags } from './policy-options.js';
+import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 
 export function registerRun(program: Command, result: CommandResult): void {
   const command = program
@@ -17,15 +17,15 @@ export function registerRun(program: Command, result: CommandResult): void {
     .description('Start a stdio MCP server as a child process and bridge our stdin/stdout to it. The child runs in its own process group and never outlives mcp-airlock.')
     .argument('<command...>', 'the server command and its arguments, after --')
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addPolicyOptions(command)
+  addPipelineOptions(command)
     .passThroughOptions()
     .addHelpText('after', `
 Examples:
   $ mcp-airlock run -- npx -y @modelcontextprotocol/server-everything
   $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose
   $ mcp-airlock run --allow-tool 'read_*' --allow-tool search -- node ./my-server.js`)
-    .action(async (commandLine: string[], options: PolicyFlags & { logLevel: LogLevel }) => {
+    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
-      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args }, stagesFor(options)());
+      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args }, options);
     });
 }

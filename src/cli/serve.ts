@@ -13,12 +13,12 @@ import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { createContext, version } from './context.js';
-import { addPolicyOptions, stagesFor, type PolicyFlags } from './policy-options.js';
+import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
 import { supervise } from './lifecycle.js';
 import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
 import type { CommandResult } from './program.js';
 
-export interface ServeOptions extends PolicyFlags {
+export interface ServeOptions extends PipelineFlags {
   port: number;
   host: string;
   upstream?: string;
@@ -63,7 +63,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
     .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addPolicyOptions(command)
+  addPipelineOptions(command)
     .passThroughOptions()
     .addHelpText('after', `
 Examples:
@@ -95,6 +95,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     const [command, ...args] = commandLine as [string, ...string[]];
     upstream = { kind: 'command', command, args };
   }
+  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log });
   const server = await startHttpInbound({
     host: options.host,
     port: options.port,
@@ -106,7 +107,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     maxSessions: options.maxSessions,
     log,
     createUpstream: () => createOutbound(upstream, context),
-    createStages: stagesFor(options),
+    createPipeline: pipeline.forSession,
     version,
   });
   log.info(`serving ${describeUpstream(upstream)}`);
@@ -114,16 +115,22 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   if (options.host !== '127.0.0.1' && options.host !== 'localhost' && options.host !== '::1') {
     log.warn(`bound to ${options.host}: reachable from other machines, and nothing authenticates clients yet`);
   }
-  return supervise({
-    log,
-    reaper: context.reaper,
-    done: parentGone(log).then(async () => {
-      await server.close();
-      return ExitCode.ok;
-    }),
-    shutdown: () => server.close(),
-    shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
-  });
+  try {
+    return await supervise({
+      log,
+      reaper: context.reaper,
+      done: parentGone(log).then(async () => {
+        await server.close();
+        return ExitCode.ok;
+      }),
+      shutdown: () => server.close(),
+      shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
+    });
+  } finally {
+    // server.close() ends every session first, so their last records are in the buffer by now.
+    await server.close();
+    await pipeline.close();
+  }
 }
 
 /**

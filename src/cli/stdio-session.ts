@@ -3,37 +3,50 @@
  * other, until either side ends. Exit 0 when the client closes stdin, 4 when the upstream dies.
  */
 import { Bridge } from '../bridge/bridge.js';
-import type { Stage } from '../bridge/stage.js';
 import { ExitCode } from '../errors.js';
 import { createStdioInbound } from '../transports/stdio-inbound.js';
 import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
 import type { CommandContext } from './context.js';
 import { supervise } from './lifecycle.js';
+import { createPipeline, type PipelineFlags } from './pipeline.js';
+import { randomBytes } from 'node:crypto';
+import { version } from './context.js';
 
-export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, stages: Stage[] = []): Promise<number> {
+export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
+  const pipeline = await createPipeline(flags, { server: name, version, log });
+  const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log });
+  const outbound = createOutbound(upstream, context);
+  const { stages, tap } = pipeline.forSession(randomBytes(4).toString('hex'), inbound, outbound);
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
   const bridge = new Bridge({
-    inbound: createStdioInbound({ maxLineBytes: context.maxLineBytes, log }),
-    outbound: createOutbound(upstream, context),
+    inbound,
+    outbound,
     log,
     label: name,
     stages,
+    tap,
     onClosed: (reason, by) => {
       if (by === 'upstream') log.error(`upstream ended: ${reason}`);
       else log.debug(`session ended: ${reason}`);
       resolveDone(by === 'upstream' ? ExitCode.upstream : ExitCode.ok);
     },
   });
-  await bridge.start();
-  log.debug(`bridging stdio <-> ${name}`);
-  return supervise({
-    log,
-    reaper: context.reaper,
-    done,
-    shutdown: () => bridge.close('mcp-airlock was asked to stop', 'airlock'),
-    shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
-  });
+  try {
+    await bridge.start();
+    log.debug(`bridging stdio <-> ${name}`);
+    return await supervise({
+      log,
+      reaper: context.reaper,
+      done,
+      shutdown: () => bridge.close('mcp-airlock was asked to stop', 'airlock'),
+      shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
+    });
+  } finally {
+    // Every record is on disk before the process exits, however the session ended.
+    await bridge.close('mcp-airlock is exiting', 'airlock');
+    await pipeline.close();
+  }
 }

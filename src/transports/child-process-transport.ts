@@ -28,6 +28,8 @@ export interface ChildProcessTransportOptions {
 }
 
 export class ChildProcessTransport implements Transport {
+  readonly transportName = 'stdio';
+
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;

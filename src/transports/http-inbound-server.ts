@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Bridge } from '../bridge/bridge.js';
-import type { Stage } from '../bridge/stage.js';
+import type { MessageTap, Stage } from '../bridge/stage.js';
 import { classify, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -38,8 +38,8 @@ export interface HttpInboundOptions {
   log: Logger;
   /** Make the outbound side for a new session (not yet started). */
   createUpstream: () => Transport;
-  /** The pipeline stages of a new session (each session gets its own). */
-  createStages: () => Stage[];
+  /** The stages and tap of a new session (each session gets its own). */
+  createPipeline: (session: string, inbound: Transport, outbound: Transport) => { stages: Stage[]; tap: MessageTap | undefined };
   version: string;
 }
 
@@ -74,10 +74,13 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     id: string,
   ): Promise<Session> => {
     const label = `session ${id.slice(0, 8)}`;
+    const outbound = options.createUpstream();
+    const { stages, tap } = options.createPipeline(id.slice(0, 8), transport, outbound);
     const bridge = new Bridge({
       inbound: transport,
-      outbound: options.createUpstream(),
-      stages: options.createStages(),
+      outbound,
+      stages,
+      tap,
       log,
       label,
       relateServerMessages: kind === 'http',

@@ -21,6 +21,8 @@ export interface JsonLineTransportOptions {
 const NEWLINE = 0x0a;
 
 export class JsonLineTransport implements Transport {
+  readonly transportName = 'stdio';
+
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;

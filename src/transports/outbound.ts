@@ -4,6 +4,7 @@
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from '../log.js';
+import { describeCommandSafely } from '../redact.js';
 import { ChildProcessTransport } from './child-process-transport.js';
 import type { ChildReaper } from './child-reaper.js';
 import type { HttpRequester } from './http-request.js';
@@ -34,8 +35,11 @@ export function createOutbound(spec: UpstreamSpec, context: OutboundContext): Tr
   return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log });
 }
 
-/** Name the upstream for logs, without secrets (no query string, no userinfo). */
+/**
+ * Name the upstream for logs and the audit log, without secrets: no query string or userinfo in a
+ * URL; `--api-key X`, `TOKEN=X` and token-shaped words in a command line replaced.
+ */
 export function describeUpstream(spec: UpstreamSpec): string {
-  if (spec.kind === 'command') return [spec.command, ...spec.args].map((part) => (/\s/.test(part) ? JSON.stringify(part) : part)).join(' ');
+  if (spec.kind === 'command') return describeCommandSafely(spec.command, spec.args);
   return `${spec.url.protocol}//${spec.url.host}${spec.url.pathname}`;
 }

@@ -118,6 +118,11 @@ export class RemoteTransport implements Transport {
     return inner;
   }
 
+  /** The transport in use once connected; before that, the mode asked for. */
+  get transportName(): string {
+    return (this.active as { transportName?: string } | undefined)?.transportName ?? `remote(${this.options.mode})`;
+  }
+
   /** The URL without credentials or query (which may carry keys), for messages. */
   get safeUrl(): string {
     const { url } = this.options;

@@ -18,6 +18,8 @@ export interface SseClientOptions {
 }
 
 export class SseClientTransport implements Transport {
+  readonly transportName = 'sse';
+
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;

@@ -11,6 +11,8 @@ import { messageText } from '../bridge/message-text.js';
 import { EventStream } from './event-stream.js';
 
 export class SseServerSession implements Transport {
+  readonly transportName = 'sse';
+
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;

@@ -31,6 +31,8 @@ export interface StreamableHttpClientOptions {
 const ACCEPT_BOTH = 'application/json, text/event-stream';
 
 export class StreamableHttpClientTransport implements Transport {
+  readonly transportName = 'streamable-http';
+
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;

@@ -74,6 +74,8 @@ class PostAnswer {
 }
 
 export class StreamableHttpServerSession implements Transport {
+  readonly transportName = 'streamable-http';
+
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;

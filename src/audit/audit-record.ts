@@ -1,0 +1,109 @@
+/**
+ * The audit record and its hash chain. One JSON line per request/response pair and per
+ * notification. Each process that writes to an audit file keeps its own chain (a random `chain`
+ * id, `seq` from 0): every record carries the SHA-256 of the previous record of its chain, and
+ * the chain is anchored by its first record (`seq` 0, an all-zero `prev`). Several processes
+ * (Claude Desktop starts several copies of a server line) can then append to one file without
+ * coordinating, and a removed, changed or reordered record breaks the chain it belongs to.
+ *
+ * The hash covers the exact bytes of the line up to its `hash` member, so `verify` needs no
+ * canonical JSON: a line is `{...,"hash":"<64 hex>"}` and its hash is
+ * SHA-256(prev-hash-hex + "\n" + line-without-hash + "}").
+ */
+import { createHash } from 'node:crypto';
+
+export const AUDIT_FORMAT_VERSION = 1;
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** What happened to a call: how it ended, as the client saw it. */
+export type AuditOutcome =
+  /** Answered with a result. */
+  | 'ok'
+  /** Answered by the server with a JSON-RPC error (`error.code` says which). */
+  | 'error'
+  /** Refused by airlock's tool policy; never reached the server. */
+  | 'denied'
+  /** Airlock answered with an error because the upstream failed, closed or refused the request. */
+  | 'upstream-failure'
+  /** The client cancelled it (notifications/cancelled) before an answer came. */
+  | 'cancelled'
+  /** The session ended before any answer (client gone, or airlock stopped). */
+  | 'unanswered'
+  /** A notification: nothing to answer. */
+  | 'delivered';
+
+export type AuditDirection = 'client->server' | 'server->client';
+
+/** Who the calls were made as, from the token in use. Never the token itself. */
+export interface AuditPrincipal {
+  issuer: string;
+  subject?: string;
+  clientId: string;
+  scopes: string[];
+}
+
+/** The fields a record has before the chain members (`chain`, `seq`, `prev`, `hash`) are added. */
+export interface AuditEvent {
+  /** ISO 8601 with milliseconds, UTC: when the request (or notification) reached airlock. */
+  time: string;
+  session: string;
+  /** The upstream: URL without credentials or secret query values, or the command line, redacted. */
+  server: string;
+  /** Inbound and outbound transport, e.g. "stdio->streamable-http". */
+  transport: string;
+  direction: AuditDirection;
+  kind: 'request' | 'notification';
+  method: string;
+  id?: string | number;
+  /** Tool or prompt name, or resource URI. */
+  name?: string;
+  /** Arguments: absent with --audit-args none; a "sha256:<hex>" digest; or the redacted arguments. */
+  args?: string | unknown;
+  outcome: AuditOutcome;
+  /** The JSON-RPC error code when the outcome is an error. */
+  errorCode?: number;
+  /** Airlock's stable code (AIRLOCK_*) for denials and upstream failures. */
+  airlockCode?: string;
+  /** Why a call went unanswered (the session's close reason). */
+  detail?: string;
+  latencyMs?: number;
+  /** Bytes of the request (client->server) and of the answer (server->client). */
+  bytesIn: number;
+  bytesOut: number;
+  principal?: AuditPrincipal | null;
+  airlock: string;
+}
+
+/** A record as written: the event plus its place in the chain. */
+export interface AuditRecord extends AuditEvent {
+  v: number;
+  chain: string;
+  seq: number;
+  prev: string;
+  hash: string;
+}
+
+const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
+
+/** SHA-256 over the previous hash and the line's text without its hash member. */
+export function chainHash(prev: string, body: string): string {
+  return createHash('sha256').update(prev).update('\n').update(body).digest('hex');
+}
+
+/**
+ * Serialise one record as a line (no newline), linking it to `prev`. Member order is fixed by the
+ * object literal, so lines read well: chain position first, then what happened.
+ */
+export function sealRecord(event: AuditEvent, chain: string, seq: number, prev: string): string {
+  const head = { v: AUDIT_FORMAT_VERSION, chain, seq, prev };
+  const body = JSON.stringify({ ...head, ...event });
+  const hash = chainHash(prev, body);
+  return `${body.slice(0, -1)},"hash":"${hash}"}`;
+}
+
+/** Split a line into the text its hash covers and the hash it claims; undefined when malformed. */
+export function openLine(line: string): { body: string; hash: string } | undefined {
+  const match = HASH_SUFFIX.exec(line);
+  if (!match) return undefined;
+  return { body: `${line.slice(0, match.index)}}`, hash: match[1]! };
+}

@@ -1,0 +1,196 @@
+/**
+ * The audit stage: watches one bridge (one session) and turns what crosses it into audit
+ * events: one per request/response pair, in either direction, and one per notification. It pairs
+ * a request with its answer by id and direction, so it sees the answer the client actually got:
+ * a filtered tools/list, a policy denial made by airlock, or airlock's error when the upstream
+ * failed. Requests still open when the session ends are recorded as cancelled or unanswered:
+ * nothing that reached airlock goes unrecorded.
+ */
+import { performance } from 'node:perf_hooks';
+import { messageText } from '../bridge/message-text.js';
+import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
+import type { MessageTap, Side } from '../bridge/stage.js';
+import type { AuditDirection, AuditEvent, AuditOutcome, AuditPrincipal } from './audit-record.js';
+import { recordArguments, type AuditArgsMode } from '../redact.js';
+
+/** Where the tap's events go (an AuditWriter; a promise in sync mode). */
+export interface AuditSink {
+  append(event: AuditEvent): Promise<void> | undefined;
+}
+
+export interface AuditTapOptions {
+  sink: AuditSink;
+  session: string;
+  /** The upstream, already without secrets. */
+  server: string;
+  /** "stdio->streamable-http": read when a record is written, since auto mode decides late. */
+  transport: () => string;
+  args: AuditArgsMode;
+  version: string;
+  principal?: () => AuditPrincipal | null | undefined;
+}
+
+interface OpenCall {
+  direction: AuditDirection;
+  time: string;
+  started: number;
+  method: string;
+  id: RequestId;
+  name: string | undefined;
+  args: unknown;
+  bytes: number;
+}
+
+/** The member that names what a call acts on: a tool, a prompt or a resource. */
+function targetOf(method: string, params: Record<string, unknown> | undefined): string | undefined {
+  if (!params) return undefined;
+  if (method === 'tools/call' || method === 'prompts/get') return typeof params.name === 'string' ? params.name : undefined;
+  if (method.startsWith('resources/')) return typeof params.uri === 'string' ? params.uri : undefined;
+  if (method === 'completion/complete') {
+    const ref = params.ref as { name?: unknown; uri?: unknown } | undefined;
+    const value = ref?.name ?? ref?.uri;
+    return typeof value === 'string' ? value : undefined;
+  }
+  return undefined;
+}
+
+/** What a call's arguments are, per method: tool arguments, prompt arguments, else the params. */
+function argumentsOf(method: string, params: Record<string, unknown> | undefined): unknown {
+  if (params === undefined) return undefined;
+  if (method === 'tools/call' || method === 'prompts/get') return params.arguments;
+  const { _meta: _ignored, ...rest } = params;
+  return Object.keys(rest).length === 0 ? undefined : rest;
+}
+
+function byteLength(message: JSONRPCMessage): number {
+  return Buffer.byteLength(messageText(message));
+}
+
+export class AuditTap implements MessageTap {
+  /** Calls made by the client, waiting for the server's answer. */
+  private readonly clientCalls = new Map<RequestId, OpenCall>();
+  /** Calls made by the server (sampling, elicitation, roots), waiting for the client's answer. */
+  private readonly serverCalls = new Map<RequestId, OpenCall>();
+
+  constructor(private readonly options: AuditTapOptions) {}
+
+  received(message: JSONRPCMessage, from: Side): void {
+    if (from !== 'client') return; // server messages are recorded as they are delivered
+    if ('method' in message) {
+      if ('id' in message) this.open(this.clientCalls, 'client->server', message);
+      else {
+        this.notification('client->server', message);
+        if (message.method === 'notifications/cancelled') this.cancelled(message);
+      }
+    } else {
+      this.answer(this.serverCalls, message, false);
+    }
+  }
+
+  sending(message: JSONRPCMessage, to: Side, byAirlock: boolean): Promise<void> | undefined {
+    if (to !== 'client') return undefined;
+    if ('method' in message) {
+      if ('id' in message) {
+        this.open(this.serverCalls, 'server->client', message);
+        return undefined;
+      }
+      return this.notification('server->client', message);
+    }
+    return this.answer(this.clientCalls, message, byAirlock);
+  }
+
+  closed(reason: string): Promise<void> | undefined {
+    const pending: Array<Promise<void> | undefined> = [];
+    for (const calls of [this.clientCalls, this.serverCalls]) {
+      for (const call of calls.values()) pending.push(this.write(call, 'unanswered', 0, { detail: reason }));
+      calls.clear();
+    }
+    const waits = pending.filter((p): p is Promise<void> => p !== undefined);
+    return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
+  }
+
+  private open(calls: Map<RequestId, OpenCall>, direction: AuditDirection, message: JSONRPCMessage & { method: string; id: RequestId }): void {
+    const params = (message as { params?: Record<string, unknown> }).params;
+    calls.set(message.id, {
+      direction,
+      time: new Date().toISOString(),
+      started: performance.now(),
+      method: message.method,
+      id: message.id,
+      name: targetOf(message.method, params),
+      args: recordArguments(argumentsOf(message.method, params), this.options.args),
+      bytes: byteLength(message),
+    });
+  }
+
+  private answer(calls: Map<RequestId, OpenCall>, message: JSONRPCMessage, byAirlock: boolean): Promise<void> | undefined {
+    const id = (message as { id?: RequestId }).id;
+    const call = id === undefined || id === null ? undefined : calls.get(id);
+    if (!call) return undefined; // an answer to nothing we saw (already cancelled): the peer's business
+    calls.delete(call.id);
+    const error = (message as { error?: { code?: unknown; data?: { airlock?: unknown } } }).error;
+    let outcome: AuditOutcome = 'ok';
+    let extra: Partial<AuditEvent> = {};
+    if (error) {
+      const airlockCode = byAirlock && typeof error.data?.airlock === 'string' ? error.data.airlock : undefined;
+      outcome = airlockCode === 'AIRLOCK_POLICY_DENIED' ? 'denied' : byAirlock ? 'upstream-failure' : 'error';
+      extra = { errorCode: typeof error.code === 'number' ? error.code : undefined, airlockCode };
+    }
+    return this.write(call, outcome, byteLength(message), extra);
+  }
+
+  private cancelled(message: JSONRPCMessage): void {
+    const id = (message as { params?: { requestId?: RequestId } }).params?.requestId;
+    const call = id === undefined ? undefined : this.clientCalls.get(id);
+    if (!call) return;
+    this.clientCalls.delete(call.id);
+    void this.write(call, 'cancelled', 0, {});
+  }
+
+  private notification(direction: AuditDirection, message: JSONRPCMessage & { method: string }): Promise<void> | undefined {
+    const params = (message as { params?: Record<string, unknown> }).params;
+    const bytes = byteLength(message);
+    return this.options.sink.append({
+      ...this.head(),
+      direction,
+      kind: 'notification',
+      method: message.method,
+      name: targetOf(message.method, params),
+      outcome: 'delivered',
+      bytesIn: direction === 'client->server' ? bytes : 0,
+      bytesOut: direction === 'server->client' ? bytes : 0,
+      ...this.tail(),
+    });
+  }
+
+  private write(call: OpenCall, outcome: AuditOutcome, answerBytes: number, extra: Partial<AuditEvent>): Promise<void> | undefined {
+    const fromClient = call.direction === 'client->server';
+    const event: AuditEvent = {
+      ...this.head(),
+      time: call.time,
+      direction: call.direction,
+      kind: 'request',
+      method: call.method,
+      id: call.id,
+      ...(call.name === undefined ? {} : { name: call.name }),
+      ...(call.args === undefined ? {} : { args: call.args }),
+      outcome,
+      ...(extra.errorCode === undefined ? {} : { errorCode: extra.errorCode }),
+      ...(extra.airlockCode === undefined ? {} : { airlockCode: extra.airlockCode }),
+      ...(extra.detail === undefined ? {} : { detail: extra.detail }),
+      latencyMs: Math.round((performance.now() - call.started) * 100) / 100,
+      bytesIn: fromClient ? call.bytes : answerBytes,
+      bytesOut: fromClient ? answerBytes : call.bytes,
+      ...this.tail(),
+    };
+    return this.options.sink.append(event);
+  }
+
+  private head(): Pick<AuditEvent, 'time' | 'session' | 'server' | 'transport'> {
+    return { time: new Date().toISOString(), session: this.options.session, server: this.options.server, transport: this.options.transport() };
+  }
+
+  private tail(): Pick<AuditEvent, 'principal' | 'airlock'> {
+    return { principal: this.options.principal?.() ?? null, airlock: this.options.version };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The audit flags, shared by connect, serve and run, and the audit log they open: one writer per
+ * process (one hash chain), one tap per session.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { dirname } from 'node:path';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { AuditPrincipal } from '../audit/audit-record.js';
+import { defaultAuditFile, prepareDefaultDirectory } from '../audit/audit-location.js';
+import { AuditTap } from '../audit/audit-tap.js';
+import { AuditWriter } from '../audit/audit-writer.js';
+import type { AuditArgsMode } from '../redact.js';
+import { transportNameOf } from '../bridge/stage.js';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseSize } from './options.js';
+
+export interface AuditFlags {
+  /** false with --no-audit. */
+  audit: boolean;
+  auditFile?: string;
+  auditArgs: AuditArgsMode;
+  auditSync: boolean;
+  auditMaxSize: number;
+}
+
+export const DEFAULT_AUDIT_MAX_SIZE = 10 * 1024 * 1024;
+
+function parseArgsMode(value: string): AuditArgsMode {
+  if (value === 'none' || value === 'digest' || value === 'full') return value;
+  throw new InvalidArgumentError('use none, digest or full.');
+}
+
+export function addAuditOptions(command: Command): Command {
+  return command
+    .option('--no-audit', 'do not write the audit log')
+    .option('--audit-file <path>', 'write the audit log here (default: the platform log directory; see `mcp-airlock audit path`)')
+    .option('--audit-args <mode>', 'record tool arguments as: none | digest (SHA-256) | full (secrets redacted)', parseArgsMode, 'digest')
+    .option('--audit-sync', 'write and sync each record to disk before the answer is forwarded', false)
+    .option('--audit-max-size <size>', 'rotate the audit file past this size (0: never)', (v: string) => (v.trim() === '0' ? 0 : parseSize(v)), DEFAULT_AUDIT_MAX_SIZE);
+}
+
+/** The file the flags point at: --audit-file, else the platform default. */
+export function auditFileFor(flags: Pick<AuditFlags, 'auditFile'>): string {
+  return flags.auditFile ?? defaultAuditFile();
+}
+
+export interface AuditContext {
+  /** The upstream, already without secrets. */
+  server: string;
+  version: string;
+  log: Logger;
+  principal?: () => AuditPrincipal | null | undefined;
+}
+
+/** An open audit log: make a tap for each session, close once when the process ends. */
+export interface AuditLog {
+  readonly file: string;
+  tapFor(session: string, inbound: Transport, outbound: Transport): AuditTap;
+  close(): Promise<void>;
+}
+
+/** Open the audit log the flags ask for (undefined with --no-audit). Fails before any traffic flows. */
+export function openAuditLog(flags: AuditFlags, context: AuditContext): AuditLog | undefined {
+  if (!flags.audit) return undefined;
+  const file = auditFileFor(flags);
+  if (flags.auditFile === undefined) {
+    try {
+      prepareDefaultDirectory(dirname(file));
+    } catch (error) {
+      throw new AirlockError('AIRLOCK_AUDIT_WRITE', `cannot create the audit directory ${quote(dirname(file))}: ${describeError(error)}`, {
+        hint: 'Choose a writable location with --audit-file <path>, or switch the audit log off with --no-audit.',
+        cause: error,
+      });
+    }
+  }
+  const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log });
+  context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}`);
+  return {
+    file,
+    tapFor: (session, inbound, outbound) =>
+      new AuditTap({
+        sink: writer,
+        session,
+        server: context.server,
+        transport: () => `${transportNameOf(inbound)}->${transportNameOf(outbound)}`,
+        args: flags.auditArgs,
+        version: context.version,
+        principal: context.principal,
+      }),
+    close: () => writer.close(),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Keeps secrets out of audit records. Arguments are recorded as a SHA-256 digest by default;
+ * with `--audit-args full` they are recorded with secret-looking members and token-like strings
+ * replaced. Command lines are described without secret values, for logs and records alike.
+ *
+ * Redaction is a safety net, not a guarantee: a secret with no recognisable name or shape cannot
+ * be told from data. That is why `digest` is the default.
+ */
+import { createHash } from 'node:crypto';
+
+export type AuditArgsMode = 'none' | 'digest' | 'full';
+
+export const REDACTED = '[REDACTED]';
+
+/** Member and flag names whose values are secrets. */
+const SECRET_NAME = /(^|[-_.])(authorization|auth|cookie|set-cookie|token|access[-_]?token|refresh[-_]?token|id[-_]?token|secret|client[-_]?secret|password|passwd|pwd|api[-_]?key|apikey|private[-_]?key|credentials?|session[-_]?id|x[-_]api[-_]key)$/i;
+
+/** Strings that look like credentials whatever member they are in. */
+const TOKEN_SHAPES: RegExp[] = [
+  /\bBearer\s+[A-Za-z0-9\-._~+/]+=*/gi,
+  /\bBasic\s+[A-Za-z0-9+/]{8,}=*/g,
+  /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, // JWT
+  /\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}/g, // OpenAI/Anthropic/Stripe-style keys
+  /\bgh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub tokens
+  /\bgithub_pat_[A-Za-z0-9_]{20,}/g,
+  /\bglpat-[A-Za-z0-9_-]{20,}/g, // GitLab
+  /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack
+  /\bAKIA[0-9A-Z]{16}\b/g, // AWS access key id
+  /\bAIza[0-9A-Za-z_-]{35}\b/g, // Google API key
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+];
+
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/** Replace token-like runs inside a string. */
+export function redactString(value: string): string {
+  let out = value;
+  for (const shape of TOKEN_SHAPES) out = out.replace(shape, REDACTED);
+  return out;
+}
+
+/** A copy of a JSON value with secret members and token-like strings replaced. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 32) return '[TOO DEEP]';
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = isSecretName(key) && item !== null && item !== '' ? REDACTED : redactValue(item, depth + 1);
+  }
+  return out;
+}
+
+/** SHA-256 of the arguments as JSON, in the order the client sent them. */
+export function digestArguments(args: unknown): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(args ?? null)).digest('hex')}`;
+}
+
+/** What goes in the record's `args` for this mode; undefined means "leave the member out". */
+export function recordArguments(args: unknown, mode: AuditArgsMode): unknown {
+  if (mode === 'none' || args === undefined) return undefined;
+  if (mode === 'digest') return digestArguments(args);
+  return redactValue(args);
+}
+
+/**
+ * A command line with secret values replaced: `--api-key X`, `--token=X`, `API_KEY=X`, and
+ * token-shaped words.
+ */
+export function describeCommandSafely(command: string, args: readonly string[]): string {
+  const words = [command, ...args];
+  const out: string[] = [];
+  let hideNext = false;
+  for (const word of words) {
+    if (hideNext) {
+      out.push(REDACTED);
+      hideNext = false;
+      continue;
+    }
+    const flag = /^(--?[A-Za-z0-9][A-Za-z0-9_.-]*)(=(.*))?$/.exec(word);
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(word);
+    if (flag && isSecretName(flag[1]!.replace(/^-+/, ''))) {
+      if (flag[2] === undefined) hideNext = true;
+      out.push(flag[2] === undefined ? word : `${flag[1]}=${REDACTED}`);
+    } else if (assignment && isSecretName(assignment[1]!)) {
+      out.push(`${assignment[1]}=${REDACTED}`);
+    } else {
+      out.push(redactString(word));
+    }
+  }
+  return out.map((word) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
+}
