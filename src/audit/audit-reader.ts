@@ -4,9 +4,11 @@
  * that was changed, removed, reordered or inserted.
  */
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as delay } from 'node:timers/promises';
 import { AirlockError, describeError, quote } from '../errors.js';
 import { chainHash, GENESIS_HASH, openLine, type AuditRecord } from './audit-record.js';
 
@@ -139,4 +141,44 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
   }
   report.chains = chains.size;
   return report;
+}
+
+/**
+ * Lines appended to the live file from `start` on, as they come (for `audit tail -f`). Polls, so
+ * it works on every platform and file system; follows a rotation by reading the rest of the old
+ * file and then the new one from its start. Ends when `signal` aborts.
+ */
+export async function* followLines(file: string, start: number, signal: AbortSignal, intervalMs = 200): AsyncGenerator<string> {
+  let handle = await open(file, 'r');
+  let position = start;
+  let inode = (await handle.stat()).ino;
+  let partial = '';
+  let decoder = new StringDecoder('utf8');
+  const buffer = Buffer.alloc(64 * 1024);
+  try {
+    while (!signal.aborted) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead > 0) {
+        position += bytesRead;
+        const text = partial + decoder.write(buffer.subarray(0, bytesRead));
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) if (line !== '') yield line;
+        continue;
+      }
+      const current = await stat(file).catch(() => undefined);
+      if (current && current.ino !== inode) {
+        await handle.close();
+        handle = await open(file, 'r');
+        inode = (await handle.stat()).ino;
+        position = 0;
+        partial = '';
+        decoder = new StringDecoder('utf8');
+        continue;
+      }
+      await delay(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
+  } finally {
+    await handle.close();
+  }
 }

@@ -42,6 +42,8 @@ export class RemoteTransport implements Transport {
 
   private active: Inner | undefined;
   private connecting: Promise<Inner> | undefined;
+  /** The transport the first message is being tried on (its answer arrives before `active` is set). */
+  private trying: Inner | undefined;
   private protocolVersion: string | undefined;
   private closed = false;
   closeReason: string | undefined;
@@ -82,6 +84,7 @@ export class RemoteTransport implements Transport {
     let lastError: unknown;
     for (const [index, kind] of candidates.entries()) {
       const inner = this.create(kind);
+      this.trying = inner;
       try {
         await inner.start();
         await inner.send(first);
@@ -118,9 +121,9 @@ export class RemoteTransport implements Transport {
     return inner;
   }
 
-  /** The transport in use once connected; before that, the mode asked for. */
+  /** The transport in use (or being tried, while connecting); before that, the mode asked for. */
   get transportName(): string {
-    return (this.active as { transportName?: string } | undefined)?.transportName ?? `remote(${this.options.mode})`;
+    return ((this.active ?? this.trying) as { transportName?: string } | undefined)?.transportName ?? `remote(${this.options.mode})`;
   }
 
   /** The URL without credentials or query (which may carry keys), for messages. */
