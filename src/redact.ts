@@ -91,5 +91,5 @@ export function describeCommandSafely(command: string, args: readonly string[]):
       out.push(redactString(word));
     }
   }
-  return out.map((word) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
+  return out.map((word) => (/^[A-Za-z0-9_@%+=:,./[\]-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
 }
