@@ -150,8 +150,13 @@ export class AuditTap implements MessageTap {
   private notification(direction: AuditDirection, message: JSONRPCMessage & { method: string }): Promise<void> | undefined {
     const params = (message as { params?: Record<string, unknown> }).params;
     const bytes = byteLength(message);
-    return this.options.sink.append({
-      ...this.head(),
+    const { options } = this;
+    // One literal in record order; members left undefined are dropped by JSON.stringify.
+    return options.sink.append({
+      time: new Date().toISOString(),
+      session: options.session,
+      server: options.server,
+      transport: options.transport(),
       direction,
       kind: 'notification',
       method: message.method,
@@ -159,38 +164,34 @@ export class AuditTap implements MessageTap {
       outcome: 'delivered',
       bytesIn: direction === 'client->server' ? bytes : 0,
       bytesOut: direction === 'server->client' ? bytes : 0,
-      ...this.tail(),
+      principal: options.principal?.() ?? null,
+      airlock: options.version,
     });
   }
 
   private write(call: OpenCall, outcome: AuditOutcome, answerBytes: number, extra: Partial<AuditEvent>): Promise<void> | undefined {
     const fromClient = call.direction === 'client->server';
-    const event: AuditEvent = {
-      ...this.head(),
+    const { options } = this;
+    return options.sink.append({
       time: call.time,
+      session: options.session,
+      server: options.server,
+      transport: options.transport(),
       direction: call.direction,
       kind: 'request',
       method: call.method,
       id: call.id,
-      ...(call.name === undefined ? {} : { name: call.name }),
-      ...(call.args === undefined ? {} : { args: call.args }),
+      name: call.name,
+      args: call.args,
       outcome,
-      ...(extra.errorCode === undefined ? {} : { errorCode: extra.errorCode }),
-      ...(extra.airlockCode === undefined ? {} : { airlockCode: extra.airlockCode }),
-      ...(extra.detail === undefined ? {} : { detail: extra.detail }),
+      errorCode: extra.errorCode,
+      airlockCode: extra.airlockCode,
+      detail: extra.detail,
       latencyMs: Math.round((performance.now() - call.started) * 100) / 100,
       bytesIn: fromClient ? call.bytes : answerBytes,
       bytesOut: fromClient ? answerBytes : call.bytes,
-      ...this.tail(),
-    };
-    return this.options.sink.append(event);
-  }
-
-  private head(): Pick<AuditEvent, 'time' | 'session' | 'server' | 'transport'> {
-    return { time: new Date().toISOString(), session: this.options.session, server: this.options.server, transport: this.options.transport() };
-  }
-
-  private tail(): Pick<AuditEvent, 'principal' | 'airlock'> {
-    return { principal: this.options.principal?.() ?? null, airlock: this.options.version };
+      principal: options.principal?.() ?? null,
+      airlock: options.version,
+    });
   }
 }

@@ -96,14 +96,31 @@ const directions = [
     label: `direct → ${kindName[outbound]} fixture`,
   })),
   ...['stdio', 'http', 'sse'].flatMap((inbound) =>
-    ['stdio', 'http', 'sse'].map((outbound) => ({
-      id: `${inbound}-${outbound}`,
-      inbound,
-      outbound,
-      label: `${kindName[inbound]} → ${kindName[outbound]} (${inbound === 'stdio' ? (outbound === 'stdio' ? 'run' : 'connect') : 'serve'})`,
-    })),
+    ['stdio', 'http', 'sse'].flatMap((outbound) => {
+      const base = {
+        id: `${inbound}-${outbound}`,
+        inbound,
+        outbound,
+        audit: 'on',
+        label: `${kindName[inbound]} → ${kindName[outbound]} (${inbound === 'stdio' ? (outbound === 'stdio' ? 'run' : 'connect') : 'serve'})`,
+      };
+      // The audit log is on by default; its cost is measured on two directions, next to each other.
+      if (outbound !== 'stdio' || inbound === 'sse') return [base];
+      return [
+        { ...base, id: `${base.id}.audit-off`, audit: 'off', label: `${base.label}, --no-audit` },
+        base,
+        { ...base, id: `${base.id}.audit-sync`, audit: 'sync', label: `${base.label}, --audit-sync` },
+      ];
+    }),
   ),
 ].filter((d) => d.inbound === 'direct' || only.length === 0 || only.some((o) => d.id.includes(o)));
+
+/** Audit flags for a direction: its own file in the bench's temp dir (never the user's log). */
+function auditArgs(dir) {
+  if (dir.audit === 'off') return ['--no-audit'];
+  const file = ['--audit-file', join(tmp, `audit-${dir.id}.jsonl`)];
+  return dir.audit === 'sync' ? [...file, '--audit-sync'] : file;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Sessions
@@ -144,12 +161,12 @@ async function openSession(dir) {
       t0 = now();
       await client.connect(transport);
     } else if (dir.inbound === 'stdio') {
-      const args = dir.outbound === 'stdio' ? ['run', '--', ...fixtureCommand] : ['connect', remoteUrl(dir.outbound), '--transport', dir.outbound];
+      const args = dir.outbound === 'stdio' ? ['run', ...auditArgs(dir), '--', ...fixtureCommand] : ['connect', remoteUrl(dir.outbound), '--transport', dir.outbound, ...auditArgs(dir)];
       transport = stdioTransport([airlockBin, ...args]);
       t0 = now(); // the transport spawns airlock in start(), called by connect()
       await client.connect(transport);
     } else {
-      const args = dir.outbound === 'stdio' ? ['--', ...fixtureCommand] : ['--upstream', remoteUrl(dir.outbound), '--transport', dir.outbound];
+      const args = dir.outbound === 'stdio' ? [...auditArgs(dir), '--', ...fixtureCommand] : ['--upstream', remoteUrl(dir.outbound), '--transport', dir.outbound, ...auditArgs(dir)];
       serve = await startServe(args); // takes t0 right before the spawn
       t0 = serve.t0;
       transport = httpTransport(dir.inbound, `${serve.url}/${dir.inbound === 'http' ? 'mcp' : 'sse'}`);
@@ -298,7 +315,7 @@ async function measureMib(client) {
 
 /** Everything for one direction; never throws (errors are recorded in the result). */
 async function benchDirection(dir) {
-  const result = { id: dir.id, label: dir.label, inbound: dir.inbound, outbound: dir.outbound, errors: [], problems: [], warnings: [], closes: [] };
+  const result = { id: dir.id, label: dir.label, inbound: dir.inbound, outbound: dir.outbound, audit: dir.audit, errors: [], problems: [], warnings: [], closes: [] };
   const warningCounts = new Map();
   const collect = (session, closeReport) => {
     result.closes.push({ ms: closeReport.closeMs, exit: closeReport.exit, stopMs: closeReport.stopMs });
@@ -364,6 +381,15 @@ async function benchDirection(dir) {
 function addRatios(results) {
   for (const r of results) {
     if (r.inbound === 'direct') continue;
+    const off = results.find((b) => b.audit === 'off' && b.inbound === r.inbound && b.outbound === r.outbound);
+    if (off && r !== off) {
+      r.vsAuditOff = {
+        baseline: off.id,
+        p50DeltaMs: r.latency && off.latency ? r.latency.p50 - off.latency.p50 : NaN,
+        throughputFraction: r.throughput && off.throughput ? r.throughput.callsPerSec / off.throughput.callsPerSec : NaN,
+        mibRatio: r.mib && off.mib ? r.mib.median / off.mib.median : NaN,
+      };
+    }
     const base = results.find((b) => b.inbound === 'direct' && b.outbound === r.outbound);
     if (!base) continue;
     r.vsDirect = {
@@ -401,6 +427,7 @@ function checkAims(results) {
     aim('throughput >= 90% of direct', () => true, (r) => r.vsDirect?.throughputFraction >= 0.9, (r) => fmt.pct(r.vsDirect?.throughputFraction)),
     aim('connect-mode spawn-to-first-tools/list < 250 ms', (r) => r.inbound === 'stdio' && r.outbound !== 'stdio', (r) => r.spawn.median < 250, (r) => `${fmt.ms(r.spawn.median, 0)} ms`),
     aim('airlock peak RSS < 80 MiB', () => true, (r) => r.rss?.hwm < 80 * MIB, (r) => `${fmt.mib(r.rss?.hwm)} MiB`),
+    aim('default audit log costs <= 10% throughput (vs --no-audit)', (r) => r.vsAuditOff && r.audit === 'on', (r) => r.vsAuditOff.throughputFraction >= 0.9, (r) => fmt.pct(r.vsAuditOff?.throughputFraction)),
   ];
 }
 
@@ -495,6 +522,20 @@ function renderMarkdown(report) {
           return [r.label, v.baseline, `${fmt.delta(v.p50DeltaMs)} ${fmt.ratio(v.p50Ratio)}`, fmt.pct(v.throughputFraction), fmt.ratio(v.mibRatio), c ? `${fmt.mib(c.connected?.rss)} / ${fmt.mib(c.afterThroughput?.hwm)} / ${fmt.mib(c.end?.hwm)}` : '-'];
         }),
         ['l', 'l', 'r', 'r', 'r', 'r'],
+      ),
+    );
+    out.push('');
+  }
+
+  const audited = results.filter((r) => r.vsAuditOff);
+  if (audited.length) {
+    out.push('Audit log cost: the same direction with the default audit (buffered), and with --audit-sync, against --no-audit, measured one after the other.');
+    out.push('');
+    out.push(
+      markdownTable(
+        ['Direction', 'p50 ms', 'p50 vs no audit', 'Calls/s', 'vs no audit', '1 MiB vs no audit'],
+        audited.map((r) => [r.label, r.latency ? fmt.ms(r.latency.p50) : '-', fmt.delta(r.vsAuditOff.p50DeltaMs), r.throughput ? fmt.int(r.throughput.callsPerSec) : '-', fmt.pct(r.vsAuditOff.throughputFraction), fmt.ratio(r.vsAuditOff.mibRatio)]),
+        ['l', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
     out.push('');
