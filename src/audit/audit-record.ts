@@ -40,6 +40,8 @@ export interface AuditPrincipal {
   subject?: string;
   clientId: string;
   scopes: string[];
+  /** False when read from a token airlock did not obtain or check (a static header). */
+  verified?: boolean;
 }
 
 /** The fields a record has before the chain members (`chain`, `seq`, `prev`, `hash`) are added. */

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
+import type { AuditPrincipal } from '../audit/audit-record.js';
 import type { Logger } from '../log.js';
 import { readPolicyFile } from '../policy/policy-file.js';
 import { ToolPolicy, type ToolPolicyOptions } from '../policy/tool-policy.js';
@@ -49,6 +50,8 @@ export interface PipelineContext {
   server: string;
   version: string;
   log: Logger;
+  /** Who the calls are made as, when known (an OAuth login, a bearer JWT header). */
+  principal?: () => AuditPrincipal | null | undefined;
 }
 
 export async function createPipeline(flags: PipelineFlags, context: PipelineContext): Promise<Pipeline> {

@@ -10,7 +10,7 @@ import type { LogLevel } from '../log.js';
 import { resolveHeaders } from '../transports/headers.js';
 import { createRequester } from '../transports/http-request.js';
 import { startHttpInbound } from '../transports/http-inbound-server.js';
-import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
+import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { createContext, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
@@ -95,7 +95,8 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     const [command, ...args] = commandLine as [string, ...string[]];
     upstream = { kind: 'command', command, args };
   }
-  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log });
+  const principal = upstreamPrincipal(upstream) ?? null;
+  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal: () => principal });
   const server = await startHttpInbound({
     host: options.host,
     port: options.port,

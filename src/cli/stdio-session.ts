@@ -5,7 +5,7 @@
 import { Bridge } from '../bridge/bridge.js';
 import { ExitCode } from '../errors.js';
 import { createStdioInbound } from '../transports/stdio-inbound.js';
-import { createOutbound, describeUpstream, type UpstreamSpec } from '../transports/outbound.js';
+import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { CommandContext } from './context.js';
 import { supervise } from './lifecycle.js';
 import { createPipeline, type PipelineFlags } from './pipeline.js';
@@ -15,7 +15,8 @@ import { version } from './context.js';
 export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
-  const pipeline = await createPipeline(flags, { server: name, version, log });
+  const principal = upstreamPrincipal(upstream) ?? null;
+  const pipeline = await createPipeline(flags, { server: name, version, log, principal: () => principal });
   const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log });
   const outbound = createOutbound(upstream, context);
   const { stages, tap } = pipeline.forSession(randomBytes(4).toString('hex'), inbound, outbound);

@@ -3,6 +3,8 @@
  * per client session, the stdio modes once.
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { AuditPrincipal } from '../audit/audit-record.js';
+import { principalFromHeaders } from '../audit/principal.js';
 import type { Logger } from '../log.js';
 import { describeCommandSafely } from '../redact.js';
 import { ChildProcessTransport } from './child-process-transport.js';
@@ -42,4 +44,9 @@ export function createOutbound(spec: UpstreamSpec, context: OutboundContext): Tr
 export function describeUpstream(spec: UpstreamSpec): string {
   if (spec.kind === 'command') return describeCommandSafely(spec.command, spec.args);
   return `${spec.url.protocol}//${spec.url.host}${spec.url.pathname}`;
+}
+
+/** The principal a static `Authorization: Bearer <JWT>` header claims, for the audit record. */
+export function upstreamPrincipal(spec: UpstreamSpec): AuditPrincipal | undefined {
+  return spec.kind === 'remote' ? principalFromHeaders(spec.headers) : undefined;
 }

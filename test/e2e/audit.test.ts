@@ -182,6 +182,30 @@ describe('audit log', () => {
     }
   });
 
+  it('records the principal a bearer JWT header claims (unverified), never the token; audit show --principal finds it', async () => {
+    const fixture = await startFixtureHttpServer({ port: 0 });
+    try {
+      const file = freshFile();
+      const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const jwt = `${b64({ alg: 'RS256', typ: 'at+jwt' })}.${b64({ iss: 'https://idp.example', sub: 'user-7', client_id: 'cli-app', scope: 'mcp:read mcp:write' })}.c2lnbmF0dXJl`;
+      const proc = startAirlock(['connect', `${fixture.url}/mcp`, '--audit-file', file, '--header', 'Authorization: Bearer ${TOKEN}'], { env: { ...process.env, TOKEN: jwt } });
+      running.push(proc);
+      const client = new LineClient(proc);
+      await client.handshake();
+      await client.call(1, 'echo', { text: 'who am i' });
+      client.endInput();
+      expect(await proc.exited).toBe(0);
+      const call = records(file).find((r) => r.id === 1)!;
+      expect(call.principal).toEqual({ issuer: 'https://idp.example', subject: 'user-7', clientId: 'cli-app', scopes: ['mcp:read', 'mcp:write'], verified: false });
+      expect(readFileSync(file, 'utf8')).not.toContain(jwt.split('.')[1]);
+      const found = cli(['audit', 'show', '--audit-file', file, '--principal', 'user-7', '--method', 'tools/call', '--json']).stdout.trim().split('\n');
+      expect(found.map((l) => (JSON.parse(l) as AuditRecord).id)).toEqual([1]);
+      expect(cli(['audit', 'show', '--audit-file', file, '--principal', 'someone-else']).stderr).toBe('mcp-airlock: no records match\n');
+    } finally {
+      await fixture.close();
+    }
+  });
+
   it('--audit-sync: the record is in the file before the client sees the answer', async () => {
     const file = freshFile();
     const { proc, client } = run(['--audit-file', file, '--audit-sync']);
