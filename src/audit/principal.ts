@@ -22,22 +22,35 @@ interface Claims {
 export function principalFromJwt(token: string): AuditPrincipal | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
-  let claims: Claims;
+  let claims: unknown;
   try {
-    claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Claims;
+    claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
   } catch {
     return undefined;
   }
-  if (typeof claims !== 'object' || claims === null || typeof claims.iss !== 'string') return undefined;
+  return principalFromClaims(claims, false);
+}
+
+/** The principal in a token's claims (`verified` when airlock checked the signature itself). */
+export function principalFromClaims(value: unknown, verified: boolean): AuditPrincipal | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const claims = value as Claims;
+  if (typeof claims.iss !== 'string') return undefined;
   const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : '';
-  const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : Array.isArray(claims.scp) ? claims.scp.filter((s): s is string => typeof s === 'string') : [];
   return {
     issuer: claims.iss,
     ...(typeof claims.sub === 'string' ? { subject: claims.sub } : {}),
     clientId,
-    scopes,
-    verified: false,
+    scopes: scopesOf(claims),
+    verified,
   };
+}
+
+/** RFC 9068 §2.2.3 `scope` (space-separated), or the `scp` array some issuers use. */
+export function scopesOf(claims: { scope?: unknown; scp?: unknown }): string[] {
+  if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
+  if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
+  return [];
 }
 
 /** The principal of the static headers, if they carry a bearer JWT. */

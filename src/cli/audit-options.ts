@@ -50,13 +50,12 @@ export interface AuditContext {
   server: string;
   version: string;
   log: Logger;
-  principal?: () => AuditPrincipal | null | undefined;
 }
 
 /** An open audit log: make a tap for each session, close once when the process ends. */
 export interface AuditLog {
   readonly file: string;
-  tapFor(session: string, inbound: Transport, outbound: Transport): AuditTap;
+  tapFor(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined): AuditTap;
   close(): Promise<void>;
 }
 
@@ -78,7 +77,7 @@ export function openAuditLog(flags: AuditFlags, context: AuditContext): AuditLog
   context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}`);
   return {
     file,
-    tapFor: (session, inbound, outbound) =>
+    tapFor: (session, inbound, outbound, principal) =>
       new AuditTap({
         sink: writer,
         session,
@@ -86,7 +85,7 @@ export function openAuditLog(flags: AuditFlags, context: AuditContext): AuditLog
         transport: () => `${transportNameOf(inbound)}->${transportNameOf(outbound)}`,
         args: flags.auditArgs,
         version: context.version,
-        principal: context.principal,
+        principal,
       }),
     close: () => writer.close(),
   };

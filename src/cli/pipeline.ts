@@ -40,7 +40,8 @@ export interface SessionPipeline {
 export interface Pipeline {
   /** The audit file, when the audit log is on. */
   readonly auditFile: string | undefined;
-  forSession(session: string, inbound: Transport, outbound: Transport): SessionPipeline;
+  /** `principal` overrides the context's: who calls this session (serve with inbound auth). */
+  forSession(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined): SessionPipeline;
   /** Flush and close the audit log: call once, after every session has closed. */
   close(): Promise<void>;
 }
@@ -66,9 +67,9 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
   const audit: AuditLog | undefined = openAuditLog(flags, context);
   return {
     auditFile: audit?.file,
-    forSession: (session, inbound, outbound) => ({
+    forSession: (session, inbound, outbound, principal) => ({
       stages: policyActive ? [new ToolPolicy(policy)] : [],
-      tap: audit?.tapFor(session, inbound, outbound),
+      tap: audit?.tapFor(session, inbound, outbound, principal ?? context.principal),
     }),
     close: async () => audit?.close(),
   };

@@ -14,11 +14,12 @@ import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec 
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { createContext, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
+import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
 import { supervise } from './lifecycle.js';
 import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
 import type { CommandResult } from './program.js';
 
-export interface ServeOptions extends PipelineFlags {
+export interface ServeOptions extends PipelineFlags, ServeAuthFlags {
   port: number;
   host: string;
   upstream?: string;
@@ -63,6 +64,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
     .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+  addServeAuthOptions(command);
   addPipelineOptions(command)
     .passThroughOptions()
     .addHelpText('after', `
@@ -71,6 +73,13 @@ Examples:
   $ mcp-airlock serve --port 9000 -- python -m my_server
   $ mcp-airlock serve --upstream https://mcp.example.com/sse --transport sse
   $ mcp-airlock serve --host 0.0.0.0 --allowed-host mcp.internal:8808 -- node server.js
+  $ mcp-airlock serve --auth-token-generate -- node server.js
+  $ mcp-airlock serve --oauth-issuer https://idp.example.com --oauth-scopes mcp:use \
+      --tool-scope 'delete_*=mcp:admin' -- node server.js
+
+Inbound authentication: a static token (--auth-token-file, --auth-token-env, --auth-token-generate)
+or an OAuth resource server (--oauth-issuer ...) that serves RFC 9728 metadata at
+/.well-known/oauth-protected-resource, so MCP clients discover where to log in.
 
 Endpoints: POST/GET/DELETE /mcp, GET /sse, POST /messages?sessionId=..., GET /healthz`)
     .action(async (commandLine: string[], options: ServeOptions) => {
@@ -96,6 +105,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     upstream = { kind: 'command', command, args };
   }
   const principal = upstreamPrincipal(upstream) ?? null;
+  const inboundAuth = await prepareInboundAuth(options, log);
   const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal: () => principal });
   const server = await startHttpInbound({
     host: options.host,
@@ -108,13 +118,15 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     maxSessions: options.maxSessions,
     log,
     createUpstream: () => createOutbound(upstream, context),
-    createPipeline: pipeline.forSession,
+    // The caller's principal (inbound auth) when there is one, else the upstream credentials'.
+    createPipeline: (id, inbound, outbound, caller) => pipeline.forSession(id, inbound, outbound, () => caller() ?? principal),
     version,
+    auth: inboundAuth ? (baseUrl) => inboundAuth.build(baseUrl, { mcp: options.mcpPath, sse: options.ssePath }) : undefined,
   });
-  log.info(`serving ${describeUpstream(upstream)}`);
+  log.info(`serving ${describeUpstream(upstream)}${inboundAuth ? `; clients need ${inboundAuth.describe}` : ''}`);
   log.info(`listening on ${server.url}${options.mcpPath} (streamable HTTP) and ${server.url}${options.ssePath} (SSE)`);
   if (options.host !== '127.0.0.1' && options.host !== 'localhost' && options.host !== '::1') {
-    log.warn(`bound to ${options.host}: reachable from other machines, and nothing authenticates clients yet`);
+    if (!inboundAuth) log.warn(`bound to ${options.host}: reachable from other machines, and no client authentication is configured (see --auth-token-file, --oauth-issuer)`);
   }
   try {
     return await supervise({

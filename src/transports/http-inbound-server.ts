@@ -11,7 +11,9 @@ import type { AddressInfo } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Bridge } from '../bridge/bridge.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
-import { classify, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
+import type { AuditPrincipal } from '../audit/audit-record.js';
+import type { AuthVerdict, InboundAuth } from '../policy/inbound-auth.js';
+import { classify, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
@@ -38,14 +40,22 @@ export interface HttpInboundOptions {
   log: Logger;
   /** Make the outbound side for a new session (not yet started). */
   createUpstream: () => Transport;
-  /** The stages and tap of a new session (each session gets its own). */
-  createPipeline: (session: string, inbound: Transport, outbound: Transport) => { stages: Stage[]; tap: MessageTap | undefined };
+  /** The stages and tap of a new session (each session gets its own); `principal` says who is calling. */
+  createPipeline: (session: string, inbound: Transport, outbound: Transport, principal: () => AuditPrincipal | null) => { stages: Stage[]; tap: MessageTap | undefined };
   version: string;
+  /**
+   * Credentials every MCP request must carry (serve --auth-token-*, --oauth-*), and RFC 9728
+   * protected resource metadata to serve at each of its `paths`; built once the address is known.
+   */
+  auth?: (baseUrl: string) => { auth: InboundAuth; resourceMetadata?: { paths: string[]; document: Record<string, unknown> } };
 }
 
 interface Session {
   id: string;
   kind: 'http' | 'sse';
+  /** Who opened it (issuer + subject of the token); later requests must come from the same one. */
+  owner: string | null;
+  principal: AuditPrincipal | null;
   transport: StreamableHttpServerSession | SseServerSession;
   bridge: Bridge;
   lastActive: number;
@@ -62,6 +72,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   const { log, paths } = options;
   const sessions = new Map<string, Session>();
   let guard: RequestGuard;
+  let inboundAuth: InboundAuth | undefined;
+  let resourceMetadata: { paths: string[]; document: Record<string, unknown> } | undefined;
   /** A session of this kind that is not closing (a closing one waits for its child to exit). */
   const liveSession = (id: string, kind: Session['kind']): Session | undefined => {
     const session = sessions.get(id);
@@ -72,10 +84,12 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     kind: Session['kind'],
     transport: Session['transport'],
     id: string,
+    caller: Caller,
   ): Promise<Session> => {
     const label = `session ${id.slice(0, 8)}`;
     const outbound = options.createUpstream();
-    const { stages, tap } = options.createPipeline(id.slice(0, 8), transport, outbound);
+    const session = { owner: ownerOf(caller), principal: caller.principal } as Session;
+    const { stages, tap } = options.createPipeline(id.slice(0, 8), transport, outbound, () => session.principal);
     const bridge = new Bridge({
       inbound: transport,
       outbound,
@@ -89,18 +103,45 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         log.info(`${label} ended (${reason}); ${sessions.size} open`);
       },
     });
-    const session: Session = { id, kind, transport, bridge, lastActive: Date.now(), openStreams: 0 };
+    Object.assign(session, { id, kind, transport, bridge, lastActive: Date.now(), openStreams: 0 });
     await bridge.start();
     return session;
   };
 
-  const handleMcp = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /**
+   * A live session the caller may use: sessions are bound to who opened them (MCP security best
+   * practices, "Session Hijacking"), and someone else's looks like no session at all.
+   */
+  const sessionFor = (id: string, kind: Session['kind'], caller: Caller): Session | undefined => {
+    const session = liveSession(id, kind);
+    if (!session || session.owner !== ownerOf(caller)) return undefined;
+    session.principal = caller.principal; // a refreshed token may carry new scopes
+    return session;
+  };
+
+  /** Refuse a POST whose tools/call needs a scope the caller's token lacks (403, for step-up). */
+  const toolScopeRefusal = (res: ServerResponse, messages: JSONRPCMessage[], caller: Caller): boolean => {
+    if (!inboundAuth) return false;
+    for (const message of messages) {
+      if (!('method' in message) || message.method !== 'tools/call') continue;
+      const name = (message.params as { name?: unknown } | undefined)?.name;
+      const verdict = typeof name === 'string' ? inboundAuth.checkToolScope(name, caller.scopes) : undefined;
+      if (verdict && !verdict.ok) {
+        refuse(res, verdict, 'id' in message ? (message.id as RequestId) : null);
+        return true;
+      }
+    }
+    return false;
+  };
+
+  const handleMcp = async (req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> => {
     const sessionId = req.headers['mcp-session-id'];
     if (req.method === 'POST') {
       const parsed = await readMessages(req, res, options.maxBodyBytes);
       if (parsed === undefined) return;
+      if (toolScopeRefusal(res, parsed.messages, caller)) return;
       if (typeof sessionId === 'string') {
-        const session = liveSession(sessionId, 'http');
+        const session = sessionFor(sessionId, 'http', caller);
         if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
         return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
@@ -115,7 +156,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       const transport = new StreamableHttpServerSession(id);
       let session: Session;
       try {
-        session = await openSession('http', transport, id);
+        session = await openSession('http', transport, id, caller);
       } catch (error) {
         const failure = error instanceof AirlockError ? error : new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', describeError(error), { cause: error });
         log.error(`cannot open a session: ${failure.message}${failure.hint ? ` (${failure.hint})` : ''}`);
@@ -127,7 +168,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (typeof sessionId !== 'string') return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required');
-      const session = liveSession(sessionId, 'http');
+      const session = sessionFor(sessionId, 'http', caller);
       if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
       session.lastActive = Date.now();
       if (req.method === 'GET') {
@@ -145,7 +186,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.mcp}`);
   };
 
-  const handleSse = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handleSse = async (req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> => {
     if (req.method !== 'GET') {
       res.setHeader('Allow', 'GET');
       // 405 on POST is what tells an auto-detecting client that this is the legacy transport.
@@ -158,7 +199,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     const id = transport.sessionId;
     let session: Session;
     try {
-      session = await openSession('sse', transport, id);
+      session = await openSession('sse', transport, id, caller);
     } catch (error) {
       log.error(`cannot open a session: ${describeError(error)}`);
       if (!res.headersSent) sendRpcError(res, 502, RpcErrorCode.upstreamError, `mcp-airlock could not start the upstream server: ${describeError(error)}`);
@@ -170,15 +211,16 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     log.info(`session ${id.slice(0, 8)} opened (HTTP+SSE); ${sessions.size} open`);
   };
 
-  const handleMessages = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+  const handleMessages = async (req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller): Promise<void> => {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.messages}`);
     }
-    const session = liveSession(url.searchParams.get('sessionId') ?? '', 'sse');
+    const session = sessionFor(url.searchParams.get('sessionId') ?? '', 'sse', caller);
     if (!session) return sendRpcError(res, 404, -32001, 'Session not found: open a new SSE stream');
     const parsed = await readMessages(req, res, options.maxBodyBytes);
     if (parsed === undefined) return;
+    if (toolScopeRefusal(res, parsed.messages, caller)) return;
     session.lastActive = Date.now();
     for (const message of parsed.messages) (session.transport as SseServerSession).receive(message);
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
@@ -192,11 +234,11 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     }
     if (guard.applyCors(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://airlock.invalid');
+    const mcpRoute = url.pathname === paths.mcp || url.pathname === paths.sse || url.pathname === paths.messages;
     const route =
-      url.pathname === paths.mcp ? handleMcp(req, res)
-      : url.pathname === paths.sse ? handleSse(req, res)
-      : url.pathname === paths.messages ? handleMessages(req, res, url)
+      mcpRoute ? authenticated(req, res, url)
       : url.pathname === paths.health && req.method === 'GET' ? Promise.resolve(sendJson(res, 200, { status: 'ok', version: options.version, sessions: sessions.size }))
+      : resourceMetadata?.paths.includes(url.pathname) && req.method === 'GET' ? Promise.resolve(sendJson(res, 200, resourceMetadata.document, { 'Cache-Control': 'max-age=300' }))
       : Promise.resolve(sendRpcError(res, 404, RpcErrorCode.invalidRequest, `Not found: ${JSON.stringify(url.pathname)}; MCP is served at ${paths.mcp} (streamable HTTP) and ${paths.sse} (SSE)`));
     route.catch((error: unknown) => {
       log.error(`request ${req.method} ${url.pathname} failed: ${describeError(error)}`);
@@ -204,6 +246,19 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     });
   });
   server.keepAliveTimeout = 60_000;
+
+  /** Check credentials, then dispatch; nothing reaches a session (or starts a child) without them. */
+  async function authenticated(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let caller: Caller = ANONYMOUS;
+    if (inboundAuth) {
+      const verdict = await inboundAuth.check(req);
+      if (!verdict.ok) return refuse(res, verdict, null);
+      caller = verdict;
+    }
+    if (url.pathname === paths.mcp) return handleMcp(req, res, caller);
+    if (url.pathname === paths.sse) return handleSse(req, res, caller);
+    return handleMessages(req, res, url, caller);
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -216,6 +271,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   });
   const port = (server.address() as AddressInfo).port;
   guard = new RequestGuard({ host: options.host, port, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
+  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+  if (options.auth) ({ auth: inboundAuth, resourceMetadata } = options.auth(`http://${hostForUrl}:${port}`));
 
   const sweep = options.sessionIdleMs > 0
     ? setInterval(() => {
@@ -229,7 +286,6 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     : undefined;
   sweep?.unref();
 
-  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     url: `http://${hostForUrl}:${port}`,
     port,
@@ -240,6 +296,21 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Who is calling: the principal and scopes of a checked token (nobody in particular without auth). */
+type Caller = { principal: AuditPrincipal | null; scopes: string[] };
+const ANONYMOUS: Caller = { principal: null, scopes: [] };
+
+function ownerOf(caller: Caller): string | null {
+  const p = caller.principal;
+  return p ? `${p.issuer} ${p.subject ?? p.clientId}` : null;
+}
+
+/** Send a refusal: its status, WWW-Authenticate (RFC 6750 §3), and a JSON-RPC error body. */
+function refuse(res: ServerResponse, verdict: Extract<AuthVerdict, { ok: false }>, id: RequestId | null): void {
+  if (verdict.wwwAuthenticate) res.setHeader('WWW-Authenticate', verdict.wwwAuthenticate);
+  sendRpcError(res, verdict.status, verdict.status === 503 ? RpcErrorCode.upstreamError : RpcErrorCode.invalidRequest, verdict.message, id);
 }
 
 interface ParsedBody {

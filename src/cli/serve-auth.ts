@@ -1,0 +1,182 @@
+/**
+ * `serve`'s inbound authentication flags, turned into the checks the HTTP server runs: a static
+ * bearer token, or an OAuth resource server with RFC 9728 metadata. Tokens are read from a file
+ * or the environment, never from argv.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import envPaths from 'env-paths';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { Logger } from '../log.js';
+import { oauthResourceAuth, staticTokenAuth, type InboundAuth } from '../policy/inbound-auth.js';
+import { collect } from './options.js';
+
+export interface ServeAuthFlags {
+  authTokenFile?: string;
+  authTokenEnv?: string;
+  authTokenGenerate: boolean;
+  oauthIssuer?: string;
+  oauthJwks?: string;
+  oauthAudience: string[];
+  oauthScopes?: string;
+  toolScope: string[];
+  resourceUrl?: string;
+}
+
+function parseToolScope(value: string, previous: string[] = []): string[] {
+  if (!/^[^=\s]+=[^=\s]+$/.test(value)) throw new InvalidArgumentError("use 'pattern=scope', e.g. 'delete_*=files:write'.");
+  return [...previous, value];
+}
+
+export function addServeAuthOptions(command: Command): Command {
+  return command
+    .option('--auth-token-file <path>', 'require this bearer token (read from the file) on every request')
+    .option('--auth-token-env <name>', 'require the bearer token held in this environment variable')
+    .option('--auth-token-generate', 'create a random token (printed once to stderr, kept 0600 in --auth-token-file or the config directory) and require it', false)
+    .option('--oauth-issuer <url>', 'act as an OAuth resource server for this authorization server (JWT access tokens)')
+    .option('--oauth-jwks <url>', "the issuer's JWKS URL (default: its jwks_uri from discovery)")
+    .option('--oauth-audience <value>', 'accepted token audience (default: the resource URL) (repeatable)', collect, [])
+    .option('--oauth-scopes <a,b>', 'scopes every request needs')
+    .option('--tool-scope <pattern=scope>', 'calling tools matching the pattern also needs the scope (repeatable)', parseToolScope, [])
+    .option('--resource-url <url>', 'the public URL of the MCP endpoint, when airlock sits behind a proxy (default: http://HOST:PORT/mcp)');
+}
+
+export interface InboundAuthSetup {
+  /** Build the checks once the listening address is known. */
+  build(baseUrl: string, paths: { mcp: string; sse: string }): { auth: InboundAuth; resourceMetadata?: { paths: string[]; document: Record<string, unknown> } };
+  describe: string;
+}
+
+/** Read and check the flags (and discover the JWKS) before listening; undefined without auth flags. */
+export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, fetchJson: (url: string) => Promise<unknown> = defaultFetchJson): Promise<InboundAuthSetup | undefined> {
+  const staticChoices = [flags.authTokenFile !== undefined && !flags.authTokenGenerate, flags.authTokenEnv !== undefined, flags.authTokenGenerate].filter(Boolean).length;
+  if (staticChoices > 1) throw usage('give one of --auth-token-file, --auth-token-env and --auth-token-generate');
+  if (staticChoices > 0 && flags.oauthIssuer !== undefined) throw usage('a static token (--auth-token-*) and --oauth-issuer exclude each other');
+  if (flags.oauthIssuer === undefined && (flags.oauthJwks || flags.oauthAudience.length || flags.oauthScopes || flags.toolScope.length || flags.resourceUrl)) {
+    throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope and --resource-url need --oauth-issuer');
+  }
+  if (staticChoices > 0) {
+    const token = readStaticToken(flags, log);
+    return { build: () => ({ auth: staticTokenAuth(token) }), describe: 'a static bearer token' };
+  }
+  if (flags.oauthIssuer === undefined) return undefined;
+  const issuer = flags.oauthIssuer;
+  const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, fetchJson));
+  const requiredScopes = (flags.oauthScopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const toolScopes = flags.toolScope.map((rule) => {
+    const [pattern, scope] = rule.split('=') as [string, string];
+    return { pattern, scope };
+  });
+  return {
+    describe: `OAuth access tokens from ${issuer}`,
+    build(baseUrl, paths) {
+      const resource = canonical(flags.resourceUrl ?? `${baseUrl}${paths.mcp}`);
+      const origin = new URL(resource).origin;
+      const resourcePath = new URL(resource).pathname;
+      const metadataPath = (path: string): string => `/.well-known/oauth-protected-resource${path === '/' ? '' : path}`;
+      const sseResource = flags.resourceUrl === undefined ? canonical(`${baseUrl}${paths.sse}`) : undefined;
+      const document = {
+        resource,
+        authorization_servers: [issuer],
+        scopes_supported: [...new Set([...requiredScopes, ...toolScopes.map((t) => t.scope)])],
+        bearer_methods_supported: ['header'],
+        resource_name: 'mcp-airlock serve',
+      };
+      return {
+        auth: oauthResourceAuth({
+          issuer,
+          jwksUri,
+          audiences: flags.oauthAudience.length > 0 ? flags.oauthAudience : [resource, ...(sseResource ? [sseResource] : [])],
+          requiredScopes,
+          toolScopes,
+          resourceMetadataUrl: `${origin}${metadataPath(resourcePath)}`,
+          log,
+        }),
+        resourceMetadata: { paths: [...new Set(['/.well-known/oauth-protected-resource', metadataPath(resourcePath), metadataPath(paths.mcp), metadataPath(paths.sse)])], document },
+      };
+    },
+  };
+}
+
+/** RFC 8707 §2: lowercase scheme and host, no fragment, no trailing slash. */
+function canonical(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw usage(`--resource-url: not a URL: ${quote(value)}`);
+  }
+  url.hash = '';
+  return url.href.replace(/\/$/, '');
+}
+
+function usage(message: string): AirlockError {
+  return new AirlockError('AIRLOCK_USAGE', message, { hint: 'See mcp-airlock serve --help, "Inbound authentication".' });
+}
+
+function readStaticToken(flags: ServeAuthFlags, log: Logger): string {
+  if (flags.authTokenEnv !== undefined) {
+    const value = process.env[flags.authTokenEnv]?.trim();
+    if (!value) throw new AirlockError('AIRLOCK_MISSING_ENV', `--auth-token-env: the environment variable ${flags.authTokenEnv} is not set or empty`, { hint: `Set ${flags.authTokenEnv} in the environment that starts mcp-airlock.` });
+    return value;
+  }
+  const file = flags.authTokenFile ?? join(envPaths('mcp-airlock', { suffix: '' }).config, 'serve-token');
+  let existing: string | undefined;
+  try {
+    existing = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if (!flags.authTokenGenerate || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new AirlockError('AIRLOCK_HEADER_FILE', `cannot read the token file ${quote(file)}: ${describeError(error)}`, { hint: 'Check the path, or use --auth-token-generate to create one.', cause: error });
+    }
+  }
+  if (existing) {
+    if (flags.authTokenGenerate) log.info(`using the token already in ${file}`);
+    return existing;
+  }
+  if (!flags.authTokenGenerate) throw new AirlockError('AIRLOCK_HEADER_FILE', `the token file ${quote(file)} is empty`, { hint: 'Put the token in the file, or use --auth-token-generate.' });
+  const token = randomBytes(32).toString('base64url');
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  // Printed once, on stderr (never stdout, never a log file), so the user can configure a client.
+  process.stderr.write(`mcp-airlock: generated a bearer token for serve, stored in ${file} (0600):\n${token}\n`);
+  return token;
+}
+
+/** RFC 8414 §3 (path insertion), then OpenID Connect discovery: the issuer's jwks_uri. */
+async function discoverJwksUri(issuer: string, fetchJson: (url: string) => Promise<unknown>): Promise<string> {
+  const url = new URL(issuer);
+  const path = url.pathname.replace(/\/$/, '');
+  const candidates = [
+    `${url.origin}/.well-known/oauth-authorization-server${path}`,
+    `${url.origin}/.well-known/openid-configuration${path}`,
+    ...(path ? [`${url.origin}${path}/.well-known/openid-configuration`] : []),
+  ];
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      const doc = (await fetchJson(candidate)) as { issuer?: unknown; jwks_uri?: unknown };
+      if (doc.issuer !== issuer) {
+        failures.push(`${candidate}: issuer ${quote(doc.issuer)} is not ${quote(issuer)}`);
+        continue;
+      }
+      if (typeof doc.jwks_uri !== 'string') {
+        failures.push(`${candidate}: no jwks_uri`);
+        continue;
+      }
+      return doc.jwks_uri;
+    } catch (error) {
+      failures.push(`${candidate}: ${describeError(error)}`);
+    }
+  }
+  throw new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot find the signing keys of ${quote(issuer)}: ${failures.join('; ')}`, {
+    hint: 'Check --oauth-issuer (it must equal the issuer in its metadata), or give the keys directly with --oauth-jwks <url>.',
+  });
+}
+
+async function defaultFetchJson(url: string): Promise<unknown> {
+  const response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
