@@ -81,6 +81,8 @@ export interface OAuthResourceOptions {
   resourceMetadataUrl: string;
   /** Seconds of clock difference tolerated for exp and nbf. */
   clockToleranceSec?: number;
+  /** Least time between two JWKS fetches for unknown key ids (a flood of made-up kids cannot hammer the issuer). */
+  jwksCooldownMs?: number;
   log: Logger;
 }
 
@@ -96,7 +98,7 @@ function challenge(options: OAuthResourceOptions, params: Record<string, string>
 /** An OAuth 2.0 resource server over JWT access tokens (RFC 9068), keys from a JWKS (RFC 7517). */
 export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
   // jose caches the set, refetches on an unknown kid, and keeps a floor between refetches.
-  const remote = createRemoteJWKSet(new URL(options.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+  const remote = createRemoteJWKSet(new URL(options.jwksUri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
   const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
       return await remote(header, token);
@@ -170,6 +172,7 @@ function rejection(error: unknown): [string, string] {
   if (error instanceof joseErrors.JWTExpired) return ['the token has expired', 'token expired'];
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     const claim = error.claim;
+    if (error.reason === 'missing') return [`the token has no ${claim} claim`, `missing ${claim}`];
     if (claim === 'aud') return ['the token is for another audience (aud)', 'audience mismatch'];
     if (claim === 'iss') return ['the token comes from another issuer (iss)', 'issuer mismatch'];
     if (claim === 'nbf') return ['the token is not valid yet (nbf)', 'token not yet valid'];

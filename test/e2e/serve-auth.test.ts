@@ -1,0 +1,203 @@
+/**
+ * `serve` as a protected MCP resource, through the real CLI: a static token, and an OAuth resource
+ * server whose keys come from a real JWKS endpoint on loopback. Each rejection gets its status and
+ * WWW-Authenticate, and nothing reaches the child (no stdio server is even started).
+ */
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/audit/audit-record.js';
+import { startAirlock, startServe, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
+import { KeyServer } from '../helpers/key-server.js';
+import { connectClient, textOf } from '../helpers/mcp-client.js';
+
+const running: AirlockProcess[] = [];
+let dir: string;
+let n = 0;
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+
+const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(body) });
+}
+
+/** serve with a pid file for its child, so a test can tell whether any child was started. */
+async function serveWith(args: string[], env?: NodeJS.ProcessEnv): Promise<AirlockProcess & { url: string; pidFile: string; auditFile: string }> {
+  const pidFile = join(dir, `child-${++n}.pid`);
+  const auditFile = join(dir, `audit-${n}.jsonl`);
+  const serve = await startServe([...args, '--audit-file', auditFile, '--', process.execPath, stdioFixture, '--print-pid-file', pidFile], env);
+  running.push(serve);
+  return Object.assign(serve, { pidFile, auditFile });
+}
+
+describe('serve with a static token', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'airlock-serve-auth-'));
+  });
+
+  it('--auth-token-env: no token 401, a wrong one 401, a token in the query 400; the right one works', async () => {
+    const token = 'static-token-0123456789';
+    const serve = await serveWith(['--auth-token-env', 'SERVE_TOKEN'], { ...process.env, SERVE_TOKEN: token });
+    const mcp = `${serve.url}/mcp`;
+
+    const none = await post(mcp, initialize);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+    const wrong = await post(mcp, initialize, { authorization: 'Bearer not-the-token' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect((await wrong.json()).error.message).toBe('Unauthorized: the token is not valid');
+    const query = await post(`${mcp}?access_token=${token}`, initialize);
+    expect(query.status).toBe(400);
+    expect(query.headers.get('www-authenticate')).toContain('error="invalid_request"');
+    const sse = await fetch(`${serve.url}/sse`);
+    expect(sse.status).toBe(401);
+    expect(existsSync(serve.pidFile)).toBe(false); // no session, no child
+
+    const { client } = await connectClient(new StreamableHTTPClientTransport(new URL(mcp), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'in' } }))).toBe('in');
+    await client.close();
+    expect(serve.stderr()).not.toContain(token);
+  });
+
+  it('--auth-token-generate: prints the token once, keeps it 0600, reuses it on the next start', async () => {
+    const file = join(dir, 'generated', 'token');
+    const first = await serveWith(['--auth-token-generate', '--auth-token-file', file]);
+    const token = readFileSync(file, 'utf8').trim();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(first.stderr()).toContain(`stored in ${file} (0600):\n${token}\n`);
+    expect((await post(`${first.url}/mcp`, initialize, { authorization: `Bearer ${token}` })).status).toBe(200);
+    await first.stop();
+
+    const second = await serveWith(['--auth-token-generate', '--auth-token-file', file]);
+    expect(second.stderr()).not.toContain(token);
+    expect(second.stderr()).toContain(`using the token already in ${file}`);
+    expect((await post(`${second.url}/mcp`, initialize, { authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+
+  it('refuses conflicting or orphaned auth flags before listening', async () => {
+    const both = startAirlock(['serve', '--port', '0', '--auth-token-env', 'X', '--auth-token-generate', '--', process.execPath, stdioFixture]);
+    running.push(both);
+    expect(await both.exited).toBe(2);
+    expect(both.stderr()).toContain('mcp-airlock: error: give one of --auth-token-file, --auth-token-env and --auth-token-generate');
+    const orphan = startAirlock(['serve', '--port', '0', '--oauth-scopes', 'a', '--', process.execPath, stdioFixture]);
+    running.push(orphan);
+    expect(await orphan.exited).toBe(2);
+    expect(orphan.stderr()).toContain('need --oauth-issuer');
+  });
+});
+
+describe('serve as an OAuth resource server', () => {
+  const idp = new KeyServer();
+  beforeAll(async () => {
+    dir ??= mkdtempSync(join(tmpdir(), 'airlock-serve-auth-'));
+    await idp.start();
+    await idp.addKey('k1');
+  });
+  afterAll(async () => {
+    await idp.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const oauthArgs = (): string[] => ['--oauth-issuer', idp.url, '--oauth-scopes', 'mcp:use', '--tool-scope', 'add=mcp:math'];
+
+  it('publishes RFC 9728 metadata and challenges with resource_metadata; a good token works and is audited with its principal', async () => {
+    const serve = await serveWith(oauthArgs());
+    const resource = `${serve.url}/mcp`;
+    for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
+      const meta = await fetch(`${serve.url}${path}`);
+      expect(meta.status).toBe(200);
+      expect(await meta.json()).toEqual({ resource, authorization_servers: [idp.url], scopes_supported: ['mcp:use', 'mcp:math'], bearer_methods_supported: ['header'], resource_name: 'mcp-airlock serve' });
+    }
+    const none = await post(resource, initialize);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${serve.url}/.well-known/oauth-protected-resource/mcp", scope="mcp:use"`);
+
+    const token = await idp.token({ sub: 'alice', client_id: 'vscode', scope: 'mcp:use mcp:math', aud: resource });
+    const { client } = await connectClient(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    expect(textOf(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } }))).toBe('3');
+    await client.close();
+    await serve.stop();
+    const call = readFileSync(serve.auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.name === 'add')!;
+    expect(call.principal).toEqual({ issuer: idp.url, subject: 'alice', clientId: 'vscode', scopes: ['mcp:use', 'mcp:math'], verified: true });
+    expect(readFileSync(serve.auditFile, 'utf8')).not.toContain(token.split('.')[2]);
+    expect(serve.stderr()).not.toContain(token.split('.')[2]);
+  });
+
+  it('rejects wrong audience, expiry, issuer, signature, not-before, missing scope; nothing reaches the child', async () => {
+    const serve = await serveWith(oauthArgs());
+    const resource = `${serve.url}/mcp`;
+    await idp.addKey('rogue', false); // signs, but the issuer never published it
+    const good = { sub: 'bob', scope: 'mcp:use', aud: resource };
+    const cases: Array<[string, Promise<string>, number, string]> = [
+      ['wrong audience', idp.token({ ...good, aud: 'https://other.example/mcp' }), 401, 'error="invalid_token", error_description="audience mismatch"'],
+      ['expired', idp.token(good, { expiresIn: Math.floor(Date.now() / 1000) - 3600 }), 401, 'error_description="token expired"'],
+      ['wrong issuer', idp.token(good, { issuer: 'https://evil.example' }), 401, 'error_description="issuer mismatch"'],
+      ['unknown key', idp.token(good, { kid: 'rogue' }), 401, 'error_description="unknown signing key"'],
+      ['not yet valid', idp.token(good, { notBefore: Math.floor(Date.now() / 1000) + 3600 }), 401, 'error_description="token not yet valid"'],
+      ['missing scope', idp.token({ ...good, scope: 'other' }), 403, 'error="insufficient_scope", scope="mcp:use"'],
+    ];
+    for (const [what, tokenPromise, status, challenge] of cases) {
+      const response = await post(resource, initialize, { authorization: `Bearer ${await tokenPromise}` });
+      expect({ what, status: response.status }).toEqual({ what, status });
+      expect(response.headers.get('www-authenticate'), what).toContain(challenge);
+      expect(response.headers.get('www-authenticate'), what).toContain(`resource_metadata="${serve.url}/.well-known/oauth-protected-resource/mcp"`);
+    }
+    // A signature made by another key under the published kid.
+    const forged = (await idp.token(good, { kid: 'rogue' })).split('.');
+    const genuine = (await idp.token(good)).split('.');
+    const spliced = [genuine[0], forged[1], forged[2]].join('.');
+    const bad = await post(resource, initialize, { authorization: `Bearer ${spliced}` });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toContain('error_description="bad signature"');
+    // Origin from another site: refused before any credential is looked at.
+    const cross = await post(resource, initialize, { authorization: `Bearer ${await idp.token(good)}`, origin: 'https://evil.example' });
+    expect(cross.status).toBe(403);
+    expect(existsSync(serve.pidFile)).toBe(false);
+  });
+
+  it('403 insufficient_scope for a tool that needs more, naming every scope to ask for; sessions belong to their caller', async () => {
+    const serve = await serveWith(oauthArgs());
+    const resource = `${serve.url}/mcp`;
+    const token = await idp.token({ sub: 'carol', scope: 'mcp:use', aud: resource });
+    const opened = await post(resource, initialize, { authorization: `Bearer ${token}` });
+    expect(opened.status).toBe(200);
+    const session = opened.headers.get('mcp-session-id')!;
+    const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    await post(resource, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers);
+    const denied = await post(resource, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 1 } } }, headers);
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${serve.url}/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", scope="mcp:use mcp:math", error_description="tool requires mcp:math"`);
+    expect((await denied.json()).error.message).toBe('Forbidden: calling tool "add" requires the scope mcp:math');
+    const echo = await post(resource, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: { text: 'ok' } } }, headers);
+    expect(echo.status).toBe(200);
+
+    // Another user's valid token cannot use carol's session.
+    const mallory = await idp.token({ sub: 'mallory', scope: 'mcp:use mcp:math', aud: resource });
+    const hijack = await post(resource, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 1 } } }, { ...headers, authorization: `Bearer ${mallory}` });
+    expect(hijack.status).toBe(404);
+  });
+
+  it('JWKS unreachable is 503, never an open door', async () => {
+    const dead = await serveWith(['--oauth-issuer', idp.url, '--oauth-jwks', 'http://127.0.0.1:9/jwks']);
+    const response = await post(`${dead.url}/mcp`, initialize, { authorization: `Bearer ${await idp.token({ sub: 'dan', aud: `${dead.url}/mcp` })}` });
+    expect(response.status).toBe(503);
+    expect((await response.json()).error.message).toBe("Service Unavailable: the authorization server's keys (http://127.0.0.1:9/jwks) cannot be fetched, so no token can be checked; try again later");
+    await waitFor(() => dead.stderr().includes('cannot fetch the signing keys from http://127.0.0.1:9/jwks'), 'the log line');
+    expect(existsSync(dead.pidFile)).toBe(false);
+  });
+
+  it('an --oauth-issuer whose metadata names another issuer stops serve with a hint', async () => {
+    const bad = startAirlock(['serve', '--port', '0', '--oauth-issuer', `${idp.url}/`, '--', process.execPath, stdioFixture]);
+    running.push(bad);
+    expect(await bad.exited).toBe(4);
+    expect(bad.stderr()).toContain(`is not "${idp.url}/"`);
+    expect(bad.stderr()).toContain('mcp-airlock: hint: Check --oauth-issuer (it must equal the issuer in its metadata)');
+  });
+});
