@@ -160,7 +160,7 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
     return new Promise<URLSearchParams>((resolve, reject) => {
       const onAbort = (): void => finish?.(undefined, new AirlockError('AIRLOCK_AUTH_TIMEOUT', 'the login was cancelled'));
       const timer = setTimeout(() => {
-        finish?.(undefined, new AirlockError('AIRLOCK_AUTH_TIMEOUT', `no authorization response within ${Math.round(wait.timeoutMs / 1000)} s`, {
+        finish?.(undefined, new AirlockError('AIRLOCK_AUTH_TIMEOUT', `no authorization response within ${Math.ceil(wait.timeoutMs / 1000)} s`, {
           hint: 'Finish the login in the browser sooner, raise --auth-timeout, or use --no-browser / --device when no browser can reach this machine.',
         }));
       }, wait.timeoutMs);
