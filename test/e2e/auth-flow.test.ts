@@ -171,6 +171,31 @@ describe('authorization code flow against oidc-provider', () => {
     expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
   });
 
+  it('on 401 refreshes first, logs in when the refreshed token is refused too, and stops when a fresh login\'s token is refused', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await h.session.login();
+    const www = 'Bearer error="invalid_token", scope="mcp:read"';
+    // A token rejected right after its login would end the session (last step); this one is older.
+    h.clock.now += 61_000;
+
+    await h.session.authorization();
+    await h.session.onUnauthorized(www);
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'refresh_token', status: 200 });
+    expect(h.urls).toHaveLength(1);
+
+    await h.session.authorization();
+    await h.session.onUnauthorized(www);
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'authorization_code', status: 200 });
+    expect(h.urls).toHaveLength(2);
+
+    await h.session.authorization();
+    const error = await rejection(h.session.onUnauthorized(www));
+    expect(error.code).toBe('AIRLOCK_AUTH_TOKEN');
+    expect(error.message).toBe(`the server "${f.url}" rejected the token of a login that just succeeded`);
+    expect(h.urls).toHaveLength(2);
+  });
+
   it('steps up on 403 insufficient_scope with the union of the old and new scopes', async () => {
     const f = await fixture({ toolScopes: { add: 'mcp:write' } });
     const h = harness(f);
