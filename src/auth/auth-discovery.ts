@@ -5,6 +5,7 @@
  * that issuer. Also fixes the resource indicator (RFC 8707) sent with every request.
  */
 import type { ServerMetadata } from 'openid-client';
+import { quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { discoverResourceMetadata, type ResourceMetadata } from './resource-metadata.js';
@@ -37,12 +38,12 @@ export async function discoverAuthorization(options: DiscoveryOptions): Promise<
   const prm = await discoverResourceMetadata(options);
   const issuer = prm.metadata.authorizationServers[0]!;
   if (prm.metadata.authorizationServers.length > 1) {
-    options.log.debug(`the resource lists ${prm.metadata.authorizationServers.length} authorization servers; using the first, ${issuer}`);
+    options.log.debug(`the resource lists ${prm.metadata.authorizationServers.length} authorization servers; using the first, ${quote(issuer)}`);
   }
   const serverMetadata = await discoverAuthorizationServer(issuer, options);
   const resourceIndicator = options.resourceOverride
     ? canonicalResourceUri(options.resourceOverride, '--resource')
     : prm.metadata.resource;
-  options.log.debug(`authorization server ${issuer}; resource indicator ${resourceIndicator}`);
+  options.log.debug(`authorization server ${quote(issuer)}; resource indicator ${quote(resourceIndicator)}`);
   return { resourceIndicator, resourceMetadata: prm.metadata, resourceMetadataUrl: prm.url, issuer, serverMetadata };
 }
