@@ -148,13 +148,14 @@ describe('authorizationCodeFlow against a loopback token endpoint', () => {
 
   it('omits scope when there is none to ask for, and never opens a browser with noBrowser', async () => {
     const { config, callback, origin } = await setup();
-    let shown = '';
+    let showUrl!: (url: string) => void;
+    const urlShown = new Promise<string>((resolve) => (showUrl = resolve));
     const flow = authorizationCodeFlow({
       config,
       callback,
       scopes: [],
       resourceIndicator: 'https://mcp.example/mcp',
-      onAuthorizationUrl: (url) => (shown = url),
+      onAuthorizationUrl: showUrl,
       noBrowser: true,
       timeoutMs: 5000,
       log: createLogger('silent'),
@@ -162,7 +163,7 @@ describe('authorizationCodeFlow against a loopback token endpoint', () => {
         throw new Error('must not be called');
       },
     });
-    await new Promise((r) => setTimeout(r, 20));
+    const shown = await urlShown;
     expect(new URL(shown).searchParams.has('scope')).toBe(false);
     const state = new URL(shown).searchParams.get('state');
     await fetch(`${callback.redirectUri}?code=c&state=${state}&iss=${encodeURIComponent(origin)}`);
@@ -190,13 +191,14 @@ describe('authorizationCodeFlow against a loopback token endpoint', () => {
   it('goes on waiting (the URL was shown) when the browser cannot be opened', async () => {
     const { config, callback, origin } = await setup();
     const lines: string[] = [];
-    let shown = '';
+    let showUrl!: (url: string) => void;
+    const urlShown = new Promise<string>((resolve) => (showUrl = resolve));
     const flow = authorizationCodeFlow({
       config,
       callback,
       scopes: [],
       resourceIndicator: 'https://mcp.example/mcp',
-      onAuthorizationUrl: (url) => (shown = url),
+      onAuthorizationUrl: showUrl,
       noBrowser: false,
       timeoutMs: 5000,
       log: createLogger('warn', (l) => lines.push(l)),
@@ -204,10 +206,10 @@ describe('authorizationCodeFlow against a loopback token endpoint', () => {
         throw new Error('no display');
       },
     });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(lines).toEqual(['[mcp-airlock] warn: could not open a browser (no display); open the URL by hand\n']);
+    const shown = await urlShown;
     await fetch(`${callback.redirectUri}?code=c&state=${new URL(shown).searchParams.get('state')}&iss=${encodeURIComponent(origin)}`);
     await expect(flow).resolves.toMatchObject({ access_token: 'at-1' });
+    expect(lines).toEqual(['[mcp-airlock] warn: could not open a browser (no display); open the URL by hand\n']);
   });
 
   it('turns a token endpoint error into AIRLOCK_AUTH_TOKEN naming the OAuth error', async () => {
