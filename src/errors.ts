@@ -11,6 +11,7 @@ export const ExitCode = {
   usage: 2,
   config: 3,
   upstream: 4,
+  auth: 5,
   listen: 6,
   /** `audit verify` found a broken or missing record. */
   auditBroken: 7,
@@ -36,6 +37,19 @@ export type AirlockErrorCode =
   | 'AIRLOCK_AUDIT_READ'
   | 'AIRLOCK_AUDIT_BROKEN'
   | 'AIRLOCK_POLICY_FILE'
+  | 'AIRLOCK_AUTH_DISCOVERY'
+  | 'AIRLOCK_AUTH_RESOURCE_MISMATCH'
+  | 'AIRLOCK_AUTH_ISSUER_MISMATCH'
+  | 'AIRLOCK_AUTH_NO_PKCE'
+  | 'AIRLOCK_AUTH_UNSUPPORTED'
+  | 'AIRLOCK_AUTH_REGISTRATION'
+  | 'AIRLOCK_AUTH_STATE_MISMATCH'
+  | 'AIRLOCK_AUTH_ISS_MISMATCH'
+  | 'AIRLOCK_AUTH_CALLBACK'
+  | 'AIRLOCK_AUTH_DENIED'
+  | 'AIRLOCK_AUTH_TIMEOUT'
+  | 'AIRLOCK_AUTH_TOKEN'
+  | 'AIRLOCK_AUTH_INSUFFICIENT_SCOPE'
   | 'AIRLOCK_INTERNAL';
 
 const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
@@ -54,6 +68,19 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_AUDIT_READ: ExitCode.config,
   AIRLOCK_AUDIT_BROKEN: ExitCode.auditBroken,
   AIRLOCK_POLICY_FILE: ExitCode.config,
+  AIRLOCK_AUTH_DISCOVERY: ExitCode.auth,
+  AIRLOCK_AUTH_RESOURCE_MISMATCH: ExitCode.auth,
+  AIRLOCK_AUTH_ISSUER_MISMATCH: ExitCode.auth,
+  AIRLOCK_AUTH_NO_PKCE: ExitCode.auth,
+  AIRLOCK_AUTH_UNSUPPORTED: ExitCode.auth,
+  AIRLOCK_AUTH_REGISTRATION: ExitCode.auth,
+  AIRLOCK_AUTH_STATE_MISMATCH: ExitCode.auth,
+  AIRLOCK_AUTH_ISS_MISMATCH: ExitCode.auth,
+  AIRLOCK_AUTH_CALLBACK: ExitCode.auth,
+  AIRLOCK_AUTH_DENIED: ExitCode.auth,
+  AIRLOCK_AUTH_TIMEOUT: ExitCode.auth,
+  AIRLOCK_AUTH_TOKEN: ExitCode.auth,
+  AIRLOCK_AUTH_INSUFFICIENT_SCOPE: ExitCode.auth,
   AIRLOCK_INTERNAL: ExitCode.internal,
 };
 

@@ -94,13 +94,26 @@ describe('AirlockError', () => {
     ['AIRLOCK_AUDIT_READ', 3],
     ['AIRLOCK_POLICY_FILE', 3],
     ['AIRLOCK_AUDIT_BROKEN', 7],
+    ['AIRLOCK_AUTH_DISCOVERY', 5],
+    ['AIRLOCK_AUTH_RESOURCE_MISMATCH', 5],
+    ['AIRLOCK_AUTH_ISSUER_MISMATCH', 5],
+    ['AIRLOCK_AUTH_NO_PKCE', 5],
+    ['AIRLOCK_AUTH_UNSUPPORTED', 5],
+    ['AIRLOCK_AUTH_REGISTRATION', 5],
+    ['AIRLOCK_AUTH_STATE_MISMATCH', 5],
+    ['AIRLOCK_AUTH_ISS_MISMATCH', 5],
+    ['AIRLOCK_AUTH_CALLBACK', 5],
+    ['AIRLOCK_AUTH_DENIED', 5],
+    ['AIRLOCK_AUTH_TIMEOUT', 5],
+    ['AIRLOCK_AUTH_TOKEN', 5],
+    ['AIRLOCK_AUTH_INSUFFICIENT_SCOPE', 5],
     ['AIRLOCK_INTERNAL', 1],
   ])('%s exits with %i', (code, exitCode) => {
     expect(new AirlockError(code, 'm').exitCode).toBe(exitCode);
   });
 
   it('matches the documented exit code table', () => {
-    expect(ExitCode).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, upstream: 4, listen: 6, auditBroken: 7, interrupted: 130, terminated: 143 });
+    expect(ExitCode).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, upstream: 4, auth: 5, listen: 6, auditBroken: 7, interrupted: 130, terminated: 143 });
   });
 
   it('keeps code, message, hint and cause', () => {

@@ -1,0 +1,394 @@
+/**
+ * The one object the transports use for OAuth (MCP authorization 2025-11-25 and 2026-07-28): the
+ * header for the next request, what to do on 401 (refresh, else log in) and on 403
+ * insufficient_scope (step-up with the union of scopes, bounded), and the explicit `login`. One
+ * session serves one MCP server URL; its tokens are stored under that URL's canonical form and
+ * never handed out for another. Logins and refreshes hold the store's lock for the resource, and
+ * re-read the store once they have it: another process may have finished meanwhile.
+ */
+import type { TokenEndpointResponse } from 'openid-client';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ClientRecord, GrantStore, TokenRecord } from '../store/grant-store.js';
+import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
+import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
+import { openInBrowser } from './browser.js';
+import { startCallbackServer } from './callback-server.js';
+import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
+import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
+import { deviceGrantFlow, type DeviceCodeInfo } from './device-grant.js';
+import type { FetchLike } from './metadata-fetch.js';
+import { oauthConfiguration } from './oauth-client.js';
+import { canonicalResourceUri } from './resource-uri.js';
+import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
+import { refreshRejected, refreshTokens } from './token-refresh.js';
+import { isUnexpired, needsRefresh, tokenRecordFrom } from './token-response.js';
+import { bearerChallenge, type BearerChallenge } from './www-authenticate.js';
+
+export type AuthGrant = 'authorization_code' | 'device_code' | 'client_credentials';
+
+export interface AuthOptions {
+  /** The MCP server URL; tokens are kept for (and sent to) its canonical form only. */
+  serverUrl: string;
+  store: GrantStore;
+  log: Logger;
+  fetch?: FetchLike;
+  /** Opens the authorization URL; default: the system browser (`openInBrowser`). */
+  openUrl?: (url: string) => Promise<void>;
+  /** Do not open a browser; only hand the URL to onAuthorizationUrl (or the log). */
+  noBrowser?: boolean;
+  /** Shows the authorization URL to the user (always called, so it can be opened by hand). */
+  onAuthorizationUrl?: (url: string) => void;
+  onDeviceCode?: (info: DeviceCodeInfo) => void;
+  grant?: AuthGrant;
+  /** --scope: overrides the challenge's and the metadata's scopes. */
+  scope?: string;
+  clientId?: string;
+  clientSecret?: string;
+  clientMetadataUrl?: string;
+  callbackPort?: number;
+  callbackHost?: string;
+  /** --resource: the RFC 8707 resource indicator to send instead of the metadata's. */
+  resource?: string;
+  /** Longest wait for the user (browser or device code). Default 5 minutes. */
+  authTimeoutMs?: number;
+  /** Allow plain http to loopback authorization endpoints. */
+  allowHttp?: boolean;
+  /** Use PKCE S256 even though the server does not advertise it. */
+  assumeS256?: boolean;
+  now?: () => number;
+}
+
+/** Who the stored grant says we are, for status and the audit log; never the token. */
+export interface Principal {
+  issuer: string;
+  subject?: string;
+  clientId: string;
+  scopes: string[];
+}
+
+export const DEFAULT_AUTH_TIMEOUT_MS = 5 * 60_000;
+/** Step-ups per session: a server that keeps asking for new scopes must not keep opening browsers. */
+export const MAX_STEP_UPS = 3;
+/** A token from a login rejected this soon after is not worth another login (loop guard). */
+const FRESH_LOGIN_MS = 60_000;
+/** Waiting for another process's login: its own wait plus this. */
+const LOCK_MARGIN_MS = 30_000;
+
+function withoutRefreshToken(record: TokenRecord): TokenRecord {
+  const { refreshToken: _dropped, ...rest } = record;
+  return rest;
+}
+
+export class AuthSession {
+  /** Canonical server URL: the store key. */
+  readonly resource: string;
+  private readonly options: AuthOptions;
+  private readonly store: GrantStore;
+  private readonly log: Logger;
+  private readonly fetch: FetchLike;
+  private readonly now: () => number;
+  private readonly authTimeoutMs: number;
+  private record: TokenRecord | undefined;
+  private loaded = false;
+  private target: { key: string; value: AuthorizationTarget } | undefined;
+  /** What the last 401 challenge said (resource_metadata, scope). */
+  private challenge: BearerChallenge = {};
+  /** The access token of the last header handed out: the one a 401 or 403 is about. */
+  private handedOut: string | undefined;
+  private lastRefreshed: string | undefined;
+  private lastLogin: { token: string; at: number } | undefined;
+  private lastRequested: string[] = [];
+  private stepUps = 0;
+
+  constructor(options: AuthOptions) {
+    this.options = options;
+    this.resource = canonicalResourceUri(options.serverUrl, 'the server URL');
+    if (options.resource !== undefined) canonicalResourceUri(options.resource, '--resource');
+    if (options.clientMetadataUrl !== undefined) checkClientMetadataUrl(options.clientMetadataUrl);
+    if (options.clientSecret !== undefined && options.clientId === undefined) {
+      throw new AirlockError('AIRLOCK_USAGE', 'a client secret was given without a client id', { hint: 'Pass --client-id too.' });
+    }
+    this.store = options.store;
+    this.log = options.log;
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.now = options.now ?? Date.now;
+    this.authTimeoutMs = options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+  }
+
+  /** Header value for the next request, or undefined when we hold no usable token (refreshes if near expiry). */
+  async authorization(): Promise<string | undefined> {
+    let record = await this.current();
+    if (record && needsRefresh(record, this.now())) record = await this.refreshAhead(record);
+    this.handedOut = record?.accessToken;
+    return record ? `Bearer ${record.accessToken}` : undefined;
+  }
+
+  /**
+   * Called with a 401 response's WWW-Authenticate; refreshes, or logs in, and resolves when a new
+   * token is stored. Throws AirlockError with a hint on failure.
+   */
+  async onUnauthorized(wwwAuthenticate: string | null): Promise<void> {
+    const challenge = bearerChallenge(wwwAuthenticate) ?? {};
+    this.challenge = { ...this.challenge, ...challenge };
+    const rejected = this.handedOut;
+    if (rejected && this.lastLogin?.token === rejected && this.now() - this.lastLogin.at < FRESH_LOGIN_MS) {
+      throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the server ${quote(this.resource)} rejected the token of a login that just succeeded`, {
+        hint: 'The server does not accept tokens of the authorization server it names: check --resource, or the server\'s audience configuration.',
+      });
+    }
+    await this.locked(async () => {
+      const fresh = await this.reload();
+      if (fresh && fresh.accessToken !== rejected && isUnexpired(fresh, this.now())) {
+        this.log.debug('another login or refresh finished meanwhile; using its token');
+        return;
+      }
+      if (fresh?.refreshToken && fresh.accessToken !== this.lastRefreshed && (await this.refresh(fresh))) return;
+      await this.loginLocked();
+    });
+  }
+
+  /** Called on 403 with error=insufficient_scope: step-up with the union of scopes, bounded (MAX_STEP_UPS). */
+  async onInsufficientScope(wwwAuthenticate: string): Promise<void> {
+    const challenge = bearerChallenge(wwwAuthenticate);
+    if (!challenge?.scope) {
+      throw new AirlockError('AIRLOCK_AUTH_INSUFFICIENT_SCOPE', `the server ${quote(this.resource)} refused the request for lack of scope without naming the scope it needs`, {
+        hint: 'Pass the scope the server needs with --scope, or ask the server operator.',
+      });
+    }
+    if (challenge.resourceMetadata) this.challenge = { ...this.challenge, resourceMetadata: challenge.resourceMetadata };
+    const rejected = this.handedOut;
+    await this.locked(async () => {
+      const fresh = await this.reload();
+      const held = parseScope(fresh?.scope);
+      const needed = parseScope(challenge.scope);
+      if (fresh && fresh.accessToken !== rejected && isUnexpired(fresh, this.now()) && needed.every((s) => held.includes(s))) {
+        this.log.debug('another process already holds a token with the scopes asked for; using it');
+        return;
+      }
+      const wanted = stepUpScopes(held, challenge.scope);
+      if (!wanted) {
+        throw new AirlockError('AIRLOCK_AUTH_INSUFFICIENT_SCOPE', `the server ${quote(this.resource)} asks for scope ${quote(challenge.scope)}, which the current token already holds`, {
+          hint: 'Logging in again would not help; the server and its authorization server disagree about scopes. Ask the server operator.',
+        });
+      }
+      if (this.stepUps >= MAX_STEP_UPS) {
+        throw new AirlockError('AIRLOCK_AUTH_INSUFFICIENT_SCOPE', `gave up asking for more scopes after ${MAX_STEP_UPS} step-ups; the server now asks for ${quote(challenge.scope)}`, {
+          hint: 'Log in once with every scope you need: mcp-airlock login <url> --scope "...".',
+        });
+      }
+      this.stepUps++;
+      this.log.info(`the server needs scope ${quote(challenge.scope)}; authorizing again for ${quote(wanted.join(' '))}`);
+      await this.loginLocked(unionScopes(this.lastRequested, wanted));
+    });
+  }
+
+  /** Explicit login (the `login` command): runs discovery and the flow even if a token exists when `force`. */
+  async login(opts: { force?: boolean } = {}): Promise<TokenRecord> {
+    if (!opts.force) {
+      const record = await this.current();
+      if (record && isUnexpired(record, this.now())) return record;
+    }
+    return this.locked(async () => {
+      if (!opts.force) {
+        const fresh = await this.reload();
+        if (fresh && isUnexpired(fresh, this.now())) return fresh;
+      }
+      return this.loginLocked();
+    });
+  }
+
+  /** Principal info for the audit log: issuer, subject, client id, scopes; never the token. */
+  async principal(): Promise<Principal | undefined> {
+    const record = await this.current();
+    if (!record) return undefined;
+    const principal: Principal = { issuer: record.issuer, clientId: record.clientId, scopes: parseScope(record.scope) };
+    if (record.subject) principal.subject = record.subject;
+    return principal;
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.store.withLock(`auth:${this.resource}`, fn, this.authTimeoutMs + LOCK_MARGIN_MS);
+  }
+
+  private async current(): Promise<TokenRecord | undefined> {
+    return this.loaded ? this.record : this.reload();
+  }
+
+  /** Read the store again. A record for another resource (a store bug) is never used. */
+  private async reload(): Promise<TokenRecord | undefined> {
+    const record = await this.store.loadTokens(this.resource);
+    this.record = record?.resource === this.resource ? record : undefined;
+    this.loaded = true;
+    return this.record;
+  }
+
+  private async save(record: TokenRecord): Promise<void> {
+    await this.store.saveTokens(record);
+    this.record = record;
+    this.loaded = true;
+  }
+
+  private async discover(): Promise<AuthorizationTarget> {
+    const key = this.challenge.resourceMetadata ?? '';
+    if (this.target?.key === key) return this.target.value;
+    const value = await discoverAuthorization({
+      serverUrl: this.resource,
+      resourceMetadataUrl: this.challenge.resourceMetadata,
+      resourceOverride: this.options.resource,
+      fetch: this.fetch,
+      allowHttp: this.options.allowHttp ?? false,
+      log: this.log,
+    });
+    this.target = { key, value };
+    return value;
+  }
+
+  /** Proactive refresh before expiry. Never opens a browser: a failure leaves the 401 path to log in. */
+  private async refreshAhead(stale: TokenRecord): Promise<TokenRecord | undefined> {
+    try {
+      return await this.locked(async () => {
+        const fresh = await this.reload();
+        if (!fresh || !needsRefresh(fresh, this.now())) return fresh;
+        if (fresh.refreshToken) return (await this.refresh(fresh)) ?? this.usable(this.record);
+        // Client credentials need no user: a new token is the refresh.
+        if (this.options.grant === 'client_credentials') return await this.loginLocked();
+        return this.usable(fresh);
+      });
+    } catch (error) {
+      this.log.warn(`could not refresh the access token for ${quote(this.resource)}: ${describeError(error)}`);
+      return this.usable(stale);
+    }
+  }
+
+  private usable(record: TokenRecord | undefined): TokenRecord | undefined {
+    return record && isUnexpired(record, this.now()) ? record : undefined;
+  }
+
+  /**
+   * Refresh `record` (inside the lock). Resolves with the new record, or undefined when only a
+   * new login can help: the server refused the refresh token (it is then dropped from the store),
+   * the resource now names another authorization server (the refresh token is never sent to it),
+   * or the client registration is gone. Transient failures throw.
+   */
+  private async refresh(record: TokenRecord): Promise<TokenRecord | undefined> {
+    const target = await this.discover();
+    if (target.issuer !== record.issuer) {
+      this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(record.issuer)}; a new login is needed`);
+      return undefined;
+    }
+    const client = await this.store.loadClient(record.issuer);
+    if (!client || client.clientId !== record.clientId) return undefined;
+    const config = oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp ?? false });
+    try {
+      const next = await refreshTokens({ config, record, resourceIndicator: target.resourceIndicator, now: this.now });
+      await this.save(next);
+      this.lastRefreshed = next.accessToken;
+      this.log.debug(`refreshed the access token for ${quote(this.resource)}`);
+      return next;
+    } catch (error) {
+      const rejected = refreshRejected(error);
+      if (!rejected) throw error;
+      this.log.info(`the authorization server refused the refresh token (${quote(rejected)}); a new login is needed`);
+      if (rejected === 'invalid_client' && client.method === 'dynamic') await this.store.deleteClient(client.issuer);
+      await this.save(withoutRefreshToken(record));
+      return undefined;
+    }
+  }
+
+  /** Discovery, client, grant, store (inside the lock). `scopes` overrides the scope selection (step-up). */
+  private async loginLocked(scopes?: string[]): Promise<TokenRecord> {
+    try {
+      const target = await this.discover();
+      const selected = scopes ?? selectScopes({
+        requested: this.options.scope,
+        challenge: this.challenge.scope,
+        supported: target.resourceMetadata.scopesSupported,
+      });
+      this.lastRequested = selected;
+      const { response, client } = await this.runGrant(target, selected);
+      const record = tokenRecordFrom(response, {
+        resource: this.resource,
+        issuer: target.issuer,
+        clientId: client.clientId,
+        requestedScopes: selected,
+        now: this.now(),
+      });
+      await this.save(record);
+      this.lastLogin = { token: record.accessToken, at: this.now() };
+      this.log.info(`logged in to ${quote(target.issuer)} for ${quote(this.resource)}${record.subject ? ` as ${quote(record.subject)}` : ''}${record.scope ? ` with scope ${quote(record.scope)}` : ''}`);
+      return record;
+    } catch (error) {
+      // Metadata may have changed; discover afresh next time.
+      this.target = undefined;
+      throw error;
+    }
+  }
+
+  private async runGrant(target: AuthorizationTarget, scopes: string[]): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
+    const { options } = this;
+    const choice: ClientChoice = {};
+    if (options.clientId !== undefined) choice.clientId = options.clientId;
+    if (options.clientSecret !== undefined) choice.clientSecret = options.clientSecret;
+    if (options.clientMetadataUrl !== undefined) choice.clientMetadataUrl = options.clientMetadataUrl;
+    const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now() };
+    const allowHttp = options.allowHttp ?? false;
+    const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp });
+
+    switch (options.grant ?? 'authorization_code') {
+      case 'client_credentials': {
+        const client = choice.clientId ? await resolveClient(base) : await this.store.loadClient(target.issuer);
+        requireClientSecret(client);
+        const response = await clientCredentialsFlow({ config: configure(client), client, scopes, resourceIndicator: target.resourceIndicator });
+        return { response, client };
+      }
+      case 'device_code': {
+        const client = await resolveClient(base);
+        const response = await deviceGrantFlow({
+          config: configure(client),
+          scopes,
+          resourceIndicator: target.resourceIndicator,
+          onDeviceCode: options.onDeviceCode,
+          timeoutMs: this.authTimeoutMs,
+          allowHttp,
+          log: this.log,
+        });
+        return { response, client };
+      }
+      default: {
+        requireS256(target.serverMetadata, options.assumeS256 ?? false, this.log);
+        const stored = await this.store.loadClient(target.issuer);
+        const callback = await startCallbackServer({
+          host: options.callbackHost,
+          port: options.callbackPort,
+          preferredPort: stored?.method === 'dynamic' ? registeredPort(stored.redirectUri) : undefined,
+          log: this.log,
+        });
+        try {
+          const client = await resolveClient({ ...base, redirectUri: callback.redirectUri });
+          const response = await authorizationCodeFlow({
+            config: configure(client),
+            callback,
+            scopes,
+            resourceIndicator: target.resourceIndicator,
+            openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
+            noBrowser: options.noBrowser ?? false,
+            onAuthorizationUrl: options.onAuthorizationUrl,
+            timeoutMs: this.authTimeoutMs,
+            log: this.log,
+          });
+          return { response, client };
+        } finally {
+          await callback.close();
+        }
+      }
+    }
+  }
+}
+
+/** The port of a stored loopback redirect URI, to listen there again and keep the registration. */
+function registeredPort(redirectUri: string | undefined): number | undefined {
+  if (!redirectUri) return undefined;
+  const port = Number(new URL(redirectUri).port);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}

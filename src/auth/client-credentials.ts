@@ -1,0 +1,39 @@
+/**
+ * The client credentials grant (RFC 6749 §4.4) for agents and CI: no user, no browser; the client
+ * authenticates with the id and secret it was registered with and asks for a token for `resource`
+ * (RFC 8707 §2.2). There is no refresh token (RFC 6749 §4.4.3): a new token is simply requested.
+ */
+import { clientCredentialsGrant, type Configuration, type TokenEndpointResponse } from 'openid-client';
+import { AirlockError } from '../errors.js';
+import type { ClientRecord } from '../store/grant-store.js';
+import { tokenRequestError } from './oauth-client.js';
+import { formatScope } from './scopes.js';
+
+export interface ClientCredentialsOptions {
+  config: Configuration;
+  client: ClientRecord;
+  scopes: readonly string[];
+  resourceIndicator: string;
+}
+
+/** A confidential client is required: the grant would hand a token to anyone knowing a public id. */
+export function requireClientSecret(client: ClientRecord | undefined): asserts client is ClientRecord {
+  if (!client?.clientSecret) {
+    throw new AirlockError('AIRLOCK_USAGE', 'the client credentials grant needs a client id and secret', {
+      hint: 'Pass --client-id with --client-secret-env NAME or --client-secret-file PATH.',
+    });
+  }
+}
+
+/** Request a token with the client's own credentials. */
+export async function clientCredentialsFlow(options: ClientCredentialsOptions): Promise<TokenEndpointResponse> {
+  requireClientSecret(options.client);
+  const params: Record<string, string> = { resource: options.resourceIndicator };
+  const scope = formatScope(options.scopes);
+  if (scope) params['scope'] = scope;
+  try {
+    return await clientCredentialsGrant(options.config, params);
+  } catch (error) {
+    throw tokenRequestError(error, 'requesting a token with the client credentials');
+  }
+}

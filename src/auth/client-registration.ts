@@ -1,0 +1,179 @@
+/**
+ * Which OAuth client airlock is at a given authorization server. MCP 2025-11-25 "Client
+ * Registration Approaches", in order: a client the user registered beforehand (id and secret
+ * given), a Client ID Metadata Document (its https URL is the client_id) when the server supports
+ * it, else Dynamic Client Registration (RFC 7591) as a native application with the exact loopback
+ * redirect URI (2026-07-28: `application_type` "native"). Registrations are stored per issuer and
+ * never used with another issuer (2026-07-28).
+ */
+import type { ServerMetadata } from 'openid-client';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ClientRecord, GrantStore } from '../store/grant-store.js';
+import type { FetchLike } from './metadata-fetch.js';
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const CLIENT_NAME = 'mcp-airlock';
+const REGISTRATION_TIMEOUT_MS = 15_000;
+
+export interface ClientChoice {
+  clientId?: string;
+  clientSecret?: string;
+  /** https URL of our Client ID Metadata Document. */
+  clientMetadataUrl?: string;
+}
+
+export interface ResolveClientOptions {
+  issuer: string;
+  metadata: ServerMetadata;
+  store: GrantStore;
+  choice: ClientChoice;
+  /** The loopback redirect URI of this run; undefined for grants without a redirect (device). */
+  redirectUri?: string;
+  fetch: FetchLike;
+  log: Logger;
+  now: number;
+}
+
+/**
+ * Check a Client ID Metadata Document URL: https with a path (the client_id must be one,
+ * draft-ietf-oauth-client-id-metadata-document §3), no fragment.
+ */
+export function checkClientMetadataUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== 'https:' || url.pathname === '/' || url.hash) {
+    throw new AirlockError('AIRLOCK_USAGE', `--client-metadata-url must be an https URL with a path, not ${quote(value)}`, {
+      hint: 'Publish the client metadata document at an https URL such as https://example.com/mcp-airlock/client.json.',
+    });
+  }
+  return url.href;
+}
+
+/** token_endpoint_auth_method for a client secret: basic unless the server lists only post (RFC 8414 §2 default). */
+function secretAuthMethod(metadata: ServerMetadata): string {
+  const supported = metadata.token_endpoint_auth_methods_supported;
+  if (!supported || supported.includes('client_secret_basic')) return 'client_secret_basic';
+  return supported.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic';
+}
+
+/** Whether a stored registration can serve this run. */
+function reusable(stored: ClientRecord, options: ResolveClientOptions): boolean {
+  if (stored.issuer !== options.issuer) return false;
+  if (stored.method !== 'dynamic') return true;
+  if (stored.clientSecretExpiresAt && stored.clientSecretExpiresAt * 1000 <= options.now) return false;
+  // DCR binds the redirect URI exactly; a run without one (device) can use any registration.
+  return options.redirectUri === undefined || stored.redirectUri === options.redirectUri;
+}
+
+/** Pick, reuse or register the client for `issuer`, and save it in the store. */
+export async function resolveClient(options: ResolveClientOptions): Promise<ClientRecord> {
+  const { choice, issuer, metadata, store, log, now } = options;
+  if (choice.clientId) {
+    const record: ClientRecord = { issuer, clientId: choice.clientId, method: 'pre-registered', registeredAt: now };
+    if (choice.clientSecret) {
+      record.clientSecret = choice.clientSecret;
+      record.tokenEndpointAuthMethod = secretAuthMethod(metadata);
+    } else {
+      record.tokenEndpointAuthMethod = 'none';
+    }
+    if (options.redirectUri) record.redirectUri = options.redirectUri;
+    await store.saveClient(record);
+    return record;
+  }
+  if (choice.clientMetadataUrl) {
+    const clientId = checkClientMetadataUrl(choice.clientMetadataUrl);
+    if (metadata.client_id_metadata_document_supported === true) {
+      const record: ClientRecord = { issuer, clientId, method: 'metadata-document', tokenEndpointAuthMethod: 'none', registeredAt: now };
+      await store.saveClient(record);
+      return record;
+    }
+    log.info(`${quote(issuer)} does not support client ID metadata documents; registering dynamically instead`);
+  }
+  const stored = await store.loadClient(issuer);
+  if (stored && reusable(stored, options)) {
+    log.debug(`using the ${stored.method} client ${quote(stored.clientId)} stored for ${quote(issuer)}`);
+    return stored;
+  }
+  const record = await registerClient({ ...options, previous: stored });
+  await store.saveClient(record);
+  return record;
+}
+
+/**
+ * Dynamic Client Registration (RFC 7591 §3.1): a public native client (token_endpoint_auth_method
+ * "none", RFC 8252 §8.4) with the exact loopback redirect URI, for the grants this server offers.
+ */
+export async function registerClient(options: ResolveClientOptions & { previous?: ClientRecord }): Promise<ClientRecord> {
+  const { metadata, issuer, redirectUri } = options;
+  const endpoint = metadata.registration_endpoint;
+  if (!endpoint) {
+    throw new AirlockError('AIRLOCK_AUTH_REGISTRATION', `the authorization server ${quote(issuer)} offers no dynamic client registration`, {
+      hint: 'Register a client with the server operator and pass --client-id (and --client-secret-env), or --client-metadata-url if the server supports it.',
+    });
+  }
+  const grantTypes = redirectUri ? ['authorization_code', 'refresh_token'] : ['refresh_token'];
+  if (metadata.device_authorization_endpoint) grantTypes.push(DEVICE_CODE_GRANT);
+  const body = {
+    client_name: CLIENT_NAME,
+    application_type: 'native',
+    redirect_uris: redirectUri ? [redirectUri] : [],
+    grant_types: grantTypes,
+    response_types: redirectUri ? ['code'] : [],
+    token_endpoint_auth_method: 'none',
+  };
+  let response: Response;
+  try {
+    response = await options.fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(REGISTRATION_TIMEOUT_MS),
+    });
+  } catch (error) {
+    throw new AirlockError('AIRLOCK_AUTH_REGISTRATION', `client registration at ${quote(endpoint)} failed: ${describeError(error)}`, {
+      hint: 'Check that the authorization server is reachable.',
+      cause: error,
+    });
+  }
+  const text = await response.text().catch(() => '');
+  let answer: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) answer = parsed as Record<string, unknown>;
+  } catch {
+    // not JSON: reported below
+  }
+  if (response.status !== 201 && response.status !== 200) {
+    const error = typeof answer['error'] === 'string' ? ` ${quote(answer['error'])}` : '';
+    const description = typeof answer['error_description'] === 'string' ? `: ${quote(answer['error_description'])}` : '';
+    throw new AirlockError('AIRLOCK_AUTH_REGISTRATION', `client registration at ${quote(endpoint)} was refused (HTTP ${response.status})${error}${description}`, {
+      hint: 'The server may not allow open registration: register a client with its operator and pass --client-id.',
+    });
+  }
+  const clientId = answer['client_id'];
+  if (typeof clientId !== 'string' || !clientId) {
+    throw new AirlockError('AIRLOCK_AUTH_REGISTRATION', `client registration at ${quote(endpoint)} answered without a client_id`, {
+      hint: 'The authorization server does not follow RFC 7591 §3.2.1; report it to its operator.',
+    });
+  }
+  const record: ClientRecord = { issuer, clientId, method: 'dynamic', registeredAt: options.now };
+  if (redirectUri) record.redirectUri = redirectUri;
+  const secret = answer['client_secret'];
+  const method = answer['token_endpoint_auth_method'];
+  if (typeof secret === 'string' && secret) {
+    record.clientSecret = secret;
+    record.tokenEndpointAuthMethod = typeof method === 'string' && method !== 'none' ? method : 'client_secret_basic';
+    const expiresAt = answer['client_secret_expires_at'];
+    if (typeof expiresAt === 'number') record.clientSecretExpiresAt = expiresAt;
+  } else {
+    record.tokenEndpointAuthMethod = 'none';
+  }
+  options.log.info(`registered ${CLIENT_NAME} at ${quote(issuer)} as client ${quote(clientId)}${options.previous ? ' (replacing the stored registration)' : ''}`);
+  return record;
+}

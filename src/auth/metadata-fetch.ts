@@ -1,0 +1,110 @@
+/**
+ * Fetching one well-known JSON metadata document (RFC 8414 §3, RFC 9728 §3) and walking a list of
+ * candidate URLs until one answers. Documents come from the network: bounded in size and time,
+ * redirects not followed (as openid-client's own discovery does), only a JSON object accepted.
+ */
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/** Largest metadata document accepted. Real ones are a few KiB. */
+const MAX_DOCUMENT_BYTES = 256 * 1024;
+/** Per request. */
+export const METADATA_TIMEOUT_MS = 15_000;
+
+export type FetchLike = typeof fetch;
+
+/** How one candidate URL went: a status, or the network error. */
+export interface CandidateOutcome {
+  url: string;
+  status?: number;
+  error?: string;
+}
+
+/** A document that was found and accepted, and what the candidates up to it answered. */
+export interface FoundDocument<T> {
+  url: string;
+  value: T;
+  tried: CandidateOutcome[];
+}
+
+async function readLimited(response: Response): Promise<string | undefined> {
+  const length = Number(response.headers.get('content-length') ?? '0');
+  if (length > MAX_DOCUMENT_BYTES) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const text = await response.text();
+  return text.length > MAX_DOCUMENT_BYTES ? undefined : text;
+}
+
+/**
+ * GET `url` and parse a JSON object. Resolves with the outcome: a body only for a 200 answer with
+ * a JSON object; anything else is reported, not thrown, so the caller can try the next candidate.
+ */
+export async function fetchMetadataDocument(
+  url: URL,
+  fetchImpl: FetchLike,
+): Promise<{ outcome: CandidateOutcome; body?: Record<string, unknown> }> {
+  const outcome: CandidateOutcome = { url: url.href };
+  let response: Response;
+  try {
+    response = await fetchImpl(url.href, {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(METADATA_TIMEOUT_MS),
+    });
+  } catch (error) {
+    outcome.error = describeError(error);
+    return { outcome };
+  }
+  outcome.status = response.status;
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return { outcome };
+  }
+  const text = await readLimited(response).catch(() => undefined);
+  if (text === undefined) {
+    outcome.error = 'document too large or unreadable';
+    return { outcome };
+  }
+  try {
+    const body: unknown = JSON.parse(text);
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+      return { outcome, body: body as Record<string, unknown> };
+    }
+    outcome.error = 'not a JSON object';
+  } catch {
+    outcome.error = 'not JSON';
+  }
+  return { outcome };
+}
+
+/** "url (404); url (ECONNREFUSED)" for messages. */
+export function describeOutcomes(tried: CandidateOutcome[]): string {
+  return tried.map((t) => `${quote(t.url)} (${t.error ?? t.status})`).join('; ');
+}
+
+/**
+ * Try each candidate in order and return what `accept` makes of the first JSON object found.
+ * `accept` returns an AirlockError to reject the document: the walk then stops with that error
+ * (a document that is there but wrong is not skipped silently).
+ */
+export async function firstMetadataDocument<T>(
+  candidates: URL[],
+  options: { fetch: FetchLike; log: Logger; what: string; accept: (body: Record<string, unknown>, url: URL) => T | AirlockError },
+): Promise<FoundDocument<T>> {
+  const tried: CandidateOutcome[] = [];
+  for (const url of candidates) {
+    const { outcome, body } = await fetchMetadataDocument(url, options.fetch);
+    tried.push(outcome);
+    options.log.debug(`${options.what}: GET ${url.href} -> ${outcome.error ?? outcome.status}`);
+    if (!body) continue;
+    const value = options.accept(body, url);
+    if (value instanceof AirlockError) throw value;
+    return { url: url.href, value, tried };
+  }
+  throw new AirlockError('AIRLOCK_AUTH_DISCOVERY', `no ${options.what} found; tried ${describeOutcomes(tried)}`, {
+    hint: `The server must publish its ${options.what} (MCP authorization 2025-11-25); check the URL, or run mcp-airlock doctor.`,
+  });
+}

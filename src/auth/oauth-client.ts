@@ -1,0 +1,96 @@
+/**
+ * Where openid-client enters our code: one `Configuration` per (authorization server, client),
+ * built from the metadata we discovered and checked ourselves, with our injected fetch and with
+ * plain http allowed only when every endpoint already passed `checkAuthUrl` (loopback + allowHttp).
+ * Token endpoint failures become AirlockErrors here (CONVENTIONS 4: keep the cause), without any
+ * token in the message, and without a cause that could hold a token response body.
+ */
+import {
+  allowInsecureRequests,
+  ClientError,
+  ClientSecretBasic,
+  ClientSecretPost,
+  Configuration,
+  customFetch,
+  None,
+  ResponseBodyError,
+  type ClientAuth,
+  type ServerMetadata,
+} from 'openid-client';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { ClientRecord } from '../store/grant-store.js';
+import type { FetchLike } from './metadata-fetch.js';
+
+/** Seconds openid-client waits for one HTTP answer. */
+const REQUEST_TIMEOUT_S = 30;
+
+function clientAuthentication(client: ClientRecord): ClientAuth {
+  const method = client.tokenEndpointAuthMethod ?? (client.clientSecret ? 'client_secret_basic' : 'none');
+  switch (method) {
+    case 'none':
+      return None();
+    case 'client_secret_basic':
+    case 'client_secret_post':
+      if (!client.clientSecret) {
+        throw new AirlockError('AIRLOCK_AUTH_REGISTRATION', `client ${quote(client.clientId)} uses ${method} but no client secret is stored`, {
+          hint: 'Give the secret with --client-secret-env or --client-secret-file, or log out and register again.',
+        });
+      }
+      return method === 'client_secret_basic' ? ClientSecretBasic(client.clientSecret) : ClientSecretPost(client.clientSecret);
+    default:
+      throw new AirlockError('AIRLOCK_AUTH_UNSUPPORTED', `client authentication method ${quote(method)} is not supported`, {
+        hint: 'mcp-airlock authenticates with none, client_secret_basic or client_secret_post; register a client that uses one of them.',
+      });
+  }
+}
+
+export interface OAuthClientOptions {
+  fetch: FetchLike;
+  allowHttp: boolean;
+}
+
+/** An openid-client Configuration for `client` at the authorization server described by `metadata`. */
+export function oauthConfiguration(metadata: ServerMetadata, client: ClientRecord, options: OAuthClientOptions): Configuration {
+  const clientMetadata = client.tokenEndpointAuthMethod ? { token_endpoint_auth_method: client.tokenEndpointAuthMethod } : {};
+  const config = new Configuration(metadata, client.clientId, clientMetadata, clientAuthentication(client));
+  const fetchImpl = options.fetch;
+  config[customFetch] = (url, init) => fetchImpl(url, init as RequestInit);
+  config.timeout = REQUEST_TIMEOUT_S;
+  // Every endpoint in `metadata` passed checkAuthUrl, so http here means loopback with allowHttp.
+  if (options.allowHttp) allowInsecureRequests(config);
+  return config;
+}
+
+/** The OAuth error code of a failed token or device request (`invalid_grant`, ...), if the server sent one. */
+export function oauthErrorCode(error: unknown): string | undefined {
+  if (error instanceof ResponseBodyError) return error.error;
+  if (error instanceof AirlockError) return oauthErrorCode(error.cause);
+  return undefined;
+}
+
+/**
+ * An AirlockError for a failed request to the token (or device authorization) endpoint. An OAuth
+ * error answer (RFC 6749 §5.2) is named with its code and description, quoted; the cause is kept.
+ * Other failures (unexpected status, invalid success response) keep only the message and code of
+ * the library error: openid-client attaches the response body to those, and a body of a 200
+ * answer holds tokens.
+ */
+export function tokenRequestError(error: unknown, what: string): AirlockError {
+  if (error instanceof AirlockError) return error;
+  if (error instanceof ResponseBodyError) {
+    const description = error.error_description ? `: ${quote(error.error_description)}` : '';
+    return new AirlockError('AIRLOCK_AUTH_TOKEN', `${what} failed: the authorization server answered ${quote(error.error)}${description}`, {
+      hint: error.error === 'invalid_grant'
+        ? 'The grant is no longer valid; log in again (mcp-airlock login <url>).'
+        : 'Check the client registration and scopes, or run mcp-airlock doctor <url>.',
+      cause: error,
+    });
+  }
+  const safeCause = error instanceof ClientError
+    ? Object.assign(new Error(error.message), { code: error.code })
+    : error instanceof TypeError ? error : new Error(describeError(error));
+  return new AirlockError('AIRLOCK_AUTH_TOKEN', `${what} failed: ${describeError(safeCause)}`, {
+    hint: 'Check that the authorization server is reachable, or run mcp-airlock doctor <url>.',
+    cause: safeCause,
+  });
+}

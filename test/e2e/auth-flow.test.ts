@@ -1,0 +1,419 @@
+/**
+ * The whole authorization flow against a real authorization server (oidc-provider, in-process)
+ * and a protected MCP server that checks the JWT access tokens it issues: discovery, dynamic
+ * registration, PKCE, resource indicators, refresh with rotation, device and client credentials
+ * grants, step-up, and each fixture variant that breaks one rule.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { AGENT_CLIENT, startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
+import { AuthSession, MAX_STEP_UPS, type AuthOptions } from '../../src/auth/auth-session.js';
+import { AirlockError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import type { TokenRecord } from '../../src/store/grant-store.js';
+import { HeadlessBrowser } from '../helpers/headless-browser.js';
+import { MemoryGrantStore } from '../helpers/memory-grant-store.js';
+
+type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
+
+/** Every log line and error text of this file, and every token and secret seen: scanned at the end. */
+const transcript: string[] = [];
+const secrets = new Set<string>([AGENT_CLIENT.clientSecret]);
+
+/** A store that remembers every token it was given, for the final scan. */
+class ScannedStore extends MemoryGrantStore {
+  override async saveTokens(record: TokenRecord): Promise<void> {
+    secrets.add(record.accessToken);
+    if (record.refreshToken) secrets.add(record.refreshToken);
+    await super.saveTokens(record);
+  }
+}
+
+const fixtures: Fixture[] = [];
+afterEach(async () => {
+  await Promise.all(fixtures.splice(0).map((f) => f.close()));
+});
+
+async function fixture(options: Parameters<typeof startAuthFixture>[0] = {}): Promise<Fixture> {
+  const f = await startAuthFixture(options);
+  fixtures.push(f);
+  return f;
+}
+
+interface Harness {
+  session: AuthSession;
+  store: ScannedStore;
+  browser: HeadlessBrowser;
+  urls: string[];
+  lines: string[];
+  clock: { now: number };
+}
+
+function harness(f: Fixture, options: Partial<AuthOptions> = {}, browser = new HeadlessBrowser()): Harness {
+  const store = (options.store as ScannedStore | undefined) ?? new ScannedStore();
+  const lines: string[] = [];
+  const log = createLogger('debug', (line) => {
+    lines.push(line);
+    transcript.push(line);
+  });
+  const urls: string[] = [];
+  const clock = { now: Date.now() };
+  const session = new AuthSession({
+    serverUrl: f.url,
+    store,
+    log,
+    openUrl: browser.open,
+    onAuthorizationUrl: (url) => urls.push(url),
+    allowHttp: true,
+    authTimeoutMs: 10_000,
+    now: () => clock.now,
+    ...options,
+  });
+  return { session, store, browser, urls, lines, clock };
+}
+
+async function mcpPost(url: string, authorization: string | undefined, body: unknown): Promise<{ status: number; www: string | null; text: string }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  if (authorization) headers['authorization'] = authorization;
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  return { status: response.status, www: response.headers.get('www-authenticate'), text: await response.text() };
+}
+
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'auth-flow-test', version: '1.0.0' } },
+};
+
+function callTool(name: string, args: Record<string, unknown>): unknown {
+  return { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: args } };
+}
+
+/** The first 401, as a transport would see it, then the session's answer to it. */
+async function loginOn401(h: Harness, f: Fixture): Promise<void> {
+  const denied = await mcpPost(f.url, await h.session.authorization(), initialize);
+  expect(denied.status).toBe(401);
+  await h.session.onUnauthorized(denied.www);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<AirlockError> {
+  const error = await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AirlockError);
+  const airlock = error as AirlockError;
+  transcript.push(airlock.message, airlock.hint ?? '');
+  return airlock;
+}
+
+describe('authorization code flow against oidc-provider', () => {
+  it('logs in on a 401 with DCR, PKCE S256, state and resource, and the token opens the MCP server', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    expect(await h.session.authorization()).toBeUndefined();
+    await loginOn401(h, f);
+
+    const authorization = await h.session.authorization();
+    expect(authorization).toMatch(/^Bearer ey/);
+    const ok = await mcpPost(f.url, authorization, initialize);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.text).result.serverInfo.name).toBe('airlock-auth-fixture');
+
+    const client = h.store.clients.get(f.issuer)!;
+    expect(client).toMatchObject({ issuer: f.issuer, method: 'dynamic', tokenEndpointAuthMethod: 'none' });
+    expect(client.redirectUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+
+    const [authRequest, tokenRequest] = f.asRequests;
+    expect(authRequest).toMatchObject({ route: 'authorization', resource: f.url, scope: 'mcp:read', codeChallengeMethod: 'S256' });
+    expect(tokenRequest).toMatchObject({ route: 'token', grantType: 'authorization_code', resource: f.url, status: 200 });
+    expect(await h.session.principal()).toEqual({ issuer: f.issuer, subject: 'alice', clientId: client.clientId, scopes: ['mcp:read'] });
+    expect(h.urls).toHaveLength(1);
+    expect((await h.browser.lastNavigation!).body).toContain('You can close this tab');
+  });
+
+  it('refreshes a little before expiry, rotating the refresh token, with resource', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    const first = await h.session.login();
+    h.clock.now = first.expiresAt! - 30_000;
+
+    const authorization = await h.session.authorization();
+    const second = h.store.tokens.get(f.url)!;
+    expect(authorization).toBe(`Bearer ${second.accessToken}`);
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(second.refreshToken).toBeDefined();
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expect(f.asRequests.at(-1)).toMatchObject({ route: 'token', grantType: 'refresh_token', resource: f.url, status: 200 });
+    expect((await mcpPost(f.url, authorization, initialize)).status).toBe(200);
+    // The old refresh token was rotated away: the server refuses it now (another process put it back).
+    await h.store.saveTokens({ ...second, refreshToken: first.refreshToken! });
+    h.clock.now = second.expiresAt! + 1;
+    expect(await h.session.authorization()).toBeUndefined();
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'refresh_token', status: 400 });
+    expect(h.urls).toHaveLength(1);
+  });
+
+  it('falls back to a new login when the refresh token is refused (invalid_grant)', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    const first = await h.session.login();
+    await h.store.saveTokens({ ...first, refreshToken: 'not-a-refresh-token-the-server-knows' });
+    h.clock.now = first.expiresAt! + 1;
+
+    await loginOn401(h, f);
+    expect(h.lines.some((l) => l.includes('refused the refresh token ("invalid_grant")'))).toBe(true);
+    expect(h.urls).toHaveLength(2);
+    const record = h.store.tokens.get(f.url)!;
+    expect(record.accessToken).not.toBe(first.accessToken);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('on 401 refreshes first, logs in when the refreshed token is refused too, and stops when a fresh login\'s token is refused', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await h.session.login();
+    const www = 'Bearer error="invalid_token", scope="mcp:read"';
+    // A token rejected right after its login would end the session (last step); this one is older.
+    h.clock.now += 61_000;
+
+    await h.session.authorization();
+    await h.session.onUnauthorized(www);
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'refresh_token', status: 200 });
+    expect(h.urls).toHaveLength(1);
+
+    await h.session.authorization();
+    await h.session.onUnauthorized(www);
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'authorization_code', status: 200 });
+    expect(h.urls).toHaveLength(2);
+
+    await h.session.authorization();
+    const error = await rejection(h.session.onUnauthorized(www));
+    expect(error.code).toBe('AIRLOCK_AUTH_TOKEN');
+    expect(error.message).toBe(`the server "${f.url}" rejected the token of a login that just succeeded`);
+    expect(h.urls).toHaveLength(2);
+  });
+
+  it('steps up on 403 insufficient_scope with the union of the old and new scopes', async () => {
+    const f = await fixture({ toolScopes: { add: 'mcp:write' } });
+    const h = harness(f);
+    await loginOn401(h, f);
+    expect(h.store.tokens.get(f.url)!.scope).toBe('mcp:read');
+    const forbidden = await mcpPost(f.url, await h.session.authorization(), callTool('add', { a: 1, b: 2 }));
+    expect(forbidden.status).toBe(403);
+
+    await h.session.onInsufficientScope(forbidden.www!);
+    expect(f.asRequests.filter((r) => r.route === 'authorization').at(-1)).toMatchObject({ scope: 'mcp:read mcp:write', resource: f.url });
+    expect(h.store.tokens.get(f.url)!.scope).toBe('mcp:read mcp:write');
+    const ok = await mcpPost(f.url, await h.session.authorization(), callTool('add', { a: 1, b: 2 }));
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.text).result.content[0].text).toBe('3');
+
+    // Asking again for a scope the token holds cannot help: refused without a new login.
+    const again = await rejection(h.session.onInsufficientScope(forbidden.www!));
+    expect(again.code).toBe('AIRLOCK_AUTH_INSUFFICIENT_SCOPE');
+    expect(h.urls).toHaveLength(2);
+  });
+
+  it(`gives up after ${MAX_STEP_UPS} step-ups`, async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await h.session.login();
+    for (let i = 1; i <= MAX_STEP_UPS; i++) await h.session.onInsufficientScope(`Bearer error="insufficient_scope", scope="extra:${i}"`);
+    const error = await rejection(h.session.onInsufficientScope('Bearer error="insufficient_scope", scope="extra:next"'));
+    expect(error.code).toBe('AIRLOCK_AUTH_INSUFFICIENT_SCOPE');
+    expect(error.message).toContain(`after ${MAX_STEP_UPS} step-ups`);
+    expect(h.urls).toHaveLength(1 + MAX_STEP_UPS);
+  });
+
+  it('lets one login serve two sessions that hit 401 at once (the second reuses the stored token)', async () => {
+    const f = await fixture();
+    const store = new ScannedStore();
+    const a = harness(f, { store });
+    const b = harness(f, { store });
+    const [ra, rb] = await Promise.all([
+      mcpPost(f.url, await a.session.authorization(), initialize),
+      mcpPost(f.url, await b.session.authorization(), initialize),
+    ]);
+    await Promise.all([a.session.onUnauthorized(ra.www), b.session.onUnauthorized(rb.www)]);
+    expect(a.urls.length + b.urls.length).toBe(1);
+    expect(await a.session.authorization()).toBe(await b.session.authorization());
+    expect(store.lockLog).toEqual([`auth:${f.url}`, `auth:${f.url}`]);
+  });
+
+  it('keeps the registration per issuer and reuses it on the next login', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await h.session.login();
+    const client = h.store.clients.get(f.issuer)!;
+    await h.session.login({ force: true });
+    expect(f.asRequests.filter((r) => r.route === 'authorization')).toHaveLength(2);
+    expect(h.store.clients.get(f.issuer)).toEqual(client);
+    expect(h.store.clients.size).toBe(1);
+  });
+
+  it('works with an issuer that has a path, after the two path-insertion URLs fail', async () => {
+    const f = await fixture({ issuerPath: '/t1' });
+    const h = harness(f);
+    await loginOn401(h, f);
+    expect(f.issuer).toMatch(/\/t1$/);
+    const origin = new URL(f.issuer).origin;
+    const metadataLines = h.lines.filter((l) => l.includes('authorization server metadata: GET'));
+    expect(metadataLines).toEqual([
+      expect.stringContaining(`${origin}/.well-known/oauth-authorization-server/t1 -> 404`),
+      expect.stringContaining(`${origin}/.well-known/openid-configuration/t1 -> 404`),
+      expect.stringContaining(`${origin}/t1/.well-known/openid-configuration -> 200`),
+    ]);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+});
+
+describe('device and client credentials grants', () => {
+  it('device grant: shows the code, the user approves it in a browser, the token works', async () => {
+    const f = await fixture();
+    const shown: { userCode: string; verificationUriComplete?: string }[] = [];
+    let approval: Promise<unknown> | undefined;
+    const h = harness(f, {
+      grant: 'device_code',
+      openUrl: async () => {
+        throw new Error('the device grant must not open a browser');
+      },
+      onDeviceCode: (info) => {
+        shown.push(info);
+        approval = new HeadlessBrowser({ login: 'bob' }).navigate(info.verificationUriComplete!);
+      },
+    });
+    const record = await h.session.login();
+    expect((await approval) as { body: string }).toMatchObject({ body: expect.stringContaining('Sign-in Success') });
+    expect(shown).toHaveLength(1);
+    expect(shown[0]!.userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+    expect(record.subject).toBe('bob');
+    // No challenge seen yet: all of the metadata's scopes_supported.
+    expect(f.asRequests.filter((r) => r.route === 'device_authorization')).toMatchObject([{ resource: f.url, scope: 'mcp:read mcp:write' }]);
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'urn:ietf:params:oauth:grant-type:device_code', resource: f.url, status: 200 });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('client credentials: an agent gets a token with its id and secret, and a new one at expiry', async () => {
+    const f = await fixture();
+    const h = harness(f, {
+      grant: 'client_credentials',
+      clientId: AGENT_CLIENT.clientId,
+      clientSecret: AGENT_CLIENT.clientSecret,
+      openUrl: async () => {
+        throw new Error('client credentials must not open a browser');
+      },
+    });
+    const record = await h.session.login();
+    expect(record).toMatchObject({ subject: AGENT_CLIENT.clientId, clientId: AGENT_CLIENT.clientId, scope: 'mcp:read mcp:write' });
+    expect(record.refreshToken).toBeUndefined();
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'client_credentials', resource: f.url, status: 200 });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+
+    h.clock.now = record.expiresAt! - 1000;
+    const renewed = await h.session.authorization();
+    expect(renewed).not.toBe(`Bearer ${record.accessToken}`);
+    expect(f.asRequests.filter((r) => r.grantType === 'client_credentials')).toHaveLength(2);
+    expect(h.urls).toHaveLength(0);
+  });
+});
+
+describe('each broken rule stops the login', () => {
+  it('no protected resource metadata: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
+    const f = await fixture({ prm: 'none' });
+    const h = harness(f);
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_DISCOVERY');
+    const origin = new URL(f.url).origin;
+    expect(error.message).toBe(
+      `no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404)`,
+    );
+    expect(h.urls).toHaveLength(0);
+  });
+
+  it('metadata for another resource: AIRLOCK_AUTH_RESOURCE_MISMATCH', async () => {
+    const f = await fixture({ prmResource: 'http://127.0.0.1:1/elsewhere' });
+    const h = harness(f);
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_RESOURCE_MISMATCH');
+    expect(h.store.clients.size).toBe(0);
+  });
+
+  it('issuer mismatch: AIRLOCK_AUTH_ISSUER_MISMATCH before any registration', async () => {
+    const f = await fixture({ metadataIssuer: 'http://127.0.0.1:1/impostor' });
+    const h = harness(f);
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_ISSUER_MISMATCH');
+    expect(error.message).toContain(`names issuer "http://127.0.0.1:1/impostor", expected "${f.issuer}"`);
+    expect(h.store.clients.size).toBe(0);
+    expect(h.urls).toHaveLength(0);
+  });
+
+  it('no S256 advertised: AIRLOCK_AUTH_NO_PKCE before any registration; assumeS256 logs in', async () => {
+    const f = await fixture({ advertiseS256: false });
+    const refused = harness(f);
+    const error = await rejection(loginOn401(refused, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_NO_PKCE');
+    expect(error.hint).toContain('--assume-s256');
+    expect(refused.store.clients.size).toBe(0);
+
+    const vouched = harness(f, { assumeS256: true });
+    await loginOn401(vouched, f);
+    expect(vouched.lines.some((l) => l.includes('warn: the authorization server') && l.includes('using S256 anyway'))).toBe(true);
+    expect(f.asRequests.find((r) => r.route === 'authorization')).toMatchObject({ codeChallengeMethod: 'S256' });
+    expect((await mcpPost(f.url, await vouched.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('a wrong iss in the callback: AIRLOCK_AUTH_ISS_MISMATCH, no code exchanged, the browser told why', async () => {
+    const f = await fixture({ callbackIss: 'wrong' });
+    const h = harness(f);
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_ISS_MISMATCH');
+    expect(error.message).toBe(`the authorization response names issuer "${new URL(f.issuer).origin}/somebody-else", expected "${f.issuer}"`);
+    expect(f.asRequests.filter((r) => r.route === 'token')).toHaveLength(0);
+    expect(h.store.tokens.size).toBe(0);
+    const page = await h.browser.lastNavigation!;
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('unexpected authorization server');
+  });
+
+  it('a missing iss although the server advertises it: AIRLOCK_AUTH_ISS_MISMATCH', async () => {
+    const f = await fixture({ callbackIss: 'missing' });
+    const h = harness(f);
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_ISS_MISMATCH');
+    expect(error.message).toContain('carries no iss');
+    expect(f.asRequests.filter((r) => r.route === 'token')).toHaveLength(0);
+  });
+
+  it('the user cancels at the login page: AIRLOCK_AUTH_DENIED with the server\'s error code', async () => {
+    const f = await fixture();
+    const h = harness(f, {}, new HeadlessBrowser({ deny: true }));
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_DENIED');
+    expect(error.message).toBe('the authorization server refused the authorization: "access_denied" ("End-User aborted interaction")');
+    expect((await h.browser.lastNavigation!).body).not.toContain('End-User aborted');
+  });
+
+  it('tokens are only handed out for the server they were issued for', async () => {
+    const f = await fixture();
+    const store = new ScannedStore();
+    await harness(f, { store }).session.login();
+    const other = harness(f, { store, serverUrl: `${new URL(f.url).origin}/other-mcp` });
+    expect(await other.session.authorization()).toBeUndefined();
+    expect(await other.session.principal()).toBeUndefined();
+  });
+});
+
+it('no access token, refresh token or client secret appears in any log line or error message of this file', () => {
+  expect(secrets.size).toBeGreaterThan(10);
+  expect(transcript.length).toBeGreaterThan(50);
+  const leaks = [...secrets].filter((secret) => transcript.some((line) => line.includes(secret)));
+  expect(leaks).toEqual([]);
+});
+
+afterAll(() => {
+  transcript.length = 0;
+});

@@ -1,0 +1,64 @@
+import { ClientError, ResponseBodyError } from 'openid-client';
+import { describe, expect, it } from 'vitest';
+import { oauthConfiguration, oauthErrorCode, tokenRequestError } from '../../../src/auth/oauth-client.js';
+import type { ServerMetadata } from '../../../src/auth/server-metadata.js';
+import { AirlockError } from '../../../src/errors.js';
+import { thrownAirlockError } from '../../helpers/thrown.js';
+import { refreshTokenGrant } from 'openid-client';
+
+const metadata = { issuer: 'https://as.example', token_endpoint: 'https://as.example/token' } as ServerMetadata;
+
+describe('oauthConfiguration', () => {
+  it('sends every request through the injected fetch, with the client authentication stored', async () => {
+    const seen: Array<{ url: string; auth: string | null; body: string }> = [];
+    const fake = (async (url: string, init: RequestInit) => {
+      seen.push({ url, auth: new Headers(init.headers).get('authorization'), body: String(init.body) });
+      return Response.json({ access_token: 'a', token_type: 'Bearer' });
+    }) as unknown as typeof fetch;
+    const config = oauthConfiguration(metadata, { issuer: metadata.issuer, clientId: 'c', clientSecret: 's', tokenEndpointAuthMethod: 'client_secret_basic', method: 'pre-registered', registeredAt: 0 }, { fetch: fake, allowHttp: false });
+    await refreshTokenGrant(config, 'rt', { resource: 'https://mcp.example' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.url).toBe('https://as.example/token');
+    expect(seen[0]!.auth).toBe(`Basic ${Buffer.from('c:s').toString('base64')}`);
+    expect(new URLSearchParams(seen[0]!.body).get('resource')).toBe('https://mcp.example');
+  });
+
+  it('refuses http endpoints unless allowHttp', async () => {
+    const fake = (async () => Response.json({ access_token: 'a', token_type: 'Bearer' })) as unknown as typeof fetch;
+    const http = { issuer: 'http://127.0.0.1:9', token_endpoint: 'http://127.0.0.1:9/token' } as ServerMetadata;
+    const client = { issuer: http.issuer, clientId: 'c', method: 'dynamic' as const, tokenEndpointAuthMethod: 'none', registeredAt: 0 };
+    await expect(refreshTokenGrant(oauthConfiguration(http, client, { fetch: fake, allowHttp: false }), 'rt')).rejects.toThrow('only requests to HTTPS are allowed');
+    await expect(refreshTokenGrant(oauthConfiguration(http, client, { fetch: fake, allowHttp: true }), 'rt')).resolves.toMatchObject({ access_token: 'a' });
+  });
+
+  it('refuses a secret method without a secret, and unsupported methods', () => {
+    expect(thrownAirlockError(() => oauthConfiguration(metadata, { issuer: 'x', clientId: 'c', tokenEndpointAuthMethod: 'client_secret_post', method: 'dynamic', registeredAt: 0 }, { fetch, allowHttp: false })).code).toBe('AIRLOCK_AUTH_REGISTRATION');
+    expect(thrownAirlockError(() => oauthConfiguration(metadata, { issuer: 'x', clientId: 'c', tokenEndpointAuthMethod: 'private_key_jwt', method: 'dynamic', registeredAt: 0 }, { fetch, allowHttp: false })).code).toBe('AIRLOCK_AUTH_UNSUPPORTED');
+  });
+});
+
+describe('tokenRequestError', () => {
+  it('names the OAuth error and keeps the library error as cause', () => {
+    const cause = new ResponseBodyError('server responded with an error in the response body', {
+      cause: { error: 'invalid_grant', error_description: 'expired' },
+      response: new Response(null, { status: 400 }),
+    });
+    const error = tokenRequestError(cause, 'refreshing');
+    expect(error).toMatchObject({ code: 'AIRLOCK_AUTH_TOKEN', message: 'refreshing failed: the authorization server answered "invalid_grant": "expired"' });
+    expect(error.cause).toBe(cause);
+    expect(oauthErrorCode(error)).toBe('invalid_grant');
+  });
+
+  it('drops a library cause that may carry a token response body', () => {
+    const cause = new ClientError('unexpected JWT claim value encountered', { cause: { body: { access_token: 'SECRET-AT' } }, code: 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' });
+    const error = tokenRequestError(cause, 'exchanging the code');
+    expect(error.message).toBe('exchanging the code failed: unexpected JWT claim value encountered');
+    expect(JSON.stringify(error.cause, Object.getOwnPropertyNames(error.cause as object))).not.toContain('SECRET-AT');
+    expect((error.cause as { code?: string }).code).toBe('OAUTH_JWT_CLAIM_COMPARISON_FAILED');
+  });
+
+  it('returns AirlockErrors as they are', () => {
+    const original = new AirlockError('AIRLOCK_AUTH_DENIED', 'x');
+    expect(tokenRequestError(original, 'y')).toBe(original);
+  });
+});
