@@ -12,13 +12,15 @@ export type AuditArgsMode = 'none' | 'digest' | 'full';
 
 export const REDACTED = '[REDACTED]';
 
-/** Member and flag names whose values are secrets. */
-const SECRET_NAME = /(^|[-_.])(authorization|auth|cookie|set-cookie|token|access[-_]?token|refresh[-_]?token|id[-_]?token|secret|client[-_]?secret|password|passwd|pwd|api[-_]?key|apikey|private[-_]?key|credentials?|session[-_]?id|x[-_]api[-_]key)$/i;
+/** A word that makes a member or flag name secret wherever it appears in it ("githubToken", "AWS_SECRET_ACCESS_KEY"). */
+const SECRET_WORDS = new Set(['authorization', 'auth', 'cookie', 'token', 'secret', 'password', 'passwd', 'pwd', 'passphrase', 'credential', 'credentials', 'apikey', 'privatekey']);
+/** Two adjacent words that do ("api_key", "accessKey", "session-id"). */
+const SECRET_PAIRS = new Set(['api key', 'access key', 'private key', 'secret key', 'session id', 'signing key', 'encryption key']);
 
 /** Strings that look like credentials whatever member they are in. */
 const TOKEN_SHAPES: RegExp[] = [
   /\bBearer\s+[A-Za-z0-9\-._~+/]+=*/gi,
-  /\bBasic\s+[A-Za-z0-9+/]{8,}=*/g,
+  /\bBasic\s+[A-Za-z0-9+/]{8,}=*/g, // checked below: only when it decodes to user:password
   /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, // JWT
   /\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}/g, // OpenAI/Anthropic/Stripe-style keys
   /\bgh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub tokens
@@ -26,18 +28,38 @@ const TOKEN_SHAPES: RegExp[] = [
   /\bglpat-[A-Za-z0-9_-]{20,}/g, // GitLab
   /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack
   /\bAKIA[0-9A-Z]{16}\b/g, // AWS access key id
-  /\bAIza[0-9A-Za-z_-]{35}\b/g, // Google API key
+  /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g, // Google API key (may end in "-", so no \b)
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
 
+/** "githubToken" -> github token; "AWS_SECRET_ACCESS_KEY" -> aws secret access key; "x-api-key" -> x api key. */
+function wordsOf(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[-_.\s]+/)
+    .filter(Boolean);
+}
+
+/** Whether a member or flag name says its value is a secret. */
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
+  const words = wordsOf(name);
+  return words.some((word, i) => SECRET_WORDS.has(word) || (i > 0 && SECRET_PAIRS.has(`${words[i - 1]} ${word}`)));
+}
+
+/** "Basic <base64>" is a credential only when it decodes to user:password (not "Basic information"). */
+function isBasicCredential(match: string): boolean {
+  const encoded = match.replace(/^Basic\s+/, '');
+  return Buffer.from(encoded, 'base64').toString('utf8').includes(':');
 }
 
 /** Replace token-like runs inside a string. */
 export function redactString(value: string): string {
   let out = value;
-  for (const shape of TOKEN_SHAPES) out = out.replace(shape, REDACTED);
+  for (const shape of TOKEN_SHAPES) {
+    out = out.replace(shape, (match) => (match.startsWith('Basic') && !isBasicCredential(match) ? match : REDACTED));
+  }
   return out;
 }
 
@@ -82,7 +104,8 @@ export function describeCommandSafely(command: string, args: readonly string[]):
     }
     const flag = /^(--?[A-Za-z0-9][A-Za-z0-9_.-]*)(=(.*))?$/.exec(word);
     const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(word);
-    if (flag && isSecretName(flag[1]!.replace(/^-+/, ''))) {
+    // `--no-auth` and the like are switches: they take no value to hide.
+    if (flag && !/^--?no-/.test(flag[1]!) && isSecretName(flag[1]!.replace(/^-+/, ''))) {
       if (flag[2] === undefined) hideNext = true;
       out.push(flag[2] === undefined ? word : `${flag[1]}=${REDACTED}`);
     } else if (assignment && isSecretName(assignment[1]!)) {

@@ -28,7 +28,8 @@ const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_
 export function parseSince(value: string, now = Date.now()): number {
   const relative = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(value.trim());
   if (relative) return now - Number(relative[1]) * units[relative[2]!.toLowerCase()]!;
-  const time = Date.parse(value);
+  // A bare number has no unit; Date.parse would read "5" as May 2001.
+  const time = /^\s*\d+(\.\d+)?\s*$/.test(value) ? NaN : Date.parse(value);
   if (Number.isNaN(time)) {
     throw new AirlockError('AIRLOCK_USAGE', `--since: cannot read ${quote(value)} as a time`, { hint: 'Use a duration such as 15m, 2h or 7d, or a date such as 2026-11-23T09:00.' });
   }
@@ -73,7 +74,7 @@ function cells(record: AuditRecord): string[] {
     record.latencyMs === undefined ? '' : record.latencyMs.toFixed(1),
     record.principal ? (record.principal.subject ?? record.principal.clientId) : '',
     record.server,
-  ].map((cell) => String(cell ?? '').replace(/[\u0000-\u001f\u007f]/g, '?'));
+  ].map((cell) => String(cell ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'));
 }
 
 /**

@@ -24,7 +24,7 @@ export async function auditFiles(liveFile: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new AirlockError('AIRLOCK_AUDIT_READ', `cannot read the audit directory ${quote(dir)}: ${describeError(error)}`, { cause: error });
   }
-  const rotated = names.filter((name) => name.startsWith(`${stem}-`) && name.endsWith(ext) && /^\d{8}T\d{9}Z-\d+$/.test(name.slice(stem.length + 1, -ext.length)));
+  const rotated = names.filter((name) => name.startsWith(`${stem}-`) && name.endsWith(ext) && /^\d{8}T\d{9}Z-\d+(-\d{4,})?$/.test(name.slice(stem.length + 1, -ext.length)));
   rotated.sort();
   const files = rotated.map((name) => join(dir, name));
   if (names.includes(basename(liveFile))) files.push(liveFile);
@@ -65,7 +65,8 @@ export async function* readLines(files: string[]): AsyncGenerator<AuditLine> {
 export function parseRecord(text: string): AuditRecord | undefined {
   try {
     const value = JSON.parse(text) as AuditRecord;
-    return typeof value === 'object' && value !== null && typeof value.chain === 'string' && typeof value.seq === 'number' ? value : undefined;
+    const ok = typeof value === 'object' && value !== null && typeof value.chain === 'string' && Number.isInteger(value.seq) && typeof value.prev === 'string';
+    return ok ? value : undefined;
   } catch {
     return undefined;
   }
@@ -125,7 +126,9 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     }
     const last = chains.get(record.chain);
     if (last === undefined) {
-      if (record.seq !== 0 || record.prev !== GENESIS_HASH) {
+      if (record.seq === 0 && record.prev !== GENESIS_HASH) {
+        if (problem(at, `chain ${record.chain} starts with a record 0 that does not start from the all-zero hash: the first record was replaced`)) break;
+      } else if (record.seq !== 0) {
         if (options.partial) report.continued.push(record.chain);
         else if (problem(at, `chain ${record.chain} starts at record ${record.seq}: records 0 to ${record.seq - 1} are missing`)) break;
       }

@@ -62,6 +62,14 @@ function argumentsOf(method: string, params: Record<string, unknown> | undefined
   return Object.keys(rest).length === 0 ? undefined : rest;
 }
 
+/**
+ * Records that nobody waits for (a client notification, a cancelled call) in --audit-sync mode:
+ * a failed write is already logged by the writer and must not become an unhandled rejection.
+ */
+function observe(pending: Promise<void> | undefined): void {
+  pending?.catch(() => undefined);
+}
+
 function byteLength(message: JSONRPCMessage): number {
   return Buffer.byteLength(messageText(message));
 }
@@ -79,11 +87,11 @@ export class AuditTap implements MessageTap {
     if ('method' in message) {
       if ('id' in message) this.open(this.clientCalls, 'client->server', message);
       else {
-        this.notification('client->server', message);
+        observe(this.notification('client->server', message));
         if (message.method === 'notifications/cancelled') this.cancelled(message);
       }
     } else {
-      this.answer(this.serverCalls, message, false);
+      observe(this.answer(this.serverCalls, message, false));
     }
   }
 
@@ -111,6 +119,9 @@ export class AuditTap implements MessageTap {
 
   private open(calls: Map<RequestId, OpenCall>, direction: AuditDirection, message: JSONRPCMessage & { method: string; id: RequestId }): void {
     const params = (message as { params?: Record<string, unknown> }).params;
+    // A peer that reuses the id of a call still open breaks JSON-RPC; the first call is still recorded.
+    const reused = calls.get(message.id);
+    if (reused) observe(this.write(reused, 'unanswered', 0, { detail: 'its request id was reused before an answer came' }));
     calls.set(message.id, {
       direction,
       time: new Date().toISOString(),
@@ -144,7 +155,7 @@ export class AuditTap implements MessageTap {
     const call = id === undefined ? undefined : this.clientCalls.get(id);
     if (!call) return;
     this.clientCalls.delete(call.id);
-    void this.write(call, 'cancelled', 0, {});
+    observe(this.write(call, 'cancelled', 0, {}));
   }
 
   private notification(direction: AuditDirection, message: JSONRPCMessage & { method: string }): Promise<void> | undefined {

@@ -55,6 +55,10 @@ export class AuditWriter {
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  private kickQueued = false;
+  /** Rotations by this writer, to keep rotated names unique within one millisecond. */
+  private rotations = 0;
   private failed: unknown;
   private readonly exitFlush = (): void => this.flushSync();
 
@@ -88,7 +92,14 @@ export class AuditWriter {
     this.bufferBytes += line.length;
     if (this.options.sync) {
       const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-      void this.kick();
+      // Group commit: start the write after this tick, so every record appended in it shares one sync.
+      if (!this.kickQueued) {
+        this.kickQueued = true;
+        queueMicrotask(() => {
+          this.kickQueued = false;
+          void this.kick();
+        });
+      }
       return done;
     }
     if (this.bufferBytes >= FLUSH_BYTES) void this.kick();
@@ -104,12 +115,15 @@ export class AuditWriter {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.flush();
-    this.closed = true;
-    process.off('exit', this.exitFlush);
-    closeSync(this.fd);
+  /** Flush and close; a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.flush();
+      this.closed = true;
+      process.off('exit', this.exitFlush);
+      closeSync(this.fd);
+    })();
+    return this.closing;
   }
 
   /** Last resort on process exit: write what is still buffered, synchronously. */
@@ -127,11 +141,26 @@ export class AuditWriter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    this.writing ??= this.writeBatches().finally(() => (this.writing = undefined));
+    if (this.writing) return this.writing;
+    if (this.buffer.length === 0) return Promise.resolve();
+    // writeBatches awaits before it can finish, so `writing` is set before it is cleared.
+    this.writing = this.writeBatches();
     return this.writing;
   }
 
+  /**
+   * Write batches until the buffer is empty. `writing` is cleared in the same step as the last
+   * empty-buffer check: an append made as soon as a waiter resolves starts a new write.
+   */
   private async writeBatches(): Promise<void> {
+    try {
+      await this.writeAll();
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async writeAll(): Promise<void> {
     while (this.buffer.length > 0) {
       const waiters = this.waiters;
       this.waiters = [];
@@ -169,7 +198,7 @@ export class AuditWriter {
       return;
     }
     if (maxBytes > 0 && ours.size > 0 && ours.size + batchBytes > maxBytes) {
-      const rotated = rotatedName(file);
+      const rotated = rotatedName(file, this.rotations++);
       await renameAsync(file, rotated);
       this.options.log.debug(`audit: rotated ${quote(file)} to ${quote(rotated)}`);
       this.reopen();
@@ -183,12 +212,15 @@ export class AuditWriter {
   }
 }
 
-/** `audit.jsonl` -> `audit-20261123T134500123Z-4242.jsonl`: sorts by time, unique per process. */
-export function rotatedName(file: string): string {
+/**
+ * `audit.jsonl` -> `audit-20261123T134500123Z-4242-0003.jsonl`: sorts by time; the pid and this
+ * writer's rotation count keep two rotations in one millisecond from overwriting each other.
+ */
+export function rotatedName(file: string, count: number): string {
   const ext = extname(file) || '.jsonl';
   const stem = basename(file, extname(file));
   const stamp = new Date().toISOString().replace(/[-:.]/g, '');
-  return join(dirname(file), `${stem}-${stamp}-${process.pid}${ext}`);
+  return join(dirname(file), `${stem}-${stamp}-${process.pid}-${String(count).padStart(4, '0')}${ext}`);
 }
 
 function openAuditFile(file: string): number {

@@ -269,7 +269,7 @@ describe('audit log', () => {
     expect(await proc.exited).toBe(0);
     const files = readdirSync(join(file, '..'));
     expect(files.length).toBeGreaterThan(3);
-    expect(files.every((f) => f === 'audit.jsonl' || /^audit-\d{8}T\d{9}Z-\d+\.jsonl$/.test(f))).toBe(true);
+    expect(files.every((f) => f === 'audit.jsonl' || /^audit-\d{8}T\d{9}Z-\d+-\d{4}\.jsonl$/.test(f))).toBe(true);
     const verify = cli(['audit', 'verify', '--audit-file', file]);
     expect(verify.stdout).toMatch(new RegExp(`^ok: \\d+ records in 1 chains across ${files.length} files, every chain intact\\n$`));
     // One rotated file removed from the middle: its records are missing from the chain.
