@@ -11,6 +11,8 @@ export const ExitCode = {
   usage: 2,
   config: 3,
   upstream: 4,
+  /** Credentials: the keychain or the credential files cannot be used, or a login lock timed out. */
+  auth: 5,
   listen: 6,
   interrupted: 130,
   terminated: 143,
@@ -30,6 +32,9 @@ export type AirlockErrorCode =
   | 'AIRLOCK_UPSTREAM_HTTP'
   | 'AIRLOCK_UPSTREAM_CLOSED'
   | 'AIRLOCK_LISTEN_FAILED'
+  | 'AIRLOCK_KEYCHAIN_UNAVAILABLE'
+  | 'AIRLOCK_CREDENTIAL_STORE'
+  | 'AIRLOCK_LOCK_TIMEOUT'
   | 'AIRLOCK_INTERNAL';
 
 const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
@@ -44,6 +49,9 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_UPSTREAM_HTTP: ExitCode.upstream,
   AIRLOCK_UPSTREAM_CLOSED: ExitCode.upstream,
   AIRLOCK_LISTEN_FAILED: ExitCode.listen,
+  AIRLOCK_KEYCHAIN_UNAVAILABLE: ExitCode.auth,
+  AIRLOCK_CREDENTIAL_STORE: ExitCode.auth,
+  AIRLOCK_LOCK_TIMEOUT: ExitCode.auth,
   AIRLOCK_INTERNAL: ExitCode.internal,
 };
 

@@ -90,13 +90,16 @@ describe('AirlockError', () => {
     ['AIRLOCK_UPSTREAM_HTTP', 4],
     ['AIRLOCK_UPSTREAM_CLOSED', 4],
     ['AIRLOCK_LISTEN_FAILED', 6],
+    ['AIRLOCK_KEYCHAIN_UNAVAILABLE', 5],
+    ['AIRLOCK_CREDENTIAL_STORE', 5],
+    ['AIRLOCK_LOCK_TIMEOUT', 5],
     ['AIRLOCK_INTERNAL', 1],
   ])('%s exits with %i', (code, exitCode) => {
     expect(new AirlockError(code, 'm').exitCode).toBe(exitCode);
   });
 
   it('matches the documented exit code table', () => {
-    expect(ExitCode).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, upstream: 4, listen: 6, interrupted: 130, terminated: 143 });
+    expect(ExitCode).toEqual({ ok: 0, internal: 1, usage: 2, config: 3, upstream: 4, auth: 5, listen: 6, interrupted: 130, terminated: 143 });
   });
 
   it('keeps code, message, hint and cause', () => {
