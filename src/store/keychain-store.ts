@@ -8,7 +8,7 @@
  * fails the probe instead of making the first login look like "no credentials yet".
  */
 import { AsyncEntry, findCredentialsAsync, type EntryOptions } from '@napi-rs/keyring';
-import { AirlockError, describeError, quote } from '../errors.js';
+import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decodeClientRecord, decodeTokenRecord, encodeRecord, recordAccount, RecordFormatError } from './grant-records.js';
 import type { ClientRecord, GrantStore, TokenRecord } from './grant-store.js';
@@ -75,8 +75,10 @@ export function createKeychainGrantStore(options: KeychainGrantStoreOptions): Gr
       return await Promise.race([pending, timedOut]);
     } catch (error) {
       if (error instanceof AirlockError) throw error;
-      // Library messages name the failure (D-Bus, locked collection), never the secret.
-      throw new AirlockError('AIRLOCK_KEYCHAIN_UNAVAILABLE', `keychain failed (${what}): ${describeError(error)}`, {
+      // Library messages name the failure (D-Bus, locked collection), never the secret. Its cause
+      // only repeats the message with the napi status ("GenericFailure: …"): left out.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new AirlockError('AIRLOCK_KEYCHAIN_UNAVAILABLE', `keychain failed (${what}): ${message.replace(/\s+/g, ' ')}`, {
         hint: UNAVAILABLE_HINT,
         cause: error,
       });
