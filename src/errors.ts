@@ -11,6 +11,7 @@ export const ExitCode = {
   usage: 2,
   config: 3,
   upstream: 4,
+  /** Credentials: the keychain or the credential files cannot be used, or a login lock timed out. */
   auth: 5,
   listen: 6,
   /** `audit verify` found a broken or missing record. */
@@ -50,6 +51,9 @@ export type AirlockErrorCode =
   | 'AIRLOCK_AUTH_TIMEOUT'
   | 'AIRLOCK_AUTH_TOKEN'
   | 'AIRLOCK_AUTH_INSUFFICIENT_SCOPE'
+  | 'AIRLOCK_KEYCHAIN_UNAVAILABLE'
+  | 'AIRLOCK_CREDENTIAL_STORE'
+  | 'AIRLOCK_LOCK_TIMEOUT'
   | 'AIRLOCK_INTERNAL';
 
 const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
@@ -81,6 +85,9 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_AUTH_TIMEOUT: ExitCode.auth,
   AIRLOCK_AUTH_TOKEN: ExitCode.auth,
   AIRLOCK_AUTH_INSUFFICIENT_SCOPE: ExitCode.auth,
+  AIRLOCK_KEYCHAIN_UNAVAILABLE: ExitCode.auth,
+  AIRLOCK_CREDENTIAL_STORE: ExitCode.auth,
+  AIRLOCK_LOCK_TIMEOUT: ExitCode.auth,
   AIRLOCK_INTERNAL: ExitCode.internal,
 };
 

@@ -107,6 +107,9 @@ describe('AirlockError', () => {
     ['AIRLOCK_AUTH_TIMEOUT', 5],
     ['AIRLOCK_AUTH_TOKEN', 5],
     ['AIRLOCK_AUTH_INSUFFICIENT_SCOPE', 5],
+    ['AIRLOCK_KEYCHAIN_UNAVAILABLE', 5],
+    ['AIRLOCK_CREDENTIAL_STORE', 5],
+    ['AIRLOCK_LOCK_TIMEOUT', 5],
     ['AIRLOCK_INTERNAL', 1],
   ])('%s exits with %i', (code, exitCode) => {
     expect(new AirlockError(code, 'm').exitCode).toBe(exitCode);

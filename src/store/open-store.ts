@@ -1,0 +1,64 @@
+/**
+ * Choose and open the credential store (`--storage auto|keychain|file`):
+ * - `auto`: the OS keychain when a probe round trip works, else the file store with one warning;
+ * - `keychain`: the OS keychain or an AIRLOCK_KEYCHAIN_UNAVAILABLE error, never files;
+ * - `file`: the file store, without touching the keychain.
+ * Lock files live in the credential directory whichever store is chosen.
+ */
+import { AirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createFileGrantStore, lockDirFor, resolveCredentialsDir } from './file-store.js';
+import type { GrantStore } from './grant-store.js';
+import { probeKeychain, type KeychainProbeResult } from './keychain-probe.js';
+import { createKeychainGrantStore } from './keychain-store.js';
+
+/** The `--storage` values. */
+export const storageModes = ['auto', 'keychain', 'file'] as const;
+export type StorageMode = (typeof storageModes)[number];
+
+/** Options for {@link openGrantStore}. */
+export interface OpenGrantStoreOptions {
+  storage: StorageMode;
+  /** The credential directory (files and locks); default from {@link resolveCredentialsDir}. */
+  dir?: string;
+  log: Logger;
+  /** Read for MCP_AIRLOCK_CONFIG_DIR and given to the keychain probe; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Keychain service name; default "mcp-airlock". Tests use their own. */
+  service?: string;
+  /** Bound on the keychain probe; default 5 s. */
+  probeTimeoutMs?: number;
+}
+
+/** True for a valid `--storage` value. */
+export function isStorageMode(value: string): value is StorageMode {
+  return (storageModes as readonly string[]).includes(value);
+}
+
+/** Open the store `options.storage` asks for; see the module comment. */
+export async function openGrantStore(options: OpenGrantStoreOptions): Promise<GrantStore> {
+  const { log } = options;
+  const dir = resolveCredentialsDir({ ...(options.dir ? { dir: options.dir } : {}), ...(options.env ? { env: options.env } : {}) });
+  const openFiles = (): GrantStore => createFileGrantStore({ dir, log });
+  if (options.storage === 'file') return openFiles();
+
+  const probe: KeychainProbeResult = await probeKeychain({
+    ...(options.service ? { service: options.service } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.probeTimeoutMs ? { timeoutMs: options.probeTimeoutMs } : {}),
+  });
+  if (probe.ok) {
+    log.debug('credentials: OS keychain');
+    return createKeychainGrantStore({ lockDir: lockDirFor(dir), log, ...(options.service ? { service: options.service } : {}) });
+  }
+  if (options.storage === 'keychain') {
+    throw new AirlockError('AIRLOCK_KEYCHAIN_UNAVAILABLE', `keychain unavailable (${probe.reason}): ${probe.detail}`, {
+      hint:
+        probe.reason === 'no-secret-service'
+          ? 'Start a Secret Service (gnome-keyring, KWallet, KeePassXC) in this session, or use --storage file to keep credentials in 0600 files.'
+          : 'Unlock your keychain and retry, or use --storage file to keep credentials in 0600 files.',
+    });
+  }
+  log.warn(`keychain unavailable (${probe.reason}: ${probe.detail}); storing credentials in ${dir} (0600). Use --storage keychain to require it.`);
+  return openFiles();
+}
