@@ -200,7 +200,13 @@ export class AuthSession {
 
   /** Principal info for the audit log: issuer, subject, client id, scopes; never the token. */
   async principal(): Promise<Principal | undefined> {
-    const record = await this.current();
+    await this.current();
+    return this.principalNow();
+  }
+
+  /** The same, synchronously, for the token last loaded (the audit record is written synchronously). */
+  principalNow(): Principal | undefined {
+    const record = this.record;
     if (!record) return undefined;
     const principal: Principal = { issuer: record.issuer, clientId: record.clientId, scopes: parseScope(record.scope) };
     if (record.subject) principal.subject = record.subject;

@@ -8,16 +8,16 @@ import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
-import { collect, parseLogLevel, parseServerUrl, parseTransportMode } from './options.js';
+import { collect, parseLogLevel, parsePort, parseServerUrl, parseTransportMode } from './options.js';
+import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
 
-export interface ConnectOptions extends PipelineFlags {
+export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
   header: string[];
   headerFile: string[];
-  allowHttp: boolean;
   logLevel: LogLevel;
 }
 
@@ -27,12 +27,13 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .summary('bridge a stdio MCP client to a remote server (default command)')
     .description('Bridge a stdio MCP client (Claude Desktop, Cursor, VS Code) to a remote MCP server over streamable HTTP or legacy SSE. stdout carries JSON-RPC only; logs go to stderr.')
     .argument('<url>', 'the remote MCP server, e.g. https://mcp.example.com/mcp')
-    .argument('[callback-port]', "accepted for mcp-remote compatibility (OAuth callback port); unused until login support")
+    .argument('[callback-port]', "OAuth callback port (mcp-remote's positional form of --callback-port)", parsePort)
     .option('--transport <mode>', 'auto | http | sse | sse-first (also http-first, http-only, sse-only)', parseTransportMode, 'auto')
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+  addAuthOptions(command, { optional: true });
   addPipelineOptions(command)
     .addHelpText('after', `
 Examples:
@@ -45,11 +46,12 @@ Examples:
 In a Claude Desktop or Cursor config:
   { "command": "npx", "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
       "--header", "Authorization: Bearer \${API_TOKEN}"], "env": { "API_TOKEN": "..." } }`)
-    .action(async (rawUrl: string, _callbackPort: string | undefined, options: ConnectOptions) => {
+    .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       const url = parseServerUrl(rawUrl, options.allowHttp);
       const context = createContext(options.logLevel);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
-      const request = await createRequester();
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request }, options);
+      const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
+      const { request, session } = await upstreamAuth(url, headers, flags, await createRequester(), context.log);
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session }, options);
     });
 }

@@ -4,6 +4,8 @@
 import { Command } from 'commander';
 import { registerAudit } from './audit.js';
 import { registerConnect } from './connect.js';
+import { registerLogin } from './login.js';
+import { registerLogout, registerStatus } from './status.js';
 import { version } from './context.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
@@ -28,14 +30,18 @@ Examples:
   $ mcp-airlock serve --upstream https://mcp.example.com/sse --transport sse
                                                         remote SSE server -> local streamable HTTP
   $ mcp-airlock run -- node server.js                    stdio -> stdio (audit and policy tap)
+  $ mcp-airlock login https://mcp.example.com/mcp          OAuth login ahead of time (keychain)
   $ mcp-airlock audit show --since 1h --outcome denied    what was refused in the last hour
   $ mcp-airlock audit verify                             check the audit log's hash chains
 
-Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed, 6 cannot listen,
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed, 5 auth failed, 6 cannot listen,
 7 audit log broken, 130/143 stopped by SIGINT/SIGTERM.`);
   registerConnect(program, result);
   registerServe(program, result);
   registerRun(program, result);
+  registerLogin(program, result);
+  registerLogout(program, result);
+  registerStatus(program, result);
   registerAudit(program, result);
   return program;
 }

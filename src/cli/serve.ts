@@ -15,18 +15,18 @@ import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { createContext, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
+import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
 import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
 import type { CommandResult } from './program.js';
 
-export interface ServeOptions extends PipelineFlags, ServeAuthFlags {
+export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   port: number;
   host: string;
   upstream?: string;
   transport: RemoteTransportMode;
   header: string[];
   headerFile: string[];
-  allowHttp: boolean;
   maxBody: number;
   allowOrigin: string[];
   allowedHost: string[];
@@ -65,6 +65,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addServeAuthOptions(command);
+  addAuthOptions(command, { optional: false });
   addPipelineOptions(command)
     .passThroughOptions()
     .addHelpText('after', `
@@ -99,14 +100,16 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   if (options.upstream !== undefined) {
     const url = parseServerUrl(options.upstream, options.allowHttp);
     const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
-    upstream = { kind: 'remote', url, mode: options.transport, headers, request: await createRequester() };
+    // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
+    const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, await createRequester(), log);
+    upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session };
   } else {
     const [command, ...args] = commandLine as [string, ...string[]];
     upstream = { kind: 'command', command, args };
   }
-  const principal = upstreamPrincipal(upstream) ?? null;
+  const principal = upstreamPrincipal(upstream);
   const inboundAuth = await prepareInboundAuth(options, log);
-  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal: () => principal });
+  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal });
   const server = await startHttpInbound({
     host: options.host,
     port: options.port,
@@ -119,7 +122,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     log,
     createUpstream: () => createOutbound(upstream, context),
     // The caller's principal (inbound auth) when there is one, else the upstream credentials'.
-    createPipeline: (id, inbound, outbound, caller) => pipeline.forSession(id, inbound, outbound, () => caller() ?? principal),
+    createPipeline: (id, inbound, outbound, caller) => pipeline.forSession(id, inbound, outbound, () => caller() ?? principal()),
     version,
     auth: inboundAuth ? (baseUrl) => inboundAuth.build(baseUrl, { mcp: options.mcpPath, sse: options.ssePath }) : undefined,
   });

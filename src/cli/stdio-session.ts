@@ -15,8 +15,8 @@ import { version } from './context.js';
 export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
-  const principal = upstreamPrincipal(upstream) ?? null;
-  const pipeline = await createPipeline(flags, { server: name, version, log, principal: () => principal });
+  const principal = upstreamPrincipal(upstream);
+  const pipeline = await createPipeline(flags, { server: name, version, log, principal });
   const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log });
   const outbound = createOutbound(upstream, context);
   const { stages, tap } = pipeline.forSession(randomBytes(4).toString('hex'), inbound, outbound);

@@ -28,6 +28,8 @@ export interface OpenGrantStoreOptions {
   service?: string;
   /** Bound on the keychain probe; default 5 s. */
   probeTimeoutMs?: number;
+  /** auto: say that the file store is the fallback only when a credential is first saved. */
+  warnOnSave?: boolean;
 }
 
 /** True for a valid `--storage` value. */
@@ -59,6 +61,59 @@ export async function openGrantStore(options: OpenGrantStoreOptions): Promise<Gr
           : 'Unlock your keychain and retry, or use --storage file to keep credentials in 0600 files.',
     });
   }
-  log.warn(`keychain unavailable (${probe.reason}: ${probe.detail}); storing credentials in ${dir} (0600). Use --storage keychain to require it.`);
-  return openFiles();
+  const warning = `keychain unavailable (${probe.reason}: ${probe.detail}); storing credentials in ${dir} (0600). Use --storage keychain to require it.`;
+  if (!options.warnOnSave) {
+    log.warn(warning);
+    return openFiles();
+  }
+  return warnOnFirstSave(openFiles(), () => log.warn(warning));
+}
+
+/**
+ * The file store, saying once that it is the fallback, when it first writes a credential:
+ * `connect` to a server that needs no login then never warns about a keychain it never used.
+ */
+function warnOnFirstSave(store: GrantStore, warn: () => void): GrantStore {
+  let warned = false;
+  const once = (): void => {
+    if (!warned) warn();
+    warned = true;
+  };
+  return {
+    backend: store.backend,
+    loadTokens: (resource) => store.loadTokens(resource),
+    saveTokens: (record) => (once(), store.saveTokens(record)),
+    deleteTokens: (resource) => store.deleteTokens(resource),
+    listTokens: () => store.listTokens(),
+    loadClient: (issuer) => store.loadClient(issuer),
+    saveClient: (record) => (once(), store.saveClient(record)),
+    deleteClient: (issuer) => store.deleteClient(issuer),
+    withLock: (name, fn, timeoutMs) => store.withLock(name, fn, timeoutMs),
+  };
+}
+
+/**
+ * A store opened on first use: `connect` to a server that needs no OAuth never probes the keychain
+ * at start-up (the probe is a D-Bus round trip, or a timeout). `backend` is known once opened.
+ */
+export function lazyGrantStore(open: () => Promise<GrantStore>): GrantStore {
+  let opened: Promise<GrantStore> | undefined;
+  let store: GrantStore | undefined;
+  const get = (): Promise<GrantStore> => {
+    opened ??= open().then((s) => (store = s));
+    return opened;
+  };
+  return {
+    get backend() {
+      return store?.backend ?? 'file';
+    },
+    loadTokens: async (resource) => (await get()).loadTokens(resource),
+    saveTokens: async (record) => (await get()).saveTokens(record),
+    deleteTokens: async (resource) => (await get()).deleteTokens(resource),
+    listTokens: async () => (await get()).listTokens(),
+    loadClient: async (issuer) => (await get()).loadClient(issuer),
+    saveClient: async (record) => (await get()).saveClient(record),
+    deleteClient: async (issuer) => (await get()).deleteClient(issuer),
+    withLock: async (name, fn, timeoutMs) => (await get()).withLock(name, fn, timeoutMs),
+  };
 }

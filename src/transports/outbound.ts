@@ -14,7 +14,7 @@ import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js
 
 export type UpstreamSpec =
   | { kind: 'command'; command: string; args: string[] }
-  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; request: HttpRequester };
+  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; request: HttpRequester; auth?: { principalNow(): AuditPrincipal | undefined } };
 
 export interface OutboundContext {
   log: Logger;
@@ -46,7 +46,11 @@ export function describeUpstream(spec: UpstreamSpec): string {
   return `${spec.url.protocol}//${spec.url.host}${spec.url.pathname}`;
 }
 
-/** The principal a static `Authorization: Bearer <JWT>` header claims, for the audit record. */
-export function upstreamPrincipal(spec: UpstreamSpec): AuditPrincipal | undefined {
-  return spec.kind === 'remote' ? principalFromHeaders(spec.headers) : undefined;
+/** Who the upstream calls are made as, for the audit record: the OAuth login's principal, or what a static bearer JWT header claims. */
+export function upstreamPrincipal(spec: UpstreamSpec): () => AuditPrincipal | null {
+  if (spec.kind !== 'remote') return () => null;
+  const { auth } = spec;
+  if (auth) return () => auth.principalNow() ?? null;
+  const fromHeader = principalFromHeaders(spec.headers) ?? null;
+  return () => fromHeader;
 }

@@ -161,7 +161,7 @@ export function toUpstreamError(error: unknown, url: URL): AirlockError {
     const detail = describeError(error).replace(/^(Streamable HTTP error|SSE error): /, '');
     const hint =
       status === 401 || status === 403
-        ? 'The server wants credentials: pass them with --header "Authorization: Bearer ${TOKEN}" (OAuth login is not supported yet).'
+        ? 'The server wants credentials: log in with `mcp-airlock login <url>` (OAuth), or pass them with --header "Authorization: Bearer ${TOKEN}".'
         : status === 404 || status === 405
           ? 'Check the URL path (often /mcp for streamable HTTP, /sse for the legacy transport) and --transport.'
           : 'The server rejected the request; rerun with --log-level debug for details.';

@@ -1,0 +1,48 @@
+/**
+ * OAuth on the wire: every request to the MCP server carries the session's access token, and a
+ * 401 (or a 403 insufficient_scope) is answered by refreshing, logging in or stepping up, then
+ * sending the same request again (MCP authorization 2025-11-25, "Authorization Flow Steps" and
+ * "Scope Challenge Handling"). Bodies are strings, so a request can be replayed as it was.
+ *
+ * Tokens go only to the server they were issued for: a request to any other origin (there should
+ * be none: redirects and SSE endpoints are same-origin only) gets no Authorization header.
+ */
+import type { HttpRequester, HttpResponse } from '../transports/http-request.js';
+import { bearerChallenge } from './www-authenticate.js';
+
+/** What the requester needs of an AuthSession. */
+export interface TokenSource {
+  authorization(): Promise<string | undefined>;
+  onUnauthorized(wwwAuthenticate: string | null): Promise<void>;
+  onInsufficientScope(wwwAuthenticate: string): Promise<void>;
+}
+
+/** A 401 or a step-up is retried this many times per request, then the answer goes back as it is. */
+const MAX_RETRIES = 2;
+
+function insufficientScope(response: HttpResponse): string | undefined {
+  if (response.status !== 403) return undefined;
+  const header = response.header('www-authenticate');
+  return header !== undefined && bearerChallenge(header)?.error === 'insufficient_scope' ? header : undefined;
+}
+
+export function authorizedRequester(base: HttpRequester, auth: TokenSource, server: URL): HttpRequester {
+  return async (url, init) => {
+    if (url.origin !== server.origin) return base(url, init);
+    const attempt = async (): Promise<HttpResponse> => {
+      const authorization = await auth.authorization();
+      return base(url, authorization === undefined ? init : { ...init, headers: { ...init.headers, authorization } });
+    };
+    let response = await attempt();
+    for (let retry = 0; retry < MAX_RETRIES; retry++) {
+      const stepUp = insufficientScope(response);
+      if (response.status !== 401 && stepUp === undefined) break;
+      const challenge = response.header('www-authenticate') ?? null;
+      response.discard();
+      if (stepUp !== undefined) await auth.onInsufficientScope(stepUp);
+      else await auth.onUnauthorized(challenge);
+      response = await attempt();
+    }
+    return response;
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The OAuth flags shared by `login`, `connect` and `serve --upstream`, and the AuthSession they
+ * build: tokens from the credential store, a login when the server answers 401. Secrets come from
+ * a file or the environment, never from argv.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { AuthSession, type AuthGrant } from '../auth/auth-session.js';
+import { authorizedRequester } from '../auth/authorized-requester.js';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { GrantStore } from '../store/grant-store.js';
+import { isStorageMode, lazyGrantStore, openGrantStore, type StorageMode } from '../store/open-store.js';
+import type { HttpRequester } from '../transports/http-request.js';
+import { parsePort, parseSeconds } from './options.js';
+
+export interface AuthFlags {
+  /** false with --no-auth. */
+  auth: boolean;
+  scope?: string;
+  clientId?: string;
+  clientSecretEnv?: string;
+  clientSecretFile?: string;
+  clientMetadataUrl?: string;
+  callbackPort?: number;
+  callbackHost?: string;
+  resource?: string;
+  authTimeout: number;
+  browser: boolean;
+  storage: StorageMode;
+  assumeS256: boolean;
+  allowHttp: boolean;
+}
+
+function parseStorage(value: string): StorageMode {
+  if (isStorageMode(value)) return value;
+  throw new InvalidArgumentError('use auto, keychain or file.');
+}
+
+export function addAuthOptions(command: Command, options: { optional: boolean }): Command {
+  if (options.optional) command.option('--no-auth', 'never log in: a 401 from the server is an error');
+  return command
+    .option('--scope <scopes>', 'OAuth scopes to ask for, space-separated (default: what the server asks for)')
+    .option('--client-id <id>', 'a client registered in advance with the authorization server')
+    .option('--client-secret-env <name>', "read that client's secret from this environment variable")
+    .option('--client-secret-file <path>', "read that client's secret from this file")
+    .option('--client-metadata-url <url>', 'your Client ID Metadata Document (https), used when the server supports it')
+    .option('--callback-port <n>', 'port of the loopback redirect (default: a free one)', parsePort)
+    .option('--callback-host <host>', 'host of the loopback redirect: 127.0.0.1 (default) or localhost')
+    .option('--resource <uri>', 'the RFC 8707 resource to ask tokens for (default: from the server metadata)')
+    .option('--auth-timeout <seconds>', 'how long to wait for you to log in', parseSeconds, 300)
+    .option('--no-browser', 'print the login URL instead of opening a browser')
+    .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
+    .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
+}
+
+function clientSecret(flags: AuthFlags): string | undefined {
+  if (flags.clientSecretEnv !== undefined && flags.clientSecretFile !== undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', 'give --client-secret-env or --client-secret-file, not both');
+  }
+  if (flags.clientSecretEnv !== undefined) {
+    const value = process.env[flags.clientSecretEnv];
+    if (!value) throw new AirlockError('AIRLOCK_MISSING_ENV', `--client-secret-env: ${flags.clientSecretEnv} is not set or empty`, { hint: `Set ${flags.clientSecretEnv} in the environment that starts mcp-airlock.` });
+    return value;
+  }
+  if (flags.clientSecretFile !== undefined) {
+    try {
+      const value = readFileSync(flags.clientSecretFile, 'utf8').trim();
+      if (value) return value;
+    } catch (error) {
+      throw new AirlockError('AIRLOCK_HEADER_FILE', `cannot read the client secret file ${quote(flags.clientSecretFile)}: ${describeError(error)}`, { cause: error });
+    }
+    throw new AirlockError('AIRLOCK_HEADER_FILE', `the client secret file ${quote(flags.clientSecretFile)} is empty`);
+  }
+  return undefined;
+}
+
+export interface AuthContext {
+  log: Logger;
+  grant?: AuthGrant;
+  /** Shows the authorization URL (stderr; never stdout in stdio modes). */
+  onAuthorizationUrl?: (url: string) => void;
+}
+
+export async function openStore(flags: Pick<AuthFlags, 'storage'>, log: Logger): Promise<GrantStore> {
+  return openGrantStore({ storage: flags.storage, log });
+}
+
+/** Build the session for one server; its store is opened when first needed (keychain probe, file fallback). */
+export function createAuthSession(serverUrl: URL, flags: AuthFlags, context: AuthContext): AuthSession {
+  const { log } = context;
+  // Opened on first use: a server that needs no login costs no keychain probe and no warning.
+  const store = lazyGrantStore(() => openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
+  return new AuthSession({
+    serverUrl: serverUrl.href,
+    store,
+    log,
+    grant: context.grant,
+    scope: flags.scope,
+    clientId: flags.clientId,
+    clientSecret: clientSecret(flags),
+    clientMetadataUrl: flags.clientMetadataUrl,
+    callbackPort: flags.callbackPort,
+    callbackHost: flags.callbackHost,
+    resource: flags.resource,
+    authTimeoutMs: flags.authTimeout * 1000,
+    noBrowser: !flags.browser,
+    allowHttp: flags.allowHttp,
+    assumeS256: flags.assumeS256,
+    onAuthorizationUrl: context.onAuthorizationUrl ?? ((url) => log.warn(`to log in to ${serverUrl.origin}, open: ${url}`)),
+    onDeviceCode: (info) => log.warn(`to log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode} (valid ${Math.round(info.expiresIn / 60)} min)`),
+  });
+}
+
+/**
+ * The requester `connect` and `serve --upstream` use: OAuth unless switched off, or unless the
+ * user supplies an Authorization header of their own (which then wins).
+ */
+export async function upstreamAuth(url: URL, headers: Record<string, string>, flags: AuthFlags, base: HttpRequester, log: Logger): Promise<{ request: HttpRequester; session?: AuthSession }> {
+  if (!flags.auth || headers.authorization !== undefined) return { request: base };
+  const session = createAuthSession(url, flags, { log });
+  return { request: authorizedRequester(base, session, url), session };
+}

@@ -1,0 +1,53 @@
+/**
+ * `mcp-airlock login <url>`: log in to an MCP server's authorization server ahead of time, the way
+ * the MCP authorization spec describes (discovery, client registration, PKCE), and keep the tokens
+ * in the credential store. Browser by default; `--device` for SSH sessions; `--client-credentials`
+ * for agents. Plain lines on stderr; the one result line on stdout.
+ */
+import type { Command } from 'commander';
+import type { AuthGrant } from '../auth/auth-session.js';
+import type { LogLevel } from '../log.js';
+import { createContext } from './context.js';
+import { addAuthOptions, createAuthSession, type AuthFlags } from './auth-options.js';
+import { parseLogLevel, parseServerUrl } from './options.js';
+import type { CommandResult } from './program.js';
+import { describeExpiry } from './status.js';
+
+interface LoginOptions extends AuthFlags {
+  device: boolean;
+  clientCredentials: boolean;
+  force: boolean;
+  logLevel: LogLevel;
+}
+
+export function registerLogin(program: Command, result: CommandResult): void {
+  const command = program
+    .command('login')
+    .summary("log in to an MCP server's authorization server and keep the tokens")
+    .description('Log in as the MCP authorization spec describes (protected resource metadata, authorization server metadata, client registration, PKCE) and keep the tokens in the OS keychain (else a 0600 file). connect and serve --upstream use them.')
+    .argument('<url>', 'the MCP server, e.g. https://mcp.example.com/mcp')
+    .option('--device', 'use the device authorization grant (RFC 8628): a code to enter on another device', false)
+    .option('--client-credentials', 'no user: the client credentials grant, with --client-id and --client-secret-env/--client-secret-file', false)
+    .option('--force', 'log in again even when a valid token is stored', false)
+    .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false)
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+  addAuthOptions(command, { optional: false }).addHelpText('after', `
+Examples:
+  $ mcp-airlock login https://mcp.example.com/mcp
+  $ mcp-airlock login https://mcp.example.com/mcp --device            (over SSH)
+  $ mcp-airlock login https://mcp.example.com/mcp --client-credentials --client-id my-agent --client-secret-env AGENT_SECRET`);
+  command.action(async (rawUrl: string, options: LoginOptions) => {
+    const url = parseServerUrl(rawUrl, options.allowHttp);
+    const { log } = createContext(options.logLevel);
+    const grant: AuthGrant = options.clientCredentials ? 'client_credentials' : options.device ? 'device_code' : 'authorization_code';
+    const session = createAuthSession(url, { ...options, auth: true }, {
+      log,
+      grant,
+      onAuthorizationUrl: (link) => process.stderr.write(`${options.browser ? 'Opening your browser; if it does not open, visit' : 'Open this URL to log in'}:\n  ${link}\n`),
+    });
+    log.info(`logging in to ${url.origin}${url.pathname}…`);
+    const record = await session.login({ force: options.force });
+    process.stdout.write(`logged in to ${session.resource}: issuer ${record.issuer}, client ${record.clientId}${record.scope ? `, scopes ${record.scope}` : ''}, ${describeExpiry(record.expiresAt)}\n`);
+    result.exitCode = 0;
+  });
+}

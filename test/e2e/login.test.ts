@@ -1,0 +1,160 @@
+/**
+ * OAuth through the real CLI, against a real authorization server (oidc-provider) and an MCP
+ * server that checks its JWTs: `login`, `status`, `logout`, and `connect` logging in by itself on
+ * 401. The "browser" is the test: airlock prints the URL (--no-browser), a headless browser
+ * submits the login and consent forms. Five connects at once share one login.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
+import type { AuditRecord } from '../../src/audit/audit-record.js';
+import { startAirlock, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
+import { HeadlessBrowser } from '../helpers/headless-browser.js';
+import { LineClient } from '../helpers/line-client.js';
+
+type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
+
+const running: AirlockProcess[] = [];
+let fixture: Fixture;
+let dir: string;
+let configDir: string;
+let env: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  fixture = await startAuthFixture();
+  dir = mkdtempSync(join(tmpdir(), 'airlock-login-'));
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+afterAll(async () => {
+  await fixture?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+function freshConfig(): void {
+  configDir = join(dir, `config-${++n}`);
+  env = { ...process.env, MCP_AIRLOCK_CONFIG_DIR: configDir };
+}
+
+const authFlags = ['--storage', 'file', '--allow-http', '--no-browser'];
+
+function airlock(args: string[]): AirlockProcess {
+  const proc = startAirlock(args, { env });
+  running.push(proc);
+  return proc;
+}
+
+/** Wait for the login URL on stderr and log in with the headless browser. */
+async function logInFrom(proc: AirlockProcess, login = 'alice'): Promise<void> {
+  const match = await proc.waitForStderr(/(http:\/\/127\.0\.0\.1:\d+\/[^\s]*auth[^\s]*)/);
+  const page = await new HeadlessBrowser({ login }).navigate(match[1]!);
+  expect(page.status).toBe(200);
+}
+
+/** Every token in the file store: what must never show up anywhere else. */
+function storedSecrets(): string[] {
+  const secrets: string[] = [];
+  const walk = (path: string): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const full = join(path, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.json')) {
+        const text = readFileSync(full, 'utf8');
+        const { record } = JSON.parse(text) as { record: Record<string, unknown> };
+        for (const key of ['accessToken', 'refreshToken']) {
+          const value = record[key];
+          if (typeof value === 'string') secrets.push(value);
+        }
+      }
+    }
+  };
+  walk(configDir);
+  return secrets;
+}
+
+describe('login, status, logout, and connect with OAuth', () => {
+  it('login stores a token; status shows it without the token; connect uses it; logout forgets it', async () => {
+    freshConfig();
+    const login = airlock(['login', fixture.url, ...authFlags]);
+    await logInFrom(login);
+    expect(await login.exited).toBe(0);
+    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read( mcp:write)?, expires in \\d+ min\\n$`));
+
+    const status = airlock(['status', '--storage', 'file', '--json']);
+    expect(await status.exited).toBe(0);
+    const rows = JSON.parse(status.stdout()) as Array<Record<string, unknown>>;
+    expect(rows).toEqual([expect.objectContaining({ server: fixture.url, issuer: fixture.issuer, scopes: expect.arrayContaining(['mcp:read']), storage: 'file', refreshable: true })]);
+
+    const auditFile = join(dir, `audit-${n}.jsonl`);
+    const connect = airlock(['connect', fixture.url, ...authFlags, '--audit-file', auditFile]);
+    const client = new LineClient(connect);
+    await client.handshake();
+    expect((await client.call(1, 'echo', { text: 'with a token' })).result).toEqual({ content: [{ type: 'text', text: 'with a token' }] });
+    client.endInput();
+    expect(await connect.exited).toBe(0);
+    expect(connect.stderr()).not.toMatch(/open/i); // no second login
+    const call = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.id === 1)!;
+    expect(call.principal).toMatchObject({ issuer: fixture.issuer, subject: 'alice', scopes: expect.arrayContaining(['mcp:read']) });
+
+    const secrets = storedSecrets();
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const secret of secrets) {
+      for (const proc of [login, status, connect]) expect(proc.stderr() + proc.stdout()).not.toContain(secret);
+      expect(readFileSync(auditFile, 'utf8')).not.toContain(secret);
+    }
+
+    const logout = airlock(['logout', fixture.url, '--storage', 'file']);
+    expect(await logout.exited).toBe(0);
+    expect(logout.stdout()).toBe('logged out of 1 server\n');
+    const after = airlock(['status', fixture.url, '--storage', 'file']);
+    expect(await after.exited).toBe(1);
+    expect(after.stdout()).toBe(`not logged in to ${fixture.url} (storage: file)\n`);
+  });
+
+  it('connect logs in by itself on 401 while the client waits; stdout stays JSON-RPC', async () => {
+    freshConfig();
+    const connect = airlock(['connect', fixture.url, ...authFlags]);
+    const client = new LineClient(connect);
+    client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    await logInFrom(connect, 'bob');
+    expect((await client.response(0)).result).toMatchObject({ serverInfo: expect.any(Object) });
+    client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    expect((await client.call(1, 'echo', { text: 'after login' })).result).toBeDefined();
+    expect(client.messages().every((m) => m.jsonrpc === '2.0')).toBe(true);
+    client.endInput();
+    expect(await connect.exited).toBe(0);
+  });
+
+  it('five connects started at once share one login: one URL, one authorization, all five work', async () => {
+    freshConfig();
+    const before = fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').length;
+    const procs = Array.from({ length: 5 }, () => airlock(['connect', fixture.url, ...authFlags]));
+    const clients = procs.map((p) => new LineClient(p));
+    clients.forEach((c) => c.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }));
+    const urlPattern = /http:\/\/127\.0\.0\.1:\d+\/[^\s]*auth[^\s]*/;
+    await waitFor(() => procs.some((p) => urlPattern.test(p.stderr())), 'a login URL from one of the five', 20_000);
+    const first = procs.find((p) => urlPattern.test(p.stderr()))!;
+    await logInFrom(first, 'carol');
+    for (const c of clients) expect((await c.response(0, 20_000)).result).toBeDefined();
+    expect(procs.filter((p) => urlPattern.test(p.stderr()))).toHaveLength(1);
+    const after = fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').length;
+    expect(after - before).toBe(1);
+    clients.forEach((c) => c.endInput());
+    for (const p of procs) expect(await p.exited).toBe(0);
+  });
+
+  it('--no-auth: a 401 is an error with a hint, no login is attempted', async () => {
+    freshConfig();
+    const connect = airlock(['connect', fixture.url, '--no-auth', '--allow-http']);
+    const client = new LineClient(connect);
+    client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const reply = await client.response(0);
+    expect(reply.error?.message).toContain('answered HTTP 401');
+    expect(connect.stderr()).not.toMatch(/127\.0\.0\.1:\d+\/[^\s]*auth/);
+    client.endInput();
+    await connect.exited;
+  });
+});
