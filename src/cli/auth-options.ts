@@ -11,6 +11,7 @@ import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GrantStore } from '../store/grant-store.js';
 import { isStorageMode, lazyGrantStore, openGrantStore, type StorageMode } from '../store/open-store.js';
+import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
 import { parsePort, parseSeconds } from './options.js';
 
@@ -105,7 +106,9 @@ export function createAuthSession(serverUrl: URL, flags: AuthFlags, context: Aut
     resource: flags.resource,
     authTimeoutMs: flags.authTimeout * 1000,
     noBrowser: !flags.browser,
-    allowHttp: flags.allowHttp,
+    // Plain http for authorization traffic only to loopback, and only with --allow-http or a
+    // loopback MCP server (the same rule as for MCP traffic itself).
+    allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
     onAuthorizationUrl: context.onAuthorizationUrl ?? ((url) => log.warn(`to log in to ${serverUrl.origin}, open: ${url}`)),
     onDeviceCode: (info) => log.warn(`to log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode} (valid ${Math.round(info.expiresIn / 60)} min)`),

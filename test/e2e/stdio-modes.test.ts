@@ -111,6 +111,8 @@ describe('run (stdio -> stdio)', () => {
     client.writeLine(sent);
     const reply = await client.response('r-1');
     expect(reply.result).toEqual({ received: sent });
+    // The server writes its notice after the answer: wait for it rather than race it.
+    await client.waitFor((m) => m.method === 'x-vendor/notice', 'the notice');
     const lines = proc.stdout().split('\n');
     expect(lines).toContain('{"method":"x-vendor/notice","jsonrpc":"2.0","params":{"z":"\\u00e9","a":[1,2.50]},"x-extra":true}');
     client.endInput();
@@ -196,13 +198,14 @@ describe('connect (stdio -> remote)', () => {
     expect(proc.stderr()).toContain('mcp-airlock: error: environment variable MY_KEY used in header X-Api-Key is not set');
   });
 
-  it('turns an upstream 401 into an error with the status and a hint about credentials', async () => {
+  it('turns a 401 from a server without OAuth metadata into an error naming the status and the URLs tried', async () => {
     const proc = startAirlock([`${locked.url}/mcp`, '--transport', 'http']);
     const client = new LineClient(proc);
     client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
     const reply = await client.response(0);
-    expect(reply.error?.message).toContain(`${locked.url}/mcp answered HTTP 401`);
-    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP' });
+    // No OAuth metadata behind the 401: airlock says so instead of opening a browser.
+    expect(reply.error?.message).toContain(`${locked.url}/mcp answered HTTP 401, and it offers no OAuth login: no protected resource metadata found`);
+    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_AUTH_DISCOVERY' });
     expect(proc.stderr()).toContain('answered HTTP 401');
     client.endInput();
     expect(await proc.exited).toBe(0);

@@ -121,8 +121,10 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !condition(); i++) await tick();
+/** Waits by the clock, not by ticks: an fdatasync on a busy disk can take many milliseconds. */
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
   if (!condition()) throw new Error(`timed out waiting until ${what}`);
 }
 

@@ -8,7 +8,7 @@ const QUERY_SECRET = 'q-s3cr3t-key';
 const url = new URL(`https://mcp.example.com/v1/mcp?key=${QUERY_SECRET}#frag`);
 const WHERE = 'https://mcp.example.com/v1/mcp';
 
-const AUTH_HINT = 'The server wants credentials: pass them with --header "Authorization: Bearer ${TOKEN}" (OAuth login is not supported yet).';
+const AUTH_HINT = 'The server wants credentials: log in with `mcp-airlock login <url>` (OAuth), or pass them with --header "Authorization: Bearer ${TOKEN}".';
 const PATH_HINT = 'Check the URL path (often /mcp for streamable HTTP, /sse for the legacy transport) and --transport.';
 const REJECTED_HINT = 'The server rejected the request; rerun with --log-level debug for details.';
 const UNREACHABLE_HINT = 'Check the URL, that the server is running, and HTTPS_PROXY/NO_PROXY if you are behind a proxy.';
@@ -53,7 +53,7 @@ describe('toUpstreamError', () => {
     expect(error.hint).toBe(PATH_HINT);
   });
 
-  it.each([[401], [403]])('points to --header for HTTP %i', (status) => {
+  it.each([[401], [403]])('points to login and --header for HTTP %i', (status) => {
     const error = toUpstreamError(new StreamableHTTPError(status, 'Error POSTing to endpoint: Unauthorized'), url);
     expect(error.code).toBe('AIRLOCK_UPSTREAM_HTTP');
     expect(error.message).toBe(`${WHERE} answered HTTP ${status}: "Error POSTing to endpoint: Unauthorized"`);
