@@ -68,22 +68,39 @@ export interface SessionRun {
 
 /**
  * Run `sh -c script` (with `args` as $1…) inside a new D-Bus session (dbus-run-session) whose
- * files live under `root`. Killed, with everything it started, after `timeoutMs`.
+ * files live under `root`. Killed, with everything it started, after `timeoutMs`; with
+ * `firstLine`, as soon as it has printed one line (for a process that cannot exit by itself).
  */
-export async function runInPrivateSession(root: string, script: string, args: string[], timeoutMs = 15_000): Promise<SessionRun> {
+export async function runInPrivateSession(
+  root: string,
+  script: string,
+  args: string[],
+  options: { timeoutMs?: number; firstLine?: boolean } = {},
+): Promise<SessionRun> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
   const env = await privateSessionEnv(root);
   return new Promise((resolve, reject) => {
     const child = spawn('dbus-run-session', ['--', 'sh', '-c', script, 'sh', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
+    const killGroup = (): void => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         // already gone
       }
+    };
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (options.firstLine && stdout.includes('\n')) {
+        clearTimeout(timer);
+        killGroup();
+        resolve({ code: null, stdout, stderr });
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      killGroup();
       reject(new Error(`private session did not finish within ${timeoutMs} ms; stderr:\n${stderr}`));
     }, timeoutMs);
     child.on('error', reject);

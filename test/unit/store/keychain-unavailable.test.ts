@@ -2,7 +2,7 @@
 // with one warning, `keychain` refuses. Keychain calls for these cases run in child processes
 // (the probe always does; the locked store runs in a fixture inside its own D-Bus session), so a
 // hanging keychain cannot hang the suite.
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,6 +198,31 @@ describe.runIf(process.platform === 'linux')('a locked gnome-keyring (own D-Bus 
     expect(report.loadMissing).toEqual({});
     expectLockedOutcome(report, /^the keychain is locked and could not be unlocked without a prompt \(.+\)$/);
     expect(JSON.stringify(report).replaceAll(`"secret":"${report.secret}"`, '')).not.toContain(report.secret);
+  });
+
+  it('an unlock prompt nobody answers: a store call and the probe give up after their timeouts', async () => {
+    // A prompter that D-Bus starts but that never shows up, as a prompt on a desktop nobody
+    // looks at: gnome-keyring then waits (25 s and more) instead of failing at once.
+    const services = join(root, 'data', 'dbus-1', 'services');
+    await mkdir(services, { recursive: true });
+    await writeFile(join(services, 'org.gnome.keyring.SystemPrompter.service'), '[D-BUS Service]\nName=org.gnome.keyring.SystemPrompter\nExec=/bin/sleep 60\n');
+    const result = await runInPrivateSession(
+      root,
+      'printf %s pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"',
+      [process.execPath, checkFixture, 'prompt-hangs', join(root, 'credentials'), service],
+      { firstLine: true },
+    );
+    const report = JSON.parse(result.stdout) as SessionReport & { loadMs: number; probeMs: number };
+    expect(report.load?.error).toEqual({
+      name: 'AirlockError',
+      code: 'AIRLOCK_KEYCHAIN_UNAVAILABLE',
+      exitCode: 5,
+      message: 'the keychain did not answer within 500 ms (reading "tokens:https://mcp.example.com/mcp")',
+      hint: 'It may be waiting for you to unlock it: answer the unlock prompt and retry, or run with --storage file.',
+    });
+    expect(report.loadMs).toBeLessThan(3_000);
+    expect(report.probe).toEqual({ ok: false, reason: 'timeout', detail: 'the keychain did not answer within 500 ms (it may be waiting for an unlock prompt)' });
+    expect(report.probeMs).toBeLessThan(3_000);
   });
 
   it('a keyring on disk that the daemon started without unlocking', async () => {
