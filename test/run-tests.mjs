@@ -6,7 +6,7 @@
 // Without the tools the keychain tests skip with a reason, and fail when CI is set
 // (test/helpers/keyring.ts). Arguments are passed on to vitest: `npm test -- test/unit/store`.
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -66,6 +66,23 @@ if (process.platform === 'linux' && missing.length === 0) {
   );
 }
 
+/**
+ * gnome-keyring-daemon exits with its bus, but one that missed the bus going away would live on:
+ * kill whatever still runs with our temporary XDG_DATA_HOME (so never anything else).
+ */
+function killLeftovers(dataHome) {
+  const marker = `XDG_DATA_HOME=${dataHome}\0`;
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').includes(marker)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+}
+
 const child = spawn(command, args, { stdio: 'inherit', env });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('error', (error) => {
@@ -73,6 +90,9 @@ child.on('error', (error) => {
   process.exitCode = 1;
 });
 child.on('close', (code, signal) => {
-  if (tempRoot) rmSync(tempRoot, { recursive: true, force: true });
+  if (tempRoot) {
+    killLeftovers(join(tempRoot, 'data'));
+    rmSync(tempRoot, { recursive: true, force: true });
+  }
   process.exitCode = code ?? (signal ? 1 : 0);
 });

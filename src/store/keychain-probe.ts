@@ -80,7 +80,7 @@ function classify(report: ChildReport): KeychainProbeResult {
   if (/no result found/i.test(message)) {
     return { ok: false, reason: 'locked', detail: `the Secret Service has no default keyring to store into (${message})` };
   }
-  if (/locked|dismissed|interaction is not allowed/i.test(message)) {
+  if (/\b(is ?locked|locked|dismissed)\b|interaction is not allowed/i.test(message)) {
     return { ok: false, reason: 'locked', detail: `the keychain is locked and could not be unlocked without a prompt (${message})` };
   }
   if (/d-?bus|secret service|org\.freedesktop|failed to connect|autolaunch/i.test(message)) {
