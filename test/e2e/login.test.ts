@@ -5,12 +5,15 @@
  * submits the login and consent forms. Five connects at once share one login.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthorizationServer } from '../../fixtures/auth/authorization-server.mjs';
 import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
-import { startAirlock, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
+import { startAirlock, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
 import { LineClient } from '../helpers/line-client.js';
 
@@ -156,5 +159,38 @@ describe('login, status, logout, and connect with OAuth', () => {
     expect(connect.stderr()).not.toMatch(/127\.0\.0\.1:\d+\/[^\s]*auth/);
     client.endInput();
     await connect.exited;
+  });
+});
+
+describe('serve as a protected resource, found and logged in to by a client with no configuration', () => {
+  it("airlock's own connect discovers serve's metadata, logs in at the authorization server, and calls through", async () => {
+    freshConfig();
+    // serve needs a known port: the authorization server must know the resource before serve starts.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const resource = `http://127.0.0.1:${port}/mcp`;
+    const as = await startAuthorizationServer({ resources: [resource] });
+    try {
+      const serve = startAirlock(['serve', '--port', String(port), '--oauth-issuer', as.issuer, '--oauth-scopes', 'mcp:read', '--audit-file', join(dir, 'serve-audit.jsonl'), '--', process.execPath, stdioFixture], { env, stdin: 'ignore' });
+      running.push(serve);
+      await serve.waitForStderr(/listening on/);
+      const connect = airlock(['connect', resource, ...authFlags]);
+      const client = new LineClient(connect);
+      client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      await logInFrom(connect, 'dora');
+      expect((await client.response(0, 20_000)).result).toMatchObject({ serverInfo: { name: 'airlock-fixture' } });
+      client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      expect((await client.call(1, 'echo', { text: 'through a protected serve' })).result).toEqual({ content: [{ type: 'text', text: 'through a protected serve' }] });
+      client.endInput();
+      expect(await connect.exited).toBe(0);
+      expect(await serve.stop()).toBe(143);
+      // serve audited the call with the caller it verified.
+      const record = readFileSync(join(dir, 'serve-audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.name === 'echo')!;
+      expect(record.principal).toMatchObject({ issuer: as.issuer, subject: 'dora', verified: true });
+    } finally {
+      await as.close();
+    }
   });
 });
