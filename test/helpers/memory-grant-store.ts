@@ -1,9 +1,10 @@
 /**
  * A GrantStore in memory, for auth tests only. Records are copied in and out (a caller cannot
- * change what is stored by mutating an object), and `withLock` is a real lock inside this process:
- * a promise chain per name, with the timeout the interface promises.
+ * change what is stored by mutating an object), its maps are open to assertions, and `withLock`
+ * is the memory store's real in-process lock.
  */
 import type { ClientRecord, GrantStore, StorageBackend, TokenRecord } from '../../src/store/grant-store.js';
+import { createMemoryGrantStore } from '../../src/store/memory-store.js';
 
 export class MemoryGrantStore implements GrantStore {
   readonly backend: StorageBackend = 'memory';
@@ -11,7 +12,7 @@ export class MemoryGrantStore implements GrantStore {
   readonly clients = new Map<string, ClientRecord>();
   /** Names of the locks taken, in order (for assertions). */
   readonly lockLog: string[] = [];
-  private readonly tails = new Map<string, Promise<void>>();
+  private readonly locks = createMemoryGrantStore();
 
   async loadTokens(resource: string): Promise<TokenRecord | undefined> {
     const record = this.tokens.get(resource);
@@ -43,25 +44,15 @@ export class MemoryGrantStore implements GrantStore {
     return this.clients.delete(issuer);
   }
 
+  /** The lock is the real memory store's (src/store/memory-store.ts); this class keeps the maps open for tests. */
   async withLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-    const previous = this.tails.get(name) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => mine);
-    this.tails.set(name, tail);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    try {
-      if ((await Promise.race([previous.then(() => 'ok' as const), timedOut])) === 'timeout') {
-        throw new Error(`lock ${JSON.stringify(name)} not acquired within ${timeoutMs} ms`);
-      }
-      clearTimeout(timer);
-      this.lockLog.push(name);
-      return await fn();
-    } finally {
-      clearTimeout(timer);
-      release();
-      if (this.tails.get(name) === tail) this.tails.delete(name);
-    }
+    return this.locks.withLock(
+      name,
+      async () => {
+        this.lockLog.push(name);
+        return fn();
+      },
+      timeoutMs,
+    );
   }
 }
