@@ -11,6 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { startAirlock, startServe, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { KeyServer } from '../helpers/key-server.js';
+// @ts-expect-error plain JS fixture
+import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { connectClient, textOf } from '../helpers/mcp-client.js';
 
 const running: AirlockProcess[] = [];
@@ -63,6 +65,23 @@ describe('serve with a static token', () => {
     expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'in' } }))).toBe('in');
     await client.close();
     expect(serve.stderr()).not.toContain(token);
+  });
+
+  it('never passes the inbound token upstream (serve --upstream): the remote server sees only its own headers', async () => {
+    const upstream = await startFixtureHttpServer({ port: 0 });
+    try {
+      const token = 'inbound-only-token-0123456789';
+      const serve = await startServe(['--auth-token-env', 'SERVE_TOKEN', '--upstream', `${upstream.url}/mcp`, '--header', 'X-Upstream-Key: for-the-upstream', '--no-audit'], { ...process.env, SERVE_TOKEN: token });
+      running.push(serve);
+      const { client } = await connectClient(new StreamableHTTPClientTransport(new URL(`${serve.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      const seen = JSON.parse(textOf(await client.callTool({ name: 'headers', arguments: {} }))) as Record<string, string>;
+      await client.close();
+      expect(seen['x-upstream-key']).toBe('for-the-upstream');
+      expect(seen.authorization).toBeUndefined();
+      expect(JSON.stringify(seen)).not.toContain(token);
+    } finally {
+      await upstream.close();
+    }
   });
 
   it('--auth-token-generate: prints the token once, keeps it 0600, reuses it on the next start', async () => {
