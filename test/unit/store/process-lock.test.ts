@@ -161,12 +161,13 @@ describe('process locks', () => {
   });
 
   it('keeps a held lock fresh, so a long holder is not taken for stale', async () => {
-    const locks = createProcessLocks({ dir, staleMs: 300 });
+    // Held for three times staleMs; without the refresh the waiter would break it after staleMs.
+    const locks = createProcessLocks({ dir, staleMs: 150 });
     let waiterGotIt = false;
-    const holder = locks.withLock('long', () => new Promise((resolve) => setTimeout(resolve, 900)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const waiter = createProcessLocks({ dir, staleMs: 300 })
-      .withLock('long', async () => (waiterGotIt = true), 400)
+    const holder = locks.withLock('long', () => new Promise((resolve) => setTimeout(resolve, 450)));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const waiter = createProcessLocks({ dir, staleMs: 150 })
+      .withLock('long', async () => (waiterGotIt = true), 350)
       .catch((error: unknown) => error);
     expect(await waiter).toBeInstanceOf(AirlockError);
     expect(waiterGotIt).toBe(false);
