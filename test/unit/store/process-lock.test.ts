@@ -145,6 +145,20 @@ describe('process locks', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('waits while another waiter is breaking a stale lock, and removes a guard left by a crash', async () => {
+    const path = await writeLock('guarded', { pid: deadPid() });
+    const guard = `${path}.break`;
+    await writeFile(guard, '', { mode: 0o600 });
+    const locks = createProcessLocks({ dir });
+    const error = await locks.withLock('guarded', async () => 'early', 200).catch((e: unknown) => e);
+    expect((error as AirlockError).code).toBe('AIRLOCK_LOCK_TIMEOUT');
+    expect(existsSync(path)).toBe(true);
+    // A guard is held for a few file operations: one 10 s old was left by a crash.
+    await utimes(guard, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+    await expect(locks.withLock('guarded', async () => 'mine', 1_000)).resolves.toBe('mine');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('takes over the lock of a process killed while holding it', async () => {
     const holder = startContender('crash', 'hold');
     await holder.held;
