@@ -138,16 +138,23 @@ export function createProcessLocks(options: ProcessLockOptions): ProcessLocks {
     return undefined;
   }
 
-  /** Remove a stale lock file, unless another waiter is doing so or it changed since we looked. */
-  async function breakStale(path: string, seen: Holder, reason: string): Promise<void> {
+  /**
+   * Remove a stale lock file, unless another waiter is doing so or it changed since we looked.
+   * True when the caller should try again at once (the lock file is gone or was replaced).
+   */
+  async function breakStale(path: string, seen: Holder, reason: string): Promise<boolean> {
     const guard = `${path}.break`;
     try {
       await (await open(guard, 'wx', PRIVATE_FILE_MODE)).close();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(`cannot create ${quote(guard)}: ${describeError(error)}`, error);
       const info = await stat(guard).catch(() => undefined);
-      if (info && Date.now() - info.mtimeMs > GUARD_STALE_MS) await unlink(guard).catch(() => undefined);
-      return;
+      if (!info) return true;
+      if (Date.now() - info.mtimeMs > GUARD_STALE_MS) {
+        await unlink(guard).catch(() => undefined);
+        return true;
+      }
+      return false; // another waiter is breaking it: wait like for any holder
     }
     try {
       const now = await readHolder(path);
@@ -155,6 +162,7 @@ export function createProcessLocks(options: ProcessLockOptions): ProcessLocks {
         await unlink(path).catch(() => undefined);
         log?.debug(`removed a stale lock (${reason}): ${path}`);
       }
+      return true;
     } finally {
       await unlink(guard).catch(() => undefined);
     }
@@ -189,10 +197,7 @@ export function createProcessLocks(options: ProcessLockOptions): ProcessLocks {
       if (!holder) continue; // released between our attempt and our look: try again at once
       const now = Date.now();
       const reason = staleReason(holder, now);
-      if (reason) {
-        await breakStale(path, holder, reason);
-        continue;
-      }
+      if (reason && (await breakStale(path, holder, reason))) continue;
       if (now >= deadline) {
         throw new AirlockError(
           'AIRLOCK_LOCK_TIMEOUT',

@@ -248,7 +248,7 @@ describe('file store: atomic writes', () => {
     let writing = true;
     const writer = (async () => {
       try {
-        for (let i = 0; i < 40; i++) await store.saveTokens(i % 2 ? a : b);
+        for (let i = 0; i < 16; i++) await store.saveTokens(i % 2 ? a : b);
       } finally {
         writing = false;
       }

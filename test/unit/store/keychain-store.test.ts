@@ -1,8 +1,9 @@
 // Against the real gnome-keyring of the private session test/run-tests.mjs starts (never the
 // developer's own): skipped without it, failing under CI without it (test/helpers/keyring.ts).
+// Locked keyrings run in their own D-Bus sessions, through fixtures/keychain-session-check.mjs.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +17,7 @@ import { createKeychainGrantStore, KEYCHAIN_ENTRY_OPTIONS } from '../../../src/s
 import { lockFileName } from '../../../src/store/process-lock.js';
 import { openGrantStore } from '../../../src/store/open-store.js';
 import { captureLog, sampleClient, sampleTokens, visibleText } from '../../helpers/grant-records.js';
+import { sessionReport, UNLOCKED, useTempRoot } from '../../helpers/keychain-sessions.js';
 import { requireKeyringTools, requireTestKeyring } from '../../helpers/keyring.js';
 
 const run = promisify(execFile);
@@ -24,25 +26,9 @@ const R2 = 'https://two.example.com/mcp';
 /** Our own service name per worker, so nothing here meets another test's entries. */
 const service = `mcp-airlock-test-${process.pid}`;
 
-let root: string;
+let root = '';
 let lines: string[];
 let store: GrantStore;
-
-beforeEach(async (ctx) => {
-  requireTestKeyring(ctx);
-  root = await mkdtemp(join(tmpdir(), 'airlock-keychain-'));
-  const captured = captureLog();
-  lines = captured.lines;
-  store = createKeychainGrantStore({ lockDir: lockDirFor(join(root, 'credentials')), service, log: captured.log });
-});
-
-afterEach(async () => {
-  if (!root) return;
-  for (const { account } of await findCredentialsAsync(service)) {
-    await new AsyncEntry(service, account, KEYCHAIN_ENTRY_OPTIONS).deleteCredential();
-  }
-  await rm(root, { recursive: true, force: true });
-});
 
 /** Write an entry under our service directly, as another program (or a damaged write) would. */
 async function writeRaw(account: string, secret: string): Promise<void> {
@@ -50,6 +36,23 @@ async function writeRaw(account: string, secret: string): Promise<void> {
 }
 
 describe('keychain store (real gnome-keyring)', () => {
+  beforeEach(async (ctx) => {
+    requireTestKeyring(ctx);
+    root = await mkdtemp(join(tmpdir(), 'airlock-keychain-'));
+    const captured = captureLog();
+    lines = captured.lines;
+    store = createKeychainGrantStore({ lockDir: lockDirFor(join(root, 'credentials')), service, log: captured.log });
+  });
+
+  afterEach(async () => {
+    if (!root) return;
+    for (const { account } of await findCredentialsAsync(service)) {
+      await new AsyncEntry(service, account, KEYCHAIN_ENTRY_OPTIONS).deleteCredential();
+    }
+    await rm(root, { recursive: true, force: true });
+    root = '';
+  });
+
   it('round-trips tokens and clients, and deleting says whether something was there', async () => {
     const tokens = sampleTokens(R1, 'a');
     const client = sampleClient('https://as.example.com', 'c');
@@ -147,5 +150,53 @@ describe('keychain store (real gnome-keyring)', () => {
     expect(lines).toHaveLength(1);
     const visible = [...lines, ...errors.map(visibleText), ...errors.map(describeError)].join('\n');
     expect(visible).not.toContain('SECRET');
+  });
+});
+
+describe.runIf(process.platform === 'linux')('keychain store on a locked gnome-keyring (own D-Bus session, no display)', () => {
+  const sessionRoot = useTempRoot('airlock-keychain-locked-');
+  beforeEach((ctx) => requireKeyringTools(ctx));
+
+  it('fails every call on an existing entry as unavailable, never as "not found"', async () => {
+    const report = await sessionReport(sessionRoot(), UNLOCKED, 'lock-after-save', service, { parts: ['store'] });
+    expect(report.beforeLock).toEqual({ value: true });
+    for (const [what, verb] of [
+      ['load', 'reading "tokens:https://mcp.example.com/mcp"'],
+      ['list', 'listing entries'],
+      ['save', 'writing "tokens:https://mcp.example.com/mcp"'],
+      ['delete', 'deleting "tokens:https://mcp.example.com/mcp"'],
+    ] as const) {
+      expect(report[what]?.error, what).toEqual({
+        name: 'AirlockError',
+        code: 'AIRLOCK_KEYCHAIN_UNAVAILABLE',
+        exitCode: 5,
+        message: expect.stringMatching(new RegExp(`^keychain failed \\(${verb.replace(/[()]/g, '\\$&')}\\): .*\\b(locked|dismissed)\\b`, 'i')),
+        hint: 'Check that your keychain is running and unlocked, or run with --storage file to keep credentials in files.',
+      });
+    }
+    // Attributes stay searchable while locked: an entry that does not exist is rightly absent.
+    expect(report.loadMissing).toEqual({});
+    expect(JSON.stringify(report).replaceAll(`"secret":"${report.secret}"`, '')).not.toContain(report.secret);
+  });
+
+  it('gives up after its timeout when the unlock prompt is never answered', async () => {
+    // A prompter that D-Bus starts but that never shows up, like a prompt on a desktop nobody
+    // looks at: gnome-keyring then waits (25 s and more) instead of failing at once.
+    const services = join(sessionRoot(), 'data', 'dbus-1', 'services');
+    await mkdir(services, { recursive: true });
+    await writeFile(join(services, 'org.gnome.keyring.SystemPrompter.service'), '[D-BUS Service]\nName=org.gnome.keyring.SystemPrompter\nExec=/bin/sleep 60\n');
+    // The fixture cannot exit while the native call waits (process.exit joins the thread pool): it
+    // prints its report and the session is killed.
+    const report = await sessionReport(sessionRoot(), UNLOCKED, 'prompt-hangs', service, { firstLine: true });
+    expect(report.load?.error).toEqual({
+      name: 'AirlockError',
+      code: 'AIRLOCK_KEYCHAIN_UNAVAILABLE',
+      exitCode: 5,
+      message: 'the keychain did not answer within 500 ms (reading "tokens:https://mcp.example.com/mcp")',
+      hint: 'It may be waiting for you to unlock it: answer the unlock prompt and retry, or run with --storage file.',
+    });
+    expect(report.loadMs).toBeLessThan(3_000);
+    expect(report.probe).toEqual({ ok: false, reason: 'timeout', detail: 'the keychain did not answer within 500 ms (it may be waiting for an unlock prompt)' });
+    expect(report.probeMs).toBeLessThan(3_000);
   });
 });

@@ -145,6 +145,20 @@ describe('process locks', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('waits while another waiter is breaking a stale lock, and removes a guard left by a crash', async () => {
+    const path = await writeLock('guarded', { pid: deadPid() });
+    const guard = `${path}.break`;
+    await writeFile(guard, '', { mode: 0o600 });
+    const locks = createProcessLocks({ dir });
+    const error = await locks.withLock('guarded', async () => 'early', 200).catch((e: unknown) => e);
+    expect((error as AirlockError).code).toBe('AIRLOCK_LOCK_TIMEOUT');
+    expect(existsSync(path)).toBe(true);
+    // A guard is held for a few file operations: one 10 s old was left by a crash.
+    await utimes(guard, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+    await expect(locks.withLock('guarded', async () => 'mine', 1_000)).resolves.toBe('mine');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('takes over the lock of a process killed while holding it', async () => {
     const holder = startContender('crash', 'hold');
     await holder.held;
@@ -161,12 +175,13 @@ describe('process locks', () => {
   });
 
   it('keeps a held lock fresh, so a long holder is not taken for stale', async () => {
-    const locks = createProcessLocks({ dir, staleMs: 300 });
+    // Held for three times staleMs; without the refresh the waiter would break it after staleMs.
+    const locks = createProcessLocks({ dir, staleMs: 150 });
     let waiterGotIt = false;
-    const holder = locks.withLock('long', () => new Promise((resolve) => setTimeout(resolve, 900)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const waiter = createProcessLocks({ dir, staleMs: 300 })
-      .withLock('long', async () => (waiterGotIt = true), 400)
+    const holder = locks.withLock('long', () => new Promise((resolve) => setTimeout(resolve, 450)));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const waiter = createProcessLocks({ dir, staleMs: 150 })
+      .withLock('long', async () => (waiterGotIt = true), 350)
       .catch((error: unknown) => error);
     expect(await waiter).toBeInstanceOf(AirlockError);
     expect(waiterGotIt).toBe(false);
