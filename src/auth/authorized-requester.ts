@@ -37,13 +37,32 @@ function explainUnauthorized(error: unknown, url: URL): unknown {
 }
 
 export function authorizedRequester(base: HttpRequester, auth: TokenSource, server: URL): HttpRequester {
+  // The credential store opens on first use (a keychain probe is a child process, ~100 ms). The
+  // first requests do not wait for it: they go without a token while it opens, and only a 401
+  // waits for it. A server that needs no login costs nothing; one that does costs one extra 401.
+  let warming: Promise<void> | undefined;
+  let warm = false;
   return async (url, init) => {
     if (url.origin !== server.origin) return base(url, init);
     const attempt = async (): Promise<HttpResponse> => {
       const authorization = await auth.authorization();
       return base(url, authorization === undefined ? init : { ...init, headers: { ...init.headers, authorization } });
     };
-    let response = await attempt();
+    let response: HttpResponse;
+    if (warm) {
+      response = await attempt();
+    } else {
+      warming ??= auth.authorization().then(
+        () => void (warm = true),
+        () => void (warm = true), // a store that cannot open is reported again by the attempt that needs it
+      );
+      response = await base(url, init);
+      if (response.status === 401 || insufficientScope(response) !== undefined) {
+        response.discard();
+        await warming;
+        response = await attempt();
+      }
+    }
     for (let retry = 0; retry < MAX_RETRIES; retry++) {
       const stepUp = insufficientScope(response);
       if (response.status !== 401 && stepUp === undefined) break;

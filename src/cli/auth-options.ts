@@ -5,12 +5,14 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { AuthSession, type AuthGrant } from '../auth/auth-session.js';
-import { authorizedRequester } from '../auth/authorized-requester.js';
+import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
+import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
+import type { AuditPrincipal } from '../audit/audit-record.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GrantStore } from '../store/grant-store.js';
-import { isStorageMode, lazyGrantStore, openGrantStore, type StorageMode } from '../store/open-store.js';
+import { lazyGrantStore } from '../store/lazy-store.js';
+import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
 import { parsePort, parseSeconds } from './options.js';
@@ -83,15 +85,19 @@ export interface AuthContext {
   onAuthorizationUrl?: (url: string) => void;
 }
 
+/** Open the store now (status, logout); loads the keychain binding. */
 export async function openStore(flags: Pick<AuthFlags, 'storage'>, log: Logger): Promise<GrantStore> {
+  const { openGrantStore } = await import('../store/open-store.js');
   return openGrantStore({ storage: flags.storage, log });
 }
 
 /** Build the session for one server; its store is opened when first needed (keychain probe, file fallback). */
-export function createAuthSession(serverUrl: URL, flags: AuthFlags, context: AuthContext): AuthSession {
+export async function createAuthSession(serverUrl: URL, flags: AuthFlags, context: AuthContext): Promise<AuthSession> {
   const { log } = context;
+  // The OAuth client (openid-client) and the keychain binding load only when a login is needed.
+  const { AuthSession } = await import('../auth/auth-session.js');
   // Opened on first use: a server that needs no login costs no keychain probe and no warning.
-  const store = lazyGrantStore(() => openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
+  const store = lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
   return new AuthSession({
     serverUrl: serverUrl.href,
     store,
@@ -119,8 +125,41 @@ export function createAuthSession(serverUrl: URL, flags: AuthFlags, context: Aut
  * The requester `connect` and `serve --upstream` use: OAuth unless switched off, or unless the
  * user supplies an Authorization header of their own (which then wins).
  */
-export async function upstreamAuth(url: URL, headers: Record<string, string>, flags: AuthFlags, base: HttpRequester, log: Logger): Promise<{ request: HttpRequester; session?: AuthSession }> {
+export async function upstreamAuth(url: URL, headers: Record<string, string>, flags: AuthFlags, base: HttpRequester, log: Logger): Promise<{ request: HttpRequester; session?: LazyAuth }> {
   if (!flags.auth || headers.authorization !== undefined) return { request: base };
-  const session = createAuthSession(url, flags, { log });
+  const session = new LazyAuth(() => createAuthSession(url, flags, { log }));
   return { request: authorizedRequester(base, session, url), session };
+}
+
+/**
+ * The AuthSession, created on first use: start-up loads no OAuth code and no keychain binding.
+ * The first request to the server starts loading them (and the store) while it is in flight.
+ */
+export class LazyAuth implements TokenSource {
+  private session: Promise<AuthSession> | undefined;
+  private ready: AuthSession | undefined;
+
+  constructor(private readonly create: () => Promise<AuthSession>) {}
+
+  private get(): Promise<AuthSession> {
+    this.session ??= this.create().then((s) => (this.ready = s));
+    return this.session;
+  }
+
+  async authorization(): Promise<string | undefined> {
+    return (await this.get()).authorization();
+  }
+
+  async onUnauthorized(wwwAuthenticate: string | null): Promise<void> {
+    return (await this.get()).onUnauthorized(wwwAuthenticate);
+  }
+
+  async onInsufficientScope(wwwAuthenticate: string): Promise<void> {
+    return (await this.get()).onInsufficientScope(wwwAuthenticate);
+  }
+
+  /** For the audit record, synchronously: nobody until the session has loaded a token. */
+  principalNow(): AuditPrincipal | undefined {
+    return this.ready?.principalNow();
+  }
 }

@@ -40,7 +40,7 @@ Examples:
     const url = parseServerUrl(rawUrl, options.allowHttp);
     const { log } = createContext(options.logLevel);
     const grant: AuthGrant = options.clientCredentials ? 'client_credentials' : options.device ? 'device_code' : 'authorization_code';
-    const session = createAuthSession(url, { ...options, auth: true }, {
+    const session = await createAuthSession(url, { ...options, auth: true }, {
       log,
       grant,
       onAuthorizationUrl: (link) => process.stderr.write(`${options.browser ? 'Opening your browser; if it does not open, visit' : 'Open this URL to log in'}:\n  ${link}\n`),

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
-import { oauthResourceAuth, staticTokenAuth, type InboundAuth } from '../policy/inbound-auth.js';
+import type { InboundAuth } from '../policy/inbound-auth.js';
 import { collect } from './options.js';
 
 export interface ServeAuthFlags {
@@ -57,6 +57,8 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, fet
   if (flags.oauthIssuer === undefined && (flags.oauthJwks || flags.oauthAudience.length || flags.oauthScopes || flags.toolScope.length || flags.resourceUrl)) {
     throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope and --resource-url need --oauth-issuer');
   }
+  // jose loads only when serve is protected.
+  const { oauthResourceAuth, staticTokenAuth } = await import('../policy/inbound-auth.js');
   if (staticChoices > 0) {
     const token = readStaticToken(flags, log);
     return { build: () => ({ auth: staticTokenAuth(token) }), describe: 'a static bearer token' };

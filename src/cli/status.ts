@@ -12,7 +12,7 @@ import { createContext } from './context.js';
 import { parseLogLevel } from './options.js';
 import type { CommandResult } from './program.js';
 import { InvalidArgumentError } from 'commander';
-import { isStorageMode, type StorageMode } from '../store/open-store.js';
+import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 
 /** "expires in 42 min", "expired 3 h ago", "no expiry given". */
 export function describeExpiry(expiresAt: number | undefined, now = Date.now()): string {

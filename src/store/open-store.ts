@@ -11,10 +11,9 @@ import { createFileGrantStore, lockDirFor, resolveCredentialsDir } from './file-
 import type { GrantStore } from './grant-store.js';
 import { probeKeychain, type KeychainProbeResult } from './keychain-probe.js';
 import { createKeychainGrantStore } from './keychain-store.js';
+import type { StorageMode } from './storage-mode.js';
 
-/** The `--storage` values. */
-export const storageModes = ['auto', 'keychain', 'file'] as const;
-export type StorageMode = (typeof storageModes)[number];
+export { isStorageMode, storageModes, type StorageMode } from './storage-mode.js';
 
 /** Options for {@link openGrantStore}. */
 export interface OpenGrantStoreOptions {
@@ -30,11 +29,6 @@ export interface OpenGrantStoreOptions {
   probeTimeoutMs?: number;
   /** auto: say that the file store is the fallback only when a credential is first saved. */
   warnOnSave?: boolean;
-}
-
-/** True for a valid `--storage` value. */
-export function isStorageMode(value: string): value is StorageMode {
-  return (storageModes as readonly string[]).includes(value);
 }
 
 /** Open the store `options.storage` asks for; see the module comment. */
@@ -89,31 +83,5 @@ function warnOnFirstSave(store: GrantStore, warn: () => void): GrantStore {
     saveClient: (record) => (once(), store.saveClient(record)),
     deleteClient: (issuer) => store.deleteClient(issuer),
     withLock: (name, fn, timeoutMs) => store.withLock(name, fn, timeoutMs),
-  };
-}
-
-/**
- * A store opened on first use: `connect` to a server that needs no OAuth never probes the keychain
- * at start-up (the probe is a D-Bus round trip, or a timeout). `backend` is known once opened.
- */
-export function lazyGrantStore(open: () => Promise<GrantStore>): GrantStore {
-  let opened: Promise<GrantStore> | undefined;
-  let store: GrantStore | undefined;
-  const get = (): Promise<GrantStore> => {
-    opened ??= open().then((s) => (store = s));
-    return opened;
-  };
-  return {
-    get backend() {
-      return store?.backend ?? 'file';
-    },
-    loadTokens: async (resource) => (await get()).loadTokens(resource),
-    saveTokens: async (record) => (await get()).saveTokens(record),
-    deleteTokens: async (resource) => (await get()).deleteTokens(resource),
-    listTokens: async () => (await get()).listTokens(),
-    loadClient: async (issuer) => (await get()).loadClient(issuer),
-    saveClient: async (record) => (await get()).saveClient(record),
-    deleteClient: async (issuer) => (await get()).deleteClient(issuer),
-    withLock: async (name, fn, timeoutMs) => (await get()).withLock(name, fn, timeoutMs),
   };
 }

@@ -1,0 +1,31 @@
+/**
+ * A credential store opened on first use, and the keychain binding with it: commands that never
+ * need credentials load neither.
+ */
+import type { GrantStore } from './grant-store.js';
+
+/**
+ * A store opened on first use: `connect` to a server that needs no OAuth never probes the keychain
+ * at start-up (the probe is a child process). `backend` is known once opened.
+ */
+export function lazyGrantStore(open: () => Promise<GrantStore>): GrantStore {
+  let opened: Promise<GrantStore> | undefined;
+  let store: GrantStore | undefined;
+  const get = (): Promise<GrantStore> => {
+    opened ??= open().then((s) => (store = s));
+    return opened;
+  };
+  return {
+    get backend() {
+      return store?.backend ?? 'file';
+    },
+    loadTokens: async (resource) => (await get()).loadTokens(resource),
+    saveTokens: async (record) => (await get()).saveTokens(record),
+    deleteTokens: async (resource) => (await get()).deleteTokens(resource),
+    listTokens: async () => (await get()).listTokens(),
+    loadClient: async (issuer) => (await get()).loadClient(issuer),
+    saveClient: async (record) => (await get()).saveClient(record),
+    deleteClient: async (issuer) => (await get()).deleteClient(issuer),
+    withLock: async (name, fn, timeoutMs) => (await get()).withLock(name, fn, timeoutMs),
+  };
+}
