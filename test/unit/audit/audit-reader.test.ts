@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditFiles, followLines, parseRecord, readLines, verifyAudit, type AuditLine } from '../../../src/audit/audit-reader.js';
 import { chainHash, GENESIS_HASH, openLine, sealRecord, type AuditEvent } from '../../../src/audit/audit-record.js';
 import { AirlockError } from '../../../src/errors.js';
+import { auditEvent } from '../../helpers/audit-events.js';
 
 let dir: string;
 
@@ -18,20 +19,7 @@ afterEach(() => {
 });
 
 function event(method: string): AuditEvent {
-  return {
-    time: '2026-11-23T13:45:00.123Z',
-    session: 'sess',
-    server: 'test-server',
-    transport: 'stdio->stdio',
-    direction: 'client->server',
-    kind: 'notification',
-    method,
-    outcome: 'delivered',
-    bytesIn: 1,
-    bytesOut: 0,
-    principal: null,
-    airlock: 'test',
-  };
+  return auditEvent(method, '2026-11-23T13:45:00.123Z');
 }
 
 /** The lines a writer would write for one chain: records `from`..`from + count - 1`. */

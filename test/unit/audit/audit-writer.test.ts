@@ -9,6 +9,7 @@ import { AuditWriter, rotatedName, type AuditWriterOptions } from '../../../src/
 import { AirlockError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { thrownAirlockError } from '../../helpers/thrown.js';
+import { auditEvent } from '../../helpers/audit-events.js';
 
 let dir: string;
 let live: string;
@@ -33,20 +34,7 @@ function openWriter(options: Partial<AuditWriterOptions> = {}): AuditWriter {
 }
 
 function event(method: string): AuditEvent {
-  return {
-    time: new Date().toISOString(),
-    session: 'sess',
-    server: 'test-server',
-    transport: 'stdio->stdio',
-    direction: 'client->server',
-    kind: 'notification',
-    method,
-    outcome: 'delivered',
-    bytesIn: 1,
-    bytesOut: 0,
-    principal: null,
-    airlock: 'test',
-  };
+  return auditEvent(method);
 }
 
 function linesOf(file: string): string[] {
