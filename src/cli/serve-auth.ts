@@ -11,6 +11,8 @@ import envPaths from 'env-paths';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InboundAuth } from '../policy/inbound-auth.js';
+import { canonicalResourceUri } from '../auth/resource-uri.js';
+import { isLoopbackHost } from '../transports/http-guard.js';
 import { collect } from './options.js';
 
 export interface ServeAuthFlags {
@@ -50,7 +52,7 @@ export interface InboundAuthSetup {
 }
 
 /** Read and check the flags (and discover the JWKS) before listening; undefined without auth flags. */
-export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, fetchJson: (url: string) => Promise<unknown> = defaultFetchJson): Promise<InboundAuthSetup | undefined> {
+export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger): Promise<InboundAuthSetup | undefined> {
   const staticChoices = [flags.authTokenFile !== undefined && !flags.authTokenGenerate, flags.authTokenEnv !== undefined, flags.authTokenGenerate].filter(Boolean).length;
   if (staticChoices > 1) throw usage('give one of --auth-token-file, --auth-token-env and --auth-token-generate');
   if (staticChoices > 0 && flags.oauthIssuer !== undefined) throw usage('a static token (--auth-token-*) and --oauth-issuer exclude each other');
@@ -65,7 +67,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, fet
   }
   if (flags.oauthIssuer === undefined) return undefined;
   const issuer = flags.oauthIssuer;
-  const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, fetchJson));
+  const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, log));
   const requiredScopes = (flags.oauthScopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const toolScopes = flags.toolScope.map((rule) => {
     const [pattern, scope] = rule.split('=') as [string, string];
@@ -74,11 +76,11 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, fet
   return {
     describe: `OAuth access tokens from ${issuer}`,
     build(baseUrl, paths) {
-      const resource = canonical(flags.resourceUrl ?? `${baseUrl}${paths.mcp}`);
+      const resource = canonicalResourceUri(flags.resourceUrl ?? `${baseUrl}${paths.mcp}`, '--resource-url');
       const origin = new URL(resource).origin;
       const resourcePath = new URL(resource).pathname;
       const metadataPath = (path: string): string => `/.well-known/oauth-protected-resource${path === '/' ? '' : path}`;
-      const sseResource = flags.resourceUrl === undefined ? canonical(`${baseUrl}${paths.sse}`) : undefined;
+      const sseResource = flags.resourceUrl === undefined ? canonicalResourceUri(`${baseUrl}${paths.sse}`) : undefined;
       const document = {
         resource,
         authorization_servers: [issuer],
@@ -100,18 +102,6 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, fet
       };
     },
   };
-}
-
-/** RFC 8707 §2: lowercase scheme and host, no fragment, no trailing slash. */
-function canonical(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw usage(`--resource-url: not a URL: ${quote(value)}`);
-  }
-  url.hash = '';
-  return url.href.replace(/\/$/, '');
 }
 
 function usage(message: string): AirlockError {
@@ -146,39 +136,26 @@ function readStaticToken(flags: ServeAuthFlags, log: Logger): string {
   return token;
 }
 
-/** RFC 8414 §3 (path insertion), then OpenID Connect discovery: the issuer's jwks_uri. */
-async function discoverJwksUri(issuer: string, fetchJson: (url: string) => Promise<unknown>): Promise<string> {
-  const url = new URL(issuer);
-  const path = url.pathname.replace(/\/$/, '');
-  const candidates = [
-    `${url.origin}/.well-known/oauth-authorization-server${path}`,
-    `${url.origin}/.well-known/openid-configuration${path}`,
-    ...(path ? [`${url.origin}${path}/.well-known/openid-configuration`] : []),
-  ];
-  const failures: string[] = [];
-  for (const candidate of candidates) {
-    try {
-      const doc = (await fetchJson(candidate)) as { issuer?: unknown; jwks_uri?: unknown };
-      if (doc.issuer !== issuer) {
-        failures.push(`${candidate}: issuer ${quote(doc.issuer)} is not ${quote(issuer)}`);
-        continue;
-      }
-      if (typeof doc.jwks_uri !== 'string') {
-        failures.push(`${candidate}: no jwks_uri`);
-        continue;
-      }
-      return doc.jwks_uri;
-    } catch (error) {
-      failures.push(`${candidate}: ${describeError(error)}`);
-    }
+/**
+ * The issuer's jwks_uri, from its metadata found the way the login flow finds it (RFC 8414 path
+ * insertion, then OpenID discovery; the document's `issuer` must be identical). Plain http only
+ * for a loopback issuer.
+ */
+async function discoverJwksUri(issuer: string, log: Logger): Promise<string> {
+  const { discoverAuthorizationServer } = await import('../auth/server-metadata.js');
+  const allowHttp = isLoopbackHost(new URL(issuer).hostname);
+  let metadata: { jwks_uri?: unknown };
+  try {
+    metadata = await discoverAuthorizationServer(issuer, { fetch: globalThis.fetch, allowHttp, log });
+  } catch (error) {
+    const failure = error as AirlockError;
+    throw new AirlockError(failure.code ?? 'AIRLOCK_AUTH_DISCOVERY', `--oauth-issuer: ${describeError(error)}`, {
+      hint: 'Check --oauth-issuer (it must equal the issuer in its metadata), or give the keys directly with --oauth-jwks <url>.',
+      cause: error,
+    });
   }
-  throw new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot find the signing keys of ${quote(issuer)}: ${failures.join('; ')}`, {
-    hint: 'Check --oauth-issuer (it must equal the issuer in its metadata), or give the keys directly with --oauth-jwks <url>.',
-  });
-}
-
-async function defaultFetchJson(url: string): Promise<unknown> {
-  const response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.json();
+  if (typeof metadata.jwks_uri !== 'string') {
+    throw new AirlockError('AIRLOCK_AUTH_DISCOVERY', `--oauth-issuer: the metadata of ${quote(issuer)} names no jwks_uri`, { hint: 'Give the keys directly with --oauth-jwks <url>.' });
+  }
+  return metadata.jwks_uri;
 }

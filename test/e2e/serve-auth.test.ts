@@ -215,8 +215,8 @@ describe('serve as an OAuth resource server', () => {
   it('an --oauth-issuer whose metadata names another issuer stops serve with a hint', async () => {
     const bad = startAirlock(['serve', '--port', '0', '--oauth-issuer', `${idp.url}/`, '--', process.execPath, stdioFixture]);
     running.push(bad);
-    expect(await bad.exited).toBe(4);
-    expect(bad.stderr()).toContain(`is not "${idp.url}/"`);
+    expect(await bad.exited).toBe(5);
+    expect(bad.stderr()).toContain(`mcp-airlock: error: --oauth-issuer: the authorization server metadata at "${idp.url}/.well-known/oauth-authorization-server" names issuer "${idp.url}", expected "${idp.url}/"`);
     expect(bad.stderr()).toContain('mcp-airlock: hint: Check --oauth-issuer (it must equal the issuer in its metadata)');
   });
 });
