@@ -82,8 +82,7 @@ export class AuditTap implements MessageTap {
 
   constructor(private readonly options: AuditTapOptions) {}
 
-  received(message: JSONRPCMessage, from: Side): void {
-    if (from !== 'client') return; // server messages are recorded as they are delivered
+  fromClient(message: JSONRPCMessage): void {
     if ('method' in message) {
       if ('id' in message) this.open(this.clientCalls, 'client->server', message);
       else {

@@ -72,10 +72,6 @@ export class AuditWriter {
     return new AuditWriter(options, openAuditFile(options.file));
   }
 
-  get file(): string {
-    return this.options.file;
-  }
-
   /**
    * Add a record to the chain. Buffered mode: returns undefined, the record is on its way to disk.
    * Sync mode: returns a promise that resolves once the record is on disk.

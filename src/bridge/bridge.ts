@@ -81,7 +81,7 @@ export class Bridge {
   }
 
   private fromClient(message: JSONRPCMessage): void {
-    this.options.tap?.received(message, 'client');
+    this.options.tap?.fromClient(message);
     for (const stage of this.stages) {
       const verdict = stage.fromClient?.(message);
       if (verdict) {
@@ -149,7 +149,6 @@ export class Bridge {
   }
 
   private fromServer(received: JSONRPCMessage): void {
-    this.options.tap?.received(received, 'server');
     let message = received;
     let relatedRequestId: RequestId | undefined;
     let entry: PendingRequest | undefined;
@@ -228,7 +227,6 @@ export class Bridge {
   }
 
   private async closeOnce(reason: string, by: CloseInitiator): Promise<void> {
-
     const { inbound, outbound, log, label } = this.options;
     if (by === 'upstream') {
       for (const id of this.pending.keys()) {

@@ -33,8 +33,11 @@ export type Side = 'client' | 'server';
  * message in the same direction, until it settles (`--audit-sync`).
  */
 export interface MessageTap {
-  /** A message as it arrives from `from`, before any stage. */
-  received(message: JSONRPCMessage, from: Side): void;
+  /**
+   * A message from the client, before any stage (a request it makes, so that an answer airlock
+   * gives in its place is still paired with it). Server messages are seen only in `sending`.
+   */
+  fromClient(message: JSONRPCMessage): void;
   /** A message about to be sent to `to`; `byAirlock` when airlock made it (not the other side). */
   sending(message: JSONRPCMessage, to: Side, byAirlock: boolean): Promise<void> | undefined;
   /** Both sides are closed; nothing more will cross. */

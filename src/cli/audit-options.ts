@@ -24,7 +24,7 @@ export interface AuditFlags {
   auditMaxSize: number;
 }
 
-export const DEFAULT_AUDIT_MAX_SIZE = 10 * 1024 * 1024;
+const DEFAULT_AUDIT_MAX_SIZE = 10 * 1024 * 1024;
 
 function parseArgsMode(value: string): AuditArgsMode {
   if (value === 'none' || value === 'digest' || value === 'full') return value;
@@ -54,7 +54,6 @@ export interface AuditContext {
 
 /** An open audit log: make a tap for each session, close once when the process ends. */
 export interface AuditLog {
-  readonly file: string;
   tapFor(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined): AuditTap;
   close(): Promise<void>;
 }
@@ -76,7 +75,6 @@ export function openAuditLog(flags: AuditFlags, context: AuditContext): AuditLog
   const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log });
   context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}`);
   return {
-    file,
     tapFor: (session, inbound, outbound, principal) =>
       new AuditTap({
         sink: writer,

@@ -35,7 +35,8 @@ export interface AuthFlags {
   allowHttp: boolean;
 }
 
-function parseStorage(value: string): StorageMode {
+/** `--storage`: auto | keychain | file. */
+export function parseStorage(value: string): StorageMode {
   if (isStorageMode(value)) return value;
   throw new InvalidArgumentError('use auto, keychain or file.');
 }

@@ -38,8 +38,6 @@ export interface SessionPipeline {
 }
 
 export interface Pipeline {
-  /** The audit file, when the audit log is on. */
-  readonly auditFile: string | undefined;
   /** `principal` overrides the context's: who calls this session (serve with inbound auth). */
   forSession(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined): SessionPipeline;
   /** Flush and close the audit log: call once, after every session has closed. */
@@ -66,7 +64,6 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
   const policyActive = new ToolPolicy(policy).active;
   const audit: AuditLog | undefined = openAuditLog(flags, context);
   return {
-    auditFile: audit?.file,
     forSession: (session, inbound, outbound, principal) => ({
       stages: policyActive ? [new ToolPolicy(policy)] : [],
       tap: audit?.tapFor(session, inbound, outbound, principal ?? context.principal),

@@ -7,12 +7,10 @@ import { canonicalResourceUri } from '../auth/resource-uri.js';
 import { AirlockError, quote } from '../errors.js';
 import type { LogLevel } from '../log.js';
 import type { TokenRecord } from '../store/grant-store.js';
-import { openStore, type AuthFlags } from './auth-options.js';
+import { openStore, parseStorage, type AuthFlags } from './auth-options.js';
 import { createContext } from './context.js';
 import { parseLogLevel } from './options.js';
 import type { CommandResult } from './program.js';
-import { InvalidArgumentError } from 'commander';
-import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 
 /** "expires in 42 min", "expired 3 h ago", "no expiry given". */
 export function describeExpiry(expiresAt: number | undefined, now = Date.now()): string {
@@ -20,11 +18,6 @@ export function describeExpiry(expiresAt: number | undefined, now = Date.now()):
   const minutes = Math.round((expiresAt - now) / 60_000);
   const span = (m: number): string => (Math.abs(m) >= 120 ? `${Math.round(Math.abs(m) / 60)} h` : `${Math.abs(m)} min`);
   return minutes >= 0 ? `expires in ${span(minutes)}` : `expired ${span(minutes)} ago`;
-}
-
-function parseStorage(value: string): StorageMode {
-  if (isStorageMode(value)) return value;
-  throw new InvalidArgumentError('use auto, keychain or file.');
 }
 
 const storageOption = (command: Command): Command =>

@@ -36,9 +36,8 @@ const bytes = (message: JSONRPCMessage) => Buffer.byteLength(JSON.stringify(mess
 
 /** Drive one client call through the tap as the bridge does: received from the client, the answer sent to it. */
 function call(tap: AuditTap, ask: JSONRPCMessage, answer: JSONRPCMessage, byAirlock = false): void {
-  tap.received(ask, 'client');
+  tap.fromClient(ask);
   expect(tap.sending(ask, 'server', false)).toBeUndefined();
-  tap.received(answer, 'server');
   tap.sending(answer, 'client', byAirlock);
 }
 
@@ -86,7 +85,7 @@ describe('AuditTap, client calls', () => {
   it('records the time the request arrived, not the time of the answer', async () => {
     const sink = memorySink();
     const tap = tapWith(sink);
-    tap.received(request(1, 'ping'), 'client');
+    tap.fromClient(request(1, 'ping'));
     const before = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 15));
     tap.sending(result(1), 'client', false);
@@ -105,7 +104,7 @@ describe('AuditTap, client calls', () => {
     const sink = memorySink();
     const tap = tapWith(sink);
     const ask = request(4, 'tools/call', { name: 'delete_file' });
-    tap.received(ask, 'client'); // the policy answers it: nothing is sent to the server
+    tap.fromClient(ask); // the policy answers it: nothing is sent to the server
     tap.sending(failure(4, -32602, 'denied', { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'delete_file' }), 'client', true);
     expect(sink.events[0]).toMatchObject({ outcome: 'denied', errorCode: -32602, airlockCode: 'AIRLOCK_POLICY_DENIED', name: 'delete_file' });
   });
@@ -113,9 +112,9 @@ describe('AuditTap, client calls', () => {
   it('records any other error airlock made as upstream-failure, with its code', () => {
     const sink = memorySink();
     const tap = tapWith(sink);
-    tap.received(request(5, 'tools/list'), 'client');
+    tap.fromClient(request(5, 'tools/list'));
     tap.sending(failure(5, -32000, 'upstream closed', { airlock: 'AIRLOCK_UPSTREAM_CLOSED' }), 'client', true);
-    tap.received(request(6, 'tools/list'), 'client');
+    tap.fromClient(request(6, 'tools/list'));
     tap.sending(failure(6, -32000, 'no data'), 'client', true);
     expect(sink.events.map((e) => [e.outcome, e.errorCode, e.airlockCode])).toEqual([
       ['upstream-failure', -32000, 'AIRLOCK_UPSTREAM_CLOSED'],
@@ -140,9 +139,9 @@ describe('AuditTap, client calls', () => {
   it('records a cancelled call, and the cancellation, and ignores the late answer', () => {
     const sink = memorySink();
     const tap = tapWith(sink);
-    tap.received(request(9, 'tools/call', { name: 'slow' }), 'client');
+    tap.fromClient(request(9, 'tools/call', { name: 'slow' }));
     const cancel = notification('notifications/cancelled', { requestId: 9, reason: 'user' });
-    tap.received(cancel, 'client');
+    tap.fromClient(cancel);
     expect(tap.sending(result(9), 'client', false)).toBeUndefined();
     expect(sink.events.map((e) => [e.kind, e.method, e.outcome, e.direction])).toEqual([
       ['notification', 'notifications/cancelled', 'delivered', 'client->server'],
@@ -155,7 +154,7 @@ describe('AuditTap, client calls', () => {
   it('ignores a cancellation of a call it never saw, and answers to nothing', () => {
     const sink = memorySink();
     const tap = tapWith(sink);
-    tap.received(notification('notifications/cancelled', { requestId: 99 }), 'client');
+    tap.fromClient(notification('notifications/cancelled', { requestId: 99 }));
     expect(tap.sending(result(98), 'client', false)).toBeUndefined();
     expect(sink.events.map((e) => e.method)).toEqual(['notifications/cancelled']);
   });
@@ -163,7 +162,7 @@ describe('AuditTap, client calls', () => {
   it('keeps string and number ids apart', () => {
     const sink = memorySink();
     const tap = tapWith(sink);
-    tap.received(request(1, 'ping'), 'client');
+    tap.fromClient(request(1, 'ping'));
     tap.sending(result('1'), 'client', false);
     expect(sink.events).toEqual([]);
     tap.sending(result(1), 'client', false);
@@ -177,8 +176,7 @@ describe('AuditTap, notifications and server calls', () => {
     const tap = tapWith(sink);
     const initialized = notification('notifications/initialized');
     const progress = notification('notifications/progress', { progressToken: 't', progress: 1 });
-    tap.received(initialized, 'client');
-    tap.received(progress, 'server'); // recorded when delivered, not when received
+    tap.fromClient(initialized);
     expect(sink.events).toHaveLength(1);
     tap.sending(progress, 'client', false);
     expect(sink.events.map((e) => [e.direction, e.kind, e.method, e.outcome, e.bytesIn, e.bytesOut])).toEqual([
@@ -194,10 +192,9 @@ describe('AuditTap, notifications and server calls', () => {
     const tap = tapWith(sink);
     const ask = request('s-1', 'sampling/createMessage', { messages: [], maxTokens: 10 });
     const answer = result('s-1', { role: 'assistant', content: { type: 'text', text: 'hi' } });
-    tap.received(ask, 'server');
     expect(tap.sending(ask, 'client', false)).toBeUndefined();
     expect(sink.events).toEqual([]);
-    tap.received(answer, 'client');
+    tap.fromClient(answer);
     tap.sending(answer, 'server', false);
     expect(sink.events).toHaveLength(1);
     expect(sink.events[0]).toMatchObject({ direction: 'server->client', kind: 'request', method: 'sampling/createMessage', id: 's-1', outcome: 'ok', bytesIn: bytes(answer), bytesOut: bytes(ask) });
@@ -206,9 +203,9 @@ describe('AuditTap, notifications and server calls', () => {
   it('keeps client and server calls with the same id apart', () => {
     const sink = memorySink();
     const tap = tapWith(sink);
-    tap.received(request(1, 'tools/list'), 'client');
+    tap.fromClient(request(1, 'tools/list'));
     tap.sending(request(1, 'roots/list'), 'client', false);
-    tap.received(result(1, { roots: [] }), 'client');
+    tap.fromClient(result(1, { roots: [] }));
     tap.sending(result(1, { tools: [] }), 'client', false);
     expect(sink.events.map((e) => [e.direction, e.method])).toEqual([
       ['server->client', 'roots/list'],
@@ -221,7 +218,7 @@ describe('AuditTap.closed', () => {
   it('records every call still open as unanswered, with the reason', () => {
     const sink = memorySink();
     const tap = tapWith(sink);
-    tap.received(request(1, 'tools/call', { name: 'slow' }), 'client');
+    tap.fromClient(request(1, 'tools/call', { name: 'slow' }));
     tap.sending(request('s', 'elicitation/create', { message: 'ok?' }), 'client', false);
     expect(tap.closed('upstream: server process 123 exited with code 3')).toBeUndefined();
     expect(sink.events.map((e) => [e.direction, e.method, e.outcome, e.detail, e.bytesOut])).toEqual([
@@ -301,7 +298,7 @@ describe('AuditTap with a sink that syncs', () => {
   it('returns the sink promise for answers and notifications to the client, so the bridge waits for it', () => {
     const promises: Array<Promise<void>> = [];
     const tap = tapWith({ append: () => promises[promises.push(new Promise<void>(() => undefined)) - 1] });
-    tap.received(request(1, 'ping'), 'client');
+    tap.fromClient(request(1, 'ping'));
     expect(tap.sending(result(1), 'client', false)).toBe(promises[0]);
     expect(tap.sending(notification('notifications/message', { level: 'info' }), 'client', false)).toBe(promises[1]);
     expect(tap.sending(request(2, 'roots/list'), 'client', false)).toBeUndefined(); // only opened
@@ -311,8 +308,8 @@ describe('AuditTap with a sink that syncs', () => {
   it('closed() returns a promise that waits for every record it wrote', async () => {
     const resolvers: Array<() => void> = [];
     const tap = tapWith({ append: () => new Promise<void>((resolve) => resolvers.push(resolve)) });
-    tap.received(request(1, 'ping'), 'client');
-    tap.received(request(2, 'ping'), 'client');
+    tap.fromClient(request(1, 'ping'));
+    tap.fromClient(request(2, 'ping'));
     let done = false;
     const closing = tap.closed('client: gone')!.then(() => (done = true));
     resolvers[0]!();
@@ -325,16 +322,16 @@ describe('AuditTap with a sink that syncs', () => {
   });
 
   // Regression test, fixed since (audit-tap.ts:82 and :147): in sync mode the sink's promise for a notification from the
-  // client (received() returns void) and for a cancelled call (`void this.write(...)`) is dropped.
+  // client (fromClient() returns void) and for a cancelled call (`void this.write(...)`) is dropped.
   // When the write fails, that promise rejects with nobody listening: an unhandled rejection, which
-  // ends a Node 20 process (checked: `tap.received({method:'notifications/initialized'}, 'client')`
+  // ends a Node 20 process (checked: `tap.fromClient({method:'notifications/initialized'})`
   // with a rejecting sink exits with code 1). Every record promise must be returned or handled.
   it('leaves no record promise unobserved, so a failed write cannot crash the process', () => {
     const made: Array<ReturnType<typeof watched>> = [];
     const tap = tapWith({ append: () => made[made.push(watched()) - 1]!.promise });
-    tap.received(notification('notifications/initialized'), 'client');
-    tap.received(request(1, 'tools/call', { name: 'slow' }), 'client');
-    tap.received(notification('notifications/cancelled', { requestId: 1 }), 'client');
+    tap.fromClient(notification('notifications/initialized'));
+    tap.fromClient(request(1, 'tools/call', { name: 'slow' }));
+    tap.fromClient(notification('notifications/cancelled', { requestId: 1 }));
     expect(made).toHaveLength(3);
     expect(made.map((m) => m.observed())).toEqual([true, true, true]);
   });

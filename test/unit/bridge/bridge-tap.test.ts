@@ -42,8 +42,8 @@ class ControlledTap implements MessageTap {
 
   constructor(private readonly holds: (message: JSONRPCMessage, to: Side) => boolean = () => false) {}
 
-  received(message: JSONRPCMessage, from: Side): void {
-    this.seen.push(`received from ${from}: ${label(message)}`);
+  fromClient(message: JSONRPCMessage): void {
+    this.seen.push(`received from client: ${label(message)}`);
   }
 
   sending(message: JSONRPCMessage, to: Side, byAirlock: boolean): Promise<void> | undefined {
