@@ -80,6 +80,19 @@ function withoutRefreshToken(record: TokenRecord): TokenRecord {
   return rest;
 }
 
+/**
+ * A 401 from a server that publishes no OAuth metadata: say that it answered 401, and point to
+ * static credentials, rather than only that discovery failed (the `login` command keeps the plain
+ * discovery error: nobody answered 401 there).
+ */
+function unauthorizedWithoutOAuth(error: unknown, resource: string): unknown {
+  if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
+  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', `${resource} answered HTTP 401, and it offers no OAuth login: ${error.message}`, {
+    hint: 'If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).',
+    cause: error,
+  });
+}
+
 export class AuthSession {
   /** Canonical server URL: the store key. */
   readonly resource: string;
@@ -144,7 +157,9 @@ export class AuthSession {
         return;
       }
       if (fresh?.refreshToken && fresh.accessToken !== this.lastRefreshed && (await this.refresh(fresh))) return;
-      await this.loginLocked();
+      await this.loginLocked().catch((error: unknown) => {
+        throw unauthorizedWithoutOAuth(error, this.resource);
+      });
     });
   }
 

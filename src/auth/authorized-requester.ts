@@ -7,7 +7,6 @@
  * Tokens go only to the server they were issued for: a request to any other origin (there should
  * be none: redirects and SSE endpoints are same-origin only) gets no Authorization header.
  */
-import { AirlockError } from '../errors.js';
 import type { HttpRequester, HttpResponse } from '../transports/http-request.js';
 import { bearerChallenge } from './www-authenticate.js';
 
@@ -25,15 +24,6 @@ function insufficientScope(response: HttpResponse): string | undefined {
   if (response.status !== 403) return undefined;
   const header = response.header('www-authenticate');
   return header !== undefined && bearerChallenge(header)?.error === 'insufficient_scope' ? header : undefined;
-}
-
-/** A 401 from a server that offers no OAuth: say so, and point to static credentials. */
-function explainUnauthorized(error: unknown, url: URL): unknown {
-  if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
-  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', `${url.origin}${url.pathname} answered HTTP 401, and it offers no OAuth login: ${error.message}`, {
-    hint: 'If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).',
-    cause: error,
-  });
 }
 
 export function authorizedRequester(base: HttpRequester, auth: TokenSource, server: URL): HttpRequester {
@@ -69,9 +59,7 @@ export function authorizedRequester(base: HttpRequester, auth: TokenSource, serv
       const challenge = response.header('www-authenticate') ?? null;
       response.discard();
       if (stepUp !== undefined) await auth.onInsufficientScope(stepUp);
-      else await auth.onUnauthorized(challenge).catch((error: unknown) => {
-        throw explainUnauthorized(error, url);
-      });
+      else await auth.onUnauthorized(challenge);
       response = await attempt();
     }
     return response;

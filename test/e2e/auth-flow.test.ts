@@ -328,8 +328,9 @@ describe('each broken rule stops the login', () => {
     expect(error.code).toBe('AIRLOCK_AUTH_DISCOVERY');
     const origin = new URL(f.url).origin;
     expect(error.message).toBe(
-      `no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404)`,
+      `${f.url} answered HTTP 401, and it offers no OAuth login: no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404)`,
     );
+    expect(error.hint).toBe('If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).');
     expect(h.urls).toHaveLength(0);
   });
 
