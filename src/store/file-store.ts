@@ -54,6 +54,8 @@ export interface FileGrantStoreOptions {
   log?: Logger;
   /** Passed to the process locks. */
   staleLockMs?: number;
+  /** Called once, before the first record is written (the keychain fallback says so then). */
+  onFirstSave?: () => void;
 }
 
 /** A GrantStore on files; `dir` is where they are, for messages and `status`. */
@@ -99,6 +101,14 @@ export function createFileGrantStore(options: FileGrantStoreOptions): FileGrantS
     }
   }
 
+  let saved = false;
+  async function save(path: string, text: string): Promise<void> {
+    await ready();
+    if (!saved) options.onFirstSave?.();
+    saved = true;
+    await writePrivateFileAtomic(path, text);
+  }
+
   async function loadTokensAt(path: string): Promise<TokenRecord | undefined> {
     const text = await readPrivateFile(path, log);
     return text === undefined ? undefined : decodeAt(path, text, decodeTokenRecord);
@@ -116,10 +126,7 @@ export function createFileGrantStore(options: FileGrantStoreOptions): FileGrantS
       return record;
     },
 
-    async saveTokens(record) {
-      await ready();
-      await writePrivateFileAtomic(join(dir, fileName('tokens', record.resource)), encodeRecord('tokens', record));
-    },
+    saveTokens: (record) => save(join(dir, fileName('tokens', record.resource)), encodeRecord('tokens', record)),
 
     async deleteTokens(resource) {
       await ready();
@@ -162,10 +169,7 @@ export function createFileGrantStore(options: FileGrantStoreOptions): FileGrantS
       return record;
     },
 
-    async saveClient(record) {
-      await ready();
-      await writePrivateFileAtomic(join(dir, fileName('client', record.issuer)), encodeRecord('client', record));
-    },
+    saveClient: (record) => save(join(dir, fileName('client', record.issuer)), encodeRecord('client', record)),
 
     async deleteClient(issuer) {
       await ready();

@@ -6,7 +6,7 @@ import type { GrantStore } from './grant-store.js';
 
 /**
  * A store opened on first use: `connect` to a server that needs no OAuth never probes the keychain
- * at start-up (the probe is a child process). `backend` is known once opened.
+ * at start-up (the probe is a child process). `backend` may be read only once it is open.
  */
 export function lazyGrantStore(open: () => Promise<GrantStore>): GrantStore {
   let opened: Promise<GrantStore> | undefined;
@@ -17,7 +17,9 @@ export function lazyGrantStore(open: () => Promise<GrantStore>): GrantStore {
   };
   return {
     get backend() {
-      return store?.backend ?? 'file';
+      // Honest or nothing: which store it is is known only once it is open.
+      if (!store) throw new Error('lazyGrantStore: backend read before the store was opened');
+      return store.backend;
     },
     loadTokens: async (resource) => (await get()).loadTokens(resource),
     saveTokens: async (record) => (await get()).saveTokens(record),

@@ -56,32 +56,6 @@ export async function openGrantStore(options: OpenGrantStoreOptions): Promise<Gr
     });
   }
   const warning = `keychain unavailable (${probe.reason}: ${probe.detail}); storing credentials in ${dir} (0600). Use --storage keychain to require it.`;
-  if (!options.warnOnSave) {
-    log.warn(warning);
-    return openFiles();
-  }
-  return warnOnFirstSave(openFiles(), () => log.warn(warning));
-}
-
-/**
- * The file store, saying once that it is the fallback, when it first writes a credential:
- * `connect` to a server that needs no login then never warns about a keychain it never used.
- */
-function warnOnFirstSave(store: GrantStore, warn: () => void): GrantStore {
-  let warned = false;
-  const once = (): void => {
-    if (!warned) warn();
-    warned = true;
-  };
-  return {
-    backend: store.backend,
-    loadTokens: (resource) => store.loadTokens(resource),
-    saveTokens: (record) => (once(), store.saveTokens(record)),
-    deleteTokens: (resource) => store.deleteTokens(resource),
-    listTokens: () => store.listTokens(),
-    loadClient: (issuer) => store.loadClient(issuer),
-    saveClient: (record) => (once(), store.saveClient(record)),
-    deleteClient: (issuer) => store.deleteClient(issuer),
-    withLock: (name, fn, timeoutMs) => store.withLock(name, fn, timeoutMs),
-  };
+  if (!options.warnOnSave) log.warn(warning);
+  return createFileGrantStore({ dir, log, ...(options.warnOnSave ? { onFirstSave: () => log.warn(warning) } : {}) });
 }

@@ -34,6 +34,20 @@ describe.runIf(process.platform === 'linux')('openGrantStore without a Secret Se
     expect(lines).toHaveLength(1);
   });
 
+  it('warnOnSave: says nothing while only reading, and warns once at the first save (connect to a server that needs no login stays quiet)', async () => {
+    const dir = join(root(), 'credentials');
+    const { log, lines } = captureLog();
+    const store = await openGrantStore({ storage: 'auto', dir, log, env: noBusEnv(root()), service, warnOnSave: true });
+    expect(store.backend).toBe('file');
+    expect(await store.loadTokens('https://mcp.example.com/mcp')).toBeUndefined();
+    expect(await store.listTokens()).toEqual([]);
+    expect(lines).toEqual([]);
+    await store.saveTokens(sampleTokens('https://mcp.example.com/mcp', 'one'));
+    await store.saveTokens(sampleTokens('https://mcp.example.com/mcp', 'two'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(fallbackWarning('no-secret-service', 'no Secret Service answers on the D-Bus session bus \\(.+\\)', dir));
+  });
+
   it('puts the files under $MCP_AIRLOCK_CONFIG_DIR/credentials when no dir is given', async () => {
     const { log, lines } = captureLog();
     const env = { ...noBusEnv(root()), MCP_AIRLOCK_CONFIG_DIR: join(root(), 'config') };
