@@ -128,7 +128,7 @@ export class AuditTap implements MessageTap {
       method: message.method,
       id: message.id,
       name: targetOf(message.method, params),
-      args: recordArguments(argumentsOf(message.method, params), this.options.args),
+      args: this.options.args === 'none' ? undefined : recordArguments(argumentsOf(message.method, params), this.options.args),
       bytes: byteLength(message),
     });
   }

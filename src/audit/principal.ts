@@ -6,6 +6,7 @@
  * A header token's claims are read, not verified: airlock is not its audience and has no key for
  * it. The record says so (`verified: false`), so a reviewer knows the claims are as presented.
  */
+import { parseScope } from '../auth/scopes.js';
 import type { AuditPrincipal } from './audit-record.js';
 
 /** JWT claims we read (RFC 9068 §2.2 names for access tokens; `azp` and `scp` as issuers vary). */
@@ -48,7 +49,7 @@ export function principalFromClaims(value: unknown, verified: boolean): AuditPri
 
 /** RFC 9068 §2.2.3 `scope` (space-separated), or the `scp` array some issuers use. */
 export function scopesOf(claims: { scope?: unknown; scp?: unknown }): string[] {
-  if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
+  if (typeof claims.scope === 'string') return parseScope(claims.scope);
   if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
   return [];
 }

@@ -123,9 +123,9 @@ describe('login, status, logout, and connect with OAuth', () => {
     const client = new LineClient(connect);
     client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
     await logInFrom(connect, 'bob');
-    expect((await client.response(0)).result).toMatchObject({ serverInfo: expect.any(Object) });
+    expect((await client.response(0)).result).toMatchObject({ serverInfo: { name: 'airlock-auth-fixture' } });
     client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    expect((await client.call(1, 'echo', { text: 'after login' })).result).toBeDefined();
+    expect((await client.call(1, 'echo', { text: 'after login' })).result).toEqual({ content: [{ type: 'text', text: 'after login' }] });
     expect(client.messages().every((m) => m.jsonrpc === '2.0')).toBe(true);
     client.endInput();
     expect(await connect.exited).toBe(0);
@@ -141,7 +141,7 @@ describe('login, status, logout, and connect with OAuth', () => {
     await waitFor(() => procs.some((p) => urlPattern.test(p.stderr())), 'a login URL from one of the five', 20_000);
     const first = procs.find((p) => urlPattern.test(p.stderr()))!;
     await logInFrom(first, 'carol');
-    for (const c of clients) expect((await c.response(0, 20_000)).result).toBeDefined();
+    for (const c of clients) expect((await c.response(0, 20_000)).result).toMatchObject({ serverInfo: { name: 'airlock-auth-fixture' } });
     expect(procs.filter((p) => urlPattern.test(p.stderr()))).toHaveLength(1);
     const after = fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').length;
     expect(after - before).toBe(1);
