@@ -66,6 +66,9 @@ function argumentsOf(method: string, params: Record<string, unknown> | undefined
  * Records that nobody waits for (a client notification, a cancelled call) in --audit-sync mode:
  * a failed write is already logged by the writer and must not become an unhandled rejection.
  */
+/** Airlock's refusals of a call: the tool policy, and serve's per-tool scope (403 insufficient_scope). */
+const DENIALS = new Set(['AIRLOCK_POLICY_DENIED', 'AIRLOCK_INSUFFICIENT_SCOPE']);
+
 function observe(pending: Promise<void> | undefined): void {
   pending?.catch(() => undefined);
 }
@@ -143,7 +146,7 @@ export class AuditTap implements MessageTap {
     let extra: Partial<AuditEvent> = {};
     if (error) {
       const airlockCode = byAirlock && typeof error.data?.airlock === 'string' ? error.data.airlock : undefined;
-      outcome = airlockCode === 'AIRLOCK_POLICY_DENIED' ? 'denied' : byAirlock ? 'upstream-failure' : 'error';
+      outcome = airlockCode !== undefined && DENIALS.has(airlockCode) ? 'denied' : byAirlock ? 'upstream-failure' : 'error';
       extra = { errorCode: typeof error.code === 'number' ? error.code : undefined, airlockCode };
     }
     return this.write(call, outcome, byteLength(message), extra);

@@ -13,7 +13,7 @@ import { Bridge } from '../bridge/bridge.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import type { AuthVerdict, InboundAuth } from '../policy/inbound-auth.js';
-import { classify, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { classify, errorResponse, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
@@ -58,6 +58,8 @@ interface Session {
   principal: AuditPrincipal | null;
   transport: StreamableHttpServerSession | SseServerSession;
   bridge: Bridge;
+  /** The audit tap, to record what airlock refuses before the bridge sees it. */
+  tap: MessageTap | undefined;
   lastActive: number;
   openStreams: number;
 }
@@ -103,7 +105,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         log.info(`${label} ended (${reason}); ${sessions.size} open`);
       },
     });
-    Object.assign(session, { id, kind, transport, bridge, lastActive: Date.now(), openStreams: 0 });
+    Object.assign(session, { id, kind, transport, bridge, tap, lastActive: Date.now(), openStreams: 0 });
     await bridge.start();
     return session;
   };
@@ -119,15 +121,26 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     return session;
   };
 
-  /** Refuse a POST whose tools/call needs a scope the caller's token lacks (403, for step-up). */
-  const toolScopeRefusal = (res: ServerResponse, messages: JSONRPCMessage[], caller: Caller): boolean => {
+  /**
+   * Refuse a POST whose tools/call needs a scope the caller's token lacks (403, for step-up). The
+   * refusal is answered at the HTTP layer, so the bridge never sees the call: it is handed to the
+   * session's audit tap here, as a call airlock denied.
+   */
+  const toolScopeRefusal = async (res: ServerResponse, messages: JSONRPCMessage[], caller: Caller, session: Session): Promise<boolean> => {
     if (!inboundAuth) return false;
     for (const message of messages) {
       if (!('method' in message) || message.method !== 'tools/call') continue;
       const name = (message.params as { name?: unknown } | undefined)?.name;
       const verdict = typeof name === 'string' ? inboundAuth.checkToolScope(name, caller.scopes) : undefined;
       if (verdict && !verdict.ok) {
-        refuse(res, verdict, 'id' in message ? (message.id as RequestId) : null);
+        const id = 'id' in message ? (message.id as RequestId) : null;
+        if (session.tap && id !== null) {
+          session.tap.fromClient(message);
+          const answer = errorResponse(id, RpcErrorCode.invalidRequest, verdict.message, { airlock: 'AIRLOCK_INSUFFICIENT_SCOPE', tool: name });
+          // With --audit-sync the record is on disk before the refusal goes out, as for any answer.
+          await session.tap.sending(answer, 'client', true)?.catch((error: unknown) => log.error(`audit: ${describeError(error)}`));
+        }
+        refuse(res, verdict, id);
         return true;
       }
     }
@@ -139,11 +152,11 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     if (req.method === 'POST') {
       const parsed = await readMessages(req, res, options.maxBodyBytes);
       if (parsed === undefined) return;
-      if (toolScopeRefusal(res, parsed.messages, caller)) return;
       if (typeof sessionId === 'string') {
         const session = sessionFor(sessionId, 'http', caller);
         if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
+        if (await toolScopeRefusal(res, parsed.messages, caller, session)) return;
         return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
       }
       const first = parsed.messages[0];
@@ -220,8 +233,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     if (!session) return sendRpcError(res, 404, -32001, 'Session not found: open a new SSE stream');
     const parsed = await readMessages(req, res, options.maxBodyBytes);
     if (parsed === undefined) return;
-    if (toolScopeRefusal(res, parsed.messages, caller)) return;
     session.lastActive = Date.now();
+    if (await toolScopeRefusal(res, parsed.messages, caller, session)) return;
     for (const message of parsed.messages) (session.transport as SseServerSession).receive(message);
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
   };

@@ -196,11 +196,21 @@ describe('serve as an OAuth resource server', () => {
     expect((await denied.json()).error.message).toBe('Forbidden: calling tool "add" requires the scope mcp:math');
     const echo = await post(resource, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: { text: 'ok' } } }, headers);
     expect(echo.status).toBe(200);
+    expect(await echo.text()).toContain('"text":"ok"');
 
     // Another user's valid token cannot use carol's session.
     const mallory = await idp.token({ sub: 'mallory', scope: 'mcp:use mcp:math', aud: resource });
     const hijack = await post(resource, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'add', arguments: { a: 1, b: 1 } } }, { ...headers, authorization: `Bearer ${mallory}` });
     expect(hijack.status).toBe(404);
+
+    // The refusal never reached the bridge, yet it is in the audit log as a call airlock denied.
+    await serve.stop();
+    const records = readFileSync(serve.auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+    const calls = records.filter((r) => r.method === 'tools/call').map((r) => ({ name: r.name, id: r.id, outcome: r.outcome, airlockCode: r.airlockCode, subject: r.principal?.subject }));
+    expect(calls).toEqual([
+      { name: 'add', id: 2, outcome: 'denied', airlockCode: 'AIRLOCK_INSUFFICIENT_SCOPE', subject: 'carol' },
+      { name: 'echo', id: 3, outcome: 'ok', airlockCode: undefined, subject: 'carol' },
+    ]);
   });
 
   it('JWKS unreachable is 503, never an open door', async () => {
