@@ -9,6 +9,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorizationServer } from '../../fixtures/auth/authorization-server.mjs';
 import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
@@ -163,19 +167,28 @@ describe('login, status, logout, and connect with OAuth', () => {
 });
 
 describe('serve as a protected resource, found and logged in to by a client with no configuration', () => {
-  it("airlock's own connect discovers serve's metadata, logs in at the authorization server, and calls through", async () => {
-    freshConfig();
-    // serve needs a known port: the authorization server must know the resource before serve starts.
+  /** serve with --oauth-issuer on a known port (the authorization server must know the resource first). */
+  async function protectedServe(auditFile: string): Promise<{ resource: string; as: Awaited<ReturnType<typeof startAuthorizationServer>>; serve: AirlockProcess }> {
     const probe = createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const resource = `http://127.0.0.1:${port}/mcp`;
     const as = await startAuthorizationServer({ resources: [resource] });
+    const serve = startAirlock(['serve', '--port', String(port), '--oauth-issuer', as.issuer, '--oauth-scopes', 'mcp:read', '--audit-file', auditFile, '--', process.execPath, stdioFixture], { env, stdin: 'ignore' });
+    running.push(serve);
+    await serve.waitForStderr(/listening on/);
+    return { resource, as, serve };
+  }
+
+  const principalOf = (auditFile: string, tool: string): AuditRecord['principal'] =>
+    readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.name === tool)!.principal;
+
+  it("airlock's own connect discovers serve's metadata, logs in at the authorization server, and calls through", async () => {
+    freshConfig();
+    const auditFile = join(dir, `serve-audit-${n}.jsonl`);
+    const { resource, as, serve } = await protectedServe(auditFile);
     try {
-      const serve = startAirlock(['serve', '--port', String(port), '--oauth-issuer', as.issuer, '--oauth-scopes', 'mcp:read', '--audit-file', join(dir, 'serve-audit.jsonl'), '--', process.execPath, stdioFixture], { env, stdin: 'ignore' });
-      running.push(serve);
-      await serve.waitForStderr(/listening on/);
       const connect = airlock(['connect', resource, ...authFlags]);
       const client = new LineClient(connect);
       client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
@@ -187,10 +200,94 @@ describe('serve as a protected resource, found and logged in to by a client with
       expect(await connect.exited).toBe(0);
       expect(await serve.stop()).toBe(143);
       // serve audited the call with the caller it verified.
-      const record = readFileSync(join(dir, 'serve-audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.name === 'echo')!;
-      expect(record.principal).toMatchObject({ issuer: as.issuer, subject: 'dora', verified: true });
+      expect(principalOf(auditFile, 'echo')).toMatchObject({ issuer: as.issuer, subject: 'dora', verified: true });
     } finally {
       await as.close();
     }
   });
+
+  it("the MCP SDK's client with its OAuthClientProvider discovers, registers, logs in and calls through", async () => {
+    freshConfig();
+    const auditFile = join(dir, `serve-audit-${n}.jsonl`);
+    const { resource, as, serve } = await protectedServe(auditFile);
+    // The SDK's redirect target: a loopback page that keeps the code, as a desktop client's would.
+    const codes: string[] = [];
+    const callback = createServer((req, res) => {
+      const code = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams.get('code');
+      if (code) codes.push(code);
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<p>You can close this window.</p>');
+    });
+    await new Promise<void>((r) => callback.listen(0, '127.0.0.1', r));
+    const redirectUrl = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/callback`;
+    const provider = new SdkTestProvider(redirectUrl, 'erin');
+    try {
+      const first = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
+      await expect(new Client({ name: 'sdk-client', version: '1' }).connect(first)).rejects.toBeInstanceOf(UnauthorizedError);
+      // It found everything itself: serve's metadata, the issuer's metadata, and registered by DCR
+      // (the SDK saves client information only from a registration response).
+      expect(provider.client?.client_id).toEqual(expect.any(String));
+      await provider.loggedIn;
+      expect(codes).toHaveLength(1);
+      await first.finishAuth(codes[0]!);
+      expect(provider.saved?.scope).toContain('mcp:read');
+
+      const client = new Client({ name: 'sdk-client', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider }));
+      expect(await client.callTool({ name: 'echo', arguments: { text: 'sdk through serve' } })).toEqual({ content: [{ type: 'text', text: 'sdk through serve' }] });
+      await client.close();
+      expect(await serve.stop()).toBe(143);
+      expect(principalOf(auditFile, 'echo')).toEqual({ issuer: as.issuer, subject: 'erin', clientId: provider.client!.client_id, scopes: expect.arrayContaining(['mcp:read']), verified: true });
+      // serve never logged the token it checked.
+      expect(serve.stderr()).not.toContain(provider.saved!.access_token);
+    } finally {
+      await new Promise<void>((r) => callback.close(() => r()));
+      await as.close();
+    }
+  });
 });
+
+/** The smallest OAuthClientProvider a desktop client writes: memory only, its "browser" the headless one. */
+class SdkTestProvider implements OAuthClientProvider {
+  client: OAuthClientInformationMixed | undefined;
+  saved: OAuthTokens | undefined;
+  loggedIn: Promise<unknown> = Promise.resolve();
+  private verifier = '';
+
+  constructor(private readonly callbackUrl: string, private readonly login: string) {}
+
+  get redirectUrl(): string {
+    return this.callbackUrl;
+  }
+
+  get clientMetadata(): OAuthClientMetadata {
+    return { client_name: 'sdk test client', redirect_uris: [this.callbackUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', application_type: 'native' } as OAuthClientMetadata;
+  }
+
+  clientInformation(): OAuthClientInformationMixed | undefined {
+    return this.client;
+  }
+
+  saveClientInformation(info: OAuthClientInformationMixed): void {
+    this.client = info;
+  }
+
+  tokens(): OAuthTokens | undefined {
+    return this.saved;
+  }
+
+  saveTokens(tokens: OAuthTokens): void {
+    this.saved = tokens;
+  }
+
+  redirectToAuthorization(url: URL): void {
+    this.loggedIn = new HeadlessBrowser({ login: this.login }).navigate(url.href);
+  }
+
+  saveCodeVerifier(verifier: string): void {
+    this.verifier = verifier;
+  }
+
+  codeVerifier(): string {
+    return this.verifier;
+  }
+}
