@@ -26,12 +26,19 @@ function insufficientScope(response: HttpResponse): string | undefined {
   return header !== undefined && bearerChallenge(header)?.error === 'insufficient_scope' ? header : undefined;
 }
 
-export function authorizedRequester(base: HttpRequester, auth: TokenSource, server: URL): HttpRequester {
-  // The credential store opens on first use (a keychain probe is a child process, ~100 ms). The
-  // first requests do not wait for it: they go without a token while it opens, and only a 401
-  // waits for it. A server that needs no login costs nothing; one that does costs one extra 401.
+export interface AuthorizedRequesterOptions {
+  /**
+   * Ask `auth` for a token before the very first request. Off by default: the credential store
+   * opens on first use (a keychain probe is a child process, ~100 ms), so the first requests go
+   * without a token while it opens, and only a 401 waits for it. A server that needs no login
+   * costs nothing; one that does costs one extra 401. On when a token is always needed anyway.
+   */
+  eager?: boolean;
+}
+
+export function authorizedRequester(base: HttpRequester, auth: TokenSource, server: URL, options: AuthorizedRequesterOptions = {}): HttpRequester {
   let warming: Promise<void> | undefined;
-  let warm = false;
+  let warm = options.eager === true;
   return async (url, init) => {
     if (url.origin !== server.origin) return base(url, init);
     const attempt = async (): Promise<HttpResponse> => {

@@ -14,6 +14,7 @@ import {
   customFetch,
   None,
   ResponseBodyError,
+  WWWAuthenticateChallengeError,
   type ClientAuth,
   type ServerMetadata,
 } from 'openid-client';
@@ -84,6 +85,18 @@ export function tokenRequestError(error: unknown, what: string): AirlockError {
         ? 'The grant is no longer valid; log in again (mcp-airlock login <url>).'
         : 'Check the client registration and scopes, or run mcp-airlock doctor <url>.',
       cause: error,
+    });
+  }
+  if (error instanceof WWWAuthenticateChallengeError) {
+    // RFC 6749 §5.2: a failed client authentication may be a 401 with a challenge instead of a body.
+    const params = error.cause.find((c) => typeof c.parameters.error === 'string')?.parameters;
+    const code = params?.error ?? `HTTP ${error.status}`;
+    const description = params?.error_description ? `: ${quote(params.error_description)}` : '';
+    return new AirlockError('AIRLOCK_AUTH_TOKEN', `${what} failed: the authorization server answered ${quote(code)}${description}`, {
+      hint: code === 'invalid_client'
+        ? 'The authorization server did not accept the client id and secret: check --client-id and --client-secret-env/--client-secret-file.'
+        : 'Check the client registration and scopes, or run mcp-airlock doctor <url>.',
+      cause: Object.assign(new Error(error.message), { code: error.code, status: error.status }),
     });
   }
   const safeCause = error instanceof ClientError

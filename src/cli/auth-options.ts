@@ -58,7 +58,8 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
 }
 
-function clientSecret(flags: AuthFlags): string | undefined {
+/** The client secret from --client-secret-env or --client-secret-file (never from argv). */
+export function clientSecret(flags: AuthFlags): string | undefined {
   if (flags.clientSecretEnv !== undefined && flags.clientSecretFile !== undefined) {
     throw new AirlockError('AIRLOCK_USAGE', 'give --client-secret-env or --client-secret-file, not both');
   }

@@ -5,17 +5,18 @@
 import type { Command } from 'commander';
 import { fstatSync } from 'node:fs';
 import { AirlockError, ExitCode } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { LogLevel } from '../log.js';
+import type { Logger, LogLevel } from '../log.js';
+import { authorizedRequester } from '../auth/authorized-requester.js';
+import { isLoopbackHost } from '../transports/http-guard.js';
 import { resolveHeaders } from '../transports/headers.js';
-import { createRequester } from '../transports/http-request.js';
+import { createRequester, type HttpRequester } from '../transports/http-request.js';
 import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { createContext, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
-import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
+import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
 import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
 import type { CommandResult } from './program.js';
@@ -36,6 +37,7 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   ssePath: string;
   messagesPath: string;
   healthPath: string;
+  upstreamTokenExchange: boolean;
   logLevel: LogLevel;
 }
 
@@ -63,6 +65,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--sse-path <path>', 'legacy SSE stream endpoint', '/sse')
     .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
     .option('--health-path <path>', 'health check endpoint', '/healthz')
+    .option('--upstream-token-exchange', "exchange each caller's token (RFC 8693) at the upstream's authorization server for one meant for the upstream; needs inbound OAuth and --client-id with a secret", false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addServeAuthOptions(command);
   addAuthOptions(command, { optional: false });
@@ -77,6 +80,8 @@ Examples:
   $ mcp-airlock serve --auth-token-generate -- node server.js
   $ mcp-airlock serve --oauth-issuer https://idp.example.com --oauth-scopes mcp:use \
       --tool-scope 'delete_*=mcp:admin' -- node server.js
+  $ mcp-airlock serve --oauth-issuer https://idp.example.com --upstream https://mcp.example.com/mcp \
+      --upstream-token-exchange --client-id airlock-gateway --client-secret-env GATEWAY_SECRET
 
 Inbound authentication: a static token (--auth-token-file, --auth-token-env, --auth-token-generate)
 or an OAuth resource server (--oauth-issuer ...) that serves RFC 9728 metadata at
@@ -97,13 +102,26 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   const context = createContext(options.logLevel);
   const { log } = context;
   let upstream: UpstreamSpec;
+  /** Each session's upstream: the same for all, or with the session caller's exchanged token. */
+  let upstreamFor = (_callerToken: () => string | undefined): UpstreamSpec => upstream;
   if (options.upstream !== undefined) {
     const url = parseServerUrl(options.upstream, options.allowHttp);
     const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
-    // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
-    const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, await createRequester(), log);
-    upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session };
+    if (options.upstreamTokenExchange) {
+      const { request, perCaller } = await tokenExchangeUpstream(url, headers, options, log);
+      upstream = { kind: 'remote', url, mode: options.transport, headers, request };
+      upstreamFor = (callerToken) => ({ ...upstream as Extract<UpstreamSpec, { kind: 'remote' }>, request: perCaller(callerToken) });
+    } else {
+      // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
+      const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, await createRequester(), log);
+      upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session };
+    }
   } else {
+    if (options.upstreamTokenExchange) {
+      throw new AirlockError('AIRLOCK_USAGE', '--upstream-token-exchange needs --upstream <url>: a local command has no authorization server', {
+        hint: 'Drop --upstream-token-exchange, or serve a remote server with --upstream.',
+      });
+    }
     const [command, ...args] = commandLine as [string, ...string[]];
     upstream = { kind: 'command', command, args };
   }
@@ -120,7 +138,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     sessionIdleMs: options.sessionTimeout * 1000,
     maxSessions: options.maxSessions,
     log,
-    createUpstream: () => createOutbound(upstream, context),
+    createUpstream: (callerToken) => createOutbound(upstreamFor(callerToken), context),
     // The caller's principal (inbound auth) when there is one, else the upstream credentials'.
     createPipeline: (id, inbound, outbound, caller) => pipeline.forSession(id, inbound, outbound, () => caller() ?? principal()),
     version,
@@ -169,4 +187,39 @@ function parentGone(log: Logger): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * serve --upstream-token-exchange: each session's requests to the upstream carry a token obtained
+ * by exchanging its caller's token (RFC 8693), never the caller's token itself.
+ */
+async function tokenExchangeUpstream(url: URL, headers: Record<string, string>, options: ServeOptions, log: Logger): Promise<{ request: HttpRequester; perCaller: (callerToken: () => string | undefined) => HttpRequester }> {
+  if (options.oauthIssuer === undefined && options.oauthJwks === undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', '--upstream-token-exchange needs inbound OAuth: the token it exchanges is the one callers present', {
+      hint: 'Add --oauth-issuer <url> (or --oauth-jwks <url>) so that callers log in with OAuth.',
+    });
+  }
+  if (headers.authorization !== undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', '--upstream-token-exchange and an Authorization header both set the upstream credentials', {
+      hint: 'Drop the --header/--header-file Authorization, or drop --upstream-token-exchange.',
+    });
+  }
+  const secret = clientSecret(options);
+  if (options.clientId === undefined || secret === undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', "--upstream-token-exchange needs airlock's own client at the upstream's authorization server", {
+      hint: 'Pass --client-id with --client-secret-env NAME or --client-secret-file PATH (a confidential client allowed to exchange tokens).',
+    });
+  }
+  const { TokenExchanger } = await import('../auth/token-exchange.js');
+  const exchanger = new TokenExchanger({
+    serverUrl: url,
+    clientId: options.clientId,
+    clientSecret: secret,
+    scope: options.scope,
+    resource: options.resource,
+    allowHttp: options.allowHttp || isLoopbackHost(url.hostname),
+    log,
+  });
+  const request = await createRequester();
+  return { request, perCaller: (callerToken) => authorizedRequester(request, exchanger.sourceFor(callerToken), url, { eager: true }) };
 }

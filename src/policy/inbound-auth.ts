@@ -18,7 +18,8 @@ import { globToRegExp } from './tool-policy.js';
 
 /** The outcome of checking one request. */
 export type AuthVerdict =
-  | { ok: true; principal: AuditPrincipal | null; scopes: string[] }
+  /** `token`: the checked OAuth access token, kept only for RFC 8693 exchange (never sent upstream). */
+  | { ok: true; principal: AuditPrincipal | null; scopes: string[]; token?: string }
   | { ok: false; status: 400 | 401 | 403 | 503; message: string; wwwAuthenticate?: string };
 
 export interface InboundAuth {
@@ -148,7 +149,7 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
           wwwAuthenticate: challenge(options, { error: 'insufficient_scope', scope: options.requiredScopes.join(' '), error_description: `requires ${missing.join(' ')}` }),
         };
       }
-      return { ok: true, principal: principalFromClaims(payload, true) ?? null, scopes };
+      return { ok: true, principal: principalFromClaims(payload, true) ?? null, scopes, token };
     },
     checkToolScope(tool, scopes) {
       const needed = [...new Set(toolRules.filter((r) => r.re.test(tool)).map((r) => r.scope))];

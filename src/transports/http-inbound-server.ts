@@ -38,8 +38,11 @@ export interface HttpInboundOptions {
   sessionIdleMs: number;
   maxSessions: number;
   log: Logger;
-  /** Make the outbound side for a new session (not yet started). */
-  createUpstream: () => Transport;
+  /**
+   * Make the outbound side for a new session (not yet started). `callerToken` is the access token
+   * the session's caller presents now (inbound OAuth), for RFC 8693 exchange only.
+   */
+  createUpstream: (callerToken: () => string | undefined) => Transport;
   /** The stages and tap of a new session (each session gets its own); `principal` says who is calling. */
   createPipeline: (session: string, inbound: Transport, outbound: Transport, principal: () => AuditPrincipal | null) => { stages: Stage[]; tap: MessageTap | undefined };
   version: string;
@@ -56,6 +59,8 @@ interface Session {
   /** Who opened it (issuer + subject of the token); later requests must come from the same one. */
   owner: string | null;
   principal: AuditPrincipal | null;
+  /** The caller's current access token (it may refresh it between requests). */
+  token: string | undefined;
   transport: StreamableHttpServerSession | SseServerSession;
   bridge: Bridge;
   /** The audit tap, to record what airlock refuses before the bridge sees it. */
@@ -89,8 +94,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     caller: Caller,
   ): Promise<Session> => {
     const label = `session ${id.slice(0, 8)}`;
-    const outbound = options.createUpstream();
-    const session = { owner: ownerOf(caller), principal: caller.principal } as Session;
+    const session = { owner: ownerOf(caller), principal: caller.principal, token: caller.token } as Session;
+    const outbound = options.createUpstream(() => session.token);
     const { stages, tap } = options.createPipeline(id.slice(0, 8), transport, outbound, () => session.principal);
     const bridge = new Bridge({
       inbound: transport,
@@ -118,6 +123,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     const session = liveSession(id, kind);
     if (!session || session.owner !== ownerOf(caller)) return undefined;
     session.principal = caller.principal; // a refreshed token may carry new scopes
+    session.token = caller.token;
     return session;
   };
 
@@ -312,7 +318,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
 }
 
 /** Who is calling: the principal and scopes of a checked token (nobody in particular without auth). */
-type Caller = { principal: AuditPrincipal | null; scopes: string[] };
+type Caller = { principal: AuditPrincipal | null; scopes: string[]; token?: string };
 const ANONYMOUS: Caller = { principal: null, scopes: [] };
 
 function ownerOf(caller: Caller): string | null {

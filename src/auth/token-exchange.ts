@@ -1,0 +1,184 @@
+/**
+ * OAuth 2.0 Token Exchange (RFC 8693) for `serve --upstream-token-exchange`: the gateway pattern
+ * the MCP gateways describe. A caller's access token, issued for airlock, is never sent upstream
+ * (MCP security best practices, "Token Passthrough"); airlock presents it as the `subject_token`
+ * at the upstream's authorization server, authenticated as its own confidential client, and asks
+ * for a token whose audience is the upstream (RFC 8693 §2.1 with RFC 8707 `resource`). The
+ * upstream then sees the same user, with a token meant for it.
+ *
+ * Exchanged tokens live in memory only, keyed by a digest of the subject token, and are reused
+ * until shortly before they expire. They are never stored, logged or audited.
+ */
+import { createHash } from 'node:crypto';
+import { genericGrantRequest, type Configuration } from 'openid-client';
+import { AirlockError, quote } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ClientRecord } from '../store/grant-store.js';
+import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
+import type { TokenSource } from './authorized-requester.js';
+import { secretAuthMethod } from './client-registration.js';
+import type { FetchLike } from './metadata-fetch.js';
+import { oauthConfiguration, tokenRequestError } from './oauth-client.js';
+import { formatScope, parseScope, unionScopes } from './scopes.js';
+import { bearerChallenge } from './www-authenticate.js';
+
+/** RFC 8693 §2.1 grant type, and §3 token type identifiers. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** An exchanged token is renewed this long before it expires. */
+const RENEW_BEFORE_MS = 30_000;
+/** Without expires_in, an exchanged token is kept this long (it is re-exchanged on a 401 anyway). */
+const DEFAULT_LIFETIME_MS = 5 * 60_000;
+/** Distinct callers whose exchanged tokens are kept; the oldest is dropped past this. */
+const MAX_CACHED = 256;
+
+export interface TokenExchangeOptions {
+  /** The upstream MCP server: its resource metadata names the authorization server to ask. */
+  serverUrl: URL;
+  clientId: string;
+  clientSecret: string;
+  /** --scope: scopes to ask for (default: what the upstream's metadata lists, else none). */
+  scope?: string;
+  /** --resource: the RFC 8707 resource to ask for instead of the metadata's. */
+  resource?: string;
+  allowHttp: boolean;
+  fetch?: FetchLike;
+  log: Logger;
+  now?: () => number;
+}
+
+interface Exchanged {
+  authorization: string;
+  expiresAt: number;
+}
+
+function digest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+export class TokenExchanger {
+  private target: Promise<{ target: AuthorizationTarget; config: Configuration }> | undefined;
+  private readonly cache = new Map<string, Promise<Exchanged>>();
+  /** Scopes the upstream asked for in a 403 insufficient_scope, added to every later exchange. */
+  private extraScopes: string[] = [];
+  private readonly fetch: FetchLike;
+  private readonly now: () => number;
+
+  constructor(private readonly options: TokenExchangeOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The upstream's authorization server, found once: resource metadata, then its metadata. */
+  private prepare(): Promise<{ target: AuthorizationTarget; config: Configuration }> {
+    this.target ??= (async () => {
+      const target = await discoverAuthorization({
+        serverUrl: this.options.serverUrl.href,
+        resourceOverride: this.options.resource,
+        fetch: this.fetch,
+        allowHttp: this.options.allowHttp,
+        log: this.options.log,
+      });
+      const grants = target.serverMetadata.grant_types_supported;
+      if (grants !== undefined && !grants.includes(TOKEN_EXCHANGE_GRANT)) {
+        this.options.log.warn(`${quote(target.issuer)} does not list token exchange in grant_types_supported; trying it anyway`);
+      }
+      const client: ClientRecord = {
+        issuer: target.issuer,
+        clientId: this.options.clientId,
+        clientSecret: this.options.clientSecret,
+        tokenEndpointAuthMethod: secretAuthMethod(target.serverMetadata),
+        method: 'pre-registered',
+        registeredAt: this.now(),
+      };
+      return { target, config: oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp }) };
+    })();
+    // A failed discovery is retried by the next request, not remembered.
+    this.target.catch(() => (this.target = undefined));
+    return this.target;
+  }
+
+  /** `Authorization` header value for the upstream, for the caller holding `subjectToken`. */
+  async authorizationFor(subjectToken: string): Promise<string> {
+    const key = digest(subjectToken);
+    const cached = this.cache.get(key);
+    if (cached) {
+      const held = await cached.catch(() => undefined);
+      if (held && held.expiresAt - RENEW_BEFORE_MS > this.now()) return held.authorization;
+      if (this.cache.get(key) === cached) this.cache.delete(key);
+    }
+    const pending = this.exchange(subjectToken);
+    this.cache.set(key, pending);
+    if (this.cache.size > MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    pending.catch(() => this.cache.get(key) === pending && this.cache.delete(key));
+    return (await pending).authorization;
+  }
+
+  /** Forget the token exchanged for this caller (the upstream refused it). */
+  forget(subjectToken: string): void {
+    this.cache.delete(digest(subjectToken));
+  }
+
+  /** The upstream asked for more scope (403 insufficient_scope): ask for it in later exchanges. */
+  widen(wwwAuthenticate: string): boolean {
+    const wanted = parseScope(bearerChallenge(wwwAuthenticate)?.scope);
+    const next = unionScopes(this.extraScopes, wanted);
+    if (next.length === this.extraScopes.length) return false;
+    this.extraScopes = next;
+    this.cache.clear();
+    return true;
+  }
+
+  private async exchange(subjectToken: string): Promise<Exchanged> {
+    const { target, config } = await this.prepare();
+    const scopes = unionScopes(parseScope(this.options.scope ?? formatScope(target.resourceMetadata.scopesSupported ?? [])), this.extraScopes);
+    const params: Record<string, string> = {
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: ACCESS_TOKEN_TYPE,
+      resource: target.resourceIndicator,
+    };
+    const scope = formatScope(scopes);
+    if (scope) params['scope'] = scope;
+    const started = this.now();
+    let response;
+    try {
+      response = await genericGrantRequest(config, TOKEN_EXCHANGE_GRANT, params);
+    } catch (error) {
+      throw tokenRequestError(error, `exchanging the caller's token at ${quote(target.issuer)} (RFC 8693)`);
+    }
+    if (response.token_type.toLowerCase() !== 'bearer') {
+      throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the token exchange at ${quote(target.issuer)} issued a token of type ${quote(response.token_type)}; only Bearer is supported`, {
+        hint: 'Configure the client at the authorization server for Bearer tokens.',
+      });
+    }
+    const lifetime = typeof response.expires_in === 'number' && response.expires_in > 0 ? response.expires_in * 1000 : DEFAULT_LIFETIME_MS;
+    this.options.log.debug(`exchanged a caller's token at ${quote(target.issuer)} for ${quote(target.resourceIndicator)}`);
+    return { authorization: `Bearer ${response.access_token}`, expiresAt: started + lifetime };
+  }
+
+  /** A TokenSource for one session: its caller's current token, exchanged. */
+  sourceFor(subjectToken: () => string | undefined): TokenSource {
+    const subject = (): string => {
+      const token = subjectToken();
+      if (token === undefined) {
+        throw new AirlockError('AIRLOCK_AUTH_TOKEN', 'token exchange needs the caller\'s access token, and this request came without one', {
+          hint: 'serve --upstream-token-exchange works with --oauth-issuer or --oauth-jwks (inbound OAuth).',
+        });
+      }
+      return token;
+    };
+    return {
+      authorization: async () => this.authorizationFor(subject()),
+      onUnauthorized: async () => this.forget(subject()),
+      onInsufficientScope: async (wwwAuthenticate) => {
+        if (!this.widen(wwwAuthenticate)) {
+          throw new AirlockError('AIRLOCK_AUTH_INSUFFICIENT_SCOPE', 'the upstream still refuses the exchanged token for lack of scope', {
+            hint: 'Allow the exchanging client these scopes at the upstream\'s authorization server, or pass them with --scope.',
+          });
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * `serve --upstream-token-exchange` through the real CLI: callers log in at their own issuer (a
+ * JWKS on loopback), and airlock exchanges each caller's token (RFC 8693) at the upstream's
+ * authorization server (oidc-provider with a token-exchange grant) for a token meant for the
+ * upstream. The upstream sees the caller as the subject and airlock as the client; the caller's
+ * own token never reaches it.
+ */
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
+import { enableTokenExchange, TOKEN_EXCHANGE_GRANT } from '../../fixtures/auth/token-exchange-grant.mjs';
+import type { AuditRecord } from '../../src/audit/audit-record.js';
+import { startAirlock, startServe, type AirlockProcess } from '../helpers/airlock-process.js';
+import { KeyServer } from '../helpers/key-server.js';
+import { connectClient, textOf } from '../helpers/mcp-client.js';
+
+type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
+
+const running: AirlockProcess[] = [];
+const idp = new KeyServer();
+let upstream: Fixture;
+let exchanges: Array<Record<string, unknown>>;
+let gateway: { clientId: string; clientSecret: string };
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'airlock-token-exchange-'));
+  await idp.start();
+  await idp.addKey('k1');
+  upstream = await startAuthFixture();
+  ({ exchanges } = enableTokenExchange(upstream.provider, { trustedIssuer: idp.url, trustedJwksUri: `${idp.url}/jwks`, resources: [upstream.url] }));
+  // airlock's own confidential client at the upstream's authorization server, allowed to exchange.
+  const registration = await fetch(`${upstream.issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'airlock gateway', grant_types: [TOKEN_EXCHANGE_GRANT], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }),
+  });
+  const body = (await registration.json()) as { client_id: string; client_secret: string };
+  gateway = { clientId: body.client_id, clientSecret: body.client_secret };
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+afterAll(async () => {
+  await upstream?.close();
+  await idp.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function gatewayServe(secret = gateway.clientSecret): Promise<AirlockProcess & { url: string; auditFile: string }> {
+  const auditFile = join(dir, `audit-${++n}.jsonl`);
+  const serve = await startServe(
+    ['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--client-id', gateway.clientId, '--client-secret-env', 'GATEWAY_SECRET', '--audit-file', auditFile],
+    { ...process.env, GATEWAY_SECRET: secret },
+  );
+  running.push(serve);
+  return Object.assign(serve, { auditFile });
+}
+
+describe('serve --upstream-token-exchange', () => {
+  it("exchanges each caller's token for one meant for the upstream, once per caller; the caller's token never goes upstream", async () => {
+    const serve = await gatewayServe();
+    const resource = `${serve.url}/mcp`;
+    const before = upstream.mcpRequests.length;
+    const callers = { frank: await idp.token({ sub: 'frank', scope: 'mcp:use', aud: resource }), gina: await idp.token({ sub: 'gina', scope: 'mcp:use', aud: resource }) };
+    for (const [who, token] of Object.entries(callers)) {
+      const { client } = await connectClient(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      for (const text of ['one', 'two']) expect(textOf(await client.callTool({ name: 'echo', arguments: { text: `${who} ${text}` } }))).toBe(`${who} ${text}`);
+      await client.close();
+    }
+    await serve.stop();
+
+    // One exchange per caller, asked for the upstream as the resource, with the caller's token as an access token.
+    expect(exchanges.map((e) => ({ subject: e.subject, resource: e.resource, type: e.subjectTokenType, client: e.client, outcome: e.outcome }))).toEqual(
+      ['frank', 'gina'].map((subject) => ({ subject, resource: upstream.url, type: 'urn:ietf:params:oauth:token-type:access_token', client: gateway.clientId, outcome: 'issued' })),
+    );
+    // Every upstream request carried a token its own authorization server issued, for the caller,
+    // to airlock's client: no request went without one, and none carried the caller's token (the
+    // upstream would have refused a token from another issuer with 401).
+    const seen = upstream.mcpRequests.slice(before);
+    expect(seen.length).toBeGreaterThanOrEqual(8);
+    expect(new Set(seen.map((r) => JSON.stringify({ status: r.status, client: r.client })))).toEqual(new Set([JSON.stringify({ status: 200, client: gateway.clientId })]));
+    expect(new Set(seen.map((r) => r.subject))).toEqual(new Set(['frank', 'gina']));
+
+    // The audit log names each caller (verified); no token or secret in it or in the log.
+    const records = readFileSync(serve.auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+    expect(records.filter((r) => r.name === 'echo').map((r) => r.principal?.subject)).toEqual(['frank', 'frank', 'gina', 'gina']);
+    for (const text of [readFileSync(serve.auditFile, 'utf8'), serve.stderr()]) {
+      for (const secret of [...Object.values(callers).map((t) => t.split('.')[2]!), gateway.clientSecret]) expect(text).not.toContain(secret);
+    }
+  });
+
+  it('a failed exchange is the JSON-RPC error the caller sees, naming the authorization server and its answer, never the secret', async () => {
+    const serve = await gatewayServe('not-the-secret');
+    const resource = `${serve.url}/mcp`;
+    const token = await idp.token({ sub: 'hank', aud: resource });
+    const answer = await fetch(resource, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    });
+    const text = await answer.text();
+    expect(text).toContain(`exchanging the caller's token at \\"${upstream.issuer}\\" (RFC 8693) failed: the authorization server answered \\"invalid_client\\"`);
+    expect(text + serve.stderr()).not.toContain('not-the-secret');
+  });
+
+  it('refuses to start without inbound OAuth, without a client secret, or without --upstream', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--upstream', upstream.url, '--upstream-token-exchange', '--client-id', 'x', '--client-secret-env', 'GATEWAY_SECRET'], '--upstream-token-exchange needs inbound OAuth'],
+      [['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--client-id', 'x'], "--upstream-token-exchange needs airlock's own client"],
+      [['--oauth-issuer', idp.url, '--upstream-token-exchange', '--', process.execPath, '-e', ''], '--upstream-token-exchange needs --upstream <url>'],
+    ];
+    for (const [args, message] of cases) {
+      const serve = startAirlock(['serve', '--port', '0', ...args], { env: { ...process.env, GATEWAY_SECRET: 's' }, stdin: 'ignore' });
+      running.push(serve);
+      expect(await serve.exited).toBe(2);
+      expect(serve.stderr()).toContain(`mcp-airlock: error: ${message}`);
+    }
+  });
+});
