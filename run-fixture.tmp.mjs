@@ -1,0 +1,10 @@
+import { startAuthFixture } from '/work/wt-ui/fixtures/auth/protected-server.mjs';
+import { spawn } from 'node:child_process';
+const f = await startAuthFixture();
+const env = { ...process.env, MCP_AIRLOCK_CONFIG_DIR: '/tmp/airlock-cfg-' + Date.now() };
+const p = spawn(process.execPath, ['/work/wt-ui/bin/mcp-airlock.js', 'login', f.url, '--storage', 'file', '--allow-http', '--no-browser', ...process.argv.slice(2)], { env });
+let err = '';
+p.stderr.on('data', (d) => { err += d; process.stderr.write('[E] ' + d); });
+p.stdout.on('data', (d) => process.stdout.write('[O] ' + d));
+setTimeout(() => { p.kill(); }, 8000);
+p.on('exit', async (c) => { console.log('exit', c); await f.close(); process.exit(0); });
