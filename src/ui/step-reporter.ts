@@ -110,11 +110,12 @@ export interface StepReporterChoice {
 
 /**
  * Whether `out` gets the interactive view: a terminal that can redraw (not CI, whose logs keep
- * every redraw, and not TERM=dumb), unless plain lines were asked for.
+ * every redraw, and not TERM=dumb) and that knows its width (a pseudo-terminal without a size, as
+ * `script` makes, would get one character per line), unless plain lines were asked for.
  */
 export function wantsInteractiveView(out: NodeJS.WriteStream, choice: StepReporterChoice = {}): boolean {
   const env = choice.env ?? process.env;
-  return out.isTTY === true && !env.CI && env.TERM !== 'dumb' && !choice.plain;
+  return out.isTTY === true && (out.columns ?? 0) > 0 && !env.CI && env.TERM !== 'dumb' && !choice.plain;
 }
 
 /**
