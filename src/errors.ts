@@ -111,6 +111,18 @@ export class AirlockError extends Error {
   }
 }
 
+/**
+ * A failure the command has already shown to the user (login's failed step, with message and
+ * hint): the CLI's error handling maps it to its exit code without printing it a second time.
+ */
+export class ReportedError extends Error {
+  override readonly name = 'ReportedError';
+
+  constructor(readonly failure: AirlockError) {
+    super(failure.message, { cause: failure });
+  }
+}
+
 /** Quote untrusted text for a message so that it cannot forge log lines (CONVENTIONS 5). */
 export function quote(value: unknown, max = 200): string {
   const text = typeof value === 'string' ? value : String(value);

@@ -7,6 +7,7 @@
 import type { ServerMetadata } from 'openid-client';
 import { quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { LoginProgressListener } from './login-progress.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { discoverResourceMetadata, type ResourceMetadata } from './resource-metadata.js';
 import { canonicalResourceUri } from './resource-uri.js';
@@ -31,6 +32,8 @@ export interface DiscoveryOptions {
   fetch: FetchLike;
   allowHttp: boolean;
   log: Logger;
+  /** Told after each of the two documents is found and checked (a login's first two steps). */
+  onProgress?: LoginProgressListener;
 }
 
 /** Walk resource metadata, then authorization server metadata. Throws AIRLOCK_AUTH_* on any failed check. */
@@ -40,7 +43,9 @@ export async function discoverAuthorization(options: DiscoveryOptions): Promise<
   if (prm.metadata.authorizationServers.length > 1) {
     options.log.debug(`the resource lists ${prm.metadata.authorizationServers.length} authorization servers; using the first, ${quote(issuer)}`);
   }
+  options.onProgress?.({ step: 'resource-metadata', url: prm.url, resource: prm.metadata.resource, authorizationServer: issuer });
   const serverMetadata = await discoverAuthorizationServer(issuer, options);
+  options.onProgress?.({ step: 'server-metadata', issuer });
   const resourceIndicator = options.resourceOverride
     ? canonicalResourceUri(options.resourceOverride, '--resource')
     : prm.metadata.resource;

@@ -17,6 +17,7 @@ import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
 import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
 import { deviceGrantFlow, type DeviceCodeInfo } from './device-grant.js';
+import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration } from './oauth-client.js';
 import { canonicalResourceUri } from './resource-uri.js';
@@ -40,6 +41,8 @@ export interface AuthOptions {
   /** Shows the authorization URL to the user (always called, so it can be opened by hand). */
   onAuthorizationUrl?: (url: string) => void;
   onDeviceCode?: (info: DeviceCodeInfo) => void;
+  /** Told at each step boundary of a login (discovery, client, authorization, tokens), for a progress view. */
+  onProgress?: LoginProgressListener;
   grant?: AuthGrant;
   /** --scope: overrides the challenge's and the metadata's scopes. */
   scope?: string;
@@ -250,9 +253,14 @@ export class AuthSession {
     this.loaded = true;
   }
 
-  private async discover(): Promise<AuthorizationTarget> {
+  private async discover(onProgress?: LoginProgressListener): Promise<AuthorizationTarget> {
     const key = this.challenge.resourceMetadata ?? '';
-    if (this.target?.key === key) return this.target.value;
+    if (this.target?.key === key) {
+      const { resourceMetadataUrl: url, resourceMetadata, issuer } = this.target.value;
+      onProgress?.({ step: 'resource-metadata', url, resource: resourceMetadata.resource, authorizationServer: issuer });
+      onProgress?.({ step: 'server-metadata', issuer });
+      return this.target.value;
+    }
     const value = await discoverAuthorization({
       serverUrl: this.resource,
       resourceMetadataUrl: this.challenge.resourceMetadata,
@@ -260,6 +268,7 @@ export class AuthSession {
       fetch: this.fetch,
       allowHttp: this.options.allowHttp ?? false,
       log: this.log,
+      onProgress,
     });
     this.target = { key, value };
     return value;
@@ -320,7 +329,7 @@ export class AuthSession {
   /** Discovery, client, grant, store (inside the lock). `scopes` overrides the scope selection (step-up). */
   private async loginLocked(scopes?: string[]): Promise<TokenRecord> {
     try {
-      const target = await this.discover();
+      const target = await this.discover(this.options.onProgress);
       const selected = scopes ?? selectScopes({
         requested: this.options.scope,
         challenge: this.challenge.scope,
@@ -336,6 +345,7 @@ export class AuthSession {
         now: this.now(),
       });
       await this.save(record);
+      this.options.onProgress?.({ step: 'tokens', scope: record.scope, expiresAt: record.expiresAt, subject: record.subject });
       this.lastLogin = { token: record.accessToken, at: this.now() };
       this.log.info(`logged in to ${quote(target.issuer)} for ${quote(this.resource)}${record.subject ? ` as ${quote(record.subject)}` : ''}${record.scope ? ` with scope ${quote(record.scope)}` : ''}`);
       return record;
@@ -355,21 +365,31 @@ export class AuthSession {
     const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now() };
     const allowHttp = options.allowHttp ?? false;
     const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp });
+    const stored = await this.store.loadClient(target.issuer);
+    const progress = options.onProgress;
+    const chosen = (client: ClientRecord): ClientRecord => {
+      progress?.(clientProgress(client, stored));
+      return client;
+    };
 
     switch (options.grant ?? 'authorization_code') {
       case 'client_credentials': {
-        const client = choice.clientId ? await resolveClient(base) : await this.store.loadClient(target.issuer);
+        const client = choice.clientId ? await resolveClient(base) : stored;
         requireClientSecret(client);
+        chosen(client);
         const response = await clientCredentialsFlow({ config: configure(client), client, scopes, resourceIndicator: target.resourceIndicator });
         return { response, client };
       }
       case 'device_code': {
-        const client = await resolveClient(base);
+        const client = chosen(await resolveClient(base));
         const response = await deviceGrantFlow({
           config: configure(client),
           scopes,
           resourceIndicator: target.resourceIndicator,
-          onDeviceCode: options.onDeviceCode,
+          onDeviceCode: progress || options.onDeviceCode ? (info) => {
+            progress?.({ step: 'authorization', via: 'device', ...info });
+            options.onDeviceCode?.(info);
+          } : undefined,
           timeoutMs: this.authTimeoutMs,
           allowHttp,
           log: this.log,
@@ -378,7 +398,6 @@ export class AuthSession {
       }
       default: {
         requireS256(target.serverMetadata, options.assumeS256 ?? false, this.log);
-        const stored = await this.store.loadClient(target.issuer);
         const callback = await startCallbackServer({
           host: options.callbackHost,
           port: options.callbackPort,
@@ -386,7 +405,7 @@ export class AuthSession {
           log: this.log,
         });
         try {
-          const client = await resolveClient({ ...base, redirectUri: callback.redirectUri });
+          const client = chosen(await resolveClient({ ...base, redirectUri: callback.redirectUri }));
           const response = await authorizationCodeFlow({
             config: configure(client),
             callback,
@@ -394,7 +413,10 @@ export class AuthSession {
             resourceIndicator: target.resourceIndicator,
             openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
             noBrowser: options.noBrowser ?? false,
-            onAuthorizationUrl: options.onAuthorizationUrl,
+            onAuthorizationUrl: progress || options.onAuthorizationUrl ? (url) => {
+              progress?.({ step: 'authorization', via: 'browser', url });
+              options.onAuthorizationUrl?.(url);
+            } : undefined,
             timeoutMs: this.authTimeoutMs,
             log: this.log,
           });
@@ -412,4 +434,10 @@ function registeredPort(redirectUri: string | undefined): number | undefined {
   if (!redirectUri) return undefined;
   const port = Number(new URL(redirectUri).port);
   return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+/** The client step of a login; `reused` when the store already held this very registration. */
+function clientProgress(client: ClientRecord, stored: ClientRecord | undefined): LoginProgress {
+  const reused = stored !== undefined && stored.clientId === client.clientId && stored.method === client.method && stored.registeredAt === client.registeredAt;
+  return { step: 'client', clientId: client.clientId, method: client.method, reused };
 }

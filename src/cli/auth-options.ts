@@ -6,6 +6,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
+import type { DeviceCodeInfo } from '../auth/device-grant.js';
+import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import { AirlockError, describeError, quote } from '../errors.js';
@@ -85,6 +87,10 @@ export interface AuthContext {
   grant?: AuthGrant;
   /** Shows the authorization URL (stderr; never stdout in stdio modes). */
   onAuthorizationUrl?: (url: string) => void;
+  /** Shows the device code (default: a warning on the log). */
+  onDeviceCode?: (info: DeviceCodeInfo) => void;
+  /** Told at each step of a login (the `login` command's step view). */
+  onProgress?: LoginProgressListener;
 }
 
 /** Open the store now (status, logout); loads the keychain binding. */
@@ -119,7 +125,8 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
     onAuthorizationUrl: context.onAuthorizationUrl ?? ((url) => log.warn(`to log in to ${serverUrl.origin}, open: ${url}`)),
-    onDeviceCode: (info) => log.warn(`to log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode} (valid ${Math.round(info.expiresIn / 60)} min)`),
+    onProgress: context.onProgress,
+    onDeviceCode: context.onDeviceCode ?? ((info) => log.warn(`to log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode} (valid ${Math.round(info.expiresIn / 60)} min)`)),
   });
 }
 

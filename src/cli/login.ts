@@ -2,13 +2,17 @@
  * `mcp-airlock login <url>`: log in to an MCP server's authorization server ahead of time, the way
  * the MCP authorization spec describes (discovery, client registration, PKCE), and keep the tokens
  * in the credential store. Browser by default; `--device` for SSH sessions; `--client-credentials`
- * for agents. Plain lines on stderr; the one result line on stdout.
+ * for agents. Progress as steps on stderr (an ink view on a terminal, plain lines otherwise or with
+ * --plain); the one result line on stdout.
  */
 import type { Command } from 'commander';
 import type { AuthGrant } from '../auth/auth-session.js';
-import type { LogLevel } from '../log.js';
-import { createContext } from './context.js';
+import { ReportedError, toAirlockError } from '../errors.js';
+import { createLogger, type LogLevel } from '../log.js';
+import type { TokenRecord } from '../store/grant-store.js';
+import { createStepReporter, wantsInteractiveView } from '../ui/step-reporter.js';
 import { addAuthOptions, createAuthSession, type AuthFlags } from './auth-options.js';
+import { LoginSteps } from './login-steps.js';
 import { parseLogLevel, parseServerUrl } from './options.js';
 import type { CommandResult } from './program.js';
 import { describeExpiry } from './status.js';
@@ -17,6 +21,7 @@ interface LoginOptions extends AuthFlags {
   device: boolean;
   clientCredentials: boolean;
   force: boolean;
+  plain: boolean;
   logLevel: LogLevel;
 }
 
@@ -30,24 +35,41 @@ export function registerLogin(program: Command, result: CommandResult): void {
     .option('--client-credentials', 'no user: the client credentials grant, with --client-id and --client-secret-env/--client-secret-file', false)
     .option('--force', 'log in again even when a valid token is stored', false)
     .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false)
+    .option('--plain', 'plain progress lines even on a terminal (as when piped or in CI)', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addAuthOptions(command, { optional: false }).addHelpText('after', `
 Examples:
   $ mcp-airlock login https://mcp.example.com/mcp
   $ mcp-airlock login https://mcp.example.com/mcp --device            (over SSH)
   $ mcp-airlock login https://mcp.example.com/mcp --client-credentials --client-id my-agent --client-secret-env AGENT_SECRET`);
-  command.action(async (rawUrl: string, options: LoginOptions) => {
+  command.action(async (rawUrl: string, options: LoginOptions, self: Command) => {
     const url = parseServerUrl(rawUrl, options.allowHttp);
-    const { log } = createContext(options.logLevel);
     const grant: AuthGrant = options.clientCredentials ? 'client_credentials' : options.device ? 'device_code' : 'authorization_code';
-    const session = await createAuthSession(url, { ...options, auth: true }, {
-      log,
-      grant,
-      onAuthorizationUrl: (link) => process.stderr.write(`${options.browser ? 'Opening your browser; if it does not open, visit' : 'Open this URL to log in'}:\n  ${link}\n`),
-    });
-    log.info(`logging in to ${url.origin}${url.pathname}…`);
-    const record = await session.login({ force: options.force });
-    process.stdout.write(`logged in to ${session.resource}: issuer ${record.issuer}, client ${record.clientId}${record.scope ? `, scopes ${record.scope}` : ''}, ${describeExpiry(record.expiresAt)}\n`);
+    const choice = { plain: options.plain };
+    const steps = new LoginSteps(await createStepReporter(process.stderr, choice), { grant, noBrowser: !options.browser });
+    // On the terminal view the steps say what info lines would, and a log line must not tear the
+    // drawing: warnings only (unless --log-level was given), shown through the view.
+    const interactive = wantsInteractiveView(process.stderr, choice);
+    const level = interactive && self.getOptionValueSource('logLevel') === 'default' ? 'warn' : options.logLevel;
+    const log = createLogger(level, interactive ? steps.logLine : undefined);
+    let record: TokenRecord;
+    try {
+      const session = await createAuthSession(url, { ...options, auth: true }, {
+        log,
+        grant,
+        onProgress: steps.onProgress,
+        // Shown by the steps (a notice) instead.
+        onAuthorizationUrl: () => undefined,
+        onDeviceCode: () => undefined,
+      });
+      steps.start();
+      record = await session.login({ force: options.force });
+    } catch (error) {
+      await steps.failed(error);
+      throw new ReportedError(toAirlockError(error));
+    }
+    await steps.succeeded(record);
+    process.stdout.write(`logged in to ${record.resource}: issuer ${record.issuer}, client ${record.clientId}${record.scope ? `, scopes ${record.scope}` : ''}, ${describeExpiry(record.expiresAt)}\n`);
     result.exitCode = 0;
   });
 }

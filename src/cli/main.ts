@@ -3,7 +3,7 @@
  * line on stderr (message and hint) plus a stable exit code. Never writes to stdout itself.
  */
 import { CommanderError } from 'commander';
-import { AirlockError, ExitCode, toAirlockError } from '../errors.js';
+import { AirlockError, ExitCode, ReportedError, toAirlockError } from '../errors.js';
 import { rewriteCompatArgs } from './compat.js';
 import { buildProgram, type CommandResult } from './program.js';
 
@@ -21,9 +21,13 @@ export async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
       return ExitCode.usage;
     }
-    const failure: AirlockError = toAirlockError(error);
-    process.stderr.write(`mcp-airlock: error: ${failure.message}\n`);
-    if (failure.hint) process.stderr.write(`mcp-airlock: hint: ${failure.hint}\n`);
+    // A command that already showed the failure (login's step view) only needs its exit code.
+    const shown = error instanceof ReportedError;
+    const failure: AirlockError = shown ? error.failure : toAirlockError(error);
+    if (!shown) {
+      process.stderr.write(`mcp-airlock: error: ${failure.message}\n`);
+      if (failure.hint) process.stderr.write(`mcp-airlock: hint: ${failure.hint}\n`);
+    }
     if (failure.code === 'AIRLOCK_INTERNAL' && failure.cause instanceof Error && failure.cause.stack) {
       process.stderr.write(`${failure.cause.stack}\n`);
     }

@@ -99,3 +99,31 @@ export function plainStepReporter(out: NodeJS.WritableStream): StepReporter {
     },
   };
 }
+
+/** What decides between the ink view and plain lines. */
+export interface StepReporterChoice {
+  /** --plain: lines even on a terminal. */
+  plain?: boolean;
+  /** Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Whether `out` gets the interactive view: a terminal that can redraw (not CI, whose logs keep
+ * every redraw, and not TERM=dumb) and that knows its width (a pseudo-terminal without a size, as
+ * `script` makes, would get one character per line), unless plain lines were asked for.
+ */
+export function wantsInteractiveView(out: NodeJS.WriteStream, choice: StepReporterChoice = {}): boolean {
+  const env = choice.env ?? process.env;
+  return out.isTTY === true && (out.columns ?? 0) > 0 && !env.CI && env.TERM !== 'dumb' && !choice.plain;
+}
+
+/**
+ * The reporter for `out`: the ink view on an interactive terminal, else plain lines. The ink
+ * module (and React with it) is imported here and nowhere else, so a piped run never loads it.
+ */
+export async function createStepReporter(out: NodeJS.WriteStream, choice: StepReporterChoice = {}): Promise<StepReporter> {
+  if (!wantsInteractiveView(out, choice)) return plainStepReporter(out);
+  const { inkStepReporter } = await import('./ink-step-view.js');
+  return inkStepReporter(out);
+}

@@ -56,7 +56,8 @@ function airlock(args: string[]): AirlockProcess {
 
 /** Wait for the login URL on stderr and log in with the headless browser. */
 async function logInFrom(proc: AirlockProcess, login = 'alice'): Promise<void> {
-  const match = await proc.waitForStderr(/(http:\/\/127\.0\.0\.1:\d+\/[^\s]*auth[^\s]*)/);
+  // The authorization endpoint (`/auth?`): login's plain steps also name the resource metadata URL (.../oauth-protected-resource/...).
+  const match = await proc.waitForStderr(/(http:\/\/127\.0\.0\.1:\d+\/[^\s]*auth\?[^\s]*)/);
   const page = await new HeadlessBrowser({ login }).navigate(match[1]!);
   expect(page.status).toBe(200);
 }

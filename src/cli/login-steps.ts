@@ -1,0 +1,136 @@
+/**
+ * The steps of `mcp-airlock login` as the user watches them: the AuthSession's LoginProgress
+ * events mapped onto a StepReporter (ink on a terminal, plain lines elsewhere). Each event ends
+ * one step and starts the next, so whichever step is running when an error arrives is the one
+ * that failed, and it is marked so with the error's message and hint.
+ */
+import type { AuthGrant } from '../auth/auth-session.js';
+import type { LoginProgress } from '../auth/login-progress.js';
+import { quote, toAirlockError } from '../errors.js';
+import type { TokenRecord } from '../store/grant-store.js';
+import type { StepReporter } from '../ui/step-reporter.js';
+import { describeExpiry } from './status.js';
+
+export const loginStepTitles = {
+  resource: 'Protected resource metadata',
+  server: 'Authorization server metadata',
+  client: 'Client',
+  authorize: 'Authorization',
+  tokens: 'Tokens',
+  login: 'Login',
+} as const;
+export type LoginStepId = keyof typeof loginStepTitles;
+
+export interface LoginStepsOptions {
+  grant: AuthGrant;
+  /** --no-browser: the URL is only shown, not opened. */
+  noBrowser: boolean;
+  now?: () => number;
+}
+
+function clientSummary(event: Extract<LoginProgress, { step: 'client' }>): string {
+  const id = quote(event.clientId);
+  switch (event.method) {
+    case 'pre-registered':
+      return `pre-registered client ${id}`;
+    case 'metadata-document':
+      return `client ID metadata document ${id}`;
+    default:
+      return event.reused ? `reusing the registered client ${id}` : `registered dynamically as ${id}`;
+  }
+}
+
+/** Drives the login's steps on `reporter`; `onProgress` goes to AuthOptions.onProgress. */
+export class LoginSteps {
+  private running: LoginStepId | undefined;
+  private progressed = false;
+  private finished = false;
+
+  constructor(
+    private readonly reporter: StepReporter,
+    private readonly options: LoginStepsOptions,
+  ) {}
+
+  /** The login begins: discovery is the first step. */
+  start(): void {
+    this.begin('resource');
+  }
+
+  readonly onProgress = (event: LoginProgress): void => {
+    this.progressed = true;
+    switch (event.step) {
+      case 'resource-metadata':
+        this.pass('resource', `${event.resource} names the authorization server ${event.authorizationServer}`, [`found at ${event.url}`]);
+        this.begin('server');
+        break;
+      case 'server-metadata':
+        this.pass('server', `issuer ${event.issuer}`);
+        this.begin('client');
+        break;
+      case 'client':
+        this.pass('client', clientSummary(event));
+        if (this.options.grant === 'client_credentials') {
+          this.reporter.step('authorize', { title: loginStepTitles.authorize, status: 'skipped', summary: 'client credentials: no user involved' });
+          this.begin('tokens');
+        } else {
+          this.begin('authorize');
+        }
+        break;
+      case 'authorization':
+        if (event.via === 'browser') {
+          this.reporter.step('authorize', { title: loginStepTitles.authorize, summary: this.options.noBrowser ? 'waiting for you to open the URL and log in' : 'waiting for you to log in in the browser' });
+          this.reporter.notice(`${this.options.noBrowser ? 'Open this URL to log in' : 'Opening your browser; if it does not open, visit'}:\n  ${event.url}`);
+        } else {
+          this.reporter.step('authorize', { title: loginStepTitles.authorize, summary: `waiting for you to enter the code (valid ${Math.round(event.expiresIn / 60)} min)` });
+          const complete = event.verificationUriComplete ? `\n  or open ${event.verificationUriComplete}, which carries the code` : '';
+          this.reporter.notice(`To log in, open ${event.verificationUri} and enter the code ${event.userCode}${complete}`);
+        }
+        break;
+      case 'tokens': {
+        if (this.running === 'authorize') this.pass('authorize', 'approved');
+        if (this.running !== 'tokens') this.begin('tokens');
+        const parts = [event.scope ? `scopes ${event.scope}` : 'no scope named', describeExpiry(event.expiresAt, this.options.now?.())];
+        if (event.subject) parts.unshift(`as ${quote(event.subject)}`);
+        this.pass('tokens', `received and stored: ${parts.join(', ')}`);
+        break;
+      }
+    }
+  };
+
+  /** A log line while the view is up goes through it (a notice), so it cannot tear the drawing. */
+  readonly logLine = (line: string): void => {
+    if (this.finished) process.stderr.write(line);
+    else this.reporter.notice(line.replace(/\n$/, ''));
+  };
+
+  /** The login ended well; `record` is the stored token (a valid stored one when no step ran). */
+  async succeeded(record: TokenRecord): Promise<void> {
+    if (!this.progressed && this.running === 'resource') {
+      this.reporter.step('resource', { status: 'skipped', summary: 'a valid token is stored; --force logs in again' });
+      this.running = undefined;
+    }
+    this.finished = true;
+    await this.reporter.finish(this.progressed ? `logged in to ${record.resource}` : `already logged in to ${record.resource}`, 'pass');
+  }
+
+  /** Mark the running step (else a "Login" step) failed with the error's message and hint. */
+  async failed(error: unknown): Promise<void> {
+    const failure = toAirlockError(error);
+    const update = { status: 'fail' as const, summary: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) };
+    if (this.running) this.reporter.step(this.running, update);
+    else this.reporter.step('login', { title: loginStepTitles.login, ...update });
+    this.running = undefined;
+    this.finished = true;
+    await this.reporter.finish('login failed', 'fail');
+  }
+
+  private begin(id: LoginStepId): void {
+    this.reporter.step(id, { title: loginStepTitles[id], status: 'running' });
+    this.running = id;
+  }
+
+  private pass(id: LoginStepId, summary: string, details?: string[]): void {
+    this.reporter.step(id, { title: loginStepTitles[id], status: 'pass', summary, ...(details ? { details } : {}) });
+    if (this.running === id) this.running = undefined;
+  }
+}

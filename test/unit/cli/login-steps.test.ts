@@ -1,0 +1,145 @@
+/**
+ * The steps `mcp-airlock login` shows, driven by a real AuthSession's LoginProgress events against
+ * the real authorization server fixture (oidc-provider) and protected MCP server. The reporter
+ * records every update, so the tests see the actual sequence of step ids and statuses.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAuthFixture } from '../../../fixtures/auth/protected-server.mjs';
+import { AuthSession, type AuthOptions } from '../../../src/auth/auth-session.js';
+import type { LoginProgress } from '../../../src/auth/login-progress.js';
+import { LoginSteps } from '../../../src/cli/login-steps.js';
+import { createLogger } from '../../../src/log.js';
+import type { StepReporter, StepUpdate } from '../../../src/ui/step-reporter.js';
+import { HeadlessBrowser } from '../../helpers/headless-browser.js';
+import { MemoryGrantStore } from '../../helpers/memory-grant-store.js';
+
+type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
+
+const fixtures: Fixture[] = [];
+afterEach(async () => {
+  await Promise.all(fixtures.splice(0).map((f) => f.close()));
+});
+
+async function fixture(options: Parameters<typeof startAuthFixture>[0] = {}): Promise<Fixture> {
+  const f = await startAuthFixture(options);
+  fixtures.push(f);
+  return f;
+}
+
+/** A reporter that keeps every call, in order. */
+function recordingReporter() {
+  const calls: Array<{ id: string; update: StepUpdate } | { notice: string } | { finish: string; outcome?: string }> = [];
+  const reporter: StepReporter = {
+    step: (id, update) => calls.push({ id, update }),
+    notice: (text) => calls.push({ notice: text }),
+    finish: async (summary, outcome) => {
+      calls.push({ finish: summary, outcome });
+    },
+  };
+  /** "id:status" for each update that sets a status. */
+  const statuses = () => calls.flatMap((c) => ('id' in c && c.update.status ? [`${c.id}:${c.update.status}`] : []));
+  return { reporter, calls, statuses };
+}
+
+async function run(f: Fixture, options: Partial<AuthOptions> & { grant?: AuthOptions['grant'] } = {}) {
+  const events: LoginProgress[] = [];
+  const { reporter, calls, statuses } = recordingReporter();
+  const steps = new LoginSteps(reporter, { grant: options.grant ?? 'authorization_code', noBrowser: true });
+  const browser = new HeadlessBrowser();
+  const session = new AuthSession({
+    serverUrl: f.url,
+    store: new MemoryGrantStore(),
+    log: createLogger('silent'),
+    openUrl: browser.open,
+    allowHttp: true,
+    authTimeoutMs: 10_000,
+    onProgress: (event) => {
+      events.push(event);
+      steps.onProgress(event);
+    },
+    ...options,
+  });
+  steps.start();
+  try {
+    await steps.succeeded(await session.login());
+  } catch (error) {
+    await steps.failed(error);
+  }
+  return { events, calls, statuses, browser, session };
+}
+
+describe('login steps from the progress events of a real login', () => {
+  it('browser login: resource metadata, AS metadata, DCR client, authorization (URL as a notice), tokens, in that order', async () => {
+    const f = await fixture();
+    const { events, calls, statuses } = await run(f, { noBrowser: false });
+    expect(events.map((e) => e.step)).toEqual(['resource-metadata', 'server-metadata', 'client', 'authorization', 'tokens']);
+    expect(events[0]).toMatchObject({ step: 'resource-metadata', resource: f.url, authorizationServer: f.issuer, url: `${new URL(f.url).origin}/.well-known/oauth-protected-resource/mcp` });
+    expect(events[1]).toEqual({ step: 'server-metadata', issuer: f.issuer });
+    expect(events[2]).toMatchObject({ step: 'client', method: 'dynamic', reused: false });
+    expect(events[3]).toMatchObject({ step: 'authorization', via: 'browser', url: expect.stringMatching(new RegExp(`^${f.issuer}/auth\\?`)) });
+    expect(events[4]).toMatchObject({ step: 'tokens', scope: expect.stringContaining('mcp:read'), subject: 'alice', expiresAt: expect.any(Number) });
+    expect(JSON.stringify(events)).not.toMatch(/access_?token|refresh_?token/i);
+
+    expect(statuses()).toEqual([
+      'resource:running', 'resource:pass',
+      'server:running', 'server:pass',
+      'client:running', 'client:pass',
+      'authorize:running', 'authorize:pass',
+      'tokens:running', 'tokens:pass',
+    ]);
+    const notice = calls.find((c) => 'notice' in c) as { notice: string };
+    expect(notice.notice).toBe(`Open this URL to log in:\n  ${(events[3] as { url: string }).url}`);
+    // The notice comes while the authorization step runs, before it passes.
+    expect(calls.indexOf(notice)).toBeLessThan(calls.findIndex((c) => 'id' in c && c.id === 'authorize' && c.update.status === 'pass'));
+    expect(calls.at(-1)).toEqual({ finish: `logged in to ${f.url}`, outcome: 'pass' });
+  });
+
+  it('a second forced login reuses the stored registration and says so', async () => {
+    const f = await fixture();
+    const store = new MemoryGrantStore();
+    await run(f, { store });
+    const events: LoginProgress[] = [];
+    const browser = new HeadlessBrowser();
+    const session = new AuthSession({ serverUrl: f.url, store, log: createLogger('silent'), openUrl: browser.open, allowHttp: true, authTimeoutMs: 10_000, onProgress: (e) => events.push(e) });
+    await session.login({ force: true });
+    expect(events.find((e) => e.step === 'client')).toMatchObject({ method: 'dynamic', reused: true });
+  });
+
+  it('device grant: the user code and verification URI as a notice, then tokens', async () => {
+    const f = await fixture();
+    let approval: Promise<unknown> | undefined;
+    const { events, calls, statuses } = await run(f, {
+      grant: 'device_code',
+      onDeviceCode: (info) => {
+        approval = new HeadlessBrowser({ login: 'bob' }).navigate(info.verificationUriComplete!);
+      },
+    });
+    await approval;
+    const device = events.find((e) => e.step === 'authorization');
+    expect(device).toMatchObject({ via: 'device', userCode: expect.stringMatching(/^[A-Z]{4}-[A-Z]{4}$/), verificationUri: expect.stringContaining(f.issuer) });
+    const { userCode, verificationUri } = device as { userCode: string; verificationUri: string };
+    expect(calls).toContainEqual({ notice: expect.stringContaining(`To log in, open ${verificationUri} and enter the code ${userCode}`) });
+    expect(statuses()).toEqual(['resource:running', 'resource:pass', 'server:running', 'server:pass', 'client:running', 'client:pass', 'authorize:running', 'authorize:pass', 'tokens:running', 'tokens:pass']);
+  });
+
+  it('a failure marks the running step failed with message and hint, and finishes once', async () => {
+    const f = await fixture({ metadataIssuer: 'http://127.0.0.1:1/impostor' });
+    const { events, calls, statuses } = await run(f);
+    expect(events.map((e) => e.step)).toEqual(['resource-metadata']);
+    expect(statuses()).toEqual(['resource:running', 'resource:pass', 'server:running', 'server:fail']);
+    const failed = calls.find((c) => 'id' in c && c.update.status === 'fail') as { update: StepUpdate };
+    expect(failed.update.summary).toContain('names issuer "http://127.0.0.1:1/impostor"');
+    expect(failed.update.hint).toEqual(expect.any(String));
+    expect(calls.filter((c) => 'finish' in c)).toEqual([{ finish: 'login failed', outcome: 'fail' }]);
+  });
+
+  it('a valid stored token: no progress, the discovery step skipped, "already logged in"', async () => {
+    const f = await fixture();
+    const store = new MemoryGrantStore();
+    await run(f, { store });
+    const again = await run(f, { store });
+    expect(again.events).toEqual([]);
+    expect(again.statuses()).toEqual(['resource:running', 'resource:skipped']);
+    expect(again.calls.at(-1)).toEqual({ finish: `already logged in to ${f.url}`, outcome: 'pass' });
+  });
+});
