@@ -1,12 +1,13 @@
 /**
  * `mcp-airlock status [url]` and `mcp-airlock logout <url> | --all`: what is stored per server
- * (issuer, client, scopes, expiry, where), never a token; and forgetting it.
+ * (issuer, client, scopes, expiry, where), never a token; and revoking (RFC 7009) and forgetting it.
  */
 import type { Command } from 'commander';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
-import { AirlockError, quote } from '../errors.js';
-import type { LogLevel } from '../log.js';
-import type { TokenRecord } from '../store/grant-store.js';
+import { AirlockError, describeError, quote } from '../errors.js';
+import type { Logger, LogLevel } from '../log.js';
+import type { GrantStore, TokenRecord } from '../store/grant-store.js';
+import { isLoopbackHost } from '../transports/http-guard.js';
 import { openStore, parseStorage, type AuthFlags } from './auth-options.js';
 import { createContext } from './context.js';
 import { parseLogLevel } from './options.js';
@@ -66,23 +67,78 @@ export function registerStatus(program: Command, result: CommandResult): void {
   });
 }
 
+interface LogoutOptions extends Pick<AuthFlags, 'storage'> {
+  all: boolean;
+  /** false with --no-revoke. */
+  revoke: boolean;
+  allowHttp: boolean;
+  logLevel: LogLevel;
+}
+
+/**
+ * Revoke one stored grant at its authorization server (RFC 7009), then forget it. A failed
+ * revocation is said on stderr, and the local record is deleted anyway: keeping a token the user
+ * asked to forget would be worse than a token that stays valid at the server until it expires.
+ */
+async function logOut(stored: TokenRecord, store: GrantStore, options: LogoutOptions, log: Logger): Promise<boolean> {
+  // The lock of logins and refreshes (AuthSession): a refresh running now must not store a rotated
+  // token after it is revoked, nor a revocation hit a token that was just replaced.
+  return store.withLock(`auth:${stored.resource}`, async () => {
+    const record = await store.loadTokens(stored.resource);
+    if (!record) return false;
+    if (options.revoke) await revoke(record, store, options, log);
+    return store.deleteTokens(record.resource);
+  });
+}
+
+async function revoke(record: TokenRecord, store: GrantStore, options: LogoutOptions, log: Logger): Promise<void> {
+  const { describeRevoked, revokeGrant } = await import('../auth/token-revocation.js');
+  try {
+    const outcome = await revokeGrant({
+      record,
+      client: await store.loadClient(record.issuer).catch(() => undefined),
+      // As for login: plain http only to a loopback authorization server.
+      allowHttp: options.allowHttp || isLoopbackHost(new URL(record.resource).hostname),
+      log,
+    });
+    if (outcome.status === 'revoked') {
+      if (outcome.revoked.length) process.stderr.write(`revoked ${describeRevoked(outcome.revoked)} of ${record.resource} at ${quote(outcome.endpoint)}\n`);
+      if (outcome.notRevocable.length) {
+        const expiry = outcome.notRevocable.includes('access_token') ? ` (access token: ${describeExpiry(record.expiresAt)})` : '';
+        process.stderr.write(`${quote(outcome.endpoint)} cannot revoke ${describeRevoked(outcome.notRevocable)} of ${record.resource} (unsupported_token_type); valid until it expires${expiry}\n`);
+      }
+    } else {
+      process.stderr.write(`${quote(record.issuer)} offers no token revocation; the tokens of ${record.resource} stay valid there until they expire\n`);
+    }
+  } catch (error) {
+    log.warn(
+      `could not revoke the tokens of ${record.resource} at ${quote(record.issuer)}: ${describeError(error)}. ` +
+        'They are deleted here anyway, but the authorization server may accept them until they expire; revoke the access in your account there if that matters.',
+    );
+  }
+}
+
 export function registerLogout(program: Command, result: CommandResult): void {
   storageOption(
     program
       .command('logout')
-      .summary('forget the stored tokens of a server (or all)')
+      .summary('revoke and forget the stored tokens of a server (or all)')
+      .description('Revoke the stored refresh and access tokens at the authorization server (RFC 7009, when it offers a revocation_endpoint), then delete them here. A failed revocation is reported; the tokens are deleted here anyway.')
       .argument('[url]', 'the server to log out of')
-      .option('--all', 'forget every stored login', false),
-  ).action(async (url: string | undefined, options: Pick<AuthFlags, 'storage'> & { all: boolean; logLevel: LogLevel }) => {
+      .option('--all', 'forget every stored login', false)
+      .option('--no-revoke', 'only delete the tokens here; do not ask the authorization server to revoke them')
+      .option('--allow-http', 'allow plain http to a loopback authorization server', false),
+  ).action(async (url: string | undefined, options: LogoutOptions) => {
     if ((url === undefined) === !options.all) {
       throw new AirlockError('AIRLOCK_USAGE', url === undefined ? 'give a server URL, or --all' : 'give a server URL or --all, not both', { hint: 'mcp-airlock logout https://mcp.example.com/mcp' });
     }
     const { log } = createContext(options.logLevel);
     const store = await openStore(options, log);
-    const targets = options.all ? (await store.listTokens()).map((r) => r.resource) : [resourceOf(url!)];
+    const wanted = options.all ? undefined : resourceOf(url!);
+    const records = wanted === undefined ? await store.listTokens() : [await store.loadTokens(wanted)].filter((r): r is TokenRecord => r !== undefined);
     let removed = 0;
-    for (const resource of targets) if (await store.deleteTokens(resource)) removed++;
-    if (!options.all && removed === 0) process.stdout.write(`not logged in to ${quote(targets[0])}; nothing to forget\n`);
+    for (const record of records) if (await logOut(record, store, options, log)) removed++;
+    if (wanted !== undefined && removed === 0) process.stdout.write(`not logged in to ${quote(wanted)}; nothing to forget\n`);
     else process.stdout.write(`logged out of ${removed} server${removed === 1 ? '' : 's'}\n`);
     result.exitCode = 0;
   });

@@ -1,6 +1,8 @@
 /**
  * Choose and open the credential store (`--storage auto|keychain|file`):
  * - `auto`: the OS keychain when a probe round trip works, else the file store with one warning;
+ *   with the keychain, records left in the file store (saved while it was unavailable) are moved
+ *   into it when read (migrating-store.ts);
  * - `keychain`: the OS keychain or an AIRLOCK_KEYCHAIN_UNAVAILABLE error, never files;
  * - `file`: the file store, without touching the keychain.
  * Lock files live in the credential directory whichever store is chosen.
@@ -11,6 +13,7 @@ import { createFileGrantStore, lockDirFor, resolveCredentialsDir } from './file-
 import type { GrantStore } from './grant-store.js';
 import { probeKeychain, type KeychainProbeResult } from './keychain-probe.js';
 import { createKeychainGrantStore } from './keychain-store.js';
+import { withFileMigration } from './migrating-store.js';
 import type { StorageMode } from './storage-mode.js';
 
 export { isStorageMode, storageModes, type StorageMode } from './storage-mode.js';
@@ -45,7 +48,9 @@ export async function openGrantStore(options: OpenGrantStoreOptions): Promise<Gr
   });
   if (probe.ok) {
     log.debug('credentials: OS keychain');
-    return createKeychainGrantStore({ lockDir: lockDirFor(dir), log, ...(options.service ? { service: options.service } : {}) });
+    const keychain = createKeychainGrantStore({ lockDir: lockDirFor(dir), log, ...(options.service ? { service: options.service } : {}) });
+    // auto: records saved to files while the keychain was unavailable move into it when read.
+    return options.storage === 'auto' ? withFileMigration({ keychain, files: openFiles(), dir, log }) : keychain;
   }
   if (options.storage === 'keychain') {
     throw new AirlockError('AIRLOCK_KEYCHAIN_UNAVAILABLE', `keychain unavailable (${probe.reason}): ${probe.detail}`, {

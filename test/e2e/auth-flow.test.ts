@@ -126,7 +126,8 @@ describe('authorization code flow against oidc-provider', () => {
     expect(client).toMatchObject({ issuer: f.issuer, method: 'dynamic', tokenEndpointAuthMethod: 'none' });
     expect(client.redirectUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
 
-    const [authRequest, tokenRequest] = f.asRequests;
+    const [authRequest, tokenRequest] = f.asRequests.filter((r) => r.route === 'authorization' || r.route === 'token');
+    expect(f.asRequests.filter((r) => r.route === 'registration')).toMatchObject([{ method: 'POST', status: 201 }]);
     expect(authRequest).toMatchObject({ route: 'authorization', resource: f.url, scope: 'mcp:read', codeChallengeMethod: 'S256' });
     expect(tokenRequest).toMatchObject({ route: 'token', grantType: 'authorization_code', resource: f.url, status: 200 });
     expect(await h.session.principal()).toEqual({ issuer: f.issuer, subject: 'alice', clientId: client.clientId, scopes: ['mcp:read'] });
