@@ -10,6 +10,8 @@ import { authorizedRequester, type TokenSource } from '../auth/authorized-reques
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { DeviceCodeInfo } from '../auth/device-grant.js';
+import type { FetchLike } from '../auth/metadata-fetch.js';
 import type { GrantStore } from '../store/grant-store.js';
 import { lazyGrantStore } from '../store/lazy-store.js';
 import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
@@ -84,6 +86,12 @@ export interface AuthContext {
   grant?: AuthGrant;
   /** Shows the authorization URL (stderr; never stdout in stdio modes). */
   onAuthorizationUrl?: (url: string) => void;
+  /** Shows the device code (default: a warning on the log). */
+  onDeviceCode?: (info: DeviceCodeInfo) => void;
+  /** Instead of the keychain or file store: doctor logs in with a memory store, leaving the user's login untouched. */
+  store?: GrantStore;
+  /** Instead of the global fetch: doctor records every exchange. */
+  fetch?: FetchLike;
 }
 
 /** Open the store now (status, logout); loads the keychain binding. */
@@ -98,11 +106,12 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
   // The OAuth client (openid-client) and the keychain binding load only when a login is needed.
   const { AuthSession } = await import('../auth/auth-session.js');
   // Opened on first use: a server that needs no login costs no keychain probe and no warning.
-  const store = lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
+  const store = context.store ?? lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
   return new AuthSession({
     serverUrl: serverUrl.href,
     store,
     log,
+    fetch: context.fetch,
     grant: context.grant,
     scope: flags.scope,
     clientId: flags.clientId,
@@ -118,7 +127,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
     onAuthorizationUrl: context.onAuthorizationUrl ?? ((url) => log.warn(`to log in to ${serverUrl.origin}, open: ${url}`)),
-    onDeviceCode: (info) => log.warn(`to log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode} (valid ${Math.round(info.expiresIn / 60)} min)`),
+    onDeviceCode: context.onDeviceCode ?? ((info) => log.warn(`to log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode} (valid ${Math.round(info.expiresIn / 60)} min)`)),
   });
 }
 
