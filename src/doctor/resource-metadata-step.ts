@@ -70,7 +70,7 @@ export async function resourceMetadataStep(state: DoctorState): Promise<StepOutp
     return {
       summary: `not found at ${tried.length} URL${tried.length === 1 ? '' : 's'}`,
       checks: [check('prm.found', 'fail', `no protected resource metadata; tried ${describeOutcomes(tried)}`, SPEC_FOUND,
-        `The server must publish RFC 9728 metadata at ${candidates[candidates.length > 1 ? 1 : 0]!.href} (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "Authorization: Bearer \${TOKEN}".`)],
+        `The server must publish RFC 9728 metadata at ${resourceMetadataUrls(state.serverUrl)[0]!.href} (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "Authorization: Bearer \${TOKEN}".`)],
       facts: { tried },
     };
   }
