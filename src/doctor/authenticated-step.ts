@@ -88,5 +88,6 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
   const facts: Record<string, unknown> = { protocolVersion: version, requestedProtocolVersion: PROBE_PROTOCOL_VERSION, capabilities, serverInfo };
   if (sessionId) facts['sessionId'] = sessionId;
   if (tools !== undefined) facts['tools'] = tools;
-  return { summary: `protocol ${version}, ${tools ?? '?'} tools${sessionId ? ', session id given' : ''}`, checks, facts };
+  const toolCount = tools === undefined ? 'tools not listed' : `${tools} tool${tools === 1 ? '' : 's'}`;
+  return { summary: `protocol ${version}, ${toolCount}${sessionId ? ', session id given' : ''}`, checks, facts };
 }

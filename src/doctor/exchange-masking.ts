@@ -40,6 +40,8 @@ export function maskHeaderValue(name: string, value: string): string {
     return scheme && key.endsWith('authorization') ? `${scheme[1]} ${REDACTED}` : REDACTED;
   }
   if (key === 'location' || key === 'content-location') return maskUrl(value);
+  // A challenge holds no credential, and "Bearer resource_metadata=..." would look like one to redactString.
+  if (key === 'www-authenticate') return value;
   return redactString(value);
 }
 
