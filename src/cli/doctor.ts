@@ -13,7 +13,8 @@ import { createLogger, type LogLevel } from '../log.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { plainStepReporter, type StepReporter } from '../ui/step-reporter.js';
 import { addAuthOptions, createAuthSession, type AuthFlags } from './auth-options.js';
-import { parseLogLevel, parseServerUrl } from './options.js';
+import { resolveHeaders } from '../transports/headers.js';
+import { collect, parseLogLevel, parseServerUrl } from './options.js';
 import type { CommandResult } from './program.js';
 
 interface DoctorFlags extends AuthFlags {
@@ -23,6 +24,8 @@ interface DoctorFlags extends AuthFlags {
   login: boolean;
   device: boolean;
   logLevel: LogLevel;
+  header: string[];
+  headerFile: string[];
 }
 
 const HELP = `
@@ -43,10 +46,13 @@ function defineDoctor(command: Command, result: CommandResult): Command {
     .option('--login', 'log in (browser, or --device) and check the token and an authenticated initialize; nothing is stored', false)
     .option('--device', 'with --login: the device authorization grant (RFC 8628)', false)
     .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false)
+    .option('--header <name: value>', 'add a header to the MCP requests (an API gateway key); ${ENV} is expanded (repeatable)', collect, [])
+    .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--log-level <level>', 'silent | error | warn | info | debug (stderr)', parseLogLevel, 'warn');
   addAuthOptions(command, { optional: false }).addHelpText('after', HELP);
   return command.action(async (rawUrl: string, flags: DoctorFlags) => {
     const url = parseServerUrl(rawUrl, flags.allowHttp);
+    const headers = await resolveHeaders({ headers: flags.header, headerFiles: flags.headerFile });
     const log = createLogger(flags.logLevel);
     const auth: AuthFlags = { ...flags, auth: true };
     const openSession: SessionFactory = (context) => createAuthSession(url, auth, { log, ...context });
@@ -64,6 +70,7 @@ function defineDoctor(command: Command, result: CommandResult): Command {
       assumeS256: flags.assumeS256,
       // As createAuthSession decides it: plain http to loopback only, with --allow-http or a loopback server.
       allowHttp: auth.allowHttp || isLoopbackHost(url.hostname),
+      headers,
       log,
       openSession,
       // A login URL or device code: on stderr with --json, else in the step list.

@@ -42,6 +42,8 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
   const headers: Record<string, string> = { ...state.options.headers };
   if (state.requiresAuth !== false) {
     if (!state.accessToken) return { summary: '', checks: [], skipped: state.options.login ? 'no access token (see login)' : 'no access token: pass --login' };
+    // The login's token replaces a user's Authorization header, whatever its spelling.
+    for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name];
     headers['authorization'] = `Bearer ${state.accessToken}`;
   }
   const url = state.options.url.href;
