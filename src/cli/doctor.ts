@@ -93,5 +93,7 @@ export function registerDoctor(program: Command, result: CommandResult): void {
     result,
   );
   const authCommand = program.command('auth').summary('authorization tools (auth debug = doctor)');
-  defineDoctor(authCommand.command('debug').summary('the same as mcp-airlock doctor').description('The same as mcp-airlock doctor <url>.'), result);
+  const debug = defineDoctor(authCommand.command('debug').summary('the same as mcp-airlock doctor').description('The same as mcp-airlock doctor <url>.'), result);
+  // main() makes top-level commands throw instead of exiting; this one is a level deeper.
+  debug.exitOverride();
 }

@@ -2,7 +2,7 @@
  * Entry point: rewrite drop-in spellings, parse, run one command, and turn any failure into one
  * line on stderr (message and hint) plus a stable exit code. Never writes to stdout itself.
  */
-import { CommanderError, type Command } from 'commander';
+import { CommanderError } from 'commander';
 import { AirlockError, ExitCode, toAirlockError } from '../errors.js';
 import { rewriteCompatArgs } from './compat.js';
 import { buildProgram, type CommandResult } from './program.js';
@@ -12,11 +12,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { argv: rewritten } = rewriteCompatArgs(argv);
     const program = buildProgram(result).exitOverride();
-    const override = (command: Command): void => {
-      command.exitOverride();
-      command.commands.forEach(override);
-    };
-    program.commands.forEach(override);
+    for (const command of program.commands) command.exitOverride();
     await program.parseAsync(rewritten, { from: 'user' });
     return result.exitCode;
   } catch (error) {
