@@ -38,6 +38,7 @@ function refusal(state: DoctorState, probe: ProbeResult, what: string): DoctorCh
   return undefined;
 }
 
+/** Step 6: initialize, initialized and tools/list with the token (MCP 2025-11-25 basic/lifecycle, server/tools). */
 export async function authenticatedStep(state: DoctorState): Promise<StepOutput> {
   const headers: Record<string, string> = { ...state.options.headers };
   if (state.requiresAuth !== false) {

@@ -64,6 +64,7 @@ function issCheck(body: Record<string, unknown>): DoctorCheck {
     : check('as.iss-parameter', 'pass', 'iss in the authorization response is not advertised; airlock checks it when present (RFC 9207 §2.4)', spec);
 }
 
+/** Step 3: find the RFC 8414 / OpenID metadata in MCP 2025-11-25 order and check it rule by rule. */
 export async function authorizationServerStep(state: DoctorState): Promise<StepOutput> {
   if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
   const issuer = state.issuer;

@@ -15,6 +15,7 @@ const SPEC = 'MCP 2025-11-25 Client Registration Approaches';
 /** The loopback redirect registered by --register (RFC 8252 §7.3: any port is allowed at use). */
 export const PROBE_REDIRECT_URI = 'http://127.0.0.1/callback';
 
+/** Step 4: the registration path that applies (MCP 2025-11-25 order), and with --register an RFC 7591 registration. */
 export async function clientStep(state: DoctorState): Promise<StepOutput> {
   if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
   const metadata = state.serverMetadata;

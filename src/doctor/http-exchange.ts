@@ -66,6 +66,7 @@ function readCopy(response: Response, max: number, done: (text: string) => void)
   };
 }
 
+/** Wraps a fetch; every request through it is recorded, masked, until a step takes it. */
 export class ExchangeRecorder {
   private pending: Pending[] = [];
   private readonly base: FetchLike;

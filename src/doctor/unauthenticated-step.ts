@@ -12,6 +12,7 @@ import { initializeRequest, postJsonRpc } from './mcp-probe.js';
 const SPEC_401 = 'MCP 2025-11-25 authorization; RFC 6750 §3';
 const SPEC_CHALLENGE = 'RFC 9728 §5.1';
 
+/** Step 1: POST initialize without credentials and read the 401's Bearer challenge (RFC 6750 §3, RFC 9728 §5.1). */
 export async function unauthenticatedStep(state: DoctorState): Promise<StepOutput> {
   const headers = { ...state.options.headers };
   const probe = await postJsonRpc(state.fetch, state.options.url.href, initializeRequest(0), headers);
