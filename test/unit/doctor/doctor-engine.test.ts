@@ -80,6 +80,24 @@ describe('runDoctor with answers the fixtures do not give', () => {
     for (const step of report.steps) expect(Object.keys(step).filter((k) => !['id', 'title', 'status', 'summary', 'checks', 'exchanges', 'hint', 'facts'].includes(k))).toEqual([]);
   });
 
+  it('metadata for another resource: prm.resource-matches fails, the AS is still examined, and --login is skipped because the login would refuse', async () => {
+    const challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"';
+    const report = await runDoctor(options(network({
+      'https://mcp.example.com/mcp': json({ error: 'unauthorized' }, 401, { 'www-authenticate': challenge }),
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': json({ resource: 'https://other.example.com/mcp', authorization_servers: [AS], scopes_supported: ['s'] }),
+      [`${AS}/.well-known/oauth-authorization-server`]: json({ ...asMetadata, registration_endpoint: `${AS}/reg` }),
+    }), { login: true }));
+    expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual(['unauthenticated:pass', 'resource-metadata:fail', 'authorization-server:pass', 'client:pass', 'login:skipped', 'authenticated:skipped']);
+    expect(report.steps[1]!.checks.find((c) => c.id === 'prm.resource-matches')).toEqual({
+      id: 'prm.resource-matches',
+      status: 'fail',
+      message: 'the metadata at "https://mcp.example.com/.well-known/oauth-protected-resource/mcp" is for "https://other.example.com/mcp", not for "https://mcp.example.com/mcp"',
+      spec: 'RFC 9728 §3.3',
+      hint: 'Metadata for another resource must not be used: publish "resource": "https://mcp.example.com/mcp" (the URL clients connect to), or check the server URL you gave.',
+    });
+    expect(report.steps[4]!.summary).toBe("airlock's login would refuse: prm.resource-matches failed");
+  });
+
   it('reports through the StepReporter: one block per step and the summary line', async () => {
     let out = '';
     const reporter = plainStepReporter({ write: (text: string) => ((out += text), true) } as unknown as NodeJS.WritableStream);
