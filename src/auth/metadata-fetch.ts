@@ -88,13 +88,20 @@ export function describeOutcomes(tried: CandidateOutcome[]): string {
 /**
  * Try each candidate in order and return what `accept` makes of the first JSON object found.
  * `accept` returns an AirlockError to reject the document: the walk then stops with that error
- * (a document that is there but wrong is not skipped silently).
+ * (a document that is there but wrong is not skipped silently). `tried`, when given, receives each
+ * outcome as it happens, so a caller (doctor) sees every URL tried even when the walk throws.
  */
 export async function firstMetadataDocument<T>(
   candidates: URL[],
-  options: { fetch: FetchLike; log: Logger; what: string; accept: (body: Record<string, unknown>, url: URL) => T | AirlockError },
+  options: {
+    fetch: FetchLike;
+    log: Logger;
+    what: string;
+    accept: (body: Record<string, unknown>, url: URL) => T | AirlockError;
+    tried?: CandidateOutcome[];
+  },
 ): Promise<FoundDocument<T>> {
-  const tried: CandidateOutcome[] = [];
+  const tried: CandidateOutcome[] = options.tried ?? [];
   for (const url of candidates) {
     const { outcome, body } = await fetchMetadataDocument(url, options.fetch);
     tried.push(outcome);

@@ -12,6 +12,7 @@ import { authorizedRequester, type TokenSource } from '../auth/authorized-reques
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { FetchLike } from '../auth/metadata-fetch.js';
 import type { GrantStore } from '../store/grant-store.js';
 import { lazyGrantStore } from '../store/lazy-store.js';
 import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
@@ -91,6 +92,10 @@ export interface AuthContext {
   onDeviceCode?: (info: DeviceCodeInfo) => void;
   /** Told at each step of a login (the `login` command's step view). */
   onProgress?: LoginProgressListener;
+  /** Instead of the keychain or file store: doctor logs in with a memory store, leaving the user's login untouched. */
+  store?: GrantStore;
+  /** Instead of the global fetch: doctor records every exchange. */
+  fetch?: FetchLike;
 }
 
 /** Open the store now (status, logout); loads the keychain binding. */
@@ -105,11 +110,12 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
   // The OAuth client (openid-client) and the keychain binding load only when a login is needed.
   const { AuthSession } = await import('../auth/auth-session.js');
   // Opened on first use: a server that needs no login costs no keychain probe and no warning.
-  const store = lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
+  const store = context.store ?? lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
   return new AuthSession({
     serverUrl: serverUrl.href,
     store,
     log,
+    fetch: context.fetch,
     grant: context.grant,
     scope: flags.scope,
     clientId: flags.clientId,

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerAudit } from './audit.js';
 import { registerConnect } from './connect.js';
+import { registerDoctor } from './doctor.js';
 import { registerLogin } from './login.js';
 import { registerLogout, registerStatus } from './status.js';
 import { version } from './context.js';
@@ -33,6 +34,7 @@ Examples:
   $ mcp-airlock login https://mcp.example.com/mcp          OAuth login ahead of time (keychain)
   $ mcp-airlock audit show --since 1h --outcome denied    what was refused in the last hour
   $ mcp-airlock audit verify                             check the audit log's hash chains
+  $ mcp-airlock doctor https://mcp.example.com/mcp         what is wrong with a server's OAuth setup, step by step
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed, 5 auth failed, 6 cannot listen,
 7 audit log broken, 130/143 stopped by SIGINT/SIGTERM.`);
@@ -43,5 +45,6 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed,
   registerLogout(program, result);
   registerStatus(program, result);
   registerAudit(program, result);
+  registerDoctor(program, result);
   return program;
 }

@@ -1,0 +1,96 @@
+/**
+ * What the doctor's steps share: the options from the CLI, the recording fetch, and what each step
+ * learned for the next ones (the challenge, the documents, the token). The access token lives only
+ * here, in memory, for the authenticated probe; it is never put into the report.
+ */
+import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
+import type { DeviceCodeInfo } from '../auth/device-grant.js';
+import type { FetchLike } from '../auth/metadata-fetch.js';
+import type { ServerMetadata } from '../auth/server-metadata.js';
+import type { BearerChallenge } from '../auth/www-authenticate.js';
+import type { Logger } from '../log.js';
+import type { GrantStore } from '../store/grant-store.js';
+import type { DoctorCheck, DoctorOutcome } from './doctor-report.js';
+
+/** How the login step gets an AuthSession: the CLI builds it from its flags (createAuthSession). */
+export type SessionFactory = (context: {
+  fetch: FetchLike;
+  store: GrantStore;
+  grant: AuthGrant;
+  onAuthorizationUrl: (url: string) => void;
+  onDeviceCode: (info: DeviceCodeInfo) => void;
+}) => Promise<AuthSession>;
+
+/** The doctor's own switches plus the auth flags that change what it checks. */
+export interface DoctorOptions {
+  /** The MCP server URL. */
+  url: URL;
+  /** --register: perform dynamic client registration. */
+  register: boolean;
+  /** --login: run the authorization and the authenticated probe. */
+  login: boolean;
+  /** --device: the device grant for --login. */
+  device: boolean;
+  /** --verbose: keep headers and bodies of every exchange. */
+  verbose: boolean;
+  scope?: string;
+  clientId?: string;
+  /** Only whether one was given: the secret itself stays with the session factory. */
+  hasClientSecret: boolean;
+  clientMetadataUrl?: string;
+  /** --resource. */
+  resource?: string;
+  assumeS256: boolean;
+  /** Plain http to loopback authorization endpoints. */
+  allowHttp: boolean;
+  /** Extra headers for the MCP requests (never Authorization from the doctor's own login). */
+  headers?: Record<string, string>;
+  fetch?: FetchLike;
+  log: Logger;
+  openSession: SessionFactory;
+  /** Things the user must see now (the login URL, a device code). */
+  notice: (text: string) => void;
+  now?: () => number;
+}
+
+/** What a step function returns; the engine adds exchanges and computes the status. */
+export interface StepOutput {
+  summary: string;
+  checks: DoctorCheck[];
+  facts?: Record<string, unknown>;
+  /** The step could not run: its reason becomes the summary, the status `skipped`. */
+  skipped?: string;
+}
+
+export interface DoctorState {
+  options: DoctorOptions;
+  /** The canonical server URL (RFC 8707 §2). */
+  serverUrl: string;
+  fetch: FetchLike;
+  now: () => number;
+  unauthenticatedStatus?: number;
+  /** false when the server answered the unauthenticated request: later auth steps are skipped. */
+  requiresAuth?: boolean;
+  /** The 401's WWW-Authenticate header, as received. */
+  wwwAuthenticate?: string;
+  challenge: BearerChallenge;
+  scopesSupported?: string[];
+  /** The first authorization server of the resource metadata. */
+  issuer?: string;
+  /** The RFC 8707 resource airlock would send. */
+  resourceIndicator?: string;
+  serverMetadata?: ServerMetadata;
+  /** Failed checks that make airlock's own login refuse: the login step is skipped while any. */
+  blockers: string[];
+  /** Checks whose failure explains a later one (token.audience for a rejected token). */
+  failed: Set<string>;
+  accessToken?: string;
+  grantedScope?: string;
+}
+
+/** A check, with the hint only when there is one. */
+export function check(id: string, status: DoctorOutcome, message: string, spec: string, hint?: string): DoctorCheck {
+  const result: DoctorCheck = { id, status, message, spec };
+  if (hint !== undefined && status !== 'pass' && status !== 'skipped') result.hint = hint;
+  return result;
+}

@@ -1,0 +1,93 @@
+/**
+ * One JSON-RPC request to a streamable HTTP MCP server (MCP 2025-11-25 basic/transports), as the
+ * doctor's probes need it: POST with `Accept: application/json, text/event-stream`, the answer read
+ * from a JSON body or from the first matching event of an SSE body, and the headers a 401 or 403
+ * carries. Never throws for an HTTP answer; a network failure is returned as `error`.
+ */
+import { describeError } from '../errors.js';
+import type { FetchLike } from '../auth/metadata-fetch.js';
+import { readSseEvents } from '../transports/sse-reader.js';
+
+export const PROBE_PROTOCOL_VERSION = '2025-11-25';
+const PROBE_TIMEOUT_MS = 15_000;
+
+export interface JsonRpcAnswer {
+  result?: Record<string, unknown>;
+  error?: { code?: number; message?: string };
+}
+
+export interface ProbeResult {
+  status?: number;
+  error?: string;
+  headers?: Headers;
+  answer?: JsonRpcAnswer;
+}
+
+/** The initialize request the doctor sends (MCP 2025-11-25 basic/lifecycle). */
+export function initializeRequest(id: number): Record<string, unknown> {
+  return {
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion: PROBE_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcp-airlock-doctor', version: '1' } },
+  };
+}
+
+function asAnswer(value: unknown, id: unknown): JsonRpcAnswer | undefined {
+  const messages = Array.isArray(value) ? value : [value];
+  for (const m of messages) {
+    if (m && typeof m === 'object' && (m as { id?: unknown }).id === id) return m as JsonRpcAnswer;
+  }
+  return undefined;
+}
+
+async function readAnswer(response: Response, id: unknown): Promise<JsonRpcAnswer | undefined> {
+  const type = response.headers.get('content-type') ?? '';
+  if (!response.body) return undefined;
+  if (type.includes('text/event-stream')) {
+    try {
+      for await (const event of readSseEvents(response.body)) {
+        if (event.event !== 'message' || !event.data) continue;
+        try {
+          const answer = asAnswer(JSON.parse(event.data), id);
+          if (answer) return answer;
+        } catch {
+          // not JSON: keep reading
+        }
+      }
+    } finally {
+      await response.body.cancel().catch(() => undefined);
+    }
+    return undefined;
+  }
+  const text = await response.text().catch(() => '');
+  try {
+    return asAnswer(JSON.parse(text), id);
+  } catch {
+    return undefined;
+  }
+}
+
+/** POST one JSON-RPC message; for a request (with `id`) read its answer. */
+export async function postJsonRpc(fetchImpl: FetchLike, url: string, message: Record<string, unknown>, headers: Record<string, string>): Promise<ProbeResult> {
+  let response: Response;
+  try {
+    response = await fetchImpl(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: JSON.stringify(message),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+  } catch (error) {
+    return { error: describeError(error) };
+  }
+  const result: ProbeResult = { status: response.status, headers: response.headers };
+  if (response.status === 200 && message['id'] !== undefined) {
+    const answer = await readAnswer(response, message['id']);
+    if (answer) result.answer = answer;
+  } else {
+    await response.body?.cancel().catch(() => undefined);
+  }
+  return result;
+}

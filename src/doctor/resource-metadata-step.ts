@@ -1,0 +1,107 @@
+/**
+ * Step 2: the protected resource metadata (RFC 9728), found the way airlock's login finds it (the
+ * challenge's `resource_metadata`, then the path-aware, then the root well-known URL: MCP
+ * 2025-11-25), every URL tried shown with its answer. Unlike the login, a document that fails a
+ * check does not end the run: each rule gets its own verdict, and the authorization server it names
+ * is still examined.
+ */
+import { quote } from '../errors.js';
+import { describeOutcomes, firstMetadataDocument, type CandidateOutcome } from '../auth/metadata-fetch.js';
+import { resourceMetadataUrls } from '../auth/resource-metadata.js';
+import { canonicalResourceUri, checkAuthUrl, resourceCovers } from '../auth/resource-uri.js';
+import { AirlockError } from '../errors.js';
+import { check, type DoctorState, type StepOutput } from './doctor-context.js';
+import type { DoctorCheck } from './doctor-report.js';
+import { providerOf, trailingSlashHint } from './quirks.js';
+
+const SPEC_FOUND = 'RFC 9728 §3; MCP 2025-11-25 Protected Resource Metadata Discovery';
+
+function strings(value: unknown): string[] | undefined {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v.length > 0) : undefined;
+}
+
+/** The resource checks: present, canonical, and naming this server (RFC 9728 §3.3). */
+function resourceChecks(state: DoctorState, raw: unknown, documentUrl: string, issuer: string | undefined): DoctorCheck[] {
+  if (typeof raw !== 'string' || !raw) {
+    return [check('prm.resource-matches', 'fail', `the metadata at ${quote(documentUrl)} has no "resource"`, 'RFC 9728 §2', `Add "resource": ${quote(state.serverUrl)} to the server's protected resource metadata.`)];
+  }
+  let canonical: string;
+  try {
+    canonical = canonicalResourceUri(raw, 'the metadata "resource"');
+  } catch (error) {
+    return [check('prm.resource-matches', 'fail', (error as Error).message, 'RFC 9728 §2', `Publish "resource": ${quote(state.serverUrl)}.`)];
+  }
+  const checks: DoctorCheck[] = [];
+  if (resourceCovers(canonical, state.serverUrl)) {
+    state.resourceIndicator ??= canonical;
+    checks.push(check('prm.resource-matches', 'pass', `resource ${quote(raw)} covers ${quote(state.serverUrl)}`, 'RFC 9728 §3.3'));
+  } else {
+    state.blockers.push('prm.resource-matches');
+    state.failed.add('prm.resource-matches');
+    checks.push(check('prm.resource-matches', 'fail', `the metadata at ${quote(documentUrl)} is for ${quote(raw)}, not for ${quote(state.serverUrl)}`, 'RFC 9728 §3.3',
+      `Metadata for another resource must not be used: publish "resource": ${quote(state.serverUrl)} (the URL clients connect to), or check the server URL you gave.`));
+  }
+  if (raw !== canonical) {
+    const slash = raw.endsWith('/') && !canonical.endsWith('/');
+    checks.push(check('prm.resource-canonical', 'warn',
+      slash ? `resource ${quote(raw)} has a trailing slash; airlock sends ${quote(canonical)}` : `resource ${quote(raw)} is not in canonical form; airlock sends ${quote(canonical)}`,
+      'RFC 8707 §2; MCP 2025-11-25 Canonical Server URI',
+      slash ? trailingSlashHint(raw, canonical, providerOf(issuer)) : `Publish the canonical form ${quote(canonical)} (lowercase scheme and host, no default port, no fragment).`));
+  }
+  return checks;
+}
+
+/** Step 2: find the RFC 9728 document in MCP 2025-11-25 order and check it rule by rule (RFC 9728 §2, §3.3). */
+export async function resourceMetadataStep(state: DoctorState): Promise<StepOutput> {
+  if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
+  const candidates = resourceMetadataUrls(state.serverUrl, state.challenge.resourceMetadata);
+  for (const url of candidates) {
+    try {
+      checkAuthUrl(url.href, 'the resource metadata URL', { allowHttp: state.options.allowHttp });
+    } catch (error) {
+      const e = error as AirlockError;
+      return { summary: 'refused to fetch', checks: [check('prm.url-allowed', 'fail', e.message, 'OAuth 2.1 §1.5', e.hint)] };
+    }
+  }
+  const tried: CandidateOutcome[] = [];
+  let found: { url: string; value: Record<string, unknown> };
+  try {
+    found = await firstMetadataDocument(candidates, { fetch: state.fetch, log: state.options.log, what: 'protected resource metadata', accept: (body) => body, tried });
+  } catch {
+    return {
+      summary: `not found at ${tried.length} URL${tried.length === 1 ? '' : 's'}`,
+      checks: [check('prm.found', 'fail', `no protected resource metadata; tried ${describeOutcomes(tried)}`, SPEC_FOUND,
+        `The server must publish RFC 9728 metadata at ${resourceMetadataUrls(state.serverUrl)[0]!.href} (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "Authorization: Bearer \${TOKEN}".`)],
+      facts: { tried },
+    };
+  }
+  const body = found.value;
+  const servers = strings(body['authorization_servers']) ?? [];
+  const issuer = servers[0];
+  const checks: DoctorCheck[] = [check('prm.found', 'pass', `found at ${quote(found.url)} (URL ${tried.length} of ${candidates.length} in spec order)`, SPEC_FOUND)];
+  checks.push(...resourceChecks(state, body['resource'], found.url, issuer));
+  if (issuer) {
+    state.issuer = issuer;
+    checks.push(check('prm.authorization-servers', 'pass', servers.length > 1 ? `names ${servers.length} authorization servers; airlock uses the first, ${quote(issuer)}` : `names ${quote(issuer)}`, 'RFC 9728 §2; MCP 2025-11-25'));
+  } else {
+    state.blockers.push('prm.authorization-servers');
+    checks.push(check('prm.authorization-servers', 'fail', `the metadata at ${quote(found.url)} lists no authorization_servers`, 'RFC 9728 §2; MCP 2025-11-25 (MUST list at least one)',
+      'Add "authorization_servers": ["<issuer URL>"] to the server\'s protected resource metadata.'));
+  }
+  const scopes = strings(body['scopes_supported']);
+  if (scopes?.length) state.scopesSupported = scopes;
+  if (state.options.resource) state.resourceIndicator = canonicalResourceUri(state.options.resource, '--resource');
+  const scopeSpec = 'MCP 2025-11-25 Scope Selection Strategy';
+  if (state.options.scope) checks.push(check('prm.scopes', 'pass', `--scope ${quote(state.options.scope)} is asked for`, scopeSpec));
+  else if (state.challenge.scope) checks.push(check('prm.scopes', 'pass', `the challenge's scope ${quote(state.challenge.scope)} is asked for`, scopeSpec));
+  else if (scopes?.length) checks.push(check('prm.scopes', 'pass', `no scope in the challenge; all of scopes_supported ${quote(scopes.join(' '))} are asked for`, scopeSpec));
+  else {
+    checks.push(check('prm.scopes', 'warn', 'neither the 401 challenge nor scopes_supported names a scope, so no scope is asked for', scopeSpec,
+      'If the server needs a scope, pass it with --scope "<scope>"; server side, name it in the challenge (WWW-Authenticate: Bearer scope="...") or in scopes_supported.'));
+  }
+  return {
+    summary: `${quote(found.url)}: resource ${quote(body['resource'])}, authorization server ${issuer ? quote(issuer) : 'none'}`,
+    checks,
+    facts: { tried, url: found.url, document: body },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Step 1: the MCP server without credentials. A protected server answers 401 with a Bearer
+ * challenge (RFC 6750 §3) that may name its resource metadata (RFC 9728 §5.1) and the scope it
+ * wants (MCP 2025-11-25 "Scope Selection Strategy"); a server that answers the initialize needs no
+ * authorization, and the OAuth steps are then skipped.
+ */
+import { quote } from '../errors.js';
+import { bearerChallenge } from '../auth/www-authenticate.js';
+import { check, type DoctorState, type StepOutput } from './doctor-context.js';
+import { initializeRequest, postJsonRpc } from './mcp-probe.js';
+
+const SPEC_401 = 'MCP 2025-11-25 authorization; RFC 6750 §3';
+const SPEC_CHALLENGE = 'RFC 9728 §5.1';
+
+/** Step 1: POST initialize without credentials and read the 401's Bearer challenge (RFC 6750 §3, RFC 9728 §5.1). */
+export async function unauthenticatedStep(state: DoctorState): Promise<StepOutput> {
+  const headers = { ...state.options.headers };
+  const probe = await postJsonRpc(state.fetch, state.options.url.href, initializeRequest(0), headers);
+  if (probe.status === undefined) {
+    return {
+      summary: `no answer: ${probe.error ?? 'unknown error'}`,
+      checks: [check('unauth.reachable', 'fail', `POST ${state.options.url.href} failed: ${probe.error ?? 'unknown error'}`, 'MCP 2025-11-25 basic/transports', 'Check the URL, that the server is running, and the network (HTTPS_PROXY, firewall).')],
+    };
+  }
+  state.unauthenticatedStatus = probe.status;
+  const www = probe.headers?.get('www-authenticate') ?? null;
+  const facts: Record<string, unknown> = { status: probe.status };
+  if (www !== null) facts['wwwAuthenticate'] = www;
+  if (www !== null && probe.status === 401) state.wwwAuthenticate = www;
+
+  if (probe.status >= 200 && probe.status < 300) {
+    state.requiresAuth = false;
+    return {
+      summary: `HTTP ${probe.status} without credentials: this server needs no authorization`,
+      checks: [check('unauth.status', 'pass', `the server answered initialize without credentials (HTTP ${probe.status}); the OAuth steps do not apply`, SPEC_401)],
+      facts,
+    };
+  }
+  if (probe.status !== 401) {
+    const hint = probe.status === 404
+      ? 'Check the path of the MCP endpoint (often /mcp); a legacy HTTP+SSE server is at its /sse URL.'
+      : probe.status === 403
+        ? 'A 403 without a prior 401 usually means a firewall, a WAF or an IP allow-list in front of the server; an OAuth-protected MCP server answers 401.'
+        : 'An OAuth-protected MCP server answers an unauthenticated request with 401 and a WWW-Authenticate challenge; check the URL and the server logs.';
+    return {
+      summary: `HTTP ${probe.status}, expected 401`,
+      checks: [check('unauth.status', 'fail', `the server answered HTTP ${probe.status} to an unauthenticated initialize`, SPEC_401, hint)],
+      facts,
+    };
+  }
+
+  state.requiresAuth = true;
+  const checks = [check('unauth.status', 'pass', 'HTTP 401: the server requires authorization', SPEC_401)];
+  const challenge = bearerChallenge(www);
+  if (!challenge) {
+    checks.push(check('unauth.challenge', 'warn', www === null ? 'the 401 carries no WWW-Authenticate header' : `the 401's WWW-Authenticate has no Bearer challenge: ${quote(www)}`, 'RFC 6750 §3; RFC 9110 §11.6.1', 'The server should answer 401 with WWW-Authenticate: Bearer resource_metadata="<its RFC 9728 metadata URL>"; airlock falls back to the well-known URLs.'));
+    return { summary: 'HTTP 401 without a Bearer challenge', checks, facts };
+  }
+  state.challenge = challenge;
+  facts['challenge'] = challenge;
+  checks.push(check('unauth.challenge', 'pass', 'Bearer challenge present', 'RFC 6750 §3'));
+  checks.push(challenge.resourceMetadata
+    ? check('unauth.resource-metadata', 'pass', `resource_metadata=${quote(challenge.resourceMetadata)}`, SPEC_CHALLENGE)
+    : check('unauth.resource-metadata', 'pass', 'no resource_metadata in the challenge; the well-known URLs are tried next (MCP 2025-11-25 allows either)', SPEC_CHALLENGE));
+  checks.push(challenge.scope
+    ? check('unauth.scope', 'pass', `scope=${quote(challenge.scope)} (asked for first)`, 'MCP 2025-11-25 Scope Selection Strategy')
+    : check('unauth.scope', 'pass', 'no scope in the challenge; the metadata\'s scopes_supported are used instead', 'MCP 2025-11-25 Scope Selection Strategy'));
+  const parts = [`HTTP 401, Bearer challenge`];
+  if (challenge.resourceMetadata) parts.push('resource_metadata');
+  if (challenge.scope) parts.push(`scope ${quote(challenge.scope)}`);
+  if (challenge.error) parts.push(`error ${quote(challenge.error)}`);
+  return { summary: parts.join(', '), checks, facts };
+}

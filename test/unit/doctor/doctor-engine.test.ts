@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { runDoctor } from '../../../src/doctor/doctor-engine.js';
+import type { DoctorOptions } from '../../../src/doctor/doctor-context.js';
+import { createLogger } from '../../../src/log.js';
+import { plainStepReporter } from '../../../src/ui/step-reporter.js';
+
+/** A fake network: URL -> response. Real servers are used in test/e2e/doctor.test.ts; these cover answers the fixtures do not give. */
+function network(routes: Record<string, (init?: RequestInit) => Response>): typeof fetch {
+  return async (input, init) => {
+    const url = String(input);
+    const route = routes[url];
+    return route ? route(init) : new Response('{"error":"not found"}', { status: 404, headers: { 'content-type': 'application/json' } });
+  };
+}
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) => () => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+function options(fetchImpl: typeof fetch, extra: Partial<DoctorOptions> = {}): DoctorOptions {
+  return {
+    url: new URL('https://mcp.example.com/mcp'),
+    register: false,
+    login: false,
+    device: false,
+    verbose: false,
+    hasClientSecret: false,
+    assumeS256: false,
+    allowHttp: false,
+    log: createLogger('silent'),
+    openSession: async () => { throw new Error('no login in unit tests'); },
+    notice: () => undefined,
+    fetch: fetchImpl,
+    now: () => Date.UTC(2026, 0, 1),
+    ...extra,
+  };
+}
+
+const AS = 'https://as.example.com';
+const asMetadata = { issuer: AS, authorization_endpoint: `${AS}/auth`, token_endpoint: `${AS}/token`, code_challenge_methods_supported: ['S256'] };
+
+describe('runDoctor with answers the fixtures do not give', () => {
+  it('a server that needs no authorization: step 1 says so and the OAuth steps are skipped with that reason', async () => {
+    /** An MCP server without auth: answers each request with its own id. */
+    const open = (init?: RequestInit) => {
+      const request = JSON.parse(String(init?.body)) as { id?: number; method: string };
+      if (request.id === undefined) return new Response(null, { status: 202 });
+      const result = request.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: { tools: {} } } : { tools: [{ name: 'echo' }] };
+      return json({ jsonrpc: '2.0', id: request.id, result })();
+    };
+    const report = await runDoctor(options(network({ 'https://mcp.example.com/mcp': open })));
+    expect(report.steps.map((s) => [s.id, s.status, s.summary])).toEqual([
+      ['unauthenticated', 'pass', 'HTTP 200 without credentials: this server needs no authorization'],
+      ['resource-metadata', 'skipped', 'the server needs no authorization'],
+      ['authorization-server', 'skipped', 'the server needs no authorization'],
+      ['client', 'skipped', 'the server needs no authorization'],
+      ['login', 'skipped', 'the server needs no authorization'],
+      ['authenticated', 'pass', 'protocol 2025-11-25, 1 tool'],
+    ]);
+    expect(report.result).toBe('pass');
+  });
+
+  it('a 401 without a challenge, metadata at the root URL without scopes, and an AS without registration: warnings and a failure, each with its hint; JSON shape', async () => {
+    const report = await runDoctor(options(network({
+      'https://mcp.example.com/mcp': json({ error: 'unauthorized' }, 401),
+      'https://mcp.example.com/.well-known/oauth-protected-resource': json({ resource: 'https://mcp.example.com', authorization_servers: [AS] }),
+      [`${AS}/.well-known/oauth-authorization-server`]: json(asMetadata),
+    })));
+    expect(report).toMatchObject({ schema: 'mcp-airlock/doctor/1', target: 'https://mcp.example.com/mcp', startedAt: '2026-01-01T00:00:00.000Z', result: 'fail' });
+    expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual(['unauthenticated:warn', 'resource-metadata:warn', 'authorization-server:warn', 'client:fail', 'login:skipped', 'authenticated:skipped']);
+    const checks = report.steps.flatMap((s) => s.checks.filter((c) => c.status !== 'pass').map((c) => [c.id, c.status, c.hint]));
+    expect(checks).toEqual([
+      ['unauth.challenge', 'warn', 'The server should answer 401 with WWW-Authenticate: Bearer resource_metadata="<its RFC 9728 metadata URL>"; airlock falls back to the well-known URLs.'],
+      ['prm.scopes', 'warn', 'If the server needs a scope, pass it with --scope "<scope>"; server side, name it in the challenge (WWW-Authenticate: Bearer scope="...") or in scopes_supported.'],
+      ['as.registration', 'warn', 'Register a client with the server operator (native app, redirect http://127.0.0.1/callback) and pass --client-id.'],
+      ['client.registration', 'fail', 'Register a client with the server operator (native app, redirect http://127.0.0.1/callback) and pass --client-id (and --client-secret-env for a confidential one).'],
+    ]);
+    expect(report.steps[1]!.exchanges.map((e) => `${e.url} ${e.status}`)).toEqual([
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp 404',
+      'https://mcp.example.com/.well-known/oauth-protected-resource 200',
+    ]);
+    for (const step of report.steps) expect(Object.keys(step).filter((k) => !['id', 'title', 'status', 'summary', 'checks', 'exchanges', 'hint', 'facts'].includes(k))).toEqual([]);
+  });
+
+  it('metadata for another resource: prm.resource-matches fails, the AS is still examined, and --login is skipped because the login would refuse', async () => {
+    const challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"';
+    const report = await runDoctor(options(network({
+      'https://mcp.example.com/mcp': json({ error: 'unauthorized' }, 401, { 'www-authenticate': challenge }),
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': json({ resource: 'https://other.example.com/mcp', authorization_servers: [AS], scopes_supported: ['s'] }),
+      [`${AS}/.well-known/oauth-authorization-server`]: json({ ...asMetadata, registration_endpoint: `${AS}/reg` }),
+    }), { login: true }));
+    expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual(['unauthenticated:pass', 'resource-metadata:fail', 'authorization-server:pass', 'client:pass', 'login:skipped', 'authenticated:skipped']);
+    expect(report.steps[1]!.checks.find((c) => c.id === 'prm.resource-matches')).toEqual({
+      id: 'prm.resource-matches',
+      status: 'fail',
+      message: 'the metadata at "https://mcp.example.com/.well-known/oauth-protected-resource/mcp" is for "https://other.example.com/mcp", not for "https://mcp.example.com/mcp"',
+      spec: 'RFC 9728 §3.3',
+      hint: 'Metadata for another resource must not be used: publish "resource": "https://mcp.example.com/mcp" (the URL clients connect to), or check the server URL you gave.',
+    });
+    expect(report.steps[4]!.summary).toBe("airlock's login would refuse: prm.resource-matches failed");
+  });
+
+  it('reports through the StepReporter: one block per step and the summary line', async () => {
+    let out = '';
+    const reporter = plainStepReporter({ write: (text: string) => ((out += text), true) } as unknown as NodeJS.WritableStream);
+    await runDoctor({ ...options(network({ 'https://mcp.example.com/mcp': () => new Response('nope', { status: 404 }) })), reporter });
+    expect(out.split('\n').filter((l) => /^(PASS|WARN|FAIL|SKIP) /.test(l) || l.startsWith('doctor '))).toEqual([
+      'FAIL  Unauthenticated request: HTTP 404, expected 401',
+      'FAIL  Protected resource metadata: not found at 2 URLs',
+      'SKIP  Authorization server metadata: no authorization server is known (see resource-metadata)',
+      'SKIP  Client registration: no usable authorization server metadata (see authorization-server)',
+      'SKIP  Login and token: pass --login to log in and check the token',
+      'SKIP  Authenticated initialize and tools/list: no access token: pass --login',
+      'doctor https://mcp.example.com/mcp: FAILED (0 passed, 0 warnings, 2 failed, 4 skipped)',
+    ]);
+    expect(out).toContain('      hint: Check the path of the MCP endpoint (often /mcp); a legacy HTTP+SSE server is at its /sse URL.');
+  });
+});
