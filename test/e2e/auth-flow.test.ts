@@ -4,7 +4,7 @@
  * registration, PKCE, resource indicators, refresh with rotation, device and client credentials
  * grants, step-up, and each fixture variant that breaks one rule.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT_CLIENT, startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import { AuthSession, MAX_STEP_UPS, type AuthOptions } from '../../src/auth/auth-session.js';
 import { AirlockError } from '../../src/errors.js';
@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log.js';
 import type { TokenRecord } from '../../src/store/grant-store.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
 import { MemoryGrantStore } from '../helpers/memory-grant-store.js';
+import { useAuthFixtures } from '../helpers/auth-fixtures.js';
 
 type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
 
@@ -28,16 +29,7 @@ class ScannedStore extends MemoryGrantStore {
   }
 }
 
-const fixtures: Fixture[] = [];
-afterEach(async () => {
-  await Promise.all(fixtures.splice(0).map((f) => f.close()));
-});
-
-async function fixture(options: Parameters<typeof startAuthFixture>[0] = {}): Promise<Fixture> {
-  const f = await startAuthFixture(options);
-  fixtures.push(f);
-  return f;
-}
+const fixture = useAuthFixtures();
 
 interface Harness {
   session: AuthSession;

@@ -134,3 +134,12 @@ export async function killSessionLeftovers(root: string): Promise<number[]> {
   }
   return killed;
 }
+
+/** Remove every entry a test wrote under its own keychain service name. */
+export async function clearKeychainService(service: string): Promise<void> {
+  const { AsyncEntry, findCredentialsAsync } = await import('@napi-rs/keyring');
+  const { KEYCHAIN_ENTRY_OPTIONS } = await import('../../src/store/keychain-store.js');
+  for (const { account } of await findCredentialsAsync(service)) {
+    await new AsyncEntry(service, account, KEYCHAIN_ENTRY_OPTIONS).deleteCredential();
+  }
+}

@@ -3,7 +3,7 @@
  * the real authorization server fixture (oidc-provider) and protected MCP server. The reporter
  * records every update, so the tests see the actual sequence of step ids and statuses.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startAuthFixture } from '../../../fixtures/auth/protected-server.mjs';
 import { AuthSession, type AuthOptions } from '../../../src/auth/auth-session.js';
 import type { LoginProgress } from '../../../src/auth/login-progress.js';
@@ -12,19 +12,11 @@ import { createLogger } from '../../../src/log.js';
 import type { StepReporter, StepUpdate } from '../../../src/ui/step-reporter.js';
 import { HeadlessBrowser } from '../../helpers/headless-browser.js';
 import { MemoryGrantStore } from '../../helpers/memory-grant-store.js';
+import { useAuthFixtures } from '../../helpers/auth-fixtures.js';
 
 type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
 
-const fixtures: Fixture[] = [];
-afterEach(async () => {
-  await Promise.all(fixtures.splice(0).map((f) => f.close()));
-});
-
-async function fixture(options: Parameters<typeof startAuthFixture>[0] = {}): Promise<Fixture> {
-  const f = await startAuthFixture(options);
-  fixtures.push(f);
-  return f;
-}
+const fixture = useAuthFixtures();
 
 /** A reporter that keeps every call, in order. */
 function recordingReporter() {

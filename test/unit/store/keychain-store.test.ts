@@ -18,7 +18,7 @@ import { lockFileName } from '../../../src/store/process-lock.js';
 import { openGrantStore } from '../../../src/store/open-store.js';
 import { captureLog, sampleClient, sampleTokens, visibleText } from '../../helpers/grant-records.js';
 import { sessionReport, UNLOCKED, useTempRoot } from '../../helpers/keychain-sessions.js';
-import { requireKeyringTools, requireTestKeyring } from '../../helpers/keyring.js';
+import { clearKeychainService, requireKeyringTools, requireTestKeyring } from '../../helpers/keyring.js';
 
 const run = promisify(execFile);
 const R1 = 'https://one.example.com/mcp';
@@ -46,9 +46,7 @@ describe('keychain store (real gnome-keyring)', () => {
 
   afterEach(async () => {
     if (!root) return;
-    for (const { account } of await findCredentialsAsync(service)) {
-      await new AsyncEntry(service, account, KEYCHAIN_ENTRY_OPTIONS).deleteCredential();
-    }
+    await clearKeychainService(service);
     await rm(root, { recursive: true, force: true });
     root = '';
   });

@@ -5,15 +5,14 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AsyncEntry, findCredentialsAsync } from '@napi-rs/keyring';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileGrantStore, lockDirFor } from '../../../src/store/file-store.js';
 import type { GrantStore } from '../../../src/store/grant-store.js';
-import { createKeychainGrantStore, KEYCHAIN_ENTRY_OPTIONS } from '../../../src/store/keychain-store.js';
+import { createKeychainGrantStore } from '../../../src/store/keychain-store.js';
 import { openGrantStore } from '../../../src/store/open-store.js';
 import { createLogger } from '../../../src/log.js';
 import { captureLog, sampleClient, sampleTokens } from '../../helpers/grant-records.js';
-import { requireTestKeyring } from '../../helpers/keyring.js';
+import { clearKeychainService, requireTestKeyring } from '../../helpers/keyring.js';
 
 const R1 = 'https://one.example.com/mcp';
 const R2 = 'https://two.example.com/mcp';
@@ -48,9 +47,7 @@ describe('auto storage: records from the file store move into the keychain once 
 
   afterEach(async () => {
     if (!root) return;
-    for (const { account } of await findCredentialsAsync(service)) {
-      await new AsyncEntry(service, account, KEYCHAIN_ENTRY_OPTIONS).deleteCredential();
-    }
+    await clearKeychainService(service);
     await rm(root, { recursive: true, force: true });
     root = '';
   });
