@@ -16,7 +16,7 @@ import { openInBrowser } from './browser.js';
 import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
 import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
-import { deviceGrantFlow, type DeviceCodeInfo } from './device-grant.js';
+import { deviceGrantFlow } from './device-grant.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration } from './oauth-client.js';
@@ -36,12 +36,13 @@ export interface AuthOptions {
   fetch?: FetchLike;
   /** Opens the authorization URL; default: the system browser (`openInBrowser`). */
   openUrl?: (url: string) => Promise<void>;
-  /** Do not open a browser; only hand the URL to onAuthorizationUrl (or the log). */
+  /** Do not open a browser; the URL is only shown (the `authorization` progress event). */
   noBrowser?: boolean;
-  /** Shows the authorization URL to the user (always called, so it can be opened by hand). */
-  onAuthorizationUrl?: (url: string) => void;
-  onDeviceCode?: (info: DeviceCodeInfo) => void;
-  /** Told at each step boundary of a login (discovery, client, authorization, tokens), for a progress view. */
+  /**
+   * Told at each step boundary of a login (discovery, client, authorization, tokens). It is what
+   * shows the user the authorization URL (always, so it can be opened by hand) or the device code;
+   * without it they go to the log.
+   */
   onProgress?: LoginProgressListener;
   grant?: AuthGrant;
   /** --scope: overrides the challenge's and the metadata's scopes. */
@@ -386,10 +387,7 @@ export class AuthSession {
           config: configure(client),
           scopes,
           resourceIndicator: target.resourceIndicator,
-          onDeviceCode: progress || options.onDeviceCode ? (info) => {
-            progress?.({ step: 'authorization', via: 'device', ...info });
-            options.onDeviceCode?.(info);
-          } : undefined,
+          onDeviceCode: progress ? (info) => progress({ step: 'authorization', via: 'device', ...info }) : undefined,
           timeoutMs: this.authTimeoutMs,
           allowHttp,
           log: this.log,
@@ -413,10 +411,7 @@ export class AuthSession {
             resourceIndicator: target.resourceIndicator,
             openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
             noBrowser: options.noBrowser ?? false,
-            onAuthorizationUrl: progress || options.onAuthorizationUrl ? (url) => {
-              progress?.({ step: 'authorization', via: 'browser', url });
-              options.onAuthorizationUrl?.(url);
-            } : undefined,
+            onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,
             timeoutMs: this.authTimeoutMs,
             log: this.log,
           });

@@ -6,7 +6,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
-import type { DeviceCodeInfo } from '../auth/device-grant.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
@@ -86,11 +85,10 @@ export function clientSecret(flags: AuthFlags): string | undefined {
 export interface AuthContext {
   log: Logger;
   grant?: AuthGrant;
-  /** Shows the authorization URL (stderr; never stdout in stdio modes). */
-  onAuthorizationUrl?: (url: string) => void;
-  /** Shows the device code (default: a warning on the log). */
-  onDeviceCode?: (info: DeviceCodeInfo) => void;
-  /** Told at each step of a login (the `login` command's step view). */
+  /**
+   * Told at each step of a login (login's step view, doctor). Default: the authorization URL and
+   * the device code as warnings on the log (stderr; never stdout in stdio modes).
+   */
   onProgress?: LoginProgressListener;
   /** Instead of the keychain or file store: doctor logs in with a memory store, leaving the user's login untouched. */
   store?: GrantStore;
@@ -130,9 +128,11 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     // loopback MCP server (the same rule as for MCP traffic itself).
     allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
-    onAuthorizationUrl: context.onAuthorizationUrl ?? ((url) => log.warn(`to log in to ${serverUrl.origin}, open: ${url}`)),
-    onProgress: context.onProgress,
-    onDeviceCode: context.onDeviceCode ?? ((info) => log.warn(`to log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode} (valid ${Math.round(info.expiresIn / 60)} min)`)),
+    onProgress: context.onProgress ?? ((event) => {
+      if (event.step !== 'authorization') return;
+      if (event.via === 'browser') log.warn(`to log in to ${serverUrl.origin}, open: ${event.url}`);
+      else log.warn(`to log in, open ${event.verificationUriComplete ?? event.verificationUri} and enter the code ${event.userCode} (valid ${Math.round(event.expiresIn / 60)} min)`);
+    }),
   });
 }
 

@@ -58,9 +58,6 @@ Examples:
         log,
         grant,
         onProgress: steps.onProgress,
-        // Shown by the steps (a notice) instead.
-        onAuthorizationUrl: () => undefined,
-        onDeviceCode: () => undefined,
       });
       steps.start();
       record = await session.login({ force: options.force });

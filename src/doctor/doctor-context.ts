@@ -4,7 +4,7 @@
  * here, in memory, for the authenticated probe; it is never put into the report.
  */
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
-import type { DeviceCodeInfo } from '../auth/device-grant.js';
+import type { LoginProgressListener } from '../auth/login-progress.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
 import type { ServerMetadata } from '../auth/server-metadata.js';
 import type { BearerChallenge } from '../auth/www-authenticate.js';
@@ -17,8 +17,7 @@ export type SessionFactory = (context: {
   fetch: FetchLike;
   store: GrantStore;
   grant: AuthGrant;
-  onAuthorizationUrl: (url: string) => void;
-  onDeviceCode: (info: DeviceCodeInfo) => void;
+  onProgress: LoginProgressListener;
 }) => Promise<AuthSession>;
 
 /** The doctor's own switches plus the auth flags that change what it checks. */

@@ -30,8 +30,13 @@ export async function loginStep(state: DoctorState): Promise<StepOutput> {
       fetch: state.fetch,
       store: createMemoryGrantStore(),
       grant,
-      onAuthorizationUrl: (url) => options.notice(`Open this URL to log in: ${url}`),
-      onDeviceCode: (info) => options.notice(`To log in, open ${info.verificationUriComplete ?? info.verificationUri} and enter the code ${info.userCode}`),
+      // Only the authorization is shown: the other login steps are doctor's own checks.
+      onProgress: (event) => {
+        if (event.step !== 'authorization') return;
+        options.notice(event.via === 'browser'
+          ? `Open this URL to log in: ${event.url}`
+          : `To log in, open ${event.verificationUriComplete ?? event.verificationUri} and enter the code ${event.userCode}`);
+      },
     });
     // As connect does on a 401: the session takes the resource metadata URL and the scope from
     // the challenge step 1 saw, then logs in; login() then returns the fresh record.

@@ -54,7 +54,9 @@ function harness(f: Fixture, options: Partial<AuthOptions> = {}, browser = new H
     store,
     log,
     openUrl: browser.open,
-    onAuthorizationUrl: (url) => urls.push(url),
+    onProgress: (event) => {
+      if (event.step === 'authorization' && event.via === 'browser') urls.push(event.url);
+    },
     allowHttp: true,
     authTimeoutMs: 10_000,
     now: () => clock.now,
@@ -273,9 +275,10 @@ describe('device and client credentials grants', () => {
       openUrl: async () => {
         throw new Error('the device grant must not open a browser');
       },
-      onDeviceCode: (info) => {
-        shown.push(info);
-        approval = new HeadlessBrowser({ login: 'bob' }).navigate(info.verificationUriComplete!);
+      onProgress: (event) => {
+        if (event.step !== 'authorization' || event.via !== 'device') return;
+        shown.push(event);
+        approval = new HeadlessBrowser({ login: 'bob' }).navigate(event.verificationUriComplete!);
       },
     });
     const record = await h.session.login();

@@ -33,7 +33,7 @@ function recordingReporter() {
   return { reporter, calls, statuses };
 }
 
-async function run(f: Fixture, options: Partial<AuthOptions> & { grant?: AuthOptions['grant'] } = {}) {
+async function run(f: Fixture, { onEvent, ...options }: Partial<AuthOptions> & { onEvent?: (event: LoginProgress) => void } = {}) {
   const events: LoginProgress[] = [];
   const { reporter, calls, statuses } = recordingReporter();
   const steps = new LoginSteps(reporter, { grant: options.grant ?? 'authorization_code', noBrowser: true });
@@ -48,6 +48,7 @@ async function run(f: Fixture, options: Partial<AuthOptions> & { grant?: AuthOpt
     onProgress: (event) => {
       events.push(event);
       steps.onProgress(event);
+      onEvent?.(event);
     },
     ...options,
   });
@@ -102,8 +103,8 @@ describe('login steps from the progress events of a real login', () => {
     let approval: Promise<unknown> | undefined;
     const { events, calls, statuses } = await run(f, {
       grant: 'device_code',
-      onDeviceCode: (info) => {
-        approval = new HeadlessBrowser({ login: 'bob' }).navigate(info.verificationUriComplete!);
+      onEvent: (event) => {
+        if (event.step === 'authorization' && event.via === 'device') approval = new HeadlessBrowser({ login: 'bob' }).navigate(event.verificationUriComplete!);
       },
     });
     await approval;
