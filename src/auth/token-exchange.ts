@@ -20,6 +20,7 @@ import { secretAuthMethod } from './client-registration.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, tokenRequestError } from './oauth-client.js';
 import { formatScope, parseScope, unionScopes } from './scopes.js';
+import { tokenRecordFrom } from './token-response.js';
 import { bearerChallenge } from './www-authenticate.js';
 
 /** RFC 8693 §2.1 grant type, and §3 token type identifiers. */
@@ -148,14 +149,10 @@ export class TokenExchanger {
     } catch (error) {
       throw tokenRequestError(error, `exchanging the caller's token at ${quote(target.issuer)} (RFC 8693)`);
     }
-    if (response.token_type.toLowerCase() !== 'bearer') {
-      throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the token exchange at ${quote(target.issuer)} issued a token of type ${quote(response.token_type)}; only Bearer is supported`, {
-        hint: 'Configure the client at the authorization server for Bearer tokens.',
-      });
-    }
-    const lifetime = typeof response.expires_in === 'number' && response.expires_in > 0 ? response.expires_in * 1000 : DEFAULT_LIFETIME_MS;
+    // The same reading as any token response (Bearer only, expires_in), kept in memory only.
+    const record = tokenRecordFrom(response, { resource: target.resourceIndicator, issuer: target.issuer, clientId: this.options.clientId, requestedScopes: scopes, now: started });
     this.options.log.debug(`exchanged a caller's token at ${quote(target.issuer)} for ${quote(target.resourceIndicator)}`);
-    return { authorization: `Bearer ${response.access_token}`, expiresAt: started + lifetime };
+    return { authorization: `Bearer ${record.accessToken}`, expiresAt: record.expiresAt ?? started + DEFAULT_LIFETIME_MS };
   }
 
   /** A TokenSource for one session: its caller's current token, exchanged. */

@@ -109,8 +109,9 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
     if (options.upstreamTokenExchange) {
       const { request, perCaller } = await tokenExchangeUpstream(url, headers, options, log);
-      upstream = { kind: 'remote', url, mode: options.transport, headers, request };
-      upstreamFor = (callerToken) => ({ ...upstream as Extract<UpstreamSpec, { kind: 'remote' }>, request: perCaller(callerToken) });
+      const remote = { kind: 'remote', url, mode: options.transport, headers, request } as const;
+      upstream = remote;
+      upstreamFor = (callerToken) => ({ ...remote, request: perCaller(callerToken) });
     } else {
       // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
       const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, await createRequester(), log);
