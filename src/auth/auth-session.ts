@@ -9,7 +9,7 @@
 import type { TokenEndpointResponse } from 'openid-client';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ClientRecord, GrantStore, TokenRecord } from '../store/grant-store.js';
+import { authLockName, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
 import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { openInBrowser } from './browser.js';
@@ -233,7 +233,7 @@ export class AuthSession {
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    return this.store.withLock(`auth:${this.resource}`, fn, this.authTimeoutMs + LOCK_MARGIN_MS);
+    return this.store.withLock(authLockName(this.resource), fn, this.authTimeoutMs + LOCK_MARGIN_MS);
   }
 
   private async current(): Promise<TokenRecord | undefined> {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger, LogLevel } from '../log.js';
-import type { GrantStore, TokenRecord } from '../store/grant-store.js';
+import { authLockName, type GrantStore, type TokenRecord } from '../store/grant-store.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { openStore, parseStorage, type AuthFlags } from './auth-options.js';
 import { createContext } from './context.js';
@@ -83,7 +83,7 @@ interface LogoutOptions extends Pick<AuthFlags, 'storage'> {
 async function logOut(stored: TokenRecord, store: GrantStore, options: LogoutOptions, log: Logger): Promise<boolean> {
   // The lock of logins and refreshes (AuthSession): a refresh running now must not store a rotated
   // token after it is revoked, nor a revocation hit a token that was just replaced.
-  return store.withLock(`auth:${stored.resource}`, async () => {
+  return store.withLock(authLockName(stored.resource), async () => {
     const record = await store.loadTokens(stored.resource);
     if (!record) return false;
     if (options.revoke) await revoke(record, store, options, log);

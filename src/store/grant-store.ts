@@ -62,3 +62,11 @@ export interface GrantStore {
    */
   withLock<T>(name: string, fn: () => Promise<T>, timeoutMs?: number): Promise<T>;
 }
+
+/**
+ * The lock name for everything that changes one resource's grant: logins, refreshes (AuthSession)
+ * and logout's revocation, so that none of them stores or revokes a token another just replaced.
+ */
+export function authLockName(resource: string): string {
+  return `auth:${resource}`;
+}
