@@ -104,13 +104,14 @@ function ResultLine({ summary, outcome }: { summary: string; outcome: StepOutcom
 export function inkStepReporter(out: NodeJS.WriteStream): StepReporter {
   const list = new StepList();
   const written: StaticItem[] = [];
-  const frozen = new Set<string>();
+  /** A step is written (static) once it reaches a final status; the rest are drawn live. */
+  const isWritten = (id: string): boolean => written.some((item) => item.kind === 'step' && item.state.id === id);
   let result: ViewProps['result'];
   let notices = 0;
   let finishing: Promise<void> | undefined;
 
   const view = (): ReactElement =>
-    h(StepView, { written: [...written], live: list.steps.filter((s) => !frozen.has(s.id)).map((s) => ({ ...s })), result });
+    h(StepView, { written: [...written], live: list.steps.filter((s) => !isWritten(s.id)).map((s) => ({ ...s })), result });
   // stdout and stderr both `out`: ink writes nothing anywhere else (stdin is untouched: no input hooks).
   const instance = render(view(), { stdout: out, stderr: out, patchConsole: false, exitOnCtrlC: false });
   // Subscribed before any unmount: ink resolves only promises asked for before it unmounts.
@@ -121,8 +122,7 @@ export function inkStepReporter(out: NodeJS.WriteStream): StepReporter {
     step(id, update) {
       if (finishing) return;
       const state = list.apply(id, update);
-      if (isFinal(state.status) && !frozen.has(id)) {
-        frozen.add(id);
+      if (isFinal(state.status) && !isWritten(id)) {
         written.push({ key: `step:${id}`, kind: 'step', state: { ...state } });
       }
       instance.rerender(view());
