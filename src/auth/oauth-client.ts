@@ -18,7 +18,7 @@ import {
   type ClientAuth,
   type ServerMetadata,
 } from 'openid-client';
-import { AirlockError, describeError, quote } from '../errors.js';
+import { AirlockError, describeError, quote, type AirlockErrorCode } from '../errors.js';
 import type { ClientRecord } from '../store/grant-store.js';
 import type { FetchLike } from './metadata-fetch.js';
 
@@ -76,34 +76,37 @@ export function oauthErrorCode(error: unknown): string | undefined {
  * the library error: openid-client attaches the response body to those, and a body of a 200
  * answer holds tokens.
  */
-export function tokenRequestError(error: unknown, what: string): AirlockError {
+export interface RequestErrorOptions {
+  /** Default AIRLOCK_AUTH_TOKEN. */
+  code?: AirlockErrorCode;
+  /** The hint when the server refused the request with an OAuth error (default: one per error code). */
+  refusedHint?: string;
+  /** The hint when the server could not be reached or answered something unexpected. */
+  failedHint?: string;
+}
+
+export function tokenRequestError(error: unknown, what: string, options: RequestErrorOptions = {}): AirlockError {
   if (error instanceof AirlockError) return error;
-  if (error instanceof ResponseBodyError) {
-    const description = error.error_description ? `: ${quote(error.error_description)}` : '';
-    return new AirlockError('AIRLOCK_AUTH_TOKEN', `${what} failed: the authorization server answered ${quote(error.error)}${description}`, {
-      hint: error.error === 'invalid_grant'
-        ? 'The grant is no longer valid; log in again (mcp-airlock login <url>).'
-        : 'Check the client registration and scopes, or run mcp-airlock doctor <url>.',
-      cause: error,
+  const code = options.code ?? 'AIRLOCK_AUTH_TOKEN';
+  const refused = (oauthError: string, description: string | undefined, cause: Error): AirlockError =>
+    new AirlockError(code, `${what} failed: the authorization server answered ${quote(oauthError)}${description ? `: ${quote(description)}` : ''}`, {
+      hint: options.refusedHint
+        ?? (oauthError === 'invalid_grant' ? 'The grant is no longer valid; log in again (mcp-airlock login <url>).'
+        : oauthError === 'invalid_client' ? 'The authorization server did not accept the client: check --client-id and --client-secret-env/--client-secret-file, or log in again to register anew.'
+        : 'Check the client registration and scopes, or run mcp-airlock doctor <url>.'),
+      cause,
     });
-  }
+  if (error instanceof ResponseBodyError) return refused(error.error, error.error_description, error);
   if (error instanceof WWWAuthenticateChallengeError) {
     // RFC 6749 §5.2: a failed client authentication may be a 401 with a challenge instead of a body.
     const params = error.cause.find((c) => typeof c.parameters.error === 'string')?.parameters;
-    const code = params?.error ?? `HTTP ${error.status}`;
-    const description = params?.error_description ? `: ${quote(params.error_description)}` : '';
-    return new AirlockError('AIRLOCK_AUTH_TOKEN', `${what} failed: the authorization server answered ${quote(code)}${description}`, {
-      hint: code === 'invalid_client'
-        ? 'The authorization server did not accept the client id and secret: check --client-id and --client-secret-env/--client-secret-file.'
-        : 'Check the client registration and scopes, or run mcp-airlock doctor <url>.',
-      cause: Object.assign(new Error(error.message), { code: error.code, status: error.status }),
-    });
+    return refused(params?.error ?? `HTTP ${error.status}`, params?.error_description, Object.assign(new Error(error.message), { code: error.code, status: error.status }));
   }
   const safeCause = error instanceof ClientError
     ? Object.assign(new Error(error.message), { code: error.code })
     : error instanceof TypeError ? error : new Error(describeError(error));
-  return new AirlockError('AIRLOCK_AUTH_TOKEN', `${what} failed: ${describeError(safeCause)}`, {
-    hint: 'Check that the authorization server is reachable, or run mcp-airlock doctor <url>.',
+  return new AirlockError(code, `${what} failed: ${describeError(safeCause)}`, {
+    hint: options.failedHint ?? 'Check that the authorization server is reachable, or run mcp-airlock doctor <url>.',
     cause: safeCause,
   });
 }

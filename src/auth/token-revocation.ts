@@ -7,12 +7,12 @@
  * sends its client_id in the body, a confidential one its secret the way it registered
  * (client_secret_basic or client_secret_post). openid-client's `tokenRevocation` does the request.
  */
-import { ClientError, ResponseBodyError, tokenRevocation } from 'openid-client';
-import { AirlockError, describeError, quote } from '../errors.js';
+import { tokenRevocation } from 'openid-client';
+import { quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ClientRecord, TokenRecord } from '../store/grant-store.js';
 import type { FetchLike } from './metadata-fetch.js';
-import { oauthConfiguration } from './oauth-client.js';
+import { oauthConfiguration, oauthErrorCode, tokenRequestError } from './oauth-client.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
 
 /** The RFC 7009 §2.1 `token_type_hint` values, in the order they are revoked. */
@@ -49,26 +49,6 @@ function revokingClient(record: TokenRecord, client: ClientRecord | undefined): 
   return { issuer: record.issuer, clientId: record.clientId, method: 'pre-registered', tokenEndpointAuthMethod: 'none', registeredAt: 0 };
 }
 
-/**
- * An AirlockError for a failed revocation request. An OAuth error answer (RFC 7009 §2.2.1) is named
- * by its code and description, quoted; other failures keep only the library's message: the cause
- * of a protocol error can hold the response, which is never shown.
- */
-function revocationError(error: unknown, endpoint: string, type: RevokedTokenType): AirlockError {
-  const what = `revoking ${describeRevoked([type])} at ${quote(endpoint)}`;
-  if (error instanceof ResponseBodyError) {
-    const description = error.error_description ? `: ${quote(error.error_description)}` : '';
-    return new AirlockError('AIRLOCK_AUTH_REVOCATION', `${what} failed: the authorization server answered ${quote(error.error)}${description} (HTTP ${error.status})`, {
-      hint: 'The authorization server did not accept the revocation; revoke the access of mcp-airlock in your account settings there if it matters.',
-      cause: error,
-    });
-  }
-  const safeCause = error instanceof ClientError ? Object.assign(new Error(error.message), { code: error.code }) : error instanceof TypeError ? error : new Error(describeError(error));
-  return new AirlockError('AIRLOCK_AUTH_REVOCATION', `${what} failed: ${describeError(safeCause)}`, {
-    hint: 'Check that the authorization server is reachable and retry the logout later, or revoke the access of mcp-airlock in your account settings there.',
-    cause: safeCause,
-  });
-}
 
 /**
  * Revoke the refresh token (when the record has one), then the access token, at the revocation
@@ -93,12 +73,16 @@ export async function revokeGrant(options: RevokeGrantOptions): Promise<Revocati
     try {
       await tokenRevocation(config, token, { token_type_hint: type });
     } catch (error) {
-      if (error instanceof ResponseBodyError && error.error === 'unsupported_token_type') {
+      if (oauthErrorCode(error) === 'unsupported_token_type') {
         notRevocable.push(type);
         log.debug(`${quote(endpoint)} cannot revoke ${describeRevoked([type])} (unsupported_token_type)`);
         continue;
       }
-      throw revocationError(error, endpoint, type);
+      throw tokenRequestError(error, `revoking ${describeRevoked([type])} at ${quote(endpoint)}`, {
+        code: 'AIRLOCK_AUTH_REVOCATION',
+        refusedHint: 'The authorization server did not accept the revocation; revoke the access of mcp-airlock in your account settings there if it matters.',
+        failedHint: 'Check that the authorization server is reachable and retry the logout later, or revoke the access of mcp-airlock in your account settings there.',
+      });
     }
     revoked.push(type);
     log.debug(`revoked ${describeRevoked([type])} for ${quote(record.resource)} at ${quote(endpoint)}`);

@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_CLIENT, startAuthFixture } from '../../../fixtures/auth/protected-server.mjs';
 import { AuthSession } from '../../../src/auth/auth-session.js';
 import { describeRevoked, revokeGrant } from '../../../src/auth/token-revocation.js';
-import { AirlockError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import type { TokenRecord } from '../../../src/store/grant-store.js';
 import { HeadlessBrowser } from '../../helpers/headless-browser.js';
 import { MemoryGrantStore } from '../../helpers/memory-grant-store.js';
 import { startRecordingServer } from '../../helpers/recording-server.js';
+import { rejectedAirlockError } from '../../helpers/thrown.js';
 
 let fixture: Awaited<ReturnType<typeof startAuthFixture>>;
 beforeAll(async () => {
@@ -43,11 +43,6 @@ async function refreshDirectly(record: TokenRecord): Promise<{ status: number; e
   return { status: response.status, error: ((await response.json()) as { error?: unknown }).error };
 }
 
-async function thrownAirlockError(promise: Promise<unknown>): Promise<AirlockError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(AirlockError);
-  return error as AirlockError;
-}
 
 const revocations = () => fixture.asRequests.filter((r) => (r as { route?: string }).route === 'revocation');
 
@@ -79,10 +74,10 @@ describe('revokeGrant (RFC 7009)', () => {
 
   it('an unknown client is refused by the server: AIRLOCK_AUTH_REVOCATION naming the endpoint and the OAuth error, never the token', async () => {
     const { record } = await loggedIn();
-    const error = await thrownAirlockError(revokeGrant({ record: { ...record, clientId: 'nobody' }, client: undefined, allowHttp: true, log }));
+    const error = await rejectedAirlockError(revokeGrant({ record: { ...record, clientId: 'nobody' }, client: undefined, allowHttp: true, log }));
     expect(error.code).toBe('AIRLOCK_AUTH_REVOCATION');
     expect(error.exitCode).toBe(5);
-    expect(error.message).toBe(`revoking the refresh token at "${fixture.issuer}/token/revocation" failed: the authorization server answered "invalid_client": "client authentication failed" (HTTP 401)`);
+    expect(error.message).toBe(`revoking the refresh token at "${fixture.issuer}/token/revocation" failed: the authorization server answered "invalid_client": "client authentication failed"`);
     expect(error.hint).toBe('The authorization server did not accept the revocation; revoke the access of mcp-airlock in your account settings there if it matters.');
     expect(JSON.stringify({ message: error.message, hint: error.hint })).not.toContain(record.refreshToken!);
   });
@@ -111,6 +106,24 @@ describe('revokeGrant (RFC 7009)', () => {
     }
   });
 
+  it('a confidential client whose secret is refused with a 401 challenge (RFC 6749 §5.2): the error code is named, not "a challenge"', async () => {
+    const as = await startRecordingServer((req, origin) => {
+      if (req.path === '/.well-known/oauth-authorization-server') return { json: { issuer: origin, token_endpoint: `${origin}/token`, revocation_endpoint: `${origin}/revoke` } };
+      if (req.path === '/revoke') return { status: 401, headers: { 'www-authenticate': 'Basic realm="as", error="invalid_client", error_description="client authentication failed"' }, json: {} };
+      return undefined;
+    });
+    try {
+      const record: TokenRecord = { resource: 'http://127.0.0.1:1/mcp', issuer: as.origin, clientId: 'c', accessToken: 'at-SECRET', tokenType: 'Bearer', refreshToken: 'rt-SECRET', obtainedAt: 0 };
+      const client = { issuer: as.origin, clientId: 'c', clientSecret: 'cs-SECRET', tokenEndpointAuthMethod: 'client_secret_basic', method: 'pre-registered' as const, registeredAt: 0 };
+      const error = await rejectedAirlockError(revokeGrant({ record, client, allowHttp: true, log }));
+      expect(error.code).toBe('AIRLOCK_AUTH_REVOCATION');
+      expect(error.message).toBe(`revoking the refresh token at "${as.origin}/revoke" failed: the authorization server answered "invalid_client": "client authentication failed"`);
+      expect(error.message + error.hint).not.toMatch(/SECRET/);
+    } finally {
+      await as.close();
+    }
+  });
+
   it('an answer of HTTP 503 without an OAuth error body is an AIRLOCK_AUTH_REVOCATION with a retry hint', async () => {
     const as = await startRecordingServer((req, origin) => {
       if (req.path === '/.well-known/oauth-authorization-server') return { json: { issuer: origin, token_endpoint: `${origin}/token`, revocation_endpoint: `${origin}/revoke` } };
@@ -119,8 +132,7 @@ describe('revokeGrant (RFC 7009)', () => {
     });
     try {
       const record: TokenRecord = { resource: 'http://127.0.0.1:1/mcp', issuer: as.origin, clientId: 'c', accessToken: 'at-SECRET', tokenType: 'Bearer', refreshToken: 'rt-SECRET', obtainedAt: 0 };
-      const error = await thrownAirlockError(revokeGrant({ record, client: undefined, allowHttp: true, log }));
-      expect(error).toBeInstanceOf(AirlockError);
+      const error = await rejectedAirlockError(revokeGrant({ record, client: undefined, allowHttp: true, log }));
       expect(error.code).toBe('AIRLOCK_AUTH_REVOCATION');
       expect(error.message).toMatch(new RegExp(`^revoking the refresh token at "${as.origin}/revoke" failed: .+`));
       expect(error.hint).toBe('Check that the authorization server is reachable and retry the logout later, or revoke the access of mcp-airlock in your account settings there.');
