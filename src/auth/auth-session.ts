@@ -9,7 +9,7 @@
 import type { TokenEndpointResponse } from 'openid-client';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
-import { authLockName, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
+import { authLockName, authLockWaitMs, DEFAULT_AUTH_TIMEOUT_MS, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
 import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { openInBrowser } from './browser.js';
@@ -71,13 +71,10 @@ export interface Principal {
   scopes: string[];
 }
 
-export const DEFAULT_AUTH_TIMEOUT_MS = 5 * 60_000;
 /** Step-ups per session: a server that keeps asking for new scopes must not keep opening browsers. */
 export const MAX_STEP_UPS = 3;
 /** A token from a login rejected this soon after is not worth another login (loop guard). */
 const FRESH_LOGIN_MS = 60_000;
-/** Waiting for another process's login: its own wait plus this. */
-const LOCK_MARGIN_MS = 30_000;
 
 function withoutRefreshToken(record: TokenRecord): TokenRecord {
   const { refreshToken: _dropped, ...rest } = record;
@@ -233,7 +230,7 @@ export class AuthSession {
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    return this.store.withLock(authLockName(this.resource), fn, this.authTimeoutMs + LOCK_MARGIN_MS);
+    return this.store.withLock(authLockName(this.resource), fn, authLockWaitMs(this.authTimeoutMs));
   }
 
   private async current(): Promise<TokenRecord | undefined> {

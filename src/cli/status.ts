@@ -4,9 +4,9 @@
  */
 import type { Command } from 'commander';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
-import { AirlockError, describeError, quote } from '../errors.js';
+import { AirlockError, describeError, ExitCode, quote, toAirlockError } from '../errors.js';
 import type { Logger, LogLevel } from '../log.js';
-import { authLockName, type GrantStore, type TokenRecord } from '../store/grant-store.js';
+import { authLockName, authLockWaitMs, type GrantStore, type TokenRecord } from '../store/grant-store.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { openStore, parseStorage, type AuthFlags } from './auth-options.js';
 import { createContext } from './context.js';
@@ -80,15 +80,16 @@ interface LogoutOptions extends Pick<AuthFlags, 'storage'> {
  * revocation is said on stderr, and the local record is deleted anyway: keeping a token the user
  * asked to forget would be worse than a token that stays valid at the server until it expires.
  */
-async function logOut(stored: TokenRecord, store: GrantStore, options: LogoutOptions, log: Logger): Promise<boolean> {
-  // The lock of logins and refreshes (AuthSession): a refresh running now must not store a rotated
-  // token after it is revoked, nor a revocation hit a token that was just replaced.
-  return store.withLock(authLockName(stored.resource), async () => {
-    const record = await store.loadTokens(stored.resource);
+async function logOut(resource: string, store: GrantStore, options: LogoutOptions, log: Logger): Promise<boolean> {
+  // The lock of logins and refreshes (AuthSession), waited for as long as a login may take: a
+  // refresh running now must not store a rotated token after it is revoked, nor a revocation hit
+  // a token that was just replaced.
+  return store.withLock(authLockName(resource), async () => {
+    const record = await store.loadTokens(resource);
     if (!record) return false;
     if (options.revoke) await revoke(record, store, options, log);
     return store.deleteTokens(record.resource);
-  });
+  }, authLockWaitMs());
 }
 
 async function revoke(record: TokenRecord, store: GrantStore, options: LogoutOptions, log: Logger): Promise<void> {
@@ -96,7 +97,7 @@ async function revoke(record: TokenRecord, store: GrantStore, options: LogoutOpt
   try {
     const outcome = await revokeGrant({
       record,
-      client: await store.loadClient(record.issuer).catch(() => undefined),
+      client: await store.loadClient(record.issuer),
       // As for login: plain http only to a loopback authorization server.
       allowHttp: options.allowHttp || isLoopbackHost(new URL(record.resource).hostname),
       log,
@@ -135,11 +136,23 @@ export function registerLogout(program: Command, result: CommandResult): void {
     const { log } = createContext(options.logLevel);
     const store = await openStore(options, log);
     const wanted = options.all ? undefined : resourceOf(url!);
-    const records = wanted === undefined ? await store.listTokens() : [await store.loadTokens(wanted)].filter((r): r is TokenRecord => r !== undefined);
+    const resources = wanted === undefined ? (await store.listTokens()).map((r) => r.resource) : [wanted];
     let removed = 0;
-    for (const record of records) if (await logOut(record, store, options, log)) removed++;
+    let failed = 0;
+    for (const resource of resources) {
+      try {
+        if (await logOut(resource, store, options, log)) removed++;
+      } catch (error) {
+        // One server that cannot be logged out of (its lock held, its record damaged) must not keep
+        // --all from the others.
+        if (wanted !== undefined) throw error;
+        failed++;
+        const failure = toAirlockError(error);
+        log.error(`could not log out of ${resource}: ${failure.message}${failure.hint ? ` (${failure.hint})` : ''}`);
+      }
+    }
     if (wanted !== undefined && removed === 0) process.stdout.write(`not logged in to ${quote(wanted)}; nothing to forget\n`);
-    else process.stdout.write(`logged out of ${removed} server${removed === 1 ? '' : 's'}\n`);
-    result.exitCode = 0;
+    else process.stdout.write(`logged out of ${removed} server${removed === 1 ? '' : 's'}${failed ? `; ${failed} failed (see above)` : ''}\n`);
+    result.exitCode = failed ? ExitCode.auth : 0;
   });
 }

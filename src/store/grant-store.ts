@@ -70,3 +70,11 @@ export interface GrantStore {
 export function authLockName(resource: string): string {
   return `auth:${resource}`;
 }
+
+/** How long a login waits for the user, unless --auth-timeout says otherwise. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 5 * 60_000;
+
+/** How long to wait for the auth lock: another process's login may take its whole wait, plus a margin. */
+export function authLockWaitMs(authTimeoutMs: number = DEFAULT_AUTH_TIMEOUT_MS): number {
+  return authTimeoutMs + 30_000;
+}
