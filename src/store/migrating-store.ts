@@ -10,7 +10,9 @@
  * record), is moved into the keychain and its file removed, with one info line; a file record
  * older than the keychain's is stale and removed. Saves go to the keychain only; deletes remove
  * both copies. A file that cannot be read (damaged, unsafe mode) is reported and left alone: it
- * never makes the keychain's own record unusable.
+ * never makes the keychain's own record unusable. Each key's file is looked at once per process:
+ * after that the keychain alone answers (a file written later, by a process that had no keychain,
+ * is picked up by the next process).
  */
 import { quote } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -28,6 +30,8 @@ export interface FileMigrationOptions {
 /** The keychain store, which also takes over records left in the file store (see the module comment). */
 export function withFileMigration(options: FileMigrationOptions): GrantStore {
   const { keychain, files, dir, log } = options;
+  /** Keys whose file this process has already looked at (and moved or found absent). */
+  const settled = new Set<string>();
 
   async function fromFiles<T>(load: () => Promise<T | undefined>): Promise<T | undefined> {
     try {
@@ -43,31 +47,36 @@ export function withFileMigration(options: FileMigrationOptions): GrantStore {
    * or an older one. `stamp` is when a record was obtained; `what` names it in the info line.
    */
   async function take<T>(
+    key: string,
     what: string,
     loadKeychain: () => Promise<T | undefined>,
     loadFile: () => Promise<T | undefined>,
     stamp: (record: T) => number,
     save: (record: T) => Promise<void>,
-    removeFile: () => Promise<boolean>,
+    removeFile: () => Promise<unknown>,
   ): Promise<T | undefined> {
+    if (settled.has(key)) return loadKeychain();
     const [inKeychain, inFile] = await Promise.all([loadKeychain(), fromFiles(loadFile)]);
+    settled.add(key);
     if (inFile === undefined) return inKeychain;
     if (inKeychain !== undefined && stamp(inKeychain) >= stamp(inFile)) {
-      await removeFile();
+      await fromFiles(removeFile);
       log.debug(`removed an older copy of ${what} from the credential files in ${dir}`);
       return inKeychain;
     }
     await save(inFile);
-    await removeFile();
+    await fromFiles(removeFile);
     log.info(`moved ${what} from the credential files in ${dir} into the OS keychain`);
     return inFile;
   }
 
-  const loadTokens = (resource: string): Promise<TokenRecord | undefined> =>
+  /** `listed`: the file record already read by listTokens, instead of reading it again. */
+  const loadTokens = (resource: string, listed?: TokenRecord): Promise<TokenRecord | undefined> =>
     take(
+      `tokens:${resource}`,
       `the tokens for ${quote(resource)}`,
       () => keychain.loadTokens(resource),
-      () => files.loadTokens(resource),
+      listed ? async () => listed : () => files.loadTokens(resource),
       (r) => r.obtainedAt,
       (r) => keychain.saveTokens(r),
       () => files.deleteTokens(resource),
@@ -75,18 +84,19 @@ export function withFileMigration(options: FileMigrationOptions): GrantStore {
 
   return {
     backend: keychain.backend,
-    loadTokens,
+    loadTokens: (resource) => loadTokens(resource),
     saveTokens: (record) => keychain.saveTokens(record),
     async deleteTokens(resource) {
       const [fromKeychain, fromFile] = await Promise.all([keychain.deleteTokens(resource), fromFiles(() => files.deleteTokens(resource))]);
       return fromKeychain || fromFile === true;
     },
     async listTokens() {
-      for (const record of (await fromFiles(() => files.listTokens())) ?? []) await loadTokens(record.resource);
+      for (const record of (await fromFiles(() => files.listTokens())) ?? []) await loadTokens(record.resource, record);
       return keychain.listTokens();
     },
     loadClient: (issuer): Promise<ClientRecord | undefined> =>
       take(
+        `client:${issuer}`,
         `the client registration for ${quote(issuer)}`,
         () => keychain.loadClient(issuer),
         () => files.loadClient(issuer),

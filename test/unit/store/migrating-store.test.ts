@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileGrantStore, lockDirFor } from '../../../src/store/file-store.js';
 import type { GrantStore } from '../../../src/store/grant-store.js';
 import { createKeychainGrantStore } from '../../../src/store/keychain-store.js';
+import { withFileMigration } from '../../../src/store/migrating-store.js';
 import { openGrantStore } from '../../../src/store/open-store.js';
 import { createLogger } from '../../../src/log.js';
 import { captureLog, sampleClient, sampleTokens } from '../../helpers/grant-records.js';
@@ -105,7 +106,7 @@ describe('auto storage: records from the file store move into the keychain once 
     expect(await jsonFiles()).toEqual([]);
   });
 
-  it('a damaged file is reported once per read and never hides the keychain record', async () => {
+  it('a damaged file is reported and never hides the keychain record', async () => {
     await keychain.saveTokens(sampleTokens(R1, 'k'));
     await files.saveTokens(sampleTokens(R1, 'f'));
     const [name] = await jsonFiles();
@@ -115,6 +116,31 @@ describe('auto storage: records from the file store move into the keychain once 
     expect(lines).toEqual([
       `[mcp-airlock] warn: credential file "${join(dir, name!)}" is damaged: it is not valid JSON; using the OS keychain without it`,
     ]);
+  });
+
+  it('each file is looked at once per process: the damaged file warns once, a file written later is left for the next process', async () => {
+    await keychain.saveTokens(sampleTokens(R1, 'k'));
+    await files.saveTokens(sampleTokens(R1, 'f', { obtainedAt: 0 }));
+    const [name] = await jsonFiles();
+    await writeFile(join(dir, name!), '{not json', { mode: 0o600 });
+    const { store, lines } = await openAuto();
+    for (let i = 0; i < 3; i++) expect((await store.loadTokens(R1))?.accessToken).toBe('at-SECRET-k');
+    expect(lines).toHaveLength(1);
+    await rm(join(dir, name!));
+    await files.saveTokens(sampleTokens(R1, 'later', { obtainedAt: 1_900_000_000_000 }));
+    expect((await store.loadTokens(R1))?.accessToken).toBe('at-SECRET-k');
+    expect((await (await openAuto()).store.loadTokens(R1))?.accessToken).toBe('at-SECRET-later');
+  });
+
+  it('a file that cannot be removed after the move is reported, and the record is still served', async () => {
+    // Running as root, no file mode stops a removal here: the file store's delete is made to fail.
+    await files.saveTokens(sampleTokens(R1, 'file'));
+    const { log, lines } = captureLog();
+    const stuck: GrantStore = { ...files, deleteTokens: async () => { throw new Error('cannot remove the credential file: EACCES'); } };
+    const store = withFileMigration({ keychain, files: stuck, dir, log });
+    expect((await store.loadTokens(R1))?.accessToken).toBe('at-SECRET-file');
+    expect((await keychain.loadTokens(R1))?.accessToken).toBe('at-SECRET-file');
+    expect(lines.join('')).toContain('cannot remove the credential file: EACCES; using the OS keychain without it');
   });
 
   it("--storage keychain does not look at the files (only auto falls back, so only auto migrates)", async () => {
