@@ -8,7 +8,7 @@
 import { quote } from '../errors.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
 import { parseScope, unionScopes } from '../auth/scopes.js';
-import { check, type DoctorState, type StepOutput } from './doctor-context.js';
+import { check, hasFailed, type DoctorState, type StepOutput } from './doctor-context.js';
 import type { DoctorCheck } from './doctor-report.js';
 import { initializeRequest, postJsonRpc, PROBE_PROTOCOL_VERSION, type ProbeResult } from './mcp-probe.js';
 import { audienceHint, providerOf } from './quirks.js';
@@ -21,7 +21,7 @@ function refusal(state: DoctorState, probe: ProbeResult, what: string): DoctorCh
     const challenge = bearerChallenge(probe.headers?.get('www-authenticate'));
     const why = challenge?.error ? `: ${quote(challenge.error)}${challenge.errorDescription ? ` (${quote(challenge.errorDescription)})` : ''}` : '';
     const resource = state.resourceIndicator ?? state.serverUrl;
-    const hint = state.failed.has('token.audience')
+    const hint = hasFailed(state, 'token.audience')
       ? audienceHint(resource, providerOf(state.issuer))
       : `Check that the MCP server trusts the issuer ${quote(state.issuer)} and expects the audience ${quote(resource)} (or pass --resource with the one it expects).`;
     return check('mcp.token-accepted', 'fail', `the server rejected the access token on ${what} (HTTP 401${why})`, SPEC_AUTH, hint);

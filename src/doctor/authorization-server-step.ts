@@ -24,7 +24,6 @@ function pkceCheck(state: DoctorState, body: Record<string, unknown>): DoctorChe
   if (state.options.assumeS256) {
     return check('as.pkce-s256', 'warn', `${what}; S256 is used anyway (--assume-s256)`, spec, 'Ask the server operator to advertise code_challenge_methods_supported: ["S256"], so clients need no override.');
   }
-  state.blockers.push('as.pkce-s256');
   return check('as.pkce-s256', 'fail', `${what}: airlock refuses to log in without PKCE S256`, spec, pkceHint(providerOf(state.issuer)));
 }
 
@@ -33,14 +32,12 @@ function grantCheck(state: DoctorState, body: Record<string, unknown>): DoctorCh
   const listed = Array.isArray(body['grant_types_supported']) ? (body['grant_types_supported'] as unknown[]).filter((g): g is string => typeof g === 'string') : undefined;
   if (state.options.device) {
     if (typeof body['device_authorization_endpoint'] !== 'string' || (listed && !listed.includes(DEVICE_GRANT))) {
-      state.blockers.push('as.grant-types');
       return check('as.grant-types', 'fail', 'no device authorization grant (device_authorization_endpoint, RFC 8628 §4)', 'RFC 8628 §4', 'Drop --device and log in with the browser (add --no-browser to print the URL instead of opening it).');
     }
     return check('as.grant-types', 'pass', 'the device authorization grant is offered', 'RFC 8628 §4');
   }
   if (!listed) return check('as.grant-types', 'pass', 'grant_types_supported is absent (RFC 8414 default: authorization_code, implicit)', spec);
   if (!listed.includes('authorization_code')) {
-    state.blockers.push('as.grant-types');
     return check('as.grant-types', 'fail', `grant_types_supported ${quote(listed.join(' '))} lacks authorization_code`, spec, 'Enable the authorization code grant for public clients on the authorization server, or use --device if it offers that.');
   }
   const refresh = listed.includes('refresh_token') ? '' : ' (no refresh_token: a new login each time the token expires)';
@@ -74,7 +71,6 @@ export async function authorizationServerStep(state: DoctorState): Promise<StepO
     checkAuthUrl(issuer, 'the authorization server', { allowHttp: state.options.allowHttp });
   } catch (error) {
     const e = error as AirlockError;
-    state.blockers.push('as.url-allowed');
     return { summary: 'refused to fetch', checks: [check('as.url-allowed', 'fail', e.message, 'OAuth 2.1 §1.5', e.hint)] };
   }
   const candidates = authorizationServerMetadataUrls(issuer);
@@ -83,7 +79,6 @@ export async function authorizationServerStep(state: DoctorState): Promise<StepO
   try {
     found = await firstMetadataDocument(candidates, { fetch: state.fetch, log: state.options.log, what: 'authorization server metadata', accept: (body) => body, tried });
   } catch {
-    state.blockers.push('as.found');
     return {
       summary: `not found at ${tried.length} URLs`,
       checks: [check('as.found', 'fail', `no authorization server metadata for ${quote(issuer)}; tried ${describeOutcomes(tried)}`, SPEC_FOUND, metadataNotFoundHint(issuer, provider))],
@@ -95,13 +90,11 @@ export async function authorizationServerStep(state: DoctorState): Promise<StepO
   if (body['issuer'] === issuer) {
     checks.push(check('as.issuer-matches', 'pass', `issuer ${quote(issuer)} is the one named`, 'RFC 8414 §3.3'));
   } else {
-    state.blockers.push('as.issuer-matches');
     checks.push(check('as.issuer-matches', 'fail', `the metadata at ${quote(found.url)} names issuer ${quote(body['issuer'])}, expected ${quote(issuer)}`, 'RFC 8414 §3.3; MCP 2026-07-28', issuerMismatchHint(issuer, body['issuer'], provider)));
   }
   // The issuer has its own verdict above; this checks the rest as the login would (token and other endpoints).
   const usable = checkServerMetadata({ ...body, issuer }, issuer, found.url, state.options.allowHttp);
   if (usable instanceof AirlockError) {
-    state.blockers.push('as.endpoints');
     checks.push(check('as.endpoints', 'fail', usable.message, 'RFC 8414 §2; OAuth 2.1 §1.5', usable.hint));
   } else {
     state.serverMetadata = usable;

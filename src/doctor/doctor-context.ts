@@ -67,7 +67,6 @@ export interface DoctorState {
   serverUrl: string;
   fetch: FetchLike;
   now: () => number;
-  unauthenticatedStatus?: number;
   /** false when the server answered the unauthenticated request: later auth steps are skipped. */
   requiresAuth?: boolean;
   /** The 401's WWW-Authenticate header, as received. */
@@ -79,12 +78,23 @@ export interface DoctorState {
   /** The RFC 8707 resource airlock would send. */
   resourceIndicator?: string;
   serverMetadata?: ServerMetadata;
-  /** Failed checks that make airlock's own login refuse: the login step is skipped while any. */
-  blockers: string[];
-  /** Checks whose failure explains a later one (token.audience for a rejected token). */
-  failed: Set<string>;
+  /** Every check of the steps run so far (the engine appends each step's). */
+  checks: DoctorCheck[];
   accessToken?: string;
   grantedScope?: string;
+}
+
+/** Whether a check of an earlier step failed (token.audience explains a rejected token). */
+export function hasFailed(state: DoctorState, id: string): boolean {
+  return state.checks.some((c) => c.id === id && c.status === 'fail');
+}
+
+/**
+ * The failed checks of discovery (resource and authorization server metadata): airlock's own
+ * login refuses after any of them, so doctor does not try it.
+ */
+export function loginBlockers(state: DoctorState): string[] {
+  return state.checks.filter((c) => c.status === 'fail' && (c.id.startsWith('prm.') || c.id.startsWith('as.'))).map((c) => c.id);
 }
 
 /** A check, with the hint only when there is one. */

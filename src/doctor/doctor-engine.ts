@@ -50,8 +50,7 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
     fetch: recorder.fetch,
     now,
     challenge: {},
-    blockers: [],
-    failed: new Set(),
+    checks: [],
   };
   const report: DoctorReport = { schema: DOCTOR_SCHEMA, target: options.url.href, startedAt: new Date(now()).toISOString(), result: 'pass', steps: [] };
   const { reporter } = options;
@@ -66,6 +65,7 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
         checks: [check(`${definition.id}.error`, 'fail', describeError(error), 'mcp-airlock', 'This may be a bug in mcp-airlock: rerun with --verbose and report it with the JSON output (--json).')],
       };
     }
+    state.checks.push(...output.checks);
     const exchanges = await recorder.take();
     const step: DoctorStep = {
       id: definition.id,

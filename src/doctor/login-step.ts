@@ -8,7 +8,7 @@
 import { AirlockError, describeError, quote } from '../errors.js';
 import { selectScopes } from '../auth/scopes.js';
 import { createMemoryGrantStore } from '../store/memory-store.js';
-import { check, type DoctorState, type StepOutput } from './doctor-context.js';
+import { check, loginBlockers, type DoctorState, type StepOutput } from './doctor-context.js';
 import { loginFailedHint, providerOf } from './quirks.js';
 import { decodeAccessToken, shownClaims, tokenChecks } from './token-checks.js';
 
@@ -19,8 +19,10 @@ export async function loginStep(state: DoctorState): Promise<StepOutput> {
   const { options } = state;
   if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
   if (!options.login) return { summary: '', checks: [], skipped: 'pass --login to log in and check the token' };
-  if (state.blockers.length) return { summary: '', checks: [], skipped: `airlock's login would refuse: ${state.blockers.join(', ')} failed` };
-  const issuer = state.issuer!;
+  const blockers = loginBlockers(state);
+  if (blockers.length) return { summary: '', checks: [], skipped: `airlock's login would refuse: ${blockers.join(', ')} failed` };
+  const issuer = state.issuer;
+  if (!issuer || !state.serverMetadata) return { summary: '', checks: [], skipped: 'discovery found no usable authorization server (see the steps above)' };
   const provider = providerOf(issuer);
   const grant = options.device ? 'device_code' : 'authorization_code';
   let session;
@@ -72,7 +74,6 @@ export async function loginStep(state: DoctorState): Promise<StepOutput> {
       now: state.now(),
       provider,
     });
-    for (const v of verdicts) if (v.status === 'fail') state.failed.add(v.id);
     checks.push(...verdicts);
   }
   const expiry = facts['expiresIn'] === undefined ? 'no expiry given' : `expires in ${String(facts['expiresIn'])} s`;

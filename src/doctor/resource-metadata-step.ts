@@ -36,8 +36,6 @@ function resourceChecks(state: DoctorState, raw: unknown, documentUrl: string, i
     state.resourceIndicator ??= canonical;
     checks.push(check('prm.resource-matches', 'pass', `resource ${quote(raw)} covers ${quote(state.serverUrl)}`, 'RFC 9728 §3.3'));
   } else {
-    state.blockers.push('prm.resource-matches');
-    state.failed.add('prm.resource-matches');
     checks.push(check('prm.resource-matches', 'fail', `the metadata at ${quote(documentUrl)} is for ${quote(raw)}, not for ${quote(state.serverUrl)}`, 'RFC 9728 §3.3',
       `Metadata for another resource must not be used: publish "resource": ${quote(state.serverUrl)} (the URL clients connect to), or check the server URL you gave.`));
   }
@@ -84,7 +82,6 @@ export async function resourceMetadataStep(state: DoctorState): Promise<StepOutp
     state.issuer = issuer;
     checks.push(check('prm.authorization-servers', 'pass', servers.length > 1 ? `names ${servers.length} authorization servers; airlock uses the first, ${quote(issuer)}` : `names ${quote(issuer)}`, 'RFC 9728 §2; MCP 2025-11-25'));
   } else {
-    state.blockers.push('prm.authorization-servers');
     checks.push(check('prm.authorization-servers', 'fail', `the metadata at ${quote(found.url)} lists no authorization_servers`, 'RFC 9728 §2; MCP 2025-11-25 (MUST list at least one)',
       'Add "authorization_servers": ["<issuer URL>"] to the server\'s protected resource metadata.'));
   }

@@ -22,7 +22,6 @@ export async function unauthenticatedStep(state: DoctorState): Promise<StepOutpu
       checks: [check('unauth.reachable', 'fail', `POST ${state.options.url.href} failed: ${probe.error ?? 'unknown error'}`, 'MCP 2025-11-25 basic/transports', 'Check the URL, that the server is running, and the network (HTTPS_PROXY, firewall).')],
     };
   }
-  state.unauthenticatedStatus = probe.status;
   const www = probe.headers?.get('www-authenticate') ?? null;
   const facts: Record<string, unknown> = { status: probe.status };
   if (www !== null) facts['wwwAuthenticate'] = www;

@@ -144,7 +144,8 @@ describe('doctor against broken servers: the exact failing step, check and hint'
 
   it('no protected resource metadata: resource-metadata fails with every URL tried in spec order; later steps are skipped', async () => {
     const f = await fixture({ prm: 'none' });
-    const { code, report } = await doctor(f.url);
+    // --login too: the login must be skipped, not attempted, once discovery has failed.
+    const { code, report } = await doctor(f.url, ['--login']);
     expect(code).toBe(1);
     const origin = new URL(f.url).origin;
     expect(step(report, 'resource-metadata').exchanges.map((e) => `${e.method} ${e.url} ${e.status}`)).toEqual([
@@ -160,6 +161,7 @@ describe('doctor against broken servers: the exact failing step, check and hint'
     });
     expect(notPassed(report)).toEqual(['resource-metadata:fail', 'authorization-server:skipped', 'client:skipped', 'login:skipped', 'authenticated:skipped']);
     expect(step(report, 'authorization-server').summary).toBe('no authorization server is known (see resource-metadata)');
+    expect(step(report, 'login').summary).toBe("airlock's login would refuse: prm.found failed");
   });
 
   it('issuer mismatch: authorization-server fails on as.issuer-matches, and --login is skipped because the login would refuse', async () => {
