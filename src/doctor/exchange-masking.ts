@@ -6,10 +6,17 @@
  * Metadata is shown as it is: names such as `token_endpoint` are not secrets, so the audit log's
  * name heuristics (`redactValue`) are not used here.
  */
-import { REDACTED, redactString } from '../redact.js';
+import { isSecretName, REDACTED, redactString } from '../redact.js';
 
-/** Headers whose value is a credential (RFC 9110 §11.6.2, RFC 6265). */
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key']);
+/** Headers whose value is a credential (RFC 9110 §11.6.2, RFC 6265) beyond what their name says. */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+/** Named like a secret, but shown: the MCP session id is what a bug report needs to follow a session. */
+const SHOWN_HEADERS = new Set(['mcp-session-id']);
+
+/** A header that carries a credential: the fixed ones, and any a user named like one (X-Auth-Token, Private-Token, …). */
+function isSecretHeader(key: string): boolean {
+  return SECRET_HEADERS.has(key) || (!SHOWN_HEADERS.has(key) && isSecretName(key));
+}
 
 /**
  * Parameters and JSON members that carry secrets: RFC 6749 §4.1.2 `code`, §5.1 tokens, RFC 7636
@@ -35,7 +42,7 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set([
 /** A header value as shown: credentials replaced, the auth scheme kept ("Bearer [REDACTED]"). */
 export function maskHeaderValue(name: string, value: string): string {
   const key = name.toLowerCase();
-  if (SECRET_HEADERS.has(key)) {
+  if (isSecretHeader(key)) {
     const scheme = /^(Bearer|Basic|DPoP|Digest)\s/i.exec(value);
     return scheme && key.endsWith('authorization') ? `${scheme[1]} ${REDACTED}` : REDACTED;
   }

@@ -19,6 +19,8 @@ describe('maskHeaderValue and maskHeaders', () => {
     expect(maskHeaderValue('www-authenticate', 'Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp", scope="a b"')).toBe('Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp", scope="a b"');
     expect(maskHeaderValue('x-debug', `seen ${JWT}`)).toBe('seen [REDACTED]');
     expect(maskHeaderValue('mcp-session-id', 'sess-1')).toBe('sess-1');
+    // Headers a user adds with --header, named like secrets: masked whatever their name.
+    for (const name of ['X-Auth-Token', 'Private-Token', 'X-Goog-Api-Key', 'Api-Token', 'x-api-key']) expect(maskHeaderValue(name, 'abc123def456')).toBe('[REDACTED]');
   });
 
   it('turns Headers into a masked object, Set-Cookie included', () => {
