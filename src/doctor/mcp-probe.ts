@@ -7,6 +7,7 @@
 import { describeError } from '../errors.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
 import { readSseEvents } from '../transports/sse-reader.js';
+import { MAX_REDIRECTS, sameOriginRedirect } from '../transports/http-request.js';
 
 export const PROBE_PROTOCOL_VERSION = '2025-11-25';
 const PROBE_TIMEOUT_MS = 15_000;
@@ -71,14 +72,23 @@ async function readAnswer(response: Response, id: unknown): Promise<JsonRpcAnswe
 /** POST one JSON-RPC message; for a request (with `id`) read its answer. */
 export async function postJsonRpc(fetchImpl: FetchLike, url: string, message: Record<string, unknown>, headers: Record<string, string>): Promise<ProbeResult> {
   let response: Response;
+  let current = new URL(url);
   try {
-    response = await fetchImpl(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-      body: JSON.stringify(message),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    });
+    // Same-origin 307/308 redirects are followed as connect follows them (the POST is kept); each
+    // hop is recorded as its own exchange.
+    for (let hop = 0; ; hop++) {
+      response = await fetchImpl(current.href, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify(message),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
+      const next = (response.status === 307 || response.status === 308) && hop < MAX_REDIRECTS ? sameOriginRedirect(response.status, response.headers.get('location'), current) : undefined;
+      if (!next) break;
+      await response.body?.cancel().catch(() => undefined);
+      current = next;
+    }
   } catch (error) {
     return { error: describeError(error) };
   }

@@ -94,21 +94,28 @@ async function proxyRequester(env: NodeJS.ProcessEnv): Promise<HttpRequester> {
   };
 }
 
+/** Redirects followed per request. */
+export const MAX_REDIRECTS = 5;
+
 /**
- * Follow redirects within the same origin only (a Starlette app answers /mcp with 307 to /mcp/):
- * our headers may carry credentials, which must not travel to another origin. Any other
- * redirect is returned as it is, and the caller reports its status.
+ * Where a redirect airlock follows leads: within the same origin only (a Starlette app answers
+ * /mcp with 307 to /mcp/), since our headers may carry credentials, which must not travel to
+ * another origin. Undefined for any other answer, which the caller reports as it is.
  */
-function followRedirects(inner: HttpRequester, limit = 5): HttpRequester {
+export function sameOriginRedirect(status: number, location: string | null | undefined, current: URL): URL | undefined {
+  if (![301, 302, 303, 307, 308].includes(status) || !location) return undefined;
+  const next = new URL(location, current);
+  return next.origin === current.origin ? next : undefined;
+}
+
+function followRedirects(inner: HttpRequester, limit = MAX_REDIRECTS): HttpRequester {
   return async (url, init) => {
     let current = url;
     let request = init;
     for (let hop = 0; ; hop++) {
       const response = await inner(current, request);
-      const location = response.header('location');
-      if (![301, 302, 303, 307, 308].includes(response.status) || !location || hop >= limit) return response;
-      const next = new URL(location, current);
-      if (next.origin !== current.origin) return response;
+      const next = hop < limit ? sameOriginRedirect(response.status, response.header('location'), current) : undefined;
+      if (!next) return response;
       response.discard();
       // 303, and 301/302 after a POST, turn into a GET without body (RFC 9110 §15.4).
       if (response.status === 303 || (response.status !== 307 && response.status !== 308 && request.method === 'POST')) {

@@ -80,6 +80,20 @@ describe('runDoctor with answers the fixtures do not give', () => {
     for (const step of report.steps) expect(Object.keys(step).filter((k) => !['id', 'title', 'status', 'summary', 'checks', 'exchanges', 'hint', 'facts'].includes(k))).toEqual([]);
   });
 
+  it('a same-origin 307 on the MCP URL (Starlette: /mcp to /mcp/) is followed as connect follows it; another origin is not', async () => {
+    const challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp/"';
+    const moved = (to: string) => () => new Response(null, { status: 307, headers: { location: to } });
+    const report = await runDoctor(options(network({
+      'https://mcp.example.com/mcp': moved('/mcp/'),
+      'https://mcp.example.com/mcp/': json({ error: 'unauthorized' }, 401, { 'www-authenticate': challenge }),
+    })));
+    expect(report.steps[0]!.exchanges.map((e) => `${e.method} ${e.url} ${e.status}`)).toEqual(['POST https://mcp.example.com/mcp 307', 'POST https://mcp.example.com/mcp/ 401']);
+    expect(report.steps[0]!.status).toBe('pass');
+    const elsewhere = await runDoctor(options(network({ 'https://mcp.example.com/mcp': moved('https://evil.example/mcp') })));
+    expect(elsewhere.steps[0]!.exchanges.map((e) => `${e.url} ${e.status}`)).toEqual(['https://mcp.example.com/mcp 307']);
+    expect(elsewhere.steps[0]!.status).toBe('fail');
+  });
+
   it('metadata for another resource: prm.resource-matches fails, the AS is still examined, and --login is skipped because the login would refuse', async () => {
     const challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"';
     const report = await runDoctor(options(network({
