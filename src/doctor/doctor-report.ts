@@ -69,17 +69,16 @@ export interface DoctorReport {
 
 const rank: Record<DoctorOutcome, number> = { skipped: 0, pass: 1, warn: 2, fail: 3 };
 
-/** The worst of several outcomes; `skipped` only when there is nothing else. */
-export function worstOutcome(outcomes: readonly DoctorOutcome[], empty: DoctorOutcome = 'pass'): DoctorOutcome {
+/** The worst of several outcomes (`skipped` only when all are); `pass` for none. */
+export function worstOutcome(outcomes: readonly DoctorOutcome[]): DoctorOutcome {
   let worst: DoctorOutcome | undefined;
   for (const outcome of outcomes) if (worst === undefined || rank[outcome] > rank[worst]) worst = outcome;
-  return worst ?? empty;
+  return worst ?? 'pass';
 }
 
 /** A step's status from its checks: the worst one; a step without checks passes. */
 export function stepStatus(checks: readonly DoctorCheck[]): DoctorOutcome {
-  const outcome = worstOutcome(checks.map((c) => c.status));
-  return outcome === 'skipped' && checks.length > 0 ? 'skipped' : outcome;
+  return worstOutcome(checks.map((c) => c.status));
 }
 
 /** The hint a step shows: that of its first failing check, else of its first warning. */

@@ -37,16 +37,3 @@ export function summaryLine(report: DoctorReport): string {
   const verdict = report.result === 'pass' ? 'all checks passed' : report.result === 'warn' ? 'warnings only' : 'FAILED';
   return `doctor ${report.target}: ${verdict} (${describeCounts(report.steps)})`;
 }
-
-/** The whole report as the plain renderer would print it (for tests and `--json`-less bug reports). */
-export function renderTextReport(report: DoctorReport, verbose: boolean): string {
-  const lines: string[] = [];
-  for (const step of report.steps) {
-    const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skipped: 'SKIP' }[step.status];
-    lines.push(`${mark}  ${step.title}${step.summary ? `: ${step.summary}` : ''}`);
-    for (const detail of stepDetailLines(step, verbose)) lines.push(`      ${detail}`);
-    if (step.hint) lines.push(`      hint: ${step.hint}`);
-  }
-  lines.push(summaryLine(report));
-  return `${lines.join('\n')}\n`;
-}

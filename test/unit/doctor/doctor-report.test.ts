@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeCounts, doctorExitCode, reportResult, stepHint, stepStatus, worstOutcome, type DoctorCheck, type DoctorStep } from '../../../src/doctor/doctor-report.js';
+import { describeCounts, doctorExitCode, reportResult, stepHint, stepStatus, type DoctorCheck, type DoctorStep } from '../../../src/doctor/doctor-report.js';
 
 const c = (id: string, status: DoctorCheck['status'], hint?: string): DoctorCheck => ({ id, status, message: id, spec: 'RFC 0', ...(hint ? { hint } : {}) });
 const s = (id: DoctorStep['id'], status: DoctorStep['status']): DoctorStep => ({ id, title: id, status, summary: '', checks: [], exchanges: [] });
@@ -11,7 +11,6 @@ describe('the report model', () => {
     expect(stepStatus([c('a', 'skipped'), c('b', 'pass')])).toBe('pass');
     expect(stepStatus([c('a', 'skipped')])).toBe('skipped');
     expect(stepStatus([])).toBe('pass');
-    expect(worstOutcome([], 'skipped')).toBe('skipped');
   });
 
   it("a step's hint is its first failing check's, else its first warning's", () => {
