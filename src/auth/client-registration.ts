@@ -70,11 +70,38 @@ function reusable(stored: ClientRecord, options: ResolveClientOptions): boolean 
   return options.redirectUri === undefined || stored.redirectUri === options.redirectUri;
 }
 
+/**
+ * Which client approach applies (MCP 2025-11-25 "Client Registration Approaches", in its order):
+ * a pre-registered --client-id, else a Client ID Metadata Document the server supports, else
+ * dynamic registration (RFC 7591) when the server offers it, else none. `declined` says that a
+ * --client-metadata-url was given but the server does not support metadata documents. Throws
+ * AIRLOCK_USAGE for a --client-metadata-url that cannot be a client_id. Used by the login and by
+ * doctor, so both always agree.
+ */
+export type ClientApproach =
+  | { path: 'pre-registered'; clientId: string }
+  | { path: 'metadata-document'; clientId: string }
+  | { path: 'dynamic'; endpoint: string; declined: boolean }
+  | { path: 'none'; declined: boolean };
+
+export function clientApproach(choice: ClientChoice, metadata: ServerMetadata): ClientApproach {
+  if (choice.clientId) return { path: 'pre-registered', clientId: choice.clientId };
+  let declined = false;
+  if (choice.clientMetadataUrl) {
+    const clientId = checkClientMetadataUrl(choice.clientMetadataUrl);
+    if (metadata.client_id_metadata_document_supported === true) return { path: 'metadata-document', clientId };
+    declined = true;
+  }
+  const endpoint = metadata.registration_endpoint;
+  return endpoint ? { path: 'dynamic', endpoint, declined } : { path: 'none', declined };
+}
+
 /** Pick, reuse or register the client for `issuer`, and save it in the store. */
 export async function resolveClient(options: ResolveClientOptions): Promise<ClientRecord> {
   const { choice, issuer, metadata, store, log, now } = options;
-  if (choice.clientId) {
-    const record: ClientRecord = { issuer, clientId: choice.clientId, method: 'pre-registered', registeredAt: now };
+  const approach = clientApproach(choice, metadata);
+  if (approach.path === 'pre-registered') {
+    const record: ClientRecord = { issuer, clientId: approach.clientId, method: 'pre-registered', registeredAt: now };
     if (choice.clientSecret) {
       record.clientSecret = choice.clientSecret;
       record.tokenEndpointAuthMethod = secretAuthMethod(metadata);
@@ -85,15 +112,12 @@ export async function resolveClient(options: ResolveClientOptions): Promise<Clie
     await store.saveClient(record);
     return record;
   }
-  if (choice.clientMetadataUrl) {
-    const clientId = checkClientMetadataUrl(choice.clientMetadataUrl);
-    if (metadata.client_id_metadata_document_supported === true) {
-      const record: ClientRecord = { issuer, clientId, method: 'metadata-document', tokenEndpointAuthMethod: 'none', registeredAt: now };
-      await store.saveClient(record);
-      return record;
-    }
-    log.info(`${quote(issuer)} does not support client ID metadata documents; registering dynamically instead`);
+  if (approach.path === 'metadata-document') {
+    const record: ClientRecord = { issuer, clientId: approach.clientId, method: 'metadata-document', tokenEndpointAuthMethod: 'none', registeredAt: now };
+    await store.saveClient(record);
+    return record;
   }
+  if (approach.declined) log.info(`${quote(issuer)} does not support client ID metadata documents; registering dynamically instead`);
   const stored = await store.loadClient(issuer);
   if (stored && reusable(stored, options)) {
     log.debug(`using the ${stored.method} client ${quote(stored.clientId)} stored for ${quote(issuer)}`);

@@ -94,6 +94,22 @@ describe('runDoctor with answers the fixtures do not give', () => {
     expect(elsewhere.steps[0]!.status).toBe('fail');
   });
 
+  it('the client step makes the login\'s own choice: a --client-metadata-url that cannot be a client_id fails there, as the login would', async () => {
+    const challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"';
+    const report = await runDoctor(options(network({
+      'https://mcp.example.com/mcp': json({ error: 'unauthorized' }, 401, { 'www-authenticate': challenge }),
+      'https://mcp.example.com/.well-known/oauth-protected-resource/mcp': json({ resource: 'https://mcp.example.com/mcp', authorization_servers: [AS], scopes_supported: ['s'] }),
+      [`${AS}/.well-known/oauth-authorization-server`]: json({ ...asMetadata, client_id_metadata_document_supported: true }),
+    }), { clientMetadataUrl: 'http://example.com/client.json' }));
+    expect(report.steps[3]!.checks).toEqual([{
+      id: 'client.registration',
+      status: 'fail',
+      message: '--client-metadata-url must be an https URL with a path, not "http://example.com/client.json"',
+      spec: 'MCP 2025-11-25 Client Registration Approaches; draft-ietf-oauth-client-id-metadata-document §3',
+      hint: 'Publish the client metadata document at an https URL such as https://example.com/mcp-airlock/client.json.',
+    }]);
+  });
+
   it('metadata for another resource: prm.resource-matches fails, the AS is still examined, and --login is skipped because the login would refuse', async () => {
     const challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"';
     const report = await runDoctor(options(network({
