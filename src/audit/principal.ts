@@ -47,10 +47,15 @@ export function principalFromClaims(value: unknown, verified: boolean): AuditPri
   };
 }
 
-/** RFC 9068 §2.2.3 `scope` (space-separated), or the `scp` array some issuers use. */
+/**
+ * RFC 9068 §2.2.3 `scope` (space-separated), or `scp`: an array for some issuers, a
+ * space-separated string for others (Entra ID's delegated tokens). Read by serve's inbound checks
+ * (a required or per-tool scope), the audit principal and doctor alike.
+ */
 export function scopesOf(claims: { scope?: unknown; scp?: unknown }): string[] {
   if (typeof claims.scope === 'string') return parseScope(claims.scope);
   if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
+  if (typeof claims.scp === 'string') return parseScope(claims.scp);
   return [];
 }
 

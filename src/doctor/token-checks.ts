@@ -10,6 +10,7 @@ import { parseScope } from '../auth/scopes.js';
 import { check } from './doctor-context.js';
 import type { DoctorCheck } from './doctor-report.js';
 import { audienceHint, type Provider } from './quirks.js';
+import { scopesOf } from '../audit/principal.js';
 
 /** The claims of a JWT, or undefined for an opaque token. */
 export function decodeAccessToken(token: string): JWTPayload | undefined {
@@ -41,11 +42,10 @@ export interface TokenExpectations {
   provider: Provider;
 }
 
+/** The token's own scopes, else what the token response said was granted. */
 function tokenScopes(claims: JWTPayload, grantedScope: string | undefined): string[] {
-  if (typeof claims['scope'] === 'string') return parseScope(claims['scope']);
-  if (Array.isArray(claims['scp'])) return claims['scp'].filter((s): s is string => typeof s === 'string');
-  if (typeof claims['scp'] === 'string') return parseScope(claims['scp']);
-  return parseScope(grantedScope);
+  const inToken = scopesOf(claims as { scope?: unknown; scp?: unknown });
+  return inToken.length > 0 ? inToken : parseScope(grantedScope);
 }
 
 /** token.audience, token.issuer, token.expiry, token.scopes for a decoded JWT. */

@@ -66,4 +66,12 @@ describe('oauthResourceAuth', () => {
     expect(auth.checkToolScope('admin_reset', ['user'])).toMatchObject({ ok: false, status: 403, wwwAuthenticate: expect.stringContaining('scope="user admin"') });
     expect(auth.checkToolScope('read', [])).toBeUndefined();
   });
+
+  it('reads scopes from scope, from an scp array, and from a space-separated scp string (Entra ID)', async () => {
+    const auth = make(50);
+    for (const claims of [{ scope: 'user admin' }, { scp: ['user', 'admin'] }, { scp: 'user admin' }]) {
+      const verdict = await auth.check(request({ authorization: `Bearer ${await idp.token({ sub: 'u', aud: 'http://r/mcp', ...claims })}` }));
+      expect({ claims, verdict }).toMatchObject({ claims, verdict: { ok: true, scopes: ['user', 'admin'] } });
+    }
+  });
 });
