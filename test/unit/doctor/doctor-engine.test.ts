@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runDoctor } from '../../../src/doctor/doctor-engine.js';
 import type { DoctorOptions } from '../../../src/doctor/doctor-context.js';
-import { createLogger } from '../../../src/log.js';
+import { doctorOptions } from '../../helpers/doctor-options.js';
 import { plainStepReporter } from '../../../src/ui/step-reporter.js';
 
 /** A fake network: URL -> response. Real servers are used in test/e2e/doctor.test.ts; these cover answers the fixtures do not give. */
@@ -16,22 +16,7 @@ function network(routes: Record<string, (init?: RequestInit) => Response>): type
 const json = (body: unknown, status = 200, headers: Record<string, string> = {}) => () => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
 function options(fetchImpl: typeof fetch, extra: Partial<DoctorOptions> = {}): DoctorOptions {
-  return {
-    url: new URL('https://mcp.example.com/mcp'),
-    register: false,
-    login: false,
-    device: false,
-    verbose: false,
-    hasClientSecret: false,
-    assumeS256: false,
-    allowHttp: false,
-    log: createLogger('silent'),
-    openSession: async () => { throw new Error('no login in unit tests'); },
-    notice: () => undefined,
-    fetch: fetchImpl,
-    now: () => Date.UTC(2026, 0, 1),
-    ...extra,
-  };
+  return doctorOptions({ url: new URL('https://mcp.example.com/mcp'), fetch: fetchImpl, now: () => Date.UTC(2026, 0, 1), ...extra });
 }
 
 const AS = 'https://as.example.com';

@@ -9,7 +9,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthFixture } from '../../../fixtures/auth/protected-server.mjs';
 import { runDoctor } from '../../../src/doctor/doctor-engine.js';
-import { createLogger } from '../../../src/log.js';
+import { doctorOptions } from '../../helpers/doctor-options.js';
 import type { StepReporter } from '../../../src/ui/step-reporter.js';
 
 let inkStepReporter: (out: NodeJS.WriteStream) => StepReporter;
@@ -34,20 +34,7 @@ describe('doctor in the ink view', () => {
     }) as unknown as NodeJS.WriteStream;
     Object.assign(out, { isTTY: true, columns: 80, rows: 24 });
 
-    const report = await runDoctor({
-      url: new URL(fixture.url),
-      register: false,
-      login: false,
-      device: false,
-      verbose: false,
-      hasClientSecret: false,
-      assumeS256: false,
-      allowHttp: true,
-      log: createLogger('silent'),
-      openSession: async () => { throw new Error('no login in this test'); },
-      notice: () => undefined,
-      reporter: inkStepReporter(out),
-    });
+    const report = await runDoctor(doctorOptions({ url: new URL(fixture.url), allowHttp: true, reporter: inkStepReporter(out) }));
     expect(report.result).toBe('fail');
     const drawn = writes.join('');
     // Each finished step is drawn once, in order, with its mark.
