@@ -13,10 +13,18 @@ export interface MemoryGrantStore extends GrantStore {
   readonly backend: 'memory';
 }
 
-/** Create an empty memory store. `lockTimeoutMs` is the default wait of withLock (30 s). */
-export function createMemoryGrantStore(options: { lockTimeoutMs?: number } = {}): MemoryGrantStore {
-  const tokens = new Map<string, TokenRecord>();
-  const clients = new Map<string, ClientRecord>();
+export interface MemoryStoreOptions {
+  /** The default wait of withLock (30 s). */
+  lockTimeoutMs?: number;
+  /** The maps to keep records in (tests pass their own, to look inside); new empty ones by default. */
+  tokens?: Map<string, TokenRecord>;
+  clients?: Map<string, ClientRecord>;
+}
+
+/** Create a memory store, empty unless given maps. */
+export function createMemoryGrantStore(options: MemoryStoreOptions = {}): MemoryGrantStore {
+  const tokens = options.tokens ?? new Map<string, TokenRecord>();
+  const clients = options.clients ?? new Map<string, ClientRecord>();
   /** Per lock name: the promise the next waiter waits on (settles when the current holder is done). */
   const tails = new Map<string, Promise<void>>();
 

@@ -22,10 +22,14 @@ const secrets = new Set<string>([AGENT_CLIENT.clientSecret]);
 
 /** A store that remembers every token it was given, for the final scan. */
 class ScannedStore extends MemoryGrantStore {
-  override async saveTokens(record: TokenRecord): Promise<void> {
-    secrets.add(record.accessToken);
-    if (record.refreshToken) secrets.add(record.refreshToken);
-    await super.saveTokens(record);
+  constructor() {
+    super();
+    const save = this.saveTokens;
+    this.saveTokens = async (record: TokenRecord) => {
+      secrets.add(record.accessToken);
+      if (record.refreshToken) secrets.add(record.refreshToken);
+      await save(record);
+    };
   }
 }
 

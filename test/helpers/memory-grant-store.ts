@@ -1,58 +1,29 @@
 /**
- * A GrantStore in memory, for auth tests only. Records are copied in and out (a caller cannot
- * change what is stored by mutating an object), its maps are open to assertions, and `withLock`
- * is the memory store's real in-process lock.
+ * The memory store (src/store/memory-store.ts) with its maps open to assertions and a log of the
+ * locks taken, for auth tests. Everything else is the real memory store's.
  */
-import type { ClientRecord, GrantStore, StorageBackend, TokenRecord } from '../../src/store/grant-store.js';
+import type { ClientRecord, GrantStore, TokenRecord } from '../../src/store/grant-store.js';
 import { createMemoryGrantStore } from '../../src/store/memory-store.js';
 
-export class MemoryGrantStore implements GrantStore {
-  readonly backend: StorageBackend = 'memory';
+// The class gets the GrantStore methods from the real store in its constructor.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface MemoryGrantStore extends GrantStore {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class MemoryGrantStore {
   readonly tokens = new Map<string, TokenRecord>();
   readonly clients = new Map<string, ClientRecord>();
-  /** Names of the locks taken, in order (for assertions). */
+  /** Names of the locks taken, in order. */
   readonly lockLog: string[] = [];
-  private readonly locks = createMemoryGrantStore();
 
-  async loadTokens(resource: string): Promise<TokenRecord | undefined> {
-    const record = this.tokens.get(resource);
-    return record && { ...record };
-  }
-
-  async saveTokens(record: TokenRecord): Promise<void> {
-    this.tokens.set(record.resource, { ...record });
-  }
-
-  async deleteTokens(resource: string): Promise<boolean> {
-    return this.tokens.delete(resource);
-  }
-
-  async listTokens(): Promise<TokenRecord[]> {
-    return [...this.tokens.values()].map((r) => ({ ...r }));
-  }
-
-  async loadClient(issuer: string): Promise<ClientRecord | undefined> {
-    const record = this.clients.get(issuer);
-    return record && { ...record };
-  }
-
-  async saveClient(record: ClientRecord): Promise<void> {
-    this.clients.set(record.issuer, { ...record });
-  }
-
-  async deleteClient(issuer: string): Promise<boolean> {
-    return this.clients.delete(issuer);
-  }
-
-  /** The lock is the real memory store's (src/store/memory-store.ts); this class keeps the maps open for tests. */
-  async withLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-    return this.locks.withLock(
-      name,
-      async () => {
-        this.lockLog.push(name);
-        return fn();
-      },
-      timeoutMs,
-    );
+  constructor() {
+    const store = createMemoryGrantStore({ tokens: this.tokens, clients: this.clients, lockTimeoutMs: 10_000 });
+    Object.assign(this, store, {
+      withLock: <T>(name: string, fn: () => Promise<T>, timeoutMs?: number): Promise<T> =>
+        store.withLock(name, () => {
+          this.lockLog.push(name);
+          return fn();
+        }, timeoutMs),
+    });
   }
 }
