@@ -4,7 +4,7 @@
  * 401. The "browser" is the test: airlock prints the URL (--no-browser), a headless browser
  * submits the login and consent forms. Five connects at once share one login.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,9 @@ import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { startAirlock, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
-import { LineClient } from '../helpers/line-client.js';
+import { AUTHORIZATION_URL, completeLogin } from '../helpers/cli-login.js';
+import { initializeRequest, LineClient } from '../helpers/line-client.js';
+import { storedTokens } from '../helpers/stored-secrets.js';
 
 type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
 
@@ -54,40 +56,11 @@ function airlock(args: string[]): AirlockProcess {
   return proc;
 }
 
-/** Wait for the login URL on stderr and log in with the headless browser. */
-async function logInFrom(proc: AirlockProcess, login = 'alice'): Promise<void> {
-  // The authorization endpoint (`/auth?`): login's plain steps also name the resource metadata URL (.../oauth-protected-resource/...).
-  const match = await proc.waitForStderr(/(http:\/\/127\.0\.0\.1:\d+\/[^\s]*auth\?[^\s]*)/);
-  const page = await new HeadlessBrowser({ login }).navigate(match[1]!);
-  expect(page.status).toBe(200);
-}
-
-/** Every token in the file store: what must never show up anywhere else. */
-function storedSecrets(): string[] {
-  const secrets: string[] = [];
-  const walk = (path: string): void => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
-      const full = join(path, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.json')) {
-        const text = readFileSync(full, 'utf8');
-        const { record } = JSON.parse(text) as { record: Record<string, unknown> };
-        for (const key of ['accessToken', 'refreshToken']) {
-          const value = record[key];
-          if (typeof value === 'string') secrets.push(value);
-        }
-      }
-    }
-  };
-  walk(configDir);
-  return secrets;
-}
-
 describe('login, status, logout, and connect with OAuth', () => {
   it('login stores a token; status shows it without the token; connect uses it; logout forgets it', async () => {
     freshConfig();
     const login = airlock(['login', fixture.url, ...authFlags]);
-    await logInFrom(login);
+    await completeLogin(login);
     expect(await login.exited).toBe(0);
     expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read( mcp:write)?, expires in \\d+ min\\n$`));
 
@@ -107,7 +80,7 @@ describe('login, status, logout, and connect with OAuth', () => {
     const call = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.id === 1)!;
     expect(call.principal).toMatchObject({ issuer: fixture.issuer, subject: 'alice', scopes: expect.arrayContaining(['mcp:read']) });
 
-    const secrets = storedSecrets();
+    const secrets = storedTokens(configDir);
     expect(secrets.length).toBeGreaterThan(0);
     for (const secret of secrets) {
       for (const proc of [login, status, connect]) expect(proc.stderr() + proc.stdout()).not.toContain(secret);
@@ -126,8 +99,8 @@ describe('login, status, logout, and connect with OAuth', () => {
     freshConfig();
     const connect = airlock(['connect', fixture.url, ...authFlags]);
     const client = new LineClient(connect);
-    client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
-    await logInFrom(connect, 'bob');
+    client.send(initializeRequest(0));
+    await completeLogin(connect, 'bob');
     expect((await client.response(0)).result).toMatchObject({ serverInfo: { name: 'airlock-auth-fixture' } });
     client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     expect((await client.call(1, 'echo', { text: 'after login' })).result).toEqual({ content: [{ type: 'text', text: 'after login' }] });
@@ -141,11 +114,11 @@ describe('login, status, logout, and connect with OAuth', () => {
     const before = fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').length;
     const procs = Array.from({ length: 5 }, () => airlock(['connect', fixture.url, ...authFlags]));
     const clients = procs.map((p) => new LineClient(p));
-    clients.forEach((c) => c.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }));
-    const urlPattern = /http:\/\/127\.0\.0\.1:\d+\/[^\s]*auth[^\s]*/;
+    clients.forEach((c) => c.send(initializeRequest(0)));
+    const urlPattern = AUTHORIZATION_URL;
     await waitFor(() => procs.some((p) => urlPattern.test(p.stderr())), 'a login URL from one of the five', 20_000);
     const first = procs.find((p) => urlPattern.test(p.stderr()))!;
-    await logInFrom(first, 'carol');
+    await completeLogin(first, 'carol');
     for (const c of clients) expect((await c.response(0, 20_000)).result).toMatchObject({ serverInfo: { name: 'airlock-auth-fixture' } });
     expect(procs.filter((p) => urlPattern.test(p.stderr()))).toHaveLength(1);
     const after = fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').length;
@@ -158,7 +131,7 @@ describe('login, status, logout, and connect with OAuth', () => {
     freshConfig();
     const connect = airlock(['connect', fixture.url, '--no-auth', '--allow-http']);
     const client = new LineClient(connect);
-    client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    client.send(initializeRequest(0));
     const reply = await client.response(0);
     expect(reply.error?.message).toContain('answered HTTP 401');
     expect(connect.stderr()).not.toMatch(/127\.0\.0\.1:\d+\/[^\s]*auth/);
@@ -192,8 +165,8 @@ describe('serve as a protected resource, found and logged in to by a client with
     try {
       const connect = airlock(['connect', resource, ...authFlags]);
       const client = new LineClient(connect);
-      client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
-      await logInFrom(connect, 'dora');
+      client.send(initializeRequest(0));
+      await completeLogin(connect, 'dora');
       expect((await client.response(0, 20_000)).result).toMatchObject({ serverInfo: { name: 'airlock-fixture' } });
       client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       expect((await client.call(1, 'echo', { text: 'through a protected serve' })).result).toEqual({ content: [{ type: 'text', text: 'through a protected serve' }] });
