@@ -66,11 +66,6 @@ type AsRequest = { route?: string; clientId?: string; grantType?: string; status
 const asRequests = (): AsRequest[] => fixture.asRequests as AsRequest[];
 
 describe('Client ID Metadata Documents (oidc-provider clientIdMetadataDocument, draft-02)', () => {
-  it('the server advertises client_id_metadata_document_supported', async () => {
-    const metadata = (await (await fetch(`${fixture.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-    expect(metadata['client_id_metadata_document_supported']).toBe(true);
-  });
-
   it('login --client-metadata-url: the document URL is the client_id, the server fetched it, no DCR; connect then uses the stored token', async () => {
     const { env, configDir } = freshEnv();
     const before = asRequests().length;
