@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { authorizationCodeFlow, requireS256, verifyAuthorizationResponse } from '../../../src/auth/authorization-code.js';
-import { startCallbackServer } from '../../../src/auth/callback-server.js';
+import { authorizationCodeFlow, requireS256, verifyAuthorizationResponse, type AuthorizationCodeOptions } from '../../../src/auth/authorization-code.js';
+import { startCallbackServer, type CallbackServer } from '../../../src/auth/callback-server.js';
 import { oauthConfiguration } from '../../../src/auth/oauth-client.js';
 import type { ServerMetadata } from '../../../src/auth/server-metadata.js';
 import { AirlockError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
-import { startRecordingServer, type RecordingServer } from '../../helpers/recording-server.js';
+import { startRecordingServer, type RecordingServer, type Reply } from '../../helpers/recording-server.js';
 import { thrownAirlockError } from '../../helpers/thrown.js';
 
 const issuer = 'https://as.example';
@@ -86,45 +86,64 @@ describe('verifyAuthorizationResponse (state, RFC 9207 iss, errors)', () => {
 
 describe('authorizationCodeFlow against a loopback token endpoint', () => {
   let as: RecordingServer | undefined;
+  let callback: CallbackServer | undefined;
   afterEach(async () => {
+    await callback?.close();
     await as?.close();
     as = undefined;
+    callback = undefined;
   });
 
-  async function setup(tokenReply = { access_token: 'at-1', token_type: 'Bearer', expires_in: 60, refresh_token: 'rt-1' }) {
-    as = await startRecordingServer((req) => (req.path === '/token' ? { json: tokenReply } : undefined));
+  const tokens = { access_token: 'at-1', token_type: 'Bearer', expires_in: 60, refresh_token: 'rt-1' };
+
+  /** A token endpoint that answers `reply`, the callback server, and the flow's options with their defaults. */
+  async function setup(reply: Reply = { json: tokens }) {
+    as = await startRecordingServer((req) => (req.path === '/token' ? reply : undefined));
+    const origin = as.origin;
     const metadata = {
-      issuer: as.origin,
-      authorization_endpoint: `${as.origin}/authorize`,
-      token_endpoint: `${as.origin}/token`,
+      issuer: origin,
+      authorization_endpoint: `${origin}/authorize`,
+      token_endpoint: `${origin}/token`,
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
     } as ServerMetadata;
-    const config = oauthConfiguration(metadata, { issuer: as.origin, clientId: 'client-1', method: 'dynamic', tokenEndpointAuthMethod: 'none', registeredAt: 0 }, { fetch, allowHttp: true });
-    const callback = await startCallbackServer({ log: createLogger('silent') });
-    return { config, callback, origin: as.origin };
-  }
-
-  it('sends S256, state, resource and scope, then the code with its verifier and the resource', async () => {
-    const { config, callback, origin } = await setup();
-    const shown: string[] = [];
-    let opened = '';
-    const tokens = await authorizationCodeFlow({
+    const config = oauthConfiguration(metadata, { issuer: origin, clientId: 'client-1', method: 'dynamic', tokenEndpointAuthMethod: 'none', registeredAt: 0 }, { fetch, allowHttp: true });
+    const cb = (callback = await startCallbackServer({ log: createLogger('silent') }));
+    const options = (overrides: Partial<AuthorizationCodeOptions> = {}): AuthorizationCodeOptions => ({
       config,
-      callback,
-      scopes: ['mcp:read', 'mcp:write'],
+      callback: cb,
+      scopes: [],
       resourceIndicator: 'https://mcp.example/mcp',
-      onAuthorizationUrl: (url) => shown.push(url),
       noBrowser: false,
       timeoutMs: 5000,
       log: createLogger('silent'),
+      openUrl: async () => undefined,
+      ...overrides,
+    });
+    /** The "browser" comes back to the callback as the authorization server would send it. */
+    const comeBack = (authorizationUrl: string, code = 'c', state = new URL(authorizationUrl).searchParams.get('state')!) =>
+      fetch(`${cb.redirectUri}?code=${code}&state=${state}&iss=${encodeURIComponent(origin)}`);
+    /** onAuthorizationUrl, and the URL it was given. */
+    const shownUrl = () => {
+      let show!: (url: string) => void;
+      const shown = new Promise<string>((resolve) => (show = resolve));
+      return { show, shown };
+    };
+    return { callback: cb, origin, options, comeBack, shownUrl };
+  }
+
+  it('sends S256, state, resource and scope, then the code with its verifier and the resource', async () => {
+    const { callback, origin, options, comeBack } = await setup();
+    const shown: string[] = [];
+    let opened = '';
+    const result = await authorizationCodeFlow(options({
+      scopes: ['mcp:read', 'mcp:write'],
+      onAuthorizationUrl: (url) => shown.push(url),
       openUrl: async (url) => {
         opened = url;
-        const state = new URL(url).searchParams.get('state')!;
-        // The "browser" comes back to the callback as the authorization server would send it.
-        void fetch(`${callback.redirectUri}?code=the-code&state=${state}&iss=${encodeURIComponent(origin)}`);
+        void comeBack(url, 'the-code');
       },
-    });
+    }));
     expect(shown).toEqual([opened]);
     const request = new URL(opened);
     expect(`${request.origin}${request.pathname}`).toBe(`${origin}/authorize`);
@@ -143,93 +162,61 @@ describe('authorizationCodeFlow against a loopback token endpoint', () => {
     const body = Object.fromEntries(new URLSearchParams(as!.requests.at(-1)!.body));
     expect(body).toMatchObject({ grant_type: 'authorization_code', code: 'the-code', redirect_uri: callback.redirectUri, resource: 'https://mcp.example/mcp', client_id: 'client-1' });
     expect(createHash('sha256').update(body['code_verifier']!).digest('base64url')).toBe(params['code_challenge']);
-    expect(tokens.access_token).toBe('at-1');
+    expect(result.access_token).toBe('at-1');
   });
 
   it('omits scope when there is none to ask for, and never opens a browser with noBrowser', async () => {
-    const { config, callback, origin } = await setup();
-    let showUrl!: (url: string) => void;
-    const urlShown = new Promise<string>((resolve) => (showUrl = resolve));
-    const flow = authorizationCodeFlow({
-      config,
-      callback,
-      scopes: [],
-      resourceIndicator: 'https://mcp.example/mcp',
-      onAuthorizationUrl: showUrl,
+    const { options, comeBack, shownUrl } = await setup();
+    const { show, shown } = shownUrl();
+    const flow = authorizationCodeFlow(options({
+      onAuthorizationUrl: show,
       noBrowser: true,
-      timeoutMs: 5000,
-      log: createLogger('silent'),
       openUrl: async () => {
         throw new Error('must not be called');
       },
-    });
-    const shown = await urlShown;
-    expect(new URL(shown).searchParams.has('scope')).toBe(false);
-    const state = new URL(shown).searchParams.get('state');
-    await fetch(`${callback.redirectUri}?code=c&state=${state}&iss=${encodeURIComponent(origin)}`);
+    }));
+    const url = await shown;
+    expect(new URL(url).searchParams.has('scope')).toBe(false);
+    await comeBack(url);
     await expect(flow).resolves.toMatchObject({ access_token: 'at-1' });
   });
 
   it('does not exchange the code of a response with a forged state', async () => {
-    const { config, callback, origin } = await setup();
-    const error = await authorizationCodeFlow({
-      config,
-      callback,
-      scopes: [],
-      resourceIndicator: 'https://mcp.example/mcp',
-      noBrowser: false,
-      timeoutMs: 5000,
-      log: createLogger('silent'),
-      openUrl: async () => {
-        void fetch(`${callback.redirectUri}?code=stolen&state=attacker&iss=${encodeURIComponent(origin)}`);
+    const { options, comeBack } = await setup();
+    const error = await authorizationCodeFlow(options({
+      openUrl: async (url) => {
+        void comeBack(url, 'stolen', 'attacker');
       },
-    }).catch((e: unknown) => e as AirlockError);
+    })).catch((e: unknown) => e as AirlockError);
     expect(error.code).toBe('AIRLOCK_AUTH_STATE_MISMATCH');
     expect(as!.paths()).not.toContain('/token');
   });
 
   it('goes on waiting (the URL was shown) when the browser cannot be opened', async () => {
-    const { config, callback, origin } = await setup();
+    const { options, comeBack, shownUrl } = await setup();
     const lines: string[] = [];
-    let showUrl!: (url: string) => void;
-    const urlShown = new Promise<string>((resolve) => (showUrl = resolve));
-    const flow = authorizationCodeFlow({
-      config,
-      callback,
-      scopes: [],
-      resourceIndicator: 'https://mcp.example/mcp',
-      onAuthorizationUrl: showUrl,
-      noBrowser: false,
-      timeoutMs: 5000,
+    const { show, shown } = shownUrl();
+    const flow = authorizationCodeFlow(options({
+      onAuthorizationUrl: show,
       log: createLogger('warn', (l) => lines.push(l)),
       openUrl: async () => {
         throw new Error('no display');
       },
-    });
-    const shown = await urlShown;
-    await fetch(`${callback.redirectUri}?code=c&state=${new URL(shown).searchParams.get('state')}&iss=${encodeURIComponent(origin)}`);
+    }));
+    await comeBack(await shown);
     await expect(flow).resolves.toMatchObject({ access_token: 'at-1' });
     expect(lines).toEqual(['[mcp-airlock] warn: could not open a browser (no display); open the URL by hand\n']);
   });
 
   it('turns a token endpoint error into AIRLOCK_AUTH_TOKEN naming the OAuth error', async () => {
-    as = await startRecordingServer((req) => (req.path === '/token' ? { status: 400, json: { error: 'invalid_grant', error_description: 'code expired' } } : undefined));
-    const metadata = { issuer: as.origin, authorization_endpoint: `${as.origin}/authorize`, token_endpoint: `${as.origin}/token` } as ServerMetadata;
-    const config = oauthConfiguration(metadata, { issuer: as.origin, clientId: 'c', method: 'dynamic', tokenEndpointAuthMethod: 'none', registeredAt: 0 }, { fetch, allowHttp: true });
-    const callback = await startCallbackServer({ log: createLogger('silent') });
-    const error = await authorizationCodeFlow({
-      config,
-      callback,
-      scopes: [],
-      resourceIndicator: 'https://mcp.example/mcp',
-      noBrowser: false,
-      timeoutMs: 5000,
-      log: createLogger('silent'),
+    const { options, comeBack } = await setup({ status: 400, json: { error: 'invalid_grant', error_description: 'code expired' } });
+    const error = await authorizationCodeFlow(options({
       openUrl: async (url) => {
-        void fetch(`${callback.redirectUri}?code=c&state=${new URL(url).searchParams.get('state')}`);
+        void comeBack(url);
       },
-    }).catch((e: unknown) => e as AirlockError);
+    })).catch((e: unknown) => e as AirlockError);
     expect(error.code).toBe('AIRLOCK_AUTH_TOKEN');
     expect(error.message).toBe('exchanging the authorization code failed: the authorization server answered "invalid_grant": "code expired"');
   });
 });
+
