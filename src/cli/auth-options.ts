@@ -18,6 +18,7 @@ import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
 import { parsePort, parseSeconds } from './options.js';
+import { canonicalResourceUri } from '../auth/resource-uri.js';
 
 export interface AuthFlags {
   /** false with --no-auth. */
@@ -53,11 +54,21 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--client-metadata-url <url>', 'your Client ID Metadata Document (https), used when the server supports it')
     .option('--callback-port <n>', 'port of the loopback redirect (default: a free one)', parsePort)
     .option('--callback-host <host>', 'host of the loopback redirect: 127.0.0.1 (default) or localhost')
-    .option('--resource <uri>', 'the RFC 8707 resource to ask tokens for (default: from the server metadata)')
+    .option('--resource <uri>', 'the RFC 8707 resource to ask tokens for (default: from the server metadata)', parseResource)
     .option('--auth-timeout <seconds>', 'how long to wait for you to log in', parseSeconds, 300)
     .option('--no-browser', 'print the login URL instead of opening a browser')
     .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
     .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
+}
+
+/** --resource: checked when parsed, so every command refuses a bad one before any request. */
+function parseResource(value: string): string {
+  try {
+    canonicalResourceUri(value, '--resource');
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof AirlockError ? `${error.message}.` : String(error));
+  }
+  return value;
 }
 
 /** The client secret from --client-secret-env or --client-secret-file (never from argv). */

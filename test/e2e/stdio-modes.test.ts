@@ -163,6 +163,12 @@ describe('connect (stdio -> remote)', () => {
     expect(await insecure.exited).toBe(2);
     expect(insecure.stderr()).toContain('refusing plain http to "mcp.example.com": headers and tokens would cross the network unencrypted');
     expect(insecure.stderr()).toContain('hint: Use https, or pass --allow-http');
+    // A --resource that cannot be an RFC 8707 resource is refused when parsed, by every command.
+    for (const command of [['connect', 'https://ok.example/mcp'], ['doctor', 'https://ok.example/mcp'], ['login', 'https://ok.example/mcp']]) {
+      const bad = startAirlock([...command, '--resource', 'ftp://x'], { stdin: 'ignore' });
+      expect(await bad.exited).toBe(2);
+      expect(bad.stderr()).toContain(`option '--resource <uri>' argument 'ftp://x' is invalid. --resource has unsupported scheme "ftp:"; only http and https.`);
+    }
   });
 
   it('injects headers from --header with ${ENV} expansion and never prints the value', async () => {
