@@ -63,7 +63,6 @@ function issCheck(body: Record<string, unknown>): DoctorCheck {
 
 /** Step 3: find the RFC 8414 / OpenID metadata in MCP 2025-11-25 order and check it rule by rule. */
 export async function authorizationServerStep(state: DoctorState): Promise<StepOutput> {
-  if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
   const issuer = state.issuer;
   if (!issuer) return { summary: '', checks: [], skipped: 'no authorization server is known (see resource-metadata)' };
   const provider = providerOf(issuer);

@@ -18,7 +18,6 @@ const PROBE_REDIRECT_URI = 'http://127.0.0.1/callback';
 
 /** Step 4: the registration path that applies (MCP 2025-11-25 order), and with --register an RFC 7591 registration. */
 export async function clientStep(state: DoctorState): Promise<StepOutput> {
-  if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
   const metadata = state.serverMetadata;
   const issuer = state.issuer;
   if (!metadata || !issuer) return { summary: '', checks: [], skipped: 'no usable authorization server metadata (see authorization-server)' };

@@ -23,15 +23,17 @@ interface StepDefinition {
   id: DoctorStepId;
   title: string;
   run: (state: DoctorState) => Promise<StepOutput>;
+  /** An OAuth step: skipped when the server answered without credentials. */
+  oauth?: true;
 }
 
 /** The steps, in order, with their stable ids (doctor-report.ts) and titles. */
 export const doctorSteps: readonly StepDefinition[] = [
   { id: 'unauthenticated', title: 'Unauthenticated request', run: unauthenticatedStep },
-  { id: 'resource-metadata', title: 'Protected resource metadata', run: resourceMetadataStep },
-  { id: 'authorization-server', title: 'Authorization server metadata', run: authorizationServerStep },
-  { id: 'client', title: 'Client registration', run: clientStep },
-  { id: 'login', title: 'Login and token', run: loginStep },
+  { id: 'resource-metadata', title: 'Protected resource metadata', run: resourceMetadataStep, oauth: true },
+  { id: 'authorization-server', title: 'Authorization server metadata', run: authorizationServerStep, oauth: true },
+  { id: 'client', title: 'Client registration', run: clientStep, oauth: true },
+  { id: 'login', title: 'Login and token', run: loginStep, oauth: true },
   { id: 'authenticated', title: 'Authenticated initialize and tools/list', run: authenticatedStep },
 ];
 
@@ -58,7 +60,9 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
     reporter?.step(definition.id, { title: definition.title, status: 'running' });
     let output: StepOutput;
     try {
-      output = await definition.run(state);
+      output = definition.oauth && state.requiresAuth === false
+        ? { summary: '', checks: [], skipped: 'the server needs no authorization' }
+        : await definition.run(state);
     } catch (error) {
       output = {
         summary: 'the step stopped with an unexpected error',

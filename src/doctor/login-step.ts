@@ -17,7 +17,6 @@ const SPEC = 'OAuth 2.1 §4.1; RFC 7636; RFC 8707 §2; RFC 9207';
 /** Step 5: log in with the user's flags (memory store) and check the JWT access token (RFC 9068, RFC 8707). */
 export async function loginStep(state: DoctorState): Promise<StepOutput> {
   const { options } = state;
-  if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
   if (!options.login) return { summary: '', checks: [], skipped: 'pass --login to log in and check the token' };
   const blockers = loginBlockers(state);
   if (blockers.length) return { summary: '', checks: [], skipped: `airlock's login would refuse: ${blockers.join(', ')} failed` };

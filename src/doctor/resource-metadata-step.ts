@@ -51,7 +51,6 @@ function resourceChecks(state: DoctorState, raw: unknown, documentUrl: string, i
 
 /** Step 2: find the RFC 9728 document in MCP 2025-11-25 order and check it rule by rule (RFC 9728 §2, §3.3). */
 export async function resourceMetadataStep(state: DoctorState): Promise<StepOutput> {
-  if (state.requiresAuth === false) return { summary: '', checks: [], skipped: 'the server needs no authorization' };
   const candidates = resourceMetadataUrls(state.serverUrl, state.challenge.resourceMetadata);
   for (const url of candidates) {
     try {
