@@ -7,7 +7,7 @@
  */
 import { quote } from '../errors.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
-import { parseScope, unionScopes } from '../auth/scopes.js';
+import { parseScope, stepUpScopes } from '../auth/scopes.js';
 import { check, hasFailed, type DoctorState, type StepOutput } from './doctor-context.js';
 import type { DoctorCheck } from './doctor-report.js';
 import { initializeRequest, postJsonRpc, PROBE_PROTOCOL_VERSION, type ProbeResult } from './mcp-probe.js';
@@ -29,9 +29,13 @@ function refusal(state: DoctorState, probe: ProbeResult, what: string): DoctorCh
   if (probe.status === 403) {
     const challenge = bearerChallenge(probe.headers?.get('www-authenticate'));
     if (challenge?.error === 'insufficient_scope' && challenge.scope) {
-      const wanted = unionScopes(parseScope(state.grantedScope), parseScope(challenge.scope)).join(' ');
-      return check('mcp.scope-sufficient', 'fail', `the server needs scope ${quote(challenge.scope)} for ${what}; the token has ${quote(state.grantedScope ?? '')}`, 'RFC 6750 §3.1; MCP 2025-11-25 Step-Up Authorization Flow',
-        `Pass --scope ${JSON.stringify(wanted)}; server side, name the scope in the 401 challenge (scope="${challenge.scope}") or in scopes_supported so clients ask for it up front.`);
+      const message = `the server needs scope ${quote(challenge.scope)} for ${what}; the token has ${quote(state.grantedScope ?? '')}`;
+      const spec = 'RFC 6750 §3.1; MCP 2025-11-25 Step-Up Authorization Flow';
+      // The login's own step-up rule: the union of what the token holds and what is asked for.
+      const wanted = stepUpScopes(parseScope(state.grantedScope), challenge.scope);
+      if (!wanted) return check('mcp.scope-sufficient', 'fail', message, spec, 'The token already holds every scope the server names, yet it refuses: the server\'s scope check is wrong, or the scope must be granted to this user or client on the authorization server.');
+      return check('mcp.scope-sufficient', 'fail', message, spec,
+        `Pass --scope ${JSON.stringify(wanted.join(' '))}; server side, name the scope in the 401 challenge (scope="${challenge.scope}") or in scopes_supported so clients ask for it up front.`);
     }
     return check('mcp.scope-sufficient', 'fail', `the server refused ${what} with HTTP 403${challenge?.error ? ` ${quote(challenge.error)}` : ''}`, SPEC_AUTH, 'The token is valid but not allowed: check the user\'s and the client\'s permissions on the server, or the scopes (--scope).');
   }
