@@ -8,7 +8,8 @@ import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
-import { collect, parseLogLevel, parsePort, parseServerUrl, parseTransportMode } from './options.js';
+import { collect, parseLogLevel, parsePort, parseProtocol, parseServerUrl, parseTransportMode } from './options.js';
+import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
@@ -16,6 +17,7 @@ import type { CommandResult } from './program.js';
 
 export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
+  protocol: ProtocolChoice;
   header: string[];
   headerFile: string[];
   logLevel: LogLevel;
@@ -29,6 +31,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .argument('<url>', 'the remote MCP server, e.g. https://mcp.example.com/mcp')
     .argument('[callback-port]', "OAuth callback port (mcp-remote's positional form of --callback-port)", parsePort)
     .option('--transport <mode>', 'auto | http | sse | sse-first (also http-first, http-only, sse-only)', parseTransportMode, 'auto')
+    .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
@@ -52,6 +55,6 @@ In a Claude Desktop or Cursor config:
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
       const { request, session } = await upstreamAuth(url, headers, flags, await createRequester(), context.log);
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session }, options);
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol }, options);
     });
 }

@@ -7,6 +7,7 @@ import { AirlockError, quote } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
+import { PROTOCOL_CHOICES, type ProtocolChoice } from '../eras/era-adapter.js';
 
 /** `--transport` values, with mcp-remote's spellings as aliases. */
 const transportAliases: Record<string, RemoteTransportMode> = {
@@ -26,6 +27,13 @@ export function parseTransportMode(value: string): RemoteTransportMode {
   const mode = Object.hasOwn(transportAliases, key) ? transportAliases[key] : undefined;
   if (!mode) throw new InvalidArgumentError(`use auto, http or sse (or mcp-remote's http-first, sse-first, http-only, sse-only).`);
   return mode;
+}
+
+/** `--protocol`: which MCP era the server speaks, or `auto` to find out from the first exchange. */
+export function parseProtocol(value: string): ProtocolChoice {
+  const choice = PROTOCOL_CHOICES.find((known) => known === value.toLowerCase());
+  if (!choice) throw new InvalidArgumentError('use auto, 2025-11-25 or 2026-07-28.');
+  return choice;
 }
 
 export function parseLogLevel(value: string): LogLevel {

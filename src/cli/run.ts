@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
-import { parseLogLevel } from './options.js';
+import { parseLogLevel, parseProtocol } from './options.js';
+import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
@@ -16,6 +17,7 @@ export function registerRun(program: Command, result: CommandResult): void {
     .summary('wrap a local stdio MCP server (stdio <-> stdio)')
     .description('Start a stdio MCP server as a child process and bridge our stdin/stdout to it. The child runs in its own process group and never outlives mcp-airlock.')
     .argument('<command...>', 'the server command and its arguments, after --')
+    .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addPipelineOptions(command)
     .passThroughOptions()
@@ -24,8 +26,8 @@ Examples:
   $ mcp-airlock run -- npx -y @modelcontextprotocol/server-everything
   $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose
   $ mcp-airlock run --allow-tool 'read_*' --allow-tool search -- node ./my-server.js`)
-    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel }) => {
+    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
-      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args }, options);
+      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args, protocol: options.protocol }, options);
     });
 }

@@ -18,7 +18,8 @@ import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeli
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
-import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
+import { collect, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
+import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 
 export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
@@ -26,6 +27,7 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   host: string;
   upstream?: string;
   transport: RemoteTransportMode;
+  protocol: ProtocolChoice;
   header: string[];
   headerFile: string[];
   maxBody: number;
@@ -53,6 +55,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--host <address>', 'address to bind; keep 127.0.0.1 unless you mean to expose it', '127.0.0.1')
     .option('--upstream <url>', 'serve a remote MCP server instead of a command')
     .option('--transport <mode>', 'how to reach --upstream: auto | http | sse | sse-first', parseTransportMode, 'auto')
+    .option('--protocol <version>', "the upstream's MCP era: auto (found from each connection's first exchange) | 2025-11-25 | 2026-07-28; airlock translates for clients of the other era", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to upstream requests; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback --upstream', false)
@@ -109,13 +112,13 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
     if (options.upstreamTokenExchange) {
       const { request, perCaller } = await tokenExchangeUpstream(url, headers, options, log);
-      const remote = { kind: 'remote', url, mode: options.transport, headers, request } as const;
+      const remote = { kind: 'remote', url, mode: options.transport, headers, request, protocol: options.protocol } as const;
       upstream = remote;
       upstreamFor = (callerToken) => ({ ...remote, request: perCaller(callerToken) });
     } else {
       // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
       const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, await createRequester(), log);
-      upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session };
+      upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol };
     }
   } else {
     if (options.upstreamTokenExchange) {
@@ -124,7 +127,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       });
     }
     const [command, ...args] = commandLine as [string, ...string[]];
-    upstream = { kind: 'command', command, args };
+    upstream = { kind: 'command', command, args, protocol: options.protocol };
   }
   const principal = upstreamPrincipal(upstream);
   const inboundAuth = await prepareInboundAuth(options, log);

@@ -10,6 +10,8 @@ export interface Exchange {
   signal: AbortSignal;
   /** The exchange is over (answer read, stream ended): forget its controller. */
   release(): void;
+  /** End this one exchange now (a 2026-07-28 client cancels a request by closing its stream). */
+  abort(): void;
 }
 
 export class AbortScope {
@@ -21,7 +23,14 @@ export class AbortScope {
     const controller = new AbortController();
     if (this.aborted) controller.abort();
     else this.live.add(controller);
-    return { signal: controller.signal, release: () => this.live.delete(controller) };
+    return {
+      signal: controller.signal,
+      release: () => this.live.delete(controller),
+      abort: () => {
+        this.live.delete(controller);
+        controller.abort();
+      },
+    };
   }
 
   /** Wait `ms`, or less if the scope is aborted meanwhile. */

@@ -1,9 +1,15 @@
 /**
- * The HTTP face of `serve`: one server that speaks streamable HTTP (2025-11-25) at `/mcp` and the
- * legacy HTTP+SSE transport (2024-11-05) at `/sse` + `/messages`, at once. Every client session
- * gets its own outbound connection (its own child process for a stdio server), bridged by a
- * `Bridge`. Sessions end on DELETE, on an idle timeout, when an SSE client disconnects, or when
- * their upstream dies (the client then gets 404 and re-initializes, as the spec describes).
+ * The HTTP face of `serve`: one server that speaks streamable HTTP at `/mcp` (2026-07-28 and the
+ * session era 2025-03-26 .. 2025-11-25) and the legacy HTTP+SSE transport (2024-11-05) at `/sse` +
+ * `/messages`, at once. Every client session gets its own outbound connection (its own child
+ * process for a stdio server), bridged by a `Bridge`. Sessions end on DELETE, on an idle timeout,
+ * when an SSE client disconnects, or when their upstream dies (the client then gets 404 and
+ * re-initializes, as the spec describes).
+ *
+ * 2026-07-28 requests (the `MCP-Protocol-Version` header or the body's `_meta` says so) have no
+ * session: they are checked as a modern server checks them (one message per POST, the `_meta`
+ * envelope, headers that match the body) and travel on the lane of their caller's identity, one
+ * upstream connection per identity (modern-http-lane.ts); GET and DELETE without a session get 405.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,6 +24,8 @@ import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
 import { SseServerSession } from './sse-server-session.js';
+import { ModernHttpLane } from './modern-http-lane.js';
+import { isModernPost, modernPostProblem } from './modern-post-check.js';
 import { StreamableHttpServerSession } from './streamable-http-server-session.js';
 
 export interface HttpPaths {
@@ -55,13 +63,14 @@ export interface HttpInboundOptions {
 
 interface Session {
   id: string;
-  kind: 'http' | 'sse';
+  /** 'modern': the lane of one caller identity's 2026-07-28 requests (no protocol session). */
+  kind: 'http' | 'sse' | 'modern';
   /** Who opened it (issuer + subject of the token); later requests must come from the same one. */
   owner: string | null;
   principal: AuditPrincipal | null;
   /** The caller's current access token (it may refresh it between requests). */
   token: string | undefined;
-  transport: StreamableHttpServerSession | SseServerSession;
+  transport: StreamableHttpServerSession | SseServerSession | ModernHttpLane;
   bridge: Bridge;
   /** The audit tap, to record what airlock refuses before the bridge sees it. */
   tap: MessageTap | undefined;
@@ -93,7 +102,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     id: string,
     caller: Caller,
   ): Promise<Session> => {
-    const label = `session ${id.slice(0, 8)}`;
+    const label = kind === 'modern' ? `lane ${id}` : `session ${id.slice(0, 8)}`;
     const session = { owner: ownerOf(caller), principal: caller.principal, token: caller.token } as Session;
     const outbound = options.createUpstream(() => session.token);
     const { stages, tap } = options.createPipeline(id.slice(0, 8), transport, outbound, () => session.principal);
@@ -104,7 +113,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       tap,
       log,
       label,
-      relateServerMessages: kind === 'http',
+      relateServerMessages: kind !== 'sse',
       onClosed: (reason) => {
         sessions.delete(id);
         log.info(`${label} ended (${reason}); ${sessions.size} open`);
@@ -158,6 +167,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     if (req.method === 'POST') {
       const parsed = await readMessages(req, res, options.maxBodyBytes);
       if (parsed === undefined) return;
+      if (isModernPost(req, parsed.messages)) return handleModernPost(req, res, parsed.messages, caller);
       if (typeof sessionId === 'string') {
         const session = sessionFor(sessionId, 'http', caller);
         if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
@@ -167,7 +177,10 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       }
       const first = parsed.messages[0];
       const initId = parsed.messages.length === 1 && first && 'method' in first && first.method === 'initialize' && 'id' in first ? first.id : undefined;
-      if (initId === undefined) return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required (only initialize may come without one)');
+      if (initId === undefined) {
+        const id = first && 'id' in first && parsed.messages.length === 1 ? (first.id as RequestId) : null;
+        return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required (only initialize may come without one; a 2026-07-28 request carries its version in params._meta)', id);
+      }
       if (sessions.size >= options.maxSessions) {
         return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, initId);
       }
@@ -186,7 +199,11 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       return transport.handlePost(req, res, parsed.messages);
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
-      if (typeof sessionId !== 'string') return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+      if (typeof sessionId !== 'string') {
+        // 2026-07-28 has neither (streamable-http.mdx "Earlier Streamable HTTP Revisions"); a session-era client always sends its session id.
+        res.setHeader('Allow', 'POST');
+        return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.mcp} without an Mcp-Session-Id (2026-07-28 has no GET stream and no sessions)`);
+      }
       const session = sessionFor(sessionId, 'http', caller);
       if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
       session.lastActive = Date.now();
@@ -203,6 +220,36 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     }
     res.setHeader('Allow', 'GET, POST, DELETE');
     return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.mcp}`);
+  };
+
+  /**
+   * A 2026-07-28 POST: checked as a modern server checks it, then handed to its caller's lane (one
+   * per identity, opened on first use). The lane's id is derived from the identity, so the same
+   * caller always lands on the same upstream connection, and another caller never does.
+   */
+  const handleModernPost = async (req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[], caller: Caller): Promise<void> => {
+    const id = `modern:${ownerOf(caller) ?? 'anonymous'}`;
+    let lane = sessionFor(id, 'modern', caller);
+    const problem = modernPostProblem(req, messages, (lane?.transport as ModernHttpLane | undefined)?.toolHeaders);
+    if (problem) return sendRpcError(res, problem.status, problem.code, problem.message, problem.id);
+    if (!lane) {
+      if (sessions.size >= options.maxSessions) {
+        return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, requestIdOf(messages[0]!));
+      }
+      const transport = new ModernHttpLane(String(sessions.size));
+      try {
+        lane = await openSession('modern', transport, id, caller);
+      } catch (error) {
+        const failure = error instanceof AirlockError ? error : new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', describeError(error), { cause: error });
+        log.error(`cannot open an upstream connection: ${failure.message}${failure.hint ? ` (${failure.hint})` : ''}`);
+        return sendRpcError(res, 502, RpcErrorCode.upstreamError, `mcp-airlock could not start the upstream server: ${failure.message}`, requestIdOf(messages[0]!));
+      }
+      sessions.set(id, lane);
+      log.info(`2026-07-28 lane for ${caller.principal ? 'an authenticated caller' : 'anonymous callers'} opened; ${sessions.size} open`);
+    }
+    lane.lastActive = Date.now();
+    if (await toolScopeRefusal(res, messages, caller, lane)) return;
+    (lane.transport as ModernHttpLane).handlePost(req, res, messages[0]!);
   };
 
   const handleSse = async (req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> => {
@@ -297,8 +344,10 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     ? setInterval(() => {
         const now = Date.now();
         for (const session of sessions.values()) {
-          if (session.kind === 'http' && session.openStreams === 0 && session.bridge.pendingCount === 0 && now - session.lastActive > options.sessionIdleMs) {
-            void session.bridge.close(`idle for ${Math.round((now - session.lastActive) / 1000)} s (--session-timeout)`, 'airlock');
+          const lastActive = session.kind === 'modern' ? Math.max(session.lastActive, (session.transport as ModernHttpLane).lastActive) : session.lastActive;
+          const idle = session.kind === 'modern' ? (session.transport as ModernHttpLane).openCalls === 0 : session.kind === 'http' && session.openStreams === 0;
+          if (idle && session.bridge.pendingCount === 0 && now - lastActive > options.sessionIdleMs) {
+            void session.bridge.close(`idle for ${Math.round((now - lastActive) / 1000)} s (--session-timeout)`, 'airlock');
           }
         }
       }, Math.min(Math.max(options.sessionIdleMs / 4, 50), 30_000))
@@ -315,6 +364,10 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function requestIdOf(message: JSONRPCMessage): RequestId | null {
+  return 'id' in message && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
 }
 
 /** Who is calling: the principal and scopes of a checked token (nobody in particular without auth). */

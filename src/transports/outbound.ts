@@ -3,6 +3,7 @@
  * per client session, the stdio modes once.
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { EraAdapter, type ProtocolChoice } from '../eras/era-adapter.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import { principalFromHeaders } from '../audit/principal.js';
 import type { Logger } from '../log.js';
@@ -12,9 +13,13 @@ import type { ChildReaper } from './child-reaper.js';
 import type { HttpRequester } from './http-request.js';
 import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
 
-export type UpstreamSpec =
+export type UpstreamSpec = (
   | { kind: 'command'; command: string; args: string[] }
-  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; request: HttpRequester; auth?: { principalNow(): AuditPrincipal | undefined } };
+  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; request: HttpRequester; auth?: { principalNow(): AuditPrincipal | undefined } }
+) & {
+  /** Which MCP era the server speaks (--protocol): found from the first exchange ('auto', the default), or given. */
+  protocol?: ProtocolChoice;
+};
 
 export interface OutboundContext {
   log: Logger;
@@ -23,7 +28,12 @@ export interface OutboundContext {
   killGraceMs: number;
 }
 
+/** The outbound side of a session: the transport to the server, behind the era adapter that translates when the eras differ. */
 export function createOutbound(spec: UpstreamSpec, context: OutboundContext): Transport {
+  return new EraAdapter(createTransport(spec, context), { protocol: spec.protocol ?? 'auto', log: context.log });
+}
+
+function createTransport(spec: UpstreamSpec, context: OutboundContext): Transport {
   if (spec.kind === 'command') {
     return new ChildProcessTransport({
       command: spec.command,

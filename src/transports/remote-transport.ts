@@ -4,11 +4,17 @@
  * the initialize request; if the server answers 400, 404 or 405, it is an old HTTP+SSE server:
  * GET the URL and expect an `endpoint` event. The choice is made on the first message (initialize),
  * which is why `start()` does nothing and the first `send()` connects.
+ *
+ * A 2026-07-28 message (its `_meta` claims the version, or it is `server/discover`) never falls back:
+ * HTTP+SSE is a 2024-11-05 transport, and a modern server's refusals are JSON-RPC errors the client
+ * must see (streamable-http.mdx "Backward Compatibility"). Such a message goes straight to streamable
+ * HTTP; a dual-era client that then falls back to `initialize` gets the full choice again.
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
+import { isModernMessage } from '../eras/modern-wire.js';
 import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';
 import { StreamableHttpClientTransport } from './streamable-http-client.js';
@@ -45,6 +51,8 @@ export class RemoteTransport implements Transport {
   /** The transport the first message is being tried on (its answer arrives before `active` is set). */
   private trying: Inner | undefined;
   private protocolVersion: string | undefined;
+  /** `active` was chosen for 2026-07-28 traffic only; an `initialize` may still choose again. */
+  private modernOnly = false;
   private closed = false;
   closeReason: string | undefined;
 
@@ -56,6 +64,17 @@ export class RemoteTransport implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closed) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'upstream connection is closed');
+    if (this.modernOnly && 'method' in message && message.method === 'initialize' && !this.connecting) {
+      // A dual-era client whose modern probe failed falls back to the handshake: choose again.
+      const probe = this.active;
+      this.active = undefined;
+      this.modernOnly = false;
+      await probe?.close().catch(() => undefined);
+    }
+    if (!this.active && !this.connecting && isModernFirst(message)) {
+      this.active = this.modernTransport();
+      this.modernOnly = true;
+    }
     if (!this.active) {
       if (this.connecting) {
         // Messages sent while the first one is connecting wait for it, in order.
@@ -107,9 +126,20 @@ export class RemoteTransport implements Transport {
     throw toUpstreamError(lastError, this.options.url);
   }
 
+  /** Streamable HTTP for 2026-07-28 traffic; refused when the user pinned the legacy SSE transport. */
+  private modernTransport(): Inner {
+    if (this.options.mode === 'sse') {
+      throw new AirlockError('AIRLOCK_UPSTREAM_HTTP', `the client speaks MCP 2026-07-28, which the legacy HTTP+SSE transport (--transport sse) cannot carry`, {
+        hint: 'Use --transport auto or http for this server.',
+      });
+    }
+    this.options.log.debug(`2026-07-28 request: talking streamable HTTP to ${this.safeUrl}`);
+    return this.create('http');
+  }
+
   private create(kind: Kind): Inner {
-    const { url, headers, request } = this.options;
-    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request }) : new SseClientTransport({ url, headers, request });
+    const { url, headers, request, log } = this.options;
+    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn: (text) => log.warn(text) }) : new SseClientTransport({ url, headers, request });
     inner.onmessage = (message) => this.onmessage?.(message);
     inner.onerror = (error) => this.onerror?.(error);
     inner.onclose = () => {
@@ -150,6 +180,11 @@ export class RemoteTransport implements Transport {
     await active.close();
     this.onclose?.();
   }
+}
+
+/** A first message that belongs to 2026-07-28: enveloped, or the modern era's probe. */
+function isModernFirst(message: JSONRPCMessage): boolean {
+  return isModernMessage(message) || ('method' in message && message.method === 'server/discover');
 }
 
 /** Turn what our HTTP clients, the network and undici throw into an AirlockError with a code and a next step. */

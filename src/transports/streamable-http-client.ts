@@ -1,22 +1,33 @@
 /**
- * Outbound streamable HTTP (2025-11-25 basic/transports "Streamable HTTP"), written for a proxy:
- * messages are parsed once and forwarded as they are (no schema re-validation, so new methods and
- * fields pass), `send()` settles when the server has answered that POST completely (so the bridge
- * can fail exactly the request whose exchange broke), and it loads in a few milliseconds.
+ * Outbound streamable HTTP, written for a proxy: messages are parsed once and forwarded as they are
+ * (no schema re-validation, so new methods and fields pass), `send()` settles when the server has
+ * answered that POST completely (so the bridge can fail exactly the request whose exchange broke),
+ * and it loads in a few milliseconds. It speaks both wire eras, message by message, taking what it
+ * puts on the wire from the message itself:
  *
- * - POST each message with `Accept: application/json, text/event-stream`; 202 for notifications and
- *   responses, JSON or an SSE stream for requests.
- * - `Mcp-Session-Id` from the initialize answer on every later request; `MCP-Protocol-Version`
- *   once negotiated. DELETE on close ends the session (405 is fine).
- * - After `notifications/initialized`, a GET stream for server-initiated messages (405: none).
- * - Resumption: an SSE stream that ends before its answer, after an event id, is resumed with GET
- *   and `Last-Event-ID`, waiting the server's `retry` (SEP-1699 polling) or a backoff.
+ * - 2025-03-26 .. 2025-11-25 (basic/transports "Streamable HTTP"): `Mcp-Session-Id` from the
+ *   initialize answer on every later request, `MCP-Protocol-Version` once negotiated, DELETE on
+ *   close, a GET stream after `notifications/initialized`, and resumption of a broken stream with
+ *   GET and `Last-Event-ID` (waiting the server's `retry`, SEP-1699 polling, or a backoff).
+ * - 2026-07-28 (a message whose `_meta` claims it): no session, no GET stream, no resumption;
+ *   `MCP-Protocol-Version` from the `_meta`, `Mcp-Method`, `Mcp-Name` and `Mcp-Param-*` from the
+ *   body and the tool schemas seen in tools/list (tools whose `x-mcp-header` annotations are
+ *   invalid are dropped from the list, as an HTTP client must); a stdio client's
+ *   `notifications/cancelled` closes the request's stream instead of being posted; a -32020 on a
+ *   tools/call re-reads tools/list and retries once.
+ *
+ * Both eras: `Mcp-Method`/`Mcp-Name`/`Mcp-Param-*` go on every POST (a 2025 server ignores them;
+ * some require the parameter headers anyway), and a 4xx whose body is a JSON-RPC error answers
+ * its request with that error, HTTP status attached (wire-status.ts), instead of failing it.
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, parseFrame, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { messageText } from '../bridge/message-text.js';
+import { rememberHttpStatus } from '../bridge/wire-status.js';
+import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
+import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
-import type { HttpRequester } from './http-request.js';
+import type { HttpRequester, HttpResponse } from './http-request.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
 import { readSseEvents } from './sse-reader.js';
 
@@ -26,9 +37,24 @@ export interface StreamableHttpClientOptions {
   request: HttpRequester;
   /** Attempts to resume a broken stream before giving up on it. */
   maxResumeAttempts?: number;
+  /** One line for the user's log (a tool dropped for an invalid x-mcp-header annotation). */
+  warn?: (text: string) => void;
 }
 
 const ACCEPT_BOTH = 'application/json, text/event-stream';
+/** tools/list pages read when re-learning tool schemas after a -32020. */
+const MAX_TOOL_PAGES = 20;
+
+/** A request whose POST is running. */
+interface InFlight {
+  method: string;
+  modern: boolean;
+  exchange: Exchange;
+  /** The client cancelled it: its POST was aborted on purpose. */
+  cancelled: boolean;
+}
+
+type PostOutcome = 'done' | 'refresh-tools';
 
 export class StreamableHttpClientTransport implements Transport {
   readonly transportName = 'streamable-http';
@@ -40,13 +66,18 @@ export class StreamableHttpClientTransport implements Transport {
   sessionId: string | undefined;
   private protocolVersion: string | undefined;
   private readonly exchanges = new AbortScope();
+  private readonly running = new Map<RequestId, InFlight>();
+  private readonly toolHeaders = new ToolHeaderIndex();
   private retryMs: number | undefined;
+  /** The server has answered a POST with 2xx: later JSON-RPC errors in 4xx bodies are its answers. */
+  private established = false;
   private closed = false;
+  private internalIds = 0;
 
   constructor(private readonly options: StreamableHttpClientOptions) {}
 
   async start(): Promise<void> {
-    // Nothing to open: the first POST (initialize) starts the conversation.
+    // Nothing to open: the first POST starts the conversation.
   }
 
   /** HTTP exchanges still running (diagnostics and tests). */
@@ -58,7 +89,18 @@ export class StreamableHttpClientTransport implements Transport {
     this.protocolVersion = version;
   }
 
-  private headers(extra: Record<string, string>): Record<string, string> {
+  /** The headers of a POST of this message: era headers derived from the body, then session state (2025 only). */
+  private postHeaders(message: JSONRPCMessage, modern: boolean): Record<string, string> {
+    const headers: Record<string, string> = { ...this.options.headers, 'content-type': 'application/json', accept: ACCEPT_BOTH, ...modernRequestHeaders(message, this.toolHeaders) };
+    if (!modern) {
+      if (this.sessionId !== undefined) headers['mcp-session-id'] = this.sessionId;
+      if (this.protocolVersion !== undefined && headers['mcp-protocol-version'] === undefined) headers['mcp-protocol-version'] = this.protocolVersion;
+    }
+    return headers;
+  }
+
+  /** Headers of the session era's GET and DELETE. */
+  private sessionHeaders(extra: Record<string, string>): Record<string, string> {
     const headers: Record<string, string> = { ...this.options.headers, ...extra };
     if (this.sessionId !== undefined) headers['mcp-session-id'] = this.sessionId;
     if (this.protocolVersion !== undefined) headers['mcp-protocol-version'] = this.protocolVersion;
@@ -66,40 +108,81 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (isCancellation(message)) {
+      // 2026-07-28 over HTTP: closing the request's stream is the cancellation; nothing is posted.
+      const target = this.running.get((message as unknown as { params: { requestId: RequestId } }).params.requestId);
+      if (target?.modern) {
+        target.cancelled = true;
+        target.exchange.abort();
+        return;
+      }
+    }
+    const modern = isModernMessage(message);
     const exchange = this.exchanges.begin();
+    const id = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
+    const entry: InFlight | undefined = id === undefined ? undefined : { method: (message as { method: string }).method, modern, exchange, cancelled: false };
+    if (id !== undefined) this.running.set(id, entry!);
     try {
-      await this.post(message, exchange.signal);
+      let outcome = await this.post(message, exchange.signal, modern, entry);
+      if (outcome === 'refresh-tools') {
+        await this.relearnTools(message, exchange.signal);
+        outcome = await this.post(message, exchange.signal, modern, undefined);
+      }
+    } catch (error) {
+      if (entry?.cancelled) return; // aborted because the client cancelled: nobody waits for it
+      throw error;
     } finally {
       exchange.release();
+      if (id !== undefined && this.running.get(id) === entry) this.running.delete(id);
     }
   }
 
-  private async post(message: JSONRPCMessage, signal: AbortSignal): Promise<void> {
+  /**
+   * POST one message and read its answer. `retryable` is the request's entry when a -32020 on a
+   * tools/call may still be retried after re-reading tools/list (streamable-http.mdx "Client
+   * Behavior"): then 'refresh-tools' comes back instead of the error.
+   */
+  private async post(message: JSONRPCMessage, signal: AbortSignal, modern: boolean, retryable: InFlight | undefined): Promise<PostOutcome> {
     const response = await this.options.request(this.options.url, {
       method: 'POST',
-      headers: this.headers({ 'content-type': 'application/json', accept: ACCEPT_BOTH }),
+      headers: this.postHeaders(message, modern),
       body: messageText(message),
       signal,
     });
-    const session = response.header('mcp-session-id');
+    const session = modern ? undefined : response.header('mcp-session-id');
     if (session) this.sessionId = session;
+    const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
       const text = await response.text().catch(() => '');
-      const expired = response.status === 404 && this.sessionId !== undefined && !session;
+      const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
+      if (requestId !== undefined && !expired) {
+        const answer = this.errorAnswer(response.status, text, modern);
+        if (answer !== undefined) {
+          if (retryable?.method === 'tools/call' && errorCodeOf(answer) === ErrorCode.headerMismatch) return 'refresh-tools';
+          this.deliverAnswer(answer, requestId, response.status);
+          return 'done';
+        }
+      }
       throw new HttpStatusError(response.status, expired ? `the upstream session ended (HTTP 404): ${text}` : text || `HTTP ${response.status}`);
     }
-    const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
+    this.established = true;
     if (response.status === 202 || requestId === undefined) {
       response.discard();
       if ('method' in message && message.method === 'notifications/initialized') this.openServerStream();
-      return;
+      return 'done';
     }
+    await this.readAnswer(response, requestId, modern);
+    return 'done';
+  }
+
+  /** Read a request's answer: one JSON body or an SSE stream. */
+  private async readAnswer(response: HttpResponse, requestId: RequestId, modern: boolean): Promise<void> {
     const type = response.header('content-type') ?? '';
     if (type.includes('text/event-stream')) {
-      await this.readStream(response.body, requestId);
+      await this.readStream(response.body, requestId, modern);
     } else if (type.includes('application/json')) {
       const value: unknown = JSON.parse(await response.text());
-      for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item));
+      for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item), requestId);
     } else {
       response.discard();
       throw new HttpStatusError(-1, `unexpected content type ${JSON.stringify(type)} in the answer to a request`);
@@ -107,14 +190,42 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   /**
-   * Read a POST's SSE stream until the answer to `requestId` arrives; resume with Last-Event-ID
-   * when the stream ends early. Throws when the answer cannot be had.
+   * The JSON-RPC error a non-2xx answer carries, when it is the server's answer to the request: any
+   * JSON-RPC error body once the conversation is established or for a modern request, else only a
+   * recognized modern error (before that, a 4xx is how a legacy HTTP+SSE server says it is one, and
+   * the caller may fall back: streamable-http.mdx "Backward Compatibility"). 401 and 403 stay
+   * HTTP errors: they are about credentials, and their hint says what to do.
    */
-  private async readStream(body: AsyncIterable<Uint8Array>, requestId: RequestId): Promise<void> {
+  private errorAnswer(status: number, text: string, modern: boolean): object | undefined {
+    if (status === 401 || status === 403 || text === '') return undefined;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    if (errorCodeOf(body) === undefined) return undefined;
+    return modern || this.established || isModernErrorAnswer(status, body) ? (body as object) : undefined;
+  }
+
+  /** Hand the client an error the server answered with over HTTP, under the request's own id. */
+  private deliverAnswer(body: object, requestId: RequestId, status: number): void {
+    const record = body as { id?: unknown };
+    const message = (record.id === requestId ? body : { ...body, id: requestId }) as JSONRPCMessage;
+    rememberHttpStatus(message, status);
+    this.onmessage?.(message);
+  }
+
+  /**
+   * Read a POST's SSE stream until the answer to `requestId` arrives; for the 2025 era, resume with
+   * Last-Event-ID when the stream ends early (2026-07-28 streams cannot be resumed). Throws when
+   * the answer cannot be had.
+   */
+  private async readStream(body: AsyncIterable<Uint8Array>, requestId: RequestId, modern: boolean): Promise<void> {
     let lastId: string | undefined;
     let answered = false;
     let stream: AsyncIterable<Uint8Array> | undefined = body;
-    const attempts = this.options.maxResumeAttempts ?? 3;
+    const attempts = modern ? 0 : (this.options.maxResumeAttempts ?? 3);
     let resumed: Exchange | undefined;
     for (let attempt = 0; stream; attempt++) {
       try {
@@ -125,12 +236,12 @@ export class StreamableHttpClientTransport implements Transport {
         }
       } catch (error) {
         if (this.closed) return;
-        if (lastId === undefined) throw error;
+        if (lastId === undefined || modern) throw error;
       } finally {
         resumed?.release();
       }
       if (answered || this.closed) return;
-      if (lastId === undefined) throw new HttpStatusError(-1, 'the server closed the response stream without answering');
+      if (lastId === undefined || modern) throw new HttpStatusError(-1, 'the server closed the response stream without answering');
       if (attempt >= attempts) throw new HttpStatusError(-1, `the response stream broke and could not be resumed after ${attempts} attempts`);
       await this.exchanges.sleep(this.retryMs ?? 500 * 2 ** attempt);
       if (this.closed) return;
@@ -143,7 +254,7 @@ export class StreamableHttpClientTransport implements Transport {
   private async resume(lastEventId: string, exchange: Exchange): Promise<AsyncIterable<Uint8Array> | undefined> {
     const response = await this.options.request(this.options.url, {
       method: 'GET',
-      headers: this.headers({ accept: 'text/event-stream', 'last-event-id': lastEventId }),
+      headers: this.sessionHeaders({ accept: 'text/event-stream', 'last-event-id': lastEventId }),
       signal: exchange.signal,
     });
     if (!response.ok) {
@@ -153,12 +264,60 @@ export class StreamableHttpClientTransport implements Transport {
     return response.body;
   }
 
-  /** The standalone GET stream for server-initiated requests and notifications; reopened on loss. */
+  /**
+   * Re-read tools/list after a -32020 on a tools/call (its schema may have gained x-mcp-header
+   * annotations since the client listed tools, or the client never did), as the same client: the
+   * call's own `_meta` envelope, progress token left out.
+   */
+  private async relearnTools(call: JSONRPCMessage, signal: AbortSignal): Promise<void> {
+    const meta = { ...((call as { params?: { _meta?: Record<string, unknown> } }).params?._meta ?? {}) };
+    delete meta.progressToken;
+    const pages: unknown[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_TOOL_PAGES; page++) {
+      const id = `mcp-airlock-tools-${++this.internalIds}`;
+      const request = { jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: meta, ...(cursor === undefined ? {} : { cursor }) } } as JSONRPCMessage;
+      const result = await this.internalRequest(request, signal);
+      if (result === undefined) break;
+      pages.push(result);
+      const next = (result as { nextCursor?: unknown }).nextCursor;
+      if (typeof next !== 'string' || next === '') break;
+      cursor = next;
+    }
+    if (pages.length === 0) return;
+    this.toolHeaders.clear();
+    for (const page of pages) this.learnTools(page, false);
+  }
+
+  /** A request airlock makes itself: its result, or undefined when the server refused it. Nothing reaches the client. */
+  private async internalRequest(request: JSONRPCMessage, signal: AbortSignal): Promise<unknown> {
+    const response = await this.options.request(this.options.url, { method: 'POST', headers: this.postHeaders(request, isModernMessage(request)), body: JSON.stringify(request), signal });
+    if (!response.ok) {
+      response.discard();
+      return undefined;
+    }
+    const id = (request as { id: RequestId }).id;
+    const type = response.header('content-type') ?? '';
+    let answer: unknown;
+    if (type.includes('text/event-stream')) {
+      for await (const event of readSseEvents(response.body)) {
+        const verdict = event.data === '' ? undefined : parseFrame(event.data);
+        if (verdict?.ok && verdict.kind === 'response' && (verdict.message as { id: RequestId }).id === id) answer = verdict.message;
+      }
+    } else if (type.includes('application/json')) {
+      answer = JSON.parse(await response.text());
+    } else {
+      response.discard();
+    }
+    return (answer as { result?: unknown } | undefined)?.result;
+  }
+
+  /** The standalone GET stream for server-initiated requests and notifications (2025 era only); reopened on loss. */
   private openServerStream(): void {
     const run = async (): Promise<void> => {
       let lastId: string | undefined;
       for (let failures = 0; !this.closed && failures < 5; ) {
-        const headers = this.headers({ accept: 'text/event-stream' });
+        const headers = this.sessionHeaders({ accept: 'text/event-stream' });
         if (lastId !== undefined) headers['last-event-id'] = lastId;
         const exchange = this.exchanges.begin();
         try {
@@ -192,14 +351,35 @@ export class StreamableHttpClientTransport implements Transport {
       this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
       return false;
     }
-    this.onmessage?.(verdict.message);
-    return verdict.kind === 'response' && requestId !== undefined && (verdict.message as { id: RequestId }).id === requestId;
+    let message = verdict.message;
+    const answers = verdict.kind === 'response' && requestId !== undefined && (message as { id: RequestId }).id === requestId;
+    if (answers) {
+      const request = this.running.get(requestId);
+      if (request?.method === 'tools/list' && 'result' in message) {
+        const result = this.learnTools(message.result, request.modern);
+        if (result !== message.result) message = { ...message, result } as JSONRPCMessage;
+      }
+    }
+    this.onmessage?.(message);
+    return answers;
+  }
+
+  /**
+   * Remember the x-mcp-header annotations of a tools/list page; for a 2026-07-28 listing, return it
+   * without the tools whose annotations are invalid (an HTTP client MUST exclude them, and SHOULD
+   * say which and why).
+   */
+  private learnTools(result: unknown, drop: boolean): unknown {
+    const { dropped } = this.toolHeaders.learn(result);
+    if (!drop || dropped.length === 0) return result;
+    for (const tool of dropped) this.options.warn?.(`tool ${JSON.stringify(tool.name)} left out of tools/list: ${tool.reason}`);
+    return withoutTools(result, new Set(dropped.map((tool) => tool.name)));
   }
 
   /** End the session on the server (DELETE); a 405 means the server does not allow it, which is fine. */
   async terminateSession(): Promise<void> {
     if (this.sessionId === undefined) return;
-    const response = await this.options.request(this.options.url, { method: 'DELETE', headers: this.headers({}), signal: AbortSignal.timeout(2000) });
+    const response = await this.options.request(this.options.url, { method: 'DELETE', headers: this.sessionHeaders({}), signal: AbortSignal.timeout(2000) });
     response.discard();
     if (!response.ok && response.status !== 405) throw new HttpStatusError(response.status, `session DELETE answered HTTP ${response.status}`);
     this.sessionId = undefined;
@@ -209,6 +389,13 @@ export class StreamableHttpClientTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.exchanges.abortAll();
+    this.running.clear();
     this.onclose?.();
   }
+}
+
+function isCancellation(message: JSONRPCMessage): boolean {
+  if (!('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) return false;
+  const id = (message as { params?: { requestId?: unknown } }).params?.requestId;
+  return typeof id === 'string' || typeof id === 'number';
 }

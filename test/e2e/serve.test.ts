@@ -66,7 +66,10 @@ describe('serve: requests it must refuse', () => {
 
     const noSession = await post(mcp, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
     expect(noSession.status).toBe(400);
-    expect(noSession.messages[0]!.error.message).toBe('Bad Request: Mcp-Session-Id header is required (only initialize may come without one)');
+    expect(noSession.messages[0]!.error.message).toBe(
+      'Bad Request: Mcp-Session-Id header is required (only initialize may come without one; a 2026-07-28 request carries its version in params._meta)',
+    );
+    expect(noSession.messages[0]!.id).toBe(2); // the request's own id, not null
 
     const unknown = await post(mcp, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, sessionHeaders('no-such-session'));
     expect(unknown.status).toBe(404);

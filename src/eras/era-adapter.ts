@@ -1,0 +1,204 @@
+/**
+ * The era adapter: wraps the outbound transport and, when the client and the server speak
+ * different MCP eras, translates between them (DESIGN.md "Protocol eras"; ERA-NOTES 2, 4). Where
+ * both ends speak the same era it forwards every message untouched, at the cost of one look at
+ * the first exchange.
+ *
+ * How the server's era is found (`--protocol auto`): the client's own opening goes first, as it
+ * is, so a server of the client's era costs nothing extra. A 2025 client's `initialize` that the
+ * server refuses makes airlock probe with `server/discover` (a 2026-only server answers it) and,
+ * if that works, translate (4A). A 2026 client's first request that the server answers with an
+ * error that is not a 2026 one (basic/versioning.mdx: "a recognized modern JSON-RPC error
+ * identifies a modern server ... anything else identifies a legacy server") makes airlock open a
+ * 2025 session for it and translate (4B). The verdict holds for the connection. `--protocol
+ * 2025-11-25` or `2026-07-28` skips the look and translates whenever the client's era differs.
+ */
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
+import type { Logger } from '../log.js';
+import { describeError } from '../errors.js';
+import { LegacyClientTranslator } from './legacy-client-translator.js';
+import { ModernClientTranslator } from './modern-client-translator.js';
+import { errorCodeOf, isModernErrorAnswer, isModernMessage, METHOD_NOT_FOUND } from './modern-wire.js';
+import { ErrorCode } from './mcp-headers.js';
+import type { Translator, TranslatorPorts } from './translator.js';
+import { httpStatusOf } from '../bridge/wire-status.js';
+
+export type ProtocolChoice = 'auto' | '2025-11-25' | '2026-07-28';
+export const PROTOCOL_CHOICES: ProtocolChoice[] = ['auto', '2025-11-25', '2026-07-28'];
+
+export interface EraAdapterOptions {
+  protocol: ProtocolChoice;
+  log: Logger;
+}
+
+type Inner = Transport & { setProtocolVersion?: (version: string) => void; closeReason?: string; transportName?: string };
+
+/** The client's first exchange, watched to learn the server's era. */
+interface Opening {
+  id: RequestId;
+  message: JSONRPCMessage;
+  era: 'legacy' | 'modern';
+}
+
+export class EraAdapter implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  private translator: Translator | undefined;
+  private decided = false;
+  private opening: Opening | undefined;
+  /** A server/discover airlock sent to settle an ambiguous refusal of a modern opening. */
+  private probe: { id: RequestId; opening: Opening; answer: JSONRPCMessage } | undefined;
+
+  constructor(
+    private readonly inner: Inner,
+    private readonly options: EraAdapterOptions,
+  ) {}
+
+  get transportName(): string {
+    return this.inner.transportName ?? 'unknown';
+  }
+
+  get closeReason(): string | undefined {
+    return this.inner.closeReason;
+  }
+
+  /** Which translation runs, for logs and tests: none, 4A or 4B. */
+  get translation(): 'none' | 'legacy-client' | 'modern-client' {
+    if (this.translator instanceof LegacyClientTranslator) return 'legacy-client';
+    if (this.translator instanceof ModernClientTranslator) return 'modern-client';
+    return 'none';
+  }
+
+  async start(): Promise<void> {
+    this.inner.onmessage = (message) => this.fromServer(message);
+    this.inner.onerror = (error) => this.onerror?.(error);
+    this.inner.onclose = () => {
+      this.translator?.close();
+      this.onclose?.();
+    };
+    await this.inner.start();
+  }
+
+  setProtocolVersion(version: string): void {
+    // A translated handshake's version is the client's, not the server's: the translator sets the server's.
+    if (!this.translator) this.inner.setProtocolVersion?.(version);
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.translator) return this.translator.fromClient(message);
+    if (!this.decided && 'method' in message) {
+      this.decided = true;
+      const legacyOpening = message.method === 'initialize' && 'id' in message;
+      const modernOpening = 'id' in message && (isModernMessage(message) || message.method === 'server/discover');
+      const { protocol } = this.options;
+      if (legacyOpening && protocol === '2026-07-28') return this.translate('legacy-client', message);
+      if (modernOpening && protocol === '2025-11-25') return this.translate('modern-client', message);
+      if (protocol === 'auto' && (legacyOpening || modernOpening)) return this.sendOpening({ id: message.id as RequestId, message, era: legacyOpening ? 'legacy' : 'modern' });
+    }
+    return this.inner.send(message, options);
+  }
+
+  /** Forward the client's opening as it is; a failure that says "other era" starts translation. */
+  private async sendOpening(opening: Opening): Promise<void> {
+    this.opening = opening;
+    try {
+      await this.inner.send(opening.message);
+    } catch (error) {
+      if (this.opening !== opening) return;
+      this.opening = undefined;
+      const status = (error as { code?: unknown }).code;
+      // Credentials and unreachable servers are not era evidence (SDK #2564): report them as they are.
+      if (status === 401 || status === 403 || typeof status !== 'number') throw error;
+      this.options.log.debug(`the server refused the ${opening.era === 'legacy' ? 'initialize' : '2026-07-28'} request (${describeError(error)}); trying the other era`);
+      return this.translate(opening.era === 'legacy' ? 'legacy-client' : 'modern-client', opening.message, error as Error);
+    }
+  }
+
+  private fromServer(message: JSONRPCMessage): void {
+    if (this.translator) return this.translator.fromServer(message);
+    const id = 'method' in message ? undefined : (message as { id?: RequestId }).id;
+    const probe = this.probe;
+    if (probe && id === probe.id) {
+      this.probe = undefined;
+      // The server answers server/discover: it is modern, and refused the client's request as such.
+      if ('result' in message) return this.onmessage?.(probe.answer);
+      return this.startTranslation('modern-client', probe.opening.message);
+    }
+    const opening = this.opening;
+    if (opening && id === opening.id) {
+      this.opening = undefined;
+      const verdict = this.verdictOn(opening, message);
+      if (verdict === 'probe') return this.sendProbe(opening, message);
+      if (verdict === 'legacy-result') {
+        // A 2025 server answered a 2026 request as its own (no resultType): keep that answer, shaped for the client, and translate from now on.
+        const translator = this.createTranslator('modern-client') as ModernClientTranslator;
+        return translator.adopt(opening.message, message);
+      }
+      if (verdict === 'other-era') {
+        this.options.log.debug(`the server answered the client's ${opening.era} opening with ${JSON.stringify((message as { error?: unknown }).error)}; trying the other era`);
+        return this.startTranslation(opening.era === 'legacy' ? 'legacy-client' : 'modern-client', opening.message, message);
+      }
+    }
+    this.onmessage?.(message);
+  }
+
+  /**
+   * What an answer to the client's opening says about the server's era. Any refusal of
+   * `initialize` is worth a discover probe (the legacy translator's first step). A modern opening
+   * keeps its verdict on success and on a recognized modern error; server/discover refused
+   * otherwise means a legacy server; any other refused request is ambiguous (a modern server may
+   * refuse it too), so airlock asks server/discover before deciding.
+   */
+  private verdictOn(opening: Opening, answer: JSONRPCMessage): 'same-era' | 'other-era' | 'probe' | 'legacy-result' {
+    const code = errorCodeOf(answer);
+    if (code === undefined) {
+      // Every 2026-07-28 result carries resultType; a 2025 server that handled the request anyway sends none.
+      const result = (answer as { result?: { resultType?: unknown } }).result;
+      return opening.era === 'modern' && result !== undefined && result.resultType === undefined ? 'legacy-result' : 'same-era';
+    }
+    if (opening.era === 'legacy') return 'other-era';
+    const status = httpStatusOf(answer);
+    if (isModernErrorAnswer(status ?? 400, answer) || code === ErrorCode.missingClientCapability) return 'same-era';
+    if (code === METHOD_NOT_FOUND && status === 404) return 'same-era';
+    return (opening.message as { method: string }).method === 'server/discover' ? 'other-era' : 'probe';
+  }
+
+  private sendProbe(opening: Opening, answer: JSONRPCMessage): void {
+    const meta = (opening.message as { params?: { _meta?: Record<string, unknown> } }).params?._meta ?? {};
+    const { progressToken: _token, ...envelope } = meta;
+    const probe = { id: `mcp-airlock-era-probe-${Date.now()}`, opening, answer };
+    this.probe = probe;
+    this.inner.send({ jsonrpc: '2.0', id: probe.id, method: 'server/discover', params: { _meta: envelope } } as JSONRPCMessage).catch(() => {
+      if (this.probe !== probe) return;
+      this.probe = undefined;
+      this.startTranslation('modern-client', opening.message);
+    });
+  }
+
+  private startTranslation(kind: 'legacy-client' | 'modern-client', first: JSONRPCMessage, failure?: JSONRPCMessage): void {
+    void this.translate(kind, first, failure).catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(describeError(error))));
+  }
+
+  private async translate(kind: 'legacy-client' | 'modern-client', first: JSONRPCMessage, failure?: JSONRPCMessage | Error): Promise<void> {
+    return this.createTranslator(kind, failure).fromClient(first);
+  }
+
+  private createTranslator(kind: 'legacy-client' | 'modern-client', failure?: JSONRPCMessage | Error): Translator {
+    const ports: TranslatorPorts = {
+      toServer: (message) => this.inner.send(message),
+      toClient: (message) => this.onmessage?.(message),
+      setProtocolVersion: (version) => this.inner.setProtocolVersion?.(version),
+      log: this.options.log,
+    };
+    this.translator = kind === 'legacy-client' ? new LegacyClientTranslator(ports, { initializeFailure: failure }) : new ModernClientTranslator(ports);
+    return this.translator;
+  }
+
+  async close(): Promise<void> {
+    this.translator?.close();
+    await this.inner.close();
+  }
+}

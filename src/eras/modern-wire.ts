@@ -1,0 +1,51 @@
+/**
+ * What the 2026-07-28 wire says about errors and eras, for the transports: which JSON-RPC errors
+ * prove a modern server, which HTTP status a modern server gives them, and whether a message
+ * belongs to the modern era (docs/specification/2026-07-28: basic/versioning.mdx "Backward
+ * Compatibility", basic/transports/streamable-http.mdx "Protocol Version Header", "Server Validation").
+ */
+import type { JSONRPCMessage } from '../bridge/json-rpc.js';
+import { claimedVersion, ErrorCode, isModernVersion } from './mcp-headers.js';
+
+/** -32602 InvalidParams: what a modern server answers a request whose `_meta` lacks a required key. */
+export const INVALID_PARAMS = -32602;
+export const METHOD_NOT_FOUND = -32601;
+
+const modernErrorCodes = new Set<number>([ErrorCode.headerMismatch, ErrorCode.missingClientCapability, ErrorCode.unsupportedProtocolVersion]);
+
+/** True when the message claims a modern protocol version in its `_meta` (the body decides, not headers). */
+export function isModernMessage(message: JSONRPCMessage): boolean {
+  const version = claimedVersion(message);
+  return version !== undefined && isModernVersion(version);
+}
+
+/** The code of a JSON-RPC error response, or undefined for anything else. */
+export function errorCodeOf(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const error = (value as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * A 4xx body that only a modern server sends: -32020/-32021/-32022 (with 400), or -32601 with 404
+ * (a legacy HTTP+SSE server's 404 has no JSON-RPC body). A client seeing one must not fall back
+ * to an older transport: it talks to a modern server that refused this one request.
+ */
+export function isModernErrorAnswer(status: number, body: unknown): boolean {
+  const code = errorCodeOf(body);
+  if (code === undefined) return false;
+  return modernErrorCodes.has(code) || (status === 404 && code === METHOD_NOT_FOUND);
+}
+
+/**
+ * The HTTP status a modern server gives an error it answers with (streamable-http.mdx): 400 for
+ * header mismatch, a missing client capability and an unsupported version, 404 for an unknown
+ * method; errors raised while handling the request travel with 200.
+ */
+export function modernErrorStatus(code: number): number {
+  if (modernErrorCodes.has(code)) return 400;
+  if (code === METHOD_NOT_FOUND) return 404;
+  return 200;
+}

@@ -1,0 +1,213 @@
+/**
+ * Inbound streamable HTTP for 2026-07-28 callers (basic/transports/streamable-http.mdx): no
+ * protocol session. Every POST is one request with its own answer: one JSON body, or an SSE stream
+ * opened at the first notification that belongs to it (so an error that comes first still gets the
+ * HTTP status a modern server gives it: 400, 404). Closing that stream is the caller's
+ * cancellation. `subscriptions/listen` is a POST whose stream stays open while the caller keeps it.
+ *
+ * A lane carries the traffic of every caller with one identity to one upstream connection (one
+ * child process for `serve -- cmd`). Callers cannot be told apart by their ids (two of them may
+ * both send id 1), so the lane gives each request its own id on the way up and puts the caller's id
+ * back on the way down, and does the same with progress tokens and the subscription id of a listen
+ * stream (ERA-NOTES 4C): nothing a caller sends can answer, or cancel, another caller's request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
+import { messageText } from '../bridge/message-text.js';
+import { httpStatusOf } from '../bridge/wire-status.js';
+import { META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
+import { errorCodeOf, modernErrorStatus } from '../eras/modern-wire.js';
+import { EventStream } from './event-stream.js';
+
+type ProgressToken = string | number;
+
+/** Where one request's answer goes: the response of the POST that carried it. */
+class ModernAnswer {
+  private stream: EventStream | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    /** The caller accepts text/event-stream (it MUST; one that does not gets only the final answer). */
+    private readonly sse: boolean,
+  ) {}
+
+  get open(): boolean {
+    return !this.finished && !this.res.destroyed && !(this.stream?.ended ?? false);
+  }
+
+  /** A notification that belongs to the request: opens the SSE stream if it is not open yet. */
+  write(message: JSONRPCMessage): boolean {
+    if (!this.open || !this.sse) return false;
+    this.stream ??= new EventStream(this.res, { 'X-Accel-Buffering': 'no' });
+    this.stream.write(messageText(message));
+    return true;
+  }
+
+  /** The final answer: on the stream when one is open, else one JSON body with `status`. */
+  finish(message: JSONRPCMessage, status: number): void {
+    if (!this.open) return;
+    this.finished = true;
+    if (this.stream) {
+      this.stream.write(messageText(message));
+      this.stream.end();
+      return;
+    }
+    this.res.writeHead(status, { 'Content-Type': 'application/json' }).end(messageText(message));
+  }
+
+  /** End without an answer (the upstream tore down a listen stream, the lane closes). */
+  end(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.stream) this.stream.end();
+    else if (!this.res.headersSent && !this.res.destroyed) this.res.writeHead(204).end();
+  }
+}
+
+/** One request a caller is waiting on. */
+interface Call {
+  callerId: RequestId;
+  method: string;
+  answer: ModernAnswer;
+  progressToken: ProgressToken | undefined;
+}
+
+export class ModernHttpLane implements Transport {
+  readonly transportName = 'streamable-http';
+
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  /** Requests waiting for their answer, by the id the lane gave them upstream. */
+  private readonly calls = new Map<number, Call>();
+  /** Progress tokens the lane gave upstream -> the lane id of their request. */
+  private readonly progress = new Map<string, number>();
+  /** x-mcp-header annotations of the upstream's tools, learned from tools/list answers, to check Mcp-Param-* headers. */
+  readonly toolHeaders = new ToolHeaderIndex();
+  private nextId = 0;
+  private closed = false;
+  /** Last time a request came in or an answer went out (for the idle sweep). */
+  lastActive = Date.now();
+
+  constructor(readonly label: string) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Requests still waiting (a listen stream counts: it is held open on purpose). */
+  get openCalls(): number {
+    return this.calls.size;
+  }
+
+  async start(): Promise<void> {}
+
+  /** One POST, already authenticated, parsed and validated: a request or a notification. */
+  handlePost(req: IncomingMessage, res: ServerResponse, message: JSONRPCMessage): void {
+    this.lastActive = Date.now();
+    if (!('id' in message) || !('method' in message)) {
+      res.writeHead(202).end();
+      this.onmessage?.(message);
+      return;
+    }
+    const accept = req.headers.accept ?? '';
+    const answer = new ModernAnswer(res, accept === '' || accept.includes('text/event-stream') || accept.includes('*/*'));
+    const laneId = ++this.nextId;
+    const params = (message as { params?: Record<string, unknown> }).params;
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    const token = meta?.progressToken as ProgressToken | undefined;
+    const call: Call = { callerId: message.id as RequestId, method: message.method, answer, progressToken: token };
+    this.calls.set(laneId, call);
+    let upward: Record<string, unknown> = { ...message, id: laneId };
+    if (token !== undefined) {
+      this.progress.set(String(laneId), laneId);
+      upward = { ...upward, params: { ...params, _meta: { ...meta, progressToken: String(laneId) } } };
+    }
+    res.once('close', () => {
+      if (this.calls.get(laneId) !== call || this.closed) return;
+      // The caller closed the answer's stream before the answer: that is its cancellation (2026-07-28).
+      this.forget(laneId, call);
+      this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: laneId, reason: 'the client closed the response stream' } } as JSONRPCMessage);
+    });
+    this.onmessage?.(upward as JSONRPCMessage);
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.closed) throw new Error('the lane is closed');
+    this.lastActive = Date.now();
+    if (!('method' in message)) return this.answer(message);
+    if ('id' in message) {
+      // 2026-07-28 has no server-to-client requests over HTTP (they travel inside InputRequiredResult).
+      throw new Error(`a 2026-07-28 client over HTTP cannot be sent the server request ${JSON.stringify(message.method)}`);
+    }
+    const params = (message as { params?: Record<string, unknown> }).params;
+    if (message.method === 'notifications/progress' && params?.progressToken !== undefined) {
+      const laneId = this.progress.get(String(params.progressToken));
+      const call = laneId === undefined ? undefined : this.calls.get(laneId);
+      if (call) {
+        call.answer.write({ ...message, params: { ...params, progressToken: call.progressToken } } as JSONRPCMessage);
+        return;
+      }
+    }
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    const subscription = meta?.[META_SUBSCRIPTION_ID];
+    if (subscription !== undefined) {
+      const call = this.calls.get(Number(subscription));
+      if (call) {
+        call.answer.write({ ...message, params: { ...params, _meta: { ...meta, [META_SUBSCRIPTION_ID]: call.callerId } } } as JSONRPCMessage);
+        return;
+      }
+    }
+    if (message.method === 'notifications/cancelled' && params?.requestId !== undefined) {
+      // The server tears a listen stream down (basic/patterns/cancellation.mdx): end that stream.
+      const laneId = Number(params.requestId);
+      const call = this.calls.get(laneId);
+      if (call) {
+        this.forget(laneId, call);
+        call.answer.end();
+      }
+      return;
+    }
+    const related = options?.relatedRequestId === undefined ? undefined : this.calls.get(Number(options.relatedRequestId));
+    if (related?.answer.write(message)) return;
+    // No open request it could belong to: a 2026-07-28 caller has no other channel for it.
+    throw new Error(`no open request to carry ${JSON.stringify(message.method)} (2026-07-28 has no standalone stream)`);
+  }
+
+  private answer(message: JSONRPCMessage): void {
+    const laneId = Number((message as { id?: RequestId }).id);
+    const call = this.calls.get(laneId);
+    if (!call) throw new Error(`no open request ${String(laneId)} to answer (the client cancelled or went away)`);
+    this.forget(laneId, call);
+    if (call.method === 'tools/list' && 'result' in message) this.toolHeaders.learn(message.result);
+    const code = errorCodeOf(message);
+    const status = httpStatusOf(message) ?? (code === undefined ? 200 : modernErrorStatus(code));
+    call.answer.finish({ ...message, id: call.callerId } as JSONRPCMessage, status);
+  }
+
+  private forget(laneId: number, call: Call): void {
+    this.calls.delete(laneId);
+    if (call.progressToken !== undefined) this.progress.delete(String(laneId));
+  }
+
+  /** End the stream of a cancelled request: its answer may never come. */
+  closeSSEStream(requestId: RequestId): void {
+    const laneId = Number(requestId);
+    const call = this.calls.get(laneId);
+    if (!call) return;
+    this.forget(laneId, call);
+    call.answer.end();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const call of this.calls.values()) call.answer.end();
+    this.calls.clear();
+    this.progress.clear();
+    this.onclose?.();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * What a 2026-07-28 server checks in a POST before it handles the message (basic/transports/
+ * streamable-http.mdx "Sending Messages", "Server Validation"; basic/index.mdx "_meta"), done by
+ * `serve` itself: its upstream never sees the caller's headers (a stdio child has none; an HTTP
+ * upstream gets headers airlock derives from the body again), so a mismatch must be caught here.
+ */
+import type { IncomingMessage } from 'node:http';
+import { RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { ErrorCode, headerMismatch, isModernVersion, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, type ToolHeaderIndex } from '../eras/mcp-headers.js';
+import { INVALID_PARAMS, isModernMessage } from '../eras/modern-wire.js';
+
+export interface ModernPostProblem {
+  status: number;
+  code: number;
+  message: string;
+  id: RequestId | null;
+}
+
+/**
+ * A POST of the modern era: a message's `_meta` claims 2026-07-28 or later (the body decides), or,
+ * for a POST outside any session, the `MCP-Protocol-Version` header does (its missing `_meta` is
+ * then reported as a modern server reports it). A session's request with an unknown version
+ * header stays in its session: the upstream decides what it makes of the version.
+ */
+export function isModernPost(req: IncomingMessage, messages: JSONRPCMessage[]): boolean {
+  if (messages.some(isModernMessage)) return true;
+  const header = req.headers['mcp-protocol-version'];
+  return typeof header === 'string' && isModernVersion(header.trim()) && req.headers['mcp-session-id'] === undefined;
+}
+
+/** Why this modern POST must be refused (status, JSON-RPC code and message), or undefined to handle it. */
+export function modernPostProblem(req: IncomingMessage, messages: JSONRPCMessage[], toolHeaders: ToolHeaderIndex | undefined): ModernPostProblem | undefined {
+  if (messages.length !== 1) {
+    return { status: 400, code: RpcErrorCode.invalidRequest, message: 'Invalid Request: a 2026-07-28 POST carries exactly one JSON-RPC message (no batches)', id: null };
+  }
+  const message = messages[0]!;
+  if (!('method' in message)) {
+    return { status: 400, code: RpcErrorCode.invalidRequest, message: 'Invalid Request: a 2026-07-28 client sends no JSON-RPC responses', id: null };
+  }
+  const id = 'id' in message ? (message.id as RequestId) : null;
+  if (id !== null) {
+    const meta = (message as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+    for (const key of [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES]) {
+      if (meta?.[key] === undefined) return { status: 400, code: INVALID_PARAMS, message: `Invalid params: _meta is missing the required ${JSON.stringify(key)}`, id };
+    }
+  }
+  const mismatch = headerMismatch(message, req.headers, toolHeaders);
+  if (mismatch !== undefined) return { status: 400, code: ErrorCode.headerMismatch, message: `Header mismatch: ${mismatch}`, id };
+  return undefined;
+}
