@@ -102,10 +102,12 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     id: string,
     caller: Caller,
   ): Promise<Session> => {
-    const label = kind === 'modern' ? `lane ${id}` : `session ${id.slice(0, 8)}`;
+    // A lane's key names its caller's identity: its logs and audit records use the lane's own short id.
+    const shortId = kind === 'modern' ? (transport as ModernHttpLane).label : id.slice(0, 8);
+    const label = kind === 'modern' ? `lane ${shortId}` : `session ${shortId}`;
     const session = { owner: ownerOf(caller), principal: caller.principal, token: caller.token } as Session;
     const outbound = options.createUpstream(() => session.token);
-    const { stages, tap } = options.createPipeline(id.slice(0, 8), transport, outbound, () => session.principal);
+    const { stages, tap } = options.createPipeline(shortId, transport, outbound, () => session.principal);
     const bridge = new Bridge({
       inbound: transport,
       outbound,
@@ -236,7 +238,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       if (sessions.size >= options.maxSessions) {
         return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, requestIdOf(messages[0]!));
       }
-      const transport = new ModernHttpLane(String(sessions.size));
+      const transport = new ModernHttpLane(randomUUID().slice(0, 8));
       try {
         lane = await openSession('modern', transport, id, caller);
       } catch (error) {

@@ -19,8 +19,9 @@ export interface TestClient {
   samplingPrompts: string[];
 }
 
-export async function connectClient(transport: Transport): Promise<TestClient> {
-  const client = new Client({ name: 'airlock-test', version: '1.0.0' }, { capabilities: { sampling: {}, roots: { listChanged: true } } });
+/** `extraCapabilities` adds to sampling and roots (e.g. `{ elicitation: {} }` for a test that answers elicitations). */
+export async function connectClient(transport: Transport, extraCapabilities: Record<string, object> = {}): Promise<TestClient> {
+  const client = new Client({ name: 'airlock-test', version: '1.0.0' }, { capabilities: { sampling: {}, roots: { listChanged: true }, ...extraCapabilities } });
   const logs: TestClient['logs'] = [];
   const samplingPrompts: string[] = [];
   client.setRequestHandler(CreateMessageRequestSchema, async (request) => {

@@ -1,0 +1,262 @@
+/**
+ * MCP 2026-07-28 through airlock, with real peers of both eras: the SDK v2 client (pinned to
+ * 2026-07-28) and server (fixtures/modern-server.mjs, modern-only with --legacy reject), the SDK v1
+ * client and the 2025-era fixtures. Both ends modern: traffic passes, headers are derived from the
+ * body, errors keep their code, data, status and id. Eras that differ: airlock translates.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernHttpTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport as ModernStdioTransport } from '@modelcontextprotocol/client/stdio';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ElicitRequestSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { airlockBin, repoRoot, startAirlock, startServe, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
+import { clientRoots, connectClient, textOf } from '../helpers/mcp-client.js';
+import { LineClient } from '../helpers/line-client.js';
+
+const modernFixture = fileURLToPath(new URL('../../fixtures/modern-server.mjs', import.meta.url));
+const legacyHttpFixture = fileURLToPath(new URL('../../fixtures/http-server.mjs', import.meta.url));
+const V = '2026-07-28';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+/** A server process printing its URL on its first stdout line (the modern fixture's `listening URL`, the legacy one's JSON). */
+async function startHttpServer(args: string[]): Promise<string> {
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  cleanups.push(async () => {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
+  });
+  return line.startsWith('listening ') ? line.slice('listening '.length) : `${(JSON.parse(line) as { url: string }).url}/mcp`;
+}
+
+const modernHttp = (legacy: 'reject' | 'serve' = 'reject') => startHttpServer([modernFixture, '--http', '0', '--legacy', legacy]);
+
+async function serve(args: string[]): Promise<AirlockProcess & { url: string }> {
+  const proc = await startServe(['--no-audit', ...args]);
+  cleanups.push(() => proc.stop());
+  return proc;
+}
+
+/** The SDK v2 client pinned to 2026-07-28, able to answer every kind of input request. */
+function modernClient(): ModernClient {
+  const client = new ModernClient({ name: 'era-test', version: '1.0.0' }, { capabilities: { elicitation: {}, sampling: {}, roots: {} }, versionNegotiation: { mode: { pin: V } } });
+  client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada' } }));
+  client.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', model: 'test-model', content: { type: 'text', text: 'hi from the client' } }));
+  client.setRequestHandler('roots/list', async () => ({ roots: clientRoots }));
+  cleanups.push(() => client.close());
+  return client;
+}
+
+/** The v2 client on stdio through `mcp-airlock <args>`; airlock's stderr collected. */
+async function modernThroughStdio(args: string[]): Promise<{ client: ModernClient; stderr: () => string }> {
+  const transport = new ModernStdioTransport({ command: process.execPath, args: [airlockBin, ...args, '--no-audit'], cwd: repoRoot, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const client = modernClient();
+  await client.connect(transport);
+  return { client, stderr: () => stderr };
+}
+
+async function modernThroughHttp(url: string): Promise<ModernClient> {
+  const client = modernClient();
+  await client.connect(new ModernHttpTransport(new URL(url)));
+  return client;
+}
+
+/** A 2025 client (SDK v1) on stdio through `mcp-airlock <args>`, answering sampling, roots and elicitation. */
+async function legacyThroughStdio(args: string[]) {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [airlockBin, ...args, '--no-audit'], cwd: repoRoot, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const connected = await connectClient(transport, { elicitation: {} });
+  connected.client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Grace' } }));
+  cleanups.push(() => connected.client.close());
+  return { ...connected, stderr: () => stderr };
+}
+
+/** The `_meta` envelope of a 2026 request. */
+const envelope = (version = V) => ({ 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' } });
+
+/** POST one 2026 request with the headers a conforming client sends (or `headers` instead). */
+async function modernPost(url: string, body: Record<string, unknown>, headers?: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; headers: Headers; body: unknown }> {
+  const params = body.params as { name?: string; _meta?: Record<string, unknown> } | undefined;
+  const derived: Record<string, string> = { 'mcp-protocol-version': String(params?._meta?.['io.modelcontextprotocol/protocolVersion'] ?? V), 'mcp-method': String(body.method) };
+  if (params?.name !== undefined) derived['mcp-name'] = params.name;
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(headers ?? derived) },
+    body: JSON.stringify({ jsonrpc: '2.0', ...body }),
+    signal,
+  });
+  const text = await response.text();
+  const type = response.headers.get('content-type') ?? '';
+  // An SSE answer: the last data line is the response.
+  const data = type.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)?.slice(6) : text;
+  return { status: response.status, headers: response.headers, body: data ? JSON.parse(data) : undefined };
+}
+
+describe('2026-07-28 on both ends: passed through', () => {
+  it('connect: a 2026 client reaches a 2026-only HTTP server with the headers the body calls for', async () => {
+    const url = await modernHttp();
+    const { client, stderr } = await modernThroughStdio(['connect', url]);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['echo', 'lookup', 'ask_name']));
+    // An HTTP client must leave out a tool whose x-mcp-header annotation is invalid, and say so.
+    expect(names).not.toContain('bad_header_tool');
+    expect(stderr()).toMatch(/tool "bad_header_tool" left out of tools\/list: /);
+
+    const lookup = JSON.parse(textOf(await client.callTool({ name: 'lookup', arguments: { region: 'Zürich', id: 7, verbose: true } })));
+    expect(lookup.transport).toBe('http');
+    expect(lookup.mcpParamHeaders).toEqual({ 'mcp-param-region': `=?base64?${Buffer.from('Zürich').toString('base64')}?=`, 'mcp-param-item-id': '7', 'mcp-param-verbose': 'true' });
+
+    expect(textOf(await client.callTool({ name: 'ask_name', arguments: {} }))).toBe('Hello, Ada'); // input_required, then the retry
+    const progress: number[] = [];
+    expect(textOf(await client.callTool({ name: 'slow', arguments: { ms: 50 } }, { onprogress: (p) => progress.push(p.progress) }))).toBe('waited 50 ms');
+    // Progress travels on the call's stream, in order (the last one may trail the result: SDK #2580).
+    expect(progress.slice(0, 4)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("connect: a 2026 server's refusal reaches the client with its code, data and the request's id, with no fallback to SSE", async () => {
+    const url = await modernHttp();
+    const proc = startAirlock(['connect', url, '--no-audit']);
+    cleanups.push(() => proc.stop());
+    const line = new LineClient(proc);
+    line.send({ jsonrpc: '2.0', id: 'v', method: 'tools/list', params: { _meta: envelope('2099-01-01') } });
+    expect(await line.response('v')).toMatchObject({ error: { code: -32022, data: { supported: [V], requested: '2099-01-01' } } });
+    line.send({ jsonrpc: '2.0', id: 9, method: 'no/such', params: { _meta: envelope() } });
+    expect(await line.response(9)).toMatchObject({ error: { code: -32601 } });
+    // A call to a tool never listed: the server asks for its Mcp-Param-* headers (-32020); airlock
+    // reads tools/list itself and retries once with them.
+    line.send({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'lookup', arguments: { region: 'ap', id: 3 }, _meta: envelope() } });
+    const lookup = await line.response(10);
+    expect(JSON.parse((lookup.result as { content: Array<{ text: string }> }).content[0]!.text).mcpParamHeaders).toEqual({ 'mcp-param-region': 'ap', 'mcp-param-item-id': '3' });
+    expect(proc.stderr()).not.toMatch(/SSE|legacy/);
+  });
+
+  it('serve -- cmd: 2026 callers get session-less answers from one child, each with its own ids', async () => {
+    const proc = await serve(['--', process.execPath, modernFixture, '--stdio', '--legacy', 'reject']);
+    const mcp = `${proc.url}/mcp`;
+    const client = await modernThroughHttp(mcp);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('echo');
+    expect(textOf(await client.callTool({ name: 'ask_name', arguments: {} }))).toBe('Hello, Ada');
+
+    // Two callers that both use id 1 at once: each gets its own answer.
+    const call = (text: string) => ({ id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text }, _meta: envelope() } });
+    const slow = { id: 1, method: 'tools/call', params: { name: 'slow', arguments: { ms: 200 }, _meta: envelope() } };
+    const [first, second] = await Promise.all([modernPost(mcp, slow), modernPost(mcp, call('second'))]);
+    expect(first.body).toMatchObject({ id: 1, result: { content: [{ text: 'waited 200 ms' }] } });
+    expect(second.body).toMatchObject({ id: 1, result: { content: [{ text: 'second' }] } });
+    expect(second.status).toBe(200);
+    expect(second.headers.get('mcp-session-id')).toBeNull();
+
+    for (const method of ['GET', 'DELETE']) expect((await fetch(mcp, { method })).status).toBe(405);
+    const mismatch = await modernPost(mcp, { id: 5, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' }, _meta: envelope() } }, { 'mcp-protocol-version': V, 'mcp-method': 'tools/call', 'mcp-name': 'add' });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body).toMatchObject({ id: 5, error: { code: -32020 } });
+    const noCapabilities = await modernPost(mcp, { id: 6, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': V } } });
+    expect(noCapabilities.status).toBe(400);
+    expect(noCapabilities.body).toMatchObject({ id: 6, error: { code: -32602 } });
+    const unknown = await modernPost(mcp, { id: 7, method: 'no/such', params: { _meta: envelope() } });
+    expect(unknown.status).toBe(404); // the child's -32601, with the status a 2026 server gives it
+    expect(unknown.body).toMatchObject({ id: 7, error: { code: -32601 } });
+    // One upstream connection for every anonymous caller.
+    expect(await (await fetch(`${proc.url}/healthz`)).json()).toMatchObject({ sessions: 1 });
+    expect(proc.stderr()).toMatch(/2026-07-28 lane for anonymous callers opened; 1 open/);
+  });
+
+  it('serve: a caller closing its stream cancels the call upstream, and the lane goes on', async () => {
+    const auditFile = join(mkdtempSync(join(tmpdir(), 'airlock-eras-')), 'audit.jsonl');
+    const proc = await startServe(['--audit-file', auditFile, '--audit-sync', '--', process.execPath, modernFixture, '--stdio', '--legacy', 'reject']);
+    cleanups.push(() => proc.stop());
+    const mcp = `${proc.url}/mcp`;
+    const abort = new AbortController();
+    const pending = modernPost(mcp, { id: 'long', method: 'tools/call', params: { name: 'slow', arguments: { ms: 20_000 }, _meta: envelope() } }, undefined, abort.signal);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    abort.abort();
+    await expect(pending).rejects.toThrow();
+    // The closed stream became notifications/cancelled to the child: the call is recorded as cancelled.
+    const records = async () => (await readFile(auditFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { name?: string; outcome?: string });
+    await expect.poll(async () => (await records()).find((r) => r.name === 'slow')?.outcome, { timeout: 5000 }).toBe('cancelled');
+    const next = await modernPost(mcp, { id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' }, _meta: envelope() } });
+    expect(next.body).toMatchObject({ id: 2, result: { content: [{ text: 'still here' }] } });
+  });
+
+  it('serve --upstream: 2026 requests reach a 2026-only HTTP server, refusals keep status and id', async () => {
+    const url = await modernHttp();
+    const proc = await serve(['--upstream', url]);
+    const mcp = `${proc.url}/mcp`;
+    const client = await modernThroughHttp(mcp);
+    const lookup = JSON.parse(textOf(await client.callTool({ name: 'lookup', arguments: { region: 'eu', id: 42 } })));
+    expect(lookup.mcpParamHeaders).toEqual({ 'mcp-param-region': 'eu', 'mcp-param-item-id': '42' });
+    expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
+    const refused = await modernPost(mcp, { id: 3, method: 'tools/list', params: { _meta: envelope('2099-01-01') } });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ id: 3, error: { code: -32022, data: { supported: [V] } } });
+  });
+});
+
+describe('eras that differ: translated', () => {
+  it('connect: a 2025 client works with a 2026-only server (initialize, ping, input requests, logs, subscriptions)', async () => {
+    const url = await modernHttp();
+    const { client, logs, samplingPrompts, stderr } = await legacyThroughStdio(['connect', url]);
+    expect(client.getServerVersion()?.name).toBe('airlock-modern-fixture');
+    expect(stderr()).toMatch(/the server speaks MCP 2026-07-28 only; translating for a 2025-11-25 client/);
+    await client.ping();
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('ask_name');
+    expect(textOf(await client.callTool({ name: 'ask_name', arguments: {} }))).toBe('Hello, Grace');
+    expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'tell me' } }))).toBe('sampled: hi from the client');
+    expect(samplingPrompts).toEqual(['tell me']);
+    expect(JSON.parse(textOf(await client.callTool({ name: 'list_roots', arguments: {} })))).toEqual(clientRoots.map((r) => r.uri));
+
+    await client.setLoggingLevel('info');
+    await client.callTool({ name: 'echo', arguments: { text: 'logged' } });
+    await expect.poll(() => logs.map((l) => l.data)).toContain('echo: logged');
+
+    const updated = new Promise((resolve) => client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)));
+    const listChanged = new Promise((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve(true)));
+    await client.subscribeResource({ uri: 'fixture://counter' });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the listen stream opens
+    await client.callTool({ name: 'notify_change', arguments: {} });
+    expect(await updated).toBe('fixture://counter');
+    expect(await listChanged).toBe(true);
+  });
+
+  it('run: a 2025 client works with a 2026-only stdio server', async () => {
+    const { client } = await legacyThroughStdio(['run', '--', process.execPath, modernFixture, '--stdio', '--legacy', 'reject']);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('hi');
+    expect(textOf(await client.callTool({ name: 'ask_name', arguments: {} }))).toBe('Hello, Grace');
+  });
+
+  it('connect: a 2026 client works with a 2025-only HTTP server, server requests becoming input requests', async () => {
+    const url = await startHttpServer([legacyHttpFixture, '--port', '0']);
+    const { client, stderr } = await modernThroughStdio(['connect', url]);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('sample');
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('hi');
+    expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
+    expect(JSON.parse(textOf(await client.callTool({ name: 'roots', arguments: {} })))).toEqual(clientRoots);
+    expect(stderr()).toMatch(/translating for a 2026-07-28 client/);
+  });
+
+  it('serve: a 2026 client over HTTP works with a 2025-only stdio server', async () => {
+    const proc = await serve(['--', process.execPath, stdioFixture]);
+    const client = await modernThroughHttp(`${proc.url}/mcp`);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'via serve' } }))).toBe('via serve');
+    expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
+  });
+});
