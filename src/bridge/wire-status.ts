@@ -1,5 +1,5 @@
 /**
- * The HTTP status an upstream answered a message with, carried beside the message so that the next
+ * What travels beside a message between two HTTP hops without being part of it. The HTTP status an upstream answered a message with, carried beside the message so that the next
  * hop can answer with the same status. A 2026-07-28 server answers some JSON-RPC errors with 400 or
  * 404 (unsupported version, header mismatch, unknown method); `serve` in front of it must do the same
  * for the caller to read them as a modern server's errors. Kept like the message text
@@ -16,4 +16,19 @@ export function rememberHttpStatus(message: JSONRPCMessage, status: number): voi
 /** The status the upstream answered this message with, when it came over HTTP with one other than 200. */
 export function httpStatusOf(message: JSONRPCMessage): number | undefined {
   return (message as { [STATUS]?: number })[STATUS];
+}
+
+const FORWARDED = Symbol('airlock.forwardedHeaders');
+
+/**
+ * `Mcp-Param-*` headers a caller sent with a message that airlock does not derive itself (a tool
+ * it has not seen listed): an intermediary MUST forward unrecognized ones (2026-07-28
+ * streamable-http.mdx, "Server Behavior for Custom Headers"). Carried beside the message like its status.
+ */
+export function rememberForwardedHeaders(message: JSONRPCMessage, headers: Record<string, string>): void {
+  Object.defineProperty(message, FORWARDED, { value: headers, enumerable: false, configurable: true });
+}
+
+export function forwardedHeadersOf(message: JSONRPCMessage): Record<string, string> | undefined {
+  return (message as { [FORWARDED]?: Record<string, string> })[FORWARDED];
 }

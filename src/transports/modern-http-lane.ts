@@ -15,12 +15,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import { messageText } from '../bridge/message-text.js';
-import { httpStatusOf } from '../bridge/wire-status.js';
+import { httpStatusOf, rememberForwardedHeaders } from '../bridge/wire-status.js';
 import { META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
 import { errorCodeOf, modernErrorStatus } from '../eras/modern-wire.js';
 import { EventStream } from './event-stream.js';
 
 type ProgressToken = string | number;
+
+/** The caller's `Mcp-Param-*` headers, to pass on to an HTTP upstream (the ones airlock derives itself win there). */
+function paramHeaders(req: IncomingMessage): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith('mcp-param-') && typeof value === 'string') (found ??= {})[name] = value;
+  }
+  return found;
+}
 
 /** Where one request's answer goes: the response of the POST that carried it. */
 class ModernAnswer {
@@ -126,6 +135,8 @@ export class ModernHttpLane implements Transport {
       this.progress.set(String(laneId), laneId);
       upward = { ...upward, params: { ...params, _meta: { ...meta, progressToken: String(laneId) } } };
     }
+    const forwarded = paramHeaders(req);
+    if (forwarded) rememberForwardedHeaders(upward as JSONRPCMessage, forwarded);
     res.once('close', () => {
       if (this.calls.get(laneId) !== call || this.closed) return;
       // The caller closed the answer's stream before the answer: that is its cancellation (2026-07-28).

@@ -23,7 +23,7 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, parseFrame, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { messageText } from '../bridge/message-text.js';
-import { rememberHttpStatus } from '../bridge/wire-status.js';
+import { forwardedHeadersOf, rememberHttpStatus } from '../bridge/wire-status.js';
 import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
@@ -91,7 +91,7 @@ export class StreamableHttpClientTransport implements Transport {
 
   /** The headers of a POST of this message: era headers derived from the body, then session state (2025 only). */
   private postHeaders(message: JSONRPCMessage, modern: boolean): Record<string, string> {
-    const headers: Record<string, string> = { ...this.options.headers, 'content-type': 'application/json', accept: ACCEPT_BOTH, ...modernRequestHeaders(message, this.toolHeaders) };
+    const headers: Record<string, string> = { ...forwardedHeadersOf(message), ...this.options.headers, 'content-type': 'application/json', accept: ACCEPT_BOTH, ...modernRequestHeaders(message, this.toolHeaders) };
     if (!modern) {
       if (this.sessionId !== undefined) headers['mcp-session-id'] = this.sessionId;
       if (this.protocolVersion !== undefined && headers['mcp-protocol-version'] === undefined) headers['mcp-protocol-version'] = this.protocolVersion;

@@ -205,6 +205,16 @@ describe('2026-07-28 on both ends: passed through', () => {
     const lookup = JSON.parse(textOf(await client.callTool({ name: 'lookup', arguments: { region: 'eu', id: 42 } })));
     expect(lookup.mcpParamHeaders).toEqual({ 'mcp-param-region': 'eu', 'mcp-param-item-id': '42' });
     expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
+    // Mcp-Param-* headers airlock does not derive itself are passed on (an intermediary MUST forward them).
+    const raw = await modernPost(mcp, { id: 4, method: 'tools/call', params: { name: 'lookup', arguments: { region: 'us' }, _meta: envelope() } }, {
+      'mcp-protocol-version': V,
+      'mcp-method': 'tools/call',
+      'mcp-name': 'lookup',
+      'mcp-param-region': 'us',
+      'mcp-param-trace': 'abc',
+    });
+    const rawResult = (raw.body as { result: { content: Array<{ text: string }> } }).result;
+    expect(JSON.parse(rawResult.content[0]!.text).mcpParamHeaders).toEqual({ 'mcp-param-region': 'us', 'mcp-param-trace': 'abc' });
     const refused = await modernPost(mcp, { id: 3, method: 'tools/list', params: { _meta: envelope('2099-01-01') } });
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ id: 3, error: { code: -32022, data: { supported: [V] } } });
