@@ -109,9 +109,9 @@ export class EraAdapter implements Transport {
     } catch (error) {
       if (this.opening !== opening) return;
       this.opening = undefined;
-      const status = (error as { code?: unknown }).code;
+      const status = httpStatusOfError(error);
       // Credentials and unreachable servers are not era evidence (SDK #2564): report them as they are.
-      if (status === 401 || status === 403 || typeof status !== 'number') throw error;
+      if (status === undefined || status === 401 || status === 403 || status <= 0) throw error;
       this.options.log.debug(`the server refused the ${opening.era === 'legacy' ? 'initialize' : '2026-07-28'} request (${describeError(error)}); trying the other era`);
       return this.translate(opening.era === 'legacy' ? 'legacy-client' : 'modern-client', opening.message, error as Error);
     }
@@ -201,4 +201,13 @@ export class EraAdapter implements Transport {
     this.translator?.close();
     await this.inner.close();
   }
+}
+
+/** The HTTP status an outbound failure carries (on the error or one of its causes), if any. */
+function httpStatusOfError(error: unknown): number | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
 }
