@@ -215,6 +215,16 @@ describe('2026-07-28 on both ends: passed through', () => {
     expect(next.body).toMatchObject({ id: 2, result: { content: [{ text: 'still here' }] } });
   });
 
+  it('tool policy: 2026 callers see and call only what the policy allows, as 2025 callers do', async () => {
+    const proc = await serve(['--deny-tool', 'notify_*', '--', process.execPath, modernFixture, '--stdio', '--legacy', 'reject']);
+    const client = await modernThroughHttp(`${proc.url}/mcp`);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('echo');
+    expect(names).not.toContain('notify_change');
+    const denied = await modernPost(`${proc.url}/mcp`, { id: 'd', method: 'tools/call', params: { name: 'notify_change', arguments: {}, _meta: envelope() } });
+    expect(denied.body).toMatchObject({ id: 'd', error: { data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'notify_change' } } });
+  });
+
   it('serve --upstream: 2026 requests reach a 2026-only HTTP server, refusals keep status and id', async () => {
     const url = await modernHttp();
     const proc = await serve(['--upstream', url]);
