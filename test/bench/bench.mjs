@@ -1,22 +1,36 @@
 #!/usr/bin/env node
 // mcp-airlock benchmark: the three direct baselines and all nine bridged directions, one after
-// another, through the built CLI (`npm run bench` builds first).
+// another, through the built CLI (`npm run bench` builds first); then the same for MCP
+// 2026-07-28 (ids containing "modern"): two direct baselines, four bridged directions with both
+// ends 2026, and four where airlock translates between the eras.
 //
-//   node test/bench/bench.mjs            full run; markdown table on stdout, progress on stderr
-//   node test/bench/bench.mjs --quick    smoke run with few iterations (well under a minute)
+//   node test/bench/bench.mjs            full run; markdown tables on stdout, progress on stderr
+//   node test/bench/bench.mjs --quick    smoke run with few iterations (under a minute for each
+//                                        era's rows)
 //   node test/bench/bench.mjs --json     print a JSON dump instead of the table
-//   node test/bench/bench.mjs --only sse add only directions whose id contains "sse" (baselines
-//                                        always run, for the ratios); repeatable
+//   node test/bench/bench.mjs --only sse add only directions whose id contains "sse", and the
+//                                        direct baselines they are compared with; repeatable
+//   node test/bench/bench.mjs --only modern   the 2026-07-28 rows
 //
 // Per direction:
 //   1. spawn -> first tools/list result (median of N fresh processes). For stdio inbound the clock
 //      starts when the client transport spawns airlock; for HTTP/SSE inbound when `airlock serve`
 //      is spawned (then the listening line, connect, initialize, tools/list). The direct HTTP/SSE
 //      baselines spawn nothing: they time connect + initialize + tools/list to the running fixture.
+//      2-5 run on one more fresh session (--quick: on the last of these, saving a start).
 //   2. tools/call echo {text:'hello'} latency, sequential, p50 / p99 (process.hrtime.bigint).
 //   3. throughput: echo calls per second with 16 in flight.
 //   4. 1 MiB round trip: echo with a 1 MiB string, median.
 //   5. peak RSS (VmHWM) of the airlock process, read just before it is closed.
+//
+// 2026-07-28 rows: the client is the SDK v2 Client pinned to 2026-07-28 (or, for the 4A
+// translation rows, the SDK v1 Client, 2025 era); the server is fixtures/modern-server.mjs with
+// `--legacy reject` (modern only: 2025 traffic reaching it fails loudly) or, for the 4B rows, the
+// 2025 fixtures. A pinned v2 client on the SDK's own StdioClientTransport first spawns a throwaway
+// sibling process for its server/discover probe (one more fixture or airlock start per connect);
+// the bench uses a bare subclass of that transport, which the SDK probes in place, on the one
+// process, so spawn→tools/list is one spawn, server/discover and tools/list. Each row is compared
+// with the direct baseline of its server (same era, same transport).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -25,6 +39,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernHttpTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport as ModernStdioTransport } from '@modelcontextprotocol/client/stdio';
 import {
   airlockBin,
   exited,
@@ -33,15 +49,18 @@ import {
   liveChildren,
   markdownTable,
   median,
+  modernFixture,
   now,
   nsToMs,
   percentile,
   pgrep,
+  pidsWithMarker,
   readPidFile,
   readRss,
   repoRoot,
   sleep,
   startHttpFixture,
+  startModernHttpFixture,
   startServe,
   stdioFixture,
   stopChild,
@@ -88,7 +107,15 @@ process.on('warning', (warning) => {
 // Directions
 
 const kindName = { stdio: 'stdio', http: 'HTTP', sse: 'SSE' };
-const directions = [
+const PINNED = '2026-07-28';
+const eraYear = { legacy: '2025', modern: '2026' };
+/** The direct baseline of a server: same era, same transport. */
+const directId = (outbound, era) => `direct-${outbound}${era === 'modern' ? '.modern' : ''}`;
+const bridgedLabel = (inbound, outbound) => `${kindName[inbound]} → ${kindName[outbound]} (${inbound === 'stdio' ? (outbound === 'stdio' ? 'run' : 'connect') : 'serve'})`;
+
+// client / server: the MCP era of the bench's client and of the fixture behind airlock.
+// table: which output table the row goes to.
+const legacyDirections = [
   ...['stdio', 'http', 'sse'].map((outbound) => ({
     id: `direct-${outbound}`,
     inbound: 'direct',
@@ -102,7 +129,7 @@ const directions = [
         inbound,
         outbound,
         audit: 'on',
-        label: `${kindName[inbound]} → ${kindName[outbound]} (${inbound === 'stdio' ? (outbound === 'stdio' ? 'run' : 'connect') : 'serve'})`,
+        label: bridgedLabel(inbound, outbound),
       };
       // The audit log is on by default; its cost is measured on two directions, next to each other.
       if (outbound !== 'stdio' || inbound === 'sse') return [base];
@@ -113,7 +140,50 @@ const directions = [
       ];
     }),
   ),
-].filter((d) => d.inbound === 'direct' || only.length === 0 || only.some((o) => d.id.includes(o)));
+].map((d) => ({ ...d, client: 'legacy', server: 'legacy', table: '2025' }));
+
+// 2026-07-28. No SSE: that transport belongs to the 2024/2025 eras.
+const modernDirections = [
+  ...['stdio', 'http'].map((outbound) => ({
+    id: `direct-${outbound}.modern`,
+    inbound: 'direct',
+    outbound,
+    client: 'modern',
+    server: 'modern',
+    label: `direct → modern ${kindName[outbound]} fixture`,
+  })),
+  // Passthrough: a 2026 client, a 2026-only server.
+  ...[
+    ['stdio', 'stdio'],
+    ['stdio', 'http'],
+    ['http', 'stdio'],
+    ['http', 'http'],
+  ].map(([inbound, outbound]) => ({ id: `${inbound}-${outbound}.modern`, inbound, outbound, client: 'modern', server: 'modern' })),
+  // Translation: 4A a 2025 client, a 2026-only server; 4B a 2026 client, a 2025 server.
+  ...[
+    ['stdio', 'legacy', 'modern', '4a'],
+    ['stdio', 'modern', 'legacy', '4b'],
+  ].flatMap(([inbound, client, server, tag]) =>
+    ['http', 'stdio'].map((outbound) => ({ id: `${inbound}-${outbound}.modern-${tag}`, inbound, outbound, client, server, translation: tag.toUpperCase() })),
+  ),
+].map((d) => ({
+  ...d,
+  audit: d.inbound === 'direct' ? undefined : 'on',
+  table: '2026',
+  label: d.label ?? `${bridgedLabel(d.inbound, d.outbound)}, ${eraYear[d.client]} → ${eraYear[d.server]}${d.translation ? ` (${d.translation})` : ''}`,
+}));
+
+const allDirections = [...legacyDirections, ...modernDirections].map((d) => ({
+  ...d,
+  baseline: d.inbound === 'direct' ? undefined : directId(d.outbound, d.server),
+  // A client of this direction's inbound transport and era, talking to a server directly.
+  sameClientBaseline: d.inbound === 'direct' ? undefined : directId(d.inbound, d.client),
+}));
+const bridgedSelected = allDirections.filter((d) => d.inbound !== 'direct' && (only.length === 0 || only.some((o) => d.id.includes(o))));
+const baselinesNeeded = new Set(bridgedSelected.flatMap((d) => [d.baseline, d.sameClientBaseline]));
+const directions = allDirections.filter((d) =>
+  d.inbound === 'direct' ? only.length === 0 || baselinesNeeded.has(d.id) || only.some((o) => d.id.includes(o)) : bridgedSelected.includes(d),
+);
 
 /** Audit flags for a direction: its own file in the bench's temp dir (never the user's log). */
 function auditArgs(dir) {
@@ -128,10 +198,25 @@ function auditArgs(dir) {
 const tmp = mkdtempSync(join(os.tmpdir(), 'airlock-bench-'));
 let pidFileSeq = 0;
 let fixture; // the HTTP fixture, one child process for the whole run
+let modernHttp; // the 2026-07-28 HTTP fixture (modern only), started if a direction needs it
 
-function remoteUrl(outbound) {
-  return `${fixture.url}/${outbound === 'http' ? 'mcp' : 'sse'}`;
+function remoteUrl(dir) {
+  if (dir.server === 'modern') return modernHttp.url;
+  return `${fixture.url}/${dir.outbound === 'http' ? 'mcp' : 'sse'}`;
 }
+
+/**
+ * The SDK v2 stdio transport, as a subclass: for the SDK's base class a pinned (or auto) client
+ * spawns a throwaway sibling process for its server/discover probe, then the session process;
+ * for a subclass it probes in place (client.d.mts, versionNegotiation). One process per session,
+ * as for every other client here.
+ */
+class InPlaceProbeStdioTransport extends ModernStdioTransport {}
+
+const newClient = (era) =>
+  era === 'modern'
+    ? new ModernClient({ name: 'airlock-bench', version: '1.0.0' }, { capabilities: {}, versionNegotiation: { mode: { pin: PINNED } } })
+    : new Client({ name: 'airlock-bench', version: '1.0.0' }, { capabilities: {} });
 
 /**
  * Opens one session for `dir` from scratch (fresh airlock process, fresh stdio fixture) and runs
@@ -140,33 +225,41 @@ function remoteUrl(outbound) {
  */
 async function openSession(dir) {
   const pidFile = join(tmp, `fixture-${++pidFileSeq}.pid`);
-  const fixtureCommand = [process.execPath, stdioFixture, '--print-pid-file', pidFile];
-  const client = new Client({ name: 'airlock-bench', version: '1.0.0' }, { capabilities: {} });
+  // The modern fixture has no --print-pid-file: it gets the same path as an argument it ignores,
+  // a marker to find it by (pidsWithMarker) while the session runs and after it closes.
+  const fixtureCommand =
+    dir.server === 'modern' ? [process.execPath, modernFixture, '--legacy', 'reject', '--bench-marker', pidFile] : [process.execPath, stdioFixture, '--print-pid-file', pidFile];
+  const client = newClient(dir.client);
   let transport;
   let serve;
   let stderrText = '';
   let t0;
+  const openProblems = [];
 
   const stdioTransport = (args) => {
-    const t = new StdioClientTransport({ command: process.execPath, args, cwd: repoRoot, stderr: 'pipe' });
+    const Transport = dir.client === 'modern' ? InPlaceProbeStdioTransport : StdioClientTransport;
+    const t = new Transport({ command: process.execPath, args, cwd: repoRoot, stderr: 'pipe' });
     t.stderr.setEncoding('utf8');
     t.stderr.on('data', (chunk) => (stderrText += chunk));
     return t;
   };
-  const httpTransport = (kind, url) => (kind === 'http' ? new StreamableHTTPClientTransport(new URL(url)) : new SSEClientTransport(new URL(url)));
+  const httpTransport = (kind, url) => {
+    if (kind === 'sse') return new SSEClientTransport(new URL(url));
+    return dir.client === 'modern' ? new ModernHttpTransport(new URL(url)) : new StreamableHTTPClientTransport(new URL(url));
+  };
 
   try {
     if (dir.inbound === 'direct') {
-      transport = dir.outbound === 'stdio' ? stdioTransport(fixtureCommand.slice(1)) : httpTransport(dir.outbound, remoteUrl(dir.outbound));
+      transport = dir.outbound === 'stdio' ? stdioTransport(fixtureCommand.slice(1)) : httpTransport(dir.outbound, remoteUrl(dir));
       t0 = now();
       await client.connect(transport);
     } else if (dir.inbound === 'stdio') {
-      const args = dir.outbound === 'stdio' ? ['run', ...auditArgs(dir), '--', ...fixtureCommand] : ['connect', remoteUrl(dir.outbound), '--transport', dir.outbound, ...auditArgs(dir)];
+      const args = dir.outbound === 'stdio' ? ['run', ...auditArgs(dir), '--', ...fixtureCommand] : ['connect', remoteUrl(dir), '--transport', dir.outbound, ...auditArgs(dir)];
       transport = stdioTransport([airlockBin, ...args]);
       t0 = now(); // the transport spawns airlock in start(), called by connect()
       await client.connect(transport);
     } else {
-      const args = dir.outbound === 'stdio' ? [...auditArgs(dir), '--', ...fixtureCommand] : ['--upstream', remoteUrl(dir.outbound), '--transport', dir.outbound, ...auditArgs(dir)];
+      const args = dir.outbound === 'stdio' ? [...auditArgs(dir), '--', ...fixtureCommand] : ['--upstream', remoteUrl(dir), '--transport', dir.outbound, ...auditArgs(dir)];
       serve = await startServe(args); // takes t0 right before the spawn
       t0 = serve.t0;
       transport = httpTransport(dir.inbound, `${serve.url}/${dir.inbound === 'http' ? 'mcp' : 'sse'}`);
@@ -175,15 +268,22 @@ async function openSession(dir) {
     const { tools } = await client.listTools();
     const spawnMs = nsToMs(now() - t0);
     if (!tools.some((t) => t.name === 'echo')) throw new Error(`tools/list has no echo tool: ${tools.map((t) => t.name).join(', ')}`);
+    if (dir.client === 'modern' && client.getNegotiatedProtocolVersion() !== PINNED) {
+      throw new Error(`the 2026 client negotiated ${client.getNegotiatedProtocolVersion()} (era ${client.getProtocolEra()}), not ${PINNED}`);
+    }
 
     const airlockPid = serve ? serve.pid : dir.inbound === 'stdio' ? transport.pid : undefined;
+    if (dir.outbound === 'stdio' && dir.server === 'modern') {
+      const running = pidsWithMarker(pidFile, [airlockBin]);
+      if (running.length !== 1) openProblems.push(`expected one modern stdio fixture process after tools/list, found ${running.length} (${running.join(', ')})`);
+    }
     return {
       client,
       spawnMs,
       listenMs: serve?.listenMs,
       airlockPid,
       stderr: () => stderrText + (serve ? serve.stderr() : ''),
-      close: () => closeSession({ dir, client, transport, serve, pidFile }),
+      close: () => closeSession({ dir, client, transport, serve, pidFile, openProblems }),
     };
   } catch (error) {
     // Clean up whatever was started before the failure, then rethrow with the process output.
@@ -198,12 +298,12 @@ async function openSession(dir) {
  * (for stdio transports this ends stdin and waits for the process), then SIGTERM `serve`.
  * Then checks that the stdio fixture (if any) is gone; a leaked one is reported and killed.
  */
-async function closeSession({ dir, client, transport, serve, pidFile }) {
-  const report = { closeMs: NaN, exit: undefined, problems: [] };
+async function closeSession({ dir, client, transport, serve, pidFile, openProblems = [] }) {
+  const report = { closeMs: NaN, exit: undefined, problems: [...openProblems] };
   const t0 = now();
   // StdioClientTransport forgets its process in close(); keep it to read the exit status.
   const proc = transport?._process;
-  if (transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
+  if ((transport instanceof StreamableHTTPClientTransport || transport instanceof ModernHttpTransport) && transport.sessionId) {
     await transport.terminateSession().catch((e) => report.problems.push(`DELETE of the session failed: ${e.message}`));
   }
   await client.close().catch((e) => report.problems.push(`client.close() failed: ${e.message}`));
@@ -223,7 +323,24 @@ async function closeSession({ dir, client, transport, serve, pidFile }) {
     if (stop.killed) report.problems.push(`airlock serve did not exit within 10 s of SIGTERM; killed`);
     else if (stop.code !== 143) report.problems.push(`airlock serve exited with ${stop.code ?? stop.signal} on SIGTERM (expected 143)`);
   }
-  if (dir.outbound === 'stdio') {
+  if (dir.outbound === 'stdio' && dir.server === 'modern') {
+    // Found by the marker in its argv (not the airlock's, whose argv repeats the command line).
+    const find = () => pidsWithMarker(pidFile, [airlockBin]);
+    const deadline = Date.now() + FIXTURE_EXIT_GRACE_MS;
+    let left = find();
+    while (left.length && Date.now() < deadline) {
+      await sleep(50);
+      left = find();
+    }
+    for (const pid of left) {
+      report.problems.push(`modern stdio fixture pid ${pid} still running ${FIXTURE_EXIT_GRACE_MS} ms after the session closed (killed it)`);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } else if (dir.outbound === 'stdio') {
     const pid = readPidFile(pidFile);
     if (pid === undefined) {
       if (transport) report.problems.push('the stdio fixture never wrote its pid file');
@@ -315,7 +432,22 @@ async function measureMib(client) {
 
 /** Everything for one direction; never throws (errors are recorded in the result). */
 async function benchDirection(dir) {
-  const result = { id: dir.id, label: dir.label, inbound: dir.inbound, outbound: dir.outbound, audit: dir.audit, errors: [], problems: [], warnings: [], closes: [] };
+  const result = {
+    id: dir.id,
+    label: dir.label,
+    inbound: dir.inbound,
+    outbound: dir.outbound,
+    client: dir.client,
+    server: dir.server,
+    table: dir.table,
+    baseline: dir.baseline,
+    sameClientBaseline: dir.sameClientBaseline,
+    audit: dir.audit,
+    errors: [],
+    problems: [],
+    warnings: [],
+    closes: [],
+  };
   const warningCounts = new Map();
   const collect = (session, closeReport) => {
     result.closes.push({ ms: closeReport.closeMs, exit: closeReport.exit, stopMs: closeReport.stopMs });
@@ -333,6 +465,7 @@ async function benchDirection(dir) {
   const spawnRuns = [];
   const listenRuns = []; // serve only: spawn -> listening line
   let runs = params.spawnRuns;
+  let kept; // --quick: the last spawn run's session (fresh, one tools/list done) is measured next
   for (let i = 0; i < runs; i++) {
     let session;
     try {
@@ -340,6 +473,7 @@ async function benchDirection(dir) {
       spawnRuns.push(session.spawnMs);
       if (session.listenMs !== undefined) listenRuns.push(session.listenMs);
       if (i === 0 && session.spawnMs > SLOW_SPAWN_MS) runs = Math.min(runs, SLOW_SPAWN_RUNS);
+      if (quick && i === runs - 1) [kept, session] = [session, undefined];
     } catch (error) {
       result.errors.push(`spawn run ${i + 1}: ${error.message}`);
       break;
@@ -349,10 +483,10 @@ async function benchDirection(dir) {
   }
   result.spawn = { runs: spawnRuns, median: median(spawnRuns), listenMedian: listenRuns.length ? median(listenRuns) : undefined, noSpawn: dir.inbound === 'direct' && dir.outbound !== 'stdio' };
 
-  // 2-5 on one more fresh session
-  let session;
+  // 2-5 on one more fresh session (--quick: on the last spawn run's, to save a start per direction)
+  let session = kept;
   try {
-    session = await openSession(dir);
+    session ??= await openSession(dir);
     const { client, airlockPid } = session;
     // RSS checkpoints show which phase sets the peak; the table reports the final VmHWM.
     const rssAt = {};
@@ -377,11 +511,11 @@ async function benchDirection(dir) {
   return result;
 }
 
-/** Adds the ratios of each bridged result to the direct baseline with the same upstream. */
+/** Adds the ratios of each bridged result to the direct baseline with the same upstream (same server, same era). */
 function addRatios(results) {
   for (const r of results) {
     if (r.inbound === 'direct') continue;
-    const off = results.find((b) => b.audit === 'off' && b.inbound === r.inbound && b.outbound === r.outbound);
+    const off = results.find((b) => b.audit === 'off' && b.inbound === r.inbound && b.outbound === r.outbound && b.client === r.client && b.server === r.server);
     if (off && r !== off) {
       r.vsAuditOff = {
         baseline: off.id,
@@ -390,9 +524,10 @@ function addRatios(results) {
         mibRatio: r.mib && off.mib ? r.mib.median / off.mib.median : NaN,
       };
     }
-    const base = results.find((b) => b.inbound === 'direct' && b.outbound === r.outbound);
+    const base = results.find((b) => b.id === r.baseline);
     if (!base) continue;
     r.vsDirect = {
+      baseline: base.id,
       p50DeltaMs: r.latency && base.latency ? r.latency.p50 - base.latency.p50 : NaN,
       p50Ratio: r.latency && base.latency ? r.latency.p50 / base.latency.p50 : NaN,
       p99DeltaMs: r.latency && base.latency ? r.latency.p99 - base.latency.p99 : NaN,
@@ -400,9 +535,10 @@ function addRatios(results) {
       throughputFraction: r.throughput && base.throughput ? r.throughput.callsPerSec / base.throughput.callsPerSec : NaN,
       mibRatio: r.mib && base.mib ? r.mib.median / base.mib.median : NaN,
     };
-    // Secondary view: the direct baseline that uses the same client transport as this direction
-    // (for HTTP/SSE inbound the client-side transport differs from the upstream's baseline).
-    const same = results.find((b) => b.inbound === 'direct' && b.outbound === r.inbound);
+    // Secondary view: the direct baseline that uses the same client transport (and client era) as
+    // this direction (for HTTP/SSE inbound the client-side transport differs from the upstream's
+    // baseline; for a translation row the client's era differs from the server's).
+    const same = results.find((b) => b.id === r.sameClientBaseline);
     if (same) {
       r.vsSameClientTransport = {
         baseline: same.id,
@@ -434,9 +570,9 @@ function checkAims(results) {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-function sdkVersion() {
+function sdkVersion(pkg = 'sdk') {
   try {
-    return JSON.parse(readFileSync(join(repoRoot, 'node_modules/@modelcontextprotocol/sdk/package.json'), 'utf8')).version;
+    return JSON.parse(readFileSync(join(repoRoot, `node_modules/@modelcontextprotocol/${pkg}/package.json`), 'utf8')).version;
   } catch {
     return '?';
   }
@@ -463,28 +599,15 @@ function machine() {
     node: process.version,
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     sdk: sdkVersion(),
+    sdkV2Client: sdkVersion('client'),
     totalMemMiB: Math.round(os.totalmem() / MIB),
     loadavgStart: os.loadavg().map((x) => Number(x.toFixed(2))),
     git: gitState(),
   };
 }
 
-function renderMarkdown(report) {
-  const { machine: m, results } = report;
-  const out = [];
-  out.push(`## mcp-airlock benchmark${quick ? ' (--quick)' : ''}`);
-  out.push('');
-  if (quick) out.push('**Smoke run:** too few (and too cold) iterations for the numbers to mean much; use the full run for the README.', '');
-  out.push(`Machine: ${m.cpu} × ${m.cpus}, ${m.platform}, ${m.totalMemMiB} MiB RAM, node ${m.node}, MCP SDK ${m.sdk}`);
-  out.push(`Code: ${m.git.head}${m.git.dirty.length ? ` + uncommitted changes in ${m.git.dirty.join(', ')}` : ''}. Load average (1/5/15 min) at start ${m.loadavgStart.join(' / ')}, at end ${m.loadavgEnd?.join(' / ')}.`);
-  out.push('');
-  const p = report.params;
-  out.push(
-    `Spawn→tools/list: median of ${p.spawnRuns} fresh processes. tools/call: echo {text:'hello'}, ${p.latencyWarmup} warm-up + ${p.latencyCalls} sequential calls. ` +
-      `Throughput: ${p.concurrency} calls in flight for ${p.tputMs / 1000} s after ${p.tputWarmupMs / 1000} s warm-up. 1 MiB: echo of a 1 MiB string, median of ${p.mibRuns}. ` +
-      `Peak RSS: VmHWM of the airlock process. Ratios compare with the direct baseline to the same fixture.`,
-  );
-  out.push('');
+/** The main table: one row per direction; with `withBaseline`, a last column naming the baseline of the ratios. */
+function resultsTable(results, p, withBaseline) {
   const headers = ['Direction', 'Spawn→tools/list ms', 'p50 ms', 'p99 ms', 'p50 vs direct', 'Calls/s', 'vs direct', '1 MiB ms', 'vs direct', 'Peak RSS MiB'];
   const rows = results.map((r) => {
     const v = r.vsDirect;
@@ -502,16 +625,54 @@ function renderMarkdown(report) {
       r.mib ? fmt.ms(r.mib.median, 1) : '-',
       v ? fmt.ratio(v.mibRatio) : '',
       r.rss ? fmt.mib(r.rss.hwm) : '-',
+      ...(withBaseline ? [v?.baseline ?? ''] : []),
     ];
   });
-  out.push(markdownTable(headers, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  const align = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+  return withBaseline ? markdownTable([...headers, 'Baseline'], rows, [...align, 'l']) : markdownTable(headers, rows, align);
+}
+
+function renderMarkdown(report) {
+  const { machine: m, results } = report;
+  const out = [];
+  out.push(`## mcp-airlock benchmark${quick ? ' (--quick)' : ''}`);
   out.push('');
-  out.push('¹ no process spawned: connect + initialize + tools/list to the already running HTTP fixture.');
+  if (quick) out.push('**Smoke run:** too few (and too cold) iterations for the numbers to mean much; use the full run for the README.', '');
+  out.push(`Machine: ${m.cpu} × ${m.cpus}, ${m.platform}, ${m.totalMemMiB} MiB RAM, node ${m.node}, MCP SDK ${m.sdk} (2026-07-28 client: @modelcontextprotocol/client ${m.sdkV2Client})`);
+  out.push(`Code: ${m.git.head}${m.git.dirty.length ? ` + uncommitted changes in ${m.git.dirty.join(', ')}` : ''}. Load average (1/5/15 min) at start ${m.loadavgStart.join(' / ')}, at end ${m.loadavgEnd?.join(' / ')}.`);
+  out.push('');
+  const p = report.params;
+  out.push(
+    `Spawn→tools/list: median of ${p.spawnRuns} fresh processes. tools/call: echo {text:'hello'}, ${p.latencyWarmup} warm-up + ${p.latencyCalls} sequential calls. ` +
+      `Throughput: ${p.concurrency} calls in flight for ${p.tputMs / 1000} s after ${p.tputWarmupMs / 1000} s warm-up. 1 MiB: echo of a 1 MiB string, median of ${p.mibRuns}. ` +
+      `Peak RSS: VmHWM of the airlock process. Ratios compare with the direct baseline to the same fixture.`,
+  );
+  out.push('');
+  const legacyRows = results.filter((r) => r.table !== '2026');
+  const modernRows = results.filter((r) => r.table === '2026');
+  if (legacyRows.length) {
+    out.push(resultsTable(legacyRows, p, false));
+    out.push('');
+  }
+  if (modernRows.length) {
+    out.push('### 2026-07-28');
+    out.push('');
+    out.push(
+      `Client: the SDK v2 Client pinned to ${PINNED} (probing in place: no sibling process), or for 4A the SDK v1 Client (2025). ` +
+        'Server: fixtures/modern-server.mjs with --legacy reject (2026 only), or for 4B the 2025 fixtures. ' +
+        '"2026 → 2026" passes through; 4A: airlock translates a 2025 client for a 2026-only server; 4B: a 2026 client for a 2025 server. ' +
+        "Ratios compare with the Baseline column: a direct client of the row's server (same era, same transport).",
+    );
+    out.push('');
+    out.push(resultsTable(modernRows, p, true));
+    out.push('');
+  }
+  out.push('¹ no process spawned: connect + initialize (2026: server/discover) + tools/list to the already running HTTP fixture.');
   out.push('');
 
   const bridged = results.filter((r) => r.vsSameClientTransport);
   if (bridged.length) {
-    out.push('Secondary view, not the aims: each bridged direction against the direct baseline that uses the same *client* transport (e.g. HTTP → stdio against direct → HTTP fixture).');
+    out.push('Secondary view, not the aims: each bridged direction against the direct baseline that uses the same *client* transport and client era (e.g. HTTP → stdio against direct → HTTP fixture).');
     out.push('');
     out.push(
       markdownTable(
@@ -608,6 +769,10 @@ try {
   log(`bench: ${report.machine.cpu} × ${report.machine.cpus}, node ${report.machine.node}; ${quick ? 'quick' : 'full'} run, ${directions.length} directions`);
   fixture = await startHttpFixture();
   log(`bench: HTTP fixture at ${fixture.url} (pid ${fixture.pid})`);
+  if (directions.some((d) => d.server === 'modern' && d.outbound === 'http')) {
+    modernHttp = await startModernHttpFixture('reject');
+    log(`bench: 2026-07-28 HTTP fixture (modern only) at ${modernHttp.url} (pid ${modernHttp.pid})`);
+  }
   for (const dir of directions) {
     const t = now();
     log(`bench: ${dir.id} (${dir.label})`);
@@ -643,16 +808,21 @@ try {
     const stop = await fixture.stop();
     if (stop.killed) log('bench: the HTTP fixture did not exit on SIGTERM; killed');
   }
+  if (modernHttp) {
+    const stop = await modernHttp.stop();
+    if (stop.killed) log('bench: the 2026-07-28 HTTP fixture did not exit on SIGTERM; killed');
+  }
   rmSync(tmp, { recursive: true, force: true });
 }
 
 // Anything of ours still running? Our fixtures carry our temp dir in their argv; our airlocks
 // carry the temp dir or the fixture URL.
 await sleep(300);
-const markers = [tmp, fixture?.url].filter(Boolean);
+const markers = [tmp, fixture?.url, modernHttp?.url].filter(Boolean);
 const allFixtures = pgrep('stdio-server.mjs');
-const leftovers = [...allFixtures, ...pgrep('mcp-airlock.js')].filter((line) => markers.some((m) => line.includes(m)));
+const leftovers = [...allFixtures, ...pgrep('modern-server.mjs'), ...pgrep('mcp-airlock.js')].filter((line) => markers.some((m) => line.includes(m)));
 if (fixture && isAlive(fixture.pid)) leftovers.push(`${fixture.pid} (the HTTP fixture)`);
+if (modernHttp && isAlive(modernHttp.pid)) leftovers.push(`${modernHttp.pid} (the 2026-07-28 HTTP fixture)`);
 report.leftovers = leftovers;
 report.otherStdioFixtures = allFixtures.filter((line) => !leftovers.includes(line));
 if (report.otherStdioFixtures.length) log(`bench: note: stdio-server.mjs processes not started by this run: ${report.otherStdioFixtures.join('; ')}`);

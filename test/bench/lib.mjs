@@ -8,6 +8,8 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const airlockBin = fileURLToPath(new URL('../../bin/mcp-airlock.js', import.meta.url));
 export const stdioFixture = fileURLToPath(new URL('../../fixtures/stdio-server.mjs', import.meta.url));
 export const httpFixture = fileURLToPath(new URL('../../fixtures/http-server.mjs', import.meta.url));
+/** The 2026-07-28 fixture (SDK v2): stdio by default, `--http 0` for HTTP, `--legacy serve|reject`. */
+export const modernFixture = fileURLToPath(new URL('../../fixtures/modern-server.mjs', import.meta.url));
 
 export const now = () => process.hrtime.bigint();
 /** Nanoseconds (bigint) -> milliseconds (number). */
@@ -117,6 +119,21 @@ export async function startHttpFixture() {
 }
 
 /**
+ * The 2026-07-28 fixture over HTTP in its own process. It prints one stdout line when ready,
+ * "listening http://127.0.0.1:PORT/mcp"; `url` is that endpoint (with /mcp).
+ */
+export async function startModernHttpFixture(legacy = 'reject') {
+  const child = track(spawn(process.execPath, [modernFixture, '--http', '0', '--legacy', legacy], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const out = watchStream(child.stdout, child);
+  const err = watchStream(child.stderr, child);
+  const match = await out.waitFor(/^listening (http:\/\/\S+\/mcp)\n/m, 15_000).catch(async (e) => {
+    await stopChild(child, 'SIGTERM', 5_000);
+    throw new Error(`${e.message}\nstderr:\n${err.text()}`);
+  });
+  return { url: match[1], child, pid: child.pid, stderr: () => err.text(), stop: () => stopChild(child, 'SIGTERM', 5_000) };
+}
+
+/**
  * Spawns `mcp-airlock serve --port 0 ...args` and waits for its listening line.
  * `t0` (hrtime) is taken immediately before the spawn.
  */
@@ -185,6 +202,22 @@ export function pgrep(pattern) {
   } catch {
     return []; // exit status 1: no match
   }
+}
+
+/**
+ * Pids of running processes whose command line contains `marker` (a literal string, such as a
+ * unique path in the bench's temp dir) and none of `exclude` (e.g. the airlock that launched
+ * the process, whose own argv repeats the child's command line).
+ */
+export function pidsWithMarker(marker, exclude = []) {
+  const escaped = marker.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return pgrep(escaped)
+    .map((line) => {
+      const space = line.indexOf(' ');
+      return { pid: Number(line.slice(0, space)), command: line.slice(space + 1) };
+    })
+    .filter(({ pid, command }) => pid !== process.pid && command.includes(marker) && !exclude.some((x) => command.includes(x)))
+    .map(({ pid }) => pid);
 }
 
 export const fmt = {
