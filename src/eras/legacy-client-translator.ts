@@ -15,7 +15,7 @@
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { describeError } from '../errors.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, isModernVersion, MODERN_PROTOCOL_VERSION } from './mcp-headers.js';
-import { IdMint, isNotification, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
+import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
 
 /** The legacy versions a translated handshake may settle on; the newest is used when the client asks for another. */
 const LEGACY_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
@@ -185,7 +185,7 @@ export class LegacyClientTranslator implements Translator {
     } catch (error) {
       if (!this.byLeg.has(exchange.leg)) return;
       this.finish(exchange);
-      this.ports.toClient(errorResponse(exchange.clientId, RpcErrorCode.upstreamError, `mcp-airlock: the upstream server did not accept the request: ${describeError(error)}`, { airlock: (error as { code?: string }).code ?? 'AIRLOCK_UPSTREAM_HTTP' }));
+      this.ports.toClient(notForwardedError(exchange.clientId, error));
     }
   }
 

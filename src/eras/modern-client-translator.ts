@@ -18,7 +18,7 @@ import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from
 import { describeError } from '../errors.js';
 import { ErrorCode, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, isModernVersion } from './mcp-headers.js';
 import { INVALID_PARAMS, METHOD_NOT_FOUND } from './modern-wire.js';
-import { IdMint, isNotification, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
+import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
 
 export const LEGACY_PROTOCOL_VERSION = '2025-11-25';
 /** How long a call parked for input waits for the client's retry before it is cancelled. */
@@ -105,7 +105,7 @@ export class ModernClientTranslator implements Translator {
     } catch (error) {
       if (!this.calls.has(message.id)) return;
       this.forget(call);
-      this.ports.toClient(errorResponse(message.id, RpcErrorCode.upstreamError, `mcp-airlock: the upstream server did not accept the request: ${describeError(error)}`, { airlock: (error as { code?: string }).code ?? 'AIRLOCK_UPSTREAM_HTTP' }));
+      this.ports.toClient(notForwardedError(message.id, error));
     }
   }
 

@@ -3,7 +3,8 @@
  * outbound transport (the server side), and turns one wire era into the other (ERA-NOTES 4A, 4B).
  * It never touches a transport itself: it sends through the two ports.
  */
-import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
+import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 export interface TranslatorPorts {
@@ -61,4 +62,12 @@ export function responseId(message: JSONRPCMessage): RequestId | undefined {
 export function paramsOf(message: JSONRPCMessage): Record<string, unknown> | undefined {
   const params = (message as { params?: unknown }).params;
   return typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : undefined;
+}
+
+/** The client's answer when a request it made could not be sent upstream (the bridge's wording, its error code kept). */
+export function notForwardedError(id: RequestId, error: unknown): JSONRPCMessage {
+  const code = (error as { code?: unknown }).code;
+  return errorResponse(id, RpcErrorCode.upstreamError, `mcp-airlock: the upstream server did not accept the request: ${describeError(error)}`, {
+    airlock: typeof code === 'string' ? code : 'AIRLOCK_UPSTREAM_HTTP',
+  });
 }
