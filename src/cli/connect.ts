@@ -8,7 +8,7 @@ import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
-import { collect, parseLogLevel, parsePort, parseProtocol, parseServerUrl, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
@@ -50,6 +50,7 @@ In a Claude Desktop or Cursor config:
   { "command": "npx", "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
       "--header", "Authorization: Bearer \${API_TOKEN}"], "env": { "API_TOKEN": "..." } }`)
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
+      checkProtocolTransport(options.protocol, options.transport);
       const url = parseServerUrl(rawUrl, options.allowHttp);
       const context = createContext(options.logLevel);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });

@@ -36,6 +36,15 @@ export function parseProtocol(value: string): ProtocolChoice {
   return choice;
 }
 
+/** `--protocol 2026-07-28` with `--transport sse` cannot work: HTTP+SSE is a 2025-era transport. */
+export function checkProtocolTransport(protocol: ProtocolChoice, transport: RemoteTransportMode): void {
+  if (protocol === '2026-07-28' && transport === 'sse') {
+    throw new AirlockError('AIRLOCK_USAGE', '--protocol 2026-07-28 cannot go over --transport sse: the legacy HTTP+SSE transport exists only in the 2025 era', {
+      hint: 'Use --transport http (or auto) for a 2026-07-28 server, or drop --protocol.',
+    });
+  }
+}
+
 export function parseLogLevel(value: string): LogLevel {
   const level = value.toLowerCase() === 'none' ? 'silent' : value.toLowerCase();
   if (!isLogLevel(level)) throw new InvalidArgumentError('use silent, error, warn, info or debug.');

@@ -18,7 +18,7 @@ import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeli
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
-import { collect, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 
@@ -108,6 +108,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   /** Each session's upstream: the same for all, or with the session caller's exchanged token. */
   let upstreamFor = (_callerToken: () => string | undefined): UpstreamSpec => upstream;
   if (options.upstream !== undefined) {
+    checkProtocolTransport(options.protocol, options.transport);
     const url = parseServerUrl(options.upstream, options.allowHttp);
     const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
     if (options.upstreamTokenExchange) {
