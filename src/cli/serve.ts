@@ -13,6 +13,7 @@ import { createRequester, type HttpRequester } from '../transports/http-request.
 import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
+import { STATIC_TOKEN_CALLER } from '../policy/caller.js';
 import { createContext, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
@@ -127,8 +128,13 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     upstream = { kind: 'command', command, args };
   }
   const principal = upstreamPrincipal(upstream);
-  const inboundAuth = await prepareInboundAuth(options, log);
-  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal });
+  // The policy's caller is the inbound one: its OAuth token, or whoever holds the static token.
+  const staticToken = options.authTokenFile !== undefined || options.authTokenEnv !== undefined || options.authTokenGenerate;
+  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal, defaultCaller: staticToken ? STATIC_TOKEN_CALLER : undefined });
+  const inboundAuth = await prepareInboundAuth(options, log, { identityClaims: pipeline.identityClaims });
+  if (pipeline.namesPrincipals && options.oauthIssuer === undefined) {
+    log.warn('the policy has rules for particular callers, but serve identifies none (no --oauth-issuer): those rules match no one');
+  }
   const server = await startHttpInbound({
     host: options.host,
     port: options.port,
@@ -140,8 +146,10 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     maxSessions: options.maxSessions,
     log,
     createUpstream: (callerToken) => createOutbound(upstreamFor(callerToken), context),
-    // The caller's principal (inbound auth) when there is one, else the upstream credentials'.
-    createPipeline: (id, inbound, outbound, caller) => pipeline.forSession(id, inbound, outbound, () => caller() ?? principal()),
+    // Audit: the caller's principal (inbound auth) when there is one, else the upstream credentials'.
+    // Policy: the inbound caller only.
+    createPipeline: (id, inbound, outbound, caller) => pipeline.forSession({ session: id, inbound, outbound, principal: () => caller() ?? principal(), caller }),
+    policyRefusal: (messages, caller) => pipeline.httpRefusal(messages, caller),
     version,
     auth: inboundAuth ? (baseUrl) => inboundAuth.build(baseUrl, { mcp: options.mcpPath, sse: options.ssePath }) : undefined,
   });

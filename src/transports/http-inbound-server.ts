@@ -13,6 +13,7 @@ import { Bridge } from '../bridge/bridge.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import type { AuthVerdict, InboundAuth } from '../policy/inbound-auth.js';
+import type { HttpPolicyRefusal } from '../policy/rate-limit.js';
 import { classify, errorResponse, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -51,6 +52,8 @@ export interface HttpInboundOptions {
    * protected resource metadata to serve at each of its `paths`; built once the address is known.
    */
   auth?: (baseUrl: string) => { auth: InboundAuth; resourceMetadata?: { paths: string[]; document: Record<string, unknown> } };
+  /** The policy's look at a POST before its session sees it (src/policy/rate-limit.ts): 429 for a call over a rate limit. */
+  policyRefusal?: (messages: JSONRPCMessage[], principal: AuditPrincipal | null) => HttpPolicyRefusal | undefined;
 }
 
 interface Session {
@@ -153,6 +156,19 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     return false;
   };
 
+  /**
+   * Refuse a POST the policy refuses at the HTTP layer (a tools/call over a rate limit: 429 with
+   * Retry-After), handing the call and its answer to the session's audit tap as a denial.
+   */
+  const policyRefused = async (res: ServerResponse, messages: JSONRPCMessage[], session: Session): Promise<boolean> => {
+    const refusal = options.policyRefusal?.(messages, session.principal);
+    if (!refusal) return false;
+    session.tap?.fromClient(refusal.request);
+    await session.tap?.sending(refusal.answer, 'client', true)?.catch((error: unknown) => log.error(`audit: ${describeError(error)}`));
+    sendJson(res, refusal.status, refusal.answer, refusal.headers);
+    return true;
+  };
+
   const handleMcp = async (req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> => {
     const sessionId = req.headers['mcp-session-id'];
     if (req.method === 'POST') {
@@ -163,6 +179,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
         if (await toolScopeRefusal(res, parsed.messages, caller, session)) return;
+        if (await policyRefused(res, parsed.messages, session)) return;
         return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
       }
       const first = parsed.messages[0];

@@ -1,0 +1,75 @@
+/**
+ * Who is calling, as the policy matches it. Built from the audit principal of the session: in
+ * `serve` the inbound caller's checked token (or the holder of the static token), in `connect` the
+ * logged-in user's token, in `run` the local OS user. A caller nobody identified is anonymous:
+ * rules with a `principal` condition never match it, and it shares one rate-limit bucket.
+ */
+import type { AuditPrincipal } from '../audit/audit-record.js';
+
+export interface Caller {
+  /** Stable per identity: the rate limiter's bucket key. */
+  key: string;
+  issuer?: string;
+  subject?: string;
+  clientId?: string;
+  scopes: readonly string[];
+  groups: readonly string[];
+  roles: readonly string[];
+  /** `sub` of each actor in the delegation chain, current actor first (RFC 8693 §4.1). */
+  actors: readonly string[];
+  delegated: boolean;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+export const ANONYMOUS: Caller = Object.freeze({ key: 'anonymous', scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false });
+
+/** The local OS user (`run`): subject is the user name, issuer "local". */
+export function localUserCaller(name: string): Caller {
+  return { key: `local\n${name}`, issuer: 'local', subject: name, scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false };
+}
+
+/** Whoever holds serve's static token: one identity, subject "static-token". */
+export const STATIC_TOKEN_CALLER: Caller = Object.freeze({ key: 'static-token', issuer: 'static-token', subject: 'static-token', scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false });
+
+export function callerFromPrincipal(principal: AuditPrincipal): Caller {
+  const actors = principal.actors?.map((a) => a.subject ?? a.clientId ?? '') ?? NONE;
+  return {
+    key: `${principal.issuer}\n${principal.subject ?? principal.clientId}`,
+    issuer: principal.issuer,
+    ...(principal.subject === undefined ? {} : { subject: principal.subject }),
+    ...(principal.clientId === '' ? {} : { clientId: principal.clientId }),
+    scopes: principal.scopes,
+    groups: principal.groups ?? NONE,
+    roles: principal.roles ?? NONE,
+    actors,
+    delegated: actors.length > 0,
+  };
+}
+
+/**
+ * The caller of a session as a function the stage calls per message. The principal may change
+ * between calls (serve: a refreshed token); the last conversion is reused while it does not.
+ */
+export function callerSource(principal: (() => AuditPrincipal | null | undefined) | undefined, fallback: Caller): () => Caller {
+  if (principal === undefined) return () => fallback;
+  let last: AuditPrincipal | undefined;
+  let caller = fallback;
+  return () => {
+    const current = principal() ?? undefined;
+    if (current === undefined) return fallback;
+    if (current !== last) {
+      last = current;
+      caller = callerFromPrincipal(current);
+    }
+    return caller;
+  };
+}
+
+/** "subject \"alice\" (groups: support)", for refusals and `policy explain`. */
+export function describeCaller(caller: Caller): string {
+  if (caller === ANONYMOUS || (caller.subject === undefined && caller.clientId === undefined)) return 'an anonymous caller';
+  const who = caller.subject !== undefined ? `subject ${JSON.stringify(caller.subject)}` : `client ${JSON.stringify(caller.clientId)}`;
+  const actor = caller.actors.length > 0 ? ` acting through ${JSON.stringify(caller.actors[0])}` : '';
+  return `${who}${actor}`;
+}
