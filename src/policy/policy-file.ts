@@ -82,7 +82,9 @@ export function checkPolicy(text: string): { policy?: PolicyDocument; issues: Po
   }
   const reader = new PolicyReader(located);
   const policy = reader.read();
-  return reader.issues.length > 0 ? { issues: reader.issues } : { policy, issues: [] };
+  // In file order, as a reader goes through the file (the checks run member by member).
+  const issues = reader.issues.sort((a, b) => a.line - b.line || a.column - b.column);
+  return issues.length > 0 ? { issues } : { policy, issues: [] };
 }
 
 /** `rules[2].principal`, for messages; keys that are not plain names are quoted. */
@@ -126,10 +128,12 @@ class PolicyReader {
     const labels = this.object('/labels', top.labels, undefined, true);
     for (const [name, value] of Object.entries(labels ?? {})) {
       const pointer = `/labels/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      if (!LABEL.test(name)) this.issue(pointer, `label name ${quote(name)} must be lowercase letters, digits and dashes, starting with a letter`);
       const globs = this.globs(pointer, value, false);
-      if (globs) policy.labels[name] = globs;
-      this.knownLabels.add(name);
+      if (!LABEL.test(name)) this.issue(pointer, `label name ${quote(name)} must be lowercase letters, digits and dashes, starting with a letter`);
+      else if (globs) {
+        policy.labels[name] = globs;
+        this.knownLabels.add(name);
+      }
     }
     policy.rules = this.list('/rules', top.rules, (p, v, i) => this.rule(p, v, i));
     policy.rateLimits = this.list('/rateLimits', top.rateLimits, (p, v, i) => this.rateLimit(p, v, i));
