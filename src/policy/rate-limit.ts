@@ -143,12 +143,13 @@ function bucketKey(rule: RateLimitRule, caller: Caller, tool: string): string {
 }
 
 function refusal(rule: RateLimitRule, tool: string, waitMs: number): RateRefusal {
-  const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+  // Whole milliseconds first: 1 / (2 per hour) is 1800000.0000000002 ms in floating point.
+  const retryAfterSeconds = Math.max(1, Math.ceil(Math.round(waitMs) / 1000));
   const per = rule.per.length === 0 ? 'for everybody' : `per ${rule.per.join(' and ')}`;
   return {
     rule,
     retryAfterSeconds,
-    message: `rate limit ${JSON.stringify(rule.id)} (${rule.limit} calls per ${rule.window} ${per}) reached for tool ${JSON.stringify(tool)}; retry in ${retryAfterSeconds} s`,
+    message: `rate limit ${JSON.stringify(rule.id)} (${rule.limit} call${rule.limit === 1 ? '' : 's'} per ${rule.window} ${per}) reached for tool ${JSON.stringify(tool)}; retry in ${retryAfterSeconds} s`,
   };
 }
 
