@@ -70,6 +70,7 @@ export function callerSource(principal: (() => AuditPrincipal | null | undefined
 export function describeCaller(caller: Caller): string {
   if (caller === ANONYMOUS || (caller.subject === undefined && caller.clientId === undefined)) return 'an anonymous caller';
   const who = caller.subject !== undefined ? `subject ${JSON.stringify(caller.subject)}` : `client ${JSON.stringify(caller.clientId)}`;
-  const actor = caller.actors.length > 0 ? ` acting through ${JSON.stringify(caller.actors[0])}` : '';
-  return `${who}${actor}`;
+  const actor = caller.actors.length > 0 ? ` through actor ${JSON.stringify(caller.actors[0])}` : '';
+  const more = (['groups', 'roles', 'scopes'] as const).filter((k) => caller[k].length > 0).map((k) => `${k}: ${caller[k].map((v) => JSON.stringify(v)).join(', ')}`);
+  return `${who}${actor}${more.length > 0 ? ` (${more.join('; ')})` : ''}`;
 }

@@ -41,8 +41,9 @@ export const RATE_LIMIT_MEMBERS = ['id', 'tools', 'per', 'limit', 'window', 'bur
 export const FLOW_MEMBERS = ['id', 'deny', 'after', 'reason'] as const;
 export const CLAIMS_MEMBERS = ['groups', 'roles'] as const;
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
-const LABEL = /^[a-z][a-z0-9-]{0,63}$/;
+/** Rule ids and label names (schemas/policy.schema.json has the same patterns). */
+export const ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
+export const LABEL = /^[a-z][a-z0-9-]{0,63}$/;
 const WINDOW = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 const HINT = 'Run `mcp-airlock policy check FILE` to see every problem; the format is in the README, "Policy file".';
@@ -56,7 +57,7 @@ export async function readPolicyText(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (error) {
     throw new AirlockError('AIRLOCK_POLICY_FILE', `cannot read the policy file ${quote(path)}: ${describeError(error)}`, {
-      hint: 'Check the path given to --policy-file.',
+      hint: 'Check the path of the policy file (--policy-file, or the argument of `mcp-airlock policy`).',
       cause: error,
     });
   }

@@ -202,7 +202,7 @@ describe('readPolicyFile', () => {
     expect(error).toBeInstanceOf(AirlockError);
     expect(error!.code).toBe('AIRLOCK_POLICY_FILE');
     expect(error!.message).toBe(`cannot read the policy file ${JSON.stringify(file)}: ENOENT: no such file or directory, open '${file}'`);
-    expect(error!.hint).toBe('Check the path given to --policy-file.');
+    expect(error!.hint).toBe('Check the path of the policy file (--policy-file, or the argument of `mcp-airlock policy`).');
     expect((error!.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
   });
 });
