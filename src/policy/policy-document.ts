@@ -22,6 +22,18 @@ export type ToolAnnotations = Partial<Record<AnnotationHint, boolean>>;
  */
 export const HINT_DEFAULTS: Readonly<Record<AnnotationHint, boolean>> = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true };
 
+/**
+ * The value a rule sees for a hint. The spec says destructiveHint and idempotentHint are
+ * "meaningful only when readOnlyHint == false": a read-only tool changes nothing, so it is neither
+ * destructive nor anything but idempotent, whatever the other hints say or default to.
+ */
+export function hintValue(annotations: ToolAnnotations, hint: AnnotationHint): boolean {
+  if (hint === 'destructiveHint' || hint === 'idempotentHint') {
+    if ((annotations.readOnlyHint ?? HINT_DEFAULTS.readOnlyHint) === true) return hint === 'idempotentHint';
+  }
+  return annotations[hint] ?? HINT_DEFAULTS[hint];
+}
+
 /** The labels session flow rules reason about; a policy may add its own names. */
 export const FLOW_LABELS = ['private-data', 'untrusted-content', 'external-communication'] as const;
 

@@ -4,7 +4,7 @@
  * (policy-rules.ts, session-flow.ts), so what it says is what airlock does.
  */
 import { describeCaller, type Caller } from './caller.js';
-import { HINT_DEFAULTS, type AccessRule, type AnnotationHint, type PolicyDocument, type ToolAnnotations } from './policy-document.js';
+import { ANNOTATION_HINTS, hintValue, type AccessRule, type AnnotationHint, type PolicyDocument, type ToolAnnotations } from './policy-document.js';
 import { AccessRules, DEFAULT_DENY, type Mismatch } from './policy-rules.js';
 import { RateLimiter } from './rate-limit.js';
 import { SessionFlow, ToolLabeler } from './session-flow.js';
@@ -45,7 +45,7 @@ export interface Explanation {
 
 export function explainCall(policy: PolicyDocument, input: ExplainInput): Explanation {
   const { tool, caller } = input;
-  const annotations = Object.fromEntries(Object.entries(HINT_DEFAULTS).map(([hint, value]) => [hint, input.annotations[hint as AnnotationHint] ?? value])) as Record<AnnotationHint, boolean>;
+  const annotations = Object.fromEntries(ANNOTATION_HINTS.map((hint) => [hint, hintValue(input.annotations, hint)])) as Record<AnnotationHint, boolean>;
   const { labels, source } = new ToolLabeler(policy.labels, policy.labelsFromAnnotations).labelsOf(tool, input.annotations);
   const rules = new AccessRules(policy.rules);
   const context = { tool, caller, annotations: input.annotations, labels };
@@ -105,8 +105,9 @@ function describeMismatch(rule: AccessRule, mismatch: Mismatch, call: { tool: st
     case 'principal.delegated':
       return p.delegated ? 'the token is not delegated (no act claim)' : `the token is delegated (actor ${JSON.stringify(caller.actors[0])})`;
     default: {
-      const actual = call.annotations[mismatch] ?? HINT_DEFAULTS[mismatch];
-      const given = call.annotations[mismatch] === undefined ? ' (not given: the spec default)' : '';
+      const actual = hintValue(call.annotations, mismatch);
+      const readOnly = mismatch !== 'readOnlyHint' && mismatch !== 'openWorldHint' && hintValue(call.annotations, 'readOnlyHint');
+      const given = readOnly ? ' (the tool is read-only)' : call.annotations[mismatch] === undefined ? ' (not given: the spec default)' : '';
       return `${mismatch} is ${actual}${given}, the rule wants ${rule.annotations[mismatch]}`;
     }
   }

@@ -11,7 +11,7 @@
  * microseconds per call (measured by `npm run bench`).
  */
 import type { Caller } from './caller.js';
-import { HINT_DEFAULTS, type AccessRule, type AnnotationHint, type PrincipalCondition, type ToolAnnotations } from './policy-document.js';
+import { hintValue, type AccessRule, type AnnotationHint, type PrincipalCondition, type ToolAnnotations } from './policy-document.js';
 import { globToRegExp } from './tool-policy.js';
 
 /** The `rule` an audit record names when no rule allowed the call (never a valid rule id). */
@@ -132,7 +132,7 @@ export class AccessRules {
 export function mismatch(compiled: CompiledRule, call: CallContext): Mismatch | undefined {
   if (compiled.tools && !compiled.tools.test(call.tool)) return 'tools';
   for (const [hint, wanted] of compiled.annotations) {
-    if ((call.annotations[hint] ?? HINT_DEFAULTS[hint]) !== wanted) return hint;
+    if (hintValue(call.annotations, hint) !== wanted) return hint;
   }
   if (compiled.labels && !compiled.labels.some((l) => call.labels.includes(l))) return 'labels';
   return compiled.principal ? principalMismatch(compiled.principal, call.caller) : undefined;

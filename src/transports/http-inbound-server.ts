@@ -159,13 +159,16 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   /**
    * Refuse a POST the policy refuses at the HTTP layer (a tools/call over a rate limit: 429 with
    * Retry-After), handing the call and its answer to the session's audit tap as a denial.
+   * Synchronous, right before handlePost: the policy's look and its stage's count of the call
+   * happen in one turn, so concurrent requests cannot both pass on the last token.
    */
-  const policyRefused = async (res: ServerResponse, messages: JSONRPCMessage[], session: Session): Promise<boolean> => {
+  const policyRefused = (res: ServerResponse, messages: JSONRPCMessage[], session: Session): boolean => {
     const refusal = options.policyRefusal?.(messages, session.principal);
     if (!refusal) return false;
     session.tap?.fromClient(refusal.request);
-    await session.tap?.sending(refusal.answer, 'client', true)?.catch((error: unknown) => log.error(`audit: ${describeError(error)}`));
-    sendJson(res, refusal.status, refusal.answer, refusal.headers);
+    // With --audit-sync the record is on disk before the refusal goes out, as for any answer.
+    const recorded = session.tap?.sending(refusal.answer, 'client', true)?.catch((error: unknown) => log.error(`audit: ${describeError(error)}`));
+    void Promise.resolve(recorded).then(() => sendJson(res, refusal.status, refusal.answer, refusal.headers));
     return true;
   };
 
@@ -179,7 +182,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
         if (await toolScopeRefusal(res, parsed.messages, caller, session)) return;
-        if (await policyRefused(res, parsed.messages, session)) return;
+        if (policyRefused(res, parsed.messages, session)) return;
         return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
       }
       const first = parsed.messages[0];

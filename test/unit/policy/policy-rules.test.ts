@@ -30,7 +30,7 @@ describe('AccessRules', () => {
     { id: 'support-reads', effect: 'allow', tools: 'read_*', principal: { groups: ['support'] } },
     { id: 'billing-refunds', effect: 'allow', tools: ['read_*', 'refund_*'], principal: { groups: 'billing', scopes: ['mcp:write'] } },
     { id: 'no-destructive-for-delegates', effect: 'deny', annotations: { destructiveHint: true }, principal: { delegated: true }, reason: 'a person must do this' },
-    { id: 'agents-read-only', effect: 'allow', annotations: { readOnlyHint: true }, principal: { actor: 'agent-*' } },
+    { id: 'agents', effect: 'allow', principal: { actor: 'agent-*' } },
   ]);
 
   it('allows by the first matching allow rule, per caller', () => {
@@ -52,9 +52,9 @@ describe('AccessRules', () => {
   });
 
   it('deny wins over an allow that also matches, whatever the order', () => {
-    // agent-7 acting for alice: agents-read-only allows read-only tools, and the deny rule sits before it.
-    expect(verdict(rules, call('lookup', agent, { readOnlyHint: true, destructiveHint: false }))).toBe('allow agents-read-only');
-    expect(verdict(rules, call('lookup', agent, { readOnlyHint: true }))).toBe('deny no-destructive-for-delegates: denied by policy rule "no-destructive-for-delegates": a person must do this');
+    // agent-7 acting for alice: `agents` allows any tool, and the deny rule for destructive ones sits before it.
+    expect(verdict(rules, call('update', agent, { destructiveHint: false }))).toBe('allow agents');
+    expect(verdict(rules, call('update', agent, {}))).toBe('deny no-destructive-for-delegates: denied by policy rule "no-destructive-for-delegates": a person must do this');
     const reversed = rulesOf([
       { id: 'allow-all', effect: 'allow' },
       { id: 'deny-delete', effect: 'deny', tools: 'delete_*' },
@@ -72,6 +72,17 @@ describe('AccessRules', () => {
     expect(verdict(byHints, call('t', alice, { readOnlyHint: true }))).toBe('allow reads');
     expect(verdict(byHints, call('t', alice, { openWorldHint: false }))).toMatch(/^deny \(default\)/); // destructive by default
     expect(verdict(byHints, call('t', alice, { openWorldHint: false, destructiveHint: false }))).toBe('allow closed');
+  });
+
+  it('a read-only tool is never destructive, and always idempotent, whatever those hints say (they are meaningless then)', () => {
+    const byHints = rulesOf([
+      { id: 'destructive', effect: 'deny', annotations: { destructiveHint: true } },
+      { id: 'idempotent', effect: 'allow', annotations: { idempotentHint: true } },
+    ]);
+    expect(verdict(byHints, call('read', alice, { readOnlyHint: true }))).toBe('allow idempotent');
+    expect(verdict(byHints, call('read', alice, { readOnlyHint: true, destructiveHint: true, idempotentHint: false }))).toBe('allow idempotent');
+    expect(verdict(byHints, call('write', alice, { idempotentHint: true }))).toMatch(/^deny destructive/);
+    expect(verdict(byHints, call('write', alice, { idempotentHint: true, destructiveHint: false }))).toBe('allow idempotent');
   });
 
   it('matches the current actor, not earlier ones, and delegated both ways', () => {
@@ -109,7 +120,7 @@ describe('AccessRules', () => {
       ['support-reads', 'tools'],
       ['billing-refunds', 'principal.groups'],
       ['no-destructive-for-delegates', 'principal.delegated'],
-      ['agents-read-only', 'readOnlyHint'],
+      ['agents', 'principal.actor'],
     ]);
   });
 
