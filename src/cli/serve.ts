@@ -39,6 +39,7 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   messagesPath: string;
   healthPath: string;
   upstreamTokenExchange: boolean;
+  tokenExchangeActor: boolean;
   logLevel: LogLevel;
 }
 
@@ -67,6 +68,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
     .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--upstream-token-exchange', "exchange each caller's token (RFC 8693) at the upstream's authorization server for one meant for the upstream; needs inbound OAuth and --client-id with a secret", false)
+    .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addServeAuthOptions(command);
   addAuthOptions(command, { optional: false });
@@ -98,6 +100,11 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   if ((options.upstream === undefined) === (commandLine.length === 0)) {
     throw new AirlockError('AIRLOCK_USAGE', options.upstream ? 'give either --upstream or a command, not both' : 'nothing to serve: give a command after -- or --upstream <url>', {
       hint: 'mcp-airlock serve -- <command> [args...]   or   mcp-airlock serve --upstream https://host/mcp',
+    });
+  }
+  if (options.tokenExchangeActor && !options.upstreamTokenExchange) {
+    throw new AirlockError('AIRLOCK_USAGE', '--token-exchange-actor changes how --upstream-token-exchange asks for tokens; give both', {
+      hint: 'Add --upstream-token-exchange (with --upstream, inbound OAuth and --client-id with a secret).',
     });
   }
   const context = createContext(options.logLevel);
@@ -226,6 +233,7 @@ async function tokenExchangeUpstream(url: URL, headers: Record<string, string>, 
     clientSecret: secret,
     scope: options.scope,
     resource: options.resource,
+    delegate: options.tokenExchangeActor,
     allowHttp: options.allowHttp || isLoopbackHost(url.hostname),
     log,
   });
