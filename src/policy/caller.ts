@@ -49,7 +49,8 @@ export function callerFromPrincipal(principal: AuditPrincipal): Caller {
 
 /**
  * The caller of a session as a function the stage calls per message. The principal may change
- * between calls (serve: a refreshed token); the last conversion is reused while it does not.
+ * between calls (serve: a refreshed token with other scopes); while it says the same thing, the
+ * same Caller object is returned, so the stage can keep the decisions it made for it.
  */
 export function callerSource(principal: (() => AuditPrincipal | null | undefined) | undefined, fallback: Caller): () => Caller {
   if (principal === undefined) return () => fallback;
@@ -59,11 +60,25 @@ export function callerSource(principal: (() => AuditPrincipal | null | undefined
     const current = principal() ?? undefined;
     if (current === undefined) return fallback;
     if (current !== last) {
+      // serve checks the token of every request, so each brings a new (usually equal) principal.
+      if (last === undefined || !samePrincipal(current, last)) caller = callerFromPrincipal(current);
       last = current;
-      caller = callerFromPrincipal(current);
     }
     return caller;
   };
+}
+
+function samePrincipal(a: AuditPrincipal, b: AuditPrincipal): boolean {
+  const same = (x: readonly string[] | undefined, y: readonly string[] | undefined): boolean => x === y || (x !== undefined && y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]));
+  return (
+    a.issuer === b.issuer &&
+    a.subject === b.subject &&
+    a.clientId === b.clientId &&
+    same(a.scopes, b.scopes) &&
+    same(a.groups, b.groups) &&
+    same(a.roles, b.roles) &&
+    same(a.actors?.map((x) => x.subject ?? x.clientId ?? ''), b.actors?.map((x) => x.subject ?? x.clientId ?? ''))
+  );
 }
 
 /** "subject \"alice\" (groups: support)", for refusals and `policy explain`. */

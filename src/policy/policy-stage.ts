@@ -14,7 +14,7 @@ import type { AnsweredRequest, Stage } from '../bridge/stage.js';
 import type { IdentityClaimNames } from '../audit/principal.js';
 import type { Caller } from './caller.js';
 import { ANNOTATION_HINTS, type FlowRule, type PolicyDocument, type ToolAnnotations } from './policy-document.js';
-import { AccessRules, DEFAULT_DENY } from './policy-rules.js';
+import { AccessRules, DEFAULT_DENY, type Decision } from './policy-rules.js';
 import { rateLimitAnswer, RateLimiter } from './rate-limit.js';
 import { SessionFlow, ToolLabeler } from './session-flow.js';
 import { ToolPolicy } from './tool-policy.js';
@@ -52,6 +52,9 @@ export class PolicyStage implements Stage {
   private readonly labels = new Map<string, readonly string[]>();
   private readonly flow: SessionFlow | undefined;
   private readonly needsLabels: boolean;
+  /** The rules' decision per listed tool, for `decidedFor`: they change only with the caller or the tools/list. */
+  private readonly decisions = new Map<string, Decision>();
+  private decidedFor: Caller | undefined;
 
   constructor(private readonly options: PolicyStageOptions) {
     this.flow = options.flows.length > 0 ? new SessionFlow(options.flows) : undefined;
@@ -70,7 +73,7 @@ export class PolicyStage implements Stage {
     const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
     const caller = this.options.caller();
     if (rules) {
-      const decision = rules.decide({ tool, annotations, labels, caller });
+      const decision = this.decide(rules, tool, annotations, labels, caller);
       if (!decision.allowed) return denied(id, tool, decision.why, decision.rule?.id ?? DEFAULT_DENY);
     }
     const flowRefusal = this.flow?.check(tool, labels);
@@ -90,6 +93,7 @@ export class PolicyStage implements Stage {
     if (!Array.isArray(result.tools)) return undefined;
     const tools = result.tools as Tool[];
     for (const tool of tools) if (typeof tool?.name === 'string') this.learn(tool);
+    this.decisions.clear(); // annotations may have changed
     const visible = tools.filter((tool) => typeof tool?.name !== 'string' || this.visible(tool.name));
     if (visible.length === tools.length) return undefined;
     // A new object: the original text must not be forwarded for a changed message.
@@ -103,7 +107,21 @@ export class PolicyStage implements Stage {
     const rules = this.options.rules;
     if (!rules) return true;
     const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
-    return rules.decide({ tool, annotations, labels, caller: this.options.caller() }).allowed;
+    return this.decide(rules, tool, annotations, labels, this.options.caller()).allowed;
+  }
+
+  private decide(rules: AccessRules, tool: string, annotations: ToolAnnotations, labels: readonly string[], caller: Caller): Decision {
+    if (caller !== this.decidedFor) {
+      this.decisions.clear();
+      this.decidedFor = caller;
+    }
+    let decision = this.decisions.get(tool);
+    if (decision === undefined) {
+      decision = rules.decide({ tool, annotations, labels, caller });
+      // Only for tools the server listed: a client cannot grow the map with made-up names.
+      if (this.annotations.has(tool)) this.decisions.set(tool, decision);
+    }
+    return decision;
   }
 
   /** Keep the boolean hints the server gives this tool now (a later list replaces them). */

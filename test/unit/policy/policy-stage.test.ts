@@ -82,6 +82,15 @@ describe('PolicyStage', () => {
     expect((call(stage, 'fetch_url') as { data: { rule: string } }).data.rule).toBe('(default deny)');
   });
 
+  it('a new tools/list with other annotations changes the answer (decisions are not kept past it)', () => {
+    const stage = stageFor(() => support, { rules: [{ id: 'reads', effect: 'allow', annotations: { readOnlyHint: true } }] });
+    const listWith = (readOnlyHint: boolean) => stage.fromServer({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'lookup', annotations: { readOnlyHint } }] } } as JSONRPCMessage, { method: 'tools/list' });
+    listWith(true);
+    expect(call(stage, 'lookup')).toBe('forwarded');
+    listWith(false);
+    expect((call(stage, 'lookup') as { data: { rule: string } }).data.rule).toBe('(default deny)');
+  });
+
   it('stops the exfiltration sequence; the same tools in another order pass', () => {
     const stage = stageFor(() => support);
     list(stage); // annotations -> labels: read_ticket private-data, fetch_url untrusted-content, send_email external-communication
