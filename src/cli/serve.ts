@@ -139,8 +139,8 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   const staticToken = options.authTokenFile !== undefined || options.authTokenEnv !== undefined || options.authTokenGenerate;
   const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal, defaultCaller: staticToken ? STATIC_TOKEN_CALLER : undefined });
   const inboundAuth = await prepareInboundAuth(options, log, { identityClaims: pipeline.identityClaims });
-  if (pipeline.namesPrincipals && options.oauthIssuer === undefined) {
-    log.warn('the policy has rules for particular callers, but serve identifies none (no --oauth-issuer): those rules match no one');
+  if (pipeline.namesPrincipals && !staticToken && options.oauthIssuer === undefined) {
+    log.warn('the policy has rules for particular callers, but serve identifies none (no --oauth-issuer or --auth-token-*): those rules match no one');
   }
   const server = await startHttpInbound({
     host: options.host,

@@ -249,3 +249,26 @@ describe('serve --policy-file with OAuth callers', () => {
     expect(denied.map((r) => [r.name, r.airlockCode, r.rule, r.principal?.subject])).toEqual([['send_message', 'AIRLOCK_FLOW_DENIED', 'no-exfiltration', 'support-agent']]);
   });
 });
+
+describe('serve --policy-file without OAuth', () => {
+  const policy = { rules: [{ id: 'token-holder', effect: 'allow', tools: 'read_notes', principal: { subject: 'static-token' } }] };
+
+  it('with a static token, its holder is the caller "static-token"; without any auth, callers are anonymous and serve says so', async () => {
+    const policyFile = join(dir, `policy-static-${++n}.json`);
+    writeFileSync(policyFile, JSON.stringify(policy));
+    const token = 'static-token-for-policy-tests-0123';
+    const withToken = await startServe(['--auth-token-env', 'SERVE_TOKEN', '--policy-file', policyFile, '--no-audit', '--', process.execPath, workspace], { ...process.env, SERVE_TOKEN: token });
+    running.push(withToken);
+    const client = await clientAs(withToken.url, token);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['read_notes']);
+    await client.close();
+    expect(withToken.stderr()).not.toContain('match no one');
+
+    const open = await startServe(['--policy-file', policyFile, '--no-audit', '--', process.execPath, workspace]);
+    running.push(open);
+    expect(open.stderr()).toContain('the policy has rules for particular callers, but serve identifies none (no --oauth-issuer or --auth-token-*): those rules match no one');
+    const anonymous = (await connectClient(new StreamableHTTPClientTransport(new URL(`${open.url}/mcp`)))).client;
+    expect((await anonymous.listTools()).tools).toEqual([]);
+    await anonymous.close();
+  });
+});
