@@ -14,7 +14,7 @@ export interface AuditFilter {
   /** Glob over the tool, prompt or resource name. */
   tool?: string;
   outcome?: AuditOutcome;
-  /** Substring of the principal's subject, client id or issuer. */
+  /** Substring of the principal's subject, client id or issuer, or of an actor's subject (RFC 8693 `act`). */
   principal?: string;
   session?: string;
   method?: string;
@@ -53,7 +53,8 @@ export function recordMatcher(filter: AuditFilter): (record: AuditRecord) => boo
     if (filter.method !== undefined && record.method !== filter.method) return false;
     if (filter.principal !== undefined) {
       const p = record.principal;
-      if (!p || ![p.subject, p.clientId, p.issuer].some((v) => typeof v === 'string' && v.includes(filter.principal!))) return false;
+      const actors = Array.isArray(p?.actors) ? p.actors.map((a) => a?.subject) : [];
+      if (!p || ![p.subject, p.clientId, p.issuer, ...actors].some((v) => typeof v === 'string' && v.includes(filter.principal!))) return false;
     }
     return true;
   };
@@ -72,9 +73,16 @@ function cells(record: AuditRecord): string[] {
     record.name ?? '',
     outcome,
     record.latencyMs === undefined ? '' : record.latencyMs.toFixed(1),
-    record.principal ? (record.principal.subject ?? record.principal.clientId) : '',
+    record.principal ? principalCell(record.principal) : '',
     record.server,
   ].map((cell) => String(cell ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'));
+}
+
+/** "alice", or "alice via agent-7" for a delegated token (the current actor). */
+function principalCell(principal: NonNullable<AuditRecord['principal']>): string {
+  const who = principal.subject ?? principal.clientId;
+  const actor = Array.isArray(principal.actors) ? principal.actors[0]?.subject : undefined;
+  return typeof actor === 'string' ? `${who} via ${actor}` : who;
 }
 
 /**

@@ -34,12 +34,30 @@ export type AuditOutcome =
 
 export type AuditDirection = 'client->server' | 'server->client';
 
+/**
+ * One party in a delegation chain: a member of the `act` claim (RFC 8693 §4.1), which names who
+ * acts on the subject's behalf. Only its identifying claims are kept.
+ */
+export interface AuditActor {
+  subject?: string;
+  issuer?: string;
+  clientId?: string;
+}
+
 /** Who the calls were made as, from the token in use. Never the token itself. */
 export interface AuditPrincipal {
   issuer: string;
   subject?: string;
+  /**
+   * The delegation chain of a delegated token, current actor first, then each earlier one (the
+   * nested `act` objects of RFC 8693 §4.1). Absent for a token that acts for nobody else.
+   */
+  actors?: AuditActor[];
   clientId: string;
   scopes: string[];
+  /** The caller's groups and roles, read from the claims a policy names (absent without a policy that uses them). */
+  groups?: string[];
+  roles?: string[];
   /** False when read from a token airlock did not obtain or check (a static header). */
   verified?: boolean;
 }
@@ -66,6 +84,8 @@ export interface AuditEvent {
   errorCode?: number;
   /** Airlock's stable code (AIRLOCK_*) for denials and upstream failures. */
   airlockCode?: string;
+  /** The id of the policy rule, rate limit or flow rule that refused the call. */
+  rule?: string;
   /** Why a call went unanswered (the session's close reason). */
   detail?: string;
   latencyMs?: number;

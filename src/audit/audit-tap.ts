@@ -66,8 +66,11 @@ function argumentsOf(method: string, params: Record<string, unknown> | undefined
  * Records that nobody waits for (a client notification, a cancelled call) in --audit-sync mode:
  * a failed write is already logged by the writer and must not become an unhandled rejection.
  */
-/** Airlock's refusals of a call: the tool policy, and serve's per-tool scope (403 insufficient_scope). */
-const DENIALS = new Set(['AIRLOCK_POLICY_DENIED', 'AIRLOCK_INSUFFICIENT_SCOPE']);
+/**
+ * Airlock's refusals of a call: the tool policy (access rules, flow rules, rate limits), and
+ * serve's per-tool scope (403 insufficient_scope).
+ */
+const DENIALS = new Set(['AIRLOCK_POLICY_DENIED', 'AIRLOCK_FLOW_DENIED', 'AIRLOCK_RATE_LIMITED', 'AIRLOCK_INSUFFICIENT_SCOPE']);
 
 function observe(pending: Promise<void> | undefined): void {
   pending?.catch(() => undefined);
@@ -141,13 +144,16 @@ export class AuditTap implements MessageTap {
     const call = id === undefined || id === null ? undefined : calls.get(id);
     if (!call) return undefined; // an answer to nothing we saw (already cancelled): the peer's business
     calls.delete(call.id);
-    const error = (message as { error?: { code?: unknown; data?: { airlock?: unknown } } }).error;
+    const error = (message as { error?: { code?: unknown; data?: { airlock?: unknown; rule?: unknown } } }).error;
     let outcome: AuditOutcome = 'ok';
     let extra: Partial<AuditEvent> = {};
     if (error) {
       const airlockCode = byAirlock && typeof error.data?.airlock === 'string' ? error.data.airlock : undefined;
-      outcome = airlockCode !== undefined && DENIALS.has(airlockCode) ? 'denied' : byAirlock ? 'upstream-failure' : 'error';
-      extra = { errorCode: typeof error.code === 'number' ? error.code : undefined, airlockCode };
+      const denial = airlockCode !== undefined && DENIALS.has(airlockCode);
+      outcome = denial ? 'denied' : byAirlock ? 'upstream-failure' : 'error';
+      // Which policy rule refused it: only from airlock's own denials, never from a server's error.
+      const rule = denial && typeof error.data?.rule === 'string' ? error.data.rule : undefined;
+      extra = { errorCode: typeof error.code === 'number' ? error.code : undefined, airlockCode, rule };
     }
     return this.write(call, outcome, byteLength(message), extra);
   }
@@ -199,6 +205,7 @@ export class AuditTap implements MessageTap {
       outcome,
       errorCode: extra.errorCode,
       airlockCode: extra.airlockCode,
+      rule: extra.rule,
       detail: extra.detail,
       latencyMs: Math.round((performance.now() - call.started) * 100) / 100,
       bytesIn: fromClient ? call.bytes : answerBytes,

@@ -1,13 +1,15 @@
 /**
- * Who the calls are made as, for the audit record: issuer, subject, client id and scopes. Taken
- * from the OAuth login when airlock holds the token, or read from a JWT access token the user
- * supplied in an `Authorization: Bearer` header. Never the token itself.
+ * Who the calls are made as, for the audit record and the policy: issuer, subject, client id,
+ * scopes, the delegation chain (RFC 8693 §4.1 `act`) and, when a policy asks for them, groups and
+ * roles. Taken from the OAuth login when airlock holds the token, from a JWT access token serve
+ * checked, or read from a JWT the user supplied in an `Authorization: Bearer` header. Never the
+ * token itself.
  *
  * A header token's claims are read, not verified: airlock is not its audience and has no key for
  * it. The record says so (`verified: false`), so a reviewer knows the claims are as presented.
  */
 import { parseScope } from '../auth/scopes.js';
-import type { AuditPrincipal } from './audit-record.js';
+import type { AuditActor, AuditPrincipal } from './audit-record.js';
 
 /** JWT claims we read (RFC 9068 §2.2 names for access tokens; `azp` and `scp` as issuers vary). */
 interface Claims {
@@ -17,33 +19,131 @@ interface Claims {
   azp?: unknown;
   scope?: unknown;
   scp?: unknown;
+  act?: unknown;
+}
+
+/** Where groups and roles are in the claims: names of top-level claims, or JSON Pointers ("/realm_access/roles"). */
+export interface IdentityClaimNames {
+  groups: readonly string[];
+  roles: readonly string[];
+}
+
+/** A hostile or broken token cannot make a record grow without bound. */
+const MAX_CHAIN = 8;
+const MAX_VALUES = 256;
+const MAX_TEXT = 256;
+
+/** The claims of a JWT, decoded without verification; undefined for an opaque or malformed token. */
+export function jwtClaims(token: string): Record<string, unknown> | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? (claims as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The principal a JWT access token claims to be; undefined for an opaque token or a malformed one. */
 export function principalFromJwt(token: string): AuditPrincipal | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  let claims: unknown;
-  try {
-    claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  return principalFromClaims(claims, false);
+  const claims = jwtClaims(token);
+  return claims === undefined ? undefined : principalFromClaims(claims, false);
 }
 
-/** The principal in a token's claims (`verified` when airlock checked the signature itself). */
-export function principalFromClaims(value: unknown, verified: boolean): AuditPrincipal | undefined {
+/**
+ * The principal in a token's claims (`verified` when airlock checked the signature itself).
+ * Groups and roles are read only when `names` says where they are (a policy that matches them).
+ */
+export function principalFromClaims(value: unknown, verified: boolean, names?: IdentityClaimNames): AuditPrincipal | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const claims = value as Claims;
   if (typeof claims.iss !== 'string') return undefined;
   const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : '';
+  const actors = actorChain(claims.act);
   return {
     issuer: claims.iss,
     ...(typeof claims.sub === 'string' ? { subject: claims.sub } : {}),
+    ...(actors ? { actors } : {}),
     clientId,
     scopes: scopesOf(claims),
+    ...(names ? identityClaims(value as Record<string, unknown>, names) : {}),
     verified,
+  };
+}
+
+/**
+ * RFC 8693 §4.1: `act` names the current actor; an `act` inside it names the one before, and so
+ * on. Only the identifying members are kept (the RFC says the nested ones are informational: the
+ * current actor is the one a decision should look at). Undefined without a usable `act`.
+ */
+export function actorChain(act: unknown): AuditActor[] | undefined {
+  const chain: AuditActor[] = [];
+  let current = act;
+  while (typeof current === 'object' && current !== null && !Array.isArray(current) && chain.length < MAX_CHAIN) {
+    const claims = current as Claims;
+    const actor: AuditActor = {};
+    if (isText(claims.sub)) actor.subject = claims.sub;
+    if (isText(claims.iss)) actor.issuer = claims.iss;
+    if (isText(claims.client_id)) actor.clientId = claims.client_id;
+    if (Object.keys(actor).length === 0) break;
+    chain.push(actor);
+    current = claims.act;
+  }
+  return chain.length > 0 ? chain : undefined;
+}
+
+/** Groups and roles from the claims `names` points at (each claim an array of strings, or one string). */
+export function identityClaims(claims: Record<string, unknown>, names: IdentityClaimNames): { groups?: string[]; roles?: string[] } {
+  const groups = claimValues(claims, names.groups);
+  const roles = claimValues(claims, names.roles);
+  return { ...(groups ? { groups } : {}), ...(roles ? { roles } : {}) };
+}
+
+function claimValues(claims: Record<string, unknown>, names: readonly string[]): string[] | undefined {
+  const values = new Set<string>();
+  for (const name of names) {
+    const value = name.startsWith('/') ? atPointer(claims, name) : Object.hasOwn(claims, name) ? claims[name] : undefined;
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (isText(item) && values.size < MAX_VALUES) values.add(item);
+    }
+  }
+  return values.size > 0 ? [...values] : undefined;
+}
+
+/** RFC 6901 evaluation over own members only. */
+function atPointer(document: unknown, pointer: string): unknown {
+  let value = document;
+  for (const raw of pointer.split('/').slice(1)) {
+    const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, token)) return undefined;
+    value = (value as Record<string, unknown>)[token];
+  }
+  return value;
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= MAX_TEXT;
+}
+
+/**
+ * The delegation chain and identity claims of a token airlock sends (connect), added to the
+ * principal of the login that obtained it. The login's issuer, client and scopes stay as stored.
+ */
+export function withTokenClaims(principal: AuditPrincipal, claims: Record<string, unknown> | undefined, names?: IdentityClaimNames): AuditPrincipal {
+  if (claims === undefined) return principal;
+  const actors = actorChain(claims.act);
+  const identity = names ? identityClaims(claims, names) : {};
+  if (!actors && !identity.groups && !identity.roles) return principal;
+  const { issuer, subject, clientId, scopes, verified } = principal;
+  return {
+    issuer,
+    ...(subject === undefined ? {} : { subject }),
+    ...(actors ? { actors } : {}),
+    clientId,
+    scopes,
+    ...identity,
+    ...(verified === undefined ? {} : { verified }),
   };
 }
 
@@ -61,7 +161,18 @@ export function scopesOf(claims: { scope?: unknown; scp?: unknown }): string[] {
 
 /** The principal of the static headers, if they carry a bearer JWT. */
 export function principalFromHeaders(headers: Record<string, string>): AuditPrincipal | undefined {
-  const value = headers.authorization;
+  const token = bearerOf(headers.authorization);
+  return token === undefined ? undefined : principalFromJwt(token);
+}
+
+/** The claims of a bearer JWT in the static headers (read, not verified), if there is one. */
+export function claimsFromHeaders(headers: Record<string, string>): Record<string, unknown> | undefined {
+  const token = bearerOf(headers.authorization);
+  return token === undefined ? undefined : jwtClaims(token);
+}
+
+/** The token of an `Authorization: Bearer` value. */
+export function bearerOf(value: string | undefined): string | undefined {
   const match = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value);
-  return match ? principalFromJwt(match[1]!) : undefined;
+  return match ? match[1]! : undefined;
 }

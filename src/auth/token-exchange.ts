@@ -8,9 +8,14 @@
  *
  * Exchanged tokens live in memory only, keyed by a digest of the subject token, and are reused
  * until shortly before they expire. They are never stored, logged or audited.
+ *
+ * With `delegate`, the exchange asks for a delegation token rather than an impersonation one
+ * (RFC 8693 §1.1): airlock also presents its own access token (client credentials at the same
+ * authorization server) as the `actor_token`, and a server that supports delegation names
+ * airlock in the issued token's `act` claim (§4.1), so the upstream sees who acts for the user.
  */
 import { createHash } from 'node:crypto';
-import { genericGrantRequest, type Configuration } from 'openid-client';
+import { clientCredentialsGrant, genericGrantRequest, type Configuration } from 'openid-client';
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ClientRecord } from '../store/grant-store.js';
@@ -43,6 +48,8 @@ export interface TokenExchangeOptions {
   scope?: string;
   /** --resource: the RFC 8707 resource to ask for instead of the metadata's. */
   resource?: string;
+  /** Ask for a delegation token, with airlock's own token as the actor_token (RFC 8693 §2.1). */
+  delegate?: boolean;
   allowHttp: boolean;
   fetch?: FetchLike;
   log: Logger;
@@ -61,6 +68,8 @@ function digest(token: string): string {
 export class TokenExchanger {
   private target: Promise<{ target: AuthorizationTarget; config: Configuration }> | undefined;
   private readonly cache = new Map<string, Promise<Exchanged>>();
+  /** airlock's own token, the actor of delegated exchanges. */
+  private actor: Promise<Exchanged> | undefined;
   /** Scopes the upstream asked for in a 403 insufficient_scope, added to every later exchange. */
   private extraScopes: string[] = [];
   private readonly fetch: FetchLike;
@@ -142,6 +151,10 @@ export class TokenExchanger {
     };
     const scope = formatScope(scopes);
     if (scope) params['scope'] = scope;
+    if (this.options.delegate) {
+      params['actor_token'] = (await this.actorToken(target, config)).authorization.slice('Bearer '.length);
+      params['actor_token_type'] = ACCESS_TOKEN_TYPE;
+    }
     const started = this.now();
     let response;
     try {
@@ -153,6 +166,28 @@ export class TokenExchanger {
     const record = tokenRecordFrom(response, { resource: target.resourceIndicator, issuer: target.issuer, clientId: this.options.clientId, requestedScopes: scopes, now: started });
     this.options.log.debug(`exchanged a caller's token at ${quote(target.issuer)} for ${quote(target.resourceIndicator)}`);
     return { authorization: `Bearer ${record.accessToken}`, expiresAt: record.expiresAt ?? started + DEFAULT_LIFETIME_MS };
+  }
+
+  /**
+   * airlock's own access token at the upstream's authorization server (client credentials,
+   * RFC 6749 §4.4), the actor of a delegation; kept until shortly before it expires.
+   */
+  private async actorToken(target: AuthorizationTarget, config: Configuration): Promise<Exchanged> {
+    const held = await this.actor?.catch(() => undefined);
+    if (held && held.expiresAt - RENEW_BEFORE_MS > this.now()) return held;
+    const started = this.now();
+    const pending = (async () => {
+      let response;
+      try {
+        response = await clientCredentialsGrant(config, { resource: target.resourceIndicator });
+      } catch (error) {
+        throw tokenRequestError(error, `getting airlock's own token at ${quote(target.issuer)} to act as the delegate (RFC 8693 actor_token)`);
+      }
+      const record = tokenRecordFrom(response, { resource: target.resourceIndicator, issuer: target.issuer, clientId: this.options.clientId, requestedScopes: [], now: started });
+      return { authorization: `Bearer ${record.accessToken}`, expiresAt: record.expiresAt ?? started + DEFAULT_LIFETIME_MS };
+    })();
+    this.actor = pending;
+    return pending;
   }
 
   /** A TokenSource for one session: its caller's current token, exchanged. */

@@ -9,6 +9,7 @@ import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
+import { bearerOf, jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
@@ -164,6 +165,8 @@ export async function upstreamAuth(url: URL, headers: Record<string, string>, fl
 export class LazyAuth implements TokenSource {
   private session: Promise<AuthSession> | undefined;
   private ready: AuthSession | undefined;
+  /** The Authorization value last sent, and its token's claims (decoded once per token). */
+  private sent: { authorization: string; claims: Record<string, unknown> | undefined } | undefined;
 
   constructor(private readonly create: () => Promise<AuthSession>) {}
 
@@ -173,7 +176,21 @@ export class LazyAuth implements TokenSource {
   }
 
   async authorization(): Promise<string | undefined> {
-    return (await this.get()).authorization();
+    const authorization = await (await this.get()).authorization();
+    if (authorization !== undefined && authorization !== this.sent?.authorization) {
+      const token = bearerOf(authorization);
+      this.sent = { authorization, claims: token === undefined ? undefined : jwtClaims(token) };
+    }
+    return authorization;
+  }
+
+  /**
+   * The claims of the access token last sent (a JWT; undefined for an opaque one), read without
+   * verification: airlock obtained the token itself, and the policy of connect binds the agent
+   * running as this user, not the user (see README, "Policy file").
+   */
+  claimsNow(): Record<string, unknown> | undefined {
+    return this.sent?.claims;
   }
 
   async onUnauthorized(wwwAuthenticate: string | null): Promise<void> {

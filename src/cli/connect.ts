@@ -3,6 +3,7 @@
  * for mcp-remote: the same config line shape, the same --header and --transport spellings.
  */
 import type { Command } from 'commander';
+import { claimsFromHeaders } from '../audit/principal.js';
 import { resolveHeaders } from '../transports/headers.js';
 import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
@@ -56,6 +57,9 @@ In a Claude Desktop or Cursor config:
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
       const { request, session } = await upstreamAuth(url, headers, flags, await createRequester(), context.log);
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol }, options);
+      // The policy's caller: the claims of the token sent upstream (the login's, else a JWT in --header).
+      const headerClaims = claimsFromHeaders(headers);
+      const claims = session ? () => session.claimsNow() : () => headerClaims;
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol }, options, { claims });
     });
 }

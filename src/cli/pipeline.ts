@@ -1,16 +1,21 @@
 /**
- * What sits between the two transports of every session: the tool policy (stages) and the audit
- * log (a tap), built from the flags connect, serve and run share. One audit writer per process,
- * and a fresh policy and tap per session (a policy remembers which tools the server marked
- * read-only).
+ * What sits between the two transports of every session: the tool policy (a stage) and the audit
+ * log (a tap), built from the flags connect, serve and run share. One audit writer and one rate
+ * limiter per process, and a fresh policy stage and tap per session (a stage remembers the tools'
+ * annotations and what the session has called, for flow rules).
  */
 import type { Command } from 'commander';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
+import { withTokenClaims, type IdentityClaimNames } from '../audit/principal.js';
 import type { Logger } from '../log.js';
+import { ANONYMOUS, callerFromPrincipal, callerSource, type Caller } from '../policy/caller.js';
+import { emptyPolicy } from '../policy/policy-document.js';
 import { readPolicyFile } from '../policy/policy-file.js';
-import { ToolPolicy, type ToolPolicyOptions } from '../policy/tool-policy.js';
+import { compilePolicy } from '../policy/policy-stage.js';
+import { rateLimitRefusal, type HttpPolicyRefusal } from '../policy/rate-limit.js';
 import { addAuditOptions, openAuditLog, type AuditFlags, type AuditLog } from './audit-options.js';
 import { collect } from './options.js';
 
@@ -28,7 +33,7 @@ export function addPipelineOptions(command: Command): Command {
     .option('--allow-tool <glob>', 'only tools matching this pattern are visible and callable (* and ?; repeatable)', collect, [])
     .option('--deny-tool <glob>', 'hide and refuse tools matching this pattern; wins over --allow-tool (repeatable)', collect, [])
     .option('--read-only', 'only tools the server marks readOnlyHint are visible and callable', false)
-    .option('--policy-file <path>', 'read allowTools / denyTools / readOnly from a JSON file (added to the flags)');
+    .option('--policy-file <path>', 'a JSON policy: allowTools / denyTools / readOnly (added to the flags), rules per caller, rate limits, flow rules (see `mcp-airlock policy check`)');
   return addAuditOptions(command);
 }
 
@@ -37,9 +42,28 @@ export interface SessionPipeline {
   tap: MessageTap | undefined;
 }
 
+/** One session's two ends and who is behind it. */
+export interface SessionSpec {
+  session: string;
+  inbound: Transport;
+  outbound: Transport;
+  /** Who the calls are made as, for the audit record; overrides the context's (serve with inbound auth). */
+  principal?: () => AuditPrincipal | null | undefined;
+  /** Who calls, for the policy: serve's inbound caller only, never the upstream's login. Default: `principal`. */
+  caller?: () => AuditPrincipal | null | undefined;
+}
+
 export interface Pipeline {
-  /** `principal` overrides the context's: who calls this session (serve with inbound auth). */
-  forSession(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined): SessionPipeline;
+  forSession(spec: SessionSpec): SessionPipeline;
+  /**
+   * serve: the policy's look at one POST before its session sees it (429 for a call over a rate
+   * limit); `principal` is the inbound caller's.
+   */
+  httpRefusal(messages: readonly JSONRPCMessage[], principal: AuditPrincipal | null): HttpPolicyRefusal | undefined;
+  /** Where groups and roles are in tokens, when the policy matches them: serve's inbound checks read them. */
+  identityClaims: IdentityClaimNames | undefined;
+  /** Whether the policy has rules or limits for particular callers. */
+  namesPrincipals: boolean;
   /** Flush and close the audit log: call once, after every session has closed. */
   close(): Promise<void>;
 }
@@ -51,23 +75,56 @@ export interface PipelineContext {
   log: Logger;
   /** Who the calls are made as, when known (an OAuth login, a bearer JWT header). */
   principal?: () => AuditPrincipal | null | undefined;
+  /**
+   * The claims of the token the calls are made with (connect: the login's access token, or a JWT
+   * in --header), for its delegation chain and the groups and roles the policy matches.
+   */
+  claims?: () => Record<string, unknown> | undefined;
+  /** The policy's caller when no principal says who: run's local OS user, serve's static-token holder. */
+  defaultCaller?: Caller;
+  /** The rate limiter's clock (tests). */
+  now?: () => number;
 }
 
 export async function createPipeline(flags: PipelineFlags, context: PipelineContext): Promise<Pipeline> {
-  const policy: ToolPolicyOptions = { allow: [...flags.allowTool], deny: [...flags.denyTool], readOnly: flags.readOnly };
-  if (flags.policyFile !== undefined) {
-    const fromFile = await readPolicyFile(flags.policyFile);
-    policy.allow.push(...fromFile.allow);
-    policy.deny.push(...fromFile.deny);
-    policy.readOnly ||= fromFile.readOnly;
-  }
-  const policyActive = new ToolPolicy(policy).active;
+  const document = flags.policyFile === undefined ? emptyPolicy() : await readPolicyFile(flags.policyFile);
+  document.tools = {
+    allow: [...flags.allowTool, ...document.tools.allow],
+    deny: [...flags.denyTool, ...document.tools.deny],
+    readOnly: flags.readOnly || document.tools.readOnly,
+  };
+  const policy = compilePolicy(document, { now: context.now });
+  const fallback = context.defaultCaller ?? ANONYMOUS;
+  const principal = withClaims(context.principal, context.claims, policy.identityClaims);
   const audit: AuditLog | undefined = openAuditLog(flags, context);
   return {
-    forSession: (session, inbound, outbound, principal) => ({
-      stages: policyActive ? [new ToolPolicy(policy)] : [],
-      tap: audit?.tapFor(session, inbound, outbound, principal ?? context.principal),
-    }),
+    forSession: ({ session, inbound, outbound, principal: own, caller }) => {
+      const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback));
+      return { stages: stage ? [stage] : [], tap: audit?.tapFor(session, inbound, outbound, own ?? principal) };
+    },
+    httpRefusal: (messages, caller) => rateLimitRefusal(policy.limiter, messages, caller ? callerFromPrincipal(caller) : fallback),
+    identityClaims: policy.identityClaims,
+    namesPrincipals: policy.namesPrincipals,
     close: async () => audit?.close(),
+  };
+}
+
+/**
+ * The principal with what its token's claims add (connect): the delegation chain, and groups and
+ * roles when the policy matches them. The same object is returned while neither side changes, so
+ * the audit record and the policy do not redo the work per message.
+ */
+function withClaims(
+  principal: (() => AuditPrincipal | null | undefined) | undefined,
+  claims: (() => Record<string, unknown> | undefined) | undefined,
+  names: IdentityClaimNames | undefined,
+): (() => AuditPrincipal | null | undefined) | undefined {
+  if (principal === undefined || claims === undefined) return principal;
+  let last: [AuditPrincipal | null | undefined, Record<string, unknown> | undefined, AuditPrincipal | null | undefined] | undefined;
+  return () => {
+    const base = principal();
+    const current = claims();
+    if (last === undefined || last[0] !== base || last[1] !== current) last = [base, current, base ? withTokenClaims(base, current, names) : base];
+    return last[2];
   };
 }

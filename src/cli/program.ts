@@ -6,6 +6,7 @@ import { registerAudit } from './audit.js';
 import { registerConnect } from './connect.js';
 import { registerDoctor } from './doctor.js';
 import { registerLogin } from './login.js';
+import { registerPolicy } from './policy.js';
 import { registerLogout, registerStatus } from './status.js';
 import { version } from './context.js';
 import { registerRun } from './run.js';
@@ -34,6 +35,7 @@ Examples:
   $ mcp-airlock login https://mcp.example.com/mcp          OAuth login ahead of time (keychain)
   $ mcp-airlock audit show --since 1h --outcome denied    what was refused in the last hour
   $ mcp-airlock audit verify                             check the audit log's hash chains
+  $ mcp-airlock policy check policy.json                 validate a --policy-file (line and column of each problem)
   $ mcp-airlock doctor https://mcp.example.com/mcp         what is wrong with a server's OAuth setup, step by step
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed, 5 auth failed, 6 cannot listen,
@@ -46,5 +48,6 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed,
   registerStatus(program, result);
   registerAudit(program, result);
   registerDoctor(program, result);
+  registerPolicy(program, result);
   return program;
 }

@@ -3,6 +3,7 @@
  * log and tool policy stages attach to a local server.
  */
 import type { Command } from 'commander';
+import { userInfo } from 'node:os';
 import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
 import { parseLogLevel, parseProtocol } from './options.js';
@@ -28,6 +29,7 @@ Examples:
   $ mcp-airlock run --allow-tool 'read_*' --allow-tool search -- node ./my-server.js`)
     .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
-      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args, protocol: options.protocol }, options);
+      // The policy's caller is the local OS user (issuer "local").
+      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args, protocol: options.protocol }, options, { localUser: userInfo().username });
     });
 }

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { IdentityClaimNames } from '../audit/principal.js';
 import type { InboundAuth } from '../policy/inbound-auth.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
@@ -51,8 +52,14 @@ export interface InboundAuthSetup {
   describe: string;
 }
 
+/** What the policy needs from the inbound checks. */
+export interface InboundIdentityOptions {
+  /** Where groups and roles are in callers' tokens, when the policy matches them. */
+  identityClaims?: IdentityClaimNames;
+}
+
 /** Read and check the flags (and discover the JWKS) before listening; undefined without auth flags. */
-export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger): Promise<InboundAuthSetup | undefined> {
+export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, identity: InboundIdentityOptions = {}): Promise<InboundAuthSetup | undefined> {
   const staticChoices = [flags.authTokenFile !== undefined && !flags.authTokenGenerate, flags.authTokenEnv !== undefined, flags.authTokenGenerate].filter(Boolean).length;
   if (staticChoices > 1) throw usage('give one of --auth-token-file, --auth-token-env and --auth-token-generate');
   if (staticChoices > 0 && flags.oauthIssuer !== undefined) throw usage('a static token (--auth-token-*) and --oauth-issuer exclude each other');
@@ -96,6 +103,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger): Pr
           requiredScopes,
           toolScopes,
           resourceMetadataUrl: `${origin}${metadataPath(resourcePath)}`,
+          identityClaims: identity.identityClaims,
           log,
         }),
         resourceMetadata: { paths: [...new Set(['/.well-known/oauth-protected-resource', metadataPath(resourcePath), metadataPath(paths.mcp), metadataPath(paths.sse)])], document },

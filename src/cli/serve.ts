@@ -13,6 +13,7 @@ import { createRequester, type HttpRequester } from '../transports/http-request.
 import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
+import { STATIC_TOKEN_CALLER } from '../policy/caller.js';
 import { createContext, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
@@ -40,6 +41,7 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   messagesPath: string;
   healthPath: string;
   upstreamTokenExchange: boolean;
+  tokenExchangeActor: boolean;
   logLevel: LogLevel;
 }
 
@@ -69,6 +71,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
     .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--upstream-token-exchange', "exchange each caller's token (RFC 8693) at the upstream's authorization server for one meant for the upstream; needs inbound OAuth and --client-id with a secret", false)
+    .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addServeAuthOptions(command);
   addAuthOptions(command, { optional: false });
@@ -102,6 +105,11 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       hint: 'mcp-airlock serve -- <command> [args...]   or   mcp-airlock serve --upstream https://host/mcp',
     });
   }
+  if (options.tokenExchangeActor && !options.upstreamTokenExchange) {
+    throw new AirlockError('AIRLOCK_USAGE', '--token-exchange-actor changes how --upstream-token-exchange asks for tokens; give both', {
+      hint: 'Add --upstream-token-exchange (with --upstream, inbound OAuth and --client-id with a secret).',
+    });
+  }
   const context = createContext(options.logLevel);
   const { log } = context;
   let upstream: UpstreamSpec;
@@ -131,8 +139,13 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     upstream = { kind: 'command', command, args, protocol: options.protocol };
   }
   const principal = upstreamPrincipal(upstream);
-  const inboundAuth = await prepareInboundAuth(options, log);
-  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal });
+  // The policy's caller is the inbound one: its OAuth token, or whoever holds the static token.
+  const staticToken = options.authTokenFile !== undefined || options.authTokenEnv !== undefined || options.authTokenGenerate;
+  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal, defaultCaller: staticToken ? STATIC_TOKEN_CALLER : undefined });
+  const inboundAuth = await prepareInboundAuth(options, log, { identityClaims: pipeline.identityClaims });
+  if (pipeline.namesPrincipals && !staticToken && options.oauthIssuer === undefined) {
+    log.warn('the policy has rules for particular callers, but serve identifies none (no --oauth-issuer or --auth-token-*): those rules match no one');
+  }
   const server = await startHttpInbound({
     host: options.host,
     port: options.port,
@@ -144,8 +157,10 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     maxSessions: options.maxSessions,
     log,
     createUpstream: (callerToken) => createOutbound(upstreamFor(callerToken), context),
-    // The caller's principal (inbound auth) when there is one, else the upstream credentials'.
-    createPipeline: (id, inbound, outbound, caller) => pipeline.forSession(id, inbound, outbound, () => caller() ?? principal()),
+    // Audit: the caller's principal (inbound auth) when there is one, else the upstream credentials'.
+    // Policy: the inbound caller only.
+    createPipeline: (id, inbound, outbound, caller) => pipeline.forSession({ session: id, inbound, outbound, principal: () => caller() ?? principal(), caller }),
+    policyRefusal: (messages, caller) => pipeline.httpRefusal(messages, caller),
     version,
     auth: inboundAuth ? (baseUrl) => inboundAuth.build(baseUrl, { mcp: options.mcpPath, sse: options.ssePath }) : undefined,
   });
@@ -222,6 +237,7 @@ async function tokenExchangeUpstream(url: URL, headers: Record<string, string>, 
     clientSecret: secret,
     scope: options.scope,
     resource: options.resource,
+    delegate: options.tokenExchangeActor,
     allowHttp: options.allowHttp || isLoopbackHost(url.hostname),
     log,
   });

@@ -9,17 +9,27 @@ import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec 
 import type { CommandContext } from './context.js';
 import { supervise } from './lifecycle.js';
 import { createPipeline, type PipelineFlags } from './pipeline.js';
+import { localUserCaller } from '../policy/caller.js';
 import { randomBytes } from 'node:crypto';
 import { version } from './context.js';
 
-export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags): Promise<number> {
+/** Who is behind a stdio session, for the policy and the audit record. */
+export interface StdioIdentity {
+  /** connect: the claims of the token sent upstream (the login's, or a JWT in --header). */
+  claims?: () => Record<string, unknown> | undefined;
+  /** run: the local OS user, the policy's caller. */
+  localUser?: string;
+}
+
+export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags, identity: StdioIdentity = {}): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
   const principal = upstreamPrincipal(upstream);
-  const pipeline = await createPipeline(flags, { server: name, version, log, principal });
+  const defaultCaller = identity.localUser === undefined ? undefined : localUserCaller(identity.localUser);
+  const pipeline = await createPipeline(flags, { server: name, version, log, principal, claims: identity.claims, defaultCaller });
   const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log });
   const outbound = createOutbound(upstream, context);
-  const { stages, tap } = pipeline.forSession(randomBytes(4).toString('hex'), inbound, outbound);
+  const { stages, tap } = pipeline.forSession({ session: randomBytes(4).toString('hex'), inbound, outbound });
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
   const bridge = new Bridge({

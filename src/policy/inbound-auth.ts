@@ -11,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AuditPrincipal } from '../audit/audit-record.js';
-import { principalFromClaims, scopesOf } from '../audit/principal.js';
+import { principalFromClaims, scopesOf, type IdentityClaimNames } from '../audit/principal.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { globToRegExp } from './tool-policy.js';
@@ -84,6 +84,8 @@ export interface OAuthResourceOptions {
   clockToleranceSec?: number;
   /** Least time between two JWKS fetches for unknown key ids (a flood of made-up kids cannot hammer the issuer). */
   jwksCooldownMs?: number;
+  /** Where the caller's groups and roles are in the token, when the policy matches them (--policy-file `claims`). */
+  identityClaims?: IdentityClaimNames;
   log: Logger;
 }
 
@@ -149,7 +151,8 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
           wwwAuthenticate: challenge(options, { error: 'insufficient_scope', scope: options.requiredScopes.join(' '), error_description: `requires ${missing.join(' ')}` }),
         };
       }
-      return { ok: true, principal: principalFromClaims(payload, true) ?? null, scopes, token };
+      // The principal carries the delegation chain (RFC 8693 §4.1 `act`) and, for the policy, groups and roles.
+      return { ok: true, principal: principalFromClaims(payload, true, options.identityClaims) ?? null, scopes, token };
     },
     checkToolScope(tool, scopes) {
       const needed = [...new Set(toolRules.filter((r) => r.re.test(tool)).map((r) => r.scope))];

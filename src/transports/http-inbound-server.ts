@@ -19,6 +19,7 @@ import { Bridge } from '../bridge/bridge.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import type { AuthVerdict, InboundAuth } from '../policy/inbound-auth.js';
+import type { HttpPolicyRefusal } from '../policy/rate-limit.js';
 import { classify, errorResponse, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -59,6 +60,8 @@ export interface HttpInboundOptions {
    * protected resource metadata to serve at each of its `paths`; built once the address is known.
    */
   auth?: (baseUrl: string) => { auth: InboundAuth; resourceMetadata?: { paths: string[]; document: Record<string, unknown> } };
+  /** The policy's look at a POST before its session sees it (src/policy/rate-limit.ts): 429 for a call over a rate limit. */
+  policyRefusal?: (messages: JSONRPCMessage[], principal: AuditPrincipal | null) => HttpPolicyRefusal | undefined;
 }
 
 interface Session {
@@ -164,6 +167,22 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     return false;
   };
 
+  /**
+   * Refuse a POST the policy refuses at the HTTP layer (a tools/call over a rate limit: 429 with
+   * Retry-After), handing the call and its answer to the session's audit tap as a denial.
+   * Synchronous, right before handlePost: the policy's look and its stage's count of the call
+   * happen in one turn, so concurrent requests cannot both pass on the last token.
+   */
+  const policyRefused = (res: ServerResponse, messages: JSONRPCMessage[], session: Session): boolean => {
+    const refusal = options.policyRefusal?.(messages, session.principal);
+    if (!refusal) return false;
+    session.tap?.fromClient(refusal.request);
+    // With --audit-sync the record is on disk before the refusal goes out, as for any answer.
+    const recorded = session.tap?.sending(refusal.answer, 'client', true)?.catch((error: unknown) => log.error(`audit: ${describeError(error)}`));
+    void Promise.resolve(recorded).then(() => sendJson(res, refusal.status, refusal.answer, refusal.headers));
+    return true;
+  };
+
   const handleMcp = async (req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> => {
     const sessionId = req.headers['mcp-session-id'];
     if (req.method === 'POST') {
@@ -175,6 +194,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
         if (await toolScopeRefusal(res, parsed.messages, caller, session)) return;
+        if (policyRefused(res, parsed.messages, session)) return;
         return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
       }
       const first = parsed.messages[0];
@@ -251,6 +271,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     }
     lane.lastActive = Date.now();
     if (await toolScopeRefusal(res, messages, caller, lane)) return;
+    if (policyRefused(res, messages, lane)) return;
     (lane.transport as ModernHttpLane).handlePost(req, res, messages[0]!);
   };
 

@@ -32,7 +32,7 @@
 // process, so spawn→tools/list is one spawn, server/discover and tools/list. Each row is compared
 // with the direct baseline of its server (same era, same transport).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -44,6 +44,7 @@ import { StdioClientTransport as ModernStdioTransport } from '@modelcontextproto
 import {
   airlockBin,
   exited,
+  fiftyRulePolicy,
   fmt,
   isAlive,
   liveChildren,
@@ -133,8 +134,11 @@ const legacyDirections = [
       };
       // The audit log is on by default; its cost is measured on two directions, next to each other.
       if (outbound !== 'stdio' || inbound === 'sse') return [base];
+      // The policy's cost: a 50-rule --policy-file against none, next to each other, audit off.
+      const policy = inbound === 'stdio' ? [{ ...base, id: `${base.id}.policy`, audit: 'off', policy: true, label: `${base.label}, --no-audit, 50-rule policy` }] : [];
       return [
         { ...base, id: `${base.id}.audit-off`, audit: 'off', label: `${base.label}, --no-audit` },
+        ...policy,
         base,
         { ...base, id: `${base.id}.audit-sync`, audit: 'sync', label: `${base.label}, --audit-sync` },
       ];
@@ -185,8 +189,9 @@ const directions = allDirections.filter((d) =>
   d.inbound === 'direct' ? only.length === 0 || baselinesNeeded.has(d.id) || only.some((o) => d.id.includes(o)) : bridgedSelected.includes(d),
 );
 
-/** Audit flags for a direction: its own file in the bench's temp dir (never the user's log). */
+/** Audit flags for a direction: its own file in the bench's temp dir (never the user's log); the policy file if any. */
 function auditArgs(dir) {
+  if (dir.policy) return ['--no-audit', '--policy-file', policyFile];
   if (dir.audit === 'off') return ['--no-audit'];
   const file = ['--audit-file', join(tmp, `audit-${dir.id}.jsonl`)];
   return dir.audit === 'sync' ? [...file, '--audit-sync'] : file;
@@ -196,6 +201,8 @@ function auditArgs(dir) {
 // Sessions
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'airlock-bench-'));
+const policyFile = join(tmp, 'policy-50.json');
+writeFileSync(policyFile, JSON.stringify(fiftyRulePolicy(os.userInfo().username), null, 2));
 let pidFileSeq = 0;
 let fixture; // the HTTP fixture, one child process for the whole run
 let modernHttp; // the 2026-07-28 HTTP fixture (modern only), started if a direction needs it
@@ -443,6 +450,7 @@ async function benchDirection(dir) {
     baseline: dir.baseline,
     sameClientBaseline: dir.sameClientBaseline,
     audit: dir.audit,
+    policy: dir.policy === true,
     errors: [],
     problems: [],
     warnings: [],
@@ -515,8 +523,15 @@ async function benchDirection(dir) {
 function addRatios(results) {
   for (const r of results) {
     if (r.inbound === 'direct') continue;
-    const off = results.find((b) => b.audit === 'off' && b.inbound === r.inbound && b.outbound === r.outbound && b.client === r.client && b.server === r.server);
-    if (off && r !== off) {
+    const off = results.find((b) => b.audit === 'off' && !b.policy && b.inbound === r.inbound && b.outbound === r.outbound && b.client === r.client && b.server === r.server);
+    if (off && r.policy) {
+      r.vsNoPolicy = {
+        baseline: off.id,
+        p50DeltaMs: r.latency && off.latency ? r.latency.p50 - off.latency.p50 : NaN,
+        p50Ratio: r.latency && off.latency ? r.latency.p50 / off.latency.p50 : NaN,
+        throughputFraction: r.throughput && off.throughput ? r.throughput.callsPerSec / off.throughput.callsPerSec : NaN,
+      };
+    } else if (off && r !== off) {
       r.vsAuditOff = {
         baseline: off.id,
         p50DeltaMs: r.latency && off.latency ? r.latency.p50 - off.latency.p50 : NaN,
@@ -565,6 +580,38 @@ function checkAims(results) {
     aim('airlock peak RSS < 80 MiB', () => true, (r) => r.rss?.hwm < 80 * MIB, (r) => `${fmt.mib(r.rss?.hwm)} MiB`),
     aim('default audit log costs <= 10% throughput (vs --no-audit)', (r) => r.vsAuditOff && r.audit === 'on', (r) => r.vsAuditOff.throughputFraction >= 0.9, (r) => fmt.pct(r.vsAuditOff?.throughputFraction)),
   ];
+}
+
+/**
+ * The policy stage alone, in this process: what a 50-rule file adds to each tools/call, without
+ * the noise of pipes and processes. Uses the built modules, like the CLI.
+ */
+async function measurePolicyStage() {
+  const { parsePolicy } = await import('../../dist/policy/policy-file.js');
+  const { compilePolicy } = await import('../../dist/policy/policy-stage.js');
+  const { localUserCaller } = await import('../../dist/policy/caller.js');
+  const policy = compilePolicy(parsePolicy(JSON.stringify(fiftyRulePolicy('bench')), 'bench'));
+  const caller = localUserCaller('bench');
+  const stage = policy.stageFor(() => caller);
+  const tools = [{ name: 'echo', annotations: { readOnlyHint: true } }, { name: 'add', annotations: { readOnlyHint: true } }];
+  for (let i = 0; i < 18; i++) tools.push({ name: `team${i}_tool`, annotations: { readOnlyHint: i % 2 === 0 } });
+  const list = { jsonrpc: '2.0', id: 0, result: { tools } };
+  if (stage.fromServer(list, { method: 'tools/list' })?.result.tools.length !== 2) throw new Error('bench policy: tools/list should keep echo and add');
+  const calls = quick ? 20_000 : 200_000;
+  const message = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hello' } } };
+  const rounds = [];
+  for (let round = 0; round < 5; round++) {
+    const t = now();
+    for (let i = 0; i < calls; i++) if (stage.fromClient(message) !== undefined) throw new Error('bench policy: echo was refused');
+    rounds.push(nsToMs(now() - t) * 1000 / calls);
+  }
+  const listRounds = [];
+  for (let round = 0; round < 5; round++) {
+    const t = now();
+    for (let i = 0; i < 2000; i++) stage.fromServer(list, { method: 'tools/list' });
+    listRounds.push(nsToMs(now() - t) * 1000 / 2000);
+  }
+  return { perCallUs: median(rounds.slice(1)), listUs: median(listRounds.slice(1)), rounds: rounds.length - 1, calls };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -702,6 +749,29 @@ function renderMarkdown(report) {
     out.push('');
   }
 
+  const policied = results.filter((r) => r.vsNoPolicy);
+  if (policied.length || report.policyStage) {
+    out.push('Policy cost: a 50-rule --policy-file (45 allow, 5 deny, a rate limit and a flow rule; the call is allowed by the last rule), against no policy, measured one after the other.');
+    out.push('');
+    if (policied.length) {
+      out.push(
+        markdownTable(
+          ['Direction', 'p50 ms', 'p50 vs no policy', 'Calls/s', 'vs no policy'],
+          policied.map((r) => [r.label, r.latency ? fmt.ms(r.latency.p50) : '-', `${fmt.delta(r.vsNoPolicy.p50DeltaMs)} ${fmt.ratio(r.vsNoPolicy.p50Ratio)}`, r.throughput ? fmt.int(r.throughput.callsPerSec) : '-', fmt.pct(r.vsNoPolicy.throughputFraction)]),
+          ['l', 'r', 'r', 'r', 'r'],
+        ),
+      );
+      out.push('');
+    }
+    const ps = report.policyStage;
+    if (ps) {
+      const base = results.find((r) => r.id === 'stdio-stdio.audit-off')?.latency?.p50;
+      const ratio = Number.isFinite(base) ? ` On the no-policy p50 of run (${fmt.ms(base)} ms) that is x${((base + ps.perCallUs / 1000) / base).toFixed(4)}.` : '';
+      out.push(`In process (no I/O): the policy stage decides a tools/call in ${ps.perCallUs.toFixed(2)} µs with the 50-rule file (median of ${ps.rounds} rounds of ${fmt.int(ps.calls)} calls), and filters a 20-tool tools/list in ${ps.listUs.toFixed(1)} µs; without a policy there is no stage at all.${ratio}`);
+      out.push('');
+    }
+  }
+
   if (report.baselineRecheck?.length) {
     const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : '-');
     out.push(
@@ -782,6 +852,8 @@ try {
     log(`  done in ${(nsToMs(now() - t) / 1000).toFixed(1)} s`);
     await sleep(200); // let the previous processes' exit settle before the next direction
   }
+  report.policyStage = await measurePolicyStage();
+  log(`bench: policy stage in process: ${report.policyStage.perCallUs.toFixed(2)} µs per tools/call (50 rules)`);
   if (!quick) {
     // The machine is noisy: measure the baselines again at the end to show how much they drifted.
     report.baselineRecheck = [];

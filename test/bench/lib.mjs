@@ -238,3 +238,25 @@ export function markdownTable(headers, rows, align) {
   const rule = `|${widths.map((w, i) => (align?.[i] === 'r' ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(cells[0]), rule, ...cells.slice(1).map(line)].join('\n');
 }
+
+/**
+ * A 50-rule policy for the bench, shaped like a real one: 45 allow rules for other teams and
+ * users (tool globs, annotations, groups, scopes), 4 deny rules, and last the rule that lets
+ * `user` (run's caller: the local OS user) call echo and add, so every call is checked against
+ * all 50. A rate limit that never refuses and a flow rule that never fires are on, so their
+ * per-call work is counted too.
+ */
+export function fiftyRulePolicy(user) {
+  const rules = [];
+  for (let i = 0; i < 20; i++) rules.push({ id: `team-${i}`, effect: 'allow', tools: [`team${i}_*`, `shared${i}`], principal: { groups: [`team-${i}`, `team-${i}-leads`] } });
+  for (let i = 0; i < 15; i++) rules.push({ id: `readers-${i}`, effect: 'allow', annotations: { readOnlyHint: true }, principal: { subject: `user-${i}-*`, scopes: ['mcp:read'] } });
+  for (let i = 0; i < 10; i++) rules.push({ id: `writers-${i}`, effect: 'allow', tools: `write_${i}_*`, principal: { roles: ['writer', `writer-${i}`], scopes: ['mcp:write'] } });
+  for (let i = 0; i < 3; i++) rules.push({ id: `deny-${i}`, effect: 'deny', tools: [`danger${i}_*`, `*_purge${i}`] });
+  rules.push({ id: 'no-destructive-delegation', effect: 'deny', annotations: { destructiveHint: true }, principal: { delegated: true } });
+  rules.push({ id: 'bench-user', effect: 'allow', tools: ['echo', 'add'], principal: { subject: user, issuer: 'local' } });
+  return {
+    rules,
+    rateLimits: [{ id: 'never', tools: '*', per: 'caller', limit: 1_000_000_000, window: '1s' }],
+    flows: [{ id: 'no-exfiltration', deny: 'external-communication', after: ['private-data', 'untrusted-content'] }],
+  };
+}

@@ -36,7 +36,8 @@ beforeAll(async () => {
   const registration = await fetch(`${upstream.issuer}/reg`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_name: 'airlock gateway', grant_types: [TOKEN_EXCHANGE_GRANT], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }),
+    // client_credentials too: with --token-exchange-actor airlock gets its own token to act with.
+    body: JSON.stringify({ client_name: 'airlock gateway', grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }),
   });
   const body = (await registration.json()) as { client_id: string; client_secret: string };
   gateway = { clientId: body.client_id, clientSecret: body.client_secret };
@@ -51,10 +52,10 @@ afterAll(async () => {
 });
 
 let n = 0;
-async function gatewayServe(secret = gateway.clientSecret): Promise<AirlockProcess & { url: string; auditFile: string }> {
+async function gatewayServe(secret = gateway.clientSecret, extra: string[] = []): Promise<AirlockProcess & { url: string; auditFile: string }> {
   const auditFile = join(dir, `audit-${++n}.jsonl`);
   const serve = await startServe(
-    ['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--client-id', gateway.clientId, '--client-secret-env', 'GATEWAY_SECRET', '--audit-file', auditFile],
+    ['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--client-id', gateway.clientId, '--client-secret-env', 'GATEWAY_SECRET', '--audit-file', auditFile, ...extra],
     { ...process.env, GATEWAY_SECRET: secret },
   );
   running.push(serve);
@@ -94,6 +95,31 @@ describe('serve --upstream-token-exchange', () => {
     }
   });
 
+  it('--token-exchange-actor asks for a delegation token: airlock presents its own token as the actor, and the upstream sees it in act', async () => {
+    const serve = await gatewayServe(gateway.clientSecret, ['--token-exchange-actor']);
+    const resource = `${serve.url}/mcp`;
+    const before = upstream.mcpRequests.length;
+    const exchangesBefore = exchanges.length;
+    const token = await idp.token({ sub: 'lena', scope: 'mcp:use', aud: resource });
+    const { client } = await connectClient(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'on my behalf' } }))).toBe('on my behalf');
+    await client.close();
+    await serve.stop();
+    expect(exchanges.slice(exchangesBefore).map((e) => ({ subject: e.subject, actor: e.actor, outcome: e.outcome }))).toEqual([{ subject: 'lena', actor: gateway.clientId, outcome: 'issued' }]);
+    const seen = upstream.mcpRequests.slice(before);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen.map((r) => JSON.stringify({ status: r.status, subject: r.subject, actor: r.actor })))).toEqual(new Set([JSON.stringify({ status: 200, subject: 'lena', actor: gateway.clientId })]));
+  });
+
+  it('without --token-exchange-actor the exchanged token acts for nobody (no act claim)', () => {
+    // The first test's exchanges had no actor token, and the upstream saw no act claim.
+    const frank = { exchanges: exchanges.filter((e) => e.subject === 'frank'), requests: upstream.mcpRequests.filter((r) => r.subject === 'frank') };
+    expect(frank.exchanges.length).toBeGreaterThan(0);
+    expect(frank.requests.length).toBeGreaterThan(0);
+    expect(frank.exchanges.map((e) => e.actor)).toEqual(frank.exchanges.map(() => undefined));
+    expect(frank.requests.map((r) => r.actor)).toEqual(frank.requests.map(() => undefined));
+  });
+
   it('a failed exchange is the JSON-RPC error the caller sees, naming the authorization server and its answer, never the secret', async () => {
     const serve = await gatewayServe('not-the-secret');
     const resource = `${serve.url}/mcp`;
@@ -113,6 +139,7 @@ describe('serve --upstream-token-exchange', () => {
       [['--upstream', upstream.url, '--upstream-token-exchange', '--client-id', 'x', '--client-secret-env', 'GATEWAY_SECRET'], '--upstream-token-exchange needs inbound OAuth'],
       [['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--client-id', 'x'], "--upstream-token-exchange needs airlock's own client"],
       [['--oauth-issuer', idp.url, '--upstream-token-exchange', '--', process.execPath, '-e', ''], '--upstream-token-exchange needs --upstream <url>'],
+      [['--oauth-issuer', idp.url, '--upstream', upstream.url, '--token-exchange-actor'], '--token-exchange-actor changes how --upstream-token-exchange asks for tokens; give both'],
     ];
     for (const [args, message] of cases) {
       const serve = startAirlock(['serve', '--port', '0', ...args], { env: { ...process.env, GATEWAY_SECRET: 's' }, stdin: 'ignore' });

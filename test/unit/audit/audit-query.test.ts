@@ -125,6 +125,15 @@ describe('recordMatcher', () => {
     expect(recordMatcher({ session: '42' })(record({ session: 'session-42' }))).toBe(false);
   });
 
+  it('principal: an actor of a delegated token matches too, and the table names the current one', () => {
+    const delegated = record({ principal: { issuer: 'https://idp.example', subject: 'alice', actors: [{ subject: 'agent-7' }, { subject: 'orchestrator' }], clientId: 'gw', scopes: [] } });
+    expect(recordMatcher({ principal: 'agent-7' })(delegated)).toBe(true);
+    expect(recordMatcher({ principal: 'orchestrator' })(delegated)).toBe(true);
+    expect(recordMatcher({ principal: 'agent-7' })(record())).toBe(false);
+    expect(formatLine(delegated)).toContain('  alice via agent-7  ');
+    expect(formatLine(record())).not.toContain(' via ');
+  });
+
   it('principal: a substring of the subject, client id or issuer', () => {
     expect(recordMatcher({ principal: 'ali' })(record())).toBe(true);
     expect(recordMatcher({ principal: 'client-7' })(record())).toBe(true);

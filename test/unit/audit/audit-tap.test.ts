@@ -109,6 +109,33 @@ describe('AuditTap, client calls', () => {
     expect(sink.events[0]).toMatchObject({ outcome: 'denied', errorCode: -32602, airlockCode: 'AIRLOCK_POLICY_DENIED', name: 'delete_file' });
   });
 
+  it('records which policy rule refused a call, for access, flow and rate-limit refusals alike', () => {
+    const sink = memorySink();
+    const tap = tapWith(sink);
+    const refusals: Array<[number, string, string]> = [
+      [-32602, 'AIRLOCK_POLICY_DENIED', 'support-reads'],
+      [-32000, 'AIRLOCK_FLOW_DENIED', 'no-exfiltration'],
+      [-32000, 'AIRLOCK_RATE_LIMITED', 'search'],
+    ];
+    refusals.forEach(([code, airlock, rule], i) => {
+      tap.fromClient(request(20 + i, 'tools/call', { name: 't' }));
+      tap.sending(failure(20 + i, code, 'refused', { airlock, tool: 't', rule }), 'client', true);
+    });
+    expect(sink.events.map((e) => [e.outcome, e.airlockCode, e.rule])).toEqual(refusals.map(([, airlock, rule]) => ['denied', airlock, rule]));
+    // The member sits after airlockCode, and is absent from records without one.
+    expect(Object.keys(sink.events[0]!).slice(Object.keys(sink.events[0]!).indexOf('airlockCode'), -5)).toEqual(['airlockCode', 'rule']);
+  });
+
+  it('takes no rule from a server error or from an airlock error that is not a refusal', () => {
+    const sink = memorySink();
+    const tap = tapWith(sink);
+    call(tap, request(30, 'tools/call', { name: 'x' }), failure(30, -32602, 'denied', { airlock: 'AIRLOCK_POLICY_DENIED', rule: 'forged' }), false);
+    tap.fromClient(request(31, 'tools/list'));
+    tap.sending(failure(31, -32000, 'upstream closed', { airlock: 'AIRLOCK_UPSTREAM_CLOSED', rule: 'x' }), 'client', true);
+    expect(sink.events.map((e) => e.rule)).toEqual([undefined, undefined]);
+    expect(sink.events[0]).not.toHaveProperty('rule');
+  });
+
   it('records any other error airlock made as upstream-failure, with its code', () => {
     const sink = memorySink();
     const tap = tapWith(sink);

@@ -88,4 +88,19 @@ describe('TokenExchanger', () => {
     const none = await rejection(tx.sourceFor(() => undefined).authorization());
     expect(none).toMatchObject({ code: 'AIRLOCK_AUTH_TOKEN', message: "token exchange needs the caller's access token, and this request came without one" });
   });
+
+  it('delegate: presents airlock\'s own client credentials token as the actor (once for all callers); the issued token names it in act', async () => {
+    const registration = await fetch(`${upstream.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }),
+    });
+    const actor = (await registration.json()) as { client_id: string; client_secret: string };
+    const tx = new TokenExchanger({ serverUrl: new URL(upstream.url), clientId: actor.client_id, clientSecret: actor.client_secret, delegate: true, allowHttp: true, log: createLogger('silent') });
+    const start = exchanges.length;
+    expect(claimsOf(await tx.authorizationFor(await idp.token({ sub: 'uma' })))).toMatchObject({ sub: 'uma', act: { sub: actor.client_id }, client_id: actor.client_id });
+    expect(claimsOf(await tx.authorizationFor(await idp.token({ sub: 'val' })))).toMatchObject({ sub: 'val', act: { sub: actor.client_id } });
+    expect(exchanges.slice(start).map((e) => [e.subject, e.actor])).toEqual([['uma', actor.client_id], ['val', actor.client_id]]);
+    expect(upstream.asRequests.filter((r) => r.grantType === 'client_credentials' && r.clientId === actor.client_id)).toHaveLength(1);
+  });
 });

@@ -4,8 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { checkPolicy } from '../../../src/policy/policy-file.js';
+import { compilePolicy } from '../../../src/policy/policy-stage.js';
+import { localUserCaller } from '../../../src/policy/caller.js';
+import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
 // @ts-expect-error plain JS benchmark library
-import { isAlive, pidsWithMarker, waitGone } from '../../bench/lib.mjs';
+import { fiftyRulePolicy, isAlive, pidsWithMarker, waitGone } from '../../bench/lib.mjs';
 
 describe('bench process helpers', () => {
   it('sees a live process, and waits until a finished one is gone', async () => {
@@ -30,5 +34,16 @@ describe('bench process helpers', () => {
     }
     expect(await waitGone(child.pid!, 2000)).toBe(true);
     expect(pidsWithMarker(marker)).toEqual([]);
+  });
+});
+
+describe('the bench\'s 50-rule policy', () => {
+  it('is valid, has 50 rules, and lets only its user call echo after checking all of them', () => {
+    const { policy, issues } = checkPolicy(JSON.stringify(fiftyRulePolicy('bench')));
+    expect(issues).toEqual([]);
+    expect(policy!.rules).toHaveLength(50);
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } } as JSONRPCMessage;
+    expect(compilePolicy(policy!).stageFor(() => localUserCaller('bench'))!.fromClient(call)).toBeUndefined();
+    expect(compilePolicy(policy!).stageFor(() => localUserCaller('someone-else'))!.fromClient(call)).toBeDefined();
   });
 });

@@ -74,4 +74,13 @@ describe('oauthResourceAuth', () => {
       expect({ claims, verdict }).toMatchObject({ claims, verdict: { ok: true, scopes: ['user', 'admin'] } });
     }
   });
+
+  it('the principal carries the act chain always, and groups and roles only when the policy names their claims', async () => {
+    const token = await idp.token({ sub: 'u', aud: 'http://r/mcp', act: { sub: 'agent', act: { sub: 'orchestrator' } }, groups: ['support'], realm_access: { roles: ['viewer'] } });
+    const plain = await make(50).check(request({ authorization: `Bearer ${token}` }));
+    expect(plain).toMatchObject({ ok: true, principal: { subject: 'u', actors: [{ subject: 'agent' }, { subject: 'orchestrator' }] } });
+    expect((plain as { principal: object }).principal).not.toHaveProperty('groups');
+    const named = oauthResourceAuth({ issuer: idp.url, jwksUri: `${idp.url}/jwks`, audiences: ['http://r/mcp'], requiredScopes: [], toolScopes: [], resourceMetadataUrl: 'http://r/m', identityClaims: { groups: ['groups'], roles: ['/realm_access/roles'] }, log });
+    expect(await named.check(request({ authorization: `Bearer ${token}` }))).toMatchObject({ ok: true, principal: { subject: 'u', groups: ['support'], roles: ['viewer'], verified: true } });
+  });
 });

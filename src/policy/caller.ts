@@ -1,0 +1,91 @@
+/**
+ * Who is calling, as the policy matches it. Built from the audit principal of the session: in
+ * `serve` the inbound caller's checked token (or the holder of the static token), in `connect` the
+ * logged-in user's token, in `run` the local OS user. A caller nobody identified is anonymous:
+ * rules with a `principal` condition never match it, and it shares one rate-limit bucket.
+ */
+import type { AuditPrincipal } from '../audit/audit-record.js';
+
+export interface Caller {
+  /** Stable per identity: the rate limiter's bucket key. */
+  key: string;
+  issuer?: string;
+  subject?: string;
+  clientId?: string;
+  scopes: readonly string[];
+  groups: readonly string[];
+  roles: readonly string[];
+  /** `sub` of each actor in the delegation chain, current actor first (RFC 8693 §4.1). */
+  actors: readonly string[];
+  delegated: boolean;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+export const ANONYMOUS: Caller = Object.freeze({ key: 'anonymous', scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false });
+
+/** The local OS user (`run`): subject is the user name, issuer "local". */
+export function localUserCaller(name: string): Caller {
+  return { key: `local\n${name}`, issuer: 'local', subject: name, scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false };
+}
+
+/** Whoever holds serve's static token: one identity, subject "static-token". */
+export const STATIC_TOKEN_CALLER: Caller = Object.freeze({ key: 'static-token', issuer: 'static-token', subject: 'static-token', scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false });
+
+export function callerFromPrincipal(principal: AuditPrincipal): Caller {
+  const actors = principal.actors?.map((a) => a.subject ?? a.clientId ?? '') ?? NONE;
+  return {
+    key: `${principal.issuer}\n${principal.subject ?? principal.clientId}`,
+    issuer: principal.issuer,
+    ...(principal.subject === undefined ? {} : { subject: principal.subject }),
+    ...(principal.clientId === '' ? {} : { clientId: principal.clientId }),
+    scopes: principal.scopes,
+    groups: principal.groups ?? NONE,
+    roles: principal.roles ?? NONE,
+    actors,
+    delegated: actors.length > 0,
+  };
+}
+
+/**
+ * The caller of a session as a function the stage calls per message. The principal may change
+ * between calls (serve: a refreshed token with other scopes); while it says the same thing, the
+ * same Caller object is returned, so the stage can keep the decisions it made for it.
+ */
+export function callerSource(principal: (() => AuditPrincipal | null | undefined) | undefined, fallback: Caller): () => Caller {
+  if (principal === undefined) return () => fallback;
+  let last: AuditPrincipal | undefined;
+  let caller = fallback;
+  return () => {
+    const current = principal() ?? undefined;
+    if (current === undefined) return fallback;
+    if (current !== last) {
+      // serve checks the token of every request, so each brings a new (usually equal) principal.
+      if (last === undefined || !samePrincipal(current, last)) caller = callerFromPrincipal(current);
+      last = current;
+    }
+    return caller;
+  };
+}
+
+function samePrincipal(a: AuditPrincipal, b: AuditPrincipal): boolean {
+  const same = (x: readonly string[] | undefined, y: readonly string[] | undefined): boolean => x === y || (x !== undefined && y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]));
+  return (
+    a.issuer === b.issuer &&
+    a.subject === b.subject &&
+    a.clientId === b.clientId &&
+    same(a.scopes, b.scopes) &&
+    same(a.groups, b.groups) &&
+    same(a.roles, b.roles) &&
+    same(a.actors?.map((x) => x.subject ?? x.clientId ?? ''), b.actors?.map((x) => x.subject ?? x.clientId ?? ''))
+  );
+}
+
+/** "subject \"alice\" (groups: support)", for refusals and `policy explain`. */
+export function describeCaller(caller: Caller): string {
+  if (caller === ANONYMOUS || (caller.subject === undefined && caller.clientId === undefined)) return 'an anonymous caller';
+  const who = caller.subject !== undefined ? `subject ${JSON.stringify(caller.subject)}` : `client ${JSON.stringify(caller.clientId)}`;
+  const actor = caller.actors.length > 0 ? ` through actor ${JSON.stringify(caller.actors[0])}` : '';
+  const more = (['groups', 'roles', 'scopes'] as const).filter((k) => caller[k].length > 0).map((k) => `${k}: ${caller[k].map((v) => JSON.stringify(v)).join(', ')}`);
+  return `${who}${actor}${more.length > 0 ? ` (${more.join('; ')})` : ''}`;
+}

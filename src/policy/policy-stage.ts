@@ -1,0 +1,185 @@
+/**
+ * The policy as a bridge stage, one per session: every tools/call passes, in this order, the flat
+ * rules (--allow-tool, --deny-tool, --read-only and their file members, unchanged), the access
+ * rules for this caller, the session flow rules, and the rate limits; the first that refuses
+ * answers the call here with a JSON-RPC error naming it, and the call never reaches the server.
+ * tools/list answers are filtered to what this caller may call (flow rules and rate limits depend
+ * on the moment, so they hide nothing).
+ *
+ * Tool annotations are learned from the session's tools/list answers. A tool called without being
+ * listed first gets the spec's default hints, the cautious reading (policy-document.ts).
+ */
+import { errorResponse, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import type { AnsweredRequest, Stage } from '../bridge/stage.js';
+import type { IdentityClaimNames } from '../audit/principal.js';
+import type { Caller } from './caller.js';
+import { ANNOTATION_HINTS, type FlowRule, type PolicyDocument, type ToolAnnotations } from './policy-document.js';
+import { AccessRules, DEFAULT_DENY, type Decision } from './policy-rules.js';
+import { rateLimitAnswer, RateLimiter } from './rate-limit.js';
+import { SessionFlow, ToolLabeler } from './session-flow.js';
+import { ToolPolicy } from './tool-policy.js';
+
+/** Invalid params: how MCP answers a call to a tool that does not exist (server/tools, "Error Handling"). */
+export const POLICY_DENIED_CODE = -32602;
+/** JSON-RPC server-error range: the tool exists and this caller may use it, but not now. */
+export const FLOW_DENIED_CODE = -32000;
+export const POLICY_DENIED = 'AIRLOCK_POLICY_DENIED';
+export const FLOW_DENIED = 'AIRLOCK_FLOW_DENIED';
+
+export interface PolicyStageOptions {
+  /** The flat rules; undefined when they change nothing. */
+  legacy: ToolPolicy | undefined;
+  /** The access rules; undefined without any. */
+  rules: AccessRules | undefined;
+  labeler: ToolLabeler;
+  flows: readonly FlowRule[];
+  /** Shared by every session of the process. */
+  limiter: RateLimiter | undefined;
+  /** Who calls, asked at each message (a token may be refreshed mid-session). */
+  caller: () => Caller;
+}
+
+interface Tool {
+  name: string;
+  annotations?: Record<string, unknown>;
+}
+
+const NO_ANNOTATIONS: ToolAnnotations = Object.freeze({});
+const NO_LABELS: readonly string[] = Object.freeze([]);
+
+export class PolicyStage implements Stage {
+  private readonly annotations = new Map<string, ToolAnnotations>();
+  private readonly labels = new Map<string, readonly string[]>();
+  private readonly flow: SessionFlow | undefined;
+  private readonly needsLabels: boolean;
+  /** The rules' decision per listed tool, for `decidedFor`: they change only with the caller or the tools/list. */
+  private readonly decisions = new Map<string, Decision>();
+  private decidedFor: Caller | undefined;
+
+  constructor(private readonly options: PolicyStageOptions) {
+    this.flow = options.flows.length > 0 ? new SessionFlow(options.flows) : undefined;
+    this.needsLabels = this.flow !== undefined || (options.rules?.rules.some((r) => r.labels !== undefined) ?? false);
+  }
+
+  fromClient(message: JSONRPCMessage): { reply: JSONRPCMessage } | undefined {
+    if (!('method' in message) || message.method !== 'tools/call' || !('id' in message)) return undefined;
+    const tool = (message.params as { name?: unknown } | undefined)?.name;
+    if (typeof tool !== 'string') return undefined; // malformed: the server's to answer
+    const id = message.id as RequestId;
+    const { legacy, rules, limiter } = this.options;
+    const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
+    const flat = legacy?.refusal(tool, annotations.readOnlyHint === true ? true : undefined);
+    if (flat !== undefined) return denied(id, tool, flat, undefined);
+    const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
+    const caller = this.options.caller();
+    if (rules) {
+      const decision = this.decide(rules, tool, annotations, labels, caller);
+      if (!decision.allowed) return denied(id, tool, decision.why, decision.rule?.id ?? DEFAULT_DENY);
+    }
+    const flowRefusal = this.flow?.check(tool, labels);
+    if (flowRefusal) {
+      const text = `mcp-airlock policy: tool ${JSON.stringify(tool)} ${flowRefusal.message}`;
+      return { reply: errorResponse(id, FLOW_DENIED_CODE, text, { airlock: FLOW_DENIED, tool, rule: flowRefusal.rule.id }) };
+    }
+    const limited = limiter?.admit(caller, tool, true);
+    if (limited) return { reply: rateLimitAnswer(id, tool, limited) };
+    this.flow?.record(tool, labels);
+    return undefined;
+  }
+
+  fromServer(message: JSONRPCMessage, answers: AnsweredRequest | undefined): JSONRPCMessage | undefined {
+    if (answers?.method !== 'tools/list' || !('result' in message)) return undefined;
+    const result = message.result as { tools?: unknown };
+    if (!Array.isArray(result.tools)) return undefined;
+    const tools = result.tools as Tool[];
+    for (const tool of tools) if (typeof tool?.name === 'string') this.learn(tool);
+    this.decisions.clear(); // annotations may have changed
+    const visible = tools.filter((tool) => typeof tool?.name !== 'string' || this.visible(tool.name));
+    if (visible.length === tools.length) return undefined;
+    // A new object: the original text must not be forwarded for a changed message.
+    return { ...message, result: { ...result, tools: visible } } as JSONRPCMessage;
+  }
+
+  /** Whether this session's caller may call `tool` at all (flow rules and limits aside). */
+  private visible(tool: string): boolean {
+    const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
+    if (this.options.legacy?.refusal(tool, annotations.readOnlyHint === true ? true : undefined) !== undefined) return false;
+    const rules = this.options.rules;
+    if (!rules) return true;
+    const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
+    return this.decide(rules, tool, annotations, labels, this.options.caller()).allowed;
+  }
+
+  private decide(rules: AccessRules, tool: string, annotations: ToolAnnotations, labels: readonly string[], caller: Caller): Decision {
+    if (caller !== this.decidedFor) {
+      this.decisions.clear();
+      this.decidedFor = caller;
+    }
+    let decision = this.decisions.get(tool);
+    if (decision === undefined) {
+      decision = rules.decide({ tool, annotations, labels, caller });
+      // Only for tools the server listed: a client cannot grow the map with made-up names.
+      if (this.annotations.has(tool)) this.decisions.set(tool, decision);
+    }
+    return decision;
+  }
+
+  /** Keep the boolean hints the server gives this tool now (a later list replaces them). */
+  private learn(tool: Tool): void {
+    const hints: ToolAnnotations = {};
+    const given = tool.annotations;
+    if (typeof given === 'object' && given !== null) {
+      for (const hint of ANNOTATION_HINTS) if (typeof given[hint] === 'boolean') hints[hint] = given[hint] as boolean;
+    }
+    this.annotations.set(tool.name, hints);
+    this.labels.delete(tool.name);
+  }
+
+  private labelsOf(tool: string, annotations: ToolAnnotations): readonly string[] {
+    // Cached only for tools the server listed: a client cannot grow the cache with made-up names.
+    if (!this.annotations.has(tool)) return this.options.labeler.labelsOf(tool, annotations).labels;
+    let labels = this.labels.get(tool);
+    if (labels === undefined) {
+      labels = this.options.labeler.labelsOf(tool, annotations).labels;
+      this.labels.set(tool, labels);
+    }
+    return labels;
+  }
+}
+
+function denied(id: RequestId, tool: string, why: string, rule: string | undefined): { reply: JSONRPCMessage } {
+  const text = `mcp-airlock tool policy: tool ${JSON.stringify(tool)} is not available: ${why}`;
+  // The flat rules' answer is what it always was (no `rule`); rule refusals name their rule.
+  const data = rule === undefined ? { airlock: POLICY_DENIED, tool } : { airlock: POLICY_DENIED, tool, rule };
+  return { reply: errorResponse(id, POLICY_DENIED_CODE, text, data) };
+}
+
+/** A policy file (and the flat flags, merged into `document.tools`) ready to make session stages. */
+export interface CompiledPolicy {
+  /** False when the policy changes nothing: the bridge then runs without the stage. */
+  active: boolean;
+  /** Where groups and roles are in tokens, when a rule or limit matches them; else undefined. */
+  identityClaims: IdentityClaimNames | undefined;
+  /** Whether any rule or limit has a `principal` condition (serve warns when nobody is identified). */
+  namesPrincipals: boolean;
+  limiter: RateLimiter | undefined;
+  /** A fresh stage for one session; undefined when the policy is not active. */
+  stageFor(caller: () => Caller): PolicyStage | undefined;
+}
+
+export function compilePolicy(document: PolicyDocument, options: { now?: () => number } = {}): CompiledPolicy {
+  const legacy = new ToolPolicy(document.tools);
+  const rules = document.rules.length > 0 ? new AccessRules(document.rules) : undefined;
+  const limiter = document.rateLimits.length > 0 ? new RateLimiter(document.rateLimits, options) : undefined;
+  const labeler = new ToolLabeler(document.labels, document.labelsFromAnnotations);
+  const active = legacy.active || rules !== undefined || limiter !== undefined || document.flows.length > 0;
+  const principals = [...document.rules.map((r) => r.principal), ...document.rateLimits.map((r) => r.principal)].filter((p) => p !== undefined);
+  return {
+    active,
+    identityClaims: principals.some((p) => p.groups !== undefined || p.roles !== undefined) ? document.claims : undefined,
+    namesPrincipals: principals.length > 0,
+    limiter,
+    stageFor: (caller) =>
+      active ? new PolicyStage({ legacy: legacy.active ? legacy : undefined, rules, labeler, flows: document.flows, limiter, caller }) : undefined,
+  };
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
+import { ANONYMOUS, callerFromPrincipal, type Caller } from '../../../src/policy/caller.js';
+import { parsePolicy } from '../../../src/policy/policy-file.js';
+import { compilePolicy, type PolicyStage } from '../../../src/policy/policy-stage.js';
+
+const support = callerFromPrincipal({ issuer: 'https://idp', subject: 'sam', clientId: 'c', scopes: [], groups: ['support'] });
+const billing = callerFromPrincipal({ issuer: 'https://idp', subject: 'bea', clientId: 'c', scopes: [], groups: ['billing'] });
+
+const TOOLS = [
+  { name: 'read_ticket', annotations: { readOnlyHint: true, openWorldHint: false } },
+  { name: 'fetch_url', annotations: { readOnlyHint: true } },
+  { name: 'send_email', annotations: { readOnlyHint: false, openWorldHint: true } },
+  { name: 'refund_order', annotations: { destructiveHint: true } },
+];
+
+const POLICY = {
+  denyTools: ['debug_*'],
+  rules: [
+    { id: 'support', effect: 'allow', tools: ['read_*', 'fetch_*', 'send_*'], principal: { groups: ['support'] } },
+    { id: 'billing', effect: 'allow', tools: ['read_*', 'refund_*'], principal: { groups: 'billing' } },
+  ],
+  rateLimits: [{ id: 'mail', tools: 'send_*', limit: 2, window: '1h' }],
+  flows: [{ id: 'no-exfiltration', deny: 'external-communication', after: ['private-data', 'untrusted-content'] }],
+};
+
+function stageFor(caller: () => Caller, policy: unknown = POLICY): PolicyStage {
+  return compilePolicy(parsePolicy(JSON.stringify(policy), 'p.json'), { now: () => 0 }).stageFor(caller)!;
+}
+
+const list = (stage: PolicyStage): string[] => {
+  const answer = { jsonrpc: '2.0', id: 1, result: { tools: TOOLS } } as JSONRPCMessage;
+  const shown = (stage.fromServer(answer, { method: 'tools/list' }) ?? answer) as { result: { tools: Array<{ name: string }> } };
+  return shown.result.tools.map((t) => t.name);
+};
+
+let nextId = 10;
+/** The error data of the refusal, or "forwarded". */
+const call = (stage: PolicyStage, name: string): unknown => {
+  const verdict = stage.fromClient({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name, arguments: {} } } as JSONRPCMessage);
+  return verdict ? (verdict.reply as { error: { code: number; message: string; data: unknown } }).error : 'forwarded';
+};
+
+describe('PolicyStage', () => {
+  it('tools/list shows each caller only what it may call', () => {
+    expect(list(stageFor(() => support))).toEqual(['read_ticket', 'fetch_url', 'send_email']);
+    expect(list(stageFor(() => billing))).toEqual(['read_ticket', 'refund_order']);
+    expect(list(stageFor(() => ANONYMOUS))).toEqual([]);
+  });
+
+  it('refuses a call the rules do not allow with the rule (or the default) named, and forwards the rest', () => {
+    const stage = stageFor(() => billing);
+    list(stage);
+    expect(call(stage, 'refund_order')).toBe('forwarded');
+    expect(call(stage, 'send_email')).toEqual({
+      code: -32602,
+      message: 'mcp-airlock tool policy: tool "send_email" is not available: no policy rule allows it for this caller (a policy with rules denies by default)',
+      data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'send_email', rule: '(default deny)' },
+    });
+    const denyRule = stageFor(() => billing, { rules: [{ effect: 'allow' }, { id: 'no-refunds', effect: 'deny', tools: 'refund_*', reason: 'refunds need a person' }] });
+    expect(call(denyRule, 'refund_order')).toEqual({
+      code: -32602,
+      message: 'mcp-airlock tool policy: tool "refund_order" is not available: denied by policy rule "no-refunds": refunds need a person',
+      data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'refund_order', rule: 'no-refunds' },
+    });
+  });
+
+  it('the flat members answer as they always did, without a rule id', () => {
+    const stage = stageFor(() => support);
+    expect(call(stage, 'debug_dump')).toEqual({
+      code: -32602,
+      message: 'mcp-airlock tool policy: tool "debug_dump" is not available: denied by --deny-tool "debug_*"',
+      data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'debug_dump' },
+    });
+  });
+
+  it('asks who calls at each message: a new token with other groups changes the answer', () => {
+    let who = support;
+    const stage = stageFor(() => who);
+    expect(call(stage, 'fetch_url')).toBe('forwarded');
+    who = billing;
+    expect((call(stage, 'fetch_url') as { data: { rule: string } }).data.rule).toBe('(default deny)');
+  });
+
+  it('a new tools/list with other annotations changes the answer (decisions are not kept past it)', () => {
+    const stage = stageFor(() => support, { rules: [{ id: 'reads', effect: 'allow', annotations: { readOnlyHint: true } }] });
+    const listWith = (readOnlyHint: boolean) => stage.fromServer({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'lookup', annotations: { readOnlyHint } }] } } as JSONRPCMessage, { method: 'tools/list' });
+    listWith(true);
+    expect(call(stage, 'lookup')).toBe('forwarded');
+    listWith(false);
+    expect((call(stage, 'lookup') as { data: { rule: string } }).data.rule).toBe('(default deny)');
+  });
+
+  it('stops the exfiltration sequence; the same tools in another order pass', () => {
+    const stage = stageFor(() => support);
+    list(stage); // annotations -> labels: read_ticket private-data, fetch_url untrusted-content, send_email external-communication
+    expect(call(stage, 'read_ticket')).toBe('forwarded');
+    expect(call(stage, 'fetch_url')).toBe('forwarded');
+    expect(call(stage, 'send_email')).toEqual({
+      code: -32000,
+      message:
+        'mcp-airlock policy: tool "send_email" refused by flow rule "no-exfiltration": this session already called "read_ticket" (private-data) and "fetch_url" (untrusted-content), and "send_email" is external-communication; data those calls returned could leave through this one',
+      data: { airlock: 'AIRLOCK_FLOW_DENIED', tool: 'send_email', rule: 'no-exfiltration' },
+    });
+
+    const other = stageFor(() => support);
+    list(other);
+    expect([call(other, 'send_email'), call(other, 'read_ticket'), call(other, 'fetch_url')]).toEqual(['forwarded', 'forwarded', 'forwarded']);
+  });
+
+  it('an unlisted tool gets the default hints: external communication', () => {
+    const stage = stageFor(() => support);
+    expect(call(stage, 'read_ticket')).toBe('forwarded'); // no list yet: read_ticket reads as external-communication
+    expect(call(stage, 'fetch_url')).toBe('forwarded');
+    expect(call(stage, 'send_email')).toBe('forwarded'); // nothing private-data or untrusted-content was seen
+  });
+
+  it('rate limits count forwarded calls only, shared by the sessions of the process', () => {
+    const policy = compilePolicy(parsePolicy(JSON.stringify(POLICY), 'p.json'), { now: () => 0 });
+    const first = policy.stageFor(() => support)!;
+    const second = policy.stageFor(() => support)!;
+    expect(call(first, 'send_email')).toBe('forwarded');
+    expect(call(second, 'debug_x')).toMatchObject({ data: { airlock: 'AIRLOCK_POLICY_DENIED' } }); // refused: takes no token
+    expect(call(second, 'send_email')).toBe('forwarded');
+    expect(call(first, 'send_email')).toEqual({
+      code: -32000,
+      message: 'mcp-airlock policy: rate limit "mail" (2 calls per 1h per caller) reached for tool "send_email"; retry in 1800 s',
+      data: { airlock: 'AIRLOCK_RATE_LIMITED', rule: 'mail', tool: 'send_email', retryAfterSeconds: 1800 },
+    });
+    expect(call(policy.stageFor(() => billing)!, 'refund_order')).toBe('forwarded'); // another caller, another limit
+  });
+
+  it('leaves other messages alone', () => {
+    const stage = stageFor(() => ANONYMOUS);
+    expect(stage.fromClient({ jsonrpc: '2.0', id: 1, method: 'tools/list' } as JSONRPCMessage)).toBeUndefined();
+    expect(stage.fromClient({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: {} } as JSONRPCMessage)).toBeUndefined();
+    const other = { jsonrpc: '2.0', id: 3, result: { tools: TOOLS } } as JSONRPCMessage;
+    expect(stage.fromServer(other, { method: 'prompts/list' })).toBeUndefined();
+  });
+
+  it('compilePolicy: inactive without anything to enforce; asks for groups and roles only when matched', () => {
+    const empty = compilePolicy(parsePolicy('{}', 'p.json'));
+    expect(empty.active).toBe(false);
+    expect(empty.stageFor(() => ANONYMOUS)).toBeUndefined();
+    const withGroups = compilePolicy(parsePolicy(JSON.stringify({ claims: { groups: '/realm_access/roles' }, rules: [{ effect: 'allow', principal: { groups: 'x' } }] }), 'p.json'));
+    expect(withGroups.identityClaims).toEqual({ groups: ['/realm_access/roles'], roles: ['roles'] });
+    expect(withGroups.namesPrincipals).toBe(true);
+    const bySubject = compilePolicy(parsePolicy(JSON.stringify({ rateLimits: [{ limit: 1, window: '1s', principal: { subject: 'x' } }] }), 'p.json'));
+    expect([bySubject.active, bySubject.identityClaims, bySubject.namesPrincipals]).toEqual([true, undefined, true]);
+  });
+});
