@@ -36,9 +36,9 @@ const SERVER_MODES = [
   { legacy: 'serve', label: 'dual-era' },
 ];
 const CHAINS = ['direct', 'serve-upstream', 'serve-connect', 'serve-stdio', 'client'];
-// Many client scenarios run at once, each starting an SDK client and an airlock: on a small
-// machine the suite's 30 s default kills healthy runs.
-const CLIENT_TIMEOUT_MS = 120_000;
+// Per client scenario; longer than the suite's 30 s default so that a slow machine is not
+// mistaken for a hung client.
+const CLIENT_TIMEOUT_MS = 60_000;
 const FIXTURE_URL = /\{"url":"(http:\/\/[^"]+)"\}/;
 const AIRLOCK_URL = /listening on (http:\/\/\S+\/mcp)/;
 
@@ -96,29 +96,46 @@ try {
   process.exit(2);
 }
 const sets = Object.fromEntries(revisions.map((revision) => [revision, suite.requirements(revision)]));
-const listsScenario = (set, leg) =>
-  options.scenario === undefined ||
-  (set[leg] ?? []).includes(options.scenario) ||
-  (set.not_scored ?? []).some((entry) => entry.leg === leg && entry.scenario === options.scenario);
 
-/** Runs the suite once (one requirement set, or one scenario at that set's wire) into `outDir`. */
-async function runSuite(leg, target, revision, outDir) {
-  mkdirSync(outDir, { recursive: true });
-  const selection = options.scenario
-    ? ['--scenario', options.scenario, '--spec-version', revision, '--force']
-    : ['--requirements', revision];
-  const args =
-    leg === 'server'
-      ? ['server', '--url', target, '-o', outDir, ...selection]
-      : ['client', '--command', `${process.execPath} ${CLIENT}`, '-o', outDir, '--timeout', String(CLIENT_TIMEOUT_MS), ...selection];
+/** Spawns the suite with `args`, its output appended to `logFile`; throws unless it ran to a verdict. */
+async function runSuiteProcess(args, logFile) {
   const child = spawn(suite.node, [suite.cli, ...args], { env: airlockEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(`${outDir}.log`);
+  const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   const [code, signal] = await once(child, 'exit');
-  log.end();
+  await new Promise((resolve) => log.end(resolve));
   // 0 and 1 are verdicts; anything else means the suite itself did not run to the end.
-  if (code !== 0 && code !== 1) throw new Error(`the suite exited with ${signal ?? code}; see ${outDir}.log`);
+  if (code !== 0 && code !== 1) throw new Error(`the suite exited with ${signal ?? code}; see ${logFile}`);
+}
+
+/** The scenarios of one leg a requirement set runs, scored or not (or just --scenario). */
+function scenariosOf(set, leg) {
+  const all = [...(set[leg] ?? []), ...(set.not_scored ?? []).filter((entry) => entry.leg === leg).map((entry) => entry.scenario)];
+  return all.filter((name) => options.scenario === undefined || name === options.scenario);
+}
+
+/**
+ * Runs one requirement set (or --scenario at that set's wire) into `outDir` and reads the results.
+ * Server scenarios run as the suite runs them, one after another. Client scenarios run one suite
+ * process each: in one process the suite starts them all at once, and dozens of clients, each with
+ * its airlock, starting together on a small machine turn timing races into failures.
+ */
+async function runSuite(leg, target, revision, outDir) {
+  mkdirSync(outDir, { recursive: true });
+  const logFile = `${outDir}.log`;
+  if (leg === 'server') {
+    const selection = options.scenario ? ['--scenario', options.scenario, '--spec-version', revision, '--force'] : ['--requirements', revision];
+    await runSuiteProcess(['server', '--url', target, '-o', outDir, ...selection], logFile);
+  } else {
+    for (const scenario of scenariosOf(sets[revision], 'client')) {
+      say(`  ${scenario}`);
+      await runSuiteProcess(
+        ['client', '--command', `${process.execPath} ${CLIENT}`, '-o', outDir, '--timeout', String(CLIENT_TIMEOUT_MS), '--scenario', scenario, '--spec-version', revision, '--force'],
+        logFile,
+      );
+    }
+  }
   return collectResults(outDir, leg);
 }
 
@@ -149,12 +166,16 @@ async function startChain(chain, mode, dir) {
   }
 }
 
-/** What a failing row means when failure is the expected outcome. */
+/**
+ * Rows where failure is the expected outcome: a 2025-era client against a modern-only server.
+ * Airlock forwards the 2025 handshake as it is (era translation is not its default), so the
+ * server's refusal reaches the suite through every chain.
+ */
 function expectation(chain, mode, revision) {
   if (mode?.legacy !== 'reject' || revision !== '2025-11-25') return undefined;
   return chain === 'direct'
     ? 'expected: a modern-only server refuses the 2025 handshake'
-    : 'a 2025 client reaches a modern-only server only if airlock translates';
+    : 'expected: airlock relays the 2025 handshake, the modern-only server refuses it';
 }
 
 const rows = [];
@@ -174,7 +195,7 @@ for (const chain of CHAINS) {
   if (chain === 'client') {
     if (!selected(chain, 'mocks')) continue;
     for (const revision of revisions) {
-      if (!listsScenario(sets[revision], 'client')) continue;
+      if (scenariosOf(sets[revision], 'client').length === 0) continue;
       say(`client ${revision}: the suite's client scenarios through airlock connect`);
       const row = { chain, server: 'suite mocks', set: revision };
       try {
@@ -188,7 +209,7 @@ for (const chain of CHAINS) {
   }
   for (const mode of SERVER_MODES) {
     if (!selected(chain, mode.label)) continue;
-    const wanted = revisions.filter((revision) => listsScenario(sets[revision], 'server'));
+    const wanted = revisions.filter((revision) => scenariosOf(sets[revision], 'server').length > 0);
     if (wanted.length === 0) continue;
     const dir = join(resultsRoot, `${chain}-${mode.label}`);
     mkdirSync(dir, { recursive: true });

@@ -71,6 +71,7 @@ export function scoreRun({ results, set, leg, only }) {
       ? scored.filter((name) => !failing.includes(name) && results.get(name)?.clientOutcome !== 'ok')
       : [];
   return {
+    scored,
     passed: scored.length - failing.length,
     total: scored.length,
     failing,
@@ -80,10 +81,12 @@ export function scoreRun({ results, set, leg, only }) {
   };
 }
 
-/** The failing scored scenarios of a row by name, or "all" when none passed. */
+/** The failing scored scenarios of a row: by name, or "all but <the passing ones>" when most fail. */
 function failingNames(row) {
   if (row.failing.length === 0) return '-';
-  return row.failing.length === row.total && row.total > 3 ? `all ${row.total}` : row.failing.join(', ');
+  if (row.failing.length <= row.total / 2 || row.total <= 3) return row.failing.join(', ');
+  const passing = (row.scored ?? []).filter((name) => !row.failing.includes(name));
+  return passing.length === 0 ? `all ${row.total}` : `all but ${passing.join(', ')}`;
 }
 
 /** The summary table: one row per chain, server mode and requirement set. */
