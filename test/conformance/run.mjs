@@ -239,11 +239,20 @@ if (options.json) {
   process.stdout.write(`${JSON.stringify({ suite: suite.version, results: resultsRoot, rows }, null, 2)}\n`);
 } else {
   const lines = [];
+  // Chains that fail the same way say so once: the first row with a set of reasons lists them.
+  const seen = new Map();
   for (const row of rows) {
     if (row.error || (row.failing.length === 0 && row.notScored.failing.length === 0 && row.clientErrors.length === 0)) continue;
-    lines.push(`${row.chain}/${row.server} ${row.set}${row.note ? ` (${row.note})` : ''}`);
+    const label = `${row.chain}/${row.server} ${row.set}`;
+    lines.push(`${label}${row.note ? ` (${row.note})` : ''}`);
+    const reasons = row.failing.map((name) => `  ${name}: ${row.reasons[name]}`);
+    const key = reasons.join('\n');
     // An expected failure is named in the table; its reasons would only repeat the expectation.
-    if (!row.note?.startsWith('expected')) for (const name of row.failing) lines.push(`  ${name}: ${row.reasons[name]}`);
+    if (!row.note?.startsWith('expected') && reasons.length > 0) {
+      if (seen.has(key)) lines.push(`  the same ${reasons.length} failing scenarios and reasons as ${seen.get(key)}`);
+      else lines.push(...reasons);
+      if (!seen.has(key)) seen.set(key, label);
+    }
     if (row.notScored.failing.length > 0) lines.push(`  not scored, failing: ${row.notScored.failing.join(', ')}`);
     if (row.clientErrors.length > 0) lines.push(`  passing, but the client's own steps failed: ${row.clientErrors.join(', ')}`);
   }
