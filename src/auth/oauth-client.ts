@@ -8,7 +8,6 @@
 import {
   allowInsecureRequests,
   ClientError,
-  ClientSecretBasic,
   ClientSecretPost,
   Configuration,
   customFetch,
@@ -25,6 +24,26 @@ import type { FetchLike } from './metadata-fetch.js';
 /** Seconds openid-client waits for one HTTP answer. */
 const REQUEST_TIMEOUT_S = 30;
 
+/**
+ * RFC 6749 §2.3.1 client_secret_basic: client id and secret, each encoded with the
+ * application/x-www-form-urlencoded algorithm of Appendix B, joined by ":" and base64-encoded.
+ * That encoding leaves letters, digits and `*-._` alone and turns a space into `+` (WHATWG
+ * URLSearchParams does exactly that). oauth4webapi's own also escapes `-`, `_`, `.` and `*`
+ * (`pre-registered-client` becomes `pre%2Dregistered%2Dclient`), which many authorization servers,
+ * which compare the id without decoding it, refuse.
+ */
+export function clientSecretBasic(clientSecret: string): ClientAuth {
+  return (_as, client, _body, headers) => {
+    const credentials = `${formEncode(client.client_id)}:${formEncode(clientSecret)}`;
+    headers.set('authorization', `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`);
+  };
+}
+
+/** One value, form-encoded (RFC 6749 Appendix B). */
+export function formEncode(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1);
+}
+
 function clientAuthentication(client: ClientRecord): ClientAuth {
   const method = client.tokenEndpointAuthMethod ?? (client.clientSecret ? 'client_secret_basic' : 'none');
   switch (method) {
@@ -37,7 +56,7 @@ function clientAuthentication(client: ClientRecord): ClientAuth {
           hint: 'Give the secret with --client-secret-env or --client-secret-file, or log out and register again.',
         });
       }
-      return method === 'client_secret_basic' ? ClientSecretBasic(client.clientSecret) : ClientSecretPost(client.clientSecret);
+      return method === 'client_secret_basic' ? clientSecretBasic(client.clientSecret) : ClientSecretPost(client.clientSecret);
     default:
       throw new AirlockError('AIRLOCK_AUTH_UNSUPPORTED', `client authentication method ${quote(method)} is not supported`, {
         hint: 'mcp-airlock authenticates with none, client_secret_basic or client_secret_post; register a client that uses one of them.',

@@ -1,6 +1,9 @@
 import { ClientError, ResponseBodyError } from 'openid-client';
 import { describe, expect, it } from 'vitest';
-import { oauthConfiguration, oauthErrorCode, tokenRequestError } from '../../../src/auth/oauth-client.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { clientCredentialsGrant } from 'openid-client';
+import { formEncode, oauthConfiguration, oauthErrorCode, tokenRequestError } from '../../../src/auth/oauth-client.js';
 import type { ServerMetadata } from '../../../src/auth/server-metadata.js';
 import { AirlockError } from '../../../src/errors.js';
 import { thrownAirlockError } from '../../helpers/thrown.js';
@@ -21,6 +24,26 @@ describe('oauthConfiguration', () => {
     expect(seen[0]!.url).toBe('https://as.example/token');
     expect(seen[0]!.auth).toBe(`Basic ${Buffer.from('c:s').toString('base64')}`);
     expect(new URLSearchParams(seen[0]!.body).get('resource')).toBe('https://mcp.example');
+  });
+
+  it('client_secret_basic: the id and secret form-encoded as RFC 6749 App. B says, accepted by a server that does not decode them', async () => {
+    // A token endpoint that compares the Basic credentials byte for byte, as many do.
+    const server = createServer((req, res) => {
+      const expected = `Basic ${Buffer.from('pre-registered-client:s3cret_with.dots*and-dashes').toString('base64')}`;
+      const ok = req.headers.authorization === expected;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify(ok ? { access_token: 'a', token_type: 'Bearer' } : { error: 'invalid_client' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const http = { issuer: base, token_endpoint: `${base}/token` } as ServerMetadata;
+      const client = { issuer: base, clientId: 'pre-registered-client', clientSecret: 's3cret_with.dots*and-dashes', tokenEndpointAuthMethod: 'client_secret_basic', method: 'pre-registered' as const, registeredAt: 0 };
+      await expect(clientCredentialsGrant(oauthConfiguration(http, client, { fetch, allowHttp: true }))).resolves.toMatchObject({ access_token: 'a' });
+    } finally {
+      server.close();
+    }
+    // What the encoding does change: space to +, reserved characters percent-encoded.
+    expect(formEncode('a b+c:d/~é')).toBe('a+b%2Bc%3Ad%2F%7E%C3%A9');
   });
 
   it('refuses http endpoints unless allowHttp', async () => {
