@@ -5,7 +5,7 @@
  * Compatibility", basic/transports/streamable-http.mdx "Protocol Version Header", "Server Validation").
  */
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
-import { claimedVersion, ErrorCode, isModernVersion } from './mcp-headers.js';
+import { claimedVersion, ErrorCode } from './mcp-headers.js';
 
 /** -32602 InvalidParams: what a modern server answers a request whose `_meta` lacks a required key. */
 export const INVALID_PARAMS = -32602;
@@ -13,10 +13,14 @@ export const METHOD_NOT_FOUND = -32601;
 
 const modernErrorCodes = new Set<number>([ErrorCode.headerMismatch, ErrorCode.missingClientCapability, ErrorCode.unsupportedProtocolVersion]);
 
-/** True when the message claims a modern protocol version in its `_meta` (the body decides, not headers). */
+/**
+ * True when the message belongs to the modern era: its `_meta` names a protocol version at all
+ * (the body decides, not headers; no 2025-era message carries that key). The version itself may be
+ * one nobody serves ("v999.0.0"): the server answers that with -32022 and its supported list, which
+ * only a modern exchange can carry.
+ */
 export function isModernMessage(message: JSONRPCMessage): boolean {
-  const version = claimedVersion(message);
-  return version !== undefined && isModernVersion(version);
+  return claimedVersion(message) !== undefined;
 }
 
 /** The code of a JSON-RPC error response, or undefined for anything else. */

@@ -27,6 +27,7 @@ import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js'
 import { SseServerSession } from './sse-server-session.js';
 import { ModernHttpLane } from './modern-http-lane.js';
 import { isModernPost, modernPostProblem } from './modern-post-check.js';
+import { ErrorCode } from '../eras/mcp-headers.js';
 import { StreamableHttpServerSession } from './streamable-http-server-session.js';
 
 export interface HttpPaths {
@@ -254,6 +255,11 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     let lane = sessionFor(id, 'modern', caller);
     const problem = modernPostProblem(req, messages, (lane?.transport as ModernHttpLane | undefined)?.toolHeaders);
     if (problem) return sendRpcError(res, problem.status, problem.code, problem.message, problem.id);
+    const unsupported = (lane?.transport as ModernHttpLane | undefined)?.unsupportedVersion(messages[0]!);
+    if (unsupported) {
+      const body = errorResponse(requestIdOf(messages[0]!), ErrorCode.unsupportedProtocolVersion, `Unsupported protocol version: ${unsupported.requested}`, { ...unsupported });
+      return sendJson(res, 400, body);
+    }
     if (!lane) {
       if (sessions.size >= options.maxSessions) {
         return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, requestIdOf(messages[0]!));

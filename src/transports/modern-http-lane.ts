@@ -16,7 +16,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import { messageText } from '../bridge/message-text.js';
 import { httpStatusOf, rememberForwardedHeaders } from '../bridge/wire-status.js';
-import { META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
+import { claimedVersion, ErrorCode, META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
 import { errorCodeOf, modernErrorStatus } from '../eras/modern-wire.js';
 import { EventStream } from './event-stream.js';
 
@@ -96,6 +96,12 @@ export class ModernHttpLane implements Transport {
   private readonly progress = new Map<string, number>();
   /** x-mcp-header annotations of the upstream's tools, learned from tools/list answers, to check Mcp-Param-* headers. */
   readonly toolHeaders = new ToolHeaderIndex();
+  /**
+   * The protocol versions the upstream serves, learned from the server/discover answers (and -32022
+   * refusals) that pass. A stdio server checks the version of a connection's first message only;
+   * `serve` answers for it as a 2026 HTTP server must, refusing any other version with -32022.
+   */
+  supportedVersions: string[] | undefined;
   private nextId = 0;
   private closed = false;
   /** Last time a request came in or an answer went out (for the idle sweep). */
@@ -194,9 +200,28 @@ export class ModernHttpLane implements Transport {
     if (!call) throw new Error(`no open request ${String(laneId)} to answer (the client cancelled or went away)`);
     this.forget(laneId, call);
     if (call.method === 'tools/list' && 'result' in message) this.toolHeaders.learn(message.result);
+    this.learnVersions(call.method, message);
     const code = errorCodeOf(message);
     const status = httpStatusOf(message) ?? (code === undefined ? 200 : modernErrorStatus(code));
     call.answer.finish({ ...message, id: call.callerId } as JSONRPCMessage, status);
+  }
+
+  private learnVersions(method: string, message: JSONRPCMessage): void {
+    const versions =
+      method === 'server/discover' && 'result' in message
+        ? (message.result as { supportedVersions?: unknown }).supportedVersions
+        : errorCodeOf(message) === ErrorCode.unsupportedProtocolVersion
+          ? ((message as { error: { data?: { supported?: unknown } } }).error.data?.supported)
+          : undefined;
+    if (Array.isArray(versions) && versions.length > 0 && versions.every((v) => typeof v === 'string')) this.supportedVersions = versions as string[];
+  }
+
+  /** The -32022 refusal of a version the upstream is known not to serve (versioning.mdx), or undefined. */
+  unsupportedVersion(message: JSONRPCMessage): { supported: string[]; requested: string } | undefined {
+    const requested = claimedVersion(message);
+    const supported = this.supportedVersions;
+    if (requested === undefined || supported === undefined || supported.includes(requested)) return undefined;
+    return { supported, requested };
   }
 
   private forget(laneId: number, call: Call): void {

@@ -190,6 +190,11 @@ describe('2026-07-28 on both ends: passed through', () => {
     const noCapabilities = await modernPost(mcp, { id: 6, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': V } } });
     expect(noCapabilities.status).toBe(400);
     expect(noCapabilities.body).toMatchObject({ id: 6, error: { code: -32602 } });
+    // A stdio server checks only its connection's first version; serve refuses the others for it,
+    // with the versions the child's server/discover named (the v2 client asked for it above).
+    const future = await modernPost(mcp, { id: 8, method: 'tools/list', params: { _meta: envelope('2099-01-01') } });
+    expect(future.status).toBe(400);
+    expect(future.body).toMatchObject({ id: 8, error: { code: -32022, data: { supported: [V], requested: '2099-01-01' } } });
     const unknown = await modernPost(mcp, { id: 7, method: 'no/such', params: { _meta: envelope() } });
     expect(unknown.status).toBe(404); // the child's -32601, with the status a 2026 server gives it
     expect(unknown.body).toMatchObject({ id: 7, error: { code: -32601 } });
