@@ -6,6 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +161,36 @@ describe('2026-07-28 on both ends: passed through', () => {
     const lookup = await line.response(10);
     expect(JSON.parse((lookup.result as { content: Array<{ text: string }> }).content[0]!.text).mcpParamHeaders).toEqual({ 'mcp-param-region': 'ap', 'mcp-param-item-id': '3' });
     expect(proc.stderr()).not.toMatch(/SSE|legacy/);
+  });
+
+  it("connect: a stdio client's notifications/cancelled closes the request's HTTP stream instead of being posted", async () => {
+    // A 2026 HTTP server of our own that records what reaches it and whether a call's stream was closed.
+    const seen: string[] = [];
+    let closed!: () => void;
+    const streamClosed = new Promise<void>((resolve) => (closed = resolve));
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        const message = JSON.parse(body) as { id?: number; method: string };
+        seen.push(message.method);
+        if (message.method !== 'tools/call') return void res.writeHead(202).end();
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'p', progress: 1 } })}\n\n`);
+        res.on('close', () => closed()); // never answered: only the client can end it
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+    const proc = startAirlock(['connect', `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, '--no-audit']);
+    cleanups.push(() => proc.stop());
+    const line = new LineClient(proc);
+    line.send({ jsonrpc: '2.0', id: 'c', method: 'tools/call', params: { name: 'wait', arguments: {}, _meta: { ...envelope(), progressToken: 'p' } } });
+    await line.waitFor((m) => m.method === 'notifications/progress', 'the progress notification');
+    line.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'c', reason: 'user' } });
+    await streamClosed;
+    expect(seen).toEqual(['tools/call']); // the cancellation itself was not posted
+    expect(line.messages().some((m) => m.id === 'c')).toBe(false); // and nobody answers a cancelled call
   });
 
   it('serve -- cmd: 2026 callers get session-less answers from one child, each with its own ids', async () => {
