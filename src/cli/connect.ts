@@ -8,8 +8,8 @@ import { resolveHeaders } from '../transports/headers.js';
 import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
-import { createContext } from './context.js';
-import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseServerUrl, parseTransportMode } from './options.js';
+import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
+import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
@@ -19,6 +19,7 @@ import type { CommandResult } from './program.js';
 export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
+  maxMessage: number;
   header: string[];
   headerFile: string[];
   logLevel: LogLevel;
@@ -36,6 +37,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
+    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addAuthOptions(command, { optional: true });
   addPipelineOptions(command)
@@ -53,7 +55,7 @@ In a Claude Desktop or Cursor config:
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       checkProtocolTransport(options.protocol, options.transport);
       const url = parseServerUrl(rawUrl, options.allowHttp);
-      const context = createContext(options.logLevel);
+      const context = createContext(options.logLevel, options.maxMessage);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
       const { request, session } = await upstreamAuth(url, headers, flags, await createRequester(), context.log);

@@ -14,7 +14,7 @@ import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { STATIC_TOKEN_CALLER } from '../policy/caller.js';
-import { createContext, version } from './context.js';
+import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
@@ -29,6 +29,7 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   upstream?: string;
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
+  maxMessage: number;
   header: string[];
   headerFile: string[];
   maxBody: number;
@@ -72,6 +73,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--upstream-token-exchange', "exchange each caller's token (RFC 8693) at the upstream's authorization server for one meant for the upstream; needs inbound OAuth and --client-id with a secret", false)
     .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false)
+    .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addServeAuthOptions(command);
   addAuthOptions(command, { optional: false });
@@ -110,7 +112,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       hint: 'Add --upstream-token-exchange (with --upstream, inbound OAuth and --client-id with a secret).',
     });
   }
-  const context = createContext(options.logLevel);
+  const context = createContext(options.logLevel, options.maxMessage);
   const { log } = context;
   let upstream: UpstreamSpec;
   /** Each session's upstream: the same for all, or with the session caller's exchanged token. */

@@ -24,6 +24,7 @@ export type UpstreamSpec = (
 export interface OutboundContext {
   log: Logger;
   reaper: ChildReaper;
+  /** --max-message: the largest message taken from a server (a stdio line, an SSE event, a JSON body). */
   maxLineBytes: number;
   killGraceMs: number;
 }
@@ -47,7 +48,7 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
       reaper: context.reaper,
     });
   }
-  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log });
+  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log, maxMessageBytes: context.maxLineBytes });
 }
 
 /**

@@ -29,6 +29,8 @@ export interface RemoteTransportOptions {
   headers: Record<string, string>;
   request: HttpRequester;
   log: Logger;
+  /** --max-message: the largest SSE event or JSON body taken from the server. */
+  maxMessageBytes?: number;
 }
 
 const fallbackStatuses = new Set([400, 404, 405]);
@@ -138,8 +140,9 @@ export class RemoteTransport implements Transport {
   }
 
   private create(kind: Kind): Inner {
-    const { url, headers, request, log } = this.options;
-    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn: (text) => log.warn(text) }) : new SseClientTransport({ url, headers, request });
+    const { url, headers, request, log, maxMessageBytes } = this.options;
+    const warn = (text: string): void => log.warn(text);
+    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn, maxMessageBytes }) : new SseClientTransport({ url, headers, request, warn, maxMessageBytes });
     inner.onmessage = (message) => this.onmessage?.(message);
     inner.onerror = (error) => this.onerror?.(error);
     inner.onclose = () => {

@@ -27,7 +27,9 @@ import { forwardedHeadersOf, rememberHttpStatus } from '../bridge/wire-status.js
 import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
-import type { HttpRequester, HttpResponse } from './http-request.js';
+import { ERROR_BODY_LIMIT, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
+import { answerTooLarge, oversizeVerdict, RepeatedWarning } from './oversize.js';
+import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
 import { readSseEvents } from './sse-reader.js';
 
@@ -39,6 +41,16 @@ export interface StreamableHttpClientOptions {
   maxResumeAttempts?: number;
   /** One line for the user's log (a tool dropped for an invalid x-mcp-header annotation). */
   warn?: (text: string) => void;
+  /** The largest message taken from the server (an SSE event or a JSON body); larger ones are dropped (--max-message). */
+  maxMessageBytes?: number;
+}
+
+/** Without --max-message (tests, doctor): large, but still a bound. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+/** A server's `retry:` is kept within these bounds: 0 would reconnect in a tight loop, a huge one overflows timers. */
+export function clampRetry(ms: number): number {
+  return Math.min(Math.max(ms, 250), 60_000);
 }
 
 const ACCEPT_BOTH = 'application/json, text/event-stream';
@@ -73,8 +85,28 @@ export class StreamableHttpClientTransport implements Transport {
   private established = false;
   private closed = false;
   private internalIds = 0;
+  private readonly maxMessage: number;
+  private readonly junk: RepeatedWarning;
 
-  constructor(private readonly options: StreamableHttpClientOptions) {}
+  constructor(private readonly options: StreamableHttpClientOptions) {
+    this.maxMessage = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.junk = new RepeatedWarning((text) => (options.warn ? options.warn(text) : this.onerror?.(new Error(text))));
+  }
+
+  /** How every SSE stream of this transport is read: retry clamped, events capped, oversize ones answered for. */
+  private sseOptions(onAnswered?: () => void, requestId?: RequestId): SseReadOptions {
+    return {
+      onRetry: (ms) => (this.retryMs = clampRetry(ms)),
+      maxEventBytes: this.maxMessage,
+      onOversize: (event) => {
+        const verdict = oversizeVerdict(event, this.maxMessage, (message) => this.onmessage?.(message), (message) => this.send(message), this.junk);
+        if (verdict === undefined) return undefined;
+        if (requestId === undefined || verdict.answered !== requestId) return 'handled';
+        onAnswered?.();
+        return 'stop'; // the call is answered (with the error): the rest of its stream is not wanted
+      },
+    };
+  }
 
   async start(): Promise<void> {
     // Nothing to open: the first POST starts the conversation.
@@ -153,7 +185,7 @@ export class StreamableHttpClientTransport implements Transport {
     if (session) this.sessionId = session;
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
-      const text = await response.text().catch(() => '');
+      const text = (await readTextWithin(response, ERROR_BODY_LIMIT).catch(() => ({ text: '' }))).text;
       const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
       if (requestId !== undefined && !expired) {
         const answer = this.errorAnswer(response.status, text, modern);
@@ -181,7 +213,12 @@ export class StreamableHttpClientTransport implements Transport {
     if (type.includes('text/event-stream')) {
       await this.readStream(response.body, requestId, modern);
     } else if (type.includes('application/json')) {
-      const value: unknown = JSON.parse(await response.text());
+      const body = await readTextWithin(response, this.maxMessage);
+      if (!body.complete) {
+        this.onmessage?.(answerTooLarge(requestId, this.maxMessage, body.bytes));
+        return;
+      }
+      const value: unknown = JSON.parse(body.text);
       for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item), requestId);
     } else {
       response.discard();
@@ -229,7 +266,7 @@ export class StreamableHttpClientTransport implements Transport {
     let resumed: Exchange | undefined;
     for (let attempt = 0; stream; attempt++) {
       try {
-        for await (const event of readSseEvents(stream, { onRetry: (ms) => (this.retryMs = ms) })) {
+        for await (const event of readSseEvents(stream, this.sseOptions(() => (answered = true), requestId))) {
           lastId = event.id ?? lastId;
           if (event.event !== 'message' || event.data === '') continue;
           if (this.deliver(parseFrame(event.data), requestId)) answered = true;
@@ -300,12 +337,13 @@ export class StreamableHttpClientTransport implements Transport {
     const type = response.header('content-type') ?? '';
     let answer: unknown;
     if (type.includes('text/event-stream')) {
-      for await (const event of readSseEvents(response.body)) {
+      for await (const event of readSseEvents(response.body, { maxEventBytes: this.maxMessage })) {
         const verdict = event.data === '' ? undefined : parseFrame(event.data);
         if (verdict?.ok && verdict.kind === 'response' && (verdict.message as { id: RequestId }).id === id) answer = verdict.message;
       }
     } else if (type.includes('application/json')) {
-      answer = JSON.parse(await response.text());
+      const body = await readTextWithin(response, this.maxMessage);
+      answer = body.complete ? JSON.parse(body.text) : undefined;
     } else {
       response.discard();
     }
@@ -329,11 +367,15 @@ export class StreamableHttpClientTransport implements Transport {
             this.onerror?.(new HttpStatusError(response.status, `GET stream refused: HTTP ${response.status}`));
           } else {
             failures = 0;
-            for await (const event of readSseEvents(response.body, { onRetry: (ms) => (this.retryMs = ms) })) {
+            for await (const event of readSseEvents(response.body, this.sseOptions())) {
               lastId = event.id ?? lastId;
               if (event.event === 'message' && event.data !== '') this.deliver(parseFrame(event.data));
             }
           }
+        } catch (error) {
+          if (this.closed) return;
+          failures++; // a broken stream: open it again after the pause, up to the limit
+          this.junk.report(`the server's GET stream broke: ${error instanceof Error ? error.message : String(error)}`);
         } finally {
           exchange.release();
         }
@@ -348,7 +390,7 @@ export class StreamableHttpClientTransport implements Transport {
   /** Forward one classified message (junk is reported and dropped); true when it answers `requestId`. */
   private deliver(verdict: Classified, requestId?: RequestId): boolean {
     if (!verdict.ok) {
-      this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
+      this.junk.report(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`);
       return false;
     }
     let message = verdict.message;
