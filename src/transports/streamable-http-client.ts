@@ -7,7 +7,8 @@
  *
  * - 2025-03-26 .. 2025-11-25 (basic/transports "Streamable HTTP"): `Mcp-Session-Id` from the
  *   initialize answer on every later request, `MCP-Protocol-Version` once negotiated, DELETE on
- *   close, a GET stream after `notifications/initialized`, and resumption of a broken stream with
+ *   close, a GET stream opened as soon as initialize is answered (later messages wait for it,
+ *   bounded), and resumption of a broken stream with
  *   GET and `Last-Event-ID` (waiting the server's `retry`, SEP-1699 polling, or a backoff).
  * - 2026-07-28 (a message whose `_meta` claims it): no session, no GET stream, no resumption;
  *   `MCP-Protocol-Version` from the `_meta`, `Mcp-Method`, `Mcp-Name` and `Mcp-Param-*` from the
@@ -54,6 +55,8 @@ export function clampRetry(ms: number): number {
 }
 
 const ACCEPT_BOTH = 'application/json, text/event-stream';
+/** How long the messages after the initialize answer wait for the server to answer the GET stream. */
+const SERVER_STREAM_WAIT_MS = 2000;
 /** tools/list pages read when re-learning tool schemas after a -32020. */
 const MAX_TOOL_PAGES = 20;
 
@@ -87,6 +90,9 @@ export class StreamableHttpClientTransport implements Transport {
   private internalIds = 0;
   private readonly maxMessage: number;
   private readonly junk: RepeatedWarning;
+  /** Set from the initialize answer until the GET stream is answered: session messages wait for it. */
+  private streamGate: Promise<unknown> | undefined;
+  private serverStreamStarted = false;
 
   constructor(private readonly options: StreamableHttpClientOptions) {
     this.maxMessage = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -150,6 +156,7 @@ export class StreamableHttpClientTransport implements Transport {
       }
     }
     const modern = isModernMessage(message);
+    if (this.streamGate && !modern) await this.streamGate;
     const exchange = this.exchanges.begin();
     const id = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     const entry: InFlight | undefined = id === undefined ? undefined : { method: (message as { method: string }).method, modern, exchange, cancelled: false };
@@ -200,7 +207,6 @@ export class StreamableHttpClientTransport implements Transport {
     this.established = true;
     if (response.status === 202 || requestId === undefined) {
       response.discard();
-      if ('method' in message && message.method === 'notifications/initialized') this.openServerStream();
       return 'done';
     }
     await this.readAnswer(response, requestId, modern);
@@ -269,7 +275,12 @@ export class StreamableHttpClientTransport implements Transport {
         for await (const event of readSseEvents(stream, this.sseOptions(() => (answered = true), requestId))) {
           lastId = event.id ?? lastId;
           if (event.event !== 'message' || event.data === '') continue;
-          if (this.deliver(parseFrame(event.data), requestId)) answered = true;
+          // The answer ends what this stream is for; a server that keeps it open (a replayed stream
+          // whose request already finished) must not hold the call.
+          if (this.deliver(parseFrame(event.data), requestId)) {
+            answered = true;
+            break;
+          }
         }
       } catch (error) {
         if (this.closed) return;
@@ -351,7 +362,15 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   /** The standalone GET stream for server-initiated requests and notifications (2025 era only); reopened on loss. */
-  private openServerStream(): void {
+  /**
+   * Open the standalone GET stream (2025 era). Resolves once the server has answered the first GET
+   * (whatever it said), so that the requests after `notifications/initialized` can wait for it:
+   * a server that sends a request there as soon as the client is initialized would otherwise send
+   * it into nowhere.
+   */
+  private openServerStream(): Promise<void> {
+    let answered: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (answered = resolve));
     const run = async (): Promise<void> => {
       let lastId: string | undefined;
       for (let failures = 0; !this.closed && failures < 5; ) {
@@ -359,7 +378,7 @@ export class StreamableHttpClientTransport implements Transport {
         if (lastId !== undefined) headers['last-event-id'] = lastId;
         const exchange = this.exchanges.begin();
         try {
-          const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal });
+          const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal }).finally(answered);
           if (response.status === 405) return; // This server offers no standalone stream.
           if (!response.ok) {
             response.discard();
@@ -382,9 +401,12 @@ export class StreamableHttpClientTransport implements Transport {
         await this.exchanges.sleep(this.retryMs ?? 1000);
       }
     };
-    run().catch((error: unknown) => {
-      if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
-    });
+    run()
+      .catch((error: unknown) => {
+        if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+      })
+      .finally(answered);
+    return ready;
   }
 
   /** Forward one classified message (junk is reported and dropped); true when it answers `requestId`. */
@@ -403,7 +425,24 @@ export class StreamableHttpClientTransport implements Transport {
       }
     }
     this.onmessage?.(message);
+    if (answers && 'result' in message && this.running.get(requestId)?.method === 'initialize') this.startServerStream();
     return answers;
+  }
+
+  /**
+   * The session exists once initialize is answered: open its GET stream now, before
+   * `notifications/initialized` goes out, and hold every later message until the server has answered
+   * the GET (bounded). A server that asks the client something as soon as it is initialized (roots,
+   * sampling) or early in a call would otherwise send it into a stream that is not open yet.
+   */
+  private startServerStream(): void {
+    if (this.serverStreamStarted) return;
+    this.serverStreamStarted = true;
+    const opened = this.openServerStream();
+    const gate = Promise.race([opened, this.exchanges.sleep(SERVER_STREAM_WAIT_MS)]).then(() => {
+      if (this.streamGate === gate) this.streamGate = undefined;
+    });
+    this.streamGate = gate;
   }
 
   /**
