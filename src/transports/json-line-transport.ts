@@ -21,6 +21,12 @@ const EDGE_CHARS = 256;
 export interface JsonLineTransportOptions {
   /** A line longer than this is dropped (and reported) instead of buffered without bound. */
   maxLineBytes: number;
+  /**
+   * When the input ends, report the close (onclose) but keep the output writable until close() is
+   * called: a stdio client that closes its stdin still reads the answers it asked for (the bridge
+   * waits for them, bounded).
+   */
+  writableAfterInputEnds?: boolean;
   onInvalidFrame?: (frame: InvalidFrame) => void;
 }
 
@@ -154,7 +160,9 @@ export class JsonLineTransport implements Transport {
   }
 
   private readonly onEnd = (): void => {
-    void this.close();
+    if (!this.options.writableAfterInputEnds) return void this.close();
+    this.input.off('data', this.onData);
+    this.onclose?.();
   };
 
   private readonly onStreamError = (error: Error): void => {

@@ -20,6 +20,7 @@ export function createStdioInbound(options: StdioInboundOptions): JsonLineTransp
   const { log } = options;
   const transport: JsonLineTransport = new JsonLineTransport(options.input ?? process.stdin, options.output ?? process.stdout, {
     maxLineBytes: options.maxLineBytes,
+    writableAfterInputEnds: true,
     onInvalidFrame: (frame) => {
       log.warn(`client sent an invalid message (${frame.reason})${frame.preview ? `: ${quote(frame.preview, 120)}` : ''}`);
       // A request too large to read still gets its answer, under its id when its edges show one.

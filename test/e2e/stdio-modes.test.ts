@@ -90,6 +90,16 @@ describe('run (stdio -> stdio)', () => {
     await waitFor(() => !isAlive(pid) && !isAlive(grandchild), 'server and grandchild to be gone');
   });
 
+  it('still writes the answers already asked for when the client closes stdin, then exits 0', async () => {
+    // `(initialize; slow call) | mcp-airlock run -- server` used to print nothing.
+    const { proc, client } = runFixture();
+    await client.handshake();
+    client.send({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'slow', arguments: { steps: 3, delayMs: 150 } } });
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+    expect(client.messages().find((m) => m.id === 5)).toMatchObject({ result: { content: [{ text: 'done 3' }] } });
+  });
+
   it.each([
     ['SIGTERM', 143],
     ['SIGINT', 130],
