@@ -91,12 +91,20 @@ describe('serve: requests it must refuse', () => {
     expect(ok.messages[0]).toMatchObject({ id: 5, result: { content: [{ type: 'text', text: '3' }] } });
   });
 
-  it('refuses new sessions past --max-sessions with 503', async () => {
+  it('at --max-sessions ends the least recently active idle session for a new one, and refuses only when every session is busy', async () => {
     const serve = await serveFixture(['--max-sessions', '1']);
-    await openSession(`${serve.url}/mcp`);
-    const second = await post(`${serve.url}/mcp`, initialize(9));
-    expect(second.status).toBe(503);
-    expect(second.messages[0]).toMatchObject({ id: 9, error: { message: 'too many sessions (1, --max-sessions); close one or raise the limit' } });
+    const mcp = `${serve.url}/mcp`;
+    const first = await openSession(mcp);
+    const second = await openSession(mcp); // the idle first one makes room
+    await serve.waitForStderr(/session [0-9a-f]{8} ends to make room for a new one \(idle for \d+ s; --max-sessions 1\)/);
+    expect((await post(mcp, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, sessionHeaders(first))).status).toBe(404);
+    // A call in flight keeps its session: the next one is refused.
+    const busy = post(mcp, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'slow', arguments: { steps: 4, delayMs: 250 } } }, sessionHeaders(second));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const third = await post(mcp, initialize(9));
+    expect(third.status).toBe(503);
+    expect(third.messages[0]).toMatchObject({ id: 9, error: { message: 'too many sessions (1, --max-sessions), all with calls in flight; close one or raise the limit' } });
+    expect((await busy).status).toBe(200);
   });
 
   it('answers 502 with a JSON-RPC error when the server command cannot start', async () => {
