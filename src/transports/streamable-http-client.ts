@@ -93,6 +93,9 @@ export class StreamableHttpClientTransport implements Transport {
   /** Set from the initialize answer until the GET stream is answered: session messages wait for it. */
   private streamGate: Promise<unknown> | undefined;
   private serverStreamStarted = false;
+  /** Which session's GET stream loop may run: a reset session's loop stops. */
+  private streamEpoch = 0;
+  private serverStream: Exchange | undefined;
 
   constructor(private readonly options: StreamableHttpClientOptions) {
     this.maxMessage = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -202,7 +205,8 @@ export class StreamableHttpClientTransport implements Transport {
           return 'done';
         }
       }
-      throw new HttpStatusError(response.status, expired ? `the upstream session ended (HTTP 404): ${text}` : text || `HTTP ${response.status}`);
+      if (expired) throw Object.assign(new HttpStatusError(404, `the upstream session ended (HTTP 404): ${text}`), { sessionEnded: true });
+      throw new HttpStatusError(response.status, text || `HTTP ${response.status}`);
     }
     this.established = true;
     if (response.status === 202 || requestId === undefined) {
@@ -371,12 +375,14 @@ export class StreamableHttpClientTransport implements Transport {
   private openServerStream(): Promise<void> {
     let answered: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (answered = resolve));
+    const epoch = this.streamEpoch;
     const run = async (): Promise<void> => {
       let lastId: string | undefined;
-      for (let failures = 0; !this.closed && failures < 5; ) {
+      for (let failures = 0; !this.closed && failures < 5 && epoch === this.streamEpoch; ) {
         const headers = this.sessionHeaders({ accept: 'text/event-stream' });
         if (lastId !== undefined) headers['last-event-id'] = lastId;
         const exchange = this.exchanges.begin();
+        this.serverStream = exchange;
         try {
           const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal }).finally(answered);
           if (response.status === 405) return; // This server offers no standalone stream.
@@ -392,7 +398,7 @@ export class StreamableHttpClientTransport implements Transport {
             }
           }
         } catch (error) {
-          if (this.closed) return;
+          if (this.closed || epoch !== this.streamEpoch) return;
           failures++; // a broken stream: open it again after the pause, up to the limit
           this.junk.report(`the server's GET stream broke: ${error instanceof Error ? error.message : String(error)}`);
         } finally {
@@ -455,6 +461,19 @@ export class StreamableHttpClientTransport implements Transport {
     if (!drop || dropped.length === 0) return result;
     for (const tool of dropped) this.options.warn?.(`tool ${JSON.stringify(tool.name)} left out of tools/list: ${tool.reason}`);
     return withoutTools(result, new Set(dropped.map((tool) => tool.name)));
+  }
+
+  /**
+   * Forget the session the server ended (404), so the next initialize starts a new one: no session
+   * id, and the old GET stream is let go (its loop sees the epoch change and stops).
+   */
+  resetSession(): void {
+    this.sessionId = undefined;
+    this.serverStreamStarted = false;
+    this.streamGate = undefined;
+    this.streamEpoch += 1;
+    this.serverStream?.abort();
+    this.serverStream = undefined;
   }
 
   /** End the session on the server (DELETE); a 405 means the server does not allow it, which is fine. */
