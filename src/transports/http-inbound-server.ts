@@ -350,6 +350,11 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   };
 
   const server: Server = createServer((req, res) => {
+    // A request answered before its body was read (refused, too large) must not make the server read
+    // the rest: Node would drain it to reuse the connection, however large. Hang up instead.
+    res.once('finish', () => {
+      if (!req.complete) req.socket.destroy();
+    });
     const refusal = guard.refusal(req);
     if (refusal) {
       log.warn(`refused ${req.method} ${JSON.stringify(req.url ?? '')}: ${refusal}`);

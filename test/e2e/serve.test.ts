@@ -3,6 +3,7 @@
  * oversized and malformed bodies, unknown sessions, children that die, clients that leave.
  */
 import { mkdtemp } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -51,6 +52,24 @@ describe('serve: requests it must refuse', () => {
     expect(localOrigin.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
     expect(await health(serve.url)).toMatchObject({ sessions: 1 });
     expect(serve.stderr()).toContain('refused POST "/mcp": Origin "https://evil.example" is not allowed');
+
+    // A refused request's body is not read: after the 403 the server hangs up instead of draining
+    // the 500 MB it was promised (it used to take all of it before the socket closed).
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: https://evil.example\r\nContent-Type: application/json\r\nContent-Length: ${500 * 1024 * 1024}\r\n\r\n`);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const hungUp = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    while (!socket.destroyed && sent < 64 * 1024 * 1024) {
+      if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), hungUp]);
+      sent += chunk.length;
+    }
+    await hungUp;
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('answers 413 past --max-body, 415 for a wrong content type, 400/404 for missing or unknown sessions', async () => {
