@@ -138,6 +138,25 @@ describe('run (stdio -> stdio)', () => {
   });
 });
 
+describe('run: the server\'s environment', () => {
+  it('--env sets a variable; --env-allow passes only the named ones (and PATH, HOME and the like)', async () => {
+    const env = { ...process.env, AIRLOCK_TEST_PRIVATE: 'private-value', AIRLOCK_TEST_SHARED: 'shared-value' };
+    const read = async (flags: string[], names: string[]): Promise<string[]> => {
+      const proc = startAirlock(['run', ...flags, '--', process.execPath, stdioFixture], { env });
+      const client = new LineClient(proc);
+      await client.handshake();
+      const values: string[] = [];
+      for (const [index, name] of names.entries()) values.push(((await client.call(10 + index, 'env', { name })).result as { content: Array<{ text: string }> }).content[0]!.text);
+      client.endInput();
+      await proc.exited;
+      return values;
+    };
+    const names = ['AIRLOCK_TEST_PRIVATE', 'AIRLOCK_TEST_SHARED', 'AIRLOCK_TEST_SET', 'PATH'];
+    expect(await read(['--env', 'AIRLOCK_TEST_SET=given'], names)).toEqual(['private-value', 'shared-value', 'given', process.env.PATH]);
+    expect(await read(['--env-allow', 'AIRLOCK_TEST_SHARED', '--env', 'AIRLOCK_TEST_SET=given'], names)).toEqual(['', 'shared-value', 'given', process.env.PATH]);
+  });
+});
+
 describe('connect (stdio -> remote)', () => {
   let fixture: { url: string; close(): Promise<void> };
   let locked: { url: string; close(): Promise<void> };
