@@ -353,7 +353,12 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     // A request answered before its body was read (refused, too large) must not make the server read
     // the rest: Node would drain it to reuse the connection, however large. Hang up instead.
     res.once('finish', () => {
-      if (!req.complete) req.socket.destroy();
+      if (req.complete) return;
+      // Stop reading and say we are done; the socket goes a moment later. Destroying it at once,
+      // with unread data in the kernel's buffer, resets the connection and can lose the answer itself.
+      req.pause();
+      req.socket.end();
+      setTimeout(() => req.socket.destroy(), 2000).unref();
     });
     const refusal = guard.refusal(req);
     if (refusal) {
