@@ -55,7 +55,7 @@ export class SseClientTransport implements Transport {
     this.stream = this.exchanges.begin();
     const response = await request(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
     if (!response.ok) {
-      const text = (await readTextWithin(response, ERROR_BODY_LIMIT).catch(() => ({ text: '' }))).text;
+      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
       throw new HttpStatusError(response.status, `SSE stream refused: HTTP ${response.status} ${text}`.trim());
     }
     const events = readSseEvents(response.body, { maxEventBytes: this.maxMessage, onOversize: (event) => this.oversize(event) });
@@ -102,7 +102,7 @@ export class SseClientTransport implements Transport {
         body: messageText(message),
         signal: exchange.signal,
       });
-      const text = (await readTextWithin(response, ERROR_BODY_LIMIT).catch(() => ({ text: '' }))).text;
+      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
       if (!response.ok) throw new HttpStatusError(response.status, text || `HTTP ${response.status}`);
     } finally {
       exchange.release();

@@ -43,8 +43,9 @@ const PREFIX_CHARS = 256;
 
 /** Line-by-line state of one stream. */
 class SseParser {
-  private buffer = '';
-  private scanFrom = 0;
+  /** The line not ended yet, in pieces. */
+  private parts: string[] = [];
+  private partsLength = 0;
   private data: string[] = [];
   private dataLength = 0;
   private event = '';
@@ -79,34 +80,55 @@ class SseParser {
       if (end === -1) return final ? this.finish(events) : events;
       this.skippingLine = false;
       // The line end closes the skipped line (it is not a blank line of its own).
-      const crlf = text[end] === '\r' && text[end + 1] === '\n';
-      if (text[end] === '\r' && end + 1 === text.length) this.dropLeadingLf = true;
-      text = text.slice(end + (crlf ? 2 : 1));
-      this.buffer = '';
-      this.scanFrom = 0;
+      text = this.afterLineEnd(text, end);
     }
-    const buffer = this.buffer + text;
+    // A partial line is held as pieces and joined once, when it ends: joining (and searching) it at
+    // every chunk made a long line cost its length squared, in time and in garbage.
+    let buffer = text;
+    if (this.parts.length > 0) {
+      if (nextLineEnd(text, 0) === -1) {
+        this.hold(text);
+        return final ? this.finish(events) : events;
+      }
+      buffer = this.parts.join('') + text;
+      this.parts = [];
+      this.partsLength = 0;
+    }
     let start = 0;
     for (;;) {
-      const end = nextLineEnd(buffer, this.scanFrom);
+      const end = nextLineEnd(buffer, start);
       if (end === -1) break;
-      // A \r at the very end may be the first half of \r\n: wait for more, unless there is no more.
-      if (buffer[end] === '\r' && end + 1 === buffer.length && !final) break;
       this.line(buffer.slice(start, end), events);
-      start = end + (buffer[end] === '\r' && buffer[end + 1] === '\n' ? 2 : 1);
-      this.scanFrom = start;
+      const next = this.afterLineEnd(buffer, end);
+      start = buffer.length - next.length;
     }
-    this.buffer = buffer.slice(start);
-    // Nothing ends a line past here, but a trailing \r may still turn out to be half of \r\n.
-    this.scanFrom = Math.max(0, this.buffer.length - 1);
-    if (this.buffer.length + this.dataLength > this.max) {
-      // A line that will not end within the limit: keep its start, drop the rest as it comes.
-      this.markOversize(this.buffer.startsWith('data:') ? this.buffer.slice(5).trimStart() : '', this.buffer.length);
-      this.buffer = '';
-      this.scanFrom = 0;
-      this.skippingLine = true;
-    }
+    if (start < buffer.length) this.hold(buffer.slice(start));
     return final ? this.finish(events) : events;
+  }
+
+  /** The text after the line end at `end` (CRLF, LF or CR); a CR ending the chunk may be half of a CRLF. */
+  private afterLineEnd(text: string, end: number): string {
+    if (text[end] === '\r') {
+      if (end + 1 === text.length) {
+        this.dropLeadingLf = true;
+        return '';
+      }
+      if (text[end + 1] === '\n') return text.slice(end + 2);
+    }
+    return text.slice(end + 1);
+  }
+
+  /** Keep a piece of a line not ended yet; past the limit, keep only its start and drop the rest as it comes. */
+  private hold(piece: string): void {
+    this.parts.push(piece);
+    this.partsLength += piece.length;
+    if (this.partsLength + this.dataLength <= this.max) return;
+    const head = this.parts[0]!.length >= PREFIX_CHARS + 8 ? this.parts[0]! : this.parts.join('').slice(0, PREFIX_CHARS + 8);
+    const seen = this.partsLength;
+    this.parts = [];
+    this.partsLength = 0;
+    this.markOversize(head.startsWith('data:') ? head.slice(5).trimStart() : '', seen);
+    this.skippingLine = true;
   }
 
   /** The stream ended: an oversize event still open is reported (an unfinished normal one is discarded, as the spec says). */

@@ -195,7 +195,7 @@ export class StreamableHttpClientTransport implements Transport {
     if (session) this.sessionId = session;
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
-      const text = (await readTextWithin(response, ERROR_BODY_LIMIT).catch(() => ({ text: '' }))).text;
+      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
       const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
       if (requestId !== undefined && !expired) {
         const answer = this.errorAnswer(response.status, text, modern);
