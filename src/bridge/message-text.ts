@@ -27,3 +27,25 @@ export function rememberText(message: JSONRPCMessage, text: string): void {
 export function messageText(message: JSONRPCMessage): string {
   return (message as { [TEXT]?: string })[TEXT] ?? JSON.stringify(message);
 }
+
+/**
+ * The message with another top-level id, keeping its original text where the id sits where SDKs
+ * write it (`{"jsonrpc":"2.0","id":X,…` or `…,"id":X}`): the text is patched there instead of the
+ * whole message being serialised again (a 1 MiB answer crossing a lane of `serve`). Either place is
+ * the top level: a nested object cannot start the text, and cannot end right before its last `}`.
+ */
+export function withMessageId(message: JSONRPCMessage, id: string | number): JSONRPCMessage {
+  const next = { ...message, id } as JSONRPCMessage;
+  const text = (message as { [TEXT]?: string })[TEXT];
+  const from = (message as { id?: unknown }).id;
+  if (text === undefined || (typeof from !== 'number' && typeof from !== 'string')) return next;
+  const old = `"id":${JSON.stringify(from)}`;
+  const replacement = `"id":${JSON.stringify(id)}`;
+  const head = `{"jsonrpc":"2.0",${old},`;
+  if (text.startsWith(head)) {
+    rememberText(next, `{"jsonrpc":"2.0",${replacement},${text.slice(head.length)}`);
+  } else if (text.endsWith(`,${old}}`)) {
+    rememberText(next, `${text.slice(0, text.length - old.length - 1)}${replacement}}`);
+  }
+  return next;
+}

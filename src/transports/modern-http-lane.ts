@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
-import { messageText } from '../bridge/message-text.js';
+import { messageText, withMessageId } from '../bridge/message-text.js';
 import { httpStatusOf, rememberForwardedHeaders } from '../bridge/wire-status.js';
 import { claimedVersion, ErrorCode, META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
 import { errorCodeOf, modernErrorStatus } from '../eras/modern-wire.js';
@@ -136,7 +136,7 @@ export class ModernHttpLane implements Transport {
     const token = meta?.progressToken as ProgressToken | undefined;
     const call: Call = { callerId: message.id as RequestId, method: message.method, answer, progressToken: token };
     this.calls.set(laneId, call);
-    let upward: Record<string, unknown> = { ...message, id: laneId };
+    let upward: Record<string, unknown> = withMessageId(message, laneId) as unknown as Record<string, unknown>;
     if (token !== undefined) {
       this.progress.set(String(laneId), laneId);
       upward = { ...upward, params: { ...params, _meta: { ...meta, progressToken: String(laneId) } } };
@@ -203,7 +203,7 @@ export class ModernHttpLane implements Transport {
     this.learnVersions(call.method, message);
     const code = errorCodeOf(message);
     const status = httpStatusOf(message) ?? (code === undefined ? 200 : modernErrorStatus(code));
-    call.answer.finish({ ...message, id: call.callerId } as JSONRPCMessage, status);
+    call.answer.finish(withMessageId(message, call.callerId), status);
   }
 
   private learnVersions(method: string, message: JSONRPCMessage): void {
