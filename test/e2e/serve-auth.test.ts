@@ -216,6 +216,25 @@ describe('serve as an OAuth resource server', () => {
     ]);
   });
 
+  it('one caller holds at most half of --max-sessions: its own idle session makes room, others keep theirs', async () => {
+    const serve = await serveWith([...oauthArgs(), '--max-sessions', '2']);
+    const resource = `${serve.url}/mcp`;
+    const tokenOf = (sub: string) => idp.token({ sub, scope: 'mcp:use', aud: resource });
+    const [dave, erin] = [await tokenOf('dave'), await tokenOf('erin')];
+    const open = async (token: string) => {
+      const opened = await post(resource, initialize, { authorization: `Bearer ${token}` });
+      // Read the whole answer: until then the session has a call in flight and is not idle.
+      expect(opened.status, await opened.text()).toBe(200);
+      return opened.headers.get('mcp-session-id')!;
+    };
+    const erinSession = await open(erin);
+    const daveFirst = await open(dave);
+    await open(dave); // dave's second session: his own idle first one ends, erin's stays
+    const alive = (token: string, session: string) => post(resource, { jsonrpc: '2.0', id: 9, method: 'tools/list' }, { authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' });
+    expect((await alive(dave, daveFirst)).status).toBe(404);
+    expect((await alive(erin, erinSession)).status).toBe(200);
+  });
+
   it('JWKS unreachable is 503, never an open door', async () => {
     const dead = await serveWith(['--oauth-issuer', idp.url, '--oauth-jwks', 'http://127.0.0.1:9/jwks']);
     const response = await post(`${dead.url}/mcp`, initialize, { authorization: `Bearer ${await idp.token({ sub: 'dan', aud: `${dead.url}/mcp` })}` });
