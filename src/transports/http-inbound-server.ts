@@ -18,7 +18,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Bridge } from '../bridge/bridge.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
-import type { AuthVerdict, InboundAuth } from '../policy/inbound-auth.js';
+import { sessionOwner, type AuthVerdict, type InboundAuth } from '../policy/inbound-auth.js';
 import type { HttpPolicyRefusal } from '../policy/rate-limit.js';
 import { classify, errorResponse, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
@@ -404,8 +404,7 @@ type Caller = { principal: AuditPrincipal | null; scopes: string[]; token?: stri
 const ANONYMOUS: Caller = { principal: null, scopes: [] };
 
 function ownerOf(caller: Caller): string | null {
-  const p = caller.principal;
-  return p ? `${p.issuer} ${p.subject ?? p.clientId}` : null;
+  return sessionOwner(caller.principal);
 }
 
 /** Send a refusal: its status, WWW-Authenticate (RFC 6750 §3), and a JSON-RPC error body. */
