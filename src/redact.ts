@@ -63,8 +63,13 @@ function isBasicCredential(match: string): boolean {
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):([^\s/?#@]*)@/gi;
 /** A query or fragment parameter: `?name=value` or `&name=value`. */
 const QUERY_PARAMETER = /([?&#;])([^=&#\s?]+)=([^&#\s]*)/g;
+/** A value masked before (as is, or URL-encoded by URLSearchParams). */
+const ALREADY_REDACTED = /^(?:\[REDACTED\]|%5BREDACTED%5D)$/i;
 /** Parameter names that carry credentials but are not secret words on their own. */
 const SECRET_PARAMETERS = new Set(['key', 'sig', 'signature', 'code', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-signature']);
+
+/** Secret-sounding names that hold metadata, never a secret: `token_endpoint`, `token_type`, `…_auth_methods_supported`. */
+export const METADATA_NAME = /(?:_endpoint|_uri|_url|_type|_method|_methods|_supported|_alg|_values|_expires_at|_expires_in)$/;
 
 function secretParameter(name: string): boolean {
   let decoded = name;
@@ -73,7 +78,8 @@ function secretParameter(name: string): boolean {
   } catch {
     // keep it as written
   }
-  return SECRET_PARAMETERS.has(decoded.toLowerCase()) || isSecretName(decoded);
+  const lower = decoded.toLowerCase();
+  return SECRET_PARAMETERS.has(lower) || (isSecretName(decoded) && !METADATA_NAME.test(lower));
 }
 
 /** Replace token-like runs inside a string, URL passwords, and secret-looking query parameters. */
@@ -83,7 +89,7 @@ export function redactString(value: string): string {
     out = out.replace(shape, (match) => (match.startsWith('Basic') && !isBasicCredential(match) ? match : REDACTED));
   }
   if (out.includes('@')) out = out.replace(URL_PASSWORD, (_match, head: string, password: string) => (password === '' ? `${head}:@` : `${head}:${REDACTED}@`));
-  if (out.includes('=')) out = out.replace(QUERY_PARAMETER, (match, sep: string, name: string, item: string) => (item !== '' && secretParameter(name) ? `${sep}${name}=${REDACTED}` : match));
+  if (out.includes('=')) out = out.replace(QUERY_PARAMETER, (match, sep: string, name: string, item: string) => (item !== '' && !ALREADY_REDACTED.test(item) && secretParameter(name) ? `${sep}${name}=${REDACTED}` : match));
   return out;
 }
 
