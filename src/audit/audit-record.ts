@@ -12,7 +12,7 @@
  * (`"v":2,"key":"<key id>"`, see audit-key.ts), or plain SHA-256 of the same text in format 1 (logs
  * written before the key: anyone can recompute those, so they show accidents, not tampering).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
 /** Format 1: unkeyed SHA-256 chain (before issue 14). */
 export const UNKEYED_FORMAT_VERSION = 1;
@@ -144,9 +144,17 @@ export function chainHash(prev: string, body: string): string {
   return createHash('sha256').update(prev).update('\n').update(body).digest('hex');
 }
 
+/** The key as a KeyObject, made once per key: cheaper per record than a Buffer. */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+function keyObjectOf(secret: Buffer): KeyObject {
+  let key = keyObjects.get(secret);
+  if (!key) keyObjects.set(secret, (key = createSecretKey(secret)));
+  return key;
+}
+
 /** Format 2: the same text under HMAC-SHA256 with the installation's key. */
 export function keyedChainHash(secret: Buffer, prev: string, body: string): string {
-  return createHmac('sha256', secret).update(prev).update('\n').update(body).digest('hex');
+  return createHmac('sha256', keyObjectOf(secret)).update(prev).update('\n').update(body).digest('hex');
 }
 
 /**
