@@ -86,6 +86,8 @@ export class AuditWriter {
   private lastWarning = 0;
   /** A torn line could not be cut off: the next write starts with a newline so it stays a line of its own. */
   private needsNewline = false;
+  /** A rotation whose `audit/rotated` marker has not reached the disk yet (the write after it failed). */
+  private pendingRotated: string | undefined;
   private readonly writeFn: AuditWriteFn;
   private readonly exitFlush = (): void => this.flushSync();
 
@@ -226,8 +228,9 @@ export class AuditWriter {
       try {
         const rotated = await this.followRotation(lines.reduce((n, line) => n + Buffer.byteLength(line), 0));
         // The new file names the one before it, inside the keyed chain: a whole file removed from the set shows.
-        if (rotated !== undefined && this.options.key) {
-          lines.push(this.sealOne(this.marker('audit/rotated', { file: basename(rotated) })));
+        if (rotated !== undefined && this.options.key) this.pendingRotated = basename(rotated);
+        if (this.pendingRotated !== undefined) {
+          lines.push(this.sealOne(this.marker('audit/rotated', { file: this.pendingRotated })));
           events.push(false);
         }
         if (this.needsNewline) {
@@ -236,6 +239,7 @@ export class AuditWriter {
         }
         text = Buffer.from(lines.join(''));
         written = await this.writeFully(text);
+        this.pendingRotated = undefined;
         if (this.options.sync) await fdatasyncAsync(this.fd);
         if (gap) {
           this.options.log.warn(`audit: writing to ${quote(this.options.file)} again; ${this.lost} record${this.lost === 1 ? ' was' : 's were'} lost (recorded as an audit/gap marker)`);
@@ -294,6 +298,7 @@ export class AuditWriter {
       this.lost = 0; // the gap marker made it: it accounts for the earlier losses
       this.lostSince = undefined;
     }
+    if (this.pendingRotated !== undefined && kept === lines.length) this.pendingRotated = undefined;
     const lostNow = events.slice(kept).filter(Boolean).length;
     if (lostNow > 0) {
       this.lostSince ??= new Date().toISOString();

@@ -6,7 +6,7 @@
  * unkeyed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -145,6 +145,38 @@ describe('a rotation set with a file missing', () => {
     expect((await verifyAudit(after, { key })).problems.map((p) => p.message)).toEqual([
       `audit.jsonl follows ${basename(files[1]!)}, which is missing from the log: a whole file was removed`,
     ]);
+  });
+});
+
+describe('a rotation whose first write fails', () => {
+  it('still names the file before, in the next write that succeeds', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2026-03-01T00:00:00.000Z'));
+    let fail = false;
+    const writeFn = async (fd: number, buffer: Buffer, offset: number, length: number): Promise<number> => {
+      if (fail) {
+        fail = false;
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return writeSync(fd, buffer, offset, length);
+    };
+    const writer = AuditWriter.open({ file: live, maxBytes: 1, sync: false, log: createLogger('silent'), key, version: 'test', writeFn });
+    writer.append(call('a'));
+    await writer.flush();
+    fail = true;
+    writer.append(call('b')); // rotates, then the write fails
+    await writer.flush();
+    writer.append(call('c'));
+    await writer.flush();
+    await writer.close();
+    const files = await auditFiles(live);
+    expect(files).toHaveLength(2);
+    expect(recordsOf(live).map((r) => [r.method, r.name ?? r.file ?? r.lost])).toEqual([
+      ['audit/gap', 1],
+      ['tools/call', 'c'],
+      ['audit/rotated', basename(files[0]!)],
+    ]);
+    expect(await verifyAudit(files, { key })).toMatchObject({ problems: [], lost: 1 });
   });
 });
 
