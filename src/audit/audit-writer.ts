@@ -224,20 +224,22 @@ export class AuditWriter {
       this.waiters = [];
       const { lines, events, before, gap } = this.sealBatch(this.takeEntries());
       let written = 0;
-      let text: Buffer | undefined;
+      // One conversion to bytes per batch; the rotation check needs the size.
+      let text = Buffer.from(lines.join(''));
       try {
-        const rotated = await this.followRotation(lines.reduce((n, line) => n + Buffer.byteLength(line), 0));
+        const rotated = await this.followRotation(text.length);
         // The new file names the one before it, inside the keyed chain: a whole file removed from the set shows.
         if (rotated !== undefined && this.options.key) this.pendingRotated = basename(rotated);
         if (this.pendingRotated !== undefined) {
-          lines.push(this.sealOne(this.marker('audit/rotated', { file: this.pendingRotated })));
+          const marker = this.sealOne(this.marker('audit/rotated', { file: this.pendingRotated }));
+          lines.push(marker);
           events.push(false);
+          text = Buffer.concat([text, Buffer.from(marker)]);
         }
         if (this.needsNewline) {
           await this.writeFully(Buffer.from('\n'));
           this.needsNewline = false;
         }
-        text = Buffer.from(lines.join(''));
         written = await this.writeFully(text);
         this.pendingRotated = undefined;
         if (this.options.sync) await fdatasyncAsync(this.fd);
@@ -283,7 +285,7 @@ export class AuditWriter {
    * next write starts on a new line), rewind the chain to the last line on disk, and count the
    * records that did not make it (the next successful write begins with a gap marker).
    */
-  private async recover(lines: string[], events: boolean[], before: { seq: number; prev: string }, gap: boolean, text: Buffer | undefined, written: number): Promise<void> {
+  private async recover(lines: string[], events: boolean[], before: { seq: number; prev: string }, gap: boolean, text: Buffer, written: number): Promise<void> {
     let kept = 0;
     let keptBytes = 0;
     for (const line of lines) {
@@ -305,7 +307,7 @@ export class AuditWriter {
       this.lost += lostNow;
     }
     const torn = written - keptBytes;
-    if (torn > 0 && text) {
+    if (torn > 0) {
       // Cut the torn tail off, but only if it is still the end of the file (no other writer appended since).
       try {
         const { size } = await fstatAsync(this.fd);
