@@ -8,6 +8,12 @@
  * Several airlock processes may append to the same file. Each write is one `write(2)` of whole
  * lines to a file opened with O_APPEND, so lines never interleave; before each batch the writer
  * checks whether another process rotated the file, and follows it.
+ *
+ * With the installation's key (audit-key.ts) records are sealed in the keyed format, and a rotation
+ * leaves an `audit/rotated` marker in the new file. Records are sealed when written, not when
+ * appended, so a write that fails (a full disk) never leaves the chain pointing at lost records:
+ * a line cut short is cut off, the chain resumes from the last line on disk, and the next write
+ * starts with an `audit/gap` marker counting what was lost. A symbolic link is never followed.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fdatasync, fstat, fstatSync, ftruncate, mkdirSync, openSync, fchmodSync, read, readSync, rename, stat, write, writeSync } from 'node:fs';

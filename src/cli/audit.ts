@@ -1,8 +1,9 @@
 /**
- * `mcp-airlock audit path | verify | tail | show`: where the audit log is, whether it is intact,
- * and what is in it. Reads only; never changes a record.
+ * `mcp-airlock audit path | verify | seal | tail | show`: where the audit log is, whether it is
+ * intact (with the installation's audit key, and against seals kept elsewhere), and what is in it.
+ * Reads only; never changes a record (`seal` appends to a file of the user's choosing).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { auditFiles, followLines, parseRecord, readLines, verifyAudit, type SealedHead, type VerifyReport } from '../audit/audit-reader.js';
 import { loadAuditKey } from '../audit/audit-key.js';
@@ -25,7 +26,7 @@ interface KeyFlags {
 
 function parseStorage(value: string): StorageMode {
   if (isStorageMode(value)) return value;
-  throw new AirlockError('AIRLOCK_USAGE', `--storage: unknown store ${quote(value)}`, { hint: 'Use auto, keychain or file.' });
+  throw new InvalidArgumentError('use auto, keychain or file.');
 }
 
 /** The installation's audit key, read only (verify never makes one). */
