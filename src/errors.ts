@@ -37,6 +37,7 @@ export type AirlockErrorCode =
   | 'AIRLOCK_AUDIT_WRITE'
   | 'AIRLOCK_AUDIT_READ'
   | 'AIRLOCK_AUDIT_BROKEN'
+  | 'AIRLOCK_AUDIT_KEY'
   | 'AIRLOCK_POLICY_FILE'
   | 'AIRLOCK_AUTH_DISCOVERY'
   | 'AIRLOCK_AUTH_RESOURCE_MISMATCH'
@@ -72,6 +73,7 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_AUDIT_WRITE: ExitCode.config,
   AIRLOCK_AUDIT_READ: ExitCode.config,
   AIRLOCK_AUDIT_BROKEN: ExitCode.auditBroken,
+  AIRLOCK_AUDIT_KEY: ExitCode.config,
   AIRLOCK_POLICY_FILE: ExitCode.config,
   AIRLOCK_AUTH_DISCOVERY: ExitCode.auth,
   AIRLOCK_AUTH_RESOURCE_MISMATCH: ExitCode.auth,

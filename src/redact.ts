@@ -6,7 +6,7 @@
  * Redaction is a safety net, not a guarantee: a secret with no recognisable name or shape cannot
  * be told from data. That is why `digest` is the default.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export type AuditArgsMode = 'none' | 'digest' | 'full';
 
@@ -29,6 +29,11 @@ const TOKEN_SHAPES: RegExp[] = [
   /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack
   /\bAKIA[0-9A-Z]{16}\b/g, // AWS access key id
   /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g, // Google API key (may end in "-", so no \b)
+  /\bnpm_[A-Za-z0-9]{36}\b/g, // npm access token
+  /\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}/g, // Stripe secret, restricted and publishable keys
+  /\bwhsec_[A-Za-z0-9+/=]{20,}/g, // Stripe webhook secret
+  /\bhf_[A-Za-z0-9]{30,}/g, // Hugging Face
+  /\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20,}={0,2}/g, // Azure storage / service bus connection strings
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
 
@@ -54,12 +59,37 @@ function isBasicCredential(match: string): boolean {
   return Buffer.from(encoded, 'base64').toString('utf8').includes(':');
 }
 
-/** Replace token-like runs inside a string. */
+/** `scheme://user:password@host`: the password part of a URL's userinfo (RFC 3986 §3.2.1). */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):([^\s/?#@]*)@/gi;
+/** A query or fragment parameter: `?name=value` or `&name=value`. */
+const QUERY_PARAMETER = /([?&#;])([^=&#\s?]+)=([^&#\s]*)/g;
+/** A value masked before (as is, or URL-encoded by URLSearchParams). */
+const ALREADY_REDACTED = /^(?:\[REDACTED\]|%5BREDACTED%5D)$/i;
+/** Parameter names that carry credentials but are not secret words on their own. */
+const SECRET_PARAMETERS = new Set(['key', 'sig', 'signature', 'code', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-signature']);
+
+/** Secret-sounding names that hold metadata, never a secret: `token_endpoint`, `token_type`, `…_auth_methods_supported`. */
+export const METADATA_NAME = /(?:_endpoint|_uri|_url|_type|_method|_methods|_supported|_alg|_values|_expires_at|_expires_in)$/;
+
+function secretParameter(name: string): boolean {
+  let decoded = name;
+  try {
+    decoded = decodeURIComponent(name);
+  } catch {
+    // keep it as written
+  }
+  const lower = decoded.toLowerCase();
+  return SECRET_PARAMETERS.has(lower) || (isSecretName(decoded) && !METADATA_NAME.test(lower));
+}
+
+/** Replace token-like runs inside a string, URL passwords, and secret-looking query parameters. */
 export function redactString(value: string): string {
   let out = value;
   for (const shape of TOKEN_SHAPES) {
     out = out.replace(shape, (match) => (match.startsWith('Basic') && !isBasicCredential(match) ? match : REDACTED));
   }
+  if (out.includes('@')) out = out.replace(URL_PASSWORD, (_match, head: string, password: string) => (password === '' ? `${head}:@` : `${head}:${REDACTED}@`));
+  if (out.includes('=')) out = out.replace(QUERY_PARAMETER, (match, sep: string, name: string, item: string) => (item !== '' && !ALREADY_REDACTED.test(item) && secretParameter(name) ? `${sep}${name}=${REDACTED}` : match));
   return out;
 }
 
@@ -76,15 +106,27 @@ export function redactValue(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** SHA-256 of the arguments as JSON, in the order the client sent them. */
-export function digestArguments(args: unknown): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(args ?? null)).digest('hex')}`;
+/**
+ * A digest of the arguments as JSON, in the order the client sent them. With a key (derived from
+ * the installation's audit key, see audit-key.ts), `hmac-sha256:<hex>`: equal arguments still give
+ * equal digests, but without the key nobody can test guesses (a 6-digit code has only a million).
+ * Without one, the old unkeyed `sha256:<hex>`.
+ */
+export function digestArguments(args: unknown, key?: Buffer): string {
+  const text = JSON.stringify(args ?? null);
+  if (key) return `hmac-sha256:${createHmac('sha256', key).update(text).digest('hex')}`;
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** The key for argument digests: derived from the audit key, so a digest never reveals a chain hash or the reverse. */
+export function argumentDigestKey(auditSecret: Buffer): Buffer {
+  return createHmac('sha256', auditSecret).update('mcp-airlock audit args digest').digest();
 }
 
 /** What goes in the record's `args` for this mode; undefined means "leave the member out". */
-export function recordArguments(args: unknown, mode: AuditArgsMode): unknown {
+export function recordArguments(args: unknown, mode: AuditArgsMode, digestKey?: Buffer): unknown {
   if (mode === 'none' || args === undefined) return undefined;
-  if (mode === 'digest') return digestArguments(args);
+  if (mode === 'digest') return digestArguments(args, digestKey);
   return redactValue(args);
 }
 

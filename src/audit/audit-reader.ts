@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AirlockError, describeError, quote } from '../errors.js';
-import { chainHash, GENESIS_HASH, openLine, type AuditRecord } from './audit-record.js';
+import { chainHash, GENESIS_HASH, keyedChainHash, openLine, UNKEYED_FORMAT_VERSION, type AuditRecord, type ChainKey } from './audit-record.js';
 
 /** The files of one audit log, oldest first: `audit-<time>-<pid>.jsonl`..., then `audit.jsonl`. */
 export async function auditFiles(liveFile: string): Promise<string[]> {
@@ -86,6 +86,21 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** Chains that begin in an earlier file than the ones checked (only when checking one file). */
   continued: string[];
+  /** Records and chains in format 1 (plain SHA-256, before the audit key): they show accidents, not a rewrite. */
+  unkeyed: { records: number; chains: number };
+  /** The id of the key the keyed records were checked with, when there were any. */
+  key?: string;
+  /** Records the writer lost to failed writes, as its audit/gap markers say. */
+  lost: number;
+  /** Sealed chain heads checked (`--seal`). */
+  sealed: number;
+}
+
+/** One chain head as `audit seal` anchors it. */
+export interface SealedHead {
+  chain: string;
+  seq: number;
+  hash: string;
 }
 
 export interface VerifyOptions {
@@ -93,18 +108,45 @@ export interface VerifyOptions {
   partial?: boolean;
   /** Stop after this many problems. */
   maxProblems?: number;
+  /** The installation's key: without it, keyed records cannot be checked (and are reported so). */
+  key?: ChainKey & { created?: string };
+  /** Fail on format 1 (unkeyed) records too. */
+  requireKeyed?: boolean;
+  /** Heads from `audit seal`: each must still be in the log, unchanged. */
+  seals?: SealedHead[];
+}
+
+/** The hash a line claims must be this, by its format; undefined when it cannot be checked here. */
+function expectedHash(record: AuditRecord, body: string, key: ChainKey | undefined): string | undefined {
+  if (record.v === UNKEYED_FORMAT_VERSION) return chainHash(record.prev, body);
+  if (key === undefined || record.key !== key.id) return undefined;
+  return keyedChainHash(key.secret, record.prev, body);
 }
 
 /**
- * Walk every record: its hash must match its text (not changed), its `prev` the hash of the
+ * Walk every record: its hash must match its text (not changed; in format 2 the hash is an HMAC
+ * under the installation's key, so only the key holder can make one), its `prev` the hash of the
  * previous record of its chain and its `seq` one more (none removed, reordered or inserted), and
- * each chain must start at seq 0 from the all-zero hash (none removed from the start).
+ * each chain must start at seq 0 from the all-zero hash (none removed from the start). Across
+ * files, each file that begins with keyed records must name the file before it (an
+ * `audit/rotated` marker), so a whole file removed from the set shows. Format 1 records written
+ * after the key was made, or after keyed records, are refused: that is what a rewrite without the
+ * key looks like. With `seals`, every sealed head must still be there.
  */
 export async function verifyAudit(files: string[], options: VerifyOptions = {}): Promise<VerifyReport> {
   const maxProblems = options.maxProblems ?? 20;
-  const chains = new Map<string, { seq: number; hash: string }>();
-  const report: VerifyReport = { files, records: 0, chains: 0, problems: [], continued: [] };
-  const problem = (at: AuditLine, message: string): boolean => {
+  const key = options.key;
+  const chains = new Map<string, { seq: number; hash: string; keyed: boolean }>();
+  const report: VerifyReport = { files, records: 0, chains: 0, problems: [], continued: [], unkeyed: { records: 0, chains: 0 }, lost: 0, sealed: 0 };
+  if (key) report.key = key.id;
+  const seals = new Map<string, SealedHead[]>();
+  for (const head of options.seals ?? []) seals.set(head.chain, [...(seals.get(head.chain) ?? []), head]);
+  const sealSeen = new Set<SealedHead>();
+  const uncheckable = new Set<string>();
+  let sawKeyed = false;
+  /** Per file: its first record's format, and the files its audit/rotated markers name. */
+  const fileInfo = new Map<string, { firstKeyed?: boolean; names: Set<string>; at?: AuditLine }>();
+  const problem = (at: Pick<AuditLine, 'file' | 'line'>, message: string): boolean => {
     report.problems.push({ file: at.file, line: at.line, message });
     return report.problems.length >= maxProblems;
   };
@@ -118,11 +160,40 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
       if (problem(at, `line ${at.line} ${what}`)) break;
       continue;
     }
-    if (chainHash(record.prev, sealed.body) !== sealed.hash) {
+    let info = fileInfo.get(at.file);
+    if (!info) fileInfo.set(at.file, (info = { names: new Set(), at }));
+    const keyed = record.v !== UNKEYED_FORMAT_VERSION;
+    info.firstKeyed ??= keyed;
+    if (keyed) sawKeyed = true;
+    else {
+      report.unkeyed.records += 1;
+      if (!chains.has(record.chain)) report.unkeyed.chains += 1;
+    }
+    const expected = expectedHash(record, sealed.body, key);
+    if (expected === undefined) {
+      if (!uncheckable.has(record.chain)) {
+        uncheckable.add(record.chain);
+        const why = key === undefined ? 'this installation has no audit key' : `this installation's key is ${key.id}`;
+        if (problem(at, `chain ${record.chain} is sealed with audit key ${JSON.stringify(record.key ?? null)} and cannot be checked: ${why}`)) break;
+      }
+    } else if (expected !== sealed.hash) {
       // Carry on from the hash it claims, so one changed record is one problem, not a cascade.
-      chains.set(record.chain, { seq: record.seq, hash: sealed.hash });
+      chains.set(record.chain, { seq: record.seq, hash: sealed.hash, keyed });
       if (problem(at, `record ${record.seq} of chain ${record.chain} was changed: its hash does not match its contents`)) break;
       continue;
+    }
+    if (!keyed) {
+      if (options.requireKeyed) {
+        if (!chains.has(record.chain) && problem(at, `chain ${record.chain} is unkeyed (format 1): anyone could have rewritten it (--require-keyed)`)) break;
+      } else if (key?.created !== undefined && record.time >= key.created && !chains.has(record.chain)) {
+        if (problem(at, `chain ${record.chain} is unkeyed (format 1) but dated after this installation's audit key was made (${key.created}): a rewrite without the key?`)) break;
+      } else if (sawKeyed && !chains.has(record.chain)) {
+        if (problem(at, `chain ${record.chain} is unkeyed (format 1) but comes after keyed records: a rewrite without the key?`)) break;
+      }
+    }
+    if (record.kind === 'marker') {
+      if (record.method === 'audit/rotated' && typeof record.file === 'string') info.names.add(record.file);
+      if (record.method === 'audit/gap' && typeof record.lost === 'number') report.lost += record.lost;
     }
     const last = chains.get(record.chain);
     if (last === undefined) {
@@ -140,10 +211,52 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     } else if (record.prev !== last.hash) {
       if (problem(at, `chain ${record.chain}: record ${record.seq} does not follow record ${last.seq} (its prev hash differs)`)) break;
     }
-    chains.set(record.chain, { seq: record.seq, hash: sealed.hash });
+    for (const head of seals.get(record.chain) ?? []) {
+      if (head.seq !== record.seq) continue;
+      sealSeen.add(head);
+      if (head.hash !== sealed.hash && problem(at, `record ${record.seq} of chain ${record.chain} is not the one that was sealed (its hash differs from the seal)`)) break;
+    }
+    chains.set(record.chain, { seq: record.seq, hash: sealed.hash, keyed });
   }
   report.chains = chains.size;
+  if (report.problems.length < maxProblems && !options.partial) checkFileLinks(files, fileInfo, problem);
+  for (const head of options.seals ?? []) {
+    if (report.problems.length >= maxProblems) break;
+    if (sealSeen.has(head)) {
+      report.sealed += 1;
+      continue;
+    }
+    const last = chains.get(head.chain);
+    const where = { file: files.at(-1) ?? '', line: 0 };
+    problem(where, last === undefined
+      ? `chain ${head.chain} was sealed at record ${head.seq} but is missing from the log`
+      : `chain ${head.chain} was sealed at record ${head.seq} but ends at record ${last.seq}: records were removed from its end`);
+  }
   return report;
+}
+
+/**
+ * Every file after the first that begins with keyed records names the one before it; every file
+ * a marker names is in the set. A file named but absent was removed (or pruned) whole.
+ */
+function checkFileLinks(
+  files: string[],
+  fileInfo: Map<string, { firstKeyed?: boolean; names: Set<string>; at?: AuditLine }>,
+  problem: (at: Pick<AuditLine, 'file' | 'line'>, message: string) => boolean,
+): void {
+  const present = new Set(files.map((file) => basename(file)));
+  for (let i = 0; i < files.length; i++) {
+    const info = fileInfo.get(files[i]!);
+    if (!info) continue;
+    for (const name of info.names) {
+      if (!present.has(name) && problem({ file: files[i]!, line: 0 }, `${basename(files[i]!)} follows ${name}, which is missing from the log: a whole file was removed`)) return;
+    }
+    if (i > 0 && info.firstKeyed && !info.names.has(basename(files[i - 1]!))) {
+      const named = [...info.names];
+      if (named.length > 0 && named.every((name) => !present.has(name))) continue; // reported above
+      if (problem({ file: files[i]!, line: 0 }, `${basename(files[i]!)} does not name ${basename(files[i - 1]!)} as the file before it: a file between them was removed, or the log was restarted`)) return;
+    }
+  }
 }
 
 /**

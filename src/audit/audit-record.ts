@@ -8,11 +8,16 @@
  *
  * The hash covers the exact bytes of the line up to its `hash` member, so `verify` needs no
  * canonical JSON: a line is `{...,"hash":"<64 hex>"}` and its hash is
- * SHA-256(prev-hash-hex + "\n" + line-without-hash + "}").
+ * HMAC-SHA256(installation key, prev-hash-hex + "\n" + line-without-hash + "}") in format 2
+ * (`"v":2,"key":"<key id>"`, see audit-key.ts), or plain SHA-256 of the same text in format 1 (logs
+ * written before the key: anyone can recompute those, so they show accidents, not tampering).
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
-export const AUDIT_FORMAT_VERSION = 1;
+/** Format 1: unkeyed SHA-256 chain (before issue 14). */
+export const UNKEYED_FORMAT_VERSION = 1;
+/** Format 2: HMAC-SHA256 chain under the installation's audit key. */
+export const AUDIT_FORMAT_VERSION = 2;
 export const GENESIS_HASH = '0'.repeat(64);
 
 /** What happened to a call: how it ended, as the client saw it. */
@@ -96,9 +101,36 @@ export interface AuditEvent {
   airlock: string;
 }
 
+/**
+ * A record the writer adds about the log itself, in its own chain: `audit/rotated` (the file before
+ * this one, so a whole missing file shows) and `audit/gap` (records lost to a failed write).
+ */
+export interface AuditMarker {
+  time: string;
+  kind: 'marker';
+  method: 'audit/rotated' | 'audit/gap';
+  /** audit/rotated: the base name of the file this one follows. */
+  file?: string;
+  /** audit/gap: how many records were lost. */
+  lost?: number;
+  detail?: string;
+  airlock: string;
+}
+
+/** What a chain key is to sealing and checking: its public id and the secret. */
+export interface ChainKey {
+  id: string;
+  secret: Buffer;
+}
+
 /** A record as written: the event plus its place in the chain. */
-export interface AuditRecord extends AuditEvent {
+export interface AuditRecord extends Omit<AuditEvent, 'kind'> {
+  kind: AuditEvent['kind'] | 'marker';
+  file?: string;
+  lost?: number;
   v: number;
+  /** Format 2: the id of the key that seals it. */
+  key?: string;
   chain: string;
   seq: number;
   prev: string;
@@ -107,20 +139,34 @@ export interface AuditRecord extends AuditEvent {
 
 const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
 
-/** SHA-256 over the previous hash and the line's text without its hash member. */
+/** Format 1: SHA-256 over the previous hash and the line's text without its hash member. */
 export function chainHash(prev: string, body: string): string {
   return createHash('sha256').update(prev).update('\n').update(body).digest('hex');
+}
+
+/** The key as a KeyObject, made once per key: cheaper per record than a Buffer. */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+function keyObjectOf(secret: Buffer): KeyObject {
+  let key = keyObjects.get(secret);
+  if (!key) keyObjects.set(secret, (key = createSecretKey(secret)));
+  return key;
+}
+
+/** Format 2: the same text under HMAC-SHA256 with the installation's key. */
+export function keyedChainHash(secret: Buffer, prev: string, body: string): string {
+  return createHmac('sha256', keyObjectOf(secret)).update(prev).update('\n').update(body).digest('hex');
 }
 
 /**
  * Serialise one record as a line (no newline), linking it to `prev`. Member order is fixed by the
  * object literal, so lines read well: chain position first, then what happened.
  */
-export function sealRecord(event: AuditEvent, chain: string, seq: number, prev: string): string {
+export function sealRecord(event: AuditEvent | AuditMarker, chain: string, seq: number, prev: string, key?: ChainKey): string {
   // The chain members are hex and a number: written by hand, the event serialised once (this
   // runs for every message, so no intermediate objects).
-  const body = `{"v":${AUDIT_FORMAT_VERSION},"chain":"${chain}","seq":${seq},"prev":"${prev}",${JSON.stringify(event).slice(1)}`;
-  const hash = chainHash(prev, body);
+  const head = key ? `{"v":${AUDIT_FORMAT_VERSION},"key":"${key.id}"` : `{"v":${UNKEYED_FORMAT_VERSION}`;
+  const body = `${head},"chain":"${chain}","seq":${seq},"prev":"${prev}",${JSON.stringify(event).slice(1)}`;
+  const hash = key ? keyedChainHash(key.secret, prev, body) : chainHash(prev, body);
   return `${body.slice(0, -1)},"hash":"${hash}"}`;
 }
 

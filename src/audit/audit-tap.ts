@@ -11,7 +11,7 @@ import { messageText } from '../bridge/message-text.js';
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import type { MessageTap, Side } from '../bridge/stage.js';
 import type { AuditDirection, AuditEvent, AuditOutcome, AuditPrincipal } from './audit-record.js';
-import { recordArguments, type AuditArgsMode } from '../redact.js';
+import { recordArguments, redactString, type AuditArgsMode } from '../redact.js';
 
 /** Where the tap's events go (an AuditWriter; a promise in sync mode). */
 export interface AuditSink {
@@ -26,6 +26,8 @@ export interface AuditTapOptions {
   /** "stdio->streamable-http": read when a record is written, since auto mode decides late. */
   transport: () => string;
   args: AuditArgsMode;
+  /** Keys `--audit-args digest` (redact.ts argumentDigestKey); without it, plain SHA-256. */
+  digestKey?: Buffer;
   version: string;
   principal?: () => AuditPrincipal | null | undefined;
 }
@@ -45,11 +47,12 @@ interface OpenCall {
 function targetOf(method: string, params: Record<string, unknown> | undefined): string | undefined {
   if (!params) return undefined;
   if (method === 'tools/call' || method === 'prompts/get') return typeof params.name === 'string' ? params.name : undefined;
-  if (method.startsWith('resources/')) return typeof params.uri === 'string' ? params.uri : undefined;
+  // A resource URI can carry credentials (`postgres://admin:PASS@db`, `?access_token=`): recorded without them, in every mode.
+  if (method.startsWith('resources/')) return typeof params.uri === 'string' ? redactString(params.uri) : undefined;
   if (method === 'completion/complete') {
     const ref = params.ref as { name?: unknown; uri?: unknown } | undefined;
     const value = ref?.name ?? ref?.uri;
-    return typeof value === 'string' ? value : undefined;
+    return typeof value === 'string' ? redactString(value) : undefined;
   }
   return undefined;
 }
@@ -134,7 +137,7 @@ export class AuditTap implements MessageTap {
       method: message.method,
       id: message.id,
       name: targetOf(message.method, params),
-      args: this.options.args === 'none' ? undefined : recordArguments(argumentsOf(message.method, params), this.options.args),
+      args: this.options.args === 'none' ? undefined : recordArguments(argumentsOf(message.method, params), this.options.args, this.options.digestKey),
       bytes: byteLength(message),
     });
   }

@@ -9,7 +9,9 @@ import type { AuditPrincipal } from '../audit/audit-record.js';
 import { defaultAuditFile, prepareDefaultDirectory } from '../audit/audit-location.js';
 import { AuditTap } from '../audit/audit-tap.js';
 import { AuditWriter } from '../audit/audit-writer.js';
-import type { AuditArgsMode } from '../redact.js';
+import { loadAuditKey } from '../audit/audit-key.js';
+import { argumentDigestKey, type AuditArgsMode } from '../redact.js';
+import type { StorageMode } from '../store/storage-mode.js';
 import { transportNameOf } from '../bridge/stage.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -24,6 +26,9 @@ export interface AuditFlags {
   auditMaxSize: number;
 }
 
+/** Where the audit key lives: the command's --storage when it has one (credentials and key live together), else auto. */
+export type AuditKeyFlags = AuditFlags & { storage?: StorageMode };
+
 const DEFAULT_AUDIT_MAX_SIZE = 10 * 1024 * 1024;
 
 function parseArgsMode(value: string): AuditArgsMode {
@@ -35,7 +40,7 @@ export function addAuditOptions(command: Command): Command {
   return command
     .option('--no-audit', 'do not write the audit log')
     .option('--audit-file <path>', 'write the audit log here (default: the platform log directory; see `mcp-airlock audit path`)')
-    .option('--audit-args <mode>', 'record tool arguments as: none | digest (SHA-256) | full (secrets redacted)', parseArgsMode, 'digest')
+    .option('--audit-args <mode>', 'record tool arguments as: none | digest (HMAC-SHA256 under the audit key) | full (secrets redacted)', parseArgsMode, 'digest')
     .option('--audit-sync', 'write and sync each record to disk before the answer is forwarded', false)
     .option('--audit-max-size <size>', 'rotate the audit file past this size (0: never)', (v: string) => (v.trim() === '0' ? 0 : parseSize(v)), DEFAULT_AUDIT_MAX_SIZE);
 }
@@ -58,8 +63,11 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
-/** Open the audit log the flags ask for (undefined with --no-audit). Fails before any traffic flows. */
-export function openAuditLog(flags: AuditFlags, context: AuditContext): AuditLog | undefined {
+/**
+ * Open the audit log the flags ask for (undefined with --no-audit), with the installation's audit
+ * key (made on first use; see audit-key.ts). Fails before any traffic flows.
+ */
+export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext): Promise<AuditLog | undefined> {
   if (!flags.audit) return undefined;
   const file = auditFileFor(flags);
   if (flags.auditFile === undefined) {
@@ -72,8 +80,11 @@ export function openAuditLog(flags: AuditFlags, context: AuditContext): AuditLog
       });
     }
   }
-  const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log });
-  context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}`);
+  const key = await loadAuditKey({ storage: flags.storage ?? 'auto', log: context.log, create: true });
+  if (!key) throw new AirlockError('AIRLOCK_AUDIT_KEY', 'no audit key could be made');
+  const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log, key, version: context.version });
+  const digestKey = argumentDigestKey(key.secret);
+  context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}, key ${key.id} (${key.backend})`);
   return {
     tapFor: (session, inbound, outbound, principal) =>
       new AuditTap({
@@ -82,6 +93,7 @@ export function openAuditLog(flags: AuditFlags, context: AuditContext): AuditLog
         server: context.server,
         transport: () => `${transportNameOf(inbound)}->${transportNameOf(outbound)}`,
         args: flags.auditArgs,
+        digestKey,
         version: context.version,
         principal,
       }),

@@ -1,10 +1,14 @@
 /**
- * `mcp-airlock audit path | verify | tail | show`: where the audit log is, whether it is intact,
- * and what is in it. Reads only; never changes a record.
+ * `mcp-airlock audit path | verify | seal | tail | show`: where the audit log is, whether it is
+ * intact (with the installation's audit key, and against seals kept elsewhere), and what is in it.
+ * Reads only; never changes a record (`seal` appends to a file of the user's choosing).
  */
-import type { Command } from 'commander';
-import { stat } from 'node:fs/promises';
-import { auditFiles, followLines, parseRecord, readLines, verifyAudit, type VerifyReport } from '../audit/audit-reader.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { appendFile, readFile, stat } from 'node:fs/promises';
+import { auditFiles, followLines, parseRecord, readLines, verifyAudit, type SealedHead, type VerifyReport } from '../audit/audit-reader.js';
+import { loadAuditKey } from '../audit/audit-key.js';
+import { createLogger } from '../log.js';
+import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { formatLine, formatTable, parseOutcome, parseSince, recordMatcher, type AuditFilter } from '../audit/audit-query.js';
 import type { AuditRecord } from '../audit/audit-record.js';
 import { AirlockError, ExitCode, quote } from '../errors.js';
@@ -14,6 +18,46 @@ import type { CommandResult } from './program.js';
 
 interface FileFlag {
   auditFile?: string;
+}
+
+interface KeyFlags {
+  storage: StorageMode;
+}
+
+function parseStorage(value: string): StorageMode {
+  if (isStorageMode(value)) return value;
+  throw new InvalidArgumentError('use auto, keychain or file.');
+}
+
+/** The installation's audit key, read only (verify never makes one). */
+async function readKey(flags: KeyFlags): Promise<Awaited<ReturnType<typeof loadAuditKey>>> {
+  return loadAuditKey({ storage: flags.storage, log: createLogger('warn'), create: false });
+}
+
+/** Every head in a seal file (one JSON object per line, as `audit seal` writes them). */
+async function readSeals(path: string): Promise<SealedHead[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new AirlockError('AIRLOCK_AUDIT_READ', `cannot read the seal file ${quote(path)}: ${(error as Error).message}`, { cause: error });
+  }
+  const heads: SealedHead[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const seal = (() => {
+      try {
+        return JSON.parse(line) as { heads?: unknown };
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!seal || !Array.isArray(seal.heads)) throw new AirlockError('AIRLOCK_AUDIT_READ', `${quote(path)} is not a seal file (a line is not a seal)`, { hint: 'Pass the file `mcp-airlock audit seal` wrote.' });
+    for (const head of seal.heads as SealedHead[]) {
+      if (typeof head?.chain === 'string' && Number.isInteger(head.seq) && typeof head.hash === 'string') heads.push(head);
+    }
+  }
+  return heads;
 }
 
 const out = (text: string): void => void process.stdout.write(`${text}\n`);
@@ -40,17 +84,45 @@ export function registerAudit(program: Command, result: CommandResult): void {
     out(auditFileFor(flags));
   });
 
-  withFile(audit.command('verify').description('check every hash chain: report the first changed, missing or reordered record'))
+  const withKey = (command: Command): Command =>
+    command.option('--storage <where>', 'where the audit key is: auto | keychain | file (as for credentials)', parseStorage, 'auto');
+
+  withKey(withFile(audit.command('verify').description('check every keyed hash chain: report the first changed, missing or reordered record or file')))
     .argument('[file]', 'check only this file (chains that began in an earlier file are not checked back)')
+    .option('--seal <file>', 'also check the chain heads `audit seal` anchored in this file: none may be missing or changed')
+    .option('--require-keyed', 'fail on unkeyed (format 1) records too, which anyone could have rewritten')
     .option('--json', 'print the report as JSON')
-    .action(async (file: string | undefined, flags: FileFlag & { json?: boolean }) => {
+    .action(async (file: string | undefined, flags: FileFlag & KeyFlags & { json?: boolean; seal?: string; requireKeyed?: boolean }) => {
       const files = file === undefined ? await filesOf(flags) : [file];
       if (file !== undefined) await stat(file).catch((error: unknown) => {
         throw new AirlockError('AIRLOCK_AUDIT_READ', `cannot read ${quote(file)}: ${(error as Error).message}`, { cause: error });
       });
-      const report = await verifyAudit(files, { partial: file !== undefined });
+      const key = await readKey(flags);
+      const seals = flags.seal === undefined ? undefined : await readSeals(flags.seal);
+      const report = await verifyAudit(files, { partial: file !== undefined, key, requireKeyed: flags.requireKeyed === true, seals });
       printReport(report, flags.json === true);
       result.exitCode = report.problems.length === 0 ? ExitCode.ok : ExitCode.auditBroken;
+    });
+
+  withKey(withFile(audit.command('seal').description('verify the log, then print (or append to a file elsewhere) the head of every chain, to check later with `verify --seal`')))
+    .option('--append-to <file>', 'append the seal to this file (keep it where whoever can write the audit log cannot: another host, a WORM store)')
+    .action(async (flags: FileFlag & KeyFlags & { appendTo?: string }) => {
+      const files = await filesOf(flags);
+      const key = await readKey(flags);
+      const report = await verifyAudit(files, { key });
+      if (report.problems.length > 0) {
+        printReport(report, false);
+        process.stderr.write('mcp-airlock: not sealed: the log is broken\n');
+        result.exitCode = ExitCode.auditBroken;
+        return;
+      }
+      const heads = await chainHeads(files);
+      const seal = JSON.stringify({ sealed: new Date().toISOString(), log: auditFileFor(flags), files: files.length, records: report.records, key: key?.id ?? null, heads });
+      if (flags.appendTo === undefined) out(seal);
+      else {
+        await appendFile(flags.appendTo, `${seal}\n`, { mode: 0o600 });
+        out(`sealed ${heads.length} chain${heads.length === 1 ? '' : 's'} (${report.records} records) into ${flags.appendTo}`);
+      }
     });
 
   withFile(audit.command('tail').description('print the newest records; -f keeps printing new ones'))
@@ -122,6 +194,16 @@ export function registerAudit(program: Command, result: CommandResult): void {
     });
 }
 
+/** The last record of every chain: what a seal anchors. */
+async function chainHeads(files: string[]): Promise<SealedHead[]> {
+  const heads = new Map<string, SealedHead>();
+  for await (const line of readLines(files)) {
+    const record = parseRecord(line.text);
+    if (record && typeof record.hash === 'string') heads.set(record.chain, { chain: record.chain, seq: record.seq, hash: record.hash });
+  }
+  return [...heads.values()];
+}
+
 function printReport(report: VerifyReport, json: boolean): void {
   if (json) {
     out(JSON.stringify(report, null, 2));
@@ -130,6 +212,11 @@ function printReport(report: VerifyReport, json: boolean): void {
   const where = `${report.records} records in ${report.chains} chains across ${report.files.length} file${report.files.length === 1 ? '' : 's'}`;
   if (report.problems.length === 0) {
     out(`ok: ${where}, every chain intact`);
+    if (report.unkeyed.records > 0) {
+      out(`note: ${report.unkeyed.records} record(s) in ${report.unkeyed.chains} chain(s) are unkeyed (format 1, written before the audit key): they show accidental damage, not a rewrite`);
+    }
+    if (report.lost > 0) out(`note: ${report.lost} record(s) were lost to failed writes (audit/gap markers)`);
+    if (report.sealed > 0) out(`note: ${report.sealed} sealed chain head(s) found unchanged`);
     if (report.continued.length > 0) out(`note: ${report.continued.length} chain(s) began in an earlier file; check all files (without a file argument) to verify those links`);
     return;
   }

@@ -96,7 +96,7 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
   const policy = compilePolicy(document, { now: context.now });
   const fallback = context.defaultCaller ?? ANONYMOUS;
   const principal = withClaims(context.principal, context.claims, policy.identityClaims);
-  const audit: AuditLog | undefined = openAuditLog(flags, context);
+  const audit: AuditLog | undefined = await openAuditLog(flags, context);
   return {
     forSession: ({ session, inbound, outbound, principal: own, caller }) => {
       const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback));

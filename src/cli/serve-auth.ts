@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { AirlockError, describeError, quote } from '../errors.js';
@@ -26,6 +26,8 @@ export interface ServeAuthFlags {
   oauthScopes?: string;
   toolScope: string[];
   resourceUrl?: string;
+  /** Accept `typ: JWT` access tokens (RFC 9068 wants at+jwt). */
+  oauthAllowPlainJwt?: boolean;
 }
 
 function parseToolScope(value: string, previous: string[] = []): string[] {
@@ -42,6 +44,7 @@ export function addServeAuthOptions(command: Command): Command {
     .option('--oauth-jwks <url>', "the issuer's JWKS URL (default: its jwks_uri from discovery)")
     .option('--oauth-audience <value>', 'accepted token audience (default: the resource URL) (repeatable)', collect, [])
     .option('--oauth-scopes <a,b>', 'scopes every request needs')
+    .option('--oauth-allow-plain-jwt', 'accept access tokens whose typ is JWT (or absent), for providers that do not send RFC 9068 at+jwt', false)
     .option('--tool-scope <pattern=scope>', 'calling tools matching the pattern also needs the scope (repeatable)', parseToolScope, [])
     .option('--resource-url <url>', 'the public URL of the MCP endpoint, when airlock sits behind a proxy (default: http://HOST:PORT/mcp)');
 }
@@ -59,7 +62,8 @@ export interface InboundIdentityOptions {
 }
 
 /** Read and check the flags (and discover the JWKS) before listening; undefined without auth flags. */
-export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, identity: InboundIdentityOptions = {}): Promise<InboundAuthSetup | undefined> {
+/** `allowHttp`: serve's --allow-http, which also lets a non-loopback JWKS be plain http. */
+export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: boolean }, log: Logger, identity: InboundIdentityOptions = {}): Promise<InboundAuthSetup | undefined> {
   const staticChoices = [flags.authTokenFile !== undefined && !flags.authTokenGenerate, flags.authTokenEnv !== undefined, flags.authTokenGenerate].filter(Boolean).length;
   if (staticChoices > 1) throw usage('give one of --auth-token-file, --auth-token-env and --auth-token-generate');
   if (staticChoices > 0 && flags.oauthIssuer !== undefined) throw usage('a static token (--auth-token-*) and --oauth-issuer exclude each other');
@@ -67,7 +71,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, ide
     throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope and --resource-url need --oauth-issuer');
   }
   // jose loads only when serve is protected.
-  const { oauthResourceAuth, staticTokenAuth } = await import('../policy/inbound-auth.js');
+  const { checkJwksUri, oauthResourceAuth, staticTokenAuth } = await import('../policy/inbound-auth.js');
   if (staticChoices > 0) {
     const token = readStaticToken(flags, log);
     return { build: () => ({ auth: staticTokenAuth(token) }), describe: 'a static bearer token' };
@@ -75,6 +79,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, ide
   if (flags.oauthIssuer === undefined) return undefined;
   const issuer = flags.oauthIssuer;
   const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, log));
+  checkJwksUri(jwksUri, flags.allowHttp === true, flags.oauthJwks === undefined ? `--oauth-issuer: the jwks_uri of ${quote(issuer)}` : '--oauth-jwks');
   const requiredScopes = (flags.oauthScopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const toolScopes = flags.toolScope.map((rule) => {
     const [pattern, scope] = rule.split('=') as [string, string];
@@ -104,6 +109,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags, log: Logger, ide
           toolScopes,
           resourceMetadataUrl: `${origin}${metadataPath(resourcePath)}`,
           identityClaims: identity.identityClaims,
+          allowPlainJwtTyp: flags.oauthAllowPlainJwt === true,
           log,
         }),
         resourceMetadata: { paths: [...new Set(['/.well-known/oauth-protected-resource', metadataPath(resourcePath), metadataPath(paths.mcp), metadataPath(paths.sse)])], document },
@@ -126,6 +132,7 @@ function readStaticToken(flags: ServeAuthFlags, log: Logger): string {
   let existing: string | undefined;
   try {
     existing = readFileSync(file, 'utf8').trim();
+    warnIfShared(file, log);
   } catch (error) {
     if (!flags.authTokenGenerate || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new AirlockError('AIRLOCK_HEADER_FILE', `cannot read the token file ${quote(file)}: ${describeError(error)}`, { hint: 'Check the path, or use --auth-token-generate to create one.', cause: error });
@@ -142,6 +149,15 @@ function readStaticToken(flags: ServeAuthFlags, log: Logger): string {
   // Printed once, on stderr (never stdout, never a log file), so the user can configure a client.
   process.stderr.write(`mcp-airlock: generated a bearer token for serve, stored in ${file} (0600):\n${token}\n`);
   return token;
+}
+
+/** A token file others can read is a token others have: say so (the token still works). */
+function warnIfShared(file: string, log: Logger): void {
+  if (process.platform === 'win32') return;
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  const who = mode & 0o004 ? 'everyone' : 'its group';
+  log.warn(`the token file ${quote(file)} is readable by ${who} (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${JSON.stringify(file)}`);
 }
 
 /**

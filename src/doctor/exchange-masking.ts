@@ -6,7 +6,7 @@
  * Metadata is shown as it is: names such as `token_endpoint` are not secrets, so the audit log's
  * name heuristics (`redactValue`) are not used here.
  */
-import { isSecretName, REDACTED, redactString } from '../redact.js';
+import { isSecretName, METADATA_NAME, REDACTED, redactString } from '../redact.js';
 
 /** Headers whose value is a credential (RFC 9110 §11.6.2, RFC 6265) beyond what their name says. */
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
@@ -39,6 +39,17 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set([
   'actor_token',
 ]);
 
+/**
+ * Whether a JSON member or parameter holds a secret: the OAuth fields above, and any other name
+ * that sounds like one (`api_key`, `secret`, `privateKey`, …) unless it names metadata or the value
+ * is a URL (shown, with its own secrets redacted).
+ */
+export function isSecretField(name: string, value: string): boolean {
+  if (SECRET_FIELDS.has(name)) return true;
+  if (!isSecretName(name) || METADATA_NAME.test(name.toLowerCase())) return false;
+  return !/^https?:\/\//i.test(value);
+}
+
 /** A header value as shown: credentials replaced, the auth scheme kept ("Bearer [REDACTED]"). */
 export function maskHeaderValue(name: string, value: string): string {
   const key = name.toLowerCase();
@@ -67,7 +78,7 @@ export function maskHeaders(headers: Headers | undefined): Record<string, string
 function maskParams(params: URLSearchParams): boolean {
   let changed = false;
   for (const name of new Set(params.keys())) {
-    if (SECRET_FIELDS.has(name)) {
+    if (isSecretField(name, params.get(name) ?? '')) {
       params.set(name, REDACTED);
       changed = true;
     }
@@ -98,7 +109,7 @@ function maskJson(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => maskJson(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_FIELDS.has(key) && typeof item === 'string' && item !== '' ? REDACTED : maskJson(item, depth + 1);
+    out[key] = typeof item === 'string' && item !== '' && isSecretField(key, item) ? REDACTED : maskJson(item, depth + 1);
   }
   return out;
 }

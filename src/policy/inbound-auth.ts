@@ -9,10 +9,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import { principalFromClaims, scopesOf, type IdentityClaimNames } from '../audit/principal.js';
-import { describeError } from '../errors.js';
+import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { globToRegExp } from './tool-policy.js';
 
@@ -27,6 +27,17 @@ export interface InboundAuth {
   check(req: IncomingMessage): Promise<AuthVerdict>;
   /** A refusal when these scopes lack what calling `tool` needs (403 insufficient_scope), else undefined. */
   checkToolScope(tool: string, scopes: string[]): AuthVerdict | undefined;
+}
+
+/**
+ * Who owns a serve session: the issuer and the subject (`sub`), else the issuer and the client
+ * (`client_id`, RFC 9068 §2.2), in separate name spaces so that a token without `sub` whose client
+ * id is someone's subject cannot claim that person's session. Never `azp`: `oauthResourceAuth`
+ * refuses a token that names neither a subject nor a client_id. Null for a caller without a principal.
+ */
+export function sessionOwner(principal: AuditPrincipal | null | undefined): string | null {
+  if (!principal) return null;
+  return principal.subject !== undefined ? `${principal.issuer} sub:${principal.subject}` : `${principal.issuer} client:${principal.clientId}`;
 }
 
 /** RFC 6750 §2.1: `Authorization: Bearer <token>`; the only way we accept a token. */
@@ -82,15 +93,52 @@ export interface OAuthResourceOptions {
   resourceMetadataUrl: string;
   /** Seconds of clock difference tolerated for exp and nbf. */
   clockToleranceSec?: number;
-  /** Least time between two JWKS fetches for unknown key ids (a flood of made-up kids cannot hammer the issuer). */
+  /**
+   * Least time between two JWKS fetches: for unknown key ids (a flood of made-up kids cannot hammer
+   * the issuer), and after a failed fetch (while the JWKS is down, requests get 503 from the
+   * remembered failure instead of a fetch each).
+   */
   jwksCooldownMs?: number;
+  /** The largest JWKS accepted, in bytes (default 256 KiB): a huge one is refused, not parsed. */
+  jwksMaxBytes?: number;
+  /** Accept `typ: JWT` (or no typ) as well as RFC 9068's `at+jwt`, for providers that send plain JWTs. */
+  allowPlainJwtTyp?: boolean;
   /** Where the caller's groups and roles are in the token, when the policy matches them (--policy-file `claims`). */
   identityClaims?: IdentityClaimNames;
+  /** Fetch for the JWKS (tests); default the global fetch. */
+  fetch?: typeof fetch;
   log: Logger;
+}
+
+/** Asymmetric JWS algorithms (RFC 7518 §3, RFC 8037): a JWKS publishes public keys, so never HS* and never `none`. */
+export const SUPPORTED_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+const DEFAULT_JWKS_MAX_BYTES = 256 * 1024;
+
+/**
+ * The JWKS URL must be https, or http to a loopback host, or http with --allow-http: keys fetched
+ * over plain http can be swapped on the way, and then any token verifies.
+ */
+export function checkJwksUri(jwksUri: string, allowHttp: boolean, what = '--oauth-jwks'): URL {
+  let url: URL;
+  try {
+    url = new URL(jwksUri);
+  } catch {
+    throw new AirlockError('AIRLOCK_USAGE', `${what}: ${quote(jwksUri)} is not a URL`, { hint: 'Give the JWKS URL of the authorization server, https://….' });
+  }
+  if (url.protocol === 'https:') return url;
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  if (url.protocol === 'http:' && (loopback || allowHttp)) return url;
+  throw new AirlockError('AIRLOCK_USAGE', `${what}: the JWKS ${quote(jwksUri)} is not https; keys fetched over plain http could be replaced on the way`, {
+    hint: url.protocol === 'http:' ? 'Use the https URL, or pass --allow-http if this network is trusted.' : 'Use the https URL of the JWKS.',
+  });
 }
 
 /** The JWKS could not be fetched: the request is refused with 503, not let through. */
 class KeysUnavailable extends Error {}
+
+/** A token refused before verification: its header names no algorithm we accept. */
+class UnsupportedAlgorithm extends Error {}
 
 function challenge(options: OAuthResourceOptions, params: Record<string, string>): string {
   const all = { resource_metadata: options.resourceMetadataUrl, ...params };
@@ -98,15 +146,125 @@ function challenge(options: OAuthResourceOptions, params: Record<string, string>
   return `Bearer ${Object.entries(all).map(([k, v]) => `${k}="${v.replace(/["\\]/g, '')}"`).join(', ')}`;
 }
 
+/** The JOSE header of a compact JWS, or undefined when it is not one. */
+function protectedHeader(token: string): { alg?: unknown; typ?: unknown } | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as { alg?: unknown; typ?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 9068 §2.1: `at+jwt`, also written `application/at+jwt`. */
+function typOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.toLowerCase().replace(/^application\//, '') : undefined;
+}
+
+type JoseModule = typeof import('jose');
+let joseModule: Promise<JoseModule> | undefined;
+/** jose loads only when a token is first checked. */
+const loadJose = (): Promise<JoseModule> => (joseModule ??= import('jose'));
+
+/** Read a response body up to `limit` bytes; past it, stop reading and fail. */
+async function readCapped(response: Response, limit: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new Error(`the JWKS is ${declared} bytes, more than the ${limit} accepted`);
+  }
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`the JWKS is more than the ${limit} bytes accepted`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The issuer's keys: fetched when first needed, again after 10 minutes or for an unknown key id
+ * (at most once per cooldown), never larger than the cap. A failed fetch is remembered for the
+ * cooldown: requests meanwhile get the same 503 without another fetch.
+ */
+function keySource(options: OAuthResourceOptions): JWTVerifyGetKey {
+  const cooldownMs = options.jwksCooldownMs ?? 30_000;
+  const maxAgeMs = 10 * 60_000;
+  const limit = options.jwksMaxBytes ?? DEFAULT_JWKS_MAX_BYTES;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  let keys: JWTVerifyGetKey | undefined;
+  let fetchedAt = 0;
+  let failure: { message: string; at: number } | undefined;
+  let inflight: Promise<void> | undefined;
+
+  const refresh = (): Promise<void> => {
+    inflight ??= (async () => {
+      const jose = await loadJose();
+      try {
+        const response = await doFetch(options.jwksUri, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(5_000) });
+        if (!response.ok) {
+          await response.body?.cancel().catch(() => undefined);
+          throw new Error(`HTTP ${response.status}`);
+        }
+        const text = await readCapped(response, limit);
+        let document: unknown;
+        try {
+          document = JSON.parse(text);
+        } catch {
+          throw new Error('the JWKS is not JSON');
+        }
+        keys = jose.createLocalJWKSet(document as Parameters<JoseModule['createLocalJWKSet']>[0]);
+        fetchedAt = Date.now();
+        failure = undefined;
+      } catch (error) {
+        failure = { message: describeError(error), at: Date.now() };
+        throw new KeysUnavailable(failure.message, { cause: error });
+      } finally {
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  };
+
+  const ensure = async (stale: boolean): Promise<void> => {
+    const now = Date.now();
+    if (failure && now - failure.at < cooldownMs) throw new KeysUnavailable(failure.message);
+    if (!keys || stale) await refresh();
+  };
+
+  return async (header, token) => {
+    await ensure(keys !== undefined && Date.now() - fetchedAt > maxAgeMs);
+    try {
+      return await keys!(header, token);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || Date.now() - fetchedAt < cooldownMs) throw error;
+    }
+    // An unknown key id: perhaps the issuer rotated its keys. Look once more.
+    await ensure(true);
+    return keys!(header, token);
+  };
+}
+
 /** An OAuth 2.0 resource server over JWT access tokens (RFC 9068), keys from a JWKS (RFC 7517). */
 export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
-  // jose caches the set, refetches on an unknown kid, and keeps a floor between refetches.
-  const remote = createRemoteJWKSet(new URL(options.jwksUri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+  const keys = keySource(options);
   const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
-      return await remote(header, token);
+      return await keys(header, token);
     } catch (error) {
-      if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) throw error;
+      if (error instanceof KeysUnavailable) throw error;
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('ERR_J')) throw error; // a verdict on the token, not the keys
       throw new KeysUnavailable(describeError(error), { cause: error });
     }
   };
@@ -126,11 +284,26 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
       if (token === undefined) return unauthorized('this server requires an OAuth access token; see the resource_metadata in WWW-Authenticate');
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(token, getKey, {
+        // Before any key is looked up: `alg: none` or an algorithm we do not take is the token's
+        // fault (401), never an outage of the keys (503).
+        const header = protectedHeader(token);
+        if (!header) throw Object.assign(new Error('not a JWS'), { code: 'ERR_JWS_INVALID' });
+        if (typeof header.alg !== 'string' || !SUPPORTED_JWT_ALGORITHMS.includes(header.alg)) throw new UnsupportedAlgorithm(typeof header.alg === 'string' ? header.alg.slice(0, 20) : 'none given');
+        const typ = typOf(header.typ);
+        if (typ !== 'at+jwt' && !(options.allowPlainJwtTyp && (typ === undefined || typ === 'jwt'))) {
+          options.log.info(`refused a token: its typ is ${JSON.stringify(header.typ ?? null)}, not at+jwt`);
+          return unauthorized(
+            `the token is not a JWT access token (typ ${JSON.stringify(typeof header.typ === 'string' ? header.typ.slice(0, 40) : null)}, RFC 9068 wants at+jwt)${options.allowPlainJwtTyp ? '' : '; a provider that sends typ JWT needs --oauth-allow-plain-jwt'}`,
+            'typ is not at+jwt',
+          );
+        }
+        const jose = await loadJose();
+        ({ payload } = await jose.jwtVerify(token, getKey, {
           issuer: options.issuer,
           audience: options.audiences,
           clockTolerance: options.clockToleranceSec ?? 30,
           requiredClaims: ['exp'],
+          algorithms: SUPPORTED_JWT_ALGORITHMS,
         }));
       } catch (error) {
         if (error instanceof KeysUnavailable) {
@@ -140,6 +313,11 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
         const [message, description] = rejection(error);
         options.log.info(`refused a token: ${message}`);
         return unauthorized(message, description);
+      }
+      // RFC 9068 §2.2 requires both; the session owner needs one of them (never azp, see sessionOwner).
+      if (typeof payload.sub !== 'string' && typeof payload.client_id !== 'string') {
+        options.log.info('refused a token: it names neither a subject (sub) nor a client (client_id)');
+        return unauthorized('the token names neither a subject (sub) nor a client (client_id)', 'missing sub and client_id');
       }
       const scopes = scopesOf(payload as { scope?: unknown; scp?: unknown });
       const missing = options.requiredScopes.filter((s) => !scopes.includes(s));
@@ -173,17 +351,19 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
 
 /** A one-line reason for a rejected token, and the error_description for the client. */
 function rejection(error: unknown): [string, string] {
-  if (error instanceof joseErrors.JWTExpired) return ['the token has expired', 'token expired'];
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    const claim = error.claim;
-    if (error.reason === 'missing') return [`the token has no ${claim} claim`, `missing ${claim}`];
+  if (error instanceof UnsupportedAlgorithm) return [`the token uses an unsupported algorithm (${JSON.stringify(error.message)})`, 'unsupported algorithm'];
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ERR_JWT_EXPIRED') return ['the token has expired', 'token expired'];
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+    const { claim, reason } = error as { claim: string; reason: string };
+    if (reason === 'missing') return [`the token has no ${claim} claim`, `missing ${claim}`];
     if (claim === 'aud') return ['the token is for another audience (aud)', 'audience mismatch'];
     if (claim === 'iss') return ['the token comes from another issuer (iss)', 'issuer mismatch'];
     if (claim === 'nbf') return ['the token is not valid yet (nbf)', 'token not yet valid'];
     return [`the token's ${claim} claim is not acceptable`, `invalid ${claim}`];
   }
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return ['the token signature does not verify', 'bad signature'];
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return ['the token is signed with a key the issuer does not publish', 'unknown signing key'];
-  if (error instanceof joseErrors.JOSEAlgNotAllowed || error instanceof joseErrors.JOSENotSupported) return ['the token uses an unsupported algorithm', 'unsupported algorithm'];
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return ['the token signature does not verify', 'bad signature'];
+  if (code === 'ERR_JWKS_NO_MATCHING_KEY') return ['the token is signed with a key the issuer does not publish', 'unknown signing key'];
+  if (code === 'ERR_JOSE_ALG_NOT_ALLOWED' || code === 'ERR_JOSE_NOT_SUPPORTED') return ['the token uses an unsupported algorithm', 'unsupported algorithm'];
   return ['the token is not a valid JWT access token', 'malformed token'];
 }

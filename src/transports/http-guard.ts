@@ -4,60 +4,133 @@
  * CORS for browser clients that are allowed, a bounded body read, and JSON error answers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { errorResponse, type RequestId } from '../bridge/json-rpc.js';
+import { redactString } from '../redact.js';
 
 export interface GuardOptions {
-  /** The address the server is bound to; loopback binds get a strict Host check. */
+  /** The address the server is bound to; its own spellings are always allowed as Host. */
   host: string;
   port: number;
   /** Extra allowed Host header values (`name` or `name:port`). */
   allowedHosts: string[];
-  /** Allowed Origin values; '*' allows any. Loopback origins are always allowed. */
+  /** Allowed Origin values; '*' allows any. Empty: loopback origins only. Given: only these (narrows CORS). */
   allowedOrigins: string[];
+  /** The machine's own names and addresses, for a wildcard or LAN bind; default from os (tests inject). */
+  localNames?: () => string[];
 }
 
-const loopbackNames = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/**
+ * A Host name or address as a URL spells it: lower case, IPv4 in dotted decimal ("127.1" ->
+ * "127.0.0.1"), IPv6 compressed in brackets ("0:0:0:0:0:0:0:1" -> "[::1]"). Undefined when it is
+ * not a host at all.
+ */
+export function normalizeHostname(name: string): string | undefined {
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  if (bare === '' || /[\s/?#@\\]/.test(bare)) return undefined;
+  try {
+    return new URL(`http://${bare.includes(':') ? `[${bare}]` : bare}/`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
 
+/**
+ * Whether a host is this machine's loopback, in any spelling: `localhost`, 127.0.0.0/8 (also as
+ * "127.1" or hex), `::1` in any form, and IPv4-mapped `::ffff:127.x.y.z`.
+ */
 export function isLoopbackHost(host: string): boolean {
-  const name = host.toLowerCase();
-  return loopbackNames.has(name) || /^127\.\d+\.\d+\.\d+$/.test(name);
+  const name = normalizeHostname(host);
+  if (name === undefined) return false;
+  if (name === 'localhost' || name === '[::1]') return true;
+  if (/^127\.\d+\.\d+\.\d+$/.test(name)) return true;
+  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(name);
+}
+
+/** A Host header as hostname and port; undefined for anything but `host[:port]` (an extra `:80`, userinfo, a path). */
+export function parseHostHeader(value: string): { hostname: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(value);
+  if (!match) return undefined;
+  const hostname = normalizeHostname(match[1]!);
+  if (hostname === undefined) return undefined;
+  const port = match[2] === undefined ? 80 : Number(match[2]);
+  return port > 65535 ? undefined : { hostname, port };
+}
+
+const WILDCARD = new Set(['0.0.0.0', '[::]']);
+
+/** This machine's names and interface addresses: what a client on the LAN may use to reach a wildcard bind. */
+function machineNames(): string[] {
+  const names = [osHostname()];
+  for (const list of Object.values(networkInterfaces())) for (const item of list ?? []) names.push(item.address);
+  return names;
+}
+
+/** A request target for a log line: the path, never the query (it can hold `?access_token=`). */
+export function safeRequestTarget(url: string | undefined): string {
+  const text = url ?? '';
+  const cut = text.search(/[?#]/);
+  return redactString(cut < 0 ? text : `${text.slice(0, cut)}?…`);
 }
 
 export class RequestGuard {
-  private readonly hosts: Set<string> | undefined;
+  /** Hostnames allowed on the bound port. */
+  private readonly ownNames = new Set<string>();
+  /** --allowed-host names without a port: any port. */
+  private readonly anyPort = new Set<string>();
+  /** --allowed-host name:port. */
+  private readonly withPort = new Set<string>();
 
   constructor(private readonly options: GuardOptions) {
-    const { port, allowedHosts } = options;
-    if (isLoopbackHost(options.host) || allowedHosts.length > 0) {
-      const hosts = new Set(allowedHosts.map((h) => h.toLowerCase()));
-      if (isLoopbackHost(options.host)) {
-        for (const name of ['localhost', '127.0.0.1', '[::1]']) {
-          hosts.add(`${name}:${port}`);
-          if (port === 80) hosts.add(name);
-        }
-      }
-      this.hosts = hosts;
+    const { allowedHosts } = options;
+    for (const entry of allowedHosts) {
+      const hasPort = /^(\[[^\]]*\]|[^:]+):\d+$/.test(entry);
+      const parsed = parseHostHeader(entry);
+      if (!parsed) continue;
+      if (hasPort) this.withPort.add(`${parsed.hostname}:${parsed.port}`);
+      else this.anyPort.add(parsed.hostname);
     }
+    // The Host check is never off: a loopback bind takes loopback spellings; any other bind also
+    // the address it is bound to, or for a wildcard bind the machine's own names and addresses.
+    for (const name of ['localhost', '127.0.0.1', '[::1]']) this.ownNames.add(name);
+    const bound = normalizeHostname(options.host);
+    if (bound !== undefined && !WILDCARD.has(bound)) this.ownNames.add(bound);
+    else {
+      for (const name of (options.localNames ?? machineNames)()) {
+        const normal = normalizeHostname(name);
+        if (normal !== undefined) this.ownNames.add(normal);
+      }
+    }
+  }
+
+  private hostAllowed(value: string): boolean {
+    const parsed = parseHostHeader(value);
+    if (!parsed) return false;
+    const { hostname, port } = parsed;
+    if (this.anyPort.has(hostname) || this.withPort.has(`${hostname}:${port}`)) return true;
+    if (port !== this.options.port) return false;
+    // Every spelling of loopback names this machine: a rebinding attack needs a DNS name, which is not one.
+    return this.ownNames.has(hostname) || isLoopbackHost(hostname);
   }
 
   /** The reason to refuse this request with 403, or undefined to let it in. */
   refusal(req: IncomingMessage): string | undefined {
-    if (this.hosts) {
-      const host = (req.headers.host ?? '').toLowerCase();
-      if (!this.hosts.has(host) && !this.hosts.has(host.replace(/:\d+$/, ''))) {
-        return `Host header ${JSON.stringify(host)} is not allowed (DNS rebinding protection); add it with --allowed-host`;
-      }
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!this.hostAllowed(host)) {
+      return `Host header ${JSON.stringify(redactString(host))} is not allowed (DNS rebinding protection); add it with --allowed-host`;
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin)) {
-      return `Origin ${JSON.stringify(origin)} is not allowed; add it with --allow-origin`;
+      return `Origin ${JSON.stringify(redactString(origin))} is not allowed; add it with --allow-origin`;
     }
     return undefined;
   }
 
+  /** Allowed: any with '*'; only the listed ones when --allow-origin names some; else loopback origins. */
   originAllowed(origin: string): boolean {
     const { allowedOrigins } = this.options;
     if (allowedOrigins.includes('*') || allowedOrigins.includes(origin)) return true;
+    if (allowedOrigins.length > 0) return false;
     try {
       const url = new URL(origin);
       return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);

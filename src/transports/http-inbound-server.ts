@@ -18,12 +18,12 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { Bridge } from '../bridge/bridge.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
-import type { AuthVerdict, InboundAuth } from '../policy/inbound-auth.js';
+import { sessionOwner, type AuthVerdict, type InboundAuth } from '../policy/inbound-auth.js';
 import type { HttpPolicyRefusal } from '../policy/rate-limit.js';
 import { classify, errorResponse, parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { AirlockError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readBody, RequestGuard, sendJson, sendRpcError } from './http-guard.js';
+import { readBody, RequestGuard, safeRequestTarget, sendJson, sendRpcError } from './http-guard.js';
 import { SseServerSession } from './sse-server-session.js';
 import { ModernHttpLane } from './modern-http-lane.js';
 import { isModernPost, modernPostProblem } from './modern-post-check.js';
@@ -362,7 +362,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     });
     const refusal = guard.refusal(req);
     if (refusal) {
-      log.warn(`refused ${req.method} ${JSON.stringify(req.url ?? '')}: ${refusal}`);
+      log.warn(`refused ${req.method} ${JSON.stringify(safeRequestTarget(req.url))}: ${refusal}`);
       return sendRpcError(res, 403, RpcErrorCode.invalidRequest, `Forbidden: ${refusal}`);
     }
     if (guard.applyCors(req, res)) return;
@@ -442,8 +442,7 @@ type Caller = { principal: AuditPrincipal | null; scopes: string[]; token?: stri
 const ANONYMOUS: Caller = { principal: null, scopes: [] };
 
 function ownerOf(caller: Caller): string | null {
-  const p = caller.principal;
-  return p ? `${p.issuer} ${p.subject ?? p.clientId}` : null;
+  return sessionOwner(caller.principal);
 }
 
 /** Send a refusal: its status, WWW-Authenticate (RFC 6750 §3), and a JSON-RPC error body. */

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash, createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture
@@ -311,5 +312,55 @@ describe('audit log', () => {
     const missing = cli(['audit', 'verify', '--audit-file', join(dir, 'nowhere', 'audit.jsonl')]);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain(`mcp-airlock: error: no audit log at "${join(dir, 'nowhere', 'audit.jsonl')}"`);
+  });
+
+  // Issue 14 #1: the review's script (drop a record, rename delete_file to read_file, recompute the
+  // plain SHA-256 chain) passed `audit verify` ("every chain intact"). Under the installation's key it fails.
+  it('a forged rewrite of a real log that recomputes the chain fails verify (exit 7); a seal finds records cut from the end', async () => {
+    const file = await recordedSession();
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    expect((JSON.parse(lines[0]!) as AuditRecord).v).toBe(2);
+    const prevOf = new Map<string, { seq: number; hash: string }>();
+    const forged = lines
+      .filter((line) => !line.includes('"outcome":"denied"'))
+      .map((line) => {
+        const { v, key, chain, seq: _s, prev: _p, hash: _h, ...event } = JSON.parse(line.replaceAll('"echo"', '"read_file"')) as AuditRecord;
+        const last = prevOf.get(chain);
+        const seq = last ? last.seq + 1 : 0;
+        const prev = last ? last.hash : '0'.repeat(64);
+        const body = `{"v":${v},"key":"${key}","chain":"${chain}","seq":${seq},"prev":"${prev}",${JSON.stringify(event).slice(1)}`;
+        const hash = createHash('sha256').update(`${prev}\n${body}`).digest('hex');
+        prevOf.set(chain, { seq, hash });
+        return `${body.slice(0, -1)},"hash":"${hash}"}`;
+      });
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, `${forged.join('\n')}\n`);
+    const verify = cli(['audit', 'verify', '--audit-file', file]);
+    expect(verify.code).toBe(7);
+    expect(verify.stdout).toMatch(/^BROKEN: /);
+    expect(verify.stdout).toContain('was changed: its hash does not match its contents');
+
+    // A seal kept elsewhere: cutting the last records leaves an intact chain, but not the sealed head.
+    writeFileSync(file, original);
+    const sealFile = join(dir, `seal-${counter}.jsonl`);
+    const seal = cli(['audit', 'seal', '--audit-file', file, '--append-to', sealFile]);
+    expect(seal.stdout).toBe(`sealed 1 chain (${lines.length} records) into ${sealFile}\n`);
+    expect(seal.code).toBe(0);
+    expect(cli(['audit', 'verify', '--audit-file', file, '--seal', sealFile]).code).toBe(0);
+    writeFileSync(file, `${lines.slice(0, -2).join('\n')}\n`);
+    expect(cli(['audit', 'verify', '--audit-file', file]).code).toBe(0);
+    const sealed = cli(['audit', 'verify', '--audit-file', file, '--seal', sealFile]);
+    expect(sealed.code).toBe(7);
+    expect(sealed.stdout).toContain(`was sealed at record ${lines.length - 1} but ends at record ${lines.length - 3}: records were removed from its end`);
+  });
+
+  // Issue 14 #5: an unsalted SHA-256 digest of {"code":"123456"} gives the code back in half a second.
+  it('--audit-args digest is keyed: the digest is not the SHA-256 of the arguments', async () => {
+    const file = await recordedSession();
+    const echo = records(file).find((r) => r.method === 'tools/call' && r.name === 'echo')!;
+    const plain = createHash('sha256').update(JSON.stringify({ text: 'one' })).digest('hex');
+    expect(echo.args).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(echo.args).not.toContain(plain);
+    expect(echo.args).not.toBe(`hmac-sha256:${createHmac('sha256', '').update(JSON.stringify({ text: 'one' })).digest('hex')}`);
   });
 });

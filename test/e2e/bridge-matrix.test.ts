@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { verifyAudit } from '../../src/audit/audit-reader.js';
+import { loadAuditKey } from '../../src/audit/audit-key.js';
+import { createLogger } from '../../src/log.js';
 // @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { airlockBin, repoRoot, startServe, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
@@ -44,7 +46,10 @@ function upstreamArgs(outbound: Outbound, inbound: Inbound, auditFile: string): 
 async function openClientTransport(inbound: Inbound, outbound: Outbound, auditFile: string): Promise<{ transport: Transport; serve?: AirlockProcess }> {
   if (inbound === 'stdio') {
     const args = outbound === 'stdio' ? ['run', ...upstreamArgs(outbound, inbound, auditFile)] : upstreamArgs(outbound, inbound, auditFile);
-    return { transport: new StdioClientTransport({ command: process.execPath, args: [airlockBin, ...args], cwd: repoRoot, stderr: 'pipe' }) };
+    // The test's whole environment (not the SDK's default few variables), as serve gets it: the
+    // audit key is then made and found where this test reads it, never in the real home.
+    const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+    return { transport: new StdioClientTransport({ command: process.execPath, args: [airlockBin, ...args], cwd: repoRoot, stderr: 'pipe', env }) };
   }
   const serve = await startServe(upstreamArgs(outbound, inbound, auditFile));
   const transport = inbound === 'http' ? new StreamableHTTPClientTransport(new URL(`${serve.url}/mcp`)) : new SSEClientTransport(new URL(`${serve.url}/sse`));
@@ -125,7 +130,10 @@ describe.each(pairs)('inbound %s -> outbound %s', (inbound, outbound) => {
     const echoes = (): number => readRecords(auditFile).filter((r) => r.method === 'tools/call' && r.name === 'echo' && r.outcome === 'ok').length;
     await waitFor(() => echoes() === 2, 'the audit records of the session');
     const records = readRecords(auditFile);
-    const report = await verifyAudit([auditFile]);
+    // Checked with the installation's audit key, as `audit verify` would (the children made it in this environment).
+    const key = await loadAuditKey({ storage: 'auto', log: createLogger('silent'), create: false });
+    expect(key).toBeDefined();
+    const report = await verifyAudit([auditFile], { key });
     expect(report.problems).toEqual([]);
     expect(report.chains).toBe(1);
     expect(new Set(records.map((r) => r.transport))).toEqual(new Set([`${transportName[inbound]}->${transportName[outbound]}`]));
@@ -133,7 +141,7 @@ describe.each(pairs)('inbound %s -> outbound %s', (inbound, outbound) => {
     const seen = (method: string, direction: string, outcome: string): boolean => records.some((r) => r.method === method && r.direction === direction && r.outcome === outcome);
     expect(seen('initialize', 'client->server', 'ok')).toBe(true);
     expect(seen('tools/list', 'client->server', 'ok')).toBe(true);
-    expect(calls('add')).toEqual([expect.objectContaining({ outcome: 'ok', kind: 'request', args: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) })]);
+    expect(calls('add')).toEqual([expect.objectContaining({ outcome: 'ok', kind: 'request', args: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/) })]);
     expect(calls('add')[0]!.bytesIn).toBeGreaterThan(50);
     expect(calls('add')[0]!.bytesOut).toBeGreaterThan(50);
     // server -> client requests, answered by the client, and notifications both ways

@@ -4,7 +4,7 @@
  * WWW-Authenticate, and nothing reaches the child (no stdio server is even started).
  */
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,16 @@ describe('serve with a static token', () => {
     running.push(orphan);
     expect(await orphan.exited).toBe(2);
     expect(orphan.stderr()).toContain('need --oauth-issuer');
+  });
+  // Issue 14 #8: a 0644 token file was accepted without a word.
+  it('warns when the --auth-token-file is readable by others, and still uses it', async () => {
+    const file = join(dir, `token-${++n}`);
+    writeFileSync(file, 'file-token-0123456789\n', { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const serve = await serveWith(['--auth-token-file', file]);
+    await waitFor(() => serve.stderr().includes('is readable by everyone'), 'the warning');
+    expect(serve.stderr()).toContain(`warn: the token file ${JSON.stringify(file)} is readable by everyone (mode 0644); run chmod 600 ${JSON.stringify(file)}`);
+    expect((await post(`${serve.url}/mcp`, initialize, { authorization: 'Bearer file-token-0123456789' })).status).toBe(200);
   });
 });
 
@@ -251,4 +261,22 @@ describe('serve as an OAuth resource server', () => {
     expect(bad.stderr()).toContain(`mcp-airlock: error: --oauth-issuer: the authorization server metadata at "${idp.url}/.well-known/oauth-authorization-server" names issuer "${idp.url}", expected "${idp.url}/"`);
     expect(bad.stderr()).toContain('mcp-airlock: hint: Check --oauth-issuer (it must equal the issuer in its metadata)');
   });
+
+  // Issue 14 #4: a plain-http jwks_uri was accepted while a plain-http issuer was refused.
+  it('refuses a plain-http JWKS that is not loopback, unless --allow-http', async () => {
+    const plain = startAirlock(['serve', '--port', '0', '--oauth-issuer', idp.url, '--oauth-jwks', 'http://idp.example/jwks', '--', process.execPath, stdioFixture]);
+    running.push(plain);
+    expect(await plain.exited).toBe(2);
+    expect(plain.stderr()).toContain('mcp-airlock: error: --oauth-jwks: the JWKS "http://idp.example/jwks" is not https; keys fetched over plain http could be replaced on the way');
+  });
+
+  it('alg none is 401 invalid_token over HTTP, never a 503 outage', async () => {
+    const serve = await serveWith(oauthArgs());
+    const forged = idp.forged({ alg: 'none', typ: 'at+jwt' }, { sub: 'u', aud: `${serve.url}/mcp`, scope: 'mcp:use' });
+    const response = await post(`${serve.url}/mcp`, initialize, { authorization: `Bearer ${forged}` });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain('error="invalid_token", error_description="unsupported algorithm"');
+    expect(existsSync(serve.pidFile)).toBe(false);
+  });
 });
+

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { describeCommandSafely, digestArguments, isSecretName, recordArguments, REDACTED, redactString, redactValue } from '../../src/redact.js';
+import { argumentDigestKey, describeCommandSafely, digestArguments, isSecretName, recordArguments, REDACTED, redactString, redactValue } from '../../src/redact.js';
 
 // Token-shaped test values are built at run time, so this file holds nothing a secret scanner flags.
 const repeat = (s: string, n: number) => s.repeat(n);
@@ -158,5 +158,43 @@ describe('describeCommandSafely', () => {
     expect(describeCommandSafely('docker', ['run', '-e', `AWS_SECRET_ACCESS_KEY=${secret}`, 'img', '--aws-secret-access-key', secret])).toBe(
       'docker run -e AWS_SECRET_ACCESS_KEY=[REDACTED] img --aws-secret-access-key [REDACTED]',
     );
+  });
+});
+
+// Issue 14 #6: `full` mode missed URL passwords, `?key=`, npm_, sk_live_, hf_ and Azure AccountKey.
+describe('redactString, the formats the attack review found', () => {
+  it.each([
+    ['postgres://admin:PASS@db:5432/app', 'postgres://admin:[REDACTED]@db:5432/app'],
+    ['see https://u:p%40ss@host/x?y=1', 'see https://u:[REDACTED]@host/x?y=1'],
+    ['https://maps.example/api?key=AIzaNotAGoogleShape123&q=paris', 'https://maps.example/api?key=[REDACTED]&q=paris'],
+    ['https://h/cb?code=4242&state=s', 'https://h/cb?code=[REDACTED]&state=s'],
+    ['https://h/x?access_token=abc#frag', 'https://h/x?access_token=[REDACTED]#frag'],
+    ['https://blob.example/c?sv=2024&sig=abcDEF%2B123', 'https://blob.example/c?sv=2024&sig=[REDACTED]'],
+    ['https://h/x?api_key=k1&token_type=Bearer', 'https://h/x?api_key=[REDACTED]&token_type=Bearer'],
+    [`token npm_${'a1B2'.repeat(9)} here`, 'token [REDACTED] here'],
+    [`stripe sk_live_${'x'.repeat(24)}`, 'stripe [REDACTED]'],
+    [`restricted rk_test_${'Y'.repeat(24)}`, 'restricted [REDACTED]'],
+    [`hf_${'Q'.repeat(34)}`, '[REDACTED]'],
+    [`DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${'A'.repeat(86)}==;EndpointSuffix=core.windows.net`, 'DefaultEndpointsProtocol=https;AccountName=acct;[REDACTED];EndpointSuffix=core.windows.net'],
+  ])('%s', (input, output) => {
+    expect(redactString(input)).toBe(output);
+  });
+
+  it('leaves ordinary URLs and text alone', () => {
+    for (const text of ['https://example.com/a?page=2&sort=name', 'mailto:someone@example.com', 'file:///tmp/x', 'a=b and key points', 'https://h/x?state=s1&iss=x']) {
+      expect(redactString(text)).toBe(text);
+    }
+  });
+});
+
+describe('keyed argument digests (issue 14 #5)', () => {
+  it('are HMACs under a key derived from the audit key: stable, but not the plain SHA-256 a guess could be checked against', () => {
+    const key = argumentDigestKey(Buffer.alloc(32, 7));
+    const digest = digestArguments({ code: '123456' }, key);
+    expect(digest).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(digestArguments({ code: '123456' }, key)).toBe(digest);
+    expect(digest.slice('hmac-sha256:'.length)).not.toBe(digestArguments({ code: '123456' }).slice('sha256:'.length));
+    expect(digestArguments({ code: '123456' }, argumentDigestKey(Buffer.alloc(32, 8)))).not.toBe(digest);
+    expect(recordArguments({ code: '123456' }, 'digest', key)).toBe(digest);
   });
 });

@@ -136,11 +136,11 @@ describe('verifyAudit', () => {
     const b = chainLines('bbbbbbbbbbbbbbbb', 3);
     const first = writeLines('1.jsonl', [a[0]!, b[0]!, a[1]!]);
     const second = writeLines('2.jsonl', [b[1]!, '', a[2]!, a[3]!, b[2]!]);
-    expect(await verifyAudit([first, second])).toEqual({ files: [first, second], records: 7, chains: 2, problems: [], continued: [] });
+    expect(await verifyAudit([first, second])).toEqual({ files: [first, second], records: 7, chains: 2, problems: [], continued: [], unkeyed: { records: 7, chains: 2 }, lost: 0, sealed: 0 });
   });
 
   it('passes no files and empty files', async () => {
-    expect(await verifyAudit([])).toEqual({ files: [], records: 0, chains: 0, problems: [], continued: [] });
+    expect(await verifyAudit([])).toEqual({ files: [], records: 0, chains: 0, problems: [], continued: [], unkeyed: { records: 0, chains: 0 }, lost: 0, sealed: 0 });
     const empty = writeLines('empty.jsonl', []);
     expect(await verifyAudit([empty])).toMatchObject({ records: 0, problems: [] });
   });
@@ -218,7 +218,7 @@ describe('verifyAudit', () => {
   it('partial: takes a chain that starts before the files checked, and lists it as continued', async () => {
     const lines = chainLines(CHAIN, 6);
     const file = writeLines('a.jsonl', lines.slice(3));
-    expect(await verifyAudit([file], { partial: true })).toEqual({ files: [file], records: 3, chains: 1, problems: [], continued: [CHAIN] });
+    expect(await verifyAudit([file], { partial: true })).toEqual({ files: [file], records: 3, chains: 1, problems: [], continued: [CHAIN], unkeyed: { records: 3, chains: 1 }, lost: 0, sealed: 0 });
     expect((await verifyAudit([file])).problems).toEqual([{ file, line: 1, message: `chain ${CHAIN} starts at record 3: records 0 to 2 are missing` }]);
   });
 

@@ -363,3 +363,15 @@ describe('AuditTap with a sink that syncs', () => {
     expect(made.map((m) => m.observed())).toEqual([true, true, true]);
   });
 });
+
+// Issue 14 #6: resource URIs went verbatim into the record's name in every mode.
+describe('AuditTap, resource URIs', () => {
+  it.each([['none'], ['digest'], ['full']] as Array<[AuditArgsMode]>)('records a resource URI without its credentials (--audit-args %s)', (args) => {
+    const sink = memorySink();
+    const tap = tapWith(sink, { args });
+    call(tap, request(1, 'resources/read', { uri: 'postgres://admin:PASS@db/app?ssl_password=x' }), result(1, { contents: [] }));
+    call(tap, request(2, 'completion/complete', { ref: { type: 'ref/resource', uri: 'https://h/r?access_token=abc' }, argument: { name: 'a', value: 'b' } }), result(2, {}));
+    expect(sink.events.map((e) => e.name)).toEqual(['postgres://admin:[REDACTED]@db/app?ssl_password=[REDACTED]', 'https://h/r?access_token=[REDACTED]']);
+    expect(JSON.stringify(sink.events)).not.toContain('PASS');
+  });
+});

@@ -1,11 +1,11 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { auditFiles, verifyAudit } from '../../../src/audit/audit-reader.js';
 import { chainHash, GENESIS_HASH, openLine, sealRecord, type AuditEvent, type AuditRecord } from '../../../src/audit/audit-record.js';
-import { AuditWriter, rotatedName, type AuditWriterOptions } from '../../../src/audit/audit-writer.js';
+import { AuditWriter, rotatedName, type AuditWriteFn, type AuditWriterOptions } from '../../../src/audit/audit-writer.js';
 import { AirlockError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { thrownAirlockError } from '../../helpers/thrown.js';
@@ -343,5 +343,73 @@ describe('AuditWriter.close', () => {
     const writer = openWriter();
     await writer.close();
     await expect(writer.close()).resolves.toBeUndefined();
+  });
+});
+
+// Issue 14 #8: a full disk without --audit-sync logged one line for the whole outage, lost
+// records without a trace, and the next write landed on the torn line, destroying one more record.
+describe('AuditWriter, when writes fail', () => {
+  const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+
+  it('cuts off a torn line, repeats the warning while losing records, and records a gap marker with the count', async () => {
+    const logged: string[] = [];
+    let failing = false;
+    let torn = false;
+    const writeFn: AuditWriteFn = async (fd, buffer, offset, length) => {
+      if (!failing) return writeSync(fd, buffer, offset, length);
+      if (!torn) {
+        torn = true;
+        return writeSync(fd, buffer, offset, Math.floor(length / 3)); // a short write: the disk filled mid-line
+      }
+      throw enospc();
+    };
+    const writer = openWriter({ writeFn, warnIntervalMs: 0, log: createLogger('warn', (line) => logged.push(line)) });
+    writer.append(event('a'));
+    await writer.flush();
+    failing = true;
+    writer.append(event('b'));
+    writer.append(event('c'));
+    await writer.flush();
+    expect(readFileSync(live, 'utf8').endsWith('\n')).toBe(true); // the torn part is gone
+    writer.append(event('d'));
+    await writer.flush();
+    expect(writer.lostRecords).toBe(3);
+    failing = false;
+    writer.append(event('e'));
+    await writer.flush();
+    const records = recordsOf(live); // every line parses: nothing was written onto a torn line
+    expect(records.map((r) => [r.method, r.seq, r.lost])).toEqual([
+      ['a', 0, undefined],
+      ['audit/gap', 1, 3],
+      ['e', 2, undefined],
+    ]);
+    expect(await verifyAudit([live])).toMatchObject({ problems: [], lost: 3 });
+    const file = JSON.stringify(live);
+    expect(logged).toEqual([
+      `[mcp-airlock] error: audit: cannot write ${file}: ENOSPC: no space left on device, write\n`,
+      expect.stringMatching(/^\[mcp-airlock\] error: audit: still cannot write .*: ENOSPC: no space left on device, write; 3 records lost since \d{4}-/),
+      `[mcp-airlock] warn: audit: writing to ${file} again; 3 records were lost (recorded as an audit/gap marker)\n`,
+    ]);
+  });
+
+  it('starts on a new line when the file ends in a line a crash cut short', async () => {
+    writeFileSync(live, `${sealRecord(event('x'), 'ffffffffffffffff', 0, GENESIS_HASH)}\n{"v":2,"chain":"cut`);
+    const writer = openWriter();
+    writer.append(event('a'));
+    await writer.flush();
+    const lines = readFileSync(live, 'utf8').split('\n');
+    expect(lines[1]).toBe('{"v":2,"chain":"cut');
+    expect((JSON.parse(lines[2]!) as AuditRecord).method).toBe('a');
+  });
+
+  it('refuses a symbolic link as the audit file, and leaves its target alone', () => {
+    const target = join(dir, 'elsewhere');
+    writeFileSync(target, 'not yours\n', { mode: 0o644 });
+    symlinkSync(target, live);
+    const error = thrownAirlockError(() => openWriter());
+    expect(error.code).toBe('AIRLOCK_AUDIT_WRITE');
+    expect(error.message).toBe(`the audit log ${JSON.stringify(live)} is a symbolic link; airlock does not follow it`);
+    expect(mode(target)).toBe(0o644);
+    expect(readFileSync(target, 'utf8')).toBe('not yours\n');
   });
 });

@@ -49,6 +49,24 @@ describe('maskBody', () => {
     expect(maskBody(registration, 'application/json', 10_000)).toBe('{"client_id":"c1","client_secret":"[REDACTED]","registration_access_token":"[REDACTED]","registration_client_uri":"https://h/reg/c1","redirect_uris":["http://127.0.0.1/callback"]}');
   });
 
+  // Issue 14 #6: `doctor --verbose --json`, documented as safe to attach, printed secrets found in bodies.
+  it('masks secret-like members of any body, and secrets inside strings and URLs, keeping metadata', () => {
+    const body = JSON.stringify({
+      error: 'invalid_client',
+      debug: { apiKey: 'k-123', secret: 's-456', privateKey: 'p-789', password: 'hunter2', db: 'postgres://admin:PASS@db/app', hint: `use npm_${'a1B2'.repeat(9)}` },
+      token_type: 'Bearer',
+      jwks_uri: 'https://as/jwks?key=abc',
+      token_endpoint: 'https://as/token',
+    });
+    expect(JSON.parse(maskBody(body, 'application/json', 10_000))).toEqual({
+      error: 'invalid_client',
+      debug: { apiKey: '[REDACTED]', secret: '[REDACTED]', privateKey: '[REDACTED]', password: '[REDACTED]', db: 'postgres://admin:[REDACTED]@db/app', hint: 'use [REDACTED]' },
+      token_type: 'Bearer',
+      jwks_uri: 'https://as/jwks?key=[REDACTED]',
+      token_endpoint: 'https://as/token',
+    });
+  });
+
   it('keeps metadata names such as token_endpoint, which are not secrets', () => {
     const metadata = JSON.stringify({ issuer: 'https://as', token_endpoint: 'https://as/token', token_endpoint_auth_methods_supported: ['none'] });
     expect(maskBody(metadata, 'application/json', 10_000)).toBe(metadata);

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearerToken, oauthResourceAuth, staticTokenAuth } from '../../../src/policy/inbound-auth.js';
+import { bearerToken, checkJwksUri, oauthResourceAuth, sessionOwner, staticTokenAuth } from '../../../src/policy/inbound-auth.js';
+import type { AuditPrincipal } from '../../../src/audit/audit-record.js';
+import { thrownAirlockError } from '../../helpers/thrown.js';
 import { createLogger } from '../../../src/log.js';
 import { KeyServer } from '../../helpers/key-server.js';
 
@@ -82,5 +84,118 @@ describe('oauthResourceAuth', () => {
     expect((plain as { principal: object }).principal).not.toHaveProperty('groups');
     const named = oauthResourceAuth({ issuer: idp.url, jwksUri: `${idp.url}/jwks`, audiences: ['http://r/mcp'], requiredScopes: [], toolScopes: [], resourceMetadataUrl: 'http://r/m', identityClaims: { groups: ['groups'], roles: ['/realm_access/roles'] }, log });
     expect(await named.check(request({ authorization: `Bearer ${token}` }))).toMatchObject({ ok: true, principal: { subject: 'u', groups: ['support'], roles: ['viewer'], verified: true } });
+  });
+});
+
+// Issue 14 #4, each case against a real key server on loopback.
+describe('oauthResourceAuth, what the attack review broke', () => {
+  const idp = new KeyServer();
+  const AUD = 'http://r/mcp';
+  beforeAll(async () => {
+    await idp.start();
+    await idp.addKey('k1');
+  });
+  afterAll(() => idp.close());
+
+  const make = (extra: Partial<Parameters<typeof oauthResourceAuth>[0]> = {}) =>
+    oauthResourceAuth({ issuer: idp.url, jwksUri: `${idp.url}/jwks`, audiences: [AUD], requiredScopes: [], toolScopes: [], resourceMetadataUrl: 'http://r/.well-known/oauth-protected-resource/mcp', log, ...extra });
+  const bearer = (token: string) => request({ authorization: `Bearer ${token}` });
+
+  it.each([
+    ['none', { alg: 'none', typ: 'at+jwt' }],
+    ['HS256', { alg: 'HS256', kid: 'k1', typ: 'at+jwt' }],
+    ['a made-up alg', { alg: 'XY999', typ: 'at+jwt' }],
+    ['no alg', { typ: 'at+jwt' }],
+  ])('alg %s is 401 invalid_token, not 503 "keys cannot be fetched", and fetches no keys', async (_name, header) => {
+    idp.jwksFetches = 0;
+    const verdict = await make().check(bearer(idp.forged(header, { sub: 'u', aud: AUD }, 'c2ln')));
+    expect(verdict).toMatchObject({ ok: false, status: 401, wwwAuthenticate: expect.stringContaining('error="invalid_token", error_description="unsupported algorithm"') });
+    expect((verdict as { message: string }).message).toMatch(/^Unauthorized: the token uses an unsupported algorithm \(/);
+    expect(idp.jwksFetches).toBe(0);
+  });
+
+  it('while the JWKS is down, 50 requests fetch it once per cooldown, not 50 times', async () => {
+    idp.jwksFetches = 0;
+    idp.jwksStatus = 500;
+    try {
+      const auth = make({ jwksCooldownMs: 60_000 });
+      const token = await idp.token({ sub: 'u', aud: AUD });
+      const verdicts = await Promise.all(Array.from({ length: 50 }, () => auth.check(bearer(token))));
+      for (const verdict of verdicts) expect(verdict).toMatchObject({ ok: false, status: 503 });
+      expect(await auth.check(bearer(token))).toMatchObject({ ok: false, status: 503 });
+      expect(idp.jwksFetches).toBe(1);
+    } finally {
+      idp.jwksStatus = undefined;
+    }
+  });
+
+  it('after the cooldown a recovered JWKS is fetched again', async () => {
+    idp.jwksStatus = 503;
+    const auth = make({ jwksCooldownMs: 50 });
+    const token = await idp.token({ sub: 'u', aud: AUD });
+    expect(await auth.check(bearer(token))).toMatchObject({ ok: false, status: 503 });
+    idp.jwksStatus = undefined;
+    expect(await auth.check(bearer(token))).toMatchObject({ ok: false, status: 503 }); // still within the cooldown
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await auth.check(bearer(token))).toMatchObject({ ok: true });
+  });
+
+  it('refuses a JWKS over the size cap without parsing it (503), and caches that too', async () => {
+    idp.jwksFetches = 0;
+    idp.jwksBody = JSON.stringify({ keys: idp.keys, padding: 'x'.repeat(300 * 1024) });
+    try {
+      const auth = make({ jwksCooldownMs: 60_000 });
+      const token = await idp.token({ sub: 'u', aud: AUD });
+      expect(await auth.check(bearer(token))).toMatchObject({ ok: false, status: 503 });
+      expect(await auth.check(bearer(token))).toMatchObject({ ok: false, status: 503 });
+      expect(idp.jwksFetches).toBe(1);
+      expect(await make({ jwksMaxBytes: 1024 * 1024 }).check(bearer(token))).toMatchObject({ ok: true });
+    } finally {
+      idp.jwksBody = undefined;
+    }
+  });
+
+  it('wants typ at+jwt (RFC 9068 §2.1); --oauth-allow-plain-jwt also takes JWT or none, never another typ', async () => {
+    const plain = await idp.token({ sub: 'u', aud: AUD }, { typ: 'JWT' });
+    const none = await idp.token({ sub: 'u', aud: AUD }, { typ: null });
+    const idToken = await idp.token({ sub: 'u', aud: AUD }, { typ: 'id_token+jwt' });
+    const mediaType = await idp.token({ sub: 'u', aud: AUD }, { typ: 'application/at+jwt' });
+    const strict = make();
+    expect(await strict.check(bearer(plain))).toMatchObject({
+      ok: false,
+      status: 401,
+      message: 'Unauthorized: the token is not a JWT access token (typ "JWT", RFC 9068 wants at+jwt); a provider that sends typ JWT needs --oauth-allow-plain-jwt',
+      wwwAuthenticate: expect.stringContaining('error="invalid_token"'),
+    });
+    expect(await strict.check(bearer(none))).toMatchObject({ ok: false, status: 401 });
+    expect(await strict.check(bearer(mediaType))).toMatchObject({ ok: true });
+    const lenient = make({ allowPlainJwtTyp: true });
+    expect(await lenient.check(bearer(plain))).toMatchObject({ ok: true });
+    expect(await lenient.check(bearer(none))).toMatchObject({ ok: true });
+    expect(await lenient.check(bearer(idToken))).toMatchObject({ ok: false, status: 401 });
+  });
+
+  it('session owner: iss + sub, else iss + client_id in its own name space; a token with only azp is refused', async () => {
+    const auth = make();
+    const alice = await auth.check(bearer(await idp.token({ sub: 'alice', aud: AUD, client_id: 'app' })));
+    const azpOnly = await auth.check(bearer(await idp.token({ aud: AUD, azp: 'alice' })));
+    const clientAlice = await auth.check(bearer(await idp.token({ aud: AUD, client_id: 'alice' })));
+    expect(alice).toMatchObject({ ok: true });
+    expect(sessionOwner((alice as { principal: AuditPrincipal }).principal)).toBe(`${idp.url} sub:alice`);
+    expect(azpOnly).toMatchObject({ ok: false, status: 401, message: 'Unauthorized: the token names neither a subject (sub) nor a client (client_id)' });
+    expect(clientAlice).toMatchObject({ ok: true });
+    expect(sessionOwner((clientAlice as { principal: AuditPrincipal }).principal)).toBe(`${idp.url} client:alice`);
+    expect(sessionOwner(null)).toBeNull();
+  });
+
+  it('wants an https jwks_uri unless it is loopback or --allow-http', () => {
+    expect(checkJwksUri('https://idp.example/jwks', false).href).toBe('https://idp.example/jwks');
+    expect(checkJwksUri('http://127.0.0.1:8080/jwks', false).hostname).toBe('127.0.0.1');
+    expect(checkJwksUri('http://localhost/jwks', false).hostname).toBe('localhost');
+    expect(checkJwksUri('http://idp.lan/jwks', true).hostname).toBe('idp.lan');
+    expect(thrownAirlockError(() => checkJwksUri('http://idp.example/jwks', false)).message).toBe(
+      '--oauth-jwks: the JWKS "http://idp.example/jwks" is not https; keys fetched over plain http could be replaced on the way',
+    );
+    expect(thrownAirlockError(() => checkJwksUri('ftp://idp.example/jwks', true)).code).toBe('AIRLOCK_USAGE');
   });
 });

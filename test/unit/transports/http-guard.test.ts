@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isLoopbackHost, readBody, RequestGuard, sendJson, type GuardOptions } from '../../../src/transports/http-guard.js';
+import { isLoopbackHost, parseHostHeader, readBody, RequestGuard, safeRequestTarget, sendJson, type GuardOptions } from '../../../src/transports/http-guard.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -69,11 +69,11 @@ async function refusal(headers: Record<string, string>): Promise<string | null> 
 }
 
 describe('isLoopbackHost', () => {
-  it.each([['localhost'], ['127.0.0.1'], ['127.1.2.3'], ['[::1]'], ['::1']])('%s is loopback', (host) => {
+  it.each([['localhost'], ['127.0.0.1'], ['127.1.2.3'], ['[::1]'], ['::1'], ['::ffff:127.0.0.1'], ['[::ffff:127.0.0.2]'], ['0:0:0:0:0:0:0:1'], ['127.1'], ['LOCALHOST']])('%s is loopback', (host) => {
     expect(isLoopbackHost(host)).toBe(true);
   });
 
-  it.each([['0.0.0.0'], ['example.com'], ['localhost.evil.com'], ['127.0.0.1.nip.io'], ['10.0.0.1'], [''], ['::']])('%s is not loopback', (host) => {
+  it.each([['0.0.0.0'], ['example.com'], ['localhost.evil.com'], ['127.0.0.1.nip.io'], ['10.0.0.1'], [''], ['::'], ['::ffff:10.0.0.1'], ['user@127.0.0.1']])('%s is not loopback', (host) => {
     expect(isLoopbackHost(host)).toBe(false);
   });
 });
@@ -112,10 +112,34 @@ describe('RequestGuard Host check', () => {
     expect(await refusal({ Host: '127.0.0.1:80' })).toBeNull();
   });
 
-  it('accepts any Host when bound to 0.0.0.0 without --allowed-host', async () => {
-    verdictOf({ host: '0.0.0.0', port, allowedHosts: [], allowedOrigins: [] });
-    expect(await refusal({ Host: `evil.com:${port}` })).toBeNull();
-    expect(await refusal({ Host: '192.168.1.20' })).toBeNull();
+  // Issue 14 #7: the check switched itself off for a bind it did not know as loopback, so a
+  // DNS-rebinding request (Host: the attacker's name) reached a session.
+  it('never switches the Host check off: bound to 0.0.0.0 it takes the machine\'s own names and addresses only', async () => {
+    verdictOf({ host: '0.0.0.0', port, allowedHosts: [], allowedOrigins: [], localNames: () => ['box', '192.168.1.20', 'fe80::1'] });
+    expect(await refusal({ Host: `evil.com:${port}` })).toBe(`Host header "evil.com:${port}" is not allowed (DNS rebinding protection); add it with --allowed-host`);
+    expect(await refusal({ Host: `192.168.1.20:${port}` })).toBeNull();
+    expect(await refusal({ Host: `box:${port}` })).toBeNull();
+    expect(await refusal({ Host: `[fe80::1]:${port}` })).toBeNull();
+    expect(await refusal({ Host: `127.0.0.1:${port}` })).toBeNull();
+    expect(await refusal({ Host: '192.168.1.20' })).not.toBeNull(); // port 80, not ours
+  });
+
+  it.each([['::ffff:127.0.0.1'], ['0:0:0:0:0:0:0:1'], ['::1'], ['127.0.0.2'], ['localhost']])('bound to %s: checks Host, and takes every loopback spelling on its port', async (bind) => {
+    verdictOf({ host: bind, port, allowedHosts: [], allowedOrigins: [] });
+    expect(await refusal({ Host: `rebind.evil.example:${port}` })).toBe(`Host header "rebind.evil.example:${port}" is not allowed (DNS rebinding protection); add it with --allowed-host`);
+    for (const name of ['localhost', '127.0.0.1', '[::1]', '[0:0:0:0:0:0:0:1]', '[::ffff:127.0.0.1]', '127.0.0.2']) {
+      expect(await refusal({ Host: `${name}:${port}` }), name).toBeNull();
+    }
+    expect(await refusal({ Host: `localhost:${port + 1}` })).not.toBeNull();
+  });
+
+  it('refuses a Host with anything after host:port (an extra :80, userinfo, a path)', async () => {
+    verdictOf({ host: '127.0.0.1', port, allowedHosts: [], allowedOrigins: [] });
+    for (const value of [`127.0.0.1:${port}:80`, `user@127.0.0.1:${port}`, `127.0.0.1:${port}/x`, `[::1]:${port}:80`]) {
+      expect(await refusal({ Host: value }), value).toMatch(/^Host header .* is not allowed/);
+    }
+    expect(parseHostHeader('127.0.0.1:3000:80')).toBeUndefined();
+    expect(parseHostHeader('[0:0:0:0:0:0:0:1]:3000')).toEqual({ hostname: '[::1]', port: 3000 });
   });
 
   it('checks Host when bound to 0.0.0.0 with --allowed-host', async () => {
@@ -134,8 +158,20 @@ describe('RequestGuard Origin check', () => {
     expect(await refusal(host())).toBeNull();
   });
 
-  it.each([['http://localhost:5173'], ['http://127.0.0.1:3000'], ['https://localhost'], ['http://[::1]:8080']])('accepts the loopback origin %s', async (origin) => {
+  it.each([['http://localhost:5173'], ['http://127.0.0.1:3000'], ['https://localhost'], ['http://[::1]:8080']])('accepts the loopback origin %s without --allow-origin', async (origin) => {
+    verdictOf({ host: '127.0.0.1', port, allowedHosts: [], allowedOrigins: [] });
     expect(await refusal({ ...host(), Origin: origin })).toBeNull();
+  });
+
+  // Issue 14 #7: CORS could not be narrowed: every loopback origin (any local web page) stayed allowed.
+  it.each([['http://localhost:5173'], ['http://127.0.0.1:3000']])('--allow-origin narrows: refuses the loopback origin %s it does not name', async (origin) => {
+    expect(await refusal({ ...host(), Origin: origin })).toBe(`Origin ${JSON.stringify(origin)} is not allowed; add it with --allow-origin`);
+  });
+
+  it('keeps secrets out of the refusal and the log line', async () => {
+    expect(await refusal({ ...host(), Origin: 'https://user:hunter2@evil.example' })).toBe('Origin "https://user:[REDACTED]@evil.example" is not allowed; add it with --allow-origin');
+    expect(safeRequestTarget('/mcp?access_token=abc&x=1')).toBe('/mcp?…');
+    expect(safeRequestTarget('/sse')).toBe('/sse');
   });
 
   it('accepts an explicitly allowed origin', async () => {
@@ -154,7 +190,7 @@ describe('RequestGuard Origin check', () => {
 
   it('checks Origin when bound to 0.0.0.0 too', async () => {
     verdictOf({ host: '0.0.0.0', port, allowedHosts: [], allowedOrigins: [] });
-    expect(await refusal({ Host: 'anything', Origin: 'https://evil.example' })).toBe('Origin "https://evil.example" is not allowed; add it with --allow-origin');
+    expect(await refusal({ Host: `127.0.0.1:${port}`, Origin: 'https://evil.example' })).toBe('Origin "https://evil.example" is not allowed; add it with --allow-origin');
   });
 });
 
