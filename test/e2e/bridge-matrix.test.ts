@@ -96,7 +96,7 @@ describe.each(pairs)('inbound %s -> outbound %s', (inbound, outbound) => {
 
       // progress
       const progress: number[] = [];
-      const slow = await client.callTool({ name: 'slow', arguments: { steps: 3, delayMs: 10 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+      const slow = await client.callTool({ name: 'slow', arguments: { steps: 3, delayMs: 100 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
       expect(textOf(slow)).toBe('done 3');
       // The SDK Client runs notification handlers a tick after resolving a response, so a last
       // progress event that arrives together with the response can be dropped by the client
