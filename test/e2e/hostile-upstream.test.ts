@@ -97,3 +97,38 @@ describe('connect against a hostile upstream', () => {
     expect(airlock.child.exitCode).toBeNull();
   });
 });
+
+describe('connect against a server that abuses retry:', () => {
+  it('keeps at least 250 ms between reconnects of the GET stream when the server says retry: 0', async () => {
+    let gets = 0;
+    const abuser = createServer((req, res) => {
+      if (req.method === 'GET') {
+        gets += 1;
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\n\n');
+        return;
+      }
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        const message = JSON.parse(body) as { id?: number; method: string };
+        if (message.id === undefined) return void res.writeHead(202).end();
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's1' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'abuser', version: '1' } } }));
+      });
+    });
+    await new Promise<void>((resolve) => abuser.listen(0, '127.0.0.1', resolve));
+    const proc = startAirlock(['connect', `http://127.0.0.1:${(abuser.address() as AddressInfo).port}/mcp`, '--transport', 'http', '--no-audit']);
+    try {
+      await new LineClient(proc).handshake();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // An unclamped retry of 0 reconnected thousands of times a second; 250 ms apart, about 8 in 2 s.
+      expect(gets).toBeGreaterThan(1);
+      expect(gets).toBeLessThan(20);
+    } finally {
+      await proc.stop();
+      abuser.closeAllConnections();
+      abuser.close();
+    }
+  });
+});
+
