@@ -111,7 +111,7 @@ export class AuthSession {
   /** The access token of the last header handed out: the one a 401 or 403 is about. */
   private handedOut: string | undefined;
   private lastRefreshed: string | undefined;
-  private lastLogin: { token: string; at: number } | undefined;
+  private lastLogin: { token: string; at: number; issuer: string } | undefined;
   private lastRequested: string[] = [];
   private stepUps = 0;
 
@@ -146,10 +146,17 @@ export class AuthSession {
     const challenge = bearerChallenge(wwwAuthenticate) ?? {};
     this.challenge = { ...this.challenge, ...challenge };
     const rejected = this.handedOut;
-    if (rejected && this.lastLogin?.token === rejected && this.now() - this.lastLogin.at < FRESH_LOGIN_MS) {
-      throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the server ${quote(this.resource)} rejected the token of a login that just succeeded`, {
-        hint: 'The server does not accept tokens of the authorization server it names: check --resource, or the server\'s audience configuration.',
-      });
+    // MCP 2026-07-28 (SEP-2352): a 401 may mean that the server now trusts another authorization
+    // server. Its resource metadata is read again; a new issuer means a new registration and login.
+    this.target = undefined;
+    const lastLogin = this.lastLogin;
+    if (rejected && lastLogin?.token === rejected && this.now() - lastLogin.at < FRESH_LOGIN_MS) {
+      const target = await this.discover().catch(() => undefined);
+      if (target === undefined || target.issuer === lastLogin.issuer) {
+        throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the server ${quote(this.resource)} rejected the token of a login that just succeeded`, {
+          hint: 'The server does not accept tokens of the authorization server it names: check --resource, or the server\'s audience configuration.',
+        });
+      }
     }
     await this.locked(async () => {
       const fresh = await this.reload();
@@ -302,7 +309,8 @@ export class AuthSession {
   private async refresh(record: TokenRecord): Promise<TokenRecord | undefined> {
     const target = await this.discover();
     if (target.issuer !== record.issuer) {
-      this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(record.issuer)}; a new login is needed`);
+      // The refresh token and the client registration belong to the old issuer: neither is sent to the new one.
+      this.log.debug(`not refreshing: the token is from ${quote(record.issuer)}, the server now names ${quote(target.issuer)}`);
       return undefined;
     }
     const client = await this.store.loadClient(record.issuer);
@@ -328,6 +336,10 @@ export class AuthSession {
   private async loginLocked(scopes?: string[]): Promise<TokenRecord> {
     try {
       const target = await this.discover(this.options.onProgress);
+      const previous = this.record?.issuer;
+      if (previous !== undefined && previous !== target.issuer) {
+        this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(previous)}; logging in there, with a registration of its own`);
+      }
       const selected = scopes ?? selectScopes({
         requested: this.options.scope,
         challenge: this.challenge.scope,
@@ -344,7 +356,7 @@ export class AuthSession {
       });
       await this.save(record);
       this.options.onProgress?.({ step: 'tokens', scope: record.scope, expiresAt: record.expiresAt, subject: record.subject });
-      this.lastLogin = { token: record.accessToken, at: this.now() };
+      this.lastLogin = { token: record.accessToken, at: this.now(), issuer: target.issuer };
       this.log.info(`logged in to ${quote(target.issuer)} for ${quote(this.resource)}${record.subject ? ` as ${quote(record.subject)}` : ''}${record.scope ? ` with scope ${quote(record.scope)}` : ''}`);
       return record;
     } catch (error) {

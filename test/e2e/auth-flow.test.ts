@@ -269,6 +269,59 @@ describe('authorization code flow against oidc-provider', () => {
   });
 });
 
+describe('authorization server migration (MCP 2026-07-28, SEP-2352)', () => {
+  it('a 401 right after a login re-reads the resource metadata: a new issuer gets its own registration and login', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await loginOn401(h, f);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+    const oldClient = h.store.clients.get(f.issuer)!;
+
+    const as2 = await f.migrate();
+    const denied = await mcpPost(f.url, await h.session.authorization(), initialize);
+    expect(denied.status).toBe(401);
+    await h.session.onUnauthorized(denied.www);
+
+    expect(h.lines.some((l) => l.includes(`the server now names the authorization server "${as2.issuer}" instead of "${f.issuer}"; logging in there, with a registration of its own`))).toBe(true);
+    const registrations = as2.asRequests.filter((r) => r.route === 'registration');
+    expect(registrations).toHaveLength(1);
+    const newClient = h.store.clients.get(as2.issuer)!;
+    expect(newClient.clientId).not.toBe(oldClient.clientId);
+    // Credentials stay per issuer: the old registration is kept for its own issuer, never sent to the new one.
+    expect(h.store.clients.get(f.issuer)).toEqual(oldClient);
+    expect(as2.asRequests.filter((r) => r.clientId === oldClient.clientId)).toEqual([]);
+    expect(as2.asRequests.filter((r) => r.grantType === 'refresh_token')).toEqual([]);
+    expect(as2.asRequests.filter((r) => r.route === 'token').at(-1)).toMatchObject({ grantType: 'authorization_code', clientId: newClient.clientId, status: 200 });
+    expect(h.store.tokens.get(f.url)).toMatchObject({ issuer: as2.issuer, clientId: newClient.clientId });
+    expect(h.urls).toHaveLength(2);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('an older token refused after the move: the refresh token is not sent to the new issuer either', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await loginOn401(h, f);
+    h.clock.now += 61_000;
+    const as2 = await f.migrate();
+    const denied = await mcpPost(f.url, await h.session.authorization(), initialize);
+    await h.session.onUnauthorized(denied.www);
+    expect(f.asRequests.filter((r) => r.grantType === 'refresh_token')).toEqual([]);
+    expect(as2.asRequests.filter((r) => r.grantType === 'refresh_token')).toEqual([]);
+    expect(h.store.tokens.get(f.url)!.issuer).toBe(as2.issuer);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('the same issuer still refusing a fresh login\'s token stops, as before', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await loginOn401(h, f);
+    await h.session.authorization();
+    const error = await rejection(h.session.onUnauthorized('Bearer error="invalid_token"'));
+    expect(error.message).toBe(`the server "${f.url}" rejected the token of a login that just succeeded`);
+    expect(h.urls).toHaveLength(1);
+  });
+});
+
 describe('device and client credentials grants', () => {
   it('device grant: shows the code, the user approves it in a browser, the token works', async () => {
     const f = await fixture();
