@@ -19,7 +19,7 @@ import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './clie
 import { deviceGrantFlow } from './device-grant.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import type { FetchLike } from './metadata-fetch.js';
-import { oauthConfiguration } from './oauth-client.js';
+import { oauthConfiguration, oauthErrorCode } from './oauth-client.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
@@ -325,8 +325,12 @@ export class AuthSession {
     } catch (error) {
       const rejected = refreshRejected(error);
       if (!rejected) throw error;
-      this.log.info(`the authorization server refused the refresh token (${quote(rejected)}); a new login is needed`);
-      if (rejected === 'invalid_client' && client.method === 'dynamic') await this.store.deleteClient(client.issuer);
+      if (rejected === 'invalid_client' && client.method === 'dynamic') {
+        await this.store.deleteClient(client.issuer);
+        this.log.info(`the authorization server no longer accepts client ${quote(client.clientId)} ("invalid_client"); dropped that registration, registering again at the next login`);
+      } else {
+        this.log.info(`the authorization server refused the refresh token (${quote(rejected)}); a new login is needed`);
+      }
       await this.save(withoutRefreshToken(record));
       return undefined;
     }
@@ -346,7 +350,11 @@ export class AuthSession {
         supported: target.resourceMetadata.scopesSupported,
       });
       this.lastRequested = selected;
-      const { response, client } = await this.runGrant(target, selected);
+      const stored = await this.store.loadClient(target.issuer);
+      const { response, client } = await this.runGrant(target, selected).catch(async (error: unknown) => {
+        if (!(await this.dropStaleRegistration(error, stored))) throw error;
+        return this.runGrant(target, selected);
+      });
       const record = tokenRecordFrom(response, {
         resource: this.resource,
         issuer: target.issuer,
@@ -364,6 +372,21 @@ export class AuthSession {
       this.target = undefined;
       throw error;
     }
+  }
+
+  /**
+   * A stored dynamic registration the authorization server refused with `invalid_client` (it forgot
+   * the client: a restart with an in-memory store, a clean-up) is dropped, so that the one retry of
+   * the login registers again. Resolves false for anything else: a registration made in this very
+   * login, a client the user gave (--client-id), another error.
+   */
+  private async dropStaleRegistration(error: unknown, used: ClientRecord | undefined): Promise<boolean> {
+    if (used?.method !== 'dynamic' || oauthErrorCode(error) !== 'invalid_client') return false;
+    const now = await this.store.loadClient(used.issuer);
+    if (now?.clientId !== used.clientId || now.registeredAt !== used.registeredAt) return false;
+    await this.store.deleteClient(used.issuer);
+    this.log.info(`the authorization server no longer accepts client ${quote(used.clientId)} ("invalid_client"); dropped that registration, registering again`);
+    return true;
   }
 
   private async runGrant(target: AuthorizationTarget, scopes: string[]): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {

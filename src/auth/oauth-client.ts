@@ -85,6 +85,8 @@ export function oauthConfiguration(metadata: ServerMetadata, client: ClientRecor
 export function oauthErrorCode(error: unknown): string | undefined {
   if (error instanceof ResponseBodyError) return error.error;
   if (error instanceof AirlockError) return oauthErrorCode(error.cause);
+  // The stand-in cause of a refusal sent as a WWW-Authenticate challenge (see tokenRequestError).
+  if (error instanceof Error && 'oauthError' in error && typeof error.oauthError === 'string') return error.oauthError;
   return undefined;
 }
 
@@ -119,7 +121,8 @@ export function tokenRequestError(error: unknown, what: string, options: Request
   if (error instanceof WWWAuthenticateChallengeError) {
     // RFC 6749 §5.2: a failed client authentication may be a 401 with a challenge instead of a body.
     const params = error.cause.find((c) => typeof c.parameters.error === 'string')?.parameters;
-    return refused(params?.error ?? `HTTP ${error.status}`, params?.error_description, Object.assign(new Error(error.message), { code: error.code, status: error.status }));
+    const stand = Object.assign(new Error(error.message), { code: error.code, status: error.status }, params?.error ? { oauthError: params.error } : {});
+    return refused(params?.error ?? `HTTP ${error.status}`, params?.error_description, stand);
   }
   const safeCause = error instanceof ClientError
     ? Object.assign(new Error(error.message), { code: error.code })

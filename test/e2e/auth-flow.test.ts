@@ -322,6 +322,54 @@ describe('authorization server migration (MCP 2026-07-28, SEP-2352)', () => {
   });
 });
 
+describe('stale registrations heal', () => {
+  it('invalid_client on refresh drops the dynamic registration, says so, and the next login registers again once', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    const first = await h.session.login();
+    const stale = h.store.clients.get(f.issuer)!;
+    // The authorization server forgot the client (a restart with an in-memory store, an admin's clean-up).
+    await f.provider.Client.adapter.destroy(stale.clientId);
+    h.clock.now = first.expiresAt! + 1;
+
+    expect(await h.session.authorization()).toBeUndefined();
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'refresh_token', status: 401, error: 'invalid_client' });
+    expect(h.lines.filter((l) => l.includes(`the authorization server no longer accepts client "${stale.clientId}" ("invalid_client"); dropped that registration, registering again at the next login`))).toHaveLength(1);
+    expect(h.store.clients.has(f.issuer)).toBe(false);
+
+    await loginOn401(h, f);
+    const registrations = f.asRequests.filter((r) => r.route === 'registration');
+    expect(registrations).toHaveLength(2);
+    const fresh = h.store.clients.get(f.issuer)!;
+    expect(fresh.clientId).not.toBe(stale.clientId);
+    expect(h.store.tokens.get(f.url)!.clientId).toBe(fresh.clientId);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('a device login with a registration the server forgot registers again once and goes on, without asking the user twice', async () => {
+    const f = await fixture();
+    const approvals: Promise<unknown>[] = [];
+    const options: Partial<AuthOptions> = {
+      grant: 'device_code',
+      onProgress: (event) => {
+        if (event.step === 'authorization' && event.via === 'device') approvals.push(new HeadlessBrowser().navigate(event.verificationUriComplete!));
+      },
+    };
+    const h = harness(f, options);
+    await h.session.login();
+    const stale = h.store.clients.get(f.issuer)!;
+    await f.provider.Client.adapter.destroy(stale.clientId);
+
+    await h.session.login({ force: true });
+    await Promise.all(approvals);
+    expect(approvals).toHaveLength(2);
+    expect(h.lines.filter((l) => l.includes(`no longer accepts client "${stale.clientId}"`))).toHaveLength(1);
+    expect(f.asRequests.filter((r) => r.route === 'registration')).toHaveLength(2);
+    expect(h.store.clients.get(f.issuer)!.clientId).not.toBe(stale.clientId);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+});
+
 describe('device and client credentials grants', () => {
   it('device grant: shows the code, the user approves it in a browser, the token works', async () => {
     const f = await fixture();
