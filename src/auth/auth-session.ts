@@ -19,7 +19,8 @@ import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './clie
 import { deviceGrantFlow } from './device-grant.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import type { FetchLike } from './metadata-fetch.js';
-import { oauthConfiguration, oauthErrorCode } from './oauth-client.js';
+import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
+import type { ClientSigningKey } from './client-signing-key.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
@@ -49,6 +50,8 @@ export interface AuthOptions {
   scope?: string;
   clientId?: string;
   clientSecret?: string;
+  /** --client-private-key-file: the client authenticates with private_key_jwt (RFC 7523 §2.2). */
+  clientSigningKey?: ClientSigningKey;
   clientMetadataUrl?: string;
   callbackPort?: number;
   callbackHost?: string;
@@ -122,6 +125,14 @@ export class AuthSession {
     if (options.clientMetadataUrl !== undefined) checkClientMetadataUrl(options.clientMetadataUrl);
     if (options.clientSecret !== undefined && options.clientId === undefined) {
       throw new AirlockError('AIRLOCK_USAGE', 'a client secret was given without a client id', { hint: 'Pass --client-id too.' });
+    }
+    if (options.clientSigningKey !== undefined && options.clientId === undefined) {
+      throw new AirlockError('AIRLOCK_USAGE', 'a client private key was given without a client id', { hint: 'Pass --client-id too.' });
+    }
+    if (options.clientSigningKey !== undefined && options.clientSecret !== undefined) {
+      throw new AirlockError('AIRLOCK_USAGE', 'give a client secret or a client private key, not both', {
+        hint: 'A client authenticates one way: drop --client-secret-env/--client-secret-file or --client-private-key-file.',
+      });
     }
     this.store = options.store;
     this.log = options.log;
@@ -279,6 +290,12 @@ export class AuthSession {
     return value;
   }
 
+  private clientOptions(): OAuthClientOptions {
+    const options: OAuthClientOptions = { fetch: this.fetch, allowHttp: this.options.allowHttp ?? false };
+    if (this.options.clientSigningKey) options.signingKey = this.options.clientSigningKey;
+    return options;
+  }
+
   /** Proactive refresh before expiry. Never opens a browser: a failure leaves the 401 path to log in. */
   private async refreshAhead(stale: TokenRecord): Promise<TokenRecord | undefined> {
     try {
@@ -315,7 +332,7 @@ export class AuthSession {
     }
     const client = await this.store.loadClient(record.issuer);
     if (!client || client.clientId !== record.clientId) return undefined;
-    const config = oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp ?? false });
+    const config = oauthConfiguration(target.serverMetadata, client, this.clientOptions());
     try {
       const next = await refreshTokens({ config, record, resourceIndicator: target.resourceIndicator, now: this.now });
       await this.save(next);
@@ -394,10 +411,11 @@ export class AuthSession {
     const choice: ClientChoice = {};
     if (options.clientId !== undefined) choice.clientId = options.clientId;
     if (options.clientSecret !== undefined) choice.clientSecret = options.clientSecret;
+    if (options.clientSigningKey !== undefined) choice.privateKeyJwt = true;
     if (options.clientMetadataUrl !== undefined) choice.clientMetadataUrl = options.clientMetadataUrl;
     const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now() };
     const allowHttp = options.allowHttp ?? false;
-    const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp });
+    const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, this.clientOptions());
     const stored = await this.store.loadClient(target.issuer);
     const progress = options.onProgress;
     const chosen = (client: ClientRecord): ClientRecord => {

@@ -16,11 +16,14 @@ export interface ClientCredentialsOptions {
   resourceIndicator: string;
 }
 
-/** A confidential client is required: the grant would hand a token to anyone knowing a public id. */
+/**
+ * A confidential client is required (a secret, or a private key: RFC 7523 §2.2): the grant would
+ * hand a token to anyone knowing a public id.
+ */
 export function requireClientSecret(client: ClientRecord | undefined): asserts client is ClientRecord {
-  if (!client?.clientSecret) {
-    throw new AirlockError('AIRLOCK_USAGE', 'the client credentials grant needs a client id and secret', {
-      hint: 'Pass --client-id with --client-secret-env NAME or --client-secret-file PATH.',
+  if (!client?.clientSecret && client?.tokenEndpointAuthMethod !== 'private_key_jwt') {
+    throw new AirlockError('AIRLOCK_USAGE', 'the client credentials grant needs a client id and a secret or a private key', {
+      hint: 'Pass --client-id with --client-secret-env NAME, --client-secret-file PATH or --client-private-key-file PATH.',
     });
   }
 }

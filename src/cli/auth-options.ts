@@ -6,6 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
+import type { ClientSigningKey } from '../auth/client-signing-key.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
@@ -28,7 +29,16 @@ export interface AuthFlags {
   clientId?: string;
   clientSecretEnv?: string;
   clientSecretFile?: string;
+  /** --client-private-key-file: private_key_jwt client authentication (PEM or JWK). */
+  clientPrivateKeyFile?: string;
+  /** --client-signing-alg: the JWS algorithm, when the key does not imply it. */
+  clientSigningAlg?: string;
   clientMetadataUrl?: string;
+  /** --device / --device-code (connect, login): the device authorization grant. */
+  device?: boolean;
+  deviceCode?: boolean;
+  /** --client-credentials (connect, login): no user, the client's own credentials. */
+  clientCredentials?: boolean;
   callbackPort?: number;
   callbackHost?: string;
   resource?: string;
@@ -52,6 +62,8 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--client-id <id>', 'a client registered in advance with the authorization server')
     .option('--client-secret-env <name>', "read that client's secret from this environment variable")
     .option('--client-secret-file <path>', "read that client's secret from this file")
+    .option('--client-private-key-file <path>', "authenticate that client with a private key instead (private_key_jwt): PEM or JWK")
+    .option('--client-signing-alg <alg>', 'the algorithm for --client-private-key-file (default: from the key: ES256 for P-256, RS256 for RSA, EdDSA)')
     .option('--client-metadata-url <url>', 'your Client ID Metadata Document (https), used when the server supports it')
     .option('--callback-port <n>', 'port of the loopback redirect (default: a free one)', parsePort)
     .option('--callback-host <host>', 'host of the loopback redirect: 127.0.0.1 (default) or localhost')
@@ -70,6 +82,20 @@ function parseResource(value: string): string {
     throw new InvalidArgumentError(error instanceof AirlockError ? `${error.message}.` : String(error));
   }
   return value;
+}
+
+/**
+ * The grant the flags ask for: --client-credentials, --device (or mcp-remote's --device-code),
+ * else undefined (the authorization code flow). Both at once is a usage error.
+ */
+export function grantOf(flags: Pick<AuthFlags, 'device' | 'deviceCode' | 'clientCredentials'>): AuthGrant | undefined {
+  const device = flags.device === true || flags.deviceCode === true;
+  if (device && flags.clientCredentials) {
+    throw new AirlockError('AIRLOCK_USAGE', 'give --device or --client-credentials, not both', {
+      hint: '--device logs a user in on another device; --client-credentials needs no user at all.',
+    });
+  }
+  return flags.clientCredentials ? 'client_credentials' : device ? 'device_code' : undefined;
 }
 
 /** The client secret from --client-secret-env or --client-secret-file (never from argv). */
@@ -119,6 +145,14 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
   const { log } = context;
   // The OAuth client (openid-client) and the keychain binding load only when a login is needed.
   const { AuthSession } = await import('../auth/auth-session.js');
+  const grant = context.grant ?? grantOf(flags);
+  let clientSigningKey: ClientSigningKey | undefined;
+  if (flags.clientPrivateKeyFile !== undefined) {
+    const { loadClientSigningKey } = await import('../auth/client-signing-key.js');
+    clientSigningKey = await loadClientSigningKey(flags.clientPrivateKeyFile, flags.clientSigningAlg);
+  } else if (flags.clientSigningAlg !== undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', '--client-signing-alg was given without --client-private-key-file', { hint: 'Pass the key file too, or drop --client-signing-alg.' });
+  }
   // Opened on first use: a server that needs no login costs no keychain probe and no warning.
   const store = context.store ?? lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
   return new AuthSession({
@@ -126,10 +160,11 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     store,
     log,
     fetch: context.fetch,
-    grant: context.grant,
+    grant,
     scope: flags.scope,
     clientId: flags.clientId,
     clientSecret: clientSecret(flags),
+    clientSigningKey,
     clientMetadataUrl: flags.clientMetadataUrl,
     callbackPort: flags.callbackPort,
     callbackHost: flags.callbackHost,

@@ -11,7 +11,7 @@ import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
 import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
-import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
+import { addAuthOptions, grantOf, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
@@ -36,6 +36,9 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
+    .option('--device', 'log in with the device authorization grant (RFC 8628): the code is shown on stderr', false)
+    .option('--device-code', "mcp-remote's name for --device", false)
+    .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addAuthOptions(command, { optional: true });
   addPipelineOptions(command)
@@ -46,12 +49,14 @@ Examples:
   $ mcp-airlock https://mcp.example.com/mcp --header "Authorization: Bearer \${API_TOKEN}"
   $ mcp-airlock http://10.0.0.5:8080/mcp --allow-http --header-file ~/.config/mcp/headers
   $ mcp-airlock https://mcp.example.com/mcp --deny-tool 'delete_*' --read-only
+  $ mcp-airlock https://mcp.example.com/mcp --client-credentials --client-id my-agent --client-private-key-file agent.pem
 
 In a Claude Desktop or Cursor config:
   { "command": "npx", "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
       "--header", "Authorization: Bearer \${API_TOKEN}"], "env": { "API_TOKEN": "..." } }`)
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       checkProtocolTransport(options.protocol, options.transport);
+      grantOf(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
       const context = createContext(options.logLevel);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });

@@ -421,6 +421,43 @@ describe('device and client credentials grants', () => {
   });
 });
 
+describe('client credentials with private_key_jwt (RFC 7523 §2.2)', () => {
+  async function keyAgent(): Promise<{ f: Fixture; key: string; other: string }> {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { exportJWK } = await import('jose');
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const f = await fixture({ clients: [{ clientId: 'key-agent', grantTypes: ['client_credentials'], jwks: { keys: [await exportJWK(pair.publicKey)] } }] });
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'sec1' }).toString();
+    return { f, key: pair.privateKey.export({ format: 'pem', type: 'sec1' }).toString(), other };
+  }
+
+  it('an agent with a private key (PEM, ES256 from the key) gets a token without any secret, and a new one at expiry', async () => {
+    const { parseClientSigningKey } = await import('../../src/auth/client-signing-key.js');
+    const { f, key } = await keyAgent();
+    const h = harness(f, { grant: 'client_credentials', clientId: 'key-agent', clientSigningKey: await parseClientSigningKey(key, 'agent.pem') });
+    await loginOn401(h, f);
+    const record = h.store.tokens.get(f.url)!;
+    expect(record).toMatchObject({ subject: 'key-agent', clientId: 'key-agent' });
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'client_credentials', clientId: 'key-agent', resource: f.url, status: 200 });
+    expect(h.store.clients.get(f.issuer)).toMatchObject({ clientId: 'key-agent', method: 'pre-registered', tokenEndpointAuthMethod: 'private_key_jwt' });
+    expect(h.store.clients.get(f.issuer)!.clientSecret).toBeUndefined();
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+    h.clock.now = record.expiresAt! - 1000;
+    expect(await h.session.authorization()).not.toBe(`Bearer ${record.accessToken}`);
+    expect(f.asRequests.filter((r) => r.grantType === 'client_credentials' && r.status === 200)).toHaveLength(2);
+    expect(h.urls).toHaveLength(0);
+  });
+
+  it('a key the server does not know: invalid_client, named', async () => {
+    const { parseClientSigningKey } = await import('../../src/auth/client-signing-key.js');
+    const { f, other } = await keyAgent();
+    const h = harness(f, { grant: 'client_credentials', clientId: 'key-agent', clientSigningKey: await parseClientSigningKey(other, 'other.pem') });
+    const error = await rejection(h.session.login());
+    expect(error.code).toBe('AIRLOCK_AUTH_TOKEN');
+    expect(error.message).toMatch(/^requesting a token with the client credentials failed: the authorization server answered "invalid_client"/);
+  });
+});
+
 describe('each broken rule stops the login', () => {
   it('no protected resource metadata: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
     const f = await fixture({ prm: 'none' });
