@@ -15,7 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorizationServer } from '../../fixtures/auth/authorization-server.mjs';
-import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
+import { AGENT_CLIENT, startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { startAirlock, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
@@ -137,6 +137,49 @@ describe('login, status, logout, and connect with OAuth', () => {
     expect(connect.stderr()).not.toMatch(/127\.0\.0\.1:\d+\/[^\s]*auth/);
     client.endInput();
     await connect.exited;
+  });
+});
+
+describe('connect takes the machine grants itself (no login command first)', () => {
+  it('--client-credentials with a secret, and with a private key file (private_key_jwt), log in on the first 401 and call through', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { writeFileSync } = await import('node:fs');
+    const { exportJWK } = await import('jose');
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const own = await startAuthFixture({ clients: [{ clientId: 'key-agent', grantTypes: ['client_credentials'], jwks: { keys: [await exportJWK(pair.publicKey)] } }] });
+    try {
+      freshConfig();
+      const keyFile = join(dir, 'agent-key.json');
+      writeFileSync(keyFile, JSON.stringify(await exportJWK(pair.privateKey)), { mode: 0o600 });
+      const withKey = airlock(['connect', own.url, '--storage', 'file', '--allow-http', '--client-credentials', '--client-id', 'key-agent', '--client-private-key-file', keyFile]);
+      const keyClient = new LineClient(withKey);
+      await keyClient.handshake();
+      expect((await keyClient.call(1, 'echo', { text: 'signed' })).result).toEqual({ content: [{ type: 'text', text: 'signed' }] });
+      keyClient.endInput();
+      expect(await withKey.exited).toBe(0);
+      expect(own.mcpRequests.filter((r) => r.status === 200).every((r) => r.client === 'key-agent')).toBe(true);
+
+      freshConfig();
+      env = { ...env, AGENT_SECRET: AGENT_CLIENT.clientSecret };
+      const withSecret = airlock(['connect', own.url, '--storage', 'file', '--allow-http', '--client-credentials', '--client-id', AGENT_CLIENT.clientId, '--client-secret-env', 'AGENT_SECRET']);
+      const secretClient = new LineClient(withSecret);
+      await secretClient.handshake();
+      expect((await secretClient.call(1, 'echo', { text: 'basic' })).result).toEqual({ content: [{ type: 'text', text: 'basic' }] });
+      secretClient.endInput();
+      expect(await withSecret.exited).toBe(0);
+      expect(own.asRequests.filter((r) => r.route === 'authorization')).toEqual([]);
+      expect(own.asRequests.filter((r) => r.grantType === 'client_credentials' && r.status === 200).map((r) => r.clientId)).toEqual(['key-agent', AGENT_CLIENT.clientId]);
+      expect(withKey.stderr() + withSecret.stderr()).not.toContain(AGENT_CLIENT.clientSecret);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('--device and --client-credentials together: a usage error before anything starts', async () => {
+    freshConfig();
+    const connect = airlock(['connect', fixture.url, '--device', '--client-credentials']);
+    expect(await connect.exited).toBe(2);
+    expect(connect.stderr()).toContain('give --device or --client-credentials, not both');
   });
 });
 
