@@ -18,7 +18,7 @@ import { clientCredentialsFlow, requireClientSecret } from './client-credentials
 import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
 import { deviceGrantFlow } from './device-grant.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
-import type { FetchLike } from './metadata-fetch.js';
+import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
 import type { ClientSigningKey } from './client-signing-key.js';
 import { canonicalResourceUri } from './resource-uri.js';
@@ -93,6 +93,21 @@ function unauthorizedWithoutOAuth(error: unknown, resource: string): unknown {
   if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
   return new AirlockError('AIRLOCK_AUTH_DISCOVERY', `${resource} answered HTTP 401, and it offers no OAuth login: ${error.message}`, {
     hint: 'If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).',
+    cause: error,
+  });
+}
+
+/**
+ * A server with no metadata at all whose MCP 2025-03-26 default registration endpoint refuses us
+ * most likely offers no OAuth login: a discovery failure (which a 401 turns into the hint about
+ * static credentials), not a registration one.
+ */
+function legacyRefusal(error: unknown, target: AuthorizationTarget): unknown {
+  const legacy = target.legacy;
+  if (legacy?.via !== 'default-endpoints' || !(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_REGISTRATION') return error;
+  const message = `no protected resource metadata found; tried ${describeOutcomes(legacy.resourceTried)}; nor authorization server metadata at the server's origin (MCP 2025-03-26); tried ${describeOutcomes(legacy.serverTried)}; and its default endpoints do not work either: ${error.message}`;
+  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', message, {
+    hint: 'The server must publish its protected resource metadata (MCP authorization 2025-11-25); check the URL, or run mcp-airlock doctor.',
     cause: error,
   });
 }
@@ -327,7 +342,7 @@ export class AuthSession {
     const target = await this.discover();
     if (target.issuer !== record.issuer) {
       // The refresh token and the client registration belong to the old issuer: neither is sent to the new one.
-      this.log.debug(`not refreshing: the token is from ${quote(record.issuer)}, the server now names ${quote(target.issuer)}`);
+      this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(record.issuer)}; its refresh token is not sent there`);
       return undefined;
     }
     const client = await this.store.loadClient(record.issuer);
@@ -369,7 +384,7 @@ export class AuthSession {
       this.lastRequested = selected;
       const stored = await this.store.loadClient(target.issuer);
       const { response, client } = await this.runGrant(target, selected).catch(async (error: unknown) => {
-        if (!(await this.dropStaleRegistration(error, stored))) throw error;
+        if (!(await this.dropStaleRegistration(error, stored))) throw legacyRefusal(error, target);
         return this.runGrant(target, selected);
       });
       const record = tokenRecordFrom(response, {

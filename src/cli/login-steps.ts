@@ -60,7 +60,8 @@ export class LoginSteps {
     this.progressed = true;
     switch (event.step) {
       case 'resource-metadata':
-        this.pass('resource', `${event.resource} names the authorization server ${event.authorizationServer}`, [`found at ${event.url}`]);
+        if (event.legacy) this.pass('resource', `no resource metadata; MCP 2025-03-26 fallback: the authorization server is ${event.authorizationServer}`);
+        else this.pass('resource', `${event.resource} names the authorization server ${event.authorizationServer}`, [`found at ${event.url}`]);
         this.begin('server');
         break;
       case 'server-metadata':

@@ -322,6 +322,45 @@ describe('authorization server migration (MCP 2026-07-28, SEP-2352)', () => {
   });
 });
 
+describe('the MCP 2025-03-26 fallback, only for servers without resource metadata', () => {
+  it('authorization server metadata at the MCP server\'s origin: one log line, then the usual login', async () => {
+    const f = await fixture({ prm: 'none', legacyAuthorizationServer: 'metadata' });
+    const h = harness(f);
+    await loginOn401(h, f);
+    const origin = new URL(f.url).origin;
+    expect(f.issuer).toBe(origin);
+    expect(h.lines.filter((l) => l.includes('MCP 2025-03-26'))).toEqual([
+      expect.stringContaining(`"${f.url}" publishes no protected resource metadata; using the MCP 2025-03-26 fallback: the authorization server metadata at "${origin}"`),
+    ]);
+    expect(f.asRequests.filter((r) => r.route === 'registration')).toHaveLength(1);
+    expect(f.asRequests.filter((r) => r.route === 'authorization')).toMatchObject([{ resource: f.url, codeChallengeMethod: 'S256' }]);
+    expect(h.store.tokens.get(f.url)).toMatchObject({ issuer: origin });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('no metadata at all: the default endpoints /authorize, /token and /register at the origin', async () => {
+    const f = await fixture({ prm: 'none', legacyAuthorizationServer: 'defaults' });
+    const h = harness(f);
+    await loginOn401(h, f);
+    const origin = new URL(f.url).origin;
+    expect(h.lines.filter((l) => l.includes('MCP 2025-03-26'))).toEqual([
+      expect.stringContaining(`using the MCP 2025-03-26 default endpoints ${origin}/authorize, /token and /register`),
+    ]);
+    expect(h.urls[0]!.startsWith(`${origin}/authorize?`)).toBe(true);
+    expect(f.asRequests.filter((r) => r.route === 'registration')).toHaveLength(1);
+    expect(f.asRequests.filter((r) => r.route === 'token').at(-1)).toMatchObject({ grantType: 'authorization_code', status: 200 });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('resource metadata that is there but wrong is never replaced by the fallback', async () => {
+    const f = await fixture({ prmResource: 'http://127.0.0.1:1/elsewhere', legacyAuthorizationServer: 'metadata' });
+    const h = harness(f);
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_RESOURCE_MISMATCH');
+    expect(h.lines.some((l) => l.includes('2025-03-26'))).toBe(false);
+  });
+});
+
 describe('stale registrations heal', () => {
   it('invalid_client on refresh drops the dynamic registration, says so, and the next login registers again once', async () => {
     const f = await fixture();
@@ -459,14 +498,16 @@ describe('client credentials with private_key_jwt (RFC 7523 §2.2)', () => {
 });
 
 describe('each broken rule stops the login', () => {
-  it('no protected resource metadata: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
+  it('no metadata of any kind and no 2025-03-26 default endpoints: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
     const f = await fixture({ prm: 'none' });
     const h = harness(f);
     const error = await rejection(loginOn401(h, f));
     expect(error.code).toBe('AIRLOCK_AUTH_DISCOVERY');
     const origin = new URL(f.url).origin;
     expect(error.message).toBe(
-      `${f.url} answered HTTP 401, and it offers no OAuth login: no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404)`,
+      `${f.url} answered HTTP 401, and it offers no OAuth login: no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404); `
+      + `nor authorization server metadata at the server's origin (MCP 2025-03-26); tried "${origin}/.well-known/oauth-authorization-server" (404); "${origin}/.well-known/openid-configuration" (404); `
+      + `and its default endpoints do not work either: client registration at "${origin}/register" was refused (HTTP 404) "not found"`,
     );
     expect(error.hint).toBe('If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).');
     expect(h.urls).toHaveLength(0);
