@@ -61,6 +61,8 @@ Examples:
         onProgress: steps.onProgress,
       });
       steps.start();
+      // What the server's 401 names (scope, resource_metadata): the login asks for what connect would.
+      await session.probe();
       record = await session.login({ force: options.force });
     } catch (error) {
       await steps.failed(error);

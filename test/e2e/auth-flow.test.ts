@@ -242,6 +242,16 @@ describe('authorization code flow against oidc-provider', () => {
     expect(store.lockLog).toEqual([`auth:${f.url}`, `auth:${f.url}`]);
   });
 
+  it('probe() before an explicit login: the login asks for the 401 challenge\'s scope, as connect would, and opens no MCP session', async () => {
+    const f = await fixture({ challengeScope: 'mcp:write' });
+    const h = harness(f);
+    await h.session.probe();
+    expect(f.mcpRequests).toEqual([{ token: false, status: 401 }]);
+    await h.session.login();
+    expect(f.asRequests.filter((r) => r.route === 'authorization')).toMatchObject([{ scope: 'mcp:write' }]);
+    expect(h.store.tokens.get(f.url)!.scope).toBe('mcp:write');
+  });
+
   it('keeps the registration per issuer and reuses it on the next login', async () => {
     const f = await fixture();
     const h = harness(f);

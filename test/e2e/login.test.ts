@@ -62,7 +62,9 @@ describe('login, status, logout, and connect with OAuth', () => {
     const login = airlock(['login', fixture.url, ...authFlags]);
     await completeLogin(login);
     expect(await login.exited).toBe(0);
-    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read( mcp:write)?, expires in \\d+ min\\n$`));
+    // login probes first: it asks for what the server's 401 names (mcp:read), as connect would, not all of scopes_supported.
+    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read, expires in \\d+ min\\n$`));
+    expect(fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').at(-1)).toMatchObject({ scope: 'mcp:read' });
 
     const status = airlock(['status', '--storage', 'file', '--json']);
     expect(await status.exited).toBe(0);
