@@ -17,6 +17,7 @@ import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
 import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
 import { deviceGrantFlow } from './device-grant.js';
+import { jwtBearerGrant, requestIdJag, type IdentityProvider } from './identity-assertion.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
@@ -27,7 +28,13 @@ import { refreshRejected, refreshTokens } from './token-refresh.js';
 import { isUnexpired, needsRefresh, tokenRecordFrom } from './token-response.js';
 import { bearerChallenge, type BearerChallenge } from './www-authenticate.js';
 
-export type AuthGrant = 'authorization_code' | 'device_code' | 'client_credentials';
+/** `jwt_bearer`: enterprise-managed authorization (an ID-JAG from the IdP, see identity-assertion.ts). */
+export type AuthGrant = 'authorization_code' | 'device_code' | 'client_credentials' | 'jwt_bearer';
+
+/** Grants that need no user: a new token is simply requested again when one expires. */
+function unattended(grant: AuthGrant | undefined): boolean {
+  return grant === 'client_credentials' || grant === 'jwt_bearer';
+}
 
 export interface AuthOptions {
   /** The MCP server URL; tokens are kept for (and sent to) its canonical form only. */
@@ -50,6 +57,8 @@ export interface AuthOptions {
   scope?: string;
   clientId?: string;
   clientSecret?: string;
+  /** The enterprise IdP and the user's ID token, for the `jwt_bearer` grant (cross-app access). */
+  identityProvider?: IdentityProvider;
   /** --client-private-key-file: the client authenticates with private_key_jwt (RFC 7523 §2.2). */
   clientSigningKey?: ClientSigningKey;
   clientMetadataUrl?: string;
@@ -349,8 +358,8 @@ export class AuthSession {
         const fresh = await this.reload();
         if (!fresh || !needsRefresh(fresh, this.now())) return fresh;
         if (fresh.refreshToken) return (await this.refresh(fresh)) ?? this.usable(this.record);
-        // Client credentials need no user: a new token is the refresh.
-        if (this.options.grant === 'client_credentials') return await this.loginLocked();
+        // Client credentials and identity assertions need no user: a new token is the refresh.
+        if (unattended(this.options.grant)) return await this.loginLocked();
         return this.usable(fresh);
       });
     } catch (error) {
@@ -475,6 +484,20 @@ export class AuthSession {
         requireClientSecret(client);
         chosen(client);
         const response = await clientCredentialsFlow({ config: configure(client), client, scopes, resourceIndicator: target.resourceIndicator });
+        return { response, client };
+      }
+      case 'jwt_bearer': {
+        const idp = options.identityProvider;
+        if (!idp || !choice.clientId) {
+          throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs the identity provider, the ID token, and a client at the authorization server', {
+            hint: 'Pass --idp-issuer, --idp-client-id, --idp-id-token-env (or -file), and --client-id with its secret.',
+          });
+        }
+        const client = await resolveClient(base);
+        requireClientSecret(client);
+        chosen(client);
+        const assertion = await requestIdJag({ idp, audience: target.issuer, resource: target.resourceIndicator, scopes, fetch: this.fetch, allowHttp, log: this.log });
+        const response = await jwtBearerGrant(configure(client), assertion, scopes, target.resourceIndicator);
         return { response, client };
       }
       case 'device_code': {

@@ -7,6 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
 import type { ClientSigningKey } from '../auth/client-signing-key.js';
+import type { IdentityProvider } from '../auth/identity-assertion.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
@@ -39,6 +40,13 @@ export interface AuthFlags {
   deviceCode?: boolean;
   /** --client-credentials (connect, login): no user, the client's own credentials. */
   clientCredentials?: boolean;
+  /** Cross-app access (connect, login): the enterprise IdP, airlock's client there, and the user's ID token. */
+  idpIssuer?: string;
+  idpClientId?: string;
+  idpClientSecretEnv?: string;
+  idpClientSecretFile?: string;
+  idpIdTokenEnv?: string;
+  idpIdTokenFile?: string;
   callbackPort?: number;
   callbackHost?: string;
   resource?: string;
@@ -86,16 +94,71 @@ function parseResource(value: string): string {
 
 /**
  * The grant the flags ask for: --client-credentials, --device (or mcp-remote's --device-code),
- * else undefined (the authorization code flow). Both at once is a usage error.
+ * --idp-issuer (cross-app access: the jwt_bearer grant with an ID-JAG), else undefined (the
+ * authorization code flow). More than one is a usage error.
  */
-export function grantOf(flags: Pick<AuthFlags, 'device' | 'deviceCode' | 'clientCredentials'>): AuthGrant | undefined {
+export function grantOf(flags: Pick<AuthFlags, 'device' | 'deviceCode' | 'clientCredentials' | 'idpIssuer'>): AuthGrant | undefined {
   const device = flags.device === true || flags.deviceCode === true;
-  if (device && flags.clientCredentials) {
-    throw new AirlockError('AIRLOCK_USAGE', 'give --device or --client-credentials, not both', {
-      hint: '--device logs a user in on another device; --client-credentials needs no user at all.',
+  const chosen = [device && '--device', flags.clientCredentials === true && '--client-credentials', flags.idpIssuer !== undefined && '--idp-issuer'].filter((f): f is string => typeof f === 'string');
+  if (chosen.length > 1) {
+    throw new AirlockError('AIRLOCK_USAGE', `give only one of ${chosen.join(', ')}`, {
+      hint: '--device logs a user in on another device; --client-credentials needs no user at all; --idp-issuer uses your single sign-on (cross-app access).',
     });
   }
-  return flags.clientCredentials ? 'client_credentials' : device ? 'device_code' : undefined;
+  return flags.clientCredentials ? 'client_credentials' : device ? 'device_code' : flags.idpIssuer !== undefined ? 'jwt_bearer' : undefined;
+}
+
+/** The flags of cross-app access (enterprise-managed authorization), for connect and login. */
+export function addIdentityProviderOptions(command: Command): Command {
+  return command
+    .option('--idp-issuer <url>', 'cross-app access: your enterprise identity provider (its ID token is exchanged for an ID-JAG)')
+    .option('--idp-client-id <id>', "cross-app access: airlock's client at the identity provider")
+    .option('--idp-client-secret-env <name>', "read that client's secret from this environment variable")
+    .option('--idp-client-secret-file <path>', "read that client's secret from this file")
+    .option('--idp-id-token-env <name>', 'read your ID token from the identity provider from this environment variable')
+    .option('--idp-id-token-file <path>', 'read your ID token from the identity provider from this file');
+}
+
+/** A secret from an environment variable or a file (never from argv); `flag` names them in messages. */
+function readSecret(env: string | undefined, file: string | undefined, flag: string): string | undefined {
+  if (env !== undefined && file !== undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', `give ${flag}-env or ${flag}-file, not both`);
+  }
+  if (env !== undefined) {
+    const value = process.env[env];
+    if (!value) throw new AirlockError('AIRLOCK_MISSING_ENV', `${flag}-env: ${env} is not set or empty`, { hint: `Set ${env} in the environment that starts mcp-airlock.` });
+    return value;
+  }
+  if (file !== undefined) {
+    let value: string;
+    try {
+      value = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new AirlockError('AIRLOCK_HEADER_FILE', `cannot read the ${flag}-file ${quote(file)}: ${describeError(error)}`, { cause: error });
+    }
+    if (value) return value;
+    throw new AirlockError('AIRLOCK_HEADER_FILE', `the ${flag}-file ${quote(file)} is empty`);
+  }
+  return undefined;
+}
+
+/** --idp-*: the identity provider of cross-app access, or undefined without --idp-issuer. */
+export function identityProvider(flags: AuthFlags): IdentityProvider | undefined {
+  if (flags.idpIssuer === undefined) {
+    const stray = (['idpClientId', 'idpIdTokenEnv', 'idpIdTokenFile', 'idpClientSecretEnv', 'idpClientSecretFile'] as const).filter((k) => flags[k] !== undefined);
+    if (stray.length > 0) throw new AirlockError('AIRLOCK_USAGE', 'an --idp-* option was given without --idp-issuer', { hint: 'Cross-app access needs --idp-issuer too.' });
+    return undefined;
+  }
+  const idToken = readSecret(flags.idpIdTokenEnv, flags.idpIdTokenFile, '--idp-id-token');
+  if (flags.idpClientId === undefined || idToken === undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs --idp-client-id and the ID token (--idp-id-token-env or --idp-id-token-file)', {
+      hint: 'The ID token is the one your single sign-on issued to that IdP client.',
+    });
+  }
+  const idp: IdentityProvider = { issuer: flags.idpIssuer, clientId: flags.idpClientId, idToken };
+  const secret = readSecret(flags.idpClientSecretEnv, flags.idpClientSecretFile, '--idp-client-secret');
+  if (secret !== undefined) idp.clientSecret = secret;
+  return idp;
 }
 
 /** The client secret from --client-secret-env or --client-secret-file (never from argv). */
@@ -165,6 +228,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     clientId: flags.clientId,
     clientSecret: clientSecret(flags),
     clientSigningKey,
+    identityProvider: identityProvider(flags),
     clientMetadataUrl: flags.clientMetadataUrl,
     callbackPort: flags.callbackPort,
     callbackHost: flags.callbackHost,

@@ -70,8 +70,9 @@ export class LoginSteps {
         break;
       case 'client':
         this.pass('client', clientSummary(event));
-        if (this.options.grant === 'client_credentials') {
-          this.reporter.step('authorize', { title: loginStepTitles.authorize, status: 'skipped', summary: 'client credentials: no user involved' });
+        if (this.options.grant === 'client_credentials' || this.options.grant === 'jwt_bearer') {
+          const summary = this.options.grant === 'client_credentials' ? 'client credentials: no user involved' : "cross-app access: the identity provider's assertion stands for you";
+          this.reporter.step('authorize', { title: loginStepTitles.authorize, status: 'skipped', summary });
           this.begin('tokens');
         } else {
           this.begin('authorize');

@@ -4,7 +4,7 @@
  * registration, PKCE, resource indicators, refresh with rotation, device and client credentials
  * grants, step-up, and each fixture variant that breaks one rule.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLIENT, startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import { AuthSession, MAX_STEP_UPS, type AuthOptions } from '../../src/auth/auth-session.js';
 import { AirlockError } from '../../src/errors.js';
@@ -34,6 +34,11 @@ class ScannedStore extends MemoryGrantStore {
 }
 
 const fixture = useAuthFixtures();
+/** Servers a test started besides the fixtures (an IdP), closed after it. */
+const extraClosers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(extraClosers.splice(0).map((close) => close()));
+});
 
 interface Harness {
   session: AuthSession;
@@ -504,6 +509,63 @@ describe('client credentials with private_key_jwt (RFC 7523 §2.2)', () => {
     const error = await rejection(h.session.login());
     expect(error.code).toBe('AIRLOCK_AUTH_TOKEN');
     expect(error.message).toMatch(/^requesting a token with the client credentials failed: the authorization server answered "invalid_client"/);
+  });
+});
+
+describe('cross-app access: an ID-JAG from the IdP (RFC 8693), presented as a JWT bearer grant (RFC 7523)', () => {
+  async function enterprise(): Promise<{ f: Fixture; idpIssuer: string; idpClient: { clientId: string; clientSecret: string }; asClient: { clientId: string; clientSecret: string }; idToken: (sub: string) => Promise<string>; exchanges: Array<Record<string, unknown>>; grants: Array<Record<string, unknown>> }> {
+    const grantsModule = await import('../../fixtures/auth/identity-assertion-grants.mjs');
+    const { startAuthorizationServer } = await import('../../fixtures/auth/authorization-server.mjs');
+    const f = await fixture();
+    const idp = await startAuthorizationServer({ resources: [] });
+    extraClosers.push(() => idp.close());
+    const keys = await grantsModule.createIdpKeys();
+    const { grants } = grantsModule.enableJwtBearer(f.provider, { idpIssuer: idp.issuer, keys, resources: [f.url] });
+    const asClient = await grantsModule.registerConfidentialClient(f.issuer, [grantsModule.JWT_BEARER_GRANT], 'airlock at the MCP server');
+    const { exchanges } = grantsModule.enableIdJagIssuance(idp.provider, { keys, clientMapping: { [f.issuer]: asClient.clientId } });
+    const idpClient = await grantsModule.registerConfidentialClient(idp.issuer, [grantsModule.TOKEN_EXCHANGE_GRANT], 'airlock at the IdP');
+    const idToken = (sub: string) => grantsModule.mintIdToken(keys, { issuer: idp.issuer, sub, aud: idpClient.clientId });
+    return { f, idpIssuer: idp.issuer, idpClient, asClient, idToken, exchanges, grants };
+  }
+
+  it('logs in with no browser: ID token -> ID-JAG at the IdP -> access token at the MCP server\'s authorization server, and again at expiry', async () => {
+    const e = await enterprise();
+    const h = harness(e.f, {
+      grant: 'jwt_bearer',
+      clientId: e.asClient.clientId,
+      clientSecret: e.asClient.clientSecret,
+      identityProvider: { issuer: e.idpIssuer, clientId: e.idpClient.clientId, clientSecret: e.idpClient.clientSecret, idToken: await e.idToken('carol') },
+      openUrl: async () => {
+        throw new Error('cross-app access must not open a browser');
+      },
+    });
+    secrets.add(e.asClient.clientSecret).add(e.idpClient.clientSecret);
+    await loginOn401(h, e.f);
+    expect(e.exchanges).toEqual([expect.objectContaining({ client: e.idpClient.clientId, audience: e.f.issuer, resource: e.f.url, scope: 'mcp:read', subjectTokenType: 'urn:ietf:params:oauth:token-type:id_token', requestedTokenType: 'urn:ietf:params:oauth:token-type:id-jag', outcome: 'issued' })]);
+    expect(e.grants).toEqual([expect.objectContaining({ client: e.asClient.clientId, scope: 'mcp:read', resource: e.f.url, outcome: 'issued', subject: 'carol' })]);
+    const record = h.store.tokens.get(e.f.url)!;
+    expect(record).toMatchObject({ issuer: e.f.issuer, clientId: e.asClient.clientId, subject: 'carol', scope: 'mcp:read' });
+    expect((await mcpPost(e.f.url, await h.session.authorization(), initialize)).status).toBe(200);
+    expect(e.f.mcpRequests.at(-1)).toMatchObject({ status: 200, subject: 'carol', client: e.asClient.clientId });
+
+    h.clock.now = record.expiresAt! - 1000;
+    expect(await h.session.authorization()).not.toBe(`Bearer ${record.accessToken}`);
+    expect(e.grants).toHaveLength(2);
+    expect(h.urls).toHaveLength(0);
+  });
+
+  it('an ID token the IdP did not issue to airlock\'s client: the IdP\'s refusal, named, and no grant at the authorization server', async () => {
+    const e = await enterprise();
+    const h = harness(e.f, {
+      grant: 'jwt_bearer',
+      clientId: e.asClient.clientId,
+      clientSecret: e.asClient.clientSecret,
+      identityProvider: { issuer: e.idpIssuer, clientId: e.idpClient.clientId, clientSecret: e.idpClient.clientSecret, idToken: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.' },
+    });
+    const error = await rejection(h.session.login());
+    expect(error.message).toBe(`exchanging the ID token for an ID-JAG at the identity provider "${e.idpIssuer}" failed (HTTP 400) "invalid_grant": "grant request is invalid"`);
+    expect(error.hint).toBe('The ID token is expired or was not issued to --idp-client-id: get a fresh one from your single sign-on.');
+    expect(e.grants).toEqual([]);
   });
 });
 

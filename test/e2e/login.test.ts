@@ -181,7 +181,7 @@ describe('connect takes the machine grants itself (no login command first)', () 
     freshConfig();
     const connect = airlock(['connect', fixture.url, '--device', '--client-credentials']);
     expect(await connect.exited).toBe(2);
-    expect(connect.stderr()).toContain('give --device or --client-credentials, not both');
+    expect(connect.stderr()).toContain('give only one of --device, --client-credentials');
   });
 });
 
