@@ -177,6 +177,40 @@ describe('connect takes the machine grants itself (no login command first)', () 
     }
   });
 
+  it('--idp-issuer (cross-app access): connect exchanges the ID token at the IdP and logs in without a browser', async () => {
+    const grants = await import('../../fixtures/auth/identity-assertion-grants.mjs');
+    const { startAuthorizationServer } = await import('../../fixtures/auth/authorization-server.mjs');
+    const own = await startAuthFixture();
+    const idp = await startAuthorizationServer({ resources: [] });
+    try {
+      const keys = await grants.createIdpKeys();
+      grants.enableJwtBearer(own.provider, { idpIssuer: idp.issuer, keys, resources: [own.url] });
+      const asClient = await grants.registerConfidentialClient(own.issuer, [grants.JWT_BEARER_GRANT]);
+      const { exchanges } = grants.enableIdJagIssuance(idp.provider, { keys, clientMapping: { [own.issuer]: asClient.clientId } });
+      const idpClient = await grants.registerConfidentialClient(idp.issuer, [grants.TOKEN_EXCHANGE_GRANT]);
+      const idToken = await grants.mintIdToken(keys, { issuer: idp.issuer, sub: 'dave', aud: idpClient.clientId });
+      freshConfig();
+      env = { ...env, AS_SECRET: asClient.clientSecret, IDP_SECRET: idpClient.clientSecret, ID_TOKEN: idToken };
+      const connect = airlock([
+        'connect', own.url, '--storage', 'file', '--allow-http',
+        '--idp-issuer', idp.issuer, '--idp-client-id', idpClient.clientId, '--idp-client-secret-env', 'IDP_SECRET', '--idp-id-token-env', 'ID_TOKEN',
+        '--client-id', asClient.clientId, '--client-secret-env', 'AS_SECRET',
+      ]);
+      const client = new LineClient(connect);
+      await client.handshake();
+      expect((await client.call(1, 'echo', { text: 'as dave' })).result).toEqual({ content: [{ type: 'text', text: 'as dave' }] });
+      client.endInput();
+      expect(await connect.exited).toBe(0);
+      expect(exchanges).toHaveLength(1);
+      expect(own.mcpRequests.filter((r) => r.status === 200).every((r) => r.subject === 'dave')).toBe(true);
+      expect(own.asRequests.filter((r) => r.route === 'authorization')).toEqual([]);
+      for (const secret of [idToken, asClient.clientSecret, idpClient.clientSecret]) expect(connect.stderr()).not.toContain(secret);
+    } finally {
+      await own.close();
+      await idp.close();
+    }
+  });
+
   it('--device and --client-credentials together: a usage error before anything starts', async () => {
     freshConfig();
     const connect = airlock(['connect', fixture.url, '--device', '--client-credentials']);
