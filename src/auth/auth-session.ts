@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { authLockName, authLockWaitMs, DEFAULT_AUTH_TIMEOUT_MS, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
 import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
+import { checkAuthorizeParams } from './authorize-params.js';
 import { openInBrowser } from './browser.js';
 import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
@@ -66,6 +67,10 @@ export interface AuthOptions {
   callbackHost?: string;
   /** --resource: the RFC 8707 resource indicator to send instead of the metadata's. */
   resource?: string;
+  /** --omit-resource: send no RFC 8707 `resource` at all (providers that refuse it: Entra's AADSTS9010010). */
+  omitResource?: boolean;
+  /** --authorize-param: more parameters for the authorization request (Google's access_type=offline). */
+  authorizeParams?: Record<string, string>;
   /** Longest wait for the user (browser or device code). Default 5 minutes. */
   authTimeoutMs?: number;
   /** Allow plain http to loopback authorization endpoints. */
@@ -154,6 +159,10 @@ export class AuthSession {
     if (options.clientSecret !== undefined && options.clientId === undefined) {
       throw new AirlockError('AIRLOCK_USAGE', 'a client secret was given without a client id', { hint: 'Pass --client-id too.' });
     }
+    if (options.omitResource && options.resource !== undefined) {
+      throw new AirlockError('AIRLOCK_USAGE', 'give --resource or --omit-resource, not both');
+    }
+    if (options.authorizeParams) checkAuthorizeParams(options.authorizeParams);
     if (options.clientSigningKey !== undefined && options.clientId === undefined) {
       throw new AirlockError('AIRLOCK_USAGE', 'a client private key was given without a client id', { hint: 'Pass --client-id too.' });
     }
@@ -341,6 +350,10 @@ export class AuthSession {
       log: this.log,
       onProgress,
     });
+    if (this.options.omitResource) {
+      this.log.debug(`not sending the resource indicator ${quote(value.resourceIndicator)} (--omit-resource)`);
+      value.resourceIndicator = '';
+    }
     this.target = { key, value };
     return value;
   }
@@ -496,7 +509,8 @@ export class AuthSession {
         const client = await resolveClient(base);
         requireClientSecret(client);
         chosen(client);
-        const assertion = await requestIdJag({ idp, audience: target.issuer, resource: target.resourceIndicator, scopes, fetch: this.fetch, allowHttp, log: this.log });
+        // The ID-JAG always names the resource (the IdP's policy is per resource), even with --omit-resource.
+        const assertion = await requestIdJag({ idp, audience: target.issuer, resource: target.resourceIndicator || target.resourceMetadata.resource, scopes, fetch: this.fetch, allowHttp, log: this.log });
         const response = await jwtBearerGrant(configure(client), assertion, scopes, target.resourceIndicator);
         return { response, client };
       }
@@ -528,6 +542,7 @@ export class AuthSession {
             callback,
             scopes,
             resourceIndicator: target.resourceIndicator,
+            ...(options.authorizeParams ? { extraParams: options.authorizeParams } : {}),
             openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
             noBrowser: options.noBrowser ?? false,
             onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,

@@ -7,6 +7,7 @@ import { clientCredentialsGrant, type Configuration, type TokenEndpointResponse 
 import { AirlockError } from '../errors.js';
 import type { ClientRecord } from '../store/grant-store.js';
 import { tokenRequestError } from './oauth-client.js';
+import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 
 export interface ClientCredentialsOptions {
@@ -31,7 +32,7 @@ export function requireClientSecret(client: ClientRecord | undefined): asserts c
 /** Request a token with the client's own credentials. */
 export async function clientCredentialsFlow(options: ClientCredentialsOptions): Promise<TokenEndpointResponse> {
   requireClientSecret(options.client);
-  const params: Record<string, string> = { resource: options.resourceIndicator };
+  const params: Record<string, string> = resourceParam(options.resourceIndicator);
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
   try {

@@ -15,6 +15,7 @@ import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { formEncode, tokenRequestError } from './oauth-client.js';
+import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
 
@@ -112,7 +113,7 @@ export async function requestIdJag(request: IdJagRequest): Promise<string> {
 
 /** RFC 7523 §2.1 at the MCP server's authorization server: the ID-JAG for an access token. */
 export async function jwtBearerGrant(config: Configuration, assertion: string, scopes: readonly string[], resource: string): Promise<TokenEndpointResponse> {
-  const params: Record<string, string> = { assertion, resource };
+  const params: Record<string, string> = { assertion, ...resourceParam(resource) };
   const scope = formatScope(scopes);
   if (scope) params['scope'] = scope;
   try {

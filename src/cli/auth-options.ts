@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
 import type { ClientSigningKey } from '../auth/client-signing-key.js';
 import type { IdentityProvider } from '../auth/identity-assertion.js';
+import { checkAuthorizeParams } from '../auth/authorize-params.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
@@ -50,6 +51,14 @@ export interface AuthFlags {
   callbackPort?: number;
   callbackHost?: string;
   resource?: string;
+  /** --omit-resource: no RFC 8707 resource parameter at all. */
+  omitResource?: boolean;
+  /** --authorize-param k=v (repeatable), parsed. */
+  authorizeParam?: Record<string, string>;
+  /** mcp-remote's spellings (connect, login): --host, --static-oauth-client-info, --static-oauth-client-metadata. */
+  host?: string;
+  staticOauthClientInfo?: string;
+  staticOauthClientMetadata?: string;
   authTimeout: number;
   browser: boolean;
   storage: StorageMode;
@@ -76,10 +85,95 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--callback-port <n>', 'port of the loopback redirect (default: a free one)', parsePort)
     .option('--callback-host <host>', 'host of the loopback redirect: 127.0.0.1 (default) or localhost')
     .option('--resource <uri>', 'the RFC 8707 resource to ask tokens for (default: from the server metadata)', parseResource)
+    .option('--omit-resource', 'send no RFC 8707 resource parameter (for providers that refuse it, e.g. Entra ID AADSTS9010010)')
+    .option('--authorize-param <name=value>', "add a parameter to the authorization URL, e.g. access_type=offline for Google (repeatable)", parseAuthorizeParam)
     .option('--auth-timeout <seconds>', 'how long to wait for you to log in', parseSeconds, 300)
     .option('--no-browser', 'print the login URL instead of opening a browser')
     .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
     .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
+}
+
+/** --authorize-param name=value, collected into one object; the protocol's own names are refused. */
+function parseAuthorizeParam(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('use name=value, e.g. access_type=offline.');
+  const params = { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+  try {
+    checkAuthorizeParams(params);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof AirlockError ? `${error.message}. ${error.hint ?? ''}`.trim() : String(error));
+  }
+  return params;
+}
+
+/**
+ * mcp-remote's OAuth spellings, for connect and login (serve and doctor have their own --host):
+ * `--host` is our --callback-host; `--static-oauth-client-info` and
+ * `--static-oauth-client-metadata` take JSON or @file, as in mcp-remote.
+ */
+export function addMcpRemoteAuthOptions(command: Command): Command {
+  return command
+    .option('--host <host>', "mcp-remote's name for --callback-host")
+    .option('--static-oauth-client-info <json|@file>', 'mcp-remote: a pre-registered client as {"client_id": ..., "client_secret": ...}; a secret only from @file')
+    .option('--static-oauth-client-metadata <json|@file>', 'mcp-remote: client metadata; mcp-airlock takes its "scope"');
+}
+
+/** JSON given inline or as @file (mcp-remote's convention); `flag` names it in messages. */
+function jsonArgument(value: string, flag: string): { object: Record<string, unknown>; fromFile: boolean } {
+  const fromFile = value.startsWith('@');
+  let text = value;
+  if (fromFile) {
+    try {
+      text = readFileSync(value.slice(1), 'utf8');
+    } catch (error) {
+      throw new AirlockError('AIRLOCK_USAGE', `${flag}: cannot read ${quote(value.slice(1))}: ${describeError(error)}`, { cause: error });
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The parser's message would quote the text, which may hold a secret.
+    throw new AirlockError('AIRLOCK_USAGE', `${flag} is not valid JSON${fromFile ? ` (in ${quote(value.slice(1))})` : ''}`, { hint: `Give a JSON object, or @path to a file holding one.` });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new AirlockError('AIRLOCK_USAGE', `${flag} must be a JSON object`);
+  return { object: parsed as Record<string, unknown>, fromFile };
+}
+
+/** What mcp-remote's flags mean in our terms: client id and secret, scope, callback host. */
+export function mcpRemoteAuth(flags: AuthFlags): { clientId?: string; clientSecret?: string; scope?: string; callbackHost?: string } {
+  const out: { clientId?: string; clientSecret?: string; scope?: string; callbackHost?: string } = {};
+  if (flags.host !== undefined) {
+    if (flags.callbackHost !== undefined && flags.callbackHost !== flags.host) throw new AirlockError('AIRLOCK_USAGE', 'give --host or --callback-host, not both');
+    out.callbackHost = flags.host;
+  }
+  if (flags.staticOauthClientInfo !== undefined) {
+    const { object, fromFile } = jsonArgument(flags.staticOauthClientInfo, '--static-oauth-client-info');
+    const unknown = Object.keys(object).filter((k) => !['client_id', 'client_secret', 'client_id_issued_at', 'client_secret_expires_at', 'redirect_uris', 'client_name'].includes(k));
+    if (typeof object['client_id'] !== 'string' || !object['client_id']) throw new AirlockError('AIRLOCK_USAGE', '--static-oauth-client-info has no "client_id"');
+    if (unknown.length > 0) throw new AirlockError('AIRLOCK_USAGE', `--static-oauth-client-info: ${unknown.map((k) => quote(k)).join(', ')} not understood`, { hint: 'Give "client_id" and, in a file, "client_secret".' });
+    if (typeof object['client_secret'] === 'string') {
+      if (!fromFile) {
+        throw new AirlockError('AIRLOCK_USAGE', '--static-oauth-client-info puts a client secret in the process list, where any local user can read it', {
+          hint: 'Put the JSON in a file and pass @path, or use --client-id with --client-secret-env.',
+        });
+      }
+      out.clientSecret = object['client_secret'];
+    }
+    if (flags.clientId !== undefined && flags.clientId !== object['client_id']) throw new AirlockError('AIRLOCK_USAGE', 'give --client-id or --static-oauth-client-info, not both');
+    out.clientId = object['client_id'];
+  }
+  if (flags.staticOauthClientMetadata !== undefined) {
+    const { object } = jsonArgument(flags.staticOauthClientMetadata, '--static-oauth-client-metadata');
+    const ignored = Object.keys(object).filter((k) => k !== 'scope');
+    if (ignored.length > 0) {
+      throw new AirlockError('AIRLOCK_USAGE', `--static-oauth-client-metadata: mcp-airlock takes only "scope" from it, not ${ignored.map((k) => quote(k)).join(', ')}`, {
+        hint: 'mcp-airlock registers itself with fixed metadata (a native client with a loopback redirect); for a client registered in advance use --client-id.',
+      });
+    }
+    if (typeof object['scope'] === 'string' && flags.scope === undefined) out.scope = object['scope'];
+  }
+  return out;
 }
 
 /** --resource: checked when parsed, so every command refuses a bad one before any request. */
@@ -209,6 +303,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
   // The OAuth client (openid-client) and the keychain binding load only when a login is needed.
   const { AuthSession } = await import('../auth/auth-session.js');
   const grant = context.grant ?? grantOf(flags);
+  const remote = mcpRemoteAuth(flags);
   let clientSigningKey: ClientSigningKey | undefined;
   if (flags.clientPrivateKeyFile !== undefined) {
     const { loadClientSigningKey } = await import('../auth/client-signing-key.js');
@@ -224,15 +319,17 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     log,
     fetch: context.fetch,
     grant,
-    scope: flags.scope,
-    clientId: flags.clientId,
-    clientSecret: clientSecret(flags),
+    scope: flags.scope ?? remote.scope,
+    clientId: flags.clientId ?? remote.clientId,
+    clientSecret: clientSecret(flags) ?? remote.clientSecret,
     clientSigningKey,
     identityProvider: identityProvider(flags),
     clientMetadataUrl: flags.clientMetadataUrl,
     callbackPort: flags.callbackPort,
-    callbackHost: flags.callbackHost,
+    callbackHost: flags.callbackHost ?? remote.callbackHost,
     resource: flags.resource,
+    omitResource: flags.omitResource ?? false,
+    authorizeParams: flags.authorizeParam,
     authTimeoutMs: flags.authTimeout * 1000,
     noBrowser: !flags.browser,
     // Plain http for authorization traffic only to loopback, and only with --allow-http or a

@@ -11,7 +11,7 @@ import type { LogLevel } from '../log.js';
 import { createContext } from './context.js';
 import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
-import { addAuthOptions, addIdentityProviderOptions, grantOf, upstreamAuth, type AuthFlags } from './auth-options.js';
+import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
@@ -40,7 +40,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--device-code', "mcp-remote's name for --device", false)
     .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addIdentityProviderOptions(addAuthOptions(command, { optional: true }));
+  addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: true })));
   addPipelineOptions(command)
     .addHelpText('after', `
 Examples:

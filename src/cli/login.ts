@@ -11,7 +11,7 @@ import { ReportedError, toAirlockError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import type { TokenRecord } from '../store/grant-store.js';
 import { createStepReporter, wantsInteractiveView } from '../ui/step-reporter.js';
-import { addAuthOptions, addIdentityProviderOptions, createAuthSession, grantOf, type AuthFlags } from './auth-options.js';
+import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, createAuthSession, grantOf, type AuthFlags } from './auth-options.js';
 import { LoginSteps } from './login-steps.js';
 import { parseLogLevel, parseServerUrl } from './options.js';
 import type { CommandResult } from './program.js';
@@ -38,7 +38,7 @@ export function registerLogin(program: Command, result: CommandResult): void {
     .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false)
     .option('--plain', 'plain progress lines even on a terminal (as when piped or in CI)', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addIdentityProviderOptions(addAuthOptions(command, { optional: false })).addHelpText('after', `
+  addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: false }))).addHelpText('after', `
 Examples:
   $ mcp-airlock login https://mcp.example.com/mcp
   $ mcp-airlock login https://mcp.example.com/mcp --device            (over SSH)

@@ -257,6 +257,20 @@ describe('authorization code flow against oidc-provider', () => {
     expect(h.store.tokens.get(f.url)!.scope).toBe('mcp:write');
   });
 
+  it('--authorize-param adds to the authorization URL; --omit-resource sends no resource anywhere (Entra AADSTS9010010)', async () => {
+    const f = await fixture();
+    const h = harness(f, { authorizeParams: { access_type: 'offline', prompt: 'consent' }, omitResource: true });
+    await h.session.login();
+    const url = new URL(h.urls[0]!);
+    expect(url.searchParams.get('access_type')).toBe('offline');
+    expect(url.searchParams.get('prompt')).toBe('consent');
+    expect(url.searchParams.has('resource')).toBe(false);
+    const sent = f.asRequests.filter((r) => r.route === 'authorization' || r.route === 'token');
+    expect(sent.map((r) => r.route)).toEqual(['authorization', 'token']);
+    expect(sent.every((r) => r.resource === undefined)).toBe(true);
+    expect(h.store.tokens.get(f.url)!.resource).toBe(f.url);
+  });
+
   it('keeps the registration per issuer and reuses it on the next login', async () => {
     const f = await fixture();
     const h = harness(f);
