@@ -60,6 +60,12 @@ export interface AuthOptions {
   clientSecret?: string;
   /** The enterprise IdP and the user's ID token, for the `jwt_bearer` grant (cross-app access). */
   identityProvider?: IdentityProvider;
+  /**
+   * Workload identity federation (SEP-1933): the workload's own JWT (a Kubernetes service account
+   * token, a CI job's OIDC token), read anew for each grant (such files are rotated), presented
+   * as the `jwt_bearer` assertion (RFC 7523 §2.1).
+   */
+  workloadToken?: () => Promise<string>;
   /** --client-private-key-file: the client authenticates with private_key_jwt (RFC 7523 §2.2). */
   clientSigningKey?: ClientSigningKey;
   clientMetadataUrl?: string;
@@ -501,9 +507,15 @@ export class AuthSession {
       }
       case 'jwt_bearer': {
         const idp = options.identityProvider;
+        if (options.workloadToken && choice.clientId) {
+          // The assertion is the credential: the client may be public (token_endpoint_auth_method none).
+          const client = chosen(await resolveClient(base));
+          const response = await jwtBearerGrant(configure(client), await options.workloadToken(), scopes, target.resourceIndicator, 'presenting the workload identity token (JWT bearer grant)');
+          return { response, client };
+        }
         if (!idp || !choice.clientId) {
           throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs the identity provider, the ID token, and a client at the authorization server', {
-            hint: 'Pass --idp-issuer, --idp-client-id, --idp-id-token-env (or -file), and --client-id with its secret.',
+            hint: 'Pass --idp-issuer, --idp-client-id, --idp-id-token-env (or -file), and --client-id with its secret; or, for a workload, --workload-token-file (or -env) and --client-id.',
           });
         }
         const client = await resolveClient(base);

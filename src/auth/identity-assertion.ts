@@ -111,16 +111,18 @@ export async function requestIdJag(request: IdJagRequest): Promise<string> {
   return jag;
 }
 
-/** RFC 7523 §2.1 at the MCP server's authorization server: the ID-JAG for an access token. */
-export async function jwtBearerGrant(config: Configuration, assertion: string, scopes: readonly string[], resource: string): Promise<TokenEndpointResponse> {
+/** RFC 7523 §2.1 at the MCP server's authorization server: an assertion (an ID-JAG, a workload's JWT) for an access token. */
+export async function jwtBearerGrant(config: Configuration, assertion: string, scopes: readonly string[], resource: string, what = 'presenting the ID-JAG (JWT bearer grant)'): Promise<TokenEndpointResponse> {
   const params: Record<string, string> = { assertion, ...resourceParam(resource) };
   const scope = formatScope(scopes);
   if (scope) params['scope'] = scope;
   try {
     return await genericGrantRequest(config, JWT_BEARER_GRANT, params);
   } catch (error) {
-    throw tokenRequestError(error, 'presenting the ID-JAG (JWT bearer grant)', {
-      refusedHint: 'The authorization server did not accept the identity assertion: check --client-id and its secret, and that it trusts the IdP.',
+    // No retry and no other grant: the server's refusal (invalid_grant, invalid_scope,
+    // unauthorized_client) is the answer (SEP-1933).
+    throw tokenRequestError(error, what, {
+      refusedHint: 'The authorization server did not accept the assertion: check --client-id (and its secret), that it trusts the issuer of the assertion, and --scope.',
     });
   }
 }

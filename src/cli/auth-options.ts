@@ -48,6 +48,9 @@ export interface AuthFlags {
   idpClientSecretFile?: string;
   idpIdTokenEnv?: string;
   idpIdTokenFile?: string;
+  /** Workload identity federation (connect, login): the workload's JWT, presented as a JWT bearer grant. */
+  workloadTokenFile?: string;
+  workloadTokenEnv?: string;
   callbackPort?: number;
   callbackHost?: string;
   resource?: string;
@@ -191,15 +194,23 @@ function parseResource(value: string): string {
  * --idp-issuer (cross-app access: the jwt_bearer grant with an ID-JAG), else undefined (the
  * authorization code flow). More than one is a usage error.
  */
-export function grantOf(flags: Pick<AuthFlags, 'device' | 'deviceCode' | 'clientCredentials' | 'idpIssuer'>): AuthGrant | undefined {
+export function grantOf(flags: Pick<AuthFlags, 'device' | 'deviceCode' | 'clientCredentials' | 'idpIssuer' | 'workloadTokenFile' | 'workloadTokenEnv'>): AuthGrant | undefined {
   const device = flags.device === true || flags.deviceCode === true;
-  const chosen = [device && '--device', flags.clientCredentials === true && '--client-credentials', flags.idpIssuer !== undefined && '--idp-issuer'].filter((f): f is string => typeof f === 'string');
+  const workload = flags.workloadTokenFile !== undefined || flags.workloadTokenEnv !== undefined;
+  const chosen = [
+    device && '--device',
+    flags.clientCredentials === true && '--client-credentials',
+    flags.idpIssuer !== undefined && '--idp-issuer',
+    workload && '--workload-token-file/-env',
+  ].filter((f): f is string => typeof f === 'string');
   if (chosen.length > 1) {
     throw new AirlockError('AIRLOCK_USAGE', `give only one of ${chosen.join(', ')}`, {
       hint: '--device logs a user in on another device; --client-credentials needs no user at all; --idp-issuer uses your single sign-on (cross-app access).',
     });
   }
-  return flags.clientCredentials ? 'client_credentials' : device ? 'device_code' : flags.idpIssuer !== undefined ? 'jwt_bearer' : undefined;
+  if (flags.clientCredentials) return 'client_credentials';
+  if (device) return 'device_code';
+  return flags.idpIssuer !== undefined || workload ? 'jwt_bearer' : undefined;
 }
 
 /** The flags of cross-app access (enterprise-managed authorization), for connect and login. */
@@ -210,7 +221,9 @@ export function addIdentityProviderOptions(command: Command): Command {
     .option('--idp-client-secret-env <name>', "read that client's secret from this environment variable")
     .option('--idp-client-secret-file <path>', "read that client's secret from this file")
     .option('--idp-id-token-env <name>', 'read your ID token from the identity provider from this environment variable')
-    .option('--idp-id-token-file <path>', 'read your ID token from the identity provider from this file');
+    .option('--idp-id-token-file <path>', 'read your ID token from the identity provider from this file')
+    .option('--workload-token-file <path>', "workload identity: present this JWT (read anew each time, e.g. a Kubernetes service account token) as a JWT bearer grant, with --client-id")
+    .option('--workload-token-env <name>', 'workload identity: the JWT from this environment variable');
 }
 
 /** A secret from an environment variable or a file (never from argv); `flag` names them in messages. */
@@ -234,6 +247,18 @@ function readSecret(env: string | undefined, file: string | undefined, flag: str
     throw new AirlockError('AIRLOCK_HEADER_FILE', `the ${flag}-file ${quote(file)} is empty`);
   }
   return undefined;
+}
+
+/** --workload-token-file/-env: a reader of the workload's JWT, re-read for every grant (such files rotate). */
+export function workloadToken(flags: AuthFlags): (() => Promise<string>) | undefined {
+  if (flags.workloadTokenFile === undefined && flags.workloadTokenEnv === undefined) return undefined;
+  if (flags.workloadTokenFile !== undefined && flags.workloadTokenEnv !== undefined) throw new AirlockError('AIRLOCK_USAGE', 'give --workload-token-file or --workload-token-env, not both');
+  if (flags.clientId === undefined && flags.staticOauthClientInfo === undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', 'a workload token was given without --client-id', { hint: 'The authorization server maps the workload to the client it registered for it: pass --client-id.' });
+  }
+  // Checked now, so a missing file or variable fails at start-up rather than at the first 401.
+  readSecret(flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token');
+  return async () => readSecret(flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token')!;
 }
 
 /** --idp-*: the identity provider of cross-app access, or undefined without --idp-issuer. */
@@ -324,6 +349,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     clientSecret: clientSecret(flags) ?? remote.clientSecret,
     clientSigningKey,
     identityProvider: identityProvider(flags),
+    workloadToken: workloadToken(flags),
     clientMetadataUrl: flags.clientMetadataUrl,
     callbackPort: flags.callbackPort,
     callbackHost: flags.callbackHost ?? remote.callbackHost,

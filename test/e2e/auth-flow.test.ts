@@ -583,6 +583,40 @@ describe('cross-app access: an ID-JAG from the IdP (RFC 8693), presented as a JW
   });
 });
 
+describe('workload identity federation (SEP-1933): the workload\'s JWT as a JWT bearer grant', () => {
+  it('a public client presents the workload token (read anew each time); a refusal is surfaced without a retry or another grant', async () => {
+    const grantsModule = await import('../../fixtures/auth/identity-assertion-grants.mjs');
+    const f = await fixture();
+    const keys = await grantsModule.createIdpKeys();
+    const workloadIssuer = 'https://kubernetes.default.svc';
+    const workloads: Record<string, string> = {};
+    const { grants } = grantsModule.enableJwtBearer(f.provider, { idpIssuer: workloadIssuer, keys, resources: [f.url], workloads });
+    const client = await grantsModule.registerConfidentialClient(f.issuer, [grantsModule.JWT_BEARER_GRANT], 'a workload', 'none');
+    workloads[client.clientId] = 'system:serviceaccount:ci:agent';
+    let token = await grantsModule.mintWorkloadToken(keys, { issuer: workloadIssuer, sub: 'system:serviceaccount:ci:agent', aud: f.issuer });
+    let reads = 0;
+    const h = harness(f, {
+      grant: 'jwt_bearer',
+      clientId: client.clientId,
+      workloadToken: async () => {
+        reads++;
+        return token;
+      },
+    });
+    await loginOn401(h, f);
+    expect(grants).toEqual([expect.objectContaining({ client: client.clientId, resource: f.url, outcome: 'issued', subject: 'system:serviceaccount:ci:agent' })]);
+    expect(h.store.clients.get(f.issuer)).toMatchObject({ clientId: client.clientId, tokenEndpointAuthMethod: 'none' });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+
+    // The rotated file now holds a token for another audience: refused, named, tried once.
+    token = await grantsModule.mintWorkloadToken(keys, { issuer: workloadIssuer, sub: 'system:serviceaccount:ci:agent', aud: 'https://elsewhere.example' });
+    const error = await rejection(h.session.login({ force: true }));
+    expect(error.message).toBe('presenting the workload identity token (JWT bearer grant) failed: the authorization server answered "invalid_grant": "grant request is invalid"');
+    expect(reads).toBe(2);
+    expect(f.asRequests.filter((r) => r.route === 'token').map((r) => r.grantType)).toEqual([grantsModule.JWT_BEARER_GRANT, grantsModule.JWT_BEARER_GRANT]);
+  });
+});
+
 describe('each broken rule stops the login', () => {
   it('no metadata of any kind and no 2025-03-26 default endpoints: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
     const f = await fixture({ prm: 'none' });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, identityProvider, mcpRemoteAuth, type AuthFlags } from '../../../src/cli/auth-options.js';
+import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, identityProvider, mcpRemoteAuth, workloadToken, type AuthFlags } from '../../../src/cli/auth-options.js';
 import { AirlockError } from '../../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-auth-options-'));
@@ -40,6 +40,20 @@ describe('grantOf', () => {
     expect(grantOf({ clientCredentials: true })).toBe('client_credentials');
     expect(grantOf({ idpIssuer: 'https://idp.example.com' })).toBe('jwt_bearer');
     expect(refusal(() => grantOf({ deviceCode: true, idpIssuer: 'https://idp.example.com' })).message).toBe('give only one of --device, --idp-issuer');
+    expect(grantOf({ workloadTokenFile: '/var/run/secrets/token' })).toBe('jwt_bearer');
+    expect(refusal(() => grantOf({ workloadTokenEnv: 'T', idpIssuer: 'https://idp.example.com' })).message).toBe('give only one of --idp-issuer, --workload-token-file/-env');
+  });
+
+  it('a workload token is read anew for every grant, and needs a client id', async () => {
+    const file = join(dir, 'workload.jwt');
+    writeFileSync(file, 'first.jwt\n');
+    const read = workloadToken({ ...base, clientId: 'workload', workloadTokenFile: file })!;
+    expect(await read()).toBe('first.jwt');
+    writeFileSync(file, 'rotated.jwt');
+    expect(await read()).toBe('rotated.jwt');
+    expect(workloadToken(base)).toBeUndefined();
+    expect(refusal(() => workloadToken({ ...base, workloadTokenFile: file })).message).toBe('a workload token was given without --client-id');
+    expect(refusal(() => workloadToken({ ...base, clientId: 'w', workloadTokenFile: join(dir, 'missing.jwt') })).message).toMatch(/^cannot read the --workload-token-file ".*missing\.jwt"/);
   });
 });
 
