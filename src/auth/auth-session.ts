@@ -16,9 +16,10 @@ import { checkAuthorizeParams } from './authorize-params.js';
 import { openInBrowser } from './browser.js';
 import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
-import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
+import { checkClientMetadataUrl, resolveClient, secretAuthMethod, type ClientChoice } from './client-registration.js';
 import { deviceGrantFlow } from './device-grant.js';
-import { jwtBearerGrant, requestIdJag, type IdentityProvider } from './identity-assertion.js';
+import { idTokenUsable, jwtBearerGrant, requestIdJag, type IdentityProvider } from './identity-assertion.js';
+import { discoverAuthorizationServer } from './server-metadata.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
@@ -156,6 +157,8 @@ export class AuthSession {
   private lastLogin: { token: string; at: number; issuer: string } | undefined;
   private lastRequested: string[] = [];
   private stepUps = 0;
+  /** The ID token of the last login at a cross-app access IdP (memory only). */
+  private idpLogin: string | undefined;
 
   constructor(options: AuthOptions) {
     this.options = options;
@@ -480,6 +483,50 @@ export class AuthSession {
     return true;
   }
 
+  /**
+   * The user's ID token for cross-app access: the one given, else one from an OpenID Connect login
+   * at the IdP that airlock runs itself (authorization code, PKCE S256, scope openid, no resource),
+   * kept in memory only and reused until shortly before it expires.
+   */
+  private async idpIdToken(idp: IdentityProvider): Promise<string> {
+    if (idp.idToken !== undefined) return idp.idToken;
+    if (this.idpLogin && idTokenUsable(this.idpLogin, this.now())) return this.idpLogin;
+    const { options } = this;
+    const allowHttp = options.allowHttp ?? false;
+    const metadata = await discoverAuthorizationServer(idp.issuer, { fetch: this.fetch, allowHttp, log: this.log });
+    requireS256(metadata, options.assumeS256 ?? false, this.log);
+    const client: ClientRecord = { issuer: idp.issuer, clientId: idp.clientId, method: 'pre-registered', registeredAt: this.now(), tokenEndpointAuthMethod: 'none' };
+    if (idp.clientSecret !== undefined) {
+      client.clientSecret = idp.clientSecret;
+      client.tokenEndpointAuthMethod = secretAuthMethod(metadata);
+    }
+    const callback = await startCallbackServer({ host: options.callbackHost, port: options.callbackPort, log: this.log });
+    try {
+      this.log.info(`logging in at the identity provider ${quote(idp.issuer)} for cross-app access`);
+      const progress = options.onProgress;
+      const response = await authorizationCodeFlow({
+        config: oauthConfiguration(metadata, client, { fetch: this.fetch, allowHttp }),
+        callback,
+        scopes: ['openid'],
+        resourceIndicator: '',
+        openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
+        noBrowser: options.noBrowser ?? false,
+        onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,
+        timeoutMs: this.authTimeoutMs,
+        log: this.log,
+      });
+      if (typeof response.id_token !== 'string') {
+        throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the identity provider ${quote(idp.issuer)} answered the login without an ID token`, {
+          hint: 'Check that --idp-client-id may use the openid scope at the IdP, or pass the ID token with --idp-id-token-env.',
+        });
+      }
+      this.idpLogin = response.id_token;
+      return response.id_token;
+    } finally {
+      await callback.close();
+    }
+  }
+
   private async runGrant(target: AuthorizationTarget, scopes: string[]): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
     const { options } = this;
     const choice: ClientChoice = {};
@@ -521,8 +568,9 @@ export class AuthSession {
         const client = await resolveClient(base);
         requireClientSecret(client);
         chosen(client);
+        const idToken = await this.idpIdToken(idp);
         // The ID-JAG always names the resource (the IdP's policy is per resource), even with --omit-resource.
-        const assertion = await requestIdJag({ idp, audience: target.issuer, resource: target.resourceIndicator || target.resourceMetadata.resource, scopes, fetch: this.fetch, allowHttp, log: this.log });
+        const assertion = await requestIdJag({ idp: { ...idp, idToken }, audience: target.issuer, resource: target.resourceIndicator || target.resourceMetadata.resource, scopes, fetch: this.fetch, allowHttp, log: this.log });
         const response = await jwtBearerGrant(configure(client), assertion, scopes, target.resourceIndicator);
         return { response, client };
       }

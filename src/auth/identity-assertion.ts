@@ -33,12 +33,15 @@ export interface IdentityProvider {
   /** airlock's client at the IdP. */
   clientId: string;
   clientSecret?: string;
-  /** The user's ID token from the IdP (issued to `clientId`). */
-  idToken: string;
+  /**
+   * The user's ID token from the IdP (issued to `clientId`). Without it airlock runs the OpenID
+   * Connect login at the IdP itself (authorization code with PKCE, scope openid, in the browser).
+   */
+  idToken?: string;
 }
 
 export interface IdJagRequest {
-  idp: IdentityProvider;
+  idp: IdentityProvider & { idToken: string };
   /** The MCP server's authorization server (its issuer): the ID-JAG's audience. */
   audience: string;
   /** RFC 8707 resource: the MCP server. */
@@ -124,5 +127,18 @@ export async function jwtBearerGrant(config: Configuration, assertion: string, s
     throw tokenRequestError(error, what, {
       refusedHint: 'The authorization server did not accept the assertion: check --client-id (and its secret), that it trusts the issuer of the assertion, and --scope.',
     });
+  }
+}
+
+/** Seconds before its `exp` an ID token from an IdP login is no longer reused. */
+const ID_TOKEN_MARGIN_S = 60;
+
+/** When an ID token is still good for another exchange: its `exp`, read without verification (the IdP checks it). */
+export function idTokenUsable(idToken: string, nowMs: number): boolean {
+  try {
+    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof payload.exp === 'number' && payload.exp - ID_TOKEN_MARGIN_S > nowMs / 1000;
+  } catch {
+    return false;
   }
 }

@@ -269,12 +269,14 @@ export function identityProvider(flags: AuthFlags): IdentityProvider | undefined
     return undefined;
   }
   const idToken = readSecret(flags.idpIdTokenEnv, flags.idpIdTokenFile, '--idp-id-token');
-  if (flags.idpClientId === undefined || idToken === undefined) {
-    throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs --idp-client-id and the ID token (--idp-id-token-env or --idp-id-token-file)', {
-      hint: 'The ID token is the one your single sign-on issued to that IdP client.',
+  if (flags.idpClientId === undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs --idp-client-id', {
+      hint: "airlock's client at the identity provider: the ID token (--idp-id-token-env, or a login airlock runs at the IdP) is issued to it.",
     });
   }
-  const idp: IdentityProvider = { issuer: flags.idpIssuer, clientId: flags.idpClientId, idToken };
+  // Without a given ID token, airlock logs in at the IdP itself (OpenID Connect, in the browser).
+  const idp: IdentityProvider = { issuer: flags.idpIssuer, clientId: flags.idpClientId };
+  if (idToken !== undefined) idp.idToken = idToken;
   const secret = readSecret(flags.idpClientSecretEnv, flags.idpClientSecretFile, '--idp-client-secret');
   if (secret !== undefined) idp.clientSecret = secret;
   return idp;

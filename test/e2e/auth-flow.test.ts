@@ -568,6 +568,53 @@ describe('cross-app access: an ID-JAG from the IdP (RFC 8693), presented as a JW
     expect(h.urls).toHaveLength(0);
   });
 
+  it('without an ID token, airlock runs the OpenID Connect login at the IdP itself (once; the ID token is reused at expiry)', async () => {
+    const e = await enterprise();
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+    });
+    // airlock's client at the IdP: a native client with the loopback redirect, allowed the code flow and the exchange.
+    const registration = await fetch(`${e.idpIssuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        application_type: 'native',
+        redirect_uris: [`http://127.0.0.1:${port}/callback`],
+        grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }),
+    });
+    const idpClient = (await registration.json()) as { client_id: string; client_secret: string };
+    secrets.add(idpClient.client_secret);
+    const h = harness(e.f, {
+      grant: 'jwt_bearer',
+      clientId: e.asClient.clientId,
+      clientSecret: e.asClient.clientSecret,
+      identityProvider: { issuer: e.idpIssuer, clientId: idpClient.client_id, clientSecret: idpClient.client_secret },
+      callbackPort: port,
+    }, new HeadlessBrowser({ login: 'erin' }));
+    await loginOn401(h, e.f);
+    expect(h.urls).toHaveLength(1);
+    expect(new URL(h.urls[0]!).origin).toBe(new URL(e.idpIssuer).origin);
+    expect(new URL(h.urls[0]!).searchParams.get('scope')).toBe('openid');
+    expect(new URL(h.urls[0]!).searchParams.has('resource')).toBe(false);
+    expect(h.lines.some((l) => l.includes(`logging in at the identity provider "${e.idpIssuer}" for cross-app access`))).toBe(true);
+    expect(e.exchanges).toEqual([expect.objectContaining({ client: idpClient.client_id, outcome: 'issued', subject: 'erin' })]);
+    const record = h.store.tokens.get(e.f.url)!;
+    expect(record.subject).toBe('erin');
+    expect((await mcpPost(e.f.url, await h.session.authorization(), initialize)).status).toBe(200);
+
+    h.clock.now = record.expiresAt! - 1000;
+    await h.session.authorization();
+    expect(e.grants).toHaveLength(2);
+    expect(h.urls).toHaveLength(1);
+  });
+
   it('an ID token the IdP did not issue to airlock\'s client: the IdP\'s refusal, named, and no grant at the authorization server', async () => {
     const e = await enterprise();
     const h = harness(e.f, {

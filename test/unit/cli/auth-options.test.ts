@@ -65,7 +65,9 @@ describe('identityProvider', () => {
     expect(identityProvider({ ...base, idpIssuer: 'https://idp.example.com', idpClientId: 'airlock', idpIdTokenEnv: 'TEST_ID_TOKEN', idpClientSecretFile: secretFile }))
       .toEqual({ issuer: 'https://idp.example.com', clientId: 'airlock', idToken: 'id.token.value', clientSecret: 'idp-secret-value' });
     expect(identityProvider(base)).toBeUndefined();
-    expect(refusal(() => identityProvider({ ...base, idpIssuer: 'https://idp.example.com', idpIdTokenEnv: 'TEST_ID_TOKEN' })).message).toBe('cross-app access needs --idp-client-id and the ID token (--idp-id-token-env or --idp-id-token-file)');
+    expect(refusal(() => identityProvider({ ...base, idpIssuer: 'https://idp.example.com', idpIdTokenEnv: 'TEST_ID_TOKEN' })).message).toBe('cross-app access needs --idp-client-id');
+    // No ID token given: airlock will log in at the IdP itself.
+    expect(identityProvider({ ...base, idpIssuer: 'https://idp.example.com', idpClientId: 'airlock' })).toEqual({ issuer: 'https://idp.example.com', clientId: 'airlock' });
     expect(refusal(() => identityProvider({ ...base, idpClientId: 'airlock' })).message).toBe('an --idp-* option was given without --idp-issuer');
     expect(refusal(() => identityProvider({ ...base, idpIssuer: 'https://idp.example.com', idpClientId: 'a', idpIdTokenEnv: 'NOT_SET_ANYWHERE_42' })).message).toBe('--idp-id-token-env: NOT_SET_ANYWHERE_42 is not set or empty');
   });
