@@ -70,9 +70,8 @@ export class LoginSteps {
         break;
       case 'client':
         this.pass('client', clientSummary(event));
-        if (this.options.grant === 'client_credentials' || this.options.grant === 'jwt_bearer') {
-          const summary = this.options.grant === 'client_credentials' ? 'client credentials: no user involved' : "cross-app access: the identity provider's assertion stands for you";
-          this.reporter.step('authorize', { title: loginStepTitles.authorize, status: 'skipped', summary });
+        if (this.options.grant === 'client_credentials') {
+          this.reporter.step('authorize', { title: loginStepTitles.authorize, status: 'skipped', summary: 'client credentials: no user involved' });
           this.begin('tokens');
         } else {
           this.begin('authorize');
@@ -89,7 +88,8 @@ export class LoginSteps {
         }
         break;
       case 'tokens': {
-        if (this.running === 'authorize') this.pass('authorize', 'approved');
+        // Cross-app access: the IdP vouched for the user (after a login there, or with the ID token given).
+        if (this.running === 'authorize') this.pass('authorize', this.options.grant === 'jwt_bearer' ? 'the identity provider vouched for you (cross-app access)' : 'approved');
         if (this.running !== 'tokens') this.begin('tokens');
         const parts = [event.scope ? `scopes ${event.scope}` : 'no scope named', describeExpiry(event.expiresAt, this.options.now?.())];
         if (event.subject) parts.unshift(`as ${quote(event.subject)}`);
