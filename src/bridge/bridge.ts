@@ -28,6 +28,11 @@ export interface BridgeOptions {
   tap?: MessageTap;
   /** Called once, after both sides are closed, with why and which side started it. */
   onClosed?: (reason: string, by: CloseInitiator) => void;
+  /**
+   * When the client side closes while requests are still waiting, wait this long for their answers
+   * before closing the server side (a stdio client that closed its stdin still reads stdout). 0: no wait.
+   */
+  drainMs?: number;
 }
 
 interface PendingRequest {
@@ -55,6 +60,8 @@ export class Bridge {
   private readonly pending = new Map<RequestId, PendingRequest>();
   private readonly progressOwners = new Map<string | number, RequestId>();
   private closing: Promise<void> | undefined;
+  /** Resolved when the last waiting request is answered, while a close waits for that. */
+  private drained: (() => void) | undefined;
   private readonly lanes: Record<Side, Lane> = { client: { tail: undefined, queued: 0 }, server: { tail: undefined, queued: 0 } };
 
   private readonly stages: Stage[];
@@ -198,7 +205,24 @@ export class Bridge {
     if (entry === undefined) return undefined;
     this.pending.delete(id);
     if (entry.progressToken !== undefined) this.progressOwners.delete(entry.progressToken);
+    if (this.pending.size === 0) this.drained?.();
     return entry;
+  }
+
+  /** The client is gone but may still read: let the answers it asked for arrive (bounded by drainMs). */
+  private async drain(log: Logger, label: string): Promise<void> {
+    const ms = this.options.drainMs ?? 0;
+    if (ms <= 0 || this.pending.size === 0) return;
+    log.debug(`${label}: the client closed its input; waiting up to ${ms} ms for ${this.pending.size} answer(s) it asked for`);
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.drained = resolve;
+      timer = setTimeout(resolve, ms);
+      timer.unref?.();
+    });
+    clearTimeout(timer);
+    this.drained = undefined;
+    if (this.pending.size > 0) log.warn(`${label}: ${this.pending.size} answer(s) did not come within ${ms} ms of the client closing its input`);
   }
 
   private sendFailed(message: JSONRPCMessage, kind: string, error: unknown): void {
@@ -221,6 +245,11 @@ export class Bridge {
    * (e.g. "server process 123 exited with code 3"), so no client call hangs forever.
    */
   close(reason = 'closed', by: CloseInitiator = 'airlock'): Promise<void> {
+    if (this.closing && this.drained && by !== 'client') {
+      // Waiting for answers, and now the server side is gone (or airlock stops): they will not come.
+      if (by === 'upstream') for (const id of this.pending.keys()) this.replyError(id, `mcp-airlock: the upstream server closed before answering: ${reason}`, 'AIRLOCK_UPSTREAM_CLOSED');
+      this.drained();
+    }
     // A second caller waits for the first close to finish, not just to start.
     this.closing ??= this.closeOnce(reason, by);
     return this.closing;
@@ -228,6 +257,7 @@ export class Bridge {
 
   private async closeOnce(reason: string, by: CloseInitiator): Promise<void> {
     const { inbound, outbound, log, label } = this.options;
+    if (by === 'client') await this.drain(log, label);
     if (by === 'upstream') {
       for (const id of this.pending.keys()) {
         this.replyError(id, `mcp-airlock: the upstream server closed before answering: ${reason}`, 'AIRLOCK_UPSTREAM_CLOSED');

@@ -4,6 +4,7 @@
  * methods, new protocol versions, `_meta` and extra fields pass untouched.
  */
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { duplicateMember } from './duplicate-members.js';
 import { rememberText } from './message-text.js';
 
 export type { JSONRPCMessage };
@@ -100,6 +101,15 @@ export function parseFrame(text: string): Classified {
     return { ok: false, code: RpcErrorCode.parseError, reason: `Parse error: ${(error as Error).message}`, id: null };
   }
   const verdict = classify(value);
-  if (verdict.ok) rememberText(verdict.message, text);
+  if (!verdict.ok) return verdict;
+  if (verdict.kind !== 'response') {
+    // Policy and audit read the parsed message; the bytes go on. Both must be the same message.
+    const duplicate = duplicateMember(text);
+    if (duplicate !== undefined) {
+      const id = verdict.kind === 'request' ? ((verdict.message as { id: RequestId }).id) : null;
+      return invalid(`the member ${JSON.stringify(duplicate)} appears twice: a server could read it differently from airlock's policy and audit, so the message is refused`, id);
+    }
+  }
+  rememberText(verdict.message, text);
   return verdict;
 }

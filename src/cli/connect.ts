@@ -8,8 +8,8 @@ import { resolveHeaders } from '../transports/headers.js';
 import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
-import { createContext } from './context.js';
-import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseServerUrl, parseTransportMode } from './options.js';
+import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
+import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
@@ -19,6 +19,7 @@ import type { CommandResult } from './program.js';
 export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
+  maxMessage: number;
   header: string[];
   headerFile: string[];
   logLevel: LogLevel;
@@ -39,6 +40,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--device', 'log in with the device authorization grant (RFC 8628): the code is shown on stderr', false)
     .option('--device-code', "mcp-remote's name for --device", false)
     .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
+    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: true })));
   addPipelineOptions(command)
@@ -58,7 +60,7 @@ In a Claude Desktop or Cursor config:
       checkProtocolTransport(options.protocol, options.transport);
       grantOf(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
-      const context = createContext(options.logLevel);
+      const context = createContext(options.logLevel, options.maxMessage);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
       const { request, session } = await upstreamAuth(url, headers, flags, await createRequester(), context.log);

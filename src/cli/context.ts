@@ -6,8 +6,12 @@ import { createLogger, type LogLevel, type Logger } from '../log.js';
 import { ChildReaper } from '../transports/child-reaper.js';
 import type { OutboundContext } from '../transports/outbound.js';
 
-/** A stdio line longer than this is dropped with an error instead of buffered without bound. */
-export const MAX_STDIO_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * The default of --max-message: a message (a stdio line, an SSE event, a JSON body) larger than
+ * this is dropped with an error naming the limit instead of being held. Generous for tool results
+ * with images, small enough that a hostile upstream cannot take the machine's memory.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 /** After stdin closes, a child gets this long to exit before SIGTERM (and as long again before SIGKILL). */
 export const CHILD_KILL_GRACE_MS = 2000;
 
@@ -18,11 +22,11 @@ export interface CommandContext extends OutboundContext {
   reaper: ChildReaper;
 }
 
-export function createContext(logLevel: LogLevel): CommandContext {
+export function createContext(logLevel: LogLevel, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): CommandContext {
   return {
     log: createLogger(logLevel),
     reaper: new ChildReaper(),
-    maxLineBytes: MAX_STDIO_MESSAGE_BYTES,
+    maxLineBytes: maxMessageBytes,
     killGraceMs: CHILD_KILL_GRACE_MS,
   };
 }

@@ -8,6 +8,7 @@ import { isLogLevel, type LogLevel } from '../log.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { PROTOCOL_CHOICES, type ProtocolChoice } from '../eras/era-adapter.js';
+import { parseEnvAssignment } from '../transports/child-env.js';
 
 /** `--transport` values, with mcp-remote's spellings as aliases. */
 const transportAliases: Record<string, RemoteTransportMode> = {
@@ -42,6 +43,15 @@ export function checkProtocolTransport(protocol: ProtocolChoice, transport: Remo
     throw new AirlockError('AIRLOCK_USAGE', '--protocol 2026-07-28 cannot go over --transport sse: the legacy HTTP+SSE transport exists only in the 2025 era', {
       hint: 'Use --transport http (or auto) for a 2026-07-28 server, or drop --protocol.',
     });
+  }
+}
+
+/** `--env NAME=VALUE` (repeatable) for a spawned server. */
+export function collectEnv(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  try {
+    return parseEnvAssignment(value, previous);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message.replace(/^--env /, '')}.`);
   }
 }
 

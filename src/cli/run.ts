@@ -5,8 +5,9 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { LogLevel } from '../log.js';
-import { createContext } from './context.js';
-import { parseLogLevel, parseProtocol } from './options.js';
+import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
+import { collect, collectEnv, parseLogLevel, parseProtocol, parseSize } from './options.js';
+import { childEnvironment } from '../transports/child-env.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 import { runStdioSession } from './stdio-session.js';
@@ -19,6 +20,9 @@ export function registerRun(program: Command, result: CommandResult): void {
     .description('Start a stdio MCP server as a child process and bridge our stdin/stdout to it. The child runs in its own process group and never outlives mcp-airlock.')
     .argument('<command...>', 'the server command and its arguments, after --')
     .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
+    .option('--env <name=value>', 'set an environment variable for the server (repeatable)', collectEnv, {})
+    .option('--env-allow <name>', "pass only these variables of airlock's environment to the server, besides PATH, HOME and the like (repeatable)", collect, [])
+    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addPipelineOptions(command)
     .passThroughOptions()
@@ -27,9 +31,9 @@ Examples:
   $ mcp-airlock run -- npx -y @modelcontextprotocol/server-everything
   $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose
   $ mcp-airlock run --allow-tool 'read_*' --allow-tool search -- node ./my-server.js`)
-    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice }) => {
+    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice; maxMessage: number; env: Record<string, string>; envAllow: string[] }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
       // The policy's caller is the local OS user (issuer "local").
-      result.exitCode = await runStdioSession(createContext(options.logLevel), { kind: 'command', command, args, protocol: options.protocol }, options, { localUser: userInfo().username });
+      result.exitCode = await runStdioSession(createContext(options.logLevel, options.maxMessage), { kind: 'command', command, args, protocol: options.protocol, env: childEnvironment(process.env, { withheld: [], allow: options.envAllow, set: options.env }) }, options, { localUser: userInfo().username });
     });
 }

@@ -3,7 +3,7 @@
  * streamable HTTP at /mcp and legacy SSE at /sse + /messages, on 127.0.0.1 by default.
  */
 import type { Command } from 'commander';
-import { fstatSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { AirlockError, ExitCode } from '../errors.js';
 import type { Logger, LogLevel } from '../log.js';
 import { authorizedRequester } from '../auth/authorized-requester.js';
@@ -11,15 +11,16 @@ import { isLoopbackHost } from '../transports/http-guard.js';
 import { resolveHeaders } from '../transports/headers.js';
 import { createRequester, type HttpRequester } from '../transports/http-request.js';
 import { startHttpInbound } from '../transports/http-inbound-server.js';
+import { childEnvironment, headerReferences } from '../transports/child-env.js';
 import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { STATIC_TOKEN_CALLER } from '../policy/caller.js';
-import { createContext, version } from './context.js';
+import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
-import { checkProtocolTransport, collect, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, collectEnv, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 
@@ -29,6 +30,9 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   upstream?: string;
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
+  maxMessage: number;
+  env: Record<string, string>;
+  envAllow: string[];
   header: string[];
   headerFile: string[];
   maxBody: number;
@@ -72,6 +76,9 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--upstream-token-exchange', "exchange each caller's token (RFC 8693) at the upstream's authorization server for one meant for the upstream; needs inbound OAuth and --client-id with a secret", false)
     .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false)
+    .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
+    .option('--env <name=value>', 'set an environment variable for the server command (repeatable)', collectEnv, {})
+    .option('--env-allow <name>', "pass only these variables of airlock's environment to the server command, besides PATH, HOME and the like (repeatable)", collect, [])
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addServeAuthOptions(command);
   addAuthOptions(command, { optional: false });
@@ -110,7 +117,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       hint: 'Add --upstream-token-exchange (with --upstream, inbound OAuth and --client-id with a secret).',
     });
   }
-  const context = createContext(options.logLevel);
+  const context = createContext(options.logLevel, options.maxMessage);
   const { log } = context;
   let upstream: UpstreamSpec;
   /** Each session's upstream: the same for all, or with the session caller's exchanged token. */
@@ -136,7 +143,10 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       });
     }
     const [command, ...args] = commandLine as [string, ...string[]];
-    upstream = { kind: 'command', command, args, protocol: options.protocol };
+    // The child never sees airlock's own secrets (the inbound token, a client secret, header references).
+    const withheld = [options.authTokenEnv, options.clientSecretEnv, ...headerReferences([...options.header, ...options.headerFile.map(readIfPresent)])].filter((name): name is string => name !== undefined);
+    const env = childEnvironment(process.env, { withheld, allow: options.envAllow, set: options.env });
+    upstream = { kind: 'command', command, args, protocol: options.protocol, env };
   }
   const principal = upstreamPrincipal(upstream);
   // The policy's caller is the inbound one: its OAuth token, or whoever holds the static token.
@@ -184,6 +194,15 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     // server.close() ends every session first, so their last records are in the buffer by now.
     await server.close();
     await pipeline.close();
+  }
+}
+
+/** A header file's text for its `${VAR}` references; a file that cannot be read names none (serve reports it where it is used). */
+function readIfPresent(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
   }
 }
 

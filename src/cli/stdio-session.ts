@@ -21,6 +21,9 @@ export interface StdioIdentity {
   localUser?: string;
 }
 
+/** After the client closes stdin, answers it already asked for are still written to stdout for this long. */
+export const STDIN_EOF_DRAIN_MS = 10_000;
+
 export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags, identity: StdioIdentity = {}): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
@@ -37,6 +40,7 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
     outbound,
     log,
     label: name,
+    drainMs: STDIN_EOF_DRAIN_MS,
     stages,
     tap,
     onClosed: (reason, by) => {

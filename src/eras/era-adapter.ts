@@ -159,6 +159,8 @@ export class EraAdapter implements Transport {
       const result = (answer as { result?: { resultType?: unknown } }).result;
       return opening.era === 'modern' && result !== undefined && result.resultType === undefined ? 'legacy-result' : 'same-era';
     }
+    // An error airlock made itself (an answer too large, an upstream that failed) says nothing about the server's era.
+    if ((answer as { error?: { data?: { airlock?: unknown } } }).error?.data?.airlock !== undefined) return 'same-era';
     if (opening.era === 'legacy') return 'other-era';
     const status = httpStatusOf(answer);
     if (isModernErrorAnswer(status ?? 400, answer) || code === ErrorCode.missingClientCapability) return 'same-era';

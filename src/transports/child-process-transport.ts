@@ -12,6 +12,7 @@ import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { ChildReaper } from './child-reaper.js';
 import { JsonLineTransport } from './json-line-transport.js';
+import { oversizeVerdict, RepeatedWarning } from './oversize.js';
 
 export interface ChildProcessTransportOptions {
   command: string;
@@ -69,10 +70,16 @@ export class ChildProcessTransport implements Transport {
       });
     });
 
+    const junk = new RepeatedWarning((text) => log.warn(text));
     const lines = new JsonLineTransport(child.stdout!, child.stdin!, {
       maxLineBytes: this.options.maxLineBytes,
-      onInvalidFrame: (frame) =>
-        log.warn(`server ${quote(command)} wrote a line that is not JSON-RPC to stdout (ignored): ${frame.reason}; line ${quote(frame.preview, 120)}`),
+      onInvalidFrame: (frame) => {
+        if (frame.oversize) {
+          oversizeVerdict({ ...frame.oversize, ended: true }, this.options.maxLineBytes, (message) => this.onmessage?.(message), (message) => this.send(message), junk);
+          return;
+        }
+        junk.report(`server ${quote(command)} wrote a line that is not JSON-RPC to stdout (ignored): ${frame.reason}; line ${quote(frame.preview, 120)}`);
+      },
     });
     lines.onmessage = (message) => this.onmessage?.(message);
     lines.onerror = (error) => {

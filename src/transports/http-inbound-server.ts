@@ -130,6 +130,37 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     return session;
   };
 
+  /** No call in flight and no request for a while: a session that can give up its slot. */
+  const idle = (session: Session): boolean =>
+    session.bridge.pendingCount === 0 && (session.kind !== 'modern' || (session.transport as ModernHttpLane).openCalls === 0);
+  const lastActiveOf = (session: Session): number =>
+    session.kind === 'modern' ? Math.max(session.lastActive, (session.transport as ModernHttpLane).lastActive) : session.lastActive;
+
+  /**
+   * Make room for a new session of `caller`: at the limit (--max-sessions), the least recently
+   * active session with no call in flight ends (most clients never send DELETE, and their idle
+   * sessions would hold every slot until the idle timeout); with inbound auth one caller may hold
+   * at most half the slots, so it cannot take them all. Returns why there is no room, or undefined.
+   */
+  const makeRoom = (caller: Caller): string | undefined => {
+    const owner = ownerOf(caller);
+    const perCaller = owner === null ? options.maxSessions : Math.max(1, Math.ceil(options.maxSessions / 2));
+    const own = owner === null ? [] : [...sessions.values()].filter((session) => session.owner === owner && !session.transport.isClosed);
+    const pool = own.length >= perCaller ? own : sessions.size >= options.maxSessions ? [...sessions.values()] : [];
+    if (pool.length === 0) return undefined;
+    const victim = pool.filter((session) => !session.transport.isClosed && idle(session)).sort((a, b) => lastActiveOf(a) - lastActiveOf(b))[0];
+    if (!victim) {
+      return own.length >= perCaller
+        ? `this caller already holds ${own.length} sessions (half of --max-sessions ${options.maxSessions}), all with calls in flight; end one (DELETE) or wait`
+        : `too many sessions (${options.maxSessions}, --max-sessions), all with calls in flight; close one or raise the limit`;
+    }
+    const idleFor = Math.round((Date.now() - lastActiveOf(victim)) / 1000);
+    log.info(`${victim.kind === 'modern' ? 'lane' : 'session'} ${victim.id.slice(0, 8)} ends to make room for a new one (idle for ${idleFor} s; --max-sessions ${options.maxSessions})`);
+    sessions.delete(victim.id); // its slot is free now; its child may take a moment to exit
+    void victim.bridge.close(`ended to make room (--max-sessions ${options.maxSessions})`, 'airlock');
+    return undefined;
+  };
+
   /**
    * A live session the caller may use: sessions are bound to who opened them (MCP security best
    * practices, "Session Hijacking"), and someone else's looks like no session at all.
@@ -204,9 +235,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         const id = first && 'id' in first && parsed.messages.length === 1 ? (first.id as RequestId) : null;
         return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required (only initialize may come without one; a 2026-07-28 request carries its version in params._meta)', id);
       }
-      if (sessions.size >= options.maxSessions) {
-        return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, initId);
-      }
+      const full = makeRoom(caller);
+      if (full) return sendRpcError(res, 503, RpcErrorCode.upstreamError, full, initId);
       const id = randomUUID();
       const transport = new StreamableHttpServerSession(id);
       let session: Session;
@@ -261,9 +291,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       return sendJson(res, 400, body);
     }
     if (!lane) {
-      if (sessions.size >= options.maxSessions) {
-        return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`, requestIdOf(messages[0]!));
-      }
+      const full = makeRoom(caller);
+      if (full) return sendRpcError(res, 503, RpcErrorCode.upstreamError, full, requestIdOf(messages[0]!));
       const transport = new ModernHttpLane(randomUUID().slice(0, 8));
       try {
         lane = await openSession('modern', transport, id, caller);
@@ -287,9 +316,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       // 405 on POST is what tells an auto-detecting client that this is the legacy transport.
       return sendRpcError(res, 405, RpcErrorCode.invalidRequest, `Method ${req.method} not allowed on ${paths.sse}; POST messages to ${paths.messages}`);
     }
-    if (sessions.size >= options.maxSessions) {
-      return sendRpcError(res, 503, RpcErrorCode.upstreamError, `too many sessions (${options.maxSessions}, --max-sessions); close one or raise the limit`);
-    }
+    const full = makeRoom(caller);
+    if (full) return sendRpcError(res, 503, RpcErrorCode.upstreamError, full);
     const transport = new SseServerSession(res, paths.messages);
     const id = transport.sessionId;
     let session: Session;
@@ -322,6 +350,16 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   };
 
   const server: Server = createServer((req, res) => {
+    // A request answered before its body was read (refused, too large) must not make the server read
+    // the rest: Node would drain it to reuse the connection, however large. Hang up instead.
+    res.once('finish', () => {
+      if (req.complete) return;
+      // Stop reading and say we are done; the socket goes a moment later. Destroying it at once,
+      // with unread data in the kernel's buffer, resets the connection and can lose the answer itself.
+      req.pause();
+      req.socket.end();
+      setTimeout(() => req.socket.destroy(), 2000).unref();
+    });
     const refusal = guard.refusal(req);
     if (refusal) {
       log.warn(`refused ${req.method} ${JSON.stringify(req.url ?? '')}: ${refusal}`);

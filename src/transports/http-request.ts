@@ -125,3 +125,35 @@ function followRedirects(inner: HttpRequester, limit = MAX_REDIRECTS): HttpReque
     }
   };
 }
+
+/**
+ * A body as text, reading at most `limit` bytes: past it the rest is not read (the stream is
+ * ended) and `complete` is false. A hostile or broken server cannot make airlock hold more.
+ */
+export async function readTextWithin(response: HttpResponse, limit: number, keepPartial = false): Promise<{ text: string; complete: boolean; bytes: number }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const iterator = response.body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const { value, done } = await iterator.next();
+      if (done) break;
+      const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      if (bytes + chunk.length > limit) {
+        if (keepPartial) chunks.push(chunk.subarray(0, limit - bytes));
+        bytes += chunk.length;
+        await iterator.return?.(undefined);
+        // A body past the limit is refused whole: its start is kept only when asked (an error's text).
+        return { text: keepPartial ? Buffer.concat(chunks).toString('utf8') : '', complete: false, bytes };
+      }
+      bytes += chunk.length;
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (chunks.length === 0) throw error;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), complete: true, bytes };
+}
+
+/** How much of an error answer's body airlock reads: enough for any JSON-RPC error or message. */
+export const ERROR_BODY_LIMIT = 64 * 1024;

@@ -10,11 +10,23 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import { messageText } from '../bridge/message-text.js';
 import { parseFrame, RpcErrorCode, type Classified, type JSONRPCMessage } from '../bridge/json-rpc.js';
 
-export type InvalidFrame = Extract<Classified, { ok: false }> & { preview: string };
+export type InvalidFrame = Extract<Classified, { ok: false }> & {
+  preview: string;
+  /** Set for a line past the limit: its first and last characters and its length, never the whole line. */
+  oversize?: { prefix: string; suffix: string; seen: number };
+};
+
+const EDGE_CHARS = 256;
 
 export interface JsonLineTransportOptions {
   /** A line longer than this is dropped (and reported) instead of buffered without bound. */
   maxLineBytes: number;
+  /**
+   * When the input ends, report the close (onclose) but keep the output writable until close() is
+   * called: a stdio client that closes its stdin still reads the answers it asked for (the bridge
+   * waits for them, bounded).
+   */
+  writableAfterInputEnds?: boolean;
   onInvalidFrame?: (frame: InvalidFrame) => void;
 }
 
@@ -29,7 +41,8 @@ export class JsonLineTransport implements Transport {
 
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private discarding = false;
+  /** The line being read is past the limit: it is dropped as it comes, keeping only its edges. */
+  private discarding: { prefix: string; suffix: string; seen: number } | undefined;
   private closed = false;
 
   constructor(
@@ -68,12 +81,12 @@ export class JsonLineTransport implements Transport {
       const piece = buf.subarray(start, nl);
       start = nl + 1;
       if (this.discarding) {
-        this.discarding = false; // the end of a line already reported as too long
+        this.skip(piece); // the end of a line past the limit
+        this.reportOversize();
         continue;
       }
       if (this.pendingBytes + piece.length > this.options.maxLineBytes) {
-        this.pending = [];
-        this.pendingBytes = 0;
+        this.startDiscarding(piece);
         this.reportOversize();
       } else if (this.pendingBytes === 0) {
         this.handleLine(piece.toString('utf8'));
@@ -86,28 +99,52 @@ export class JsonLineTransport implements Transport {
       }
       if (this.closed) return;
     }
-    if (start < buf.length && !this.discarding) {
+    if (start < buf.length) {
       const rest = buf.subarray(start);
-      this.pendingBytes += rest.length;
-      if (this.pendingBytes > this.options.maxLineBytes) {
+      if (this.discarding) {
+        this.skip(rest);
+      } else if (this.pendingBytes + rest.length > this.options.maxLineBytes) {
         // Stop buffering now; drop the rest of this line up to its newline.
-        this.pending = [];
-        this.pendingBytes = 0;
-        this.discarding = true;
-        this.reportOversize();
+        this.startDiscarding(rest);
       } else {
+        this.pendingBytes += rest.length;
         this.pending.push(rest);
       }
     }
   };
 
+  private startDiscarding(piece: Buffer): void {
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    for (const chunk of [...this.pending, piece]) {
+      if (headBytes >= EDGE_CHARS) break;
+      head.push(chunk.subarray(0, EDGE_CHARS - headBytes));
+      headBytes += head.at(-1)!.length;
+    }
+    this.discarding = { prefix: Buffer.concat(head).toString('utf8'), suffix: '', seen: this.pendingBytes };
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.skip(piece, false);
+  }
+
+  private skip(piece: Buffer, fillPrefix = true): void {
+    const discarding = this.discarding!;
+    discarding.seen += piece.length;
+    if (fillPrefix && discarding.prefix.length < EDGE_CHARS) discarding.prefix += piece.subarray(0, EDGE_CHARS - discarding.prefix.length).toString('utf8');
+    const tail = piece.subarray(Math.max(0, piece.length - EDGE_CHARS)).toString('utf8');
+    discarding.suffix = piece.length >= EDGE_CHARS ? tail : (discarding.suffix + tail).slice(-EDGE_CHARS);
+  }
+
   private reportOversize(): void {
+    const oversize = this.discarding!;
+    this.discarding = undefined;
     this.options.onInvalidFrame?.({
       ok: false,
       code: RpcErrorCode.invalidRequest,
-      reason: `message larger than ${this.options.maxLineBytes} bytes, dropped`,
+      reason: `message of ${oversize.seen} bytes is larger than --max-message (${this.options.maxLineBytes} bytes), dropped`,
       id: null,
       preview: '',
+      oversize,
     });
   }
 
@@ -123,7 +160,9 @@ export class JsonLineTransport implements Transport {
   }
 
   private readonly onEnd = (): void => {
-    void this.close();
+    if (!this.options.writableAfterInputEnds) return void this.close();
+    this.input.off('data', this.onData);
+    this.onclose?.();
   };
 
   private readonly onStreamError = (error: Error): void => {

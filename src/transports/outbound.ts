@@ -14,7 +14,7 @@ import type { HttpRequester } from './http-request.js';
 import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
 
 export type UpstreamSpec = (
-  | { kind: 'command'; command: string; args: string[] }
+  | { kind: 'command'; command: string; args: string[]; /** The child's environment (child-env.ts); default airlock's own. */ env?: NodeJS.ProcessEnv }
   | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; request: HttpRequester; auth?: { principalNow(): AuditPrincipal | undefined } }
 ) & {
   /** Which MCP era the server speaks (--protocol): found from the first exchange ('auto', the default), or given. */
@@ -24,6 +24,7 @@ export type UpstreamSpec = (
 export interface OutboundContext {
   log: Logger;
   reaper: ChildReaper;
+  /** --max-message: the largest message taken from a server (a stdio line, an SSE event, a JSON body). */
   maxLineBytes: number;
   killGraceMs: number;
 }
@@ -41,13 +42,14 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
     return new ChildProcessTransport({
       command: spec.command,
       args: spec.args,
+      env: spec.env,
       maxLineBytes: context.maxLineBytes,
       killGraceMs: context.killGraceMs,
       log: context.log,
       reaper: context.reaper,
     });
   }
-  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log });
+  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log, maxMessageBytes: context.maxLineBytes });
 }
 
 /**

@@ -15,6 +15,8 @@ import { AirlockError, describeError, quote } from '../errors.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { isModernMessage } from '../eras/modern-wire.js';
+import { errorResponse, RpcErrorCode, type RequestId } from '../bridge/json-rpc.js';
+import { OwnRequests, reconnectDelay, SessionMemory } from './session-healer.js';
 import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';
 import { StreamableHttpClientTransport } from './streamable-http-client.js';
@@ -29,6 +31,8 @@ export interface RemoteTransportOptions {
   headers: Record<string, string>;
   request: HttpRequester;
   log: Logger;
+  /** --max-message: the largest SSE event or JSON body taken from the server. */
+  maxMessageBytes?: number;
 }
 
 const fallbackStatuses = new Set([400, 404, 405]);
@@ -55,6 +59,14 @@ export class RemoteTransport implements Transport {
   private modernOnly = false;
   private closed = false;
   closeReason: string | undefined;
+  /** The client's handshake and subscriptions, to open the session again when the server loses it. */
+  private readonly memory = new SessionMemory();
+  private readonly own = new OwnRequests();
+  private healing: Promise<void> | undefined;
+  /** Set while a dropped SSE connection is being opened again: the attempt number. */
+  private reconnecting: number | undefined;
+  /** Requests sent over the legacy SSE transport and not answered yet (their answers die with the stream). */
+  private readonly awaiting = new Set<RequestId>();
 
   constructor(private readonly options: RemoteTransportOptions) {}
 
@@ -64,6 +76,13 @@ export class RemoteTransport implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closed) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'upstream connection is closed');
+    if (this.reconnecting !== undefined) {
+      throw new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `the connection to ${this.safeUrl} dropped; airlock is connecting again (attempt ${this.reconnecting + 1})`, {
+        hint: 'Try again in a few seconds; airlock logs one line when the connection is back.',
+      });
+    }
+    if (this.healing) await this.healing.catch(() => undefined);
+    this.memory.observe(message);
     if (this.modernOnly && 'method' in message && message.method === 'initialize' && !this.connecting) {
       // A dual-era client whose modern probe failed falls back to the handshake: choose again.
       const probe = this.active;
@@ -91,10 +110,71 @@ export class RemoteTransport implements Transport {
         }
       }
     }
+    const active = this.active!;
+    const id = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
+    if (id !== undefined && active instanceof SseClientTransport) this.awaiting.add(id);
     try {
-      await this.active!.send(message, options);
+      await active.send(message, options);
     } catch (error) {
-      throw toUpstreamError(error, this.options.url);
+      if (id !== undefined) this.awaiting.delete(id);
+      const ended = (error as { sessionEnded?: boolean }).sessionEnded === true;
+      if (!ended || !this.memory.canReplay || ('method' in message && message.method === 'initialize')) throw toUpstreamError(error, this.options.url);
+      // The server ended the session (404): open a new one as the client did, then try this once more.
+      await this.heal(active);
+      try {
+        await this.active!.send(message, options);
+      } catch (retryError) {
+        throw toUpstreamError(retryError, this.options.url);
+      }
+    }
+  }
+
+  /** Open the session again after the server ended it (one attempt at a time; concurrent failures wait for it). */
+  private heal(inner: Inner): Promise<void> {
+    this.healing ??= (async () => {
+      this.options.log.info(`the upstream session at ${this.safeUrl} ended (HTTP 404); opening a new one with the client's initialize`);
+      (inner as { resetSession?: () => void }).resetSession?.();
+      await this.memory.replay(inner, (request) => this.own.request(inner, request), this.options.log);
+      this.options.log.info(`new upstream session at ${this.safeUrl} ready`);
+    })()
+      .catch((error: unknown) => {
+        throw toUpstreamError(error, this.options.url);
+      })
+      .finally(() => (this.healing = undefined));
+    return this.healing;
+  }
+
+  /**
+   * A legacy SSE stream dropped: answer the calls it carried with an error, then connect again with
+   * growing pauses (capped, jittered) and open the session again; calls fail fast meanwhile, and
+   * airlock does not exit for it.
+   */
+  private async reconnect(): Promise<void> {
+    for (const id of this.awaiting) {
+      this.onmessage?.(errorResponse(id, RpcErrorCode.upstreamError, `mcp-airlock: the connection to ${this.safeUrl} dropped before the answer; airlock is connecting again`, { airlock: 'AIRLOCK_UPSTREAM_CLOSED' }));
+    }
+    this.awaiting.clear();
+    this.active = undefined;
+    for (let attempt = 0; !this.closed; attempt++) {
+      this.reconnecting = attempt;
+      const delay = reconnectDelay(attempt);
+      this.options.log.warn(`the connection to ${this.safeUrl} dropped; connecting again in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`);
+      await new Promise((resolve) => setTimeout(resolve, delay).unref?.());
+      if (this.closed) return;
+      const inner = this.create('sse');
+      try {
+        await inner.start();
+        this.active = inner;
+        if (this.protocolVersion) inner.setProtocolVersion?.(this.protocolVersion);
+        await this.memory.replay(inner, (request) => this.own.request(inner, request), this.options.log);
+        this.reconnecting = undefined;
+        this.options.log.info(`connected to ${this.safeUrl} again (HTTP+SSE); the session is open again`);
+        return;
+      } catch (error) {
+        this.active = undefined;
+        await inner.close().catch(() => undefined);
+        this.options.log.debug(`reconnecting failed: ${describeError(error)}`);
+      }
     }
   }
 
@@ -138,12 +218,21 @@ export class RemoteTransport implements Transport {
   }
 
   private create(kind: Kind): Inner {
-    const { url, headers, request, log } = this.options;
-    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn: (text) => log.warn(text) }) : new SseClientTransport({ url, headers, request });
-    inner.onmessage = (message) => this.onmessage?.(message);
+    const { url, headers, request, log, maxMessageBytes } = this.options;
+    const warn = (text: string): void => log.warn(text);
+    const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn, maxMessageBytes }) : new SseClientTransport({ url, headers, request, warn, maxMessageBytes });
+    inner.onmessage = (message) => {
+      if (this.own.take(message)) return;
+      if (!('method' in message)) this.awaiting.delete((message as { id: RequestId }).id);
+      this.onmessage?.(message);
+    };
     inner.onerror = (error) => this.onerror?.(error);
     inner.onclose = () => {
       if (inner !== this.active || this.closed) return;
+      if (inner instanceof SseClientTransport && this.memory.canReplay) {
+        void this.reconnect();
+        return;
+      }
       this.closed = true;
       this.closeReason = `the connection to ${this.safeUrl} was closed`;
       this.onclose?.();

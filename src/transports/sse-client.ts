@@ -9,12 +9,18 @@ import { messageText } from '../bridge/message-text.js';
 import { HttpStatusError } from '../errors.js';
 import type { HttpRequester } from './http-request.js';
 import { AbortScope } from './abort-scope.js';
-import { readSseEvents } from './sse-reader.js';
+import { ERROR_BODY_LIMIT, readTextWithin } from './http-request.js';
+import { oversizeVerdict, RepeatedWarning } from './oversize.js';
+import { readSseEvents, type OversizeEvent } from './sse-reader.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './streamable-http-client.js';
 
 export interface SseClientOptions {
   url: URL;
   headers: Record<string, string>;
   request: HttpRequester;
+  /** The largest event taken from the server (--max-message); larger ones are answered for and dropped. */
+  maxMessageBytes?: number;
+  warn?: (text: string) => void;
 }
 
 export class SseClientTransport implements Transport {
@@ -29,8 +35,19 @@ export class SseClientTransport implements Transport {
   /** The event stream's own exchange, open for the life of the connection. */
   private stream: ReturnType<AbortScope['begin']> | undefined;
   private closed = false;
+  private readonly maxMessage: number;
+  private readonly junk: RepeatedWarning;
 
-  constructor(private readonly options: SseClientOptions) {}
+  constructor(private readonly options: SseClientOptions) {
+    this.maxMessage = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.junk = new RepeatedWarning((text) => (options.warn ? options.warn(text) : this.onerror?.(new Error(text))));
+  }
+
+  /** An event past --max-message: the call it answered gets an error, a server request is refused, anything else is dropped with a warning. */
+  private oversize(event: OversizeEvent): 'handled' | undefined {
+    const verdict = oversizeVerdict(event, this.maxMessage, (message) => this.onmessage?.(message), (message) => this.send(message), this.junk);
+    return verdict === undefined ? undefined : 'handled';
+  }
 
   /** Open the stream and wait for the `endpoint` event. */
   async start(): Promise<void> {
@@ -38,10 +55,10 @@ export class SseClientTransport implements Transport {
     this.stream = this.exchanges.begin();
     const response = await request(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
     if (!response.ok) {
-      const text = await response.text().catch(() => '');
+      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
       throw new HttpStatusError(response.status, `SSE stream refused: HTTP ${response.status} ${text}`.trim());
     }
-    const events = readSseEvents(response.body);
+    const events = readSseEvents(response.body, { maxEventBytes: this.maxMessage, onOversize: (event) => this.oversize(event) });
     const first = await events.next();
     if (first.done || first.value.event !== 'endpoint') {
       await events.return(undefined);
@@ -63,7 +80,7 @@ export class SseClientTransport implements Transport {
         if (event.event !== 'message' || event.data === '') continue;
         const verdict = parseFrame(event.data);
         if (verdict.ok) this.onmessage?.(verdict.message);
-        else this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
+        else this.junk.report(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`);
       }
     } catch (error) {
       if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
@@ -85,7 +102,7 @@ export class SseClientTransport implements Transport {
         body: messageText(message),
         signal: exchange.signal,
       });
-      const text = await response.text().catch(() => '');
+      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
       if (!response.ok) throw new HttpStatusError(response.status, text || `HTTP ${response.status}`);
     } finally {
       exchange.release();

@@ -14,42 +14,168 @@ export interface SseEvent {
 export interface SseReadOptions {
   /** Called with the `retry` field's value (ms) when the server sends one. */
   onRetry?: (ms: number) => void;
+  /**
+   * The largest event kept (its data, in UTF-16 code units: bytes for ASCII JSON). A larger one,
+   * or a line that grows past it without ending, is skipped without being held in memory, and
+   * reported with the start of its data (enough to read a JSON-RPC id from).
+   */
+  maxEventBytes?: number;
+  /**
+   * Called when an event passes the limit (`ended: false`, only its start known) and, unless that
+   * call returned 'handled' or 'stop', again when it ends (`ended: true`, its last characters known
+   * too). 'stop' ends the stream there (what it carried is accounted for; nothing more is wanted).
+   */
+  onOversize?: (oversize: OversizeEvent) => 'handled' | 'stop' | void;
 }
+
+export interface OversizeEvent {
+  /** The first characters of the event's data. */
+  prefix: string;
+  /** The last characters of its data (a JSON-RPC id may come last: `…,"jsonrpc":"2.0","id":7}`). */
+  suffix: string;
+  /** How much of it was seen before it was skipped (at least the limit). */
+  seen: number;
+  /** Whether the event has ended (else only its start is known). */
+  ended: boolean;
+}
+
+const PREFIX_CHARS = 256;
 
 /** Line-by-line state of one stream. */
 class SseParser {
-  private buffer = '';
-  private scanFrom = 0;
+  /** The line not ended yet, in pieces. */
+  private parts: string[] = [];
+  private partsLength = 0;
   private data: string[] = [];
+  private dataLength = 0;
   private event = '';
   private lastId: string | undefined;
+  /** The event being read is past the limit: its lines are dropped until the blank line that ends it. */
+  private oversize: OversizeEvent | undefined;
+  /** The line being read is past the limit: text is dropped until a line ends. */
+  private skippingLine = false;
+  /** A skipped line ended with \r at the end of a chunk: a \n starting the next one belongs to it. */
+  private dropLeadingLf = false;
+  private readonly max: number;
+  /** onOversize asked to end the stream. */
+  stopped = false;
+  /** The oversize event in progress was dealt with when it passed the limit. */
+  private handled = false;
 
-  constructor(private readonly onRetry?: (ms: number) => void) {}
+  constructor(private readonly options: SseReadOptions = {}) {
+    this.max = options.maxEventBytes ?? Number.POSITIVE_INFINITY;
+  }
 
   /** Add text; return the events it completes. At the end of the stream pass `final`. */
-  push(text: string, final = false): SseEvent[] {
+  push(input: string, final = false): SseEvent[] {
     const events: SseEvent[] = [];
-    const buffer = this.buffer + text;
+    let text = input;
+    if (this.dropLeadingLf) {
+      this.dropLeadingLf = false;
+      if (text.startsWith('\n')) text = text.slice(1);
+    }
+    if (this.skippingLine) {
+      const end = nextLineEnd(text, 0);
+      this.skipped(end === -1 ? text : text.slice(0, end));
+      if (end === -1) return final ? this.finish(events) : events;
+      this.skippingLine = false;
+      // The line end closes the skipped line (it is not a blank line of its own).
+      text = this.afterLineEnd(text, end);
+    }
+    // A partial line is held as pieces and joined once, when it ends: joining (and searching) it at
+    // every chunk made a long line cost its length squared, in time and in garbage.
+    let buffer = text;
+    if (this.parts.length > 0) {
+      if (nextLineEnd(text, 0) === -1) {
+        this.hold(text);
+        return final ? this.finish(events) : events;
+      }
+      buffer = this.parts.join('') + text;
+      this.parts = [];
+      this.partsLength = 0;
+    }
     let start = 0;
     for (;;) {
-      const end = nextLineEnd(buffer, this.scanFrom);
+      const end = nextLineEnd(buffer, start);
       if (end === -1) break;
-      // A \r at the very end may be the first half of \r\n: wait for more, unless there is no more.
-      if (buffer[end] === '\r' && end + 1 === buffer.length && !final) break;
       this.line(buffer.slice(start, end), events);
-      start = end + (buffer[end] === '\r' && buffer[end + 1] === '\n' ? 2 : 1);
-      this.scanFrom = start;
+      const next = this.afterLineEnd(buffer, end);
+      start = buffer.length - next.length;
     }
-    this.buffer = buffer.slice(start);
-    // Nothing ends a line past here, but a trailing \r may still turn out to be half of \r\n.
-    this.scanFrom = Math.max(0, this.buffer.length - 1);
+    if (start < buffer.length) this.hold(buffer.slice(start));
+    return final ? this.finish(events) : events;
+  }
+
+  /** The text after the line end at `end` (CRLF, LF or CR); a CR ending the chunk may be half of a CRLF. */
+  private afterLineEnd(text: string, end: number): string {
+    if (text[end] === '\r') {
+      if (end + 1 === text.length) {
+        this.dropLeadingLf = true;
+        return '';
+      }
+      if (text[end + 1] === '\n') return text.slice(end + 2);
+    }
+    return text.slice(end + 1);
+  }
+
+  /** Keep a piece of a line not ended yet; past the limit, keep only its start and drop the rest as it comes. */
+  private hold(piece: string): void {
+    this.parts.push(piece);
+    this.partsLength += piece.length;
+    if (this.partsLength + this.dataLength <= this.max) return;
+    const head = this.parts[0]!.length >= PREFIX_CHARS + 8 ? this.parts[0]! : this.parts.join('').slice(0, PREFIX_CHARS + 8);
+    const seen = this.partsLength;
+    this.parts = [];
+    this.partsLength = 0;
+    this.markOversize(head.startsWith('data:') ? head.slice(5).trimStart() : '', seen);
+    this.skippingLine = true;
+  }
+
+  /** The stream ended: an oversize event still open is reported (an unfinished normal one is discarded, as the spec says). */
+  private finish(events: SseEvent[]): SseEvent[] {
+    if (this.oversize) this.reportOversize();
     return events;
+  }
+
+  private markOversize(start: string, seen: number): void {
+    const first = !this.oversize;
+    if (!this.oversize) {
+      const held = this.data.join('\n') + (this.data.length > 0 ? '\n' : '');
+      this.oversize = { prefix: (held + start).slice(0, PREFIX_CHARS), suffix: '', seen: this.dataLength, ended: false };
+    }
+    this.oversize.seen += seen - start.length;
+    this.skipped(start);
+    this.data = [];
+    this.dataLength = 0;
+    if (first) {
+      // Tell at once: an event that never ends would otherwise never be reported.
+      const verdict = this.options.onOversize?.({ ...this.oversize, suffix: '' });
+      if (verdict === 'handled' || verdict === 'stop') this.handled = true;
+      if (verdict === 'stop') this.stopped = true;
+    }
+  }
+
+  /** Text of the oversize event, dropped as it passes: only its length and last characters are kept. */
+  private skipped(text: string): void {
+    const oversize = this.oversize!;
+    oversize.seen += text.length;
+    oversize.suffix = text.length >= PREFIX_CHARS ? text.slice(-PREFIX_CHARS) : (oversize.suffix + text).slice(-PREFIX_CHARS);
+  }
+
+  private reportOversize(): void {
+    const oversize = this.oversize!;
+    this.oversize = undefined;
+    const handled = this.handled;
+    this.handled = false;
+    if (!handled && this.options.onOversize?.({ ...oversize, ended: true }) === 'stop') this.stopped = true;
   }
 
   private line(line: string, events: SseEvent[]): void {
     if (line === '') {
-      if (this.data.length > 0) events.push({ event: this.event || 'message', data: this.data.join('\n'), id: this.lastId });
+      if (this.oversize) this.reportOversize();
+      else if (this.data.length > 0) events.push({ event: this.event || 'message', data: this.data.join('\n'), id: this.lastId });
       this.data = [];
+      this.dataLength = 0;
       this.event = '';
       return;
     }
@@ -58,11 +184,18 @@ class SseParser {
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
+    if (field === 'data') {
+      if (this.oversize) this.skipped(`\n${value}`);
+      else if (this.dataLength + value.length > this.max) this.markOversize(value, value.length);
+      else {
+        this.data.push(value);
+        this.dataLength += value.length + 1;
+      }
+    }
     else if (field === 'event') this.event = value;
     else if (field === 'id') {
       if (!value.includes('\0')) this.lastId = value;
-    } else if (field === 'retry' && /^\d+$/.test(value)) this.onRetry?.(Number(value));
+    } else if (field === 'retry' && /^\d+$/.test(value)) this.options.onRetry?.(Number(value));
   }
 }
 
@@ -72,8 +205,11 @@ class SseParser {
  */
 export async function* readSseEvents(body: AsyncIterable<Uint8Array>, options: SseReadOptions = {}): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
-  const parser = new SseParser(options.onRetry);
-  for await (const chunk of body) yield* parser.push(decoder.decode(chunk, { stream: true }));
+  const parser = new SseParser(options);
+  for await (const chunk of body) {
+    yield* parser.push(decoder.decode(chunk, { stream: true }));
+    if (parser.stopped) return; // leaving the loop ends the body
+  }
   // An event not closed by a blank line before the end is discarded, as the spec says.
   yield* parser.push(decoder.decode(), true);
 }

@@ -7,6 +7,7 @@ import { errorResponse } from '../bridge/json-rpc.js';
 import { quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { JsonLineTransport } from './json-line-transport.js';
+import { classifyOversize } from './oversize.js';
 
 export interface StdioInboundOptions {
   maxLineBytes: number;
@@ -19,9 +20,15 @@ export function createStdioInbound(options: StdioInboundOptions): JsonLineTransp
   const { log } = options;
   const transport: JsonLineTransport = new JsonLineTransport(options.input ?? process.stdin, options.output ?? process.stdout, {
     maxLineBytes: options.maxLineBytes,
+    writableAfterInputEnds: true,
     onInvalidFrame: (frame) => {
-      log.warn(`client sent an invalid message (${frame.reason}): ${quote(frame.preview, 120)}`);
-      transport.send(errorResponse(frame.id, frame.code, frame.reason)).catch(() => undefined);
+      log.warn(`client sent an invalid message (${frame.reason})${frame.preview ? `: ${quote(frame.preview, 120)}` : ''}`);
+      // A request too large to read still gets its answer, under its id when its edges show one.
+      const what = frame.oversize ? classifyOversize(frame.oversize) : undefined;
+      if (what?.kind === 'notification' || what?.kind === 'response') return;
+      const id = what?.kind === 'request' ? what.id : frame.id;
+      const data = frame.oversize ? { airlock: 'AIRLOCK_MESSAGE_TOO_LARGE', limit: options.maxLineBytes } : undefined;
+      transport.send(errorResponse(id, frame.code, frame.reason, data)).catch(() => undefined);
     },
   });
   return transport;

@@ -7,7 +7,8 @@
  *
  * - 2025-03-26 .. 2025-11-25 (basic/transports "Streamable HTTP"): `Mcp-Session-Id` from the
  *   initialize answer on every later request, `MCP-Protocol-Version` once negotiated, DELETE on
- *   close, a GET stream after `notifications/initialized`, and resumption of a broken stream with
+ *   close, a GET stream opened as soon as initialize is answered (later messages wait for it,
+ *   bounded), and resumption of a broken stream with
  *   GET and `Last-Event-ID` (waiting the server's `retry`, SEP-1699 polling, or a backoff).
  * - 2026-07-28 (a message whose `_meta` claims it): no session, no GET stream, no resumption;
  *   `MCP-Protocol-Version` from the `_meta`, `Mcp-Method`, `Mcp-Name` and `Mcp-Param-*` from the
@@ -27,7 +28,9 @@ import { forwardedHeadersOf, rememberHttpStatus } from '../bridge/wire-status.js
 import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
-import type { HttpRequester, HttpResponse } from './http-request.js';
+import { ERROR_BODY_LIMIT, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
+import { answerTooLarge, oversizeVerdict, RepeatedWarning } from './oversize.js';
+import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
 import { readSseEvents } from './sse-reader.js';
 
@@ -39,9 +42,21 @@ export interface StreamableHttpClientOptions {
   maxResumeAttempts?: number;
   /** One line for the user's log (a tool dropped for an invalid x-mcp-header annotation). */
   warn?: (text: string) => void;
+  /** The largest message taken from the server (an SSE event or a JSON body); larger ones are dropped (--max-message). */
+  maxMessageBytes?: number;
+}
+
+/** Without --max-message (tests, doctor): large, but still a bound. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+/** A server's `retry:` is kept within these bounds: 0 would reconnect in a tight loop, a huge one overflows timers. */
+export function clampRetry(ms: number): number {
+  return Math.min(Math.max(ms, 250), 60_000);
 }
 
 const ACCEPT_BOTH = 'application/json, text/event-stream';
+/** How long the messages after the initialize answer wait for the server to answer the GET stream. */
+const SERVER_STREAM_WAIT_MS = 2000;
 /** tools/list pages read when re-learning tool schemas after a -32020. */
 const MAX_TOOL_PAGES = 20;
 
@@ -73,8 +88,34 @@ export class StreamableHttpClientTransport implements Transport {
   private established = false;
   private closed = false;
   private internalIds = 0;
+  private readonly maxMessage: number;
+  private readonly junk: RepeatedWarning;
+  /** Set from the initialize answer until the GET stream is answered: session messages wait for it. */
+  private streamGate: Promise<unknown> | undefined;
+  private serverStreamStarted = false;
+  /** Which session's GET stream loop may run: a reset session's loop stops. */
+  private streamEpoch = 0;
+  private serverStream: Exchange | undefined;
 
-  constructor(private readonly options: StreamableHttpClientOptions) {}
+  constructor(private readonly options: StreamableHttpClientOptions) {
+    this.maxMessage = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.junk = new RepeatedWarning((text) => (options.warn ? options.warn(text) : this.onerror?.(new Error(text))));
+  }
+
+  /** How every SSE stream of this transport is read: retry clamped, events capped, oversize ones answered for. */
+  private sseOptions(onAnswered?: () => void, requestId?: RequestId): SseReadOptions {
+    return {
+      onRetry: (ms) => (this.retryMs = clampRetry(ms)),
+      maxEventBytes: this.maxMessage,
+      onOversize: (event) => {
+        const verdict = oversizeVerdict(event, this.maxMessage, (message) => this.onmessage?.(message), (message) => this.send(message), this.junk);
+        if (verdict === undefined) return undefined;
+        if (requestId === undefined || verdict.answered !== requestId) return 'handled';
+        onAnswered?.();
+        return 'stop'; // the call is answered (with the error): the rest of its stream is not wanted
+      },
+    };
+  }
 
   async start(): Promise<void> {
     // Nothing to open: the first POST starts the conversation.
@@ -118,6 +159,7 @@ export class StreamableHttpClientTransport implements Transport {
       }
     }
     const modern = isModernMessage(message);
+    if (this.streamGate && !modern) await this.streamGate;
     const exchange = this.exchanges.begin();
     const id = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     const entry: InFlight | undefined = id === undefined ? undefined : { method: (message as { method: string }).method, modern, exchange, cancelled: false };
@@ -153,7 +195,7 @@ export class StreamableHttpClientTransport implements Transport {
     if (session) this.sessionId = session;
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
-      const text = await response.text().catch(() => '');
+      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
       const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
       if (requestId !== undefined && !expired) {
         const answer = this.errorAnswer(response.status, text, modern);
@@ -163,12 +205,12 @@ export class StreamableHttpClientTransport implements Transport {
           return 'done';
         }
       }
-      throw new HttpStatusError(response.status, expired ? `the upstream session ended (HTTP 404): ${text}` : text || `HTTP ${response.status}`);
+      if (expired) throw Object.assign(new HttpStatusError(404, `the upstream session ended (HTTP 404): ${text}`), { sessionEnded: true });
+      throw new HttpStatusError(response.status, text || `HTTP ${response.status}`);
     }
     this.established = true;
     if (response.status === 202 || requestId === undefined) {
       response.discard();
-      if ('method' in message && message.method === 'notifications/initialized') this.openServerStream();
       return 'done';
     }
     await this.readAnswer(response, requestId, modern);
@@ -181,7 +223,12 @@ export class StreamableHttpClientTransport implements Transport {
     if (type.includes('text/event-stream')) {
       await this.readStream(response.body, requestId, modern);
     } else if (type.includes('application/json')) {
-      const value: unknown = JSON.parse(await response.text());
+      const body = await readTextWithin(response, this.maxMessage);
+      if (!body.complete) {
+        this.onmessage?.(answerTooLarge(requestId, this.maxMessage, body.bytes));
+        return;
+      }
+      const value: unknown = JSON.parse(body.text);
       for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item), requestId);
     } else {
       response.discard();
@@ -229,10 +276,15 @@ export class StreamableHttpClientTransport implements Transport {
     let resumed: Exchange | undefined;
     for (let attempt = 0; stream; attempt++) {
       try {
-        for await (const event of readSseEvents(stream, { onRetry: (ms) => (this.retryMs = ms) })) {
+        for await (const event of readSseEvents(stream, this.sseOptions(() => (answered = true), requestId))) {
           lastId = event.id ?? lastId;
           if (event.event !== 'message' || event.data === '') continue;
-          if (this.deliver(parseFrame(event.data), requestId)) answered = true;
+          // The answer ends what this stream is for; a server that keeps it open (a replayed stream
+          // whose request already finished) must not hold the call.
+          if (this.deliver(parseFrame(event.data), requestId)) {
+            answered = true;
+            break;
+          }
         }
       } catch (error) {
         if (this.closed) return;
@@ -300,12 +352,13 @@ export class StreamableHttpClientTransport implements Transport {
     const type = response.header('content-type') ?? '';
     let answer: unknown;
     if (type.includes('text/event-stream')) {
-      for await (const event of readSseEvents(response.body)) {
+      for await (const event of readSseEvents(response.body, { maxEventBytes: this.maxMessage })) {
         const verdict = event.data === '' ? undefined : parseFrame(event.data);
         if (verdict?.ok && verdict.kind === 'response' && (verdict.message as { id: RequestId }).id === id) answer = verdict.message;
       }
     } else if (type.includes('application/json')) {
-      answer = JSON.parse(await response.text());
+      const body = await readTextWithin(response, this.maxMessage);
+      answer = body.complete ? JSON.parse(body.text) : undefined;
     } else {
       response.discard();
     }
@@ -313,15 +366,25 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   /** The standalone GET stream for server-initiated requests and notifications (2025 era only); reopened on loss. */
-  private openServerStream(): void {
+  /**
+   * Open the standalone GET stream (2025 era). Resolves once the server has answered the first GET
+   * (whatever it said), so that the requests after `notifications/initialized` can wait for it:
+   * a server that sends a request there as soon as the client is initialized would otherwise send
+   * it into nowhere.
+   */
+  private openServerStream(): Promise<void> {
+    let answered: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (answered = resolve));
+    const epoch = this.streamEpoch;
     const run = async (): Promise<void> => {
       let lastId: string | undefined;
-      for (let failures = 0; !this.closed && failures < 5; ) {
+      for (let failures = 0; !this.closed && failures < 5 && epoch === this.streamEpoch; ) {
         const headers = this.sessionHeaders({ accept: 'text/event-stream' });
         if (lastId !== undefined) headers['last-event-id'] = lastId;
         const exchange = this.exchanges.begin();
+        this.serverStream = exchange;
         try {
-          const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal });
+          const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal }).finally(answered);
           if (response.status === 405) return; // This server offers no standalone stream.
           if (!response.ok) {
             response.discard();
@@ -329,26 +392,33 @@ export class StreamableHttpClientTransport implements Transport {
             this.onerror?.(new HttpStatusError(response.status, `GET stream refused: HTTP ${response.status}`));
           } else {
             failures = 0;
-            for await (const event of readSseEvents(response.body, { onRetry: (ms) => (this.retryMs = ms) })) {
+            for await (const event of readSseEvents(response.body, this.sseOptions())) {
               lastId = event.id ?? lastId;
               if (event.event === 'message' && event.data !== '') this.deliver(parseFrame(event.data));
             }
           }
+        } catch (error) {
+          if (this.closed || epoch !== this.streamEpoch) return;
+          failures++; // a broken stream: open it again after the pause, up to the limit
+          this.junk.report(`the server's GET stream broke: ${error instanceof Error ? error.message : String(error)}`);
         } finally {
           exchange.release();
         }
         await this.exchanges.sleep(this.retryMs ?? 1000);
       }
     };
-    run().catch((error: unknown) => {
-      if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
-    });
+    run()
+      .catch((error: unknown) => {
+        if (!this.closed) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+      })
+      .finally(answered);
+    return ready;
   }
 
   /** Forward one classified message (junk is reported and dropped); true when it answers `requestId`. */
   private deliver(verdict: Classified, requestId?: RequestId): boolean {
     if (!verdict.ok) {
-      this.onerror?.(new Error(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`));
+      this.junk.report(`the server sent something that is not JSON-RPC (${verdict.reason}); dropped`);
       return false;
     }
     let message = verdict.message;
@@ -361,7 +431,24 @@ export class StreamableHttpClientTransport implements Transport {
       }
     }
     this.onmessage?.(message);
+    if (answers && 'result' in message && this.running.get(requestId)?.method === 'initialize') this.startServerStream();
     return answers;
+  }
+
+  /**
+   * The session exists once initialize is answered: open its GET stream now, before
+   * `notifications/initialized` goes out, and hold every later message until the server has answered
+   * the GET (bounded). A server that asks the client something as soon as it is initialized (roots,
+   * sampling) or early in a call would otherwise send it into a stream that is not open yet.
+   */
+  private startServerStream(): void {
+    if (this.serverStreamStarted) return;
+    this.serverStreamStarted = true;
+    const opened = this.openServerStream();
+    const gate = Promise.race([opened, this.exchanges.sleep(SERVER_STREAM_WAIT_MS)]).then(() => {
+      if (this.streamGate === gate) this.streamGate = undefined;
+    });
+    this.streamGate = gate;
   }
 
   /**
@@ -374,6 +461,19 @@ export class StreamableHttpClientTransport implements Transport {
     if (!drop || dropped.length === 0) return result;
     for (const tool of dropped) this.options.warn?.(`tool ${JSON.stringify(tool.name)} left out of tools/list: ${tool.reason}`);
     return withoutTools(result, new Set(dropped.map((tool) => tool.name)));
+  }
+
+  /**
+   * Forget the session the server ended (404), so the next initialize starts a new one: no session
+   * id, and the old GET stream is let go (its loop sees the epoch change and stops).
+   */
+  resetSession(): void {
+    this.sessionId = undefined;
+    this.serverStreamStarted = false;
+    this.streamGate = undefined;
+    this.streamEpoch += 1;
+    this.serverStream?.abort();
+    this.serverStream = undefined;
   }
 
   /** End the session on the server (DELETE); a 405 means the server does not allow it, which is fine. */

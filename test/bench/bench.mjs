@@ -583,6 +583,63 @@ function checkAims(results) {
 }
 
 /**
+ * Peak RSS of `connect` (default --max-message, 32 MiB) against a hostile upstream of this process:
+ * one SSE event whose data never ends, then a 100 MiB JSON answer. Each call must come back as an
+ * error naming the limit; the figure is VmHWM of the airlock process after both.
+ */
+async function measureHostile() {
+  const { createServer } = await import('node:http');
+  const { spawn } = await import('node:child_process');
+  const huge = Buffer.alloc(100 * MIB, 0x61);
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const { id, params } = JSON.parse(body);
+      if (params?.name === 'endless') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: {"jsonrpc":"2.0","id":${id},"result":{"text":"`);
+        const chunk = 'x'.repeat(64 * 1024);
+        const timer = setInterval(() => res.write(chunk), 1);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"jsonrpc":"2.0","id":${id},"result":{"text":"`);
+      res.end(Buffer.concat([huge, Buffer.from('"}}')]));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}/mcp`;
+  const child = spawn(process.execPath, [airlockBin, 'connect', url, '--no-audit'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  const answered = async (id) => {
+    const deadline = Date.now() + 60_000;
+    while (!out.split('\n').some((l) => l.includes(`"id":${id}`))) {
+      if (Date.now() > deadline) throw new Error(`hostile upstream: no answer to ${id}`);
+      await sleep(20);
+    }
+    const line = out.split('\n').find((l) => l.includes(`"id":${id}`));
+    if (!line.includes('AIRLOCK_MESSAGE_TOO_LARGE')) throw new Error(`hostile upstream: call ${id} was not refused for its size: ${line.slice(0, 200)}`);
+  };
+  try {
+    child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'endless', arguments: {}, _meta: meta } })}\n`);
+    await answered(1);
+    const endlessHwm = readRss(child.pid).hwm;
+    child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'huge', arguments: {}, _meta: meta } })}\n`);
+    await answered(2);
+    return { endlessHwm, hugeHwm: readRss(child.pid).hwm };
+  } finally {
+    child.stdin.end();
+    await stopChild(child, 'SIGTERM', 5_000);
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+/**
  * The policy stage alone, in this process: what a 50-rule file adds to each tools/call, without
  * the noise of pipes and processes. Uses the built modules, like the CLI.
  */
@@ -772,6 +829,13 @@ function renderMarkdown(report) {
     }
   }
 
+  if (report.hostile) {
+    out.push(
+      `Hostile upstream (connect, default --max-message 32 MiB): peak RSS ${fmt.mib(report.hostile.endlessHwm)} MiB after an SSE event whose data never ends, ${fmt.mib(report.hostile.hugeHwm)} MiB after a 100 MiB JSON answer; both calls answered with an error naming the limit.`,
+    );
+    out.push('');
+  }
+
   if (report.baselineRecheck?.length) {
     const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : '-');
     out.push(
@@ -852,6 +916,8 @@ try {
     log(`  done in ${(nsToMs(now() - t) / 1000).toFixed(1)} s`);
     await sleep(200); // let the previous processes' exit settle before the next direction
   }
+  report.hostile = await measureHostile();
+  log(`bench: hostile upstream: peak RSS ${fmt.mib(report.hostile.endlessHwm)} MiB (endless event), ${fmt.mib(report.hostile.hugeHwm)} MiB (100 MiB JSON body)`);
   report.policyStage = await measurePolicyStage();
   log(`bench: policy stage in process: ${report.policyStage.perCallUs.toFixed(2)} µs per tools/call (50 rules)`);
   if (!quick) {

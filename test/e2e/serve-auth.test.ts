@@ -63,6 +63,9 @@ describe('serve with a static token', () => {
 
     const { client } = await connectClient(new StreamableHTTPClientTransport(new URL(mcp), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'in' } }))).toBe('in');
+    // The server's tools cannot read airlock's own secret from their environment (attack review finding 2).
+    expect(textOf(await client.callTool({ name: 'env', arguments: { name: 'SERVE_TOKEN' } }))).toBe('');
+    expect(textOf(await client.callTool({ name: 'env', arguments: { name: 'PATH' } }))).not.toBe('');
     await client.close();
     expect(serve.stderr()).not.toContain(token);
   });

@@ -3,6 +3,7 @@
  * oversized and malformed bodies, unknown sessions, children that die, clients that leave.
  */
 import { mkdtemp } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -51,6 +52,24 @@ describe('serve: requests it must refuse', () => {
     expect(localOrigin.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
     expect(await health(serve.url)).toMatchObject({ sessions: 1 });
     expect(serve.stderr()).toContain('refused POST "/mcp": Origin "https://evil.example" is not allowed');
+
+    // A refused request's body is not read: after the 403 the server hangs up instead of draining
+    // the 500 MB it was promised (it used to take all of it before the socket closed).
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: https://evil.example\r\nContent-Type: application/json\r\nContent-Length: ${500 * 1024 * 1024}\r\n\r\n`);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const hungUp = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    while (!socket.destroyed && sent < 64 * 1024 * 1024) {
+      if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), hungUp]);
+      sent += chunk.length;
+    }
+    await hungUp;
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('answers 413 past --max-body, 415 for a wrong content type, 400/404 for missing or unknown sessions', async () => {
@@ -91,12 +110,20 @@ describe('serve: requests it must refuse', () => {
     expect(ok.messages[0]).toMatchObject({ id: 5, result: { content: [{ type: 'text', text: '3' }] } });
   });
 
-  it('refuses new sessions past --max-sessions with 503', async () => {
+  it('at --max-sessions ends the least recently active idle session for a new one, and refuses only when every session is busy', async () => {
     const serve = await serveFixture(['--max-sessions', '1']);
-    await openSession(`${serve.url}/mcp`);
-    const second = await post(`${serve.url}/mcp`, initialize(9));
-    expect(second.status).toBe(503);
-    expect(second.messages[0]).toMatchObject({ id: 9, error: { message: 'too many sessions (1, --max-sessions); close one or raise the limit' } });
+    const mcp = `${serve.url}/mcp`;
+    const first = await openSession(mcp);
+    const second = await openSession(mcp); // the idle first one makes room
+    await serve.waitForStderr(/session [0-9a-f]{8} ends to make room for a new one \(idle for \d+ s; --max-sessions 1\)/);
+    expect((await post(mcp, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, sessionHeaders(first))).status).toBe(404);
+    // A call in flight keeps its session: the next one is refused.
+    const busy = post(mcp, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'slow', arguments: { steps: 4, delayMs: 250 } } }, sessionHeaders(second));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const third = await post(mcp, initialize(9));
+    expect(third.status).toBe(503);
+    expect(third.messages[0]).toMatchObject({ id: 9, error: { message: 'too many sessions (1, --max-sessions), all with calls in flight; close one or raise the limit' } });
+    expect((await busy).status).toBe(200);
   });
 
   it('answers 502 with a JSON-RPC error when the server command cannot start', async () => {

@@ -90,6 +90,16 @@ describe('run (stdio -> stdio)', () => {
     await waitFor(() => !isAlive(pid) && !isAlive(grandchild), 'server and grandchild to be gone');
   });
 
+  it('still writes the answers already asked for when the client closes stdin, then exits 0', async () => {
+    // `(initialize; slow call) | mcp-airlock run -- server` used to print nothing.
+    const { proc, client } = runFixture();
+    await client.handshake();
+    client.send({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'slow', arguments: { steps: 3, delayMs: 150 } } });
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+    expect(client.messages().find((m) => m.id === 5)).toMatchObject({ result: { content: [{ text: 'done 3' }] } });
+  });
+
   it.each([
     ['SIGTERM', 143],
     ['SIGINT', 130],
@@ -125,6 +135,25 @@ describe('run (stdio -> stdio)', () => {
     expect(proc.stderr()).toContain('mcp-airlock: error: cannot start server command "no-such-mcp-server-xyz": ENOENT');
     expect(proc.stderr()).toContain('mcp-airlock: hint: Check that the command is installed and on PATH');
     expect(proc.stdout()).toBe('');
+  });
+});
+
+describe('run: the server\'s environment', () => {
+  it('--env sets a variable; --env-allow passes only the named ones (and PATH, HOME and the like)', async () => {
+    const env = { ...process.env, AIRLOCK_TEST_PRIVATE: 'private-value', AIRLOCK_TEST_SHARED: 'shared-value' };
+    const read = async (flags: string[], names: string[]): Promise<string[]> => {
+      const proc = startAirlock(['run', ...flags, '--', process.execPath, stdioFixture], { env });
+      const client = new LineClient(proc);
+      await client.handshake();
+      const values: string[] = [];
+      for (const [index, name] of names.entries()) values.push(((await client.call(10 + index, 'env', { name })).result as { content: Array<{ text: string }> }).content[0]!.text);
+      client.endInput();
+      await proc.exited;
+      return values;
+    };
+    const names = ['AIRLOCK_TEST_PRIVATE', 'AIRLOCK_TEST_SHARED', 'AIRLOCK_TEST_SET', 'PATH'];
+    expect(await read(['--env', 'AIRLOCK_TEST_SET=given'], names)).toEqual(['private-value', 'shared-value', 'given', process.env.PATH]);
+    expect(await read(['--env-allow', 'AIRLOCK_TEST_SHARED', '--env', 'AIRLOCK_TEST_SET=given'], names)).toEqual(['', 'shared-value', 'given', process.env.PATH]);
   });
 });
 

@@ -139,13 +139,23 @@ describe('JsonLineTransport input', () => {
 
   it('drops a line that grows past maxLineBytes, reports it once, and parses the line after its newline', async () => {
     const h = await harness(64);
-    h.input.write('{"jsonrpc":"2.0","method":"long","params":{"data":"'); // 50 bytes
+    h.input.write('{"jsonrpc":"2.0","method":"long","params":{"data":"'); // 51 bytes
     h.input.write('x'.repeat(50));
     h.input.write('y'.repeat(50));
     h.input.write('z'.repeat(50));
     h.input.write(`"}}\n${JSON.stringify(note('after'))}\n`);
     await h.finish();
-    expect(h.invalid).toEqual([{ ok: false, code: -32600, reason: 'message larger than 64 bytes, dropped', id: null, preview: '' }]);
+    // Reported once the line ends, with its edges (never the whole line) and its length.
+    expect(h.invalid).toEqual([
+      {
+        ok: false,
+        code: -32600,
+        reason: 'message of 204 bytes is larger than --max-message (64 bytes), dropped',
+        id: null,
+        preview: '',
+        oversize: { prefix: `{"jsonrpc":"2.0","method":"long","params":{"data":"${'x'.repeat(50)}${'y'.repeat(50)}${'z'.repeat(50)}"}}`, suffix: `${'x'.repeat(50)}${'y'.repeat(50)}${'z'.repeat(50)}"}}`, seen: 204 },
+      },
+    ]);
     expect(h.messages).toEqual([note('after')]);
   });
 
@@ -154,7 +164,7 @@ describe('JsonLineTransport input', () => {
     h.input.write('x'.repeat(100));
     h.input.write(`\n${JSON.stringify(note('after'))}\n`);
     await h.finish();
-    expect(h.invalid).toEqual([{ ok: false, code: -32600, reason: 'message larger than 40 bytes, dropped', id: null, preview: '' }]);
+    expect(h.invalid).toMatchObject([{ ok: false, code: -32600, reason: 'message of 100 bytes is larger than --max-message (40 bytes), dropped', id: null, oversize: { seen: 100 } }]);
     expect(h.messages).toEqual([note('after')]);
   });
 
@@ -176,7 +186,7 @@ describe('JsonLineTransport input', () => {
     const h = await harness(64);
     h.input.write(`${long}\n${JSON.stringify(note('after'))}\n`);
     await h.finish();
-    expect(h.invalid).toEqual([{ ok: false, code: -32600, reason: 'message larger than 64 bytes, dropped', id: null, preview: '' }]);
+    expect(h.invalid).toMatchObject([{ ok: false, code: -32600, reason: `message of ${long.length} bytes is larger than --max-message (64 bytes), dropped`, oversize: { prefix: long, suffix: long.slice(-256) } }]);
     expect(h.messages).toEqual([note('after')]);
   });
 

@@ -63,3 +63,53 @@ describe('readSseEvents', () => {
     expect(events).toEqual([{ event: 'message', data: 'done', id: '3' }]);
   });
 });
+
+describe('readSseEvents with maxEventBytes', () => {
+  async function capped(chunks: string[], max: number): Promise<{ events: SseEvent[]; oversize: Array<{ prefix: string; seen: number }> }> {
+    const events: SseEvent[] = [];
+    const oversize: Array<{ prefix: string; seen: number }> = [];
+    // Each oversize event is told twice when its start alone is not enough: keep the final report.
+    for await (const event of readSseEvents(streamOf(chunks), { maxEventBytes: max, onOversize: (o) => void (o.ended && oversize.push(o)) })) events.push(event);
+    return { events, oversize };
+  }
+
+  it('skips an event past the limit, reports the start of its data, and reads the next one', async () => {
+    const big = `{"jsonrpc":"2.0","id":7,"result":{"text":"${'x'.repeat(500)}"}}`;
+    const { events, oversize } = await capped([`data: {"a":1}\n\ndata: ${big}\n\ndata: {"b":2}\n\n`], 100);
+    expect(events.map((e) => e.data)).toEqual(['{"a":1}', '{"b":2}']);
+    expect(oversize).toHaveLength(1);
+    expect(oversize[0]!.prefix.startsWith('{"jsonrpc":"2.0","id":7,')).toBe(true);
+    expect(oversize[0]!.seen).toBeGreaterThanOrEqual(big.length);
+  });
+
+  it('never holds a line that does not end: it is dropped as it comes, chunk by chunk', async () => {
+    const chunks = ['data: {"jsonrpc":"2.0","id":"x",', ...Array.from({ length: 50 }, () => 'y'.repeat(1000)), '\n\ndata: {"after":true}\n\n'];
+    const { events, oversize } = await capped(chunks, 4096);
+    expect(events.map((e) => e.data)).toEqual(['{"after":true}']);
+    expect(oversize).toMatchObject([{ prefix: expect.stringMatching(/^\{"jsonrpc":"2\.0","id":"x",y+$/), suffix: 'y'.repeat(256) }]);
+    expect(oversize[0]!.seen).toBeGreaterThanOrEqual(50_000);
+  });
+
+  it('counts many data lines of one event together, and a CRLF split across chunks ends the skipped line only', async () => {
+    const lines = Array.from({ length: 20 }, (_, i) => `data: line ${i} ${'z'.repeat(20)}\r\n`).join('');
+    const { events, oversize } = await capped([lines, '\r\n', 'data: ', 'x'.repeat(300), '\r', '\ndata: more\r\n\r\ndata: ok\r\n\r\n'], 200);
+    expect(oversize).toHaveLength(2);
+    expect(oversize[0]!.prefix.startsWith('line 0 ')).toBe(true);
+    expect(events.map((e) => e.data)).toEqual(['ok']);
+  });
+
+  it('tells at once when the start names the call, and ends the stream when asked to', async () => {
+    const seen: Array<{ prefix: string; ended: boolean }> = [];
+    const events: SseEvent[] = [];
+    const endless = ['data: {"jsonrpc":"2.0","id":5,"result":"', ...Array.from({ length: 100 }, () => 'w'.repeat(1000))];
+    for await (const event of readSseEvents(streamOf(endless), { maxEventBytes: 2048, onOversize: (o) => (seen.push(o), 'stop') })) events.push(event);
+    expect(seen).toEqual([expect.objectContaining({ ended: false, prefix: expect.stringMatching(/^\{"jsonrpc":"2\.0","id":5,"result":"w+$/) })]);
+    expect(events).toEqual([]);
+  });
+
+  it('reports an oversize event the stream ends in', async () => {
+    const { events, oversize } = await capped(['data: ', 'q'.repeat(1000)], 100);
+    expect(events).toEqual([]);
+    expect(oversize).toHaveLength(1);
+  });
+});

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
 import { HttpStatusError } from '../../../src/errors.js';
 import { createRequester, type HttpRequester } from '../../../src/transports/http-request.js';
@@ -30,7 +30,7 @@ afterEach(async () => {
   }
 });
 
-async function startUpstream(options: { json?: boolean } = {}): Promise<Upstream> {
+async function startUpstream(options: { json?: boolean; askRootsOnInit?: boolean } = {}): Promise<Upstream> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -59,6 +59,8 @@ async function startUpstream(options: { json?: boolean } = {}): Promise<Upstream
         return { content: [{ type: 'text', text: 'answered after resume' }] };
       });
       mcp.registerTool('ping', { inputSchema: {} }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
+      // Ask the client something the moment it is initialized: only the GET stream can carry it.
+      if (options.askRootsOnInit) mcp.server.oninitialized = () => void mcp.server.listRoots().catch(() => undefined);
       await mcp.connect(created);
       transport = created;
     }
@@ -85,6 +87,17 @@ async function connected(upstream: Upstream): Promise<{ client: StreamableHttpCl
 }
 
 describe('StreamableHttpClientTransport', () => {
+  it('opens the GET stream before notifications/initialized goes out, so a request the server makes at once arrives', async () => {
+    // Regression: the stream used to open only after initialized was accepted, and a server asking
+    // for roots at that moment sent its request into nothing (the call never reached the client).
+    for (let round = 0; round < 3; round++) {
+      const upstream = await startUpstream({ askRootsOnInit: true });
+      const { client, received } = await connected(upstream);
+      await vi.waitFor(() => expect(received.some((m) => 'method' in m && m.method === 'roots/list')).toBe(true), { timeout: 3000 });
+      await client.close();
+    }
+  });
+
   it('settles send() once the answer arrived, over SSE and over JSON', async () => {
     for (const json of [false, true]) {
       const upstream = await startUpstream({ json });
