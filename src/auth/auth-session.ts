@@ -16,10 +16,9 @@ import { checkAuthorizeParams } from './authorize-params.js';
 import { openInBrowser } from './browser.js';
 import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
-import { checkClientMetadataUrl, resolveClient, secretAuthMethod, type ClientChoice } from './client-registration.js';
+import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
 import { deviceGrantFlow } from './device-grant.js';
-import { idTokenUsable, jwtBearerGrant, requestIdJag, type IdentityProvider } from './identity-assertion.js';
-import { discoverAuthorizationServer } from './server-metadata.js';
+import { idTokenUsable, jwtBearerGrant, loginAtIdentityProvider, requestIdJag, type IdentityProvider } from './identity-assertion.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
@@ -492,39 +491,21 @@ export class AuthSession {
     if (idp.idToken !== undefined) return idp.idToken;
     if (this.idpLogin && idTokenUsable(this.idpLogin, this.now())) return this.idpLogin;
     const { options } = this;
-    const allowHttp = options.allowHttp ?? false;
-    const metadata = await discoverAuthorizationServer(idp.issuer, { fetch: this.fetch, allowHttp, log: this.log });
-    requireS256(metadata, options.assumeS256 ?? false, this.log);
-    const client: ClientRecord = { issuer: idp.issuer, clientId: idp.clientId, method: 'pre-registered', registeredAt: this.now(), tokenEndpointAuthMethod: 'none' };
-    if (idp.clientSecret !== undefined) {
-      client.clientSecret = idp.clientSecret;
-      client.tokenEndpointAuthMethod = secretAuthMethod(metadata);
-    }
-    const callback = await startCallbackServer({ host: options.callbackHost, port: options.callbackPort, log: this.log });
-    try {
-      this.log.info(`logging in at the identity provider ${quote(idp.issuer)} for cross-app access`);
-      const progress = options.onProgress;
-      const response = await authorizationCodeFlow({
-        config: oauthConfiguration(metadata, client, { fetch: this.fetch, allowHttp }),
-        callback,
-        scopes: ['openid'],
-        resourceIndicator: '',
-        openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
-        noBrowser: options.noBrowser ?? false,
-        onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,
-        timeoutMs: this.authTimeoutMs,
-        log: this.log,
-      });
-      if (typeof response.id_token !== 'string') {
-        throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the identity provider ${quote(idp.issuer)} answered the login without an ID token`, {
-          hint: 'Check that --idp-client-id may use the openid scope at the IdP, or pass the ID token with --idp-id-token-env.',
-        });
-      }
-      this.idpLogin = response.id_token;
-      return response.id_token;
-    } finally {
-      await callback.close();
-    }
+    const progress = options.onProgress;
+    this.idpLogin = await loginAtIdentityProvider({
+      idp,
+      fetch: this.fetch,
+      allowHttp: options.allowHttp ?? false,
+      assumeS256: options.assumeS256 ?? false,
+      callbackHost: options.callbackHost,
+      callbackPort: options.callbackPort,
+      openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
+      noBrowser: options.noBrowser ?? false,
+      onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,
+      timeoutMs: this.authTimeoutMs,
+      log: this.log,
+    });
+    return this.idpLogin;
   }
 
   private async runGrant(target: AuthorizationTarget, scopes: string[]): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {

@@ -14,7 +14,11 @@ import { genericGrantRequest, type Configuration, type TokenEndpointResponse } f
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from './metadata-fetch.js';
-import { formEncode, tokenRequestError } from './oauth-client.js';
+import type { ClientRecord } from '../store/grant-store.js';
+import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
+import { startCallbackServer } from './callback-server.js';
+import { secretAuthMethod } from './client-registration.js';
+import { formEncode, oauthConfiguration, tokenRequestError } from './oauth-client.js';
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
@@ -140,5 +144,58 @@ export function idTokenUsable(idToken: string, nowMs: number): boolean {
     return typeof payload.exp === 'number' && payload.exp - ID_TOKEN_MARGIN_S > nowMs / 1000;
   } catch {
     return false;
+  }
+}
+
+export interface IdentityProviderLogin {
+  idp: IdentityProvider;
+  fetch: FetchLike;
+  allowHttp: boolean;
+  assumeS256: boolean;
+  callbackHost?: string;
+  callbackPort?: number;
+  openUrl: (url: string) => Promise<void>;
+  noBrowser: boolean;
+  onAuthorizationUrl?: (url: string) => void;
+  timeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * The OpenID Connect login at the IdP that cross-app access runs when no ID token was given:
+ * authorization code with PKCE S256, scope `openid`, no `resource` (the IdP is not the resource's
+ * authorization server), with airlock's pre-registered client there. Resolves with the ID token.
+ */
+export async function loginAtIdentityProvider(options: IdentityProviderLogin): Promise<string> {
+  const { idp, log } = options;
+  const metadata = await discoverAuthorizationServer(idp.issuer, options);
+  requireS256(metadata, options.assumeS256, log);
+  const client: ClientRecord = { issuer: idp.issuer, clientId: idp.clientId, method: 'pre-registered', registeredAt: 0, tokenEndpointAuthMethod: 'none' };
+  if (idp.clientSecret !== undefined) {
+    client.clientSecret = idp.clientSecret;
+    client.tokenEndpointAuthMethod = secretAuthMethod(metadata);
+  }
+  const callback = await startCallbackServer({ host: options.callbackHost, port: options.callbackPort, log });
+  try {
+    log.info(`logging in at the identity provider ${quote(idp.issuer)} for cross-app access`);
+    const response = await authorizationCodeFlow({
+      config: oauthConfiguration(metadata, client, { fetch: options.fetch, allowHttp: options.allowHttp }),
+      callback,
+      scopes: ['openid'],
+      resourceIndicator: '',
+      openUrl: options.openUrl,
+      noBrowser: options.noBrowser,
+      ...(options.onAuthorizationUrl ? { onAuthorizationUrl: options.onAuthorizationUrl } : {}),
+      timeoutMs: options.timeoutMs,
+      log,
+    });
+    if (typeof response.id_token !== 'string') {
+      throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the identity provider ${quote(idp.issuer)} answered the login without an ID token`, {
+        hint: 'Check that --idp-client-id may use the openid scope at the IdP, or pass the ID token with --idp-id-token-env.',
+      });
+    }
+    return response.id_token;
+  } finally {
+    await callback.close();
   }
 }
