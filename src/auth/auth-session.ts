@@ -12,21 +12,30 @@ import type { Logger } from '../log.js';
 import { authLockName, authLockWaitMs, DEFAULT_AUTH_TIMEOUT_MS, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
 import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
+import { checkAuthorizeParams } from './authorize-params.js';
 import { openInBrowser } from './browser.js';
 import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
 import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
 import { deviceGrantFlow } from './device-grant.js';
+import { idTokenUsable, jwtBearerGrant, loginAtIdentityProvider, requestIdJag, type IdentityProvider } from './identity-assertion.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
-import type { FetchLike } from './metadata-fetch.js';
-import { oauthConfiguration } from './oauth-client.js';
+import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
+import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
+import type { ClientSigningKey } from './client-signing-key.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
 import { isUnexpired, needsRefresh, tokenRecordFrom } from './token-response.js';
 import { bearerChallenge, type BearerChallenge } from './www-authenticate.js';
 
-export type AuthGrant = 'authorization_code' | 'device_code' | 'client_credentials';
+/** `jwt_bearer`: enterprise-managed authorization (an ID-JAG from the IdP, see identity-assertion.ts). */
+export type AuthGrant = 'authorization_code' | 'device_code' | 'client_credentials' | 'jwt_bearer';
+
+/** Grants that need no user: a new token is simply requested again when one expires. */
+function unattended(grant: AuthGrant | undefined): boolean {
+  return grant === 'client_credentials' || grant === 'jwt_bearer';
+}
 
 export interface AuthOptions {
   /** The MCP server URL; tokens are kept for (and sent to) its canonical form only. */
@@ -49,11 +58,25 @@ export interface AuthOptions {
   scope?: string;
   clientId?: string;
   clientSecret?: string;
+  /** The enterprise IdP and the user's ID token, for the `jwt_bearer` grant (cross-app access). */
+  identityProvider?: IdentityProvider;
+  /**
+   * Workload identity federation (SEP-1933): the workload's own JWT (a Kubernetes service account
+   * token, a CI job's OIDC token), read anew for each grant (such files are rotated), presented
+   * as the `jwt_bearer` assertion (RFC 7523 §2.1).
+   */
+  workloadToken?: () => Promise<string>;
+  /** --client-private-key-file: the client authenticates with private_key_jwt (RFC 7523 §2.2). */
+  clientSigningKey?: ClientSigningKey;
   clientMetadataUrl?: string;
   callbackPort?: number;
   callbackHost?: string;
   /** --resource: the RFC 8707 resource indicator to send instead of the metadata's. */
   resource?: string;
+  /** --omit-resource: send no RFC 8707 `resource` at all (providers that refuse it: Entra's AADSTS9010010). */
+  omitResource?: boolean;
+  /** --authorize-param: more parameters for the authorization request (Google's access_type=offline). */
+  authorizeParams?: Record<string, string>;
   /** Longest wait for the user (browser or device code). Default 5 minutes. */
   authTimeoutMs?: number;
   /** Allow plain http to loopback authorization endpoints. */
@@ -70,6 +93,10 @@ export interface Principal {
   clientId: string;
   scopes: string[];
 }
+
+/** The protocol version header of the login probe (a 2025 server checks it before anything else, after auth). */
+const PROBE_PROTOCOL_VERSION = '2025-11-25';
+const PROBE_TIMEOUT_MS = 15_000;
 
 /** Step-ups per session: a server that keeps asking for new scopes must not keep opening browsers. */
 export const MAX_STEP_UPS = 3;
@@ -94,6 +121,21 @@ function unauthorizedWithoutOAuth(error: unknown, resource: string): unknown {
   });
 }
 
+/**
+ * A server with no metadata at all whose MCP 2025-03-26 default registration endpoint refuses us
+ * most likely offers no OAuth login: a discovery failure (which a 401 turns into the hint about
+ * static credentials), not a registration one.
+ */
+function legacyRefusal(error: unknown, target: AuthorizationTarget): unknown {
+  const legacy = target.legacy;
+  if (legacy?.via !== 'default-endpoints' || !(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_REGISTRATION') return error;
+  const message = `no protected resource metadata found; tried ${describeOutcomes(legacy.resourceTried)}; nor authorization server metadata at the server's origin (MCP 2025-03-26); tried ${describeOutcomes(legacy.serverTried)}; and its default endpoints do not work either: ${error.message}`;
+  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', message, {
+    hint: 'The server must publish its protected resource metadata (MCP authorization 2025-11-25); check the URL, or run mcp-airlock doctor.',
+    cause: error,
+  });
+}
+
 export class AuthSession {
   /** Canonical server URL: the store key. */
   readonly resource: string;
@@ -111,9 +153,11 @@ export class AuthSession {
   /** The access token of the last header handed out: the one a 401 or 403 is about. */
   private handedOut: string | undefined;
   private lastRefreshed: string | undefined;
-  private lastLogin: { token: string; at: number } | undefined;
+  private lastLogin: { token: string; at: number; issuer: string } | undefined;
   private lastRequested: string[] = [];
   private stepUps = 0;
+  /** The ID token of the last login at a cross-app access IdP (memory only). */
+  private idpLogin: string | undefined;
 
   constructor(options: AuthOptions) {
     this.options = options;
@@ -122,6 +166,18 @@ export class AuthSession {
     if (options.clientMetadataUrl !== undefined) checkClientMetadataUrl(options.clientMetadataUrl);
     if (options.clientSecret !== undefined && options.clientId === undefined) {
       throw new AirlockError('AIRLOCK_USAGE', 'a client secret was given without a client id', { hint: 'Pass --client-id too.' });
+    }
+    if (options.omitResource && options.resource !== undefined) {
+      throw new AirlockError('AIRLOCK_USAGE', 'give --resource or --omit-resource, not both');
+    }
+    if (options.authorizeParams) checkAuthorizeParams(options.authorizeParams);
+    if (options.clientSigningKey !== undefined && options.clientId === undefined) {
+      throw new AirlockError('AIRLOCK_USAGE', 'a client private key was given without a client id', { hint: 'Pass --client-id too.' });
+    }
+    if (options.clientSigningKey !== undefined && options.clientSecret !== undefined) {
+      throw new AirlockError('AIRLOCK_USAGE', 'give a client secret or a client private key, not both', {
+        hint: 'A client authenticates one way: drop --client-secret-env/--client-secret-file or --client-private-key-file.',
+      });
     }
     this.store = options.store;
     this.log = options.log;
@@ -146,10 +202,17 @@ export class AuthSession {
     const challenge = bearerChallenge(wwwAuthenticate) ?? {};
     this.challenge = { ...this.challenge, ...challenge };
     const rejected = this.handedOut;
-    if (rejected && this.lastLogin?.token === rejected && this.now() - this.lastLogin.at < FRESH_LOGIN_MS) {
-      throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the server ${quote(this.resource)} rejected the token of a login that just succeeded`, {
-        hint: 'The server does not accept tokens of the authorization server it names: check --resource, or the server\'s audience configuration.',
-      });
+    // MCP 2026-07-28 (SEP-2352): a 401 may mean that the server now trusts another authorization
+    // server. Its resource metadata is read again; a new issuer means a new registration and login.
+    this.target = undefined;
+    const lastLogin = this.lastLogin;
+    if (rejected && lastLogin?.token === rejected && this.now() - lastLogin.at < FRESH_LOGIN_MS) {
+      const target = await this.discover().catch(() => undefined);
+      if (target === undefined || target.issuer === lastLogin.issuer) {
+        throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the server ${quote(this.resource)} rejected the token of a login that just succeeded`, {
+          hint: 'The server does not accept tokens of the authorization server it names: check --resource, or the server\'s audience configuration.',
+        });
+      }
     }
     await this.locked(async () => {
       const fresh = await this.reload();
@@ -197,6 +260,33 @@ export class AuthSession {
       this.log.info(`the server needs scope ${quote(challenge.scope)}; authorizing again for ${quote(wanted.join(' '))}`);
       await this.loginLocked(unionScopes(this.lastRequested, wanted));
     });
+  }
+
+  /**
+   * Ask the server, without a token, what a client would be told: the 401 challenge's `scope` and
+   * `resource_metadata` (RFC 6750 §3, RFC 9728 §5.1). The `login` command calls this first so that
+   * it asks for the same scopes `connect` would on its first 401, not for every scope the server
+   * lists. The probe is a `tools/list` POST (never `initialize`: no session is opened if the
+   * server lets it through); any answer other than a 401 with a Bearer challenge leaves nothing.
+   */
+  async probe(): Promise<void> {
+    let response: Response;
+    try {
+      response = await this.fetch(this.options.serverUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROBE_PROTOCOL_VERSION },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'mcp-airlock-login-probe', method: 'tools/list', params: {} }),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
+    } catch (error) {
+      this.log.debug(`login probe: POST ${this.options.serverUrl} failed: ${describeError(error)}`);
+      return;
+    }
+    await response.body?.cancel().catch(() => undefined);
+    const challenge = response.status === 401 ? bearerChallenge(response.headers.get('www-authenticate')) : undefined;
+    this.log.debug(`login probe: POST ${this.options.serverUrl} -> ${response.status}${challenge?.scope ? `, scope ${quote(challenge.scope)}` : ''}`);
+    if (challenge) this.challenge = { ...this.challenge, ...challenge };
   }
 
   /** Explicit login (the `login` command): runs discovery and the flow even if a token exists when `force`. */
@@ -268,8 +358,18 @@ export class AuthSession {
       log: this.log,
       onProgress,
     });
+    if (this.options.omitResource) {
+      this.log.debug(`not sending the resource indicator ${quote(value.resourceIndicator)} (--omit-resource)`);
+      value.resourceIndicator = '';
+    }
     this.target = { key, value };
     return value;
+  }
+
+  private clientOptions(): OAuthClientOptions {
+    const options: OAuthClientOptions = { fetch: this.fetch, allowHttp: this.options.allowHttp ?? false };
+    if (this.options.clientSigningKey) options.signingKey = this.options.clientSigningKey;
+    return options;
   }
 
   /** Proactive refresh before expiry. Never opens a browser: a failure leaves the 401 path to log in. */
@@ -279,8 +379,8 @@ export class AuthSession {
         const fresh = await this.reload();
         if (!fresh || !needsRefresh(fresh, this.now())) return fresh;
         if (fresh.refreshToken) return (await this.refresh(fresh)) ?? this.usable(this.record);
-        // Client credentials need no user: a new token is the refresh.
-        if (this.options.grant === 'client_credentials') return await this.loginLocked();
+        // Client credentials and identity assertions need no user: a new token is the refresh.
+        if (unattended(this.options.grant)) return await this.loginLocked();
         return this.usable(fresh);
       });
     } catch (error) {
@@ -302,12 +402,13 @@ export class AuthSession {
   private async refresh(record: TokenRecord): Promise<TokenRecord | undefined> {
     const target = await this.discover();
     if (target.issuer !== record.issuer) {
-      this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(record.issuer)}; a new login is needed`);
+      // The refresh token and the client registration belong to the old issuer: neither is sent to the new one.
+      this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(record.issuer)}; its refresh token is not sent there`);
       return undefined;
     }
     const client = await this.store.loadClient(record.issuer);
     if (!client || client.clientId !== record.clientId) return undefined;
-    const config = oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp ?? false });
+    const config = oauthConfiguration(target.serverMetadata, client, this.clientOptions());
     try {
       const next = await refreshTokens({ config, record, resourceIndicator: target.resourceIndicator, now: this.now });
       await this.save(next);
@@ -317,8 +418,12 @@ export class AuthSession {
     } catch (error) {
       const rejected = refreshRejected(error);
       if (!rejected) throw error;
-      this.log.info(`the authorization server refused the refresh token (${quote(rejected)}); a new login is needed`);
-      if (rejected === 'invalid_client' && client.method === 'dynamic') await this.store.deleteClient(client.issuer);
+      if (rejected === 'invalid_client' && client.method === 'dynamic') {
+        await this.store.deleteClient(client.issuer);
+        this.log.info(`the authorization server no longer accepts client ${quote(client.clientId)} ("invalid_client"); dropped that registration, registering again at the next login`);
+      } else {
+        this.log.info(`the authorization server refused the refresh token (${quote(rejected)}); a new login is needed`);
+      }
       await this.save(withoutRefreshToken(record));
       return undefined;
     }
@@ -328,13 +433,21 @@ export class AuthSession {
   private async loginLocked(scopes?: string[]): Promise<TokenRecord> {
     try {
       const target = await this.discover(this.options.onProgress);
+      const previous = this.record?.issuer;
+      if (previous !== undefined && previous !== target.issuer) {
+        this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(previous)}; logging in there, with a registration of its own`);
+      }
       const selected = scopes ?? selectScopes({
         requested: this.options.scope,
         challenge: this.challenge.scope,
         supported: target.resourceMetadata.scopesSupported,
       });
       this.lastRequested = selected;
-      const { response, client } = await this.runGrant(target, selected);
+      const stored = await this.store.loadClient(target.issuer);
+      const { response, client } = await this.runGrant(target, selected).catch(async (error: unknown) => {
+        if (!(await this.dropStaleRegistration(error, stored))) throw legacyRefusal(error, target);
+        return this.runGrant(target, selected);
+      });
       const record = tokenRecordFrom(response, {
         resource: this.resource,
         issuer: target.issuer,
@@ -344,7 +457,7 @@ export class AuthSession {
       });
       await this.save(record);
       this.options.onProgress?.({ step: 'tokens', scope: record.scope, expiresAt: record.expiresAt, subject: record.subject });
-      this.lastLogin = { token: record.accessToken, at: this.now() };
+      this.lastLogin = { token: record.accessToken, at: this.now(), issuer: target.issuer };
       this.log.info(`logged in to ${quote(target.issuer)} for ${quote(this.resource)}${record.subject ? ` as ${quote(record.subject)}` : ''}${record.scope ? ` with scope ${quote(record.scope)}` : ''}`);
       return record;
     } catch (error) {
@@ -354,15 +467,57 @@ export class AuthSession {
     }
   }
 
+  /**
+   * A stored dynamic registration the authorization server refused with `invalid_client` (it forgot
+   * the client: a restart with an in-memory store, a clean-up) is dropped, so that the one retry of
+   * the login registers again. Resolves false for anything else: a registration made in this very
+   * login, a client the user gave (--client-id), another error.
+   */
+  private async dropStaleRegistration(error: unknown, used: ClientRecord | undefined): Promise<boolean> {
+    if (used?.method !== 'dynamic' || oauthErrorCode(error) !== 'invalid_client') return false;
+    const now = await this.store.loadClient(used.issuer);
+    if (now?.clientId !== used.clientId || now.registeredAt !== used.registeredAt) return false;
+    await this.store.deleteClient(used.issuer);
+    this.log.info(`the authorization server no longer accepts client ${quote(used.clientId)} ("invalid_client"); dropped that registration, registering again`);
+    return true;
+  }
+
+  /**
+   * The user's ID token for cross-app access: the one given, else one from an OpenID Connect login
+   * at the IdP that airlock runs itself (authorization code, PKCE S256, scope openid, no resource),
+   * kept in memory only and reused until shortly before it expires.
+   */
+  private async idpIdToken(idp: IdentityProvider): Promise<string> {
+    if (idp.idToken !== undefined) return idp.idToken;
+    if (this.idpLogin && idTokenUsable(this.idpLogin, this.now())) return this.idpLogin;
+    const { options } = this;
+    const progress = options.onProgress;
+    this.idpLogin = await loginAtIdentityProvider({
+      idp,
+      fetch: this.fetch,
+      allowHttp: options.allowHttp ?? false,
+      assumeS256: options.assumeS256 ?? false,
+      callbackHost: options.callbackHost,
+      callbackPort: options.callbackPort,
+      openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
+      noBrowser: options.noBrowser ?? false,
+      onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,
+      timeoutMs: this.authTimeoutMs,
+      log: this.log,
+    });
+    return this.idpLogin;
+  }
+
   private async runGrant(target: AuthorizationTarget, scopes: string[]): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
     const { options } = this;
     const choice: ClientChoice = {};
     if (options.clientId !== undefined) choice.clientId = options.clientId;
     if (options.clientSecret !== undefined) choice.clientSecret = options.clientSecret;
+    if (options.clientSigningKey !== undefined) choice.privateKeyJwt = true;
     if (options.clientMetadataUrl !== undefined) choice.clientMetadataUrl = options.clientMetadataUrl;
     const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now() };
     const allowHttp = options.allowHttp ?? false;
-    const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp });
+    const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, this.clientOptions());
     const stored = await this.store.loadClient(target.issuer);
     const progress = options.onProgress;
     const chosen = (client: ClientRecord): ClientRecord => {
@@ -376,6 +531,28 @@ export class AuthSession {
         requireClientSecret(client);
         chosen(client);
         const response = await clientCredentialsFlow({ config: configure(client), client, scopes, resourceIndicator: target.resourceIndicator });
+        return { response, client };
+      }
+      case 'jwt_bearer': {
+        const idp = options.identityProvider;
+        if (options.workloadToken && choice.clientId) {
+          // The assertion is the credential: the client may be public (token_endpoint_auth_method none).
+          const client = chosen(await resolveClient(base));
+          const response = await jwtBearerGrant(configure(client), await options.workloadToken(), scopes, target.resourceIndicator, 'presenting the workload identity token (JWT bearer grant)');
+          return { response, client };
+        }
+        if (!idp || !choice.clientId) {
+          throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs the identity provider, the ID token, and a client at the authorization server', {
+            hint: 'Pass --idp-issuer, --idp-client-id, --idp-id-token-env (or -file), and --client-id with its secret; or, for a workload, --workload-token-file (or -env) and --client-id.',
+          });
+        }
+        const client = await resolveClient(base);
+        requireClientSecret(client);
+        chosen(client);
+        const idToken = await this.idpIdToken(idp);
+        // The ID-JAG always names the resource (the IdP's policy is per resource), even with --omit-resource.
+        const assertion = await requestIdJag({ idp: { ...idp, idToken }, audience: target.issuer, resource: target.resourceIndicator || target.resourceMetadata.resource, scopes, fetch: this.fetch, allowHttp, log: this.log });
+        const response = await jwtBearerGrant(configure(client), assertion, scopes, target.resourceIndicator);
         return { response, client };
       }
       case 'device_code': {
@@ -406,6 +583,7 @@ export class AuthSession {
             callback,
             scopes,
             resourceIndicator: target.resourceIndicator,
+            ...(options.authorizeParams ? { extraParams: options.authorizeParams } : {}),
             openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
             noBrowser: options.noBrowser ?? false,
             onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,

@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { checkBrowserUrl } from './browser.js';
 import type { CallbackServer } from './callback-server.js';
 import { tokenRequestError } from './oauth-client.js';
+import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 
 /** Parameters that must appear at most once in an authorization response (RFC 6749 §3.1). */
@@ -109,8 +110,10 @@ export interface AuthorizationCodeOptions {
   config: Configuration;
   callback: CallbackServer;
   scopes: readonly string[];
-  /** RFC 8707 resource indicator, sent in the authorization and the token request. */
+  /** RFC 8707 resource indicator, sent in the authorization and the token request ('' with --omit-resource). */
   resourceIndicator: string;
+  /** --authorize-param: more parameters for the authorization request. */
+  extraParams?: Record<string, string>;
   openUrl: (url: string) => Promise<void>;
   noBrowser: boolean;
   onAuthorizationUrl?: (url: string) => void;
@@ -129,10 +132,13 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
     code_challenge: await calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state,
-    resource: options.resourceIndicator,
+    ...resourceParam(options.resourceIndicator),
   };
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
+  // --authorize-param: extra parameters a provider wants (Google's access_type=offline); the
+  // protocol's own were refused when the option was parsed (see checkAuthorizeParams).
+  for (const [name, value] of Object.entries(options.extraParams ?? {})) params[name] = value;
   const url = buildAuthorizationUrl(config, params).href;
   checkBrowserUrl(url);
 
@@ -161,8 +167,9 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
   currentUrl.search = received.toString();
   try {
     // openid-client checks iss and state once more (oauth4webapi validateAuthResponse).
-    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, { resource: options.resourceIndicator });
+    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, resourceParam(options.resourceIndicator));
   } catch (error) {
     throw tokenRequestError(error, 'exchanging the authorization code');
   }
 }
+

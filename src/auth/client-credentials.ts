@@ -7,6 +7,7 @@ import { clientCredentialsGrant, type Configuration, type TokenEndpointResponse 
 import { AirlockError } from '../errors.js';
 import type { ClientRecord } from '../store/grant-store.js';
 import { tokenRequestError } from './oauth-client.js';
+import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 
 export interface ClientCredentialsOptions {
@@ -16,11 +17,14 @@ export interface ClientCredentialsOptions {
   resourceIndicator: string;
 }
 
-/** A confidential client is required: the grant would hand a token to anyone knowing a public id. */
+/**
+ * A confidential client is required (a secret, or a private key: RFC 7523 §2.2): the grant would
+ * hand a token to anyone knowing a public id.
+ */
 export function requireClientSecret(client: ClientRecord | undefined): asserts client is ClientRecord {
-  if (!client?.clientSecret) {
-    throw new AirlockError('AIRLOCK_USAGE', 'the client credentials grant needs a client id and secret', {
-      hint: 'Pass --client-id with --client-secret-env NAME or --client-secret-file PATH.',
+  if (!client?.clientSecret && client?.tokenEndpointAuthMethod !== 'private_key_jwt') {
+    throw new AirlockError('AIRLOCK_USAGE', 'the client credentials grant needs a client id and a secret or a private key', {
+      hint: 'Pass --client-id with --client-secret-env NAME, --client-secret-file PATH or --client-private-key-file PATH.',
     });
   }
 }
@@ -28,7 +32,7 @@ export function requireClientSecret(client: ClientRecord | undefined): asserts c
 /** Request a token with the client's own credentials. */
 export async function clientCredentialsFlow(options: ClientCredentialsOptions): Promise<TokenEndpointResponse> {
   requireClientSecret(options.client);
-  const params: Record<string, string> = { resource: options.resourceIndicator };
+  const params: Record<string, string> = resourceParam(options.resourceIndicator);
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
   try {

@@ -19,6 +19,8 @@ const REGISTRATION_TIMEOUT_MS = 15_000;
 export interface ClientChoice {
   clientId?: string;
   clientSecret?: string;
+  /** The client authenticates with a private key (private_key_jwt, RFC 7523 §2.2) instead of a secret. */
+  privateKeyJwt?: boolean;
   /** https URL of our Client ID Metadata Document. */
   clientMetadataUrl?: string;
 }
@@ -102,7 +104,9 @@ export async function resolveClient(options: ResolveClientOptions): Promise<Clie
   const approach = clientApproach(choice, metadata);
   if (approach.path === 'pre-registered') {
     const record: ClientRecord = { issuer, clientId: approach.clientId, method: 'pre-registered', registeredAt: now };
-    if (choice.clientSecret) {
+    if (choice.privateKeyJwt) {
+      record.tokenEndpointAuthMethod = 'private_key_jwt';
+    } else if (choice.clientSecret) {
       record.clientSecret = choice.clientSecret;
       record.tokenEndpointAuthMethod = secretAuthMethod(metadata);
     } else {

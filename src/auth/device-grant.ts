@@ -14,7 +14,7 @@ import {
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { oauthErrorCode, tokenRequestError } from './oauth-client.js';
-import { checkAuthUrl } from './resource-uri.js';
+import { checkAuthUrl, resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 
 export interface DeviceCodeInfo {
@@ -45,7 +45,7 @@ export async function deviceGrantFlow(options: DeviceGrantOptions): Promise<Toke
       hint: 'Log in with the browser instead (drop --device), using --no-browser to print the URL.',
     });
   }
-  const params: Record<string, string> = { resource: options.resourceIndicator };
+  const params: Record<string, string> = resourceParam(options.resourceIndicator);
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
 
@@ -71,7 +71,7 @@ export async function deviceGrantFlow(options: DeviceGrantOptions): Promise<Toke
 
   const signal = AbortSignal.timeout(Math.min(options.timeoutMs, authorization.expires_in * 1000));
   try {
-    return await pollDeviceAuthorizationGrant(config, authorization, { resource: options.resourceIndicator }, { signal });
+    return await pollDeviceAuthorizationGrant(config, authorization, resourceParam(options.resourceIndicator), { signal });
   } catch (error) {
     const code = oauthErrorCode(error);
     if (code === 'access_denied') {

@@ -10,7 +10,8 @@ import type { ClientRecord } from '../store/grant-store.js';
 
 export type LoginProgress =
   /** RFC 9728: the document found at `url` names `authorizationServer` (the first one listed, the one used). */
-  | { step: 'resource-metadata'; url: string; resource: string; authorizationServer: string }
+  /** `legacy`: no document anywhere (the last URL tried is `url`); MCP 2025-03-26: the server's origin is the authorization server. */
+  | { step: 'resource-metadata'; url: string; resource: string; authorizationServer: string; legacy?: true }
   /** RFC 8414: the authorization server's metadata, checked to carry exactly this issuer. */
   | { step: 'server-metadata'; issuer: string }
   /** Which client airlock is at the issuer; `reused` for a registration stored by an earlier login. */

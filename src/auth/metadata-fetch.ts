@@ -111,7 +111,20 @@ export async function firstMetadataDocument<T>(
     if (value instanceof AirlockError) throw value;
     return { url: url.href, value, tried };
   }
-  throw new AirlockError('AIRLOCK_AUTH_DISCOVERY', `no ${options.what} found; tried ${describeOutcomes(tried)}`, {
-    hint: `The server must publish its ${options.what} (MCP authorization 2025-11-25); check the URL, or run mcp-airlock doctor.`,
-  });
+  throw new MetadataNotFoundError(options.what, tried);
+}
+
+/**
+ * No candidate URL had the document (as opposed to a document that is there but wrong): the one
+ * case in which the MCP 2025-03-26 fallback may be tried (see auth-discovery.ts).
+ */
+export class MetadataNotFoundError extends AirlockError {
+  readonly tried: CandidateOutcome[];
+
+  constructor(what: string, tried: CandidateOutcome[]) {
+    super('AIRLOCK_AUTH_DISCOVERY', `no ${what} found; tried ${describeOutcomes(tried)}`, {
+      hint: `The server must publish its ${what} (MCP authorization 2025-11-25); check the URL, or run mcp-airlock doctor.`,
+    });
+    this.tried = tried;
+  }
 }

@@ -12,6 +12,7 @@ import {
   Configuration,
   customFetch,
   None,
+  PrivateKeyJwt,
   ResponseBodyError,
   WWWAuthenticateChallengeError,
   type ClientAuth,
@@ -19,6 +20,7 @@ import {
 } from 'openid-client';
 import { AirlockError, describeError, quote, type AirlockErrorCode } from '../errors.js';
 import type { ClientRecord } from '../store/grant-store.js';
+import type { ClientSigningKey } from './client-signing-key.js';
 import type { FetchLike } from './metadata-fetch.js';
 
 /** Seconds openid-client waits for one HTTP answer. */
@@ -44,7 +46,7 @@ export function formEncode(value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1);
 }
 
-function clientAuthentication(client: ClientRecord): ClientAuth {
+function clientAuthentication(client: ClientRecord, signingKey: ClientSigningKey | undefined): ClientAuth {
   const method = client.tokenEndpointAuthMethod ?? (client.clientSecret ? 'client_secret_basic' : 'none');
   switch (method) {
     case 'none':
@@ -57,9 +59,17 @@ function clientAuthentication(client: ClientRecord): ClientAuth {
         });
       }
       return method === 'client_secret_basic' ? clientSecretBasic(client.clientSecret) : ClientSecretPost(client.clientSecret);
+    case 'private_key_jwt':
+      // RFC 7523 §2.2: a short-lived JWT with iss = sub = client_id and aud = the issuer, signed with the key.
+      if (!signingKey) {
+        throw new AirlockError('AIRLOCK_USAGE', `client ${quote(client.clientId)} authenticates with private_key_jwt but no private key was given`, {
+          hint: 'Pass --client-private-key-file (PEM or JWK), and --client-signing-alg when the key does not imply the algorithm.',
+        });
+      }
+      return PrivateKeyJwt(signingKey.kid === undefined ? { key: signingKey.key } : { key: signingKey.key, kid: signingKey.kid });
     default:
       throw new AirlockError('AIRLOCK_AUTH_UNSUPPORTED', `client authentication method ${quote(method)} is not supported`, {
-        hint: 'mcp-airlock authenticates with none, client_secret_basic or client_secret_post; register a client that uses one of them.',
+        hint: 'mcp-airlock authenticates with none, client_secret_basic, client_secret_post or private_key_jwt; register a client that uses one of them.',
       });
   }
 }
@@ -67,12 +77,14 @@ function clientAuthentication(client: ClientRecord): ClientAuth {
 export interface OAuthClientOptions {
   fetch: FetchLike;
   allowHttp: boolean;
+  /** The key of a private_key_jwt client (--client-private-key-file); never stored. */
+  signingKey?: ClientSigningKey;
 }
 
 /** An openid-client Configuration for `client` at the authorization server described by `metadata`. */
 export function oauthConfiguration(metadata: ServerMetadata, client: ClientRecord, options: OAuthClientOptions): Configuration {
   const clientMetadata = client.tokenEndpointAuthMethod ? { token_endpoint_auth_method: client.tokenEndpointAuthMethod } : {};
-  const config = new Configuration(metadata, client.clientId, clientMetadata, clientAuthentication(client));
+  const config = new Configuration(metadata, client.clientId, clientMetadata, clientAuthentication(client, options.signingKey));
   const fetchImpl = options.fetch;
   config[customFetch] = (url, init) => fetchImpl(url, init as RequestInit);
   config.timeout = REQUEST_TIMEOUT_S;
@@ -85,6 +97,8 @@ export function oauthConfiguration(metadata: ServerMetadata, client: ClientRecor
 export function oauthErrorCode(error: unknown): string | undefined {
   if (error instanceof ResponseBodyError) return error.error;
   if (error instanceof AirlockError) return oauthErrorCode(error.cause);
+  // The stand-in cause of a refusal sent as a WWW-Authenticate challenge (see tokenRequestError).
+  if (error instanceof Error && 'oauthError' in error && typeof error.oauthError === 'string') return error.oauthError;
   return undefined;
 }
 
@@ -119,7 +133,8 @@ export function tokenRequestError(error: unknown, what: string, options: Request
   if (error instanceof WWWAuthenticateChallengeError) {
     // RFC 6749 §5.2: a failed client authentication may be a 401 with a challenge instead of a body.
     const params = error.cause.find((c) => typeof c.parameters.error === 'string')?.parameters;
-    return refused(params?.error ?? `HTTP ${error.status}`, params?.error_description, Object.assign(new Error(error.message), { code: error.code, status: error.status }));
+    const stand = Object.assign(new Error(error.message), { code: error.code, status: error.status }, params?.error ? { oauthError: params.error } : {});
+    return refused(params?.error ?? `HTTP ${error.status}`, params?.error_description, stand);
   }
   const safeCause = error instanceof ClientError
     ? Object.assign(new Error(error.message), { code: error.code })

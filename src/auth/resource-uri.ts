@@ -76,3 +76,11 @@ export function checkAuthUrl(value: string, what: string, options: AuthUrlOption
       : 'Authorization over plain http is allowed only to loopback addresses; the server must use https.',
   });
 }
+
+/**
+ * The RFC 8707 `resource` parameter, or nothing when the indicator is '' (--omit-resource, for
+ * providers that refuse it, such as Entra ID's AADSTS9010010 for some resources).
+ */
+export function resourceParam(indicator: string): Record<string, string> {
+  return indicator ? { resource: indicator } : {};
+}

@@ -7,6 +7,7 @@ import { refreshTokenGrant, ResponseBodyError, type Configuration } from 'openid
 import { AirlockError } from '../errors.js';
 import type { TokenRecord } from '../store/grant-store.js';
 import { tokenRequestError } from './oauth-client.js';
+import { resourceParam } from './resource-uri.js';
 import { parseScope } from './scopes.js';
 import { tokenRecordFrom } from './token-response.js';
 
@@ -30,7 +31,7 @@ export async function refreshTokens(options: RefreshOptions): Promise<TokenRecor
   }
   let response;
   try {
-    response = await refreshTokenGrant(options.config, record.refreshToken, { resource: options.resourceIndicator });
+    response = await refreshTokenGrant(options.config, record.refreshToken, resourceParam(options.resourceIndicator));
   } catch (error) {
     throw tokenRequestError(error, 'refreshing the access token');
   }

@@ -6,6 +6,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
+import type { ClientSigningKey } from '../auth/client-signing-key.js';
+import type { IdentityProvider } from '../auth/identity-assertion.js';
+import { checkAuthorizeParams } from '../auth/authorize-params.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
@@ -28,10 +31,37 @@ export interface AuthFlags {
   clientId?: string;
   clientSecretEnv?: string;
   clientSecretFile?: string;
+  /** --client-private-key-file: private_key_jwt client authentication (PEM or JWK). */
+  clientPrivateKeyFile?: string;
+  /** --client-signing-alg: the JWS algorithm, when the key does not imply it. */
+  clientSigningAlg?: string;
   clientMetadataUrl?: string;
+  /** --device / --device-code (connect, login): the device authorization grant. */
+  device?: boolean;
+  deviceCode?: boolean;
+  /** --client-credentials (connect, login): no user, the client's own credentials. */
+  clientCredentials?: boolean;
+  /** Cross-app access (connect, login): the enterprise IdP, airlock's client there, and the user's ID token. */
+  idpIssuer?: string;
+  idpClientId?: string;
+  idpClientSecretEnv?: string;
+  idpClientSecretFile?: string;
+  idpIdTokenEnv?: string;
+  idpIdTokenFile?: string;
+  /** Workload identity federation (connect, login): the workload's JWT, presented as a JWT bearer grant. */
+  workloadTokenFile?: string;
+  workloadTokenEnv?: string;
   callbackPort?: number;
   callbackHost?: string;
   resource?: string;
+  /** --omit-resource: no RFC 8707 resource parameter at all. */
+  omitResource?: boolean;
+  /** --authorize-param k=v (repeatable), parsed. */
+  authorizeParam?: Record<string, string>;
+  /** mcp-remote's spellings (connect, login): --host, --static-oauth-client-info, --static-oauth-client-metadata. */
+  host?: string;
+  staticOauthClientInfo?: string;
+  staticOauthClientMetadata?: string;
   authTimeout: number;
   browser: boolean;
   storage: StorageMode;
@@ -52,14 +82,101 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--client-id <id>', 'a client registered in advance with the authorization server')
     .option('--client-secret-env <name>', "read that client's secret from this environment variable")
     .option('--client-secret-file <path>', "read that client's secret from this file")
+    .option('--client-private-key-file <path>', "authenticate that client with a private key instead (private_key_jwt): PEM or JWK")
+    .option('--client-signing-alg <alg>', 'the algorithm for --client-private-key-file (default: from the key: ES256 for P-256, RS256 for RSA, EdDSA)')
     .option('--client-metadata-url <url>', 'your Client ID Metadata Document (https), used when the server supports it')
     .option('--callback-port <n>', 'port of the loopback redirect (default: a free one)', parsePort)
     .option('--callback-host <host>', 'host of the loopback redirect: 127.0.0.1 (default) or localhost')
     .option('--resource <uri>', 'the RFC 8707 resource to ask tokens for (default: from the server metadata)', parseResource)
+    .option('--omit-resource', 'send no RFC 8707 resource parameter (for providers that refuse it, e.g. Entra ID AADSTS9010010)')
+    .option('--authorize-param <name=value>', "add a parameter to the authorization URL, e.g. access_type=offline for Google (repeatable)", parseAuthorizeParam)
     .option('--auth-timeout <seconds>', 'how long to wait for you to log in', parseSeconds, 300)
     .option('--no-browser', 'print the login URL instead of opening a browser')
     .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
     .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
+}
+
+/** --authorize-param name=value, collected into one object; the protocol's own names are refused. */
+function parseAuthorizeParam(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('use name=value, e.g. access_type=offline.');
+  const params = { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+  try {
+    checkAuthorizeParams(params);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof AirlockError ? `${error.message}. ${error.hint ?? ''}`.trim() : String(error));
+  }
+  return params;
+}
+
+/**
+ * mcp-remote's OAuth spellings, for connect and login (serve and doctor have their own --host):
+ * `--host` is our --callback-host; `--static-oauth-client-info` and
+ * `--static-oauth-client-metadata` take JSON or @file, as in mcp-remote.
+ */
+export function addMcpRemoteAuthOptions(command: Command): Command {
+  return command
+    .option('--host <host>', "mcp-remote's name for --callback-host")
+    .option('--static-oauth-client-info <json|@file>', 'mcp-remote: a pre-registered client as {"client_id": ..., "client_secret": ...}; a secret only from @file')
+    .option('--static-oauth-client-metadata <json|@file>', 'mcp-remote: client metadata; mcp-airlock takes its "scope"');
+}
+
+/** JSON given inline or as @file (mcp-remote's convention); `flag` names it in messages. */
+function jsonArgument(value: string, flag: string): { object: Record<string, unknown>; fromFile: boolean } {
+  const fromFile = value.startsWith('@');
+  let text = value;
+  if (fromFile) {
+    try {
+      text = readFileSync(value.slice(1), 'utf8');
+    } catch (error) {
+      throw new AirlockError('AIRLOCK_USAGE', `${flag}: cannot read ${quote(value.slice(1))}: ${describeError(error)}`, { cause: error });
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The parser's message would quote the text, which may hold a secret.
+    throw new AirlockError('AIRLOCK_USAGE', `${flag} is not valid JSON${fromFile ? ` (in ${quote(value.slice(1))})` : ''}`, { hint: `Give a JSON object, or @path to a file holding one.` });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new AirlockError('AIRLOCK_USAGE', `${flag} must be a JSON object`);
+  return { object: parsed as Record<string, unknown>, fromFile };
+}
+
+/** What mcp-remote's flags mean in our terms: client id and secret, scope, callback host. */
+export function mcpRemoteAuth(flags: AuthFlags): { clientId?: string; clientSecret?: string; scope?: string; callbackHost?: string } {
+  const out: { clientId?: string; clientSecret?: string; scope?: string; callbackHost?: string } = {};
+  if (flags.host !== undefined) {
+    if (flags.callbackHost !== undefined && flags.callbackHost !== flags.host) throw new AirlockError('AIRLOCK_USAGE', 'give --host or --callback-host, not both');
+    out.callbackHost = flags.host;
+  }
+  if (flags.staticOauthClientInfo !== undefined) {
+    const { object, fromFile } = jsonArgument(flags.staticOauthClientInfo, '--static-oauth-client-info');
+    const unknown = Object.keys(object).filter((k) => !['client_id', 'client_secret', 'client_id_issued_at', 'client_secret_expires_at', 'redirect_uris', 'client_name'].includes(k));
+    if (typeof object['client_id'] !== 'string' || !object['client_id']) throw new AirlockError('AIRLOCK_USAGE', '--static-oauth-client-info has no "client_id"');
+    if (unknown.length > 0) throw new AirlockError('AIRLOCK_USAGE', `--static-oauth-client-info: ${unknown.map((k) => quote(k)).join(', ')} not understood`, { hint: 'Give "client_id" and, in a file, "client_secret".' });
+    if (typeof object['client_secret'] === 'string') {
+      if (!fromFile) {
+        throw new AirlockError('AIRLOCK_USAGE', '--static-oauth-client-info puts a client secret in the process list, where any local user can read it', {
+          hint: 'Put the JSON in a file and pass @path, or use --client-id with --client-secret-env.',
+        });
+      }
+      out.clientSecret = object['client_secret'];
+    }
+    if (flags.clientId !== undefined && flags.clientId !== object['client_id']) throw new AirlockError('AIRLOCK_USAGE', 'give --client-id or --static-oauth-client-info, not both');
+    out.clientId = object['client_id'];
+  }
+  if (flags.staticOauthClientMetadata !== undefined) {
+    const { object } = jsonArgument(flags.staticOauthClientMetadata, '--static-oauth-client-metadata');
+    const ignored = Object.keys(object).filter((k) => k !== 'scope');
+    if (ignored.length > 0) {
+      throw new AirlockError('AIRLOCK_USAGE', `--static-oauth-client-metadata: mcp-airlock takes only "scope" from it, not ${ignored.map((k) => quote(k)).join(', ')}`, {
+        hint: 'mcp-airlock registers itself with fixed metadata (a native client with a loopback redirect); for a client registered in advance use --client-id.',
+      });
+    }
+    if (typeof object['scope'] === 'string' && flags.scope === undefined) out.scope = object['scope'];
+  }
+  return out;
 }
 
 /** --resource: checked when parsed, so every command refuses a bad one before any request. */
@@ -70,6 +187,99 @@ function parseResource(value: string): string {
     throw new InvalidArgumentError(error instanceof AirlockError ? `${error.message}.` : String(error));
   }
   return value;
+}
+
+/**
+ * The grant the flags ask for: --client-credentials, --device (or mcp-remote's --device-code),
+ * --idp-issuer (cross-app access: the jwt_bearer grant with an ID-JAG), else undefined (the
+ * authorization code flow). More than one is a usage error.
+ */
+export function grantOf(flags: Pick<AuthFlags, 'device' | 'deviceCode' | 'clientCredentials' | 'idpIssuer' | 'workloadTokenFile' | 'workloadTokenEnv'>): AuthGrant | undefined {
+  const device = flags.device === true || flags.deviceCode === true;
+  const workload = flags.workloadTokenFile !== undefined || flags.workloadTokenEnv !== undefined;
+  const chosen = [
+    device && '--device',
+    flags.clientCredentials === true && '--client-credentials',
+    flags.idpIssuer !== undefined && '--idp-issuer',
+    workload && '--workload-token-file/-env',
+  ].filter((f): f is string => typeof f === 'string');
+  if (chosen.length > 1) {
+    throw new AirlockError('AIRLOCK_USAGE', `give only one of ${chosen.join(', ')}`, {
+      hint: '--device logs a user in on another device; --client-credentials needs no user at all; --idp-issuer uses your single sign-on (cross-app access).',
+    });
+  }
+  if (flags.clientCredentials) return 'client_credentials';
+  if (device) return 'device_code';
+  return flags.idpIssuer !== undefined || workload ? 'jwt_bearer' : undefined;
+}
+
+/** The flags of cross-app access (enterprise-managed authorization), for connect and login. */
+export function addIdentityProviderOptions(command: Command): Command {
+  return command
+    .option('--idp-issuer <url>', 'cross-app access: your enterprise identity provider (its ID token is exchanged for an ID-JAG)')
+    .option('--idp-client-id <id>', "cross-app access: airlock's client at the identity provider")
+    .option('--idp-client-secret-env <name>', "read that client's secret from this environment variable")
+    .option('--idp-client-secret-file <path>', "read that client's secret from this file")
+    .option('--idp-id-token-env <name>', 'read your ID token from the identity provider from this environment variable')
+    .option('--idp-id-token-file <path>', 'read your ID token from the identity provider from this file')
+    .option('--workload-token-file <path>', "workload identity: present this JWT (read anew each time, e.g. a Kubernetes service account token) as a JWT bearer grant, with --client-id")
+    .option('--workload-token-env <name>', 'workload identity: the JWT from this environment variable');
+}
+
+/** A secret from an environment variable or a file (never from argv); `flag` names them in messages. */
+function readSecret(env: string | undefined, file: string | undefined, flag: string): string | undefined {
+  if (env !== undefined && file !== undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', `give ${flag}-env or ${flag}-file, not both`);
+  }
+  if (env !== undefined) {
+    const value = process.env[env];
+    if (!value) throw new AirlockError('AIRLOCK_MISSING_ENV', `${flag}-env: ${env} is not set or empty`, { hint: `Set ${env} in the environment that starts mcp-airlock.` });
+    return value;
+  }
+  if (file !== undefined) {
+    let value: string;
+    try {
+      value = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new AirlockError('AIRLOCK_HEADER_FILE', `cannot read the ${flag}-file ${quote(file)}: ${describeError(error)}`, { cause: error });
+    }
+    if (value) return value;
+    throw new AirlockError('AIRLOCK_HEADER_FILE', `the ${flag}-file ${quote(file)} is empty`);
+  }
+  return undefined;
+}
+
+/** --workload-token-file/-env: a reader of the workload's JWT, re-read for every grant (such files rotate). */
+export function workloadToken(flags: AuthFlags): (() => Promise<string>) | undefined {
+  if (flags.workloadTokenFile === undefined && flags.workloadTokenEnv === undefined) return undefined;
+  if (flags.workloadTokenFile !== undefined && flags.workloadTokenEnv !== undefined) throw new AirlockError('AIRLOCK_USAGE', 'give --workload-token-file or --workload-token-env, not both');
+  if (flags.clientId === undefined && flags.staticOauthClientInfo === undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', 'a workload token was given without --client-id', { hint: 'The authorization server maps the workload to the client it registered for it: pass --client-id.' });
+  }
+  // Checked now, so a missing file or variable fails at start-up rather than at the first 401.
+  readSecret(flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token');
+  return async () => readSecret(flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token')!;
+}
+
+/** --idp-*: the identity provider of cross-app access, or undefined without --idp-issuer. */
+export function identityProvider(flags: AuthFlags): IdentityProvider | undefined {
+  if (flags.idpIssuer === undefined) {
+    const stray = (['idpClientId', 'idpIdTokenEnv', 'idpIdTokenFile', 'idpClientSecretEnv', 'idpClientSecretFile'] as const).filter((k) => flags[k] !== undefined);
+    if (stray.length > 0) throw new AirlockError('AIRLOCK_USAGE', 'an --idp-* option was given without --idp-issuer', { hint: 'Cross-app access needs --idp-issuer too.' });
+    return undefined;
+  }
+  const idToken = readSecret(flags.idpIdTokenEnv, flags.idpIdTokenFile, '--idp-id-token');
+  if (flags.idpClientId === undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs --idp-client-id', {
+      hint: "airlock's client at the identity provider: the ID token (--idp-id-token-env, or a login airlock runs at the IdP) is issued to it.",
+    });
+  }
+  // Without a given ID token, airlock logs in at the IdP itself (OpenID Connect, in the browser).
+  const idp: IdentityProvider = { issuer: flags.idpIssuer, clientId: flags.idpClientId };
+  if (idToken !== undefined) idp.idToken = idToken;
+  const secret = readSecret(flags.idpClientSecretEnv, flags.idpClientSecretFile, '--idp-client-secret');
+  if (secret !== undefined) idp.clientSecret = secret;
+  return idp;
 }
 
 /** The client secret from --client-secret-env or --client-secret-file (never from argv). */
@@ -119,6 +329,15 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
   const { log } = context;
   // The OAuth client (openid-client) and the keychain binding load only when a login is needed.
   const { AuthSession } = await import('../auth/auth-session.js');
+  const grant = context.grant ?? grantOf(flags);
+  const remote = mcpRemoteAuth(flags);
+  let clientSigningKey: ClientSigningKey | undefined;
+  if (flags.clientPrivateKeyFile !== undefined) {
+    const { loadClientSigningKey } = await import('../auth/client-signing-key.js');
+    clientSigningKey = await loadClientSigningKey(flags.clientPrivateKeyFile, flags.clientSigningAlg);
+  } else if (flags.clientSigningAlg !== undefined) {
+    throw new AirlockError('AIRLOCK_USAGE', '--client-signing-alg was given without --client-private-key-file', { hint: 'Pass the key file too, or drop --client-signing-alg.' });
+  }
   // Opened on first use: a server that needs no login costs no keychain probe and no warning.
   const store = context.store ?? lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
   return new AuthSession({
@@ -126,14 +345,19 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     store,
     log,
     fetch: context.fetch,
-    grant: context.grant,
-    scope: flags.scope,
-    clientId: flags.clientId,
-    clientSecret: clientSecret(flags),
+    grant,
+    scope: flags.scope ?? remote.scope,
+    clientId: flags.clientId ?? remote.clientId,
+    clientSecret: clientSecret(flags) ?? remote.clientSecret,
+    clientSigningKey,
+    identityProvider: identityProvider(flags),
+    workloadToken: workloadToken(flags),
     clientMetadataUrl: flags.clientMetadataUrl,
     callbackPort: flags.callbackPort,
-    callbackHost: flags.callbackHost,
+    callbackHost: flags.callbackHost ?? remote.callbackHost,
     resource: flags.resource,
+    omitResource: flags.omitResource ?? false,
+    authorizeParams: flags.authorizeParam,
     authTimeoutMs: flags.authTimeout * 1000,
     noBrowser: !flags.browser,
     // Plain http for authorization traffic only to loopback, and only with --allow-http or a

@@ -11,7 +11,7 @@ import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
 import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
-import { addAuthOptions, upstreamAuth, type AuthFlags } from './auth-options.js';
+import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
@@ -37,9 +37,12 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
+    .option('--device', 'log in with the device authorization grant (RFC 8628): the code is shown on stderr', false)
+    .option('--device-code', "mcp-remote's name for --device", false)
+    .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
     .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addAuthOptions(command, { optional: true });
+  addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: true })));
   addPipelineOptions(command)
     .addHelpText('after', `
 Examples:
@@ -48,12 +51,14 @@ Examples:
   $ mcp-airlock https://mcp.example.com/mcp --header "Authorization: Bearer \${API_TOKEN}"
   $ mcp-airlock http://10.0.0.5:8080/mcp --allow-http --header-file ~/.config/mcp/headers
   $ mcp-airlock https://mcp.example.com/mcp --deny-tool 'delete_*' --read-only
+  $ mcp-airlock https://mcp.example.com/mcp --client-credentials --client-id my-agent --client-private-key-file agent.pem
 
 In a Claude Desktop or Cursor config:
   { "command": "npx", "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
       "--header", "Authorization: Bearer \${API_TOKEN}"], "env": { "API_TOKEN": "..." } }`)
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       checkProtocolTransport(options.protocol, options.transport);
+      grantOf(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
       const context = createContext(options.logLevel, options.maxMessage);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });

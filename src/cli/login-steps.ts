@@ -60,7 +60,8 @@ export class LoginSteps {
     this.progressed = true;
     switch (event.step) {
       case 'resource-metadata':
-        this.pass('resource', `${event.resource} names the authorization server ${event.authorizationServer}`, [`found at ${event.url}`]);
+        if (event.legacy) this.pass('resource', `no resource metadata; MCP 2025-03-26 fallback: the authorization server is ${event.authorizationServer}`);
+        else this.pass('resource', `${event.resource} names the authorization server ${event.authorizationServer}`, [`found at ${event.url}`]);
         this.begin('server');
         break;
       case 'server-metadata':
@@ -87,7 +88,8 @@ export class LoginSteps {
         }
         break;
       case 'tokens': {
-        if (this.running === 'authorize') this.pass('authorize', 'approved');
+        // Cross-app access: the IdP vouched for the user (after a login there, or with the ID token given).
+        if (this.running === 'authorize') this.pass('authorize', this.options.grant === 'jwt_bearer' ? 'the identity provider vouched for you (cross-app access)' : 'approved');
         if (this.running !== 'tokens') this.begin('tokens');
         const parts = [event.scope ? `scopes ${event.scope}` : 'no scope named', describeExpiry(event.expiresAt, this.options.now?.())];
         if (event.subject) parts.unshift(`as ${quote(event.subject)}`);

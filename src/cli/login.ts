@@ -11,7 +11,7 @@ import { ReportedError, toAirlockError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import type { TokenRecord } from '../store/grant-store.js';
 import { createStepReporter, wantsInteractiveView } from '../ui/step-reporter.js';
-import { addAuthOptions, createAuthSession, type AuthFlags } from './auth-options.js';
+import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, createAuthSession, grantOf, type AuthFlags } from './auth-options.js';
 import { LoginSteps } from './login-steps.js';
 import { parseLogLevel, parseServerUrl } from './options.js';
 import type { CommandResult } from './program.js';
@@ -32,19 +32,20 @@ export function registerLogin(program: Command, result: CommandResult): void {
     .description('Log in as the MCP authorization spec describes (protected resource metadata, authorization server metadata, client registration, PKCE) and keep the tokens in the OS keychain (else a 0600 file). connect and serve --upstream use them.')
     .argument('<url>', 'the MCP server, e.g. https://mcp.example.com/mcp')
     .option('--device', 'use the device authorization grant (RFC 8628): a code to enter on another device', false)
-    .option('--client-credentials', 'no user: the client credentials grant, with --client-id and --client-secret-env/--client-secret-file', false)
+    .option('--device-code', "mcp-remote's name for --device", false)
+    .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
     .option('--force', 'log in again even when a valid token is stored', false)
     .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false)
     .option('--plain', 'plain progress lines even on a terminal (as when piped or in CI)', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addAuthOptions(command, { optional: false }).addHelpText('after', `
+  addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: false }))).addHelpText('after', `
 Examples:
   $ mcp-airlock login https://mcp.example.com/mcp
   $ mcp-airlock login https://mcp.example.com/mcp --device            (over SSH)
   $ mcp-airlock login https://mcp.example.com/mcp --client-credentials --client-id my-agent --client-secret-env AGENT_SECRET`);
   command.action(async (rawUrl: string, options: LoginOptions, self: Command) => {
     const url = parseServerUrl(rawUrl, options.allowHttp);
-    const grant: AuthGrant = options.clientCredentials ? 'client_credentials' : options.device ? 'device_code' : 'authorization_code';
+    const grant: AuthGrant = grantOf(options) ?? 'authorization_code';
     const choice = { plain: options.plain };
     const steps = new LoginSteps(await createStepReporter(process.stderr, choice), { grant, noBrowser: !options.browser });
     // On the terminal view the steps say what info lines would, and a log line must not tear the
@@ -60,6 +61,8 @@ Examples:
         onProgress: steps.onProgress,
       });
       steps.start();
+      // What the server's 401 names (scope, resource_metadata): the login asks for what connect would.
+      await session.probe();
       record = await session.login({ force: options.force });
     } catch (error) {
       await steps.failed(error);

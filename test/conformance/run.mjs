@@ -13,7 +13,8 @@
 //   client          the suite's mock servers <- airlock connect <- fixtures/conformance/everything-client.mjs
 //
 // Options: --only <chain>[,<chain>] (a chain name, or chain/modern-only, chain/dual-era),
-// --requirements <revision>, --scenario <name>, --json, --strict.
+// --requirements <revision>, --scenario <name>, --json, --strict. 2025-03-26 is a set of our own:
+// the suite's two client scenarios of that revision's authorization fallback.
 import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,7 +31,11 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const AIRLOCK = join(ROOT, 'bin', 'mcp-airlock.js');
 const SERVER = join(ROOT, 'fixtures', 'conformance', 'everything-server.mjs');
 const CLIENT = join(ROOT, 'fixtures', 'conformance', 'everything-client.mjs');
-const REVISIONS = ['2026-07-28', '2025-11-25'];
+const REVISIONS = ['2026-07-28', '2025-11-25', '2025-03-26'];
+// The suite freezes no requirement set for 2025-03-26, but still ships the two client scenarios of
+// that revision's authorization fallback (0.1.16 had them too): a set of our own, client leg only.
+const BACKCOMPAT_REVISION = '2025-03-26';
+const BACKCOMPAT_SET = { client: ['auth/2025-03-26-oauth-metadata-backcompat', 'auth/2025-03-26-oauth-endpoint-fallback'], not_scored: [] };
 const SERVER_MODES = [
   { legacy: 'reject', label: 'modern-only' },
   { legacy: 'serve', label: 'dual-era' },
@@ -53,7 +58,7 @@ const { values: options } = parseArgs({
   },
 });
 if (options.help) {
-  process.stdout.write('usage: node test/conformance/run.mjs [--only chain[,chain]] [--requirements 2026-07-28|2025-11-25] [--scenario name] [--json] [--strict]\n');
+  process.stdout.write('usage: node test/conformance/run.mjs [--only chain[,chain]] [--requirements 2026-07-28|2025-11-25|2025-03-26] [--scenario name] [--json] [--strict]\n');
   process.exit(0);
 }
 
@@ -95,7 +100,7 @@ try {
   say(`cannot provision the suite: ${error.message}`);
   process.exit(2);
 }
-const sets = Object.fromEntries(revisions.map((revision) => [revision, suite.requirements(revision)]));
+const sets = Object.fromEntries(revisions.map((revision) => [revision, revision === BACKCOMPAT_REVISION ? BACKCOMPAT_SET : suite.requirements(revision)]));
 
 /** Spawns the suite with `args`, its output appended to `logFile`; throws unless it ran to a verdict. */
 async function runSuiteProcess(args, logFile) {

@@ -4,7 +4,7 @@
  * registration, PKCE, resource indicators, refresh with rotation, device and client credentials
  * grants, step-up, and each fixture variant that breaks one rule.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLIENT, startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import { AuthSession, MAX_STEP_UPS, type AuthOptions } from '../../src/auth/auth-session.js';
 import { AirlockError } from '../../src/errors.js';
@@ -34,6 +34,11 @@ class ScannedStore extends MemoryGrantStore {
 }
 
 const fixture = useAuthFixtures();
+/** Servers a test started besides the fixtures (an IdP), closed after it. */
+const extraClosers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(extraClosers.splice(0).map((close) => close()));
+});
 
 interface Harness {
   session: AuthSession;
@@ -242,6 +247,30 @@ describe('authorization code flow against oidc-provider', () => {
     expect(store.lockLog).toEqual([`auth:${f.url}`, `auth:${f.url}`]);
   });
 
+  it('probe() before an explicit login: the login asks for the 401 challenge\'s scope, as connect would, and opens no MCP session', async () => {
+    const f = await fixture({ challengeScope: 'mcp:write' });
+    const h = harness(f);
+    await h.session.probe();
+    expect(f.mcpRequests).toEqual([{ token: false, status: 401 }]);
+    await h.session.login();
+    expect(f.asRequests.filter((r) => r.route === 'authorization')).toMatchObject([{ scope: 'mcp:write' }]);
+    expect(h.store.tokens.get(f.url)!.scope).toBe('mcp:write');
+  });
+
+  it('--authorize-param adds to the authorization URL; --omit-resource sends no resource anywhere (Entra AADSTS9010010)', async () => {
+    const f = await fixture();
+    const h = harness(f, { authorizeParams: { access_type: 'offline', prompt: 'consent' }, omitResource: true });
+    await h.session.login();
+    const url = new URL(h.urls[0]!);
+    expect(url.searchParams.get('access_type')).toBe('offline');
+    expect(url.searchParams.get('prompt')).toBe('consent');
+    expect(url.searchParams.has('resource')).toBe(false);
+    const sent = f.asRequests.filter((r) => r.route === 'authorization' || r.route === 'token');
+    expect(sent.map((r) => r.route)).toEqual(['authorization', 'token']);
+    expect(sent.every((r) => r.resource === undefined)).toBe(true);
+    expect(h.store.tokens.get(f.url)!.resource).toBe(f.url);
+  });
+
   it('keeps the registration per issuer and reuses it on the next login', async () => {
     const f = await fixture();
     const h = harness(f);
@@ -265,6 +294,146 @@ describe('authorization code flow against oidc-provider', () => {
       expect.stringContaining(`${origin}/.well-known/openid-configuration/t1 -> 404`),
       expect.stringContaining(`${origin}/t1/.well-known/openid-configuration -> 200`),
     ]);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+});
+
+describe('authorization server migration (MCP 2026-07-28, SEP-2352)', () => {
+  it('a 401 right after a login re-reads the resource metadata: a new issuer gets its own registration and login', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await loginOn401(h, f);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+    const oldClient = h.store.clients.get(f.issuer)!;
+
+    const as2 = await f.migrate();
+    const denied = await mcpPost(f.url, await h.session.authorization(), initialize);
+    expect(denied.status).toBe(401);
+    await h.session.onUnauthorized(denied.www);
+
+    expect(h.lines.some((l) => l.includes(`the server now names the authorization server "${as2.issuer}" instead of "${f.issuer}"; logging in there, with a registration of its own`))).toBe(true);
+    const registrations = as2.asRequests.filter((r) => r.route === 'registration');
+    expect(registrations).toHaveLength(1);
+    const newClient = h.store.clients.get(as2.issuer)!;
+    expect(newClient.clientId).not.toBe(oldClient.clientId);
+    // Credentials stay per issuer: the old registration is kept for its own issuer, never sent to the new one.
+    expect(h.store.clients.get(f.issuer)).toEqual(oldClient);
+    expect(as2.asRequests.filter((r) => r.clientId === oldClient.clientId)).toEqual([]);
+    expect(as2.asRequests.filter((r) => r.grantType === 'refresh_token')).toEqual([]);
+    expect(as2.asRequests.filter((r) => r.route === 'token').at(-1)).toMatchObject({ grantType: 'authorization_code', clientId: newClient.clientId, status: 200 });
+    expect(h.store.tokens.get(f.url)).toMatchObject({ issuer: as2.issuer, clientId: newClient.clientId });
+    expect(h.urls).toHaveLength(2);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('an older token refused after the move: the refresh token is not sent to the new issuer either', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await loginOn401(h, f);
+    h.clock.now += 61_000;
+    const as2 = await f.migrate();
+    const denied = await mcpPost(f.url, await h.session.authorization(), initialize);
+    await h.session.onUnauthorized(denied.www);
+    expect(f.asRequests.filter((r) => r.grantType === 'refresh_token')).toEqual([]);
+    expect(as2.asRequests.filter((r) => r.grantType === 'refresh_token')).toEqual([]);
+    expect(h.store.tokens.get(f.url)!.issuer).toBe(as2.issuer);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('the same issuer still refusing a fresh login\'s token stops, as before', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    await loginOn401(h, f);
+    await h.session.authorization();
+    const error = await rejection(h.session.onUnauthorized('Bearer error="invalid_token"'));
+    expect(error.message).toBe(`the server "${f.url}" rejected the token of a login that just succeeded`);
+    expect(h.urls).toHaveLength(1);
+  });
+});
+
+describe('the MCP 2025-03-26 fallback, only for servers without resource metadata', () => {
+  it('authorization server metadata at the MCP server\'s origin: one log line, then the usual login', async () => {
+    const f = await fixture({ prm: 'none', legacyAuthorizationServer: 'metadata' });
+    const h = harness(f);
+    await loginOn401(h, f);
+    const origin = new URL(f.url).origin;
+    expect(f.issuer).toBe(origin);
+    expect(h.lines.filter((l) => l.includes('MCP 2025-03-26'))).toEqual([
+      expect.stringContaining(`"${f.url}" publishes no protected resource metadata; using the MCP 2025-03-26 fallback: the authorization server metadata at "${origin}"`),
+    ]);
+    expect(f.asRequests.filter((r) => r.route === 'registration')).toHaveLength(1);
+    expect(f.asRequests.filter((r) => r.route === 'authorization')).toMatchObject([{ resource: f.url, codeChallengeMethod: 'S256' }]);
+    expect(h.store.tokens.get(f.url)).toMatchObject({ issuer: origin });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('no metadata at all: the default endpoints /authorize, /token and /register at the origin', async () => {
+    const f = await fixture({ prm: 'none', legacyAuthorizationServer: 'defaults' });
+    const h = harness(f);
+    await loginOn401(h, f);
+    const origin = new URL(f.url).origin;
+    expect(h.lines.filter((l) => l.includes('MCP 2025-03-26'))).toEqual([
+      expect.stringContaining(`using the MCP 2025-03-26 default endpoints ${origin}/authorize, /token and /register`),
+    ]);
+    expect(h.urls[0]!.startsWith(`${origin}/authorize?`)).toBe(true);
+    expect(f.asRequests.filter((r) => r.route === 'registration')).toHaveLength(1);
+    expect(f.asRequests.filter((r) => r.route === 'token').at(-1)).toMatchObject({ grantType: 'authorization_code', status: 200 });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('resource metadata that is there but wrong is never replaced by the fallback', async () => {
+    const f = await fixture({ prmResource: 'http://127.0.0.1:1/elsewhere', legacyAuthorizationServer: 'metadata' });
+    const h = harness(f);
+    const error = await rejection(loginOn401(h, f));
+    expect(error.code).toBe('AIRLOCK_AUTH_RESOURCE_MISMATCH');
+    expect(h.lines.some((l) => l.includes('2025-03-26'))).toBe(false);
+  });
+});
+
+describe('stale registrations heal', () => {
+  it('invalid_client on refresh drops the dynamic registration, says so, and the next login registers again once', async () => {
+    const f = await fixture();
+    const h = harness(f);
+    const first = await h.session.login();
+    const stale = h.store.clients.get(f.issuer)!;
+    // The authorization server forgot the client (a restart with an in-memory store, an admin's clean-up).
+    await f.provider.Client.adapter.destroy(stale.clientId);
+    h.clock.now = first.expiresAt! + 1;
+
+    expect(await h.session.authorization()).toBeUndefined();
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'refresh_token', status: 401, error: 'invalid_client' });
+    expect(h.lines.filter((l) => l.includes(`the authorization server no longer accepts client "${stale.clientId}" ("invalid_client"); dropped that registration, registering again at the next login`))).toHaveLength(1);
+    expect(h.store.clients.has(f.issuer)).toBe(false);
+
+    await loginOn401(h, f);
+    const registrations = f.asRequests.filter((r) => r.route === 'registration');
+    expect(registrations).toHaveLength(2);
+    const fresh = h.store.clients.get(f.issuer)!;
+    expect(fresh.clientId).not.toBe(stale.clientId);
+    expect(h.store.tokens.get(f.url)!.clientId).toBe(fresh.clientId);
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+  });
+
+  it('a device login with a registration the server forgot registers again once and goes on, without asking the user twice', async () => {
+    const f = await fixture();
+    const approvals: Promise<unknown>[] = [];
+    const options: Partial<AuthOptions> = {
+      grant: 'device_code',
+      onProgress: (event) => {
+        if (event.step === 'authorization' && event.via === 'device') approvals.push(new HeadlessBrowser().navigate(event.verificationUriComplete!));
+      },
+    };
+    const h = harness(f, options);
+    await h.session.login();
+    const stale = h.store.clients.get(f.issuer)!;
+    await f.provider.Client.adapter.destroy(stale.clientId);
+
+    await h.session.login({ force: true });
+    await Promise.all(approvals);
+    expect(approvals).toHaveLength(2);
+    expect(h.lines.filter((l) => l.includes(`no longer accepts client "${stale.clientId}"`))).toHaveLength(1);
+    expect(f.asRequests.filter((r) => r.route === 'registration')).toHaveLength(2);
+    expect(h.store.clients.get(f.issuer)!.clientId).not.toBe(stale.clientId);
     expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
   });
 });
@@ -320,15 +489,192 @@ describe('device and client credentials grants', () => {
   });
 });
 
+describe('client credentials with private_key_jwt (RFC 7523 §2.2)', () => {
+  async function keyAgent(): Promise<{ f: Fixture; key: string; other: string }> {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { exportJWK } = await import('jose');
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const f = await fixture({ clients: [{ clientId: 'key-agent', grantTypes: ['client_credentials'], jwks: { keys: [await exportJWK(pair.publicKey)] } }] });
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'sec1' }).toString();
+    return { f, key: pair.privateKey.export({ format: 'pem', type: 'sec1' }).toString(), other };
+  }
+
+  it('an agent with a private key (PEM, ES256 from the key) gets a token without any secret, and a new one at expiry', async () => {
+    const { parseClientSigningKey } = await import('../../src/auth/client-signing-key.js');
+    const { f, key } = await keyAgent();
+    const h = harness(f, { grant: 'client_credentials', clientId: 'key-agent', clientSigningKey: await parseClientSigningKey(key, 'agent.pem') });
+    await loginOn401(h, f);
+    const record = h.store.tokens.get(f.url)!;
+    expect(record).toMatchObject({ subject: 'key-agent', clientId: 'key-agent' });
+    expect(f.asRequests.at(-1)).toMatchObject({ grantType: 'client_credentials', clientId: 'key-agent', resource: f.url, status: 200 });
+    expect(h.store.clients.get(f.issuer)).toMatchObject({ clientId: 'key-agent', method: 'pre-registered', tokenEndpointAuthMethod: 'private_key_jwt' });
+    expect(h.store.clients.get(f.issuer)!.clientSecret).toBeUndefined();
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+    h.clock.now = record.expiresAt! - 1000;
+    expect(await h.session.authorization()).not.toBe(`Bearer ${record.accessToken}`);
+    expect(f.asRequests.filter((r) => r.grantType === 'client_credentials' && r.status === 200)).toHaveLength(2);
+    expect(h.urls).toHaveLength(0);
+  });
+
+  it('a key the server does not know: invalid_client, named', async () => {
+    const { parseClientSigningKey } = await import('../../src/auth/client-signing-key.js');
+    const { f, other } = await keyAgent();
+    const h = harness(f, { grant: 'client_credentials', clientId: 'key-agent', clientSigningKey: await parseClientSigningKey(other, 'other.pem') });
+    const error = await rejection(h.session.login());
+    expect(error.code).toBe('AIRLOCK_AUTH_TOKEN');
+    expect(error.message).toMatch(/^requesting a token with the client credentials failed: the authorization server answered "invalid_client"/);
+  });
+});
+
+describe('cross-app access: an ID-JAG from the IdP (RFC 8693), presented as a JWT bearer grant (RFC 7523)', () => {
+  async function enterprise(): Promise<{ f: Fixture; idpIssuer: string; idpClient: { clientId: string; clientSecret: string }; asClient: { clientId: string; clientSecret: string }; idToken: (sub: string) => Promise<string>; exchanges: Array<Record<string, unknown>>; grants: Array<Record<string, unknown>> }> {
+    const grantsModule = await import('../../fixtures/auth/identity-assertion-grants.mjs');
+    const { startAuthorizationServer } = await import('../../fixtures/auth/authorization-server.mjs');
+    const f = await fixture();
+    const idp = await startAuthorizationServer({ resources: [] });
+    extraClosers.push(() => idp.close());
+    const keys = await grantsModule.createIdpKeys();
+    const { grants } = grantsModule.enableJwtBearer(f.provider, { idpIssuer: idp.issuer, keys, resources: [f.url] });
+    const asClient = await grantsModule.registerConfidentialClient(f.issuer, [grantsModule.JWT_BEARER_GRANT], 'airlock at the MCP server');
+    const { exchanges } = grantsModule.enableIdJagIssuance(idp.provider, { keys, clientMapping: { [f.issuer]: asClient.clientId } });
+    const idpClient = await grantsModule.registerConfidentialClient(idp.issuer, [grantsModule.TOKEN_EXCHANGE_GRANT], 'airlock at the IdP');
+    const idToken = (sub: string) => grantsModule.mintIdToken(keys, { issuer: idp.issuer, sub, aud: idpClient.clientId });
+    return { f, idpIssuer: idp.issuer, idpClient, asClient, idToken, exchanges, grants };
+  }
+
+  it('logs in with no browser: ID token -> ID-JAG at the IdP -> access token at the MCP server\'s authorization server, and again at expiry', async () => {
+    const e = await enterprise();
+    const h = harness(e.f, {
+      grant: 'jwt_bearer',
+      clientId: e.asClient.clientId,
+      clientSecret: e.asClient.clientSecret,
+      identityProvider: { issuer: e.idpIssuer, clientId: e.idpClient.clientId, clientSecret: e.idpClient.clientSecret, idToken: await e.idToken('carol') },
+      openUrl: async () => {
+        throw new Error('cross-app access must not open a browser');
+      },
+    });
+    secrets.add(e.asClient.clientSecret).add(e.idpClient.clientSecret);
+    await loginOn401(h, e.f);
+    expect(e.exchanges).toEqual([expect.objectContaining({ client: e.idpClient.clientId, audience: e.f.issuer, resource: e.f.url, scope: 'mcp:read', subjectTokenType: 'urn:ietf:params:oauth:token-type:id_token', requestedTokenType: 'urn:ietf:params:oauth:token-type:id-jag', outcome: 'issued' })]);
+    expect(e.grants).toEqual([expect.objectContaining({ client: e.asClient.clientId, scope: 'mcp:read', resource: e.f.url, outcome: 'issued', subject: 'carol' })]);
+    const record = h.store.tokens.get(e.f.url)!;
+    expect(record).toMatchObject({ issuer: e.f.issuer, clientId: e.asClient.clientId, subject: 'carol', scope: 'mcp:read' });
+    expect((await mcpPost(e.f.url, await h.session.authorization(), initialize)).status).toBe(200);
+    expect(e.f.mcpRequests.at(-1)).toMatchObject({ status: 200, subject: 'carol', client: e.asClient.clientId });
+
+    h.clock.now = record.expiresAt! - 1000;
+    expect(await h.session.authorization()).not.toBe(`Bearer ${record.accessToken}`);
+    expect(e.grants).toHaveLength(2);
+    expect(h.urls).toHaveLength(0);
+  });
+
+  it('without an ID token, airlock runs the OpenID Connect login at the IdP itself (once; the ID token is reused at expiry)', async () => {
+    const e = await enterprise();
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+    });
+    // airlock's client at the IdP: a native client with the loopback redirect, allowed the code flow and the exchange.
+    const registration = await fetch(`${e.idpIssuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        application_type: 'native',
+        redirect_uris: [`http://127.0.0.1:${port}/callback`],
+        grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }),
+    });
+    const idpClient = (await registration.json()) as { client_id: string; client_secret: string };
+    secrets.add(idpClient.client_secret);
+    const h = harness(e.f, {
+      grant: 'jwt_bearer',
+      clientId: e.asClient.clientId,
+      clientSecret: e.asClient.clientSecret,
+      identityProvider: { issuer: e.idpIssuer, clientId: idpClient.client_id, clientSecret: idpClient.client_secret },
+      callbackPort: port,
+    }, new HeadlessBrowser({ login: 'erin' }));
+    await loginOn401(h, e.f);
+    expect(h.urls).toHaveLength(1);
+    expect(new URL(h.urls[0]!).origin).toBe(new URL(e.idpIssuer).origin);
+    expect(new URL(h.urls[0]!).searchParams.get('scope')).toBe('openid');
+    expect(new URL(h.urls[0]!).searchParams.has('resource')).toBe(false);
+    expect(h.lines.some((l) => l.includes(`logging in at the identity provider "${e.idpIssuer}" for cross-app access`))).toBe(true);
+    expect(e.exchanges).toEqual([expect.objectContaining({ client: idpClient.client_id, outcome: 'issued', subject: 'erin' })]);
+    const record = h.store.tokens.get(e.f.url)!;
+    expect(record.subject).toBe('erin');
+    expect((await mcpPost(e.f.url, await h.session.authorization(), initialize)).status).toBe(200);
+
+    h.clock.now = record.expiresAt! - 1000;
+    await h.session.authorization();
+    expect(e.grants).toHaveLength(2);
+    expect(h.urls).toHaveLength(1);
+  });
+
+  it('an ID token the IdP did not issue to airlock\'s client: the IdP\'s refusal, named, and no grant at the authorization server', async () => {
+    const e = await enterprise();
+    const h = harness(e.f, {
+      grant: 'jwt_bearer',
+      clientId: e.asClient.clientId,
+      clientSecret: e.asClient.clientSecret,
+      identityProvider: { issuer: e.idpIssuer, clientId: e.idpClient.clientId, clientSecret: e.idpClient.clientSecret, idToken: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.' },
+    });
+    const error = await rejection(h.session.login());
+    expect(error.message).toBe(`exchanging the ID token for an ID-JAG at the identity provider "${e.idpIssuer}" failed (HTTP 400) "invalid_grant": "grant request is invalid"`);
+    expect(error.hint).toBe('The ID token is expired or was not issued to --idp-client-id: get a fresh one from your single sign-on.');
+    expect(e.grants).toEqual([]);
+  });
+});
+
+describe('workload identity federation (SEP-1933): the workload\'s JWT as a JWT bearer grant', () => {
+  it('a public client presents the workload token (read anew each time); a refusal is surfaced without a retry or another grant', async () => {
+    const grantsModule = await import('../../fixtures/auth/identity-assertion-grants.mjs');
+    const f = await fixture();
+    const keys = await grantsModule.createIdpKeys();
+    const workloadIssuer = 'https://kubernetes.default.svc';
+    const workloads: Record<string, string> = {};
+    const { grants } = grantsModule.enableJwtBearer(f.provider, { idpIssuer: workloadIssuer, keys, resources: [f.url], workloads });
+    const client = await grantsModule.registerConfidentialClient(f.issuer, [grantsModule.JWT_BEARER_GRANT], 'a workload', 'none');
+    workloads[client.clientId] = 'system:serviceaccount:ci:agent';
+    let token = await grantsModule.mintWorkloadToken(keys, { issuer: workloadIssuer, sub: 'system:serviceaccount:ci:agent', aud: f.issuer });
+    let reads = 0;
+    const h = harness(f, {
+      grant: 'jwt_bearer',
+      clientId: client.clientId,
+      workloadToken: async () => {
+        reads++;
+        return token;
+      },
+    });
+    await loginOn401(h, f);
+    expect(grants).toEqual([expect.objectContaining({ client: client.clientId, resource: f.url, outcome: 'issued', subject: 'system:serviceaccount:ci:agent' })]);
+    expect(h.store.clients.get(f.issuer)).toMatchObject({ clientId: client.clientId, tokenEndpointAuthMethod: 'none' });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+
+    // The rotated file now holds a token for another audience: refused, named, tried once.
+    token = await grantsModule.mintWorkloadToken(keys, { issuer: workloadIssuer, sub: 'system:serviceaccount:ci:agent', aud: 'https://elsewhere.example' });
+    const error = await rejection(h.session.login({ force: true }));
+    expect(error.message).toBe('presenting the workload identity token (JWT bearer grant) failed: the authorization server answered "invalid_grant": "grant request is invalid"');
+    expect(reads).toBe(2);
+    expect(f.asRequests.filter((r) => r.route === 'token').map((r) => r.grantType)).toEqual([grantsModule.JWT_BEARER_GRANT, grantsModule.JWT_BEARER_GRANT]);
+  });
+});
+
 describe('each broken rule stops the login', () => {
-  it('no protected resource metadata: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
+  it('no metadata of any kind and no 2025-03-26 default endpoints: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
     const f = await fixture({ prm: 'none' });
     const h = harness(f);
     const error = await rejection(loginOn401(h, f));
     expect(error.code).toBe('AIRLOCK_AUTH_DISCOVERY');
     const origin = new URL(f.url).origin;
     expect(error.message).toBe(
-      `${f.url} answered HTTP 401, and it offers no OAuth login: no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404)`,
+      `${f.url} answered HTTP 401, and it offers no OAuth login: no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404); `
+      + `nor authorization server metadata at the server's origin (MCP 2025-03-26); tried "${origin}/.well-known/oauth-authorization-server" (404); "${origin}/.well-known/openid-configuration" (404); `
+      + `and its default endpoints do not work either: client registration at "${origin}/register" was refused (HTTP 404) "not found"`,
     );
     expect(error.hint).toBe('If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).');
     expect(h.urls).toHaveLength(0);

@@ -45,7 +45,8 @@ describe('login in a real browser (Chromium through $BROWSER)', () => {
     };
     const login = startAirlock(['login', fixture.url, '--storage', 'file', '--allow-http', '--auth-timeout', '60'], { env, stdin: 'ignore' });
     expect(await login.exited, login.stderr()).toBe(0);
-    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read mcp:write, expires in \\d+ min\\n$`));
+    // login probes first and asks for the scope of the server's 401 (mcp:read), as connect would.
+    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read, expires in \\d+ min\\n$`));
     expect(login.stderr()).toContain('Opening your browser; if it does not open, visit:\n');
 
     // The browser script finishes on its own (airlock does not wait for the browser).
@@ -67,7 +68,7 @@ describe('login in a real browser (Chromium through $BROWSER)', () => {
     const status = startAirlock(['status', '--storage', 'file', '--json'], { env, stdin: 'ignore' });
     expect(await status.exited).toBe(0);
     expect(JSON.parse(status.stdout())).toEqual([
-      expect.objectContaining({ server: fixture.url, issuer: fixture.issuer, subject: 'erin', scopes: ['mcp:read', 'mcp:write'], refreshable: true, storage: 'file' }),
+      expect.objectContaining({ server: fixture.url, issuer: fixture.issuer, subject: 'erin', scopes: ['mcp:read'], refreshable: true, storage: 'file' }),
     ]);
 
     const secrets = storedTokens(configDir);

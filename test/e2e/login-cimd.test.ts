@@ -70,7 +70,8 @@ describe('Client ID Metadata Documents (oidc-provider clientIdMetadataDocument, 
     const { env, configDir } = freshEnv();
     const before = asRequests().length;
     const login = await cliLogin(fixture.url, env, ['--client-metadata-url', documentUrl], 'frank');
-    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client ${documentUrl.replace(/[.?]/g, '\\$&')}, scopes mcp:read mcp:write, expires in \\d+ min\\n$`));
+    // The scope of the server's 401 challenge (login probes first), as connect would ask.
+    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client ${documentUrl.replace(/[.?]/g, '\\$&')}, scopes mcp:read, expires in \\d+ min\\n$`));
     expect(login.stderr()).not.toContain('registered mcp-airlock');
 
     expect(documentRequests).toContainEqual({ method: 'GET', path: '/mcp-airlock/client.json' });

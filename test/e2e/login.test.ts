@@ -15,7 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorizationServer } from '../../fixtures/auth/authorization-server.mjs';
-import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
+import { AGENT_CLIENT, startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { startAirlock, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
@@ -62,7 +62,9 @@ describe('login, status, logout, and connect with OAuth', () => {
     const login = airlock(['login', fixture.url, ...authFlags]);
     await completeLogin(login);
     expect(await login.exited).toBe(0);
-    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read( mcp:write)?, expires in \\d+ min\\n$`));
+    // login probes first: it asks for what the server's 401 names (mcp:read), as connect would, not all of scopes_supported.
+    expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read, expires in \\d+ min\\n$`));
+    expect(fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').at(-1)).toMatchObject({ scope: 'mcp:read' });
 
     const status = airlock(['status', '--storage', 'file', '--json']);
     expect(await status.exited).toBe(0);
@@ -137,6 +139,83 @@ describe('login, status, logout, and connect with OAuth', () => {
     expect(connect.stderr()).not.toMatch(/127\.0\.0\.1:\d+\/[^\s]*auth/);
     client.endInput();
     await connect.exited;
+  });
+});
+
+describe('connect takes the machine grants itself (no login command first)', () => {
+  it('--client-credentials with a secret, and with a private key file (private_key_jwt), log in on the first 401 and call through', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { writeFileSync } = await import('node:fs');
+    const { exportJWK } = await import('jose');
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const own = await startAuthFixture({ clients: [{ clientId: 'key-agent', grantTypes: ['client_credentials'], jwks: { keys: [await exportJWK(pair.publicKey)] } }] });
+    try {
+      freshConfig();
+      const keyFile = join(dir, 'agent-key.json');
+      writeFileSync(keyFile, JSON.stringify(await exportJWK(pair.privateKey)), { mode: 0o600 });
+      const withKey = airlock(['connect', own.url, '--storage', 'file', '--allow-http', '--client-credentials', '--client-id', 'key-agent', '--client-private-key-file', keyFile]);
+      const keyClient = new LineClient(withKey);
+      await keyClient.handshake();
+      expect((await keyClient.call(1, 'echo', { text: 'signed' })).result).toEqual({ content: [{ type: 'text', text: 'signed' }] });
+      keyClient.endInput();
+      expect(await withKey.exited).toBe(0);
+      expect(own.mcpRequests.filter((r) => r.status === 200).every((r) => r.client === 'key-agent')).toBe(true);
+
+      freshConfig();
+      env = { ...env, AGENT_SECRET: AGENT_CLIENT.clientSecret };
+      const withSecret = airlock(['connect', own.url, '--storage', 'file', '--allow-http', '--client-credentials', '--client-id', AGENT_CLIENT.clientId, '--client-secret-env', 'AGENT_SECRET']);
+      const secretClient = new LineClient(withSecret);
+      await secretClient.handshake();
+      expect((await secretClient.call(1, 'echo', { text: 'basic' })).result).toEqual({ content: [{ type: 'text', text: 'basic' }] });
+      secretClient.endInput();
+      expect(await withSecret.exited).toBe(0);
+      expect(own.asRequests.filter((r) => r.route === 'authorization')).toEqual([]);
+      expect(own.asRequests.filter((r) => r.grantType === 'client_credentials' && r.status === 200).map((r) => r.clientId)).toEqual(['key-agent', AGENT_CLIENT.clientId]);
+      expect(withKey.stderr() + withSecret.stderr()).not.toContain(AGENT_CLIENT.clientSecret);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('--idp-issuer (cross-app access): connect exchanges the ID token at the IdP and logs in without a browser', async () => {
+    const grants = await import('../../fixtures/auth/identity-assertion-grants.mjs');
+    const { startAuthorizationServer } = await import('../../fixtures/auth/authorization-server.mjs');
+    const own = await startAuthFixture();
+    const idp = await startAuthorizationServer({ resources: [] });
+    try {
+      const keys = await grants.createIdpKeys();
+      grants.enableJwtBearer(own.provider, { idpIssuer: idp.issuer, keys, resources: [own.url] });
+      const asClient = await grants.registerConfidentialClient(own.issuer, [grants.JWT_BEARER_GRANT]);
+      const { exchanges } = grants.enableIdJagIssuance(idp.provider, { keys, clientMapping: { [own.issuer]: asClient.clientId } });
+      const idpClient = await grants.registerConfidentialClient(idp.issuer, [grants.TOKEN_EXCHANGE_GRANT]);
+      const idToken = await grants.mintIdToken(keys, { issuer: idp.issuer, sub: 'dave', aud: idpClient.clientId });
+      freshConfig();
+      env = { ...env, AS_SECRET: asClient.clientSecret, IDP_SECRET: idpClient.clientSecret, ID_TOKEN: idToken };
+      const connect = airlock([
+        'connect', own.url, '--storage', 'file', '--allow-http',
+        '--idp-issuer', idp.issuer, '--idp-client-id', idpClient.clientId, '--idp-client-secret-env', 'IDP_SECRET', '--idp-id-token-env', 'ID_TOKEN',
+        '--client-id', asClient.clientId, '--client-secret-env', 'AS_SECRET',
+      ]);
+      const client = new LineClient(connect);
+      await client.handshake();
+      expect((await client.call(1, 'echo', { text: 'as dave' })).result).toEqual({ content: [{ type: 'text', text: 'as dave' }] });
+      client.endInput();
+      expect(await connect.exited).toBe(0);
+      expect(exchanges).toHaveLength(1);
+      expect(own.mcpRequests.filter((r) => r.status === 200).every((r) => r.subject === 'dave')).toBe(true);
+      expect(own.asRequests.filter((r) => r.route === 'authorization')).toEqual([]);
+      for (const secret of [idToken, asClient.clientSecret, idpClient.clientSecret]) expect(connect.stderr()).not.toContain(secret);
+    } finally {
+      await own.close();
+      await idp.close();
+    }
+  });
+
+  it('--device and --client-credentials together: a usage error before anything starts', async () => {
+    freshConfig();
+    const connect = airlock(['connect', fixture.url, '--device', '--client-credentials']);
+    expect(await connect.exited).toBe(2);
+    expect(connect.stderr()).toContain('give only one of --device, --client-credentials');
   });
 });
 

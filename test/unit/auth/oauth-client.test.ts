@@ -56,7 +56,11 @@ describe('oauthConfiguration', () => {
 
   it('refuses a secret method without a secret, and unsupported methods', () => {
     expect(thrownAirlockError(() => oauthConfiguration(metadata, { issuer: 'x', clientId: 'c', tokenEndpointAuthMethod: 'client_secret_post', method: 'dynamic', registeredAt: 0 }, { fetch, allowHttp: false })).code).toBe('AIRLOCK_AUTH_REGISTRATION');
-    expect(thrownAirlockError(() => oauthConfiguration(metadata, { issuer: 'x', clientId: 'c', tokenEndpointAuthMethod: 'private_key_jwt', method: 'dynamic', registeredAt: 0 }, { fetch, allowHttp: false })).code).toBe('AIRLOCK_AUTH_UNSUPPORTED');
+    expect(thrownAirlockError(() => oauthConfiguration(metadata, { issuer: 'x', clientId: 'c', tokenEndpointAuthMethod: 'tls_client_auth', method: 'dynamic', registeredAt: 0 }, { fetch, allowHttp: false })).code).toBe('AIRLOCK_AUTH_UNSUPPORTED');
+    // private_key_jwt is supported, but needs the key (--client-private-key-file), which is never stored.
+    const noKey = thrownAirlockError(() => oauthConfiguration(metadata, { issuer: 'x', clientId: 'c', tokenEndpointAuthMethod: 'private_key_jwt', method: 'pre-registered', registeredAt: 0 }, { fetch, allowHttp: false }));
+    expect(noKey.code).toBe('AIRLOCK_USAGE');
+    expect(noKey.message).toBe('client "c" authenticates with private_key_jwt but no private key was given');
   });
 });
 

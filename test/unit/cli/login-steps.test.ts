@@ -115,6 +115,32 @@ describe('login steps from the progress events of a real login', () => {
     expect(statuses()).toEqual(['resource:running', 'resource:pass', 'server:running', 'server:pass', 'client:running', 'client:pass', 'authorize:running', 'authorize:pass', 'tokens:running', 'tokens:pass']);
   });
 
+  it('cross-app access with a given ID token: no browser, the authorize step says the identity provider vouched for you', async () => {
+    const grants = await import('../../../fixtures/auth/identity-assertion-grants.mjs');
+    const { startAuthorizationServer } = await import('../../../fixtures/auth/authorization-server.mjs');
+    const f = await fixture();
+    const idp = await startAuthorizationServer({ resources: [] });
+    try {
+      const keys = await grants.createIdpKeys();
+      grants.enableJwtBearer(f.provider, { idpIssuer: idp.issuer, keys, resources: [f.url] });
+      const asClient = await grants.registerConfidentialClient(f.issuer, [grants.JWT_BEARER_GRANT]);
+      grants.enableIdJagIssuance(idp.provider, { keys, clientMapping: { [f.issuer]: asClient.clientId } });
+      const idpClient = await grants.registerConfidentialClient(idp.issuer, [grants.TOKEN_EXCHANGE_GRANT]);
+      const idToken = await grants.mintIdToken(keys, { issuer: idp.issuer, sub: 'frank', aud: idpClient.clientId });
+      const { events, calls, statuses } = await run(f, {
+        grant: 'jwt_bearer',
+        clientId: asClient.clientId,
+        clientSecret: asClient.clientSecret,
+        identityProvider: { issuer: idp.issuer, clientId: idpClient.clientId, clientSecret: idpClient.clientSecret, idToken },
+      });
+      expect(events.map((e) => e.step)).toEqual(['resource-metadata', 'server-metadata', 'client', 'tokens']);
+      expect(statuses()).toEqual(['resource:running', 'resource:pass', 'server:running', 'server:pass', 'client:running', 'client:pass', 'authorize:running', 'authorize:pass', 'tokens:running', 'tokens:pass']);
+      expect(calls).toContainEqual({ id: 'authorize', update: expect.objectContaining({ status: 'pass', summary: 'the identity provider vouched for you (cross-app access)' }) });
+    } finally {
+      await idp.close();
+    }
+  });
+
   it('a failure marks the running step failed with message and hint, and finishes once', async () => {
     const f = await fixture({ metadataIssuer: 'http://127.0.0.1:1/impostor' });
     const { events, calls, statuses } = await run(f);
