@@ -107,6 +107,7 @@ describe('connect against a server that abuses retry:', () => {
         res.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\n\n');
         return;
       }
+      if (req.method !== 'POST') return void res.writeHead(405).end(); // airlock's DELETE when it stops
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       req.on('end', () => {
