@@ -247,7 +247,7 @@ export class Bridge {
   close(reason = 'closed', by: CloseInitiator = 'airlock'): Promise<void> {
     if (this.closing && this.drained && by !== 'client') {
       // Waiting for answers, and now the server side is gone (or airlock stops): they will not come.
-      if (by === 'upstream') for (const id of this.pending.keys()) this.replyError(id, `mcp-airlock: the upstream server closed before answering: ${reason}`, 'AIRLOCK_UPSTREAM_CLOSED');
+      if (by === 'upstream') this.failPending(reason);
       this.drained();
     }
     // A second caller waits for the first close to finish, not just to start.
@@ -255,14 +255,15 @@ export class Bridge {
     return this.closing;
   }
 
+  /** The server side is gone: every request still waiting gets an error naming why. */
+  private failPending(reason: string): void {
+    for (const id of this.pending.keys()) this.replyError(id, `mcp-airlock: the upstream server closed before answering: ${reason}`, 'AIRLOCK_UPSTREAM_CLOSED');
+  }
+
   private async closeOnce(reason: string, by: CloseInitiator): Promise<void> {
     const { inbound, outbound, log, label } = this.options;
     if (by === 'client') await this.drain(log, label);
-    if (by === 'upstream') {
-      for (const id of this.pending.keys()) {
-        this.replyError(id, `mcp-airlock: the upstream server closed before answering: ${reason}`, 'AIRLOCK_UPSTREAM_CLOSED');
-      }
-    }
+    if (by === 'upstream') this.failPending(reason);
     this.pending.clear();
     this.progressOwners.clear();
     log.debug(`${label}: closing (${by}: ${reason})`);

@@ -6,12 +6,9 @@ import { createLogger, type LogLevel, type Logger } from '../log.js';
 import { ChildReaper } from '../transports/child-reaper.js';
 import type { OutboundContext } from '../transports/outbound.js';
 
-/**
- * The default of --max-message: a message (a stdio line, an SSE event, a JSON body) larger than
- * this is dropped with an error naming the limit instead of being held. Generous for tool results
- * with images, small enough that a hostile upstream cannot take the machine's memory.
- */
-export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../transports/streamable-http-client.js';
+
+export { DEFAULT_MAX_MESSAGE_BYTES };
 /** After stdin closes, a child gets this long to exit before SIGTERM (and as long again before SIGKILL). */
 export const CHILD_KILL_GRACE_MS = 2000;
 

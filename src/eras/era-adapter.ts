@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import { LegacyClientTranslator } from './legacy-client-translator.js';
 import { ModernClientTranslator } from './modern-client-translator.js';
-import { errorCodeOf, isModernErrorAnswer, isModernMessage, METHOD_NOT_FOUND } from './modern-wire.js';
+import { errorCodeOf, isModernErrorAnswer, isModernOpening, METHOD_NOT_FOUND } from './modern-wire.js';
 import { ErrorCode } from './mcp-headers.js';
 import type { Translator, TranslatorPorts } from './translator.js';
 import { httpStatusOf } from '../bridge/wire-status.js';
@@ -92,11 +92,11 @@ export class EraAdapter implements Transport {
     if (!this.decided && 'method' in message) {
       this.decided = true;
       const legacyOpening = message.method === 'initialize' && 'id' in message;
-      const modernOpening = 'id' in message && (isModernMessage(message) || message.method === 'server/discover');
+      const modernOpening = isModernOpening(message);
       const { protocol } = this.options;
       if (legacyOpening && protocol === '2026-07-28') return this.translate('legacy-client', message);
       if (modernOpening && protocol === '2025-11-25') return this.translate('modern-client', message);
-      if (protocol === 'auto' && (legacyOpening || modernOpening)) return this.sendOpening({ id: message.id as RequestId, message, era: legacyOpening ? 'legacy' : 'modern' });
+      if (protocol === 'auto' && (legacyOpening || modernOpening)) return this.sendOpening({ id: (message as { id: RequestId }).id, message, era: legacyOpening ? 'legacy' : 'modern' });
     }
     return this.inner.send(message, options);
   }

@@ -62,7 +62,6 @@ export class ModernClientTranslator implements Translator {
   private readonly parked = new Map<string, Call>();
   private readonly listens = new Map<RequestId, Listen>();
   private inputKeys = 0;
-  private closed = false;
 
   constructor(private readonly ports: TranslatorPorts) {}
 
@@ -326,14 +325,10 @@ export class ModernClientTranslator implements Translator {
   }
 
   close(): void {
-    this.closed = true;
     for (const call of this.calls.values()) if (call.expiry) clearTimeout(call.expiry);
     this.settleHandshake?.(new Error('the connection closed during the handshake'));
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
 }
 
 /** The request's params for a 2025 server: the 2026 envelope keys removed from `_meta` (and `_meta` itself when nothing else is left). */

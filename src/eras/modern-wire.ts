@@ -23,6 +23,11 @@ export function isModernMessage(message: JSONRPCMessage): boolean {
   return claimedVersion(message) !== undefined;
 }
 
+/** A request that opens the modern era: enveloped, or the era's probe `server/discover`. */
+export function isModernOpening(message: JSONRPCMessage): boolean {
+  return 'method' in message && 'id' in message && (isModernMessage(message) || message.method === 'server/discover');
+}
+
 /** The code of a JSON-RPC error response, or undefined for anything else. */
 export function errorCodeOf(value: unknown): number | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;

@@ -27,7 +27,6 @@ import { readBody, RequestGuard, safeRequestTarget, sendJson, sendRpcError } fro
 import { SseServerSession } from './sse-server-session.js';
 import { ModernHttpLane } from './modern-http-lane.js';
 import { isModernPost, modernPostProblem } from './modern-post-check.js';
-import { ErrorCode } from '../eras/mcp-headers.js';
 import { StreamableHttpServerSession } from './streamable-http-server-session.js';
 
 export interface HttpPaths {
@@ -130,8 +129,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     return session;
   };
 
-  /** No call in flight and no request for a while: a session that can give up its slot. */
-  const idle = (session: Session): boolean =>
+  /** No call in flight: a session that can give up its slot (its GET stream may still be open). */
+  const noCallInFlight = (session: Session): boolean =>
     session.bridge.pendingCount === 0 && (session.kind !== 'modern' || (session.transport as ModernHttpLane).openCalls === 0);
   const lastActiveOf = (session: Session): number =>
     session.kind === 'modern' ? Math.max(session.lastActive, (session.transport as ModernHttpLane).lastActive) : session.lastActive;
@@ -148,7 +147,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     const own = owner === null ? [] : [...sessions.values()].filter((session) => session.owner === owner && !session.transport.isClosed);
     const pool = own.length >= perCaller ? own : sessions.size >= options.maxSessions ? [...sessions.values()] : [];
     if (pool.length === 0) return undefined;
-    const victim = pool.filter((session) => !session.transport.isClosed && idle(session)).sort((a, b) => lastActiveOf(a) - lastActiveOf(b))[0];
+    const victim = pool.filter((session) => !session.transport.isClosed && noCallInFlight(session)).sort((a, b) => lastActiveOf(a) - lastActiveOf(b))[0];
     if (!victim) {
       return own.length >= perCaller
         ? `this caller already holds ${own.length} sessions (half of --max-sessions ${options.maxSessions}), all with calls in flight; end one (DELETE) or wait`
@@ -283,13 +282,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   const handleModernPost = async (req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[], caller: Caller): Promise<void> => {
     const id = `modern:${ownerOf(caller) ?? 'anonymous'}`;
     let lane = sessionFor(id, 'modern', caller);
-    const problem = modernPostProblem(req, messages, (lane?.transport as ModernHttpLane | undefined)?.toolHeaders);
-    if (problem) return sendRpcError(res, problem.status, problem.code, problem.message, problem.id);
-    const unsupported = (lane?.transport as ModernHttpLane | undefined)?.unsupportedVersion(messages[0]!);
-    if (unsupported) {
-      const body = errorResponse(requestIdOf(messages[0]!), ErrorCode.unsupportedProtocolVersion, `Unsupported protocol version: ${unsupported.requested}`, { ...unsupported });
-      return sendJson(res, 400, body);
-    }
+    const problem = modernPostProblem(req, messages, lane?.transport as ModernHttpLane | undefined);
+    if (problem) return sendJson(res, problem.status, errorResponse(problem.id, problem.code, problem.message, problem.data));
     if (!lane) {
       const full = makeRoom(caller);
       if (full) return sendRpcError(res, 503, RpcErrorCode.upstreamError, full, requestIdOf(messages[0]!));
@@ -411,9 +405,10 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     ? setInterval(() => {
         const now = Date.now();
         for (const session of sessions.values()) {
-          const lastActive = session.kind === 'modern' ? Math.max(session.lastActive, (session.transport as ModernHttpLane).lastActive) : session.lastActive;
-          const idle = session.kind === 'modern' ? (session.transport as ModernHttpLane).openCalls === 0 : session.kind === 'http' && session.openStreams === 0;
-          if (idle && session.bridge.pendingCount === 0 && now - lastActive > options.sessionIdleMs) {
+          // Idle here means nothing open at all; an SSE session ends with its stream instead.
+          const lastActive = lastActiveOf(session);
+          const nothingOpen = session.kind === 'modern' || (session.kind === 'http' && session.openStreams === 0);
+          if (nothingOpen && noCallInFlight(session) && now - lastActive > options.sessionIdleMs) {
             void session.bridge.close(`idle for ${Math.round((now - lastActive) / 1000)} s (--session-timeout)`, 'airlock');
           }
         }

@@ -16,7 +16,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import { messageText, withMessageId } from '../bridge/message-text.js';
 import { httpStatusOf, rememberForwardedHeaders } from '../bridge/wire-status.js';
-import { claimedVersion, ErrorCode, META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
+import { ErrorCode, META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
 import { errorCodeOf, modernErrorStatus } from '../eras/modern-wire.js';
 import { EventStream } from './event-stream.js';
 
@@ -214,14 +214,6 @@ export class ModernHttpLane implements Transport {
           ? ((message as { error: { data?: { supported?: unknown } } }).error.data?.supported)
           : undefined;
     if (Array.isArray(versions) && versions.length > 0 && versions.every((v) => typeof v === 'string')) this.supportedVersions = versions as string[];
-  }
-
-  /** The -32022 refusal of a version the upstream is known not to serve (versioning.mdx), or undefined. */
-  unsupportedVersion(message: JSONRPCMessage): { supported: string[]; requested: string } | undefined {
-    const requested = claimedVersion(message);
-    const supported = this.supportedVersions;
-    if (requested === undefined || supported === undefined || supported.includes(requested)) return undefined;
-    return { supported, requested };
   }
 
   private forget(laneId: number, call: Call): void {

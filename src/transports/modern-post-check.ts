@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
-import { ErrorCode, headerMismatch, isModernVersion, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, type ToolHeaderIndex } from '../eras/mcp-headers.js';
+import { claimedVersion, ErrorCode, headerMismatch, isModernVersion, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, type ToolHeaderIndex } from '../eras/mcp-headers.js';
 import { INVALID_PARAMS, isModernMessage } from '../eras/modern-wire.js';
 
 export interface ModernPostProblem {
@@ -14,6 +14,15 @@ export interface ModernPostProblem {
   code: number;
   message: string;
   id: RequestId | null;
+  data?: Record<string, unknown>;
+}
+
+/** What the caller's lane has learned of its upstream (nothing before its first answer). */
+export interface LaneKnowledge {
+  /** x-mcp-header annotations, to check Mcp-Param-* headers. */
+  toolHeaders: ToolHeaderIndex;
+  /** The versions the upstream's server/discover named: a stdio server checks only its first message's. */
+  supportedVersions: string[] | undefined;
 }
 
 /**
@@ -29,7 +38,7 @@ export function isModernPost(req: IncomingMessage, messages: JSONRPCMessage[]): 
 }
 
 /** Why this modern POST must be refused (status, JSON-RPC code and message), or undefined to handle it. */
-export function modernPostProblem(req: IncomingMessage, messages: JSONRPCMessage[], toolHeaders: ToolHeaderIndex | undefined): ModernPostProblem | undefined {
+export function modernPostProblem(req: IncomingMessage, messages: JSONRPCMessage[], lane: LaneKnowledge | undefined): ModernPostProblem | undefined {
   if (messages.length !== 1) {
     return { status: 400, code: RpcErrorCode.invalidRequest, message: 'Invalid Request: a 2026-07-28 POST carries exactly one JSON-RPC message (no batches)', id: null };
   }
@@ -44,7 +53,12 @@ export function modernPostProblem(req: IncomingMessage, messages: JSONRPCMessage
       if (meta?.[key] === undefined) return { status: 400, code: INVALID_PARAMS, message: `Invalid params: _meta is missing the required ${JSON.stringify(key)}`, id };
     }
   }
-  const mismatch = headerMismatch(message, req.headers, toolHeaders);
+  const mismatch = headerMismatch(message, req.headers, lane?.toolHeaders);
   if (mismatch !== undefined) return { status: 400, code: ErrorCode.headerMismatch, message: `Header mismatch: ${mismatch}`, id };
+  const requested = claimedVersion(message);
+  const supported = lane?.supportedVersions;
+  if (requested !== undefined && supported !== undefined && !supported.includes(requested)) {
+    return { status: 400, code: ErrorCode.unsupportedProtocolVersion, message: `Unsupported protocol version: ${requested}`, id, data: { supported, requested } };
+  }
   return undefined;
 }

@@ -14,7 +14,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
-import { isModernMessage } from '../eras/modern-wire.js';
+import { isModernMessage, isModernOpening } from '../eras/modern-wire.js';
 import { errorResponse, RpcErrorCode, type RequestId } from '../bridge/json-rpc.js';
 import { OwnRequests, reconnectDelay, SessionMemory } from './session-healer.js';
 import type { HttpRequester } from './http-request.js';
@@ -90,7 +90,7 @@ export class RemoteTransport implements Transport {
       this.modernOnly = false;
       await probe?.close().catch(() => undefined);
     }
-    if (!this.active && !this.connecting && isModernFirst(message)) {
+    if (!this.active && !this.connecting && (isModernMessage(message) || isModernOpening(message))) {
       this.active = this.modernTransport();
       this.modernOnly = true;
     }
@@ -269,11 +269,6 @@ export class RemoteTransport implements Transport {
     await active.close();
     this.onclose?.();
   }
-}
-
-/** A first message that belongs to 2026-07-28: enveloped, or the modern era's probe. */
-function isModernFirst(message: JSONRPCMessage): boolean {
-  return isModernMessage(message) || ('method' in message && message.method === 'server/discover');
 }
 
 /** Turn what our HTTP clients, the network and undici throw into an AirlockError with a code and a next step. */

@@ -46,7 +46,11 @@ export interface StreamableHttpClientOptions {
   maxMessageBytes?: number;
 }
 
-/** Without --max-message (tests, doctor): large, but still a bound. */
+/**
+ * The default of --max-message: a message (a stdio line, an SSE event, a JSON body) larger than
+ * this is dropped with an error naming the limit instead of being held. Generous for tool results
+ * with images, small enough that a hostile upstream cannot take the machine's memory.
+ */
 export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 /** A server's `retry:` is kept within these bounds: 0 would reconnect in a tight loop, a huge one overflows timers. */
@@ -423,15 +427,13 @@ export class StreamableHttpClientTransport implements Transport {
     }
     let message = verdict.message;
     const answers = verdict.kind === 'response' && requestId !== undefined && (message as { id: RequestId }).id === requestId;
-    if (answers) {
-      const request = this.running.get(requestId);
-      if (request?.method === 'tools/list' && 'result' in message) {
-        const result = this.learnTools(message.result, request.modern);
-        if (result !== message.result) message = { ...message, result } as JSONRPCMessage;
-      }
+    const request = answers ? this.running.get(requestId) : undefined;
+    if (request?.method === 'tools/list' && 'result' in message) {
+      const result = this.learnTools(message.result, request.modern);
+      if (result !== message.result) message = { ...message, result } as JSONRPCMessage;
     }
     this.onmessage?.(message);
-    if (answers && 'result' in message && this.running.get(requestId)?.method === 'initialize') this.startServerStream();
+    if (request?.method === 'initialize' && 'result' in message) this.startServerStream();
     return answers;
   }
 
