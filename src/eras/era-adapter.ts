@@ -133,7 +133,11 @@ export class EraAdapter implements Transport {
       const verdict = this.verdictOn(opening, message);
       if (verdict === 'probe') return this.sendProbe(opening, message);
       if (verdict === 'legacy-result') {
-        // A 2025 server answered a 2026 request as its own (no resultType): keep that answer, shaped for the client, and translate from now on.
+        // A 2025 server answered a 2026 request before any initialize: without the client's
+        // capabilities it may answer differently (a published server lists fewer tools then). A
+        // request that changes nothing is asked again on a proper session; a tool call, which must
+        // not run twice, keeps that answer, shaped for the client.
+        if (readOnly(opening.message)) return this.startTranslation('modern-client', opening.message);
         const translator = this.createTranslator('modern-client') as ModernClientTranslator;
         return translator.adopt(opening.message, message);
       }
@@ -212,4 +216,10 @@ function httpStatusOfError(error: unknown): number | undefined {
     if (typeof code === 'number') return code;
   }
   return undefined;
+}
+
+/** Requests that change nothing on the server, so asking again is safe. */
+function readOnly(message: JSONRPCMessage): boolean {
+  const method = (message as { method?: string }).method ?? '';
+  return method.endsWith('/list') || ['server/discover', 'resources/read', 'prompts/get', 'completion/complete'].includes(method);
 }

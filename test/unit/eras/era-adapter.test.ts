@@ -106,19 +106,35 @@ describe('EraAdapter with --protocol auto', () => {
     expect(adapter.translation).toBe('none');
   });
 
-  it('opens a 2025 session for a 2026 client when the server answers without resultType, keeping that answer', async () => {
+  it('asks a read-only request again on a proper 2025 session when the server answered it without resultType (before any initialize)', async () => {
+    // A published 2025 server (server-everything) lists fewer tools to a client it has not been told the capabilities of.
+    let initialized = false;
     const { server, adapter, next } = await adapterWith((r) => {
-      if (r.method === 'initialize') return ok(r.id, { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1' } });
-      if (r.method === 'tools/call') return ok(r.id, { content: [{ type: 'text', text: 'called' }] });
-      return ok(r.id, { tools: [{ name: 'echo', inputSchema: { type: 'object' } }] });
+      if (r.method === 'initialize') {
+        initialized = true;
+        return ok(r.id, { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1' } });
+      }
+      return ok(r.id, { tools: initialized ? [{ name: 'echo' }, { name: 'sample' }] : [{ name: 'echo' }] });
     });
     await adapter.send({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } } as JSONRPCMessage);
-    expect(await next()).toMatchObject({ id: 1, result: { resultType: 'complete', ttlMs: 0, cacheScope: 'private', tools: [{ name: 'echo' }] } });
+    expect(await next()).toMatchObject({ id: 1, result: { resultType: 'complete', ttlMs: 0, cacheScope: 'private', tools: [{ name: 'echo' }, { name: 'sample' }] } });
+    expect(adapter.translation).toBe('modern-client');
+    expect(server.methods()).toEqual(['tools/list', 'initialize', 'notifications/initialized', 'tools/list']);
+    // The 2026 envelope does not reach the 2025 server.
+    expect(server.sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+  });
+
+  it('keeps the answer to a tool call a 2025 server made without resultType (it must not run twice), and opens a session for what follows', async () => {
+    const { server, adapter, next } = await adapterWith((r) => {
+      if (r.method === 'initialize') return ok(r.id, { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1' } });
+      return ok(r.id, { content: [{ type: 'text', text: `called ${String(r.id)}` }] });
+    });
+    await adapter.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {}, _meta: meta } } as JSONRPCMessage);
+    expect(await next()).toMatchObject({ id: 1, result: { resultType: 'complete', content: [{ text: 'called 1' }] } });
     expect(adapter.translation).toBe('modern-client');
     await adapter.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {}, _meta: meta } } as JSONRPCMessage);
-    expect(await next()).toMatchObject({ id: 2, result: { resultType: 'complete', content: [{ text: 'called' }] } });
-    expect(server.methods()).toEqual(['tools/list', 'initialize', 'notifications/initialized', 'tools/call']);
-    // The 2026 envelope does not reach the 2025 server.
+    expect(await next()).toMatchObject({ id: 2, result: { resultType: 'complete', content: [{ text: 'called 2' }] } });
+    expect(server.methods()).toEqual(['tools/call', 'initialize', 'notifications/initialized', 'tools/call']);
     expect(server.sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {} } });
   });
 
