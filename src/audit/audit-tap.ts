@@ -66,15 +66,15 @@ function argumentsOf(method: string, params: Record<string, unknown> | undefined
 }
 
 /**
- * Records that nobody waits for (a client notification, a cancelled call) in --audit-sync mode:
- * a failed write is already logged by the writer and must not become an unhandled rejection.
- */
-/**
  * Airlock's refusals of a call: the tool policy (access rules, flow rules, rate limits), and
  * serve's per-tool scope (403 insufficient_scope).
  */
 const DENIALS = new Set(['AIRLOCK_POLICY_DENIED', 'AIRLOCK_FLOW_DENIED', 'AIRLOCK_RATE_LIMITED', 'AIRLOCK_INSUFFICIENT_SCOPE']);
 
+/**
+ * Records that nobody waits for (a client notification, a cancelled call) in --audit-sync mode:
+ * a failed write is already logged by the writer and must not become an unhandled rejection.
+ */
 function observe(pending: Promise<void> | undefined): void {
   pending?.catch(() => undefined);
 }
