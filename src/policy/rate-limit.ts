@@ -89,10 +89,6 @@ export class RateLimiter {
     this.maxBuckets = options.maxBuckets ?? 10_000;
   }
 
-  get active(): boolean {
-    return this.limits.length > 0;
-  }
-
   /** The limits that apply to this call. */
   applicable(caller: Caller, tool: string): RateLimitRule[] {
     return this.limits.filter((l) => l.tools.test(tool) && (l.principal === undefined || principalMismatch(l.principal, caller) === undefined)).map((l) => l.rule);
