@@ -68,7 +68,7 @@ export class PolicyStage implements Stage {
     const id = message.id as RequestId;
     const { legacy, rules, limiter } = this.options;
     const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
-    const flat = legacy?.refusal(tool, annotations.readOnlyHint === true ? true : undefined);
+    const flat = legacy?.refusal(tool, annotations.readOnlyHint);
     if (flat !== undefined) return denied(id, tool, flat, undefined);
     const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
     const caller = this.options.caller();
@@ -104,7 +104,7 @@ export class PolicyStage implements Stage {
   /** Whether this session's caller may call `tool` at all (flow rules and limits aside). */
   private visible(tool: string, caller: Caller): boolean {
     const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
-    if (this.options.legacy?.refusal(tool, annotations.readOnlyHint === true ? true : undefined) !== undefined) return false;
+    if (this.options.legacy?.refusal(tool, annotations.readOnlyHint) !== undefined) return false;
     const rules = this.options.rules;
     if (!rules) return true;
     const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
