@@ -69,7 +69,12 @@ const ALREADY_REDACTED = /^(?:\[REDACTED\]|%5BREDACTED%5D)$/i;
 const SECRET_PARAMETERS = new Set(['key', 'sig', 'signature', 'code', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-signature']);
 
 /** Secret-sounding names that hold metadata, never a secret: `token_endpoint`, `token_type`, `…_auth_methods_supported`. */
-export const METADATA_NAME = /(?:_endpoint|_uri|_url|_type|_method|_methods|_supported|_alg|_values|_expires_at|_expires_in)$/;
+const METADATA_NAME = /(?:_endpoint|_uri|_url|_type|_method|_methods|_supported|_alg|_values|_expires_at|_expires_in)$/;
+
+/** A secret-sounding name that does not name metadata: `api_key` and `secret`, not `token_endpoint`. */
+export function isSecretNonMetadataName(name: string): boolean {
+  return isSecretName(name) && !METADATA_NAME.test(name.toLowerCase());
+}
 
 function secretParameter(name: string): boolean {
   let decoded = name;
@@ -78,8 +83,7 @@ function secretParameter(name: string): boolean {
   } catch {
     // keep it as written
   }
-  const lower = decoded.toLowerCase();
-  return SECRET_PARAMETERS.has(lower) || (isSecretName(decoded) && !METADATA_NAME.test(lower));
+  return SECRET_PARAMETERS.has(decoded.toLowerCase()) || isSecretNonMetadataName(decoded);
 }
 
 /** Replace token-like runs inside a string, URL passwords, and secret-looking query parameters. */

@@ -11,6 +11,8 @@ import { messageText } from '../bridge/message-text.js';
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import type { MessageTap, Side } from '../bridge/stage.js';
 import type { AuditDirection, AuditEvent, AuditOutcome, AuditPrincipal } from './audit-record.js';
+import { FLOW_DENIED, POLICY_DENIED } from '../policy/policy-stage.js';
+import { RATE_LIMITED } from '../policy/rate-limit.js';
 import { recordArguments, redactString, type AuditArgsMode } from '../redact.js';
 
 /** Where the tap's events go (an AuditWriter; a promise in sync mode). */
@@ -66,15 +68,15 @@ function argumentsOf(method: string, params: Record<string, unknown> | undefined
 }
 
 /**
- * Records that nobody waits for (a client notification, a cancelled call) in --audit-sync mode:
- * a failed write is already logged by the writer and must not become an unhandled rejection.
- */
-/**
  * Airlock's refusals of a call: the tool policy (access rules, flow rules, rate limits), and
  * serve's per-tool scope (403 insufficient_scope).
  */
-const DENIALS = new Set(['AIRLOCK_POLICY_DENIED', 'AIRLOCK_FLOW_DENIED', 'AIRLOCK_RATE_LIMITED', 'AIRLOCK_INSUFFICIENT_SCOPE']);
+const DENIALS: ReadonlySet<string> = new Set([POLICY_DENIED, FLOW_DENIED, RATE_LIMITED, 'AIRLOCK_INSUFFICIENT_SCOPE']);
 
+/**
+ * Records that nobody waits for (a client notification, a cancelled call) in --audit-sync mode:
+ * a failed write is already logged by the writer and must not become an unhandled rejection.
+ */
 function observe(pending: Promise<void> | undefined): void {
   pending?.catch(() => undefined);
 }

@@ -3,16 +3,17 @@
  * intact (with the installation's audit key, and against seals kept elsewhere), and what is in it.
  * Reads only; never changes a record (`seal` appends to a file of the user's choosing).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { auditFiles, followLines, parseRecord, readLines, verifyAudit, type SealedHead, type VerifyReport } from '../audit/audit-reader.js';
 import { loadAuditKey } from '../audit/audit-key.js';
 import { createLogger } from '../log.js';
-import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
+import type { StorageMode } from '../store/storage-mode.js';
 import { formatLine, formatTable, parseOutcome, parseSince, recordMatcher, type AuditFilter } from '../audit/audit-query.js';
 import type { AuditRecord } from '../audit/audit-record.js';
 import { AirlockError, ExitCode, quote } from '../errors.js';
 import { auditFileFor } from './audit-options.js';
+import { parseStorage } from './auth-options.js';
 import { parsePositiveInt } from './options.js';
 import type { CommandResult } from './program.js';
 
@@ -22,11 +23,6 @@ interface FileFlag {
 
 interface KeyFlags {
   storage: StorageMode;
-}
-
-function parseStorage(value: string): StorageMode {
-  if (isStorageMode(value)) return value;
-  throw new InvalidArgumentError('use auto, keychain or file.');
 }
 
 /** The installation's audit key, read only (verify never makes one). */

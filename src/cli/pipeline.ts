@@ -102,7 +102,8 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
       const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback));
       return { stages: stage ? [stage] : [], tap: audit?.tapFor(session, inbound, outbound, own ?? principal) };
     },
-    httpRefusal: (messages, caller) => rateLimitRefusal(policy.limiter, messages, caller ? callerFromPrincipal(caller) : fallback),
+    // Every POST of serve comes here: no Caller is built for it without a limit to check.
+    httpRefusal: (messages, caller) => (policy.limiter ? rateLimitRefusal(policy.limiter, messages, caller ? callerFromPrincipal(caller) : fallback) : undefined),
     identityClaims: policy.identityClaims,
     namesPrincipals: policy.namesPrincipals,
     close: async () => audit?.close(),

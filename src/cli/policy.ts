@@ -45,7 +45,7 @@ async function load(file: string, json: boolean): Promise<{ policy?: PolicyDocum
     if (json) out(JSON.stringify({ file, valid: false, issues: result.issues }, null, 2));
     else {
       for (const issue of result.issues) out(`${file}:${issue.line}:${issue.column}: ${issue.message}`);
-      out(`${file}: ${result.issues.length} problem${result.issues.length === 1 ? '' : 's'}${result.issues.length >= 100 ? ' (the first 100)' : ''}`);
+      out(`${file}: ${count(result.issues.length, 'problem')}${result.issues.length >= 100 ? ' (the first 100)' : ''}`);
     }
   }
   return result;

@@ -6,7 +6,7 @@
  * Metadata is shown as it is: names such as `token_endpoint` are not secrets, so the audit log's
  * name heuristics (`redactValue`) are not used here.
  */
-import { isSecretName, METADATA_NAME, REDACTED, redactString } from '../redact.js';
+import { isSecretName, isSecretNonMetadataName, REDACTED, redactString } from '../redact.js';
 
 /** Headers whose value is a credential (RFC 9110 §11.6.2, RFC 6265) beyond what their name says. */
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
@@ -44,10 +44,9 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set([
  * that sounds like one (`api_key`, `secret`, `privateKey`, …) unless it names metadata or the value
  * is a URL (shown, with its own secrets redacted).
  */
-export function isSecretField(name: string, value: string): boolean {
+function isSecretField(name: string, value: string): boolean {
   if (SECRET_FIELDS.has(name)) return true;
-  if (!isSecretName(name) || METADATA_NAME.test(name.toLowerCase())) return false;
-  return !/^https?:\/\//i.test(value);
+  return isSecretNonMetadataName(name) && !/^https?:\/\//i.test(value);
 }
 
 /** A header value as shown: credentials replaced, the auth scheme kept ("Bearer [REDACTED]"). */

@@ -4,7 +4,7 @@
  * logged-in user's token, in `run` the local OS user. A caller nobody identified is anonymous:
  * rules with a `principal` condition never match it, and it shares one rate-limit bucket.
  */
-import type { AuditPrincipal } from '../audit/audit-record.js';
+import type { AuditActor, AuditPrincipal } from '../audit/audit-record.js';
 
 export interface Caller {
   /** Stable per identity: the rate limiter's bucket key. */
@@ -32,8 +32,13 @@ export function localUserCaller(name: string): Caller {
 /** Whoever holds serve's static token: one identity, subject "static-token". */
 export const STATIC_TOKEN_CALLER: Caller = Object.freeze({ key: 'static-token', issuer: 'static-token', subject: 'static-token', scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false });
 
+/** How the policy names an actor of the delegation chain: its `sub`, else its client id. */
+function actorName(actor: AuditActor): string {
+  return actor.subject ?? actor.clientId ?? '';
+}
+
 export function callerFromPrincipal(principal: AuditPrincipal): Caller {
-  const actors = principal.actors?.map((a) => a.subject ?? a.clientId ?? '') ?? NONE;
+  const actors = principal.actors?.map(actorName) ?? NONE;
   return {
     key: `${principal.issuer}\n${principal.subject ?? principal.clientId}`,
     issuer: principal.issuer,
@@ -68,8 +73,11 @@ export function callerSource(principal: (() => AuditPrincipal | null | undefined
   };
 }
 
+function same(x: readonly string[] | undefined, y: readonly string[] | undefined): boolean {
+  return x === y || (x !== undefined && y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]));
+}
+
 function samePrincipal(a: AuditPrincipal, b: AuditPrincipal): boolean {
-  const same = (x: readonly string[] | undefined, y: readonly string[] | undefined): boolean => x === y || (x !== undefined && y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]));
   return (
     a.issuer === b.issuer &&
     a.subject === b.subject &&
@@ -77,8 +85,15 @@ function samePrincipal(a: AuditPrincipal, b: AuditPrincipal): boolean {
     same(a.scopes, b.scopes) &&
     same(a.groups, b.groups) &&
     same(a.roles, b.roles) &&
-    same(a.actors?.map((x) => x.subject ?? x.clientId ?? ''), b.actors?.map((x) => x.subject ?? x.clientId ?? ''))
+    sameActors(a.actors, b.actors)
   );
+}
+
+/** Whether two delegation chains name the same actors (no arrays made: serve asks per request). */
+function sameActors(x: readonly AuditActor[] | undefined, y: readonly AuditActor[] | undefined): boolean {
+  if (x === y) return true;
+  if ((x?.length ?? 0) !== (y?.length ?? 0)) return false;
+  return x === undefined || x.every((actor, i) => actorName(actor) === actorName(y![i]!));
 }
 
 /** "subject \"alice\" (groups: support)", for refusals and `policy explain`. */

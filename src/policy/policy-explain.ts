@@ -64,7 +64,7 @@ export function explainCall(policy: PolicyDocument, input: ExplainInput): Explan
   const rateLimits = limiter.applicable(caller, tool).map((r) => ({ id: r.id, limit: r.limit, window: r.window, per: r.per, burst: r.burst }));
   const base = { tool, caller: describeCaller(caller), annotations, labels, labelSource: source, rules: traces, flows, rateLimits };
 
-  const flat = new ToolPolicy(policy.tools).refusal(tool, input.annotations.readOnlyHint === true ? true : undefined);
+  const flat = new ToolPolicy(policy.tools).refusal(tool, input.annotations.readOnlyHint);
   if (flat !== undefined) return { ...base, verdict: 'deny', decidedBy: { kind: 'flat' }, reason: flat };
   const decision = rules.decide(context);
   if (!decision.allowed) {

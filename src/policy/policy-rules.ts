@@ -99,15 +99,6 @@ export class AccessRules {
     this.allows = this.rules.filter((r) => r.rule.effect === 'allow');
   }
 
-  get active(): boolean {
-    return this.rules.length > 0;
-  }
-
-  /** Whether any rule looks at the caller's groups or roles (serve and connect then read those claims). */
-  get usesIdentityClaims(): boolean {
-    return this.rules.some((r) => r.principal?.groups !== undefined || r.principal?.roles !== undefined);
-  }
-
   decide(call: CallContext): Decision {
     for (const compiled of this.denies) {
       if (mismatch(compiled, call) === undefined) {

@@ -68,7 +68,7 @@ export class PolicyStage implements Stage {
     const id = message.id as RequestId;
     const { legacy, rules, limiter } = this.options;
     const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
-    const flat = legacy?.refusal(tool, annotations.readOnlyHint === true ? true : undefined);
+    const flat = legacy?.refusal(tool, annotations.readOnlyHint);
     if (flat !== undefined) return denied(id, tool, flat, undefined);
     const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
     const caller = this.options.caller();
@@ -94,20 +94,21 @@ export class PolicyStage implements Stage {
     const tools = result.tools as Tool[];
     for (const tool of tools) if (typeof tool?.name === 'string') this.learn(tool);
     this.decisions.clear(); // annotations may have changed
-    const visible = tools.filter((tool) => typeof tool?.name !== 'string' || this.visible(tool.name));
+    const caller = this.options.caller();
+    const visible = tools.filter((tool) => typeof tool?.name !== 'string' || this.visible(tool.name, caller));
     if (visible.length === tools.length) return undefined;
     // A new object: the original text must not be forwarded for a changed message.
     return { ...message, result: { ...result, tools: visible } } as JSONRPCMessage;
   }
 
   /** Whether this session's caller may call `tool` at all (flow rules and limits aside). */
-  private visible(tool: string): boolean {
+  private visible(tool: string, caller: Caller): boolean {
     const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
-    if (this.options.legacy?.refusal(tool, annotations.readOnlyHint === true ? true : undefined) !== undefined) return false;
+    if (this.options.legacy?.refusal(tool, annotations.readOnlyHint) !== undefined) return false;
     const rules = this.options.rules;
     if (!rules) return true;
     const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
-    return this.decide(rules, tool, annotations, labels, this.options.caller()).allowed;
+    return this.decide(rules, tool, annotations, labels, caller).allowed;
   }
 
   private decide(rules: AccessRules, tool: string, annotations: ToolAnnotations, labels: readonly string[], caller: Caller): Decision {

@@ -89,13 +89,9 @@ export class RateLimiter {
     this.maxBuckets = options.maxBuckets ?? 10_000;
   }
 
-  get active(): boolean {
-    return this.limits.length > 0;
-  }
-
   /** The limits that apply to this call. */
   applicable(caller: Caller, tool: string): RateLimitRule[] {
-    return this.limits.filter((l) => l.tools.test(tool) && (l.principal === undefined || principalMismatch(l.principal, caller) === undefined)).map((l) => l.rule);
+    return this.limits.filter((l) => applies(l, caller, tool)).map((l) => l.rule);
   }
 
   /**
@@ -106,7 +102,7 @@ export class RateLimiter {
     const now = this.now();
     const keys: Array<[CompiledLimit, string]> = [];
     for (const limit of this.limits) {
-      if (!limit.tools.test(tool) || (limit.principal !== undefined && principalMismatch(limit.principal, caller) !== undefined)) continue;
+      if (!applies(limit, caller, tool)) continue;
       const key = bucketKey(limit.rule, caller, tool);
       // A caller without a bucket yet has a full one.
       const wait = this.buckets.get(key)?.waitFor(1, now) ?? 0;
@@ -131,6 +127,10 @@ export class RateLimiter {
     for (const [key, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(key);
     while (this.buckets.size >= this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!);
   }
+}
+
+function applies(limit: CompiledLimit, caller: Caller, tool: string): boolean {
+  return limit.tools.test(tool) && (limit.principal === undefined || principalMismatch(limit.principal, caller) === undefined);
 }
 
 /** Tokens per millisecond. */

@@ -30,7 +30,12 @@ describe('callerSource', () => {
     expect(widened).not.toBe(first);
     expect(widened.scopes).toEqual(['mcp:read', 'mcp:write']);
     principal = { ...alice, scopes: ['mcp:read', 'mcp:write'], actors: [{ subject: 'agent-8' }] };
-    expect(source().actors).toEqual(['agent-8']);
+    const delegated = source();
+    expect(delegated.actors).toEqual(['agent-8']);
+    principal = { ...alice, scopes: ['mcp:read', 'mcp:write'], actors: [{ subject: 'agent-8', issuer: 'https://other' }] };
+    expect(source()).toBe(delegated); // the same actor, as the policy names it
+    principal = { ...alice, scopes: ['mcp:read', 'mcp:write'], actors: [{ subject: 'agent-9' }] };
+    expect(source().actors).toEqual(['agent-9']);
   });
 });
 

@@ -123,9 +123,4 @@ describe('AccessRules', () => {
       ['agents', 'principal.actor'],
     ]);
   });
-
-  it('knows whether it needs the groups and roles claims', () => {
-    expect(rules.usesIdentityClaims).toBe(true);
-    expect(rulesOf([{ effect: 'allow', principal: { subject: 'x' } }]).usesIdentityClaims).toBe(false);
-  });
 });

@@ -113,6 +113,11 @@ describe('PolicyStage', () => {
     expect(call(stage, 'read_ticket')).toBe('forwarded'); // no list yet: read_ticket reads as external-communication
     expect(call(stage, 'fetch_url')).toBe('forwarded');
     expect(call(stage, 'send_email')).toBe('forwarded'); // nothing private-data or untrusted-content was seen
+    // And a tool never listed is external-communication: refused after a private read and an open-world one.
+    const listed = stageFor(() => support);
+    list(listed);
+    expect([call(listed, 'read_ticket'), call(listed, 'fetch_url')]).toEqual(['forwarded', 'forwarded']);
+    expect(call(listed, 'send_sms')).toMatchObject({ code: -32000, data: { airlock: 'AIRLOCK_FLOW_DENIED', tool: 'send_sms', rule: 'no-exfiltration' } });
   });
 
   it('rate limits count forwarded calls only, shared by the sessions of the process', () => {
