@@ -18,7 +18,7 @@ import type { ClientRecord } from '../store/grant-store.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { startCallbackServer } from './callback-server.js';
 import { secretAuthMethod } from './client-registration.js';
-import { formEncode, oauthConfiguration, tokenRequestError } from './oauth-client.js';
+import { basicAuthorization, oauthConfiguration, tokenRequestError } from './oauth-client.js';
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
@@ -87,7 +87,7 @@ export async function requestIdJag(request: IdJagRequest): Promise<string> {
   if (scope) body.set('scope', scope);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (idp.clientSecret !== undefined) {
-    headers['authorization'] = `Basic ${Buffer.from(`${formEncode(idp.clientId)}:${formEncode(idp.clientSecret)}`, 'utf8').toString('base64')}`;
+    headers['authorization'] = basicAuthorization(idp.clientId, idp.clientSecret);
   } else {
     body.set('client_id', idp.clientId);
   }
