@@ -11,6 +11,7 @@
  * other grant's.
  */
 import { genericGrantRequest, type Configuration, type TokenEndpointResponse } from 'openid-client';
+import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from './metadata-fetch.js';
@@ -139,12 +140,8 @@ const ID_TOKEN_MARGIN_S = 60;
 
 /** When an ID token is still good for another exchange: its `exp`, read without verification (the IdP checks it). */
 export function idTokenUsable(idToken: string, nowMs: number): boolean {
-  try {
-    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof payload.exp === 'number' && payload.exp - ID_TOKEN_MARGIN_S > nowMs / 1000;
-  } catch {
-    return false;
-  }
+  const exp = jwtClaims(idToken)?.['exp'];
+  return typeof exp === 'number' && exp - ID_TOKEN_MARGIN_S > nowMs / 1000;
 }
 
 export interface IdentityProviderLogin {
