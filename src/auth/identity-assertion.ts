@@ -22,9 +22,9 @@ import { secretAuthMethod } from './client-registration.js';
 import { basicAuthorization, oauthConfiguration, tokenRequestError } from './oauth-client.js';
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
+import { TOKEN_EXCHANGE_GRANT } from './token-exchange.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
