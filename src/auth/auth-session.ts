@@ -444,9 +444,10 @@ export class AuthSession {
       });
       this.lastRequested = selected;
       const stored = await this.store.loadClient(target.issuer);
-      const { response, client } = await this.runGrant(target, selected).catch(async (error: unknown) => {
+      const { response, client } = await this.runGrant(target, selected, stored).catch(async (error: unknown) => {
         if (!(await this.dropStaleRegistration(error, stored))) throw legacyRefusal(error, target);
-        return this.runGrant(target, selected);
+        // The stored registration is gone now.
+        return this.runGrant(target, selected, undefined);
       });
       const record = tokenRecordFrom(response, {
         resource: this.resource,
@@ -508,7 +509,8 @@ export class AuthSession {
     return this.idpLogin;
   }
 
-  private async runGrant(target: AuthorizationTarget, scopes: string[]): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
+  /** `stored`: the client the store holds for the issuer (read once by loginLocked). */
+  private async runGrant(target: AuthorizationTarget, scopes: string[], stored: ClientRecord | undefined): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
     const { options } = this;
     const choice: ClientChoice = {};
     if (options.clientId !== undefined) choice.clientId = options.clientId;
@@ -518,7 +520,6 @@ export class AuthSession {
     const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now() };
     const allowHttp = options.allowHttp ?? false;
     const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, this.clientOptions());
-    const stored = await this.store.loadClient(target.issuer);
     const progress = options.onProgress;
     const chosen = (client: ClientRecord): ClientRecord => {
       progress?.(clientProgress(client, stored));
