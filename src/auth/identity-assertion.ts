@@ -10,7 +10,7 @@
  * The ID token and the ID-JAG are never stored or logged; the access token is kept like every
  * other grant's.
  */
-import { genericGrantRequest, type Configuration, type TokenEndpointResponse } from 'openid-client';
+import { genericGrantRequest, type Configuration, type ServerMetadata, type TokenEndpointResponse } from 'openid-client';
 import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -23,7 +23,6 @@ import { basicAuthorization, oauthConfiguration, tokenRequestError } from './oau
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
 import { TOKEN_EXCHANGE_GRANT } from './token-exchange.js';
-import { discoverAuthorizationServer } from './server-metadata.js';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
@@ -47,13 +46,14 @@ export interface IdentityProvider {
 
 export interface IdJagRequest {
   idp: IdentityProvider & { idToken: string };
+  /** The IdP's metadata (discoverAuthorizationServer), fetched once per login by the caller. */
+  idpMetadata: ServerMetadata;
   /** The MCP server's authorization server (its issuer): the ID-JAG's audience. */
   audience: string;
   /** RFC 8707 resource: the MCP server. */
   resource: string;
   scopes: readonly string[];
   fetch: FetchLike;
-  allowHttp: boolean;
   log: Logger;
 }
 
@@ -74,8 +74,7 @@ function idpRefusal(issuer: string, status: number, body: Record<string, unknown
  */
 export async function requestIdJag(request: IdJagRequest): Promise<string> {
   const { idp } = request;
-  const metadata = await discoverAuthorizationServer(idp.issuer, request);
-  const endpoint = metadata.token_endpoint!;
+  const endpoint = request.idpMetadata.token_endpoint!;
   const body = new URLSearchParams({
     grant_type: TOKEN_EXCHANGE_GRANT,
     requested_token_type: ID_JAG_TOKEN_TYPE,
@@ -146,6 +145,8 @@ export function idTokenUsable(idToken: string, nowMs: number): boolean {
 
 export interface IdentityProviderLogin {
   idp: IdentityProvider;
+  /** The IdP's metadata (discoverAuthorizationServer), fetched once per login by the caller. */
+  idpMetadata: ServerMetadata;
   fetch: FetchLike;
   allowHttp: boolean;
   assumeS256: boolean;
@@ -164,8 +165,7 @@ export interface IdentityProviderLogin {
  * authorization server), with airlock's pre-registered client there. Resolves with the ID token.
  */
 export async function loginAtIdentityProvider(options: IdentityProviderLogin): Promise<string> {
-  const { idp, log } = options;
-  const metadata = await discoverAuthorizationServer(idp.issuer, options);
+  const { idp, log, idpMetadata: metadata } = options;
   requireS256(metadata, options.assumeS256, log);
   const client: ClientRecord = { issuer: idp.issuer, clientId: idp.clientId, method: 'pre-registered', registeredAt: 0, tokenEndpointAuthMethod: 'none' };
   if (idp.clientSecret !== undefined) {
