@@ -15,10 +15,9 @@ import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from './metadata-fetch.js';
-import type { ClientRecord } from '../store/grant-store.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { startCallbackServer } from './callback-server.js';
-import { secretAuthMethod } from './client-registration.js';
+import { preRegisteredClient } from './client-registration.js';
 import { basicAuthorization, oauthConfiguration, tokenRequestError } from './oauth-client.js';
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
@@ -167,11 +166,7 @@ export interface IdentityProviderLogin {
 export async function loginAtIdentityProvider(options: IdentityProviderLogin): Promise<string> {
   const { idp, log, idpMetadata: metadata } = options;
   requireS256(metadata, options.assumeS256, log);
-  const client: ClientRecord = { issuer: idp.issuer, clientId: idp.clientId, method: 'pre-registered', registeredAt: 0, tokenEndpointAuthMethod: 'none' };
-  if (idp.clientSecret !== undefined) {
-    client.clientSecret = idp.clientSecret;
-    client.tokenEndpointAuthMethod = secretAuthMethod(metadata);
-  }
+  const client = preRegisteredClient(idp.issuer, idp.clientId, idp.clientSecret === undefined ? {} : { clientSecret: idp.clientSecret }, metadata, 0);
   const callback = await startCallbackServer({ host: options.callbackHost, port: options.callbackPort, log });
   try {
     log.info(`logging in at the identity provider ${quote(idp.issuer)} for cross-app access`);
