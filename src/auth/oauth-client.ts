@@ -34,7 +34,7 @@ const REQUEST_TIMEOUT_S = 30;
  * (`pre-registered-client` becomes `pre%2Dregistered%2Dclient`), which many authorization servers,
  * which compare the id without decoding it, refuse.
  */
-export function clientSecretBasic(clientSecret: string): ClientAuth {
+function clientSecretBasic(clientSecret: string): ClientAuth {
   return (_as, client, _body, headers) => {
     headers.set('authorization', basicAuthorization(client.client_id, clientSecret));
   };
