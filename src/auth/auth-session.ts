@@ -6,7 +6,7 @@
  * never handed out for another. Logins and refreshes hold the store's lock for the resource, and
  * re-read the store once they have it: another process may have finished meanwhile.
  */
-import type { TokenEndpointResponse } from 'openid-client';
+import type { ServerMetadata, TokenEndpointResponse } from 'openid-client';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authLockName, authLockWaitMs, DEFAULT_AUTH_TIMEOUT_MS, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
@@ -25,6 +25,7 @@ import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './o
 import type { ClientSigningKey } from './client-signing-key.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
+import { discoverAuthorizationServer } from './server-metadata.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
 import { isUnexpired, needsRefresh, tokenRecordFrom } from './token-response.js';
 import { bearerChallenge, type BearerChallenge } from './www-authenticate.js';
@@ -444,9 +445,10 @@ export class AuthSession {
       });
       this.lastRequested = selected;
       const stored = await this.store.loadClient(target.issuer);
-      const { response, client } = await this.runGrant(target, selected).catch(async (error: unknown) => {
+      const { response, client } = await this.runGrant(target, selected, stored).catch(async (error: unknown) => {
         if (!(await this.dropStaleRegistration(error, stored))) throw legacyRefusal(error, target);
-        return this.runGrant(target, selected);
+        // The stored registration is gone now.
+        return this.runGrant(target, selected, undefined);
       });
       const record = tokenRecordFrom(response, {
         resource: this.resource,
@@ -487,13 +489,14 @@ export class AuthSession {
    * at the IdP that airlock runs itself (authorization code, PKCE S256, scope openid, no resource),
    * kept in memory only and reused until shortly before it expires.
    */
-  private async idpIdToken(idp: IdentityProvider): Promise<string> {
+  private async idpIdToken(idp: IdentityProvider, idpMetadata: ServerMetadata): Promise<string> {
     if (idp.idToken !== undefined) return idp.idToken;
     if (this.idpLogin && idTokenUsable(this.idpLogin, this.now())) return this.idpLogin;
     const { options } = this;
     const progress = options.onProgress;
     this.idpLogin = await loginAtIdentityProvider({
       idp,
+      idpMetadata,
       fetch: this.fetch,
       allowHttp: options.allowHttp ?? false,
       assumeS256: options.assumeS256 ?? false,
@@ -508,7 +511,8 @@ export class AuthSession {
     return this.idpLogin;
   }
 
-  private async runGrant(target: AuthorizationTarget, scopes: string[]): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
+  /** `stored`: the client the store holds for the issuer (read once by loginLocked). */
+  private async runGrant(target: AuthorizationTarget, scopes: string[], stored: ClientRecord | undefined): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
     const { options } = this;
     const choice: ClientChoice = {};
     if (options.clientId !== undefined) choice.clientId = options.clientId;
@@ -518,7 +522,6 @@ export class AuthSession {
     const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now() };
     const allowHttp = options.allowHttp ?? false;
     const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, this.clientOptions());
-    const stored = await this.store.loadClient(target.issuer);
     const progress = options.onProgress;
     const chosen = (client: ClientRecord): ClientRecord => {
       progress?.(clientProgress(client, stored));
@@ -549,9 +552,11 @@ export class AuthSession {
         const client = await resolveClient(base);
         requireClientSecret(client);
         chosen(client);
-        const idToken = await this.idpIdToken(idp);
+        // The IdP's metadata, once for both its login (when needed) and the exchange.
+        const idpMetadata = await discoverAuthorizationServer(idp.issuer, { fetch: this.fetch, allowHttp, log: this.log });
+        const idToken = await this.idpIdToken(idp, idpMetadata);
         // The ID-JAG always names the resource (the IdP's policy is per resource), even with --omit-resource.
-        const assertion = await requestIdJag({ idp: { ...idp, idToken }, audience: target.issuer, resource: target.resourceIndicator || target.resourceMetadata.resource, scopes, fetch: this.fetch, allowHttp, log: this.log });
+        const assertion = await requestIdJag({ idp: { ...idp, idToken }, idpMetadata, audience: target.issuer, resource: target.resourceIndicator || target.resourceMetadata.resource, scopes, fetch: this.fetch, log: this.log });
         const response = await jwtBearerGrant(configure(client), assertion, scopes, target.resourceIndicator);
         return { response, client };
       }

@@ -15,6 +15,8 @@ export interface ClientCredentialsOptions {
   client: ClientRecord;
   scopes: readonly string[];
   resourceIndicator: string;
+  /** What the request is for, in an error message (default: requesting a token with the client credentials). */
+  what?: string;
 }
 
 /**
@@ -38,6 +40,6 @@ export async function clientCredentialsFlow(options: ClientCredentialsOptions): 
   try {
     return await clientCredentialsGrant(options.config, params);
   } catch (error) {
-    throw tokenRequestError(error, 'requesting a token with the client credentials');
+    throw tokenRequestError(error, options.what ?? 'requesting a token with the client credentials');
   }
 }

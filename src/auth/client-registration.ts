@@ -98,20 +98,29 @@ export function clientApproach(choice: ClientChoice, metadata: ServerMetadata): 
   return endpoint ? { path: 'dynamic', endpoint, declined } : { path: 'none', declined };
 }
 
+/**
+ * The record of a client registered in advance (--client-id): it authenticates with its private
+ * key, else its secret (the method the server prefers), else not at all (a public client).
+ */
+export function preRegisteredClient(issuer: string, clientId: string, choice: Pick<ClientChoice, 'clientSecret' | 'privateKeyJwt'>, metadata: ServerMetadata, now: number): ClientRecord {
+  const record: ClientRecord = { issuer, clientId, method: 'pre-registered', registeredAt: now };
+  if (choice.privateKeyJwt) {
+    record.tokenEndpointAuthMethod = 'private_key_jwt';
+  } else if (choice.clientSecret) {
+    record.clientSecret = choice.clientSecret;
+    record.tokenEndpointAuthMethod = secretAuthMethod(metadata);
+  } else {
+    record.tokenEndpointAuthMethod = 'none';
+  }
+  return record;
+}
+
 /** Pick, reuse or register the client for `issuer`, and save it in the store. */
 export async function resolveClient(options: ResolveClientOptions): Promise<ClientRecord> {
   const { choice, issuer, metadata, store, log, now } = options;
   const approach = clientApproach(choice, metadata);
   if (approach.path === 'pre-registered') {
-    const record: ClientRecord = { issuer, clientId: approach.clientId, method: 'pre-registered', registeredAt: now };
-    if (choice.privateKeyJwt) {
-      record.tokenEndpointAuthMethod = 'private_key_jwt';
-    } else if (choice.clientSecret) {
-      record.clientSecret = choice.clientSecret;
-      record.tokenEndpointAuthMethod = secretAuthMethod(metadata);
-    } else {
-      record.tokenEndpointAuthMethod = 'none';
-    }
+    const record = preRegisteredClient(issuer, approach.clientId, choice, metadata, now);
     if (options.redirectUri) record.redirectUri = options.redirectUri;
     await store.saveClient(record);
     return record;

@@ -10,23 +10,22 @@
  * The ID token and the ID-JAG are never stored or logged; the access token is kept like every
  * other grant's.
  */
-import { genericGrantRequest, type Configuration, type TokenEndpointResponse } from 'openid-client';
+import { genericGrantRequest, type Configuration, type ServerMetadata, type TokenEndpointResponse } from 'openid-client';
+import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from './metadata-fetch.js';
-import type { ClientRecord } from '../store/grant-store.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { startCallbackServer } from './callback-server.js';
-import { secretAuthMethod } from './client-registration.js';
-import { formEncode, oauthConfiguration, tokenRequestError } from './oauth-client.js';
+import { preRegisteredClient } from './client-registration.js';
+import { basicAuthorization, oauthConfiguration, tokenRequestError } from './oauth-client.js';
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
-import { discoverAuthorizationServer } from './server-metadata.js';
+import { TOKEN_EXCHANGE_GRANT } from './token-exchange.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
-export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -46,13 +45,14 @@ export interface IdentityProvider {
 
 export interface IdJagRequest {
   idp: IdentityProvider & { idToken: string };
+  /** The IdP's metadata (discoverAuthorizationServer), fetched once per login by the caller. */
+  idpMetadata: ServerMetadata;
   /** The MCP server's authorization server (its issuer): the ID-JAG's audience. */
   audience: string;
   /** RFC 8707 resource: the MCP server. */
   resource: string;
   scopes: readonly string[];
   fetch: FetchLike;
-  allowHttp: boolean;
   log: Logger;
 }
 
@@ -73,8 +73,7 @@ function idpRefusal(issuer: string, status: number, body: Record<string, unknown
  */
 export async function requestIdJag(request: IdJagRequest): Promise<string> {
   const { idp } = request;
-  const metadata = await discoverAuthorizationServer(idp.issuer, request);
-  const endpoint = metadata.token_endpoint!;
+  const endpoint = request.idpMetadata.token_endpoint!;
   const body = new URLSearchParams({
     grant_type: TOKEN_EXCHANGE_GRANT,
     requested_token_type: ID_JAG_TOKEN_TYPE,
@@ -87,7 +86,7 @@ export async function requestIdJag(request: IdJagRequest): Promise<string> {
   if (scope) body.set('scope', scope);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (idp.clientSecret !== undefined) {
-    headers['authorization'] = `Basic ${Buffer.from(`${formEncode(idp.clientId)}:${formEncode(idp.clientSecret)}`, 'utf8').toString('base64')}`;
+    headers['authorization'] = basicAuthorization(idp.clientId, idp.clientSecret);
   } else {
     body.set('client_id', idp.clientId);
   }
@@ -139,16 +138,14 @@ const ID_TOKEN_MARGIN_S = 60;
 
 /** When an ID token is still good for another exchange: its `exp`, read without verification (the IdP checks it). */
 export function idTokenUsable(idToken: string, nowMs: number): boolean {
-  try {
-    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof payload.exp === 'number' && payload.exp - ID_TOKEN_MARGIN_S > nowMs / 1000;
-  } catch {
-    return false;
-  }
+  const exp = jwtClaims(idToken)?.['exp'];
+  return typeof exp === 'number' && exp - ID_TOKEN_MARGIN_S > nowMs / 1000;
 }
 
 export interface IdentityProviderLogin {
   idp: IdentityProvider;
+  /** The IdP's metadata (discoverAuthorizationServer), fetched once per login by the caller. */
+  idpMetadata: ServerMetadata;
   fetch: FetchLike;
   allowHttp: boolean;
   assumeS256: boolean;
@@ -167,14 +164,9 @@ export interface IdentityProviderLogin {
  * authorization server), with airlock's pre-registered client there. Resolves with the ID token.
  */
 export async function loginAtIdentityProvider(options: IdentityProviderLogin): Promise<string> {
-  const { idp, log } = options;
-  const metadata = await discoverAuthorizationServer(idp.issuer, options);
+  const { idp, log, idpMetadata: metadata } = options;
   requireS256(metadata, options.assumeS256, log);
-  const client: ClientRecord = { issuer: idp.issuer, clientId: idp.clientId, method: 'pre-registered', registeredAt: 0, tokenEndpointAuthMethod: 'none' };
-  if (idp.clientSecret !== undefined) {
-    client.clientSecret = idp.clientSecret;
-    client.tokenEndpointAuthMethod = secretAuthMethod(metadata);
-  }
+  const client = preRegisteredClient(idp.issuer, idp.clientId, idp.clientSecret === undefined ? {} : { clientSecret: idp.clientSecret }, metadata, 0);
   const callback = await startCallbackServer({ host: options.callbackHost, port: options.callbackPort, log });
   try {
     log.info(`logging in at the identity provider ${quote(idp.issuer)} for cross-app access`);

@@ -34,11 +34,15 @@ const REQUEST_TIMEOUT_S = 30;
  * (`pre-registered-client` becomes `pre%2Dregistered%2Dclient`), which many authorization servers,
  * which compare the id without decoding it, refuse.
  */
-export function clientSecretBasic(clientSecret: string): ClientAuth {
+function clientSecretBasic(clientSecret: string): ClientAuth {
   return (_as, client, _body, headers) => {
-    const credentials = `${formEncode(client.client_id)}:${formEncode(clientSecret)}`;
-    headers.set('authorization', `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`);
+    headers.set('authorization', basicAuthorization(client.client_id, clientSecret));
   };
+}
+
+/** The `Authorization` value of client_secret_basic (see clientSecretBasic), for requests made without openid-client. */
+export function basicAuthorization(clientId: string, clientSecret: string): string {
+  return `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`, 'utf8').toString('base64')}`;
 }
 
 /** One value, form-encoded (RFC 6749 Appendix B). */

@@ -15,12 +15,13 @@
  * airlock in the issued token's `act` claim (§4.1), so the upstream sees who acts for the user.
  */
 import { createHash } from 'node:crypto';
-import { clientCredentialsGrant, genericGrantRequest, type Configuration } from 'openid-client';
+import { genericGrantRequest, type Configuration } from 'openid-client';
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ClientRecord } from '../store/grant-store.js';
 import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import type { TokenSource } from './authorized-requester.js';
+import { clientCredentialsFlow } from './client-credentials.js';
 import { secretAuthMethod } from './client-registration.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, tokenRequestError } from './oauth-client.js';
@@ -61,12 +62,19 @@ interface Exchanged {
   expiresAt: number;
 }
 
+/** The upstream's authorization server, and airlock's client there. */
+interface Prepared {
+  target: AuthorizationTarget;
+  client: ClientRecord;
+  config: Configuration;
+}
+
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
 export class TokenExchanger {
-  private target: Promise<{ target: AuthorizationTarget; config: Configuration }> | undefined;
+  private target: Promise<Prepared> | undefined;
   private readonly cache = new Map<string, Promise<Exchanged>>();
   /** airlock's own token, the actor of delegated exchanges. */
   private actor: Promise<Exchanged> | undefined;
@@ -81,7 +89,7 @@ export class TokenExchanger {
   }
 
   /** The upstream's authorization server, found once: resource metadata, then its metadata. */
-  private prepare(): Promise<{ target: AuthorizationTarget; config: Configuration }> {
+  private prepare(): Promise<Prepared> {
     this.target ??= (async () => {
       const target = await discoverAuthorization({
         serverUrl: this.options.serverUrl.href,
@@ -102,7 +110,7 @@ export class TokenExchanger {
         method: 'pre-registered',
         registeredAt: this.now(),
       };
-      return { target, config: oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp }) };
+      return { target, client, config: oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp }) };
     })();
     // A failed discovery is retried by the next request, not remembered.
     this.target.catch(() => (this.target = undefined));
@@ -141,7 +149,8 @@ export class TokenExchanger {
   }
 
   private async exchange(subjectToken: string): Promise<Exchanged> {
-    const { target, config } = await this.prepare();
+    const prepared = await this.prepare();
+    const { target, config } = prepared;
     const scopes = unionScopes(parseScope(this.options.scope ?? formatScope(target.resourceMetadata.scopesSupported ?? [])), this.extraScopes);
     const params: Record<string, string> = {
       subject_token: subjectToken,
@@ -152,7 +161,7 @@ export class TokenExchanger {
     const scope = formatScope(scopes);
     if (scope) params['scope'] = scope;
     if (this.options.delegate) {
-      params['actor_token'] = (await this.actorToken(target, config)).authorization.slice('Bearer '.length);
+      params['actor_token'] = (await this.actorToken(prepared)).authorization.slice('Bearer '.length);
       params['actor_token_type'] = ACCESS_TOKEN_TYPE;
     }
     const started = this.now();
@@ -172,17 +181,18 @@ export class TokenExchanger {
    * airlock's own access token at the upstream's authorization server (client credentials,
    * RFC 6749 §4.4), the actor of a delegation; kept until shortly before it expires.
    */
-  private async actorToken(target: AuthorizationTarget, config: Configuration): Promise<Exchanged> {
+  private async actorToken({ target, client, config }: Prepared): Promise<Exchanged> {
     const held = await this.actor?.catch(() => undefined);
     if (held && held.expiresAt - RENEW_BEFORE_MS > this.now()) return held;
     const started = this.now();
     const pending = (async () => {
-      let response;
-      try {
-        response = await clientCredentialsGrant(config, { resource: target.resourceIndicator });
-      } catch (error) {
-        throw tokenRequestError(error, `getting airlock's own token at ${quote(target.issuer)} to act as the delegate (RFC 8693 actor_token)`);
-      }
+      const response = await clientCredentialsFlow({
+        config,
+        client,
+        scopes: [],
+        resourceIndicator: target.resourceIndicator,
+        what: `getting airlock's own token at ${quote(target.issuer)} to act as the delegate (RFC 8693 actor_token)`,
+      });
       const record = tokenRecordFrom(response, { resource: target.resourceIndicator, issuer: target.issuer, clientId: this.options.clientId, requestedScopes: [], now: started });
       return { authorization: `Bearer ${record.accessToken}`, expiresAt: record.expiresAt ?? started + DEFAULT_LIFETIME_MS };
     })();

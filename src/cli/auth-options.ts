@@ -284,24 +284,7 @@ export function identityProvider(flags: AuthFlags): IdentityProvider | undefined
 
 /** The client secret from --client-secret-env or --client-secret-file (never from argv). */
 export function clientSecret(flags: AuthFlags): string | undefined {
-  if (flags.clientSecretEnv !== undefined && flags.clientSecretFile !== undefined) {
-    throw new AirlockError('AIRLOCK_USAGE', 'give --client-secret-env or --client-secret-file, not both');
-  }
-  if (flags.clientSecretEnv !== undefined) {
-    const value = process.env[flags.clientSecretEnv];
-    if (!value) throw new AirlockError('AIRLOCK_MISSING_ENV', `--client-secret-env: ${flags.clientSecretEnv} is not set or empty`, { hint: `Set ${flags.clientSecretEnv} in the environment that starts mcp-airlock.` });
-    return value;
-  }
-  if (flags.clientSecretFile !== undefined) {
-    try {
-      const value = readFileSync(flags.clientSecretFile, 'utf8').trim();
-      if (value) return value;
-    } catch (error) {
-      throw new AirlockError('AIRLOCK_HEADER_FILE', `cannot read the client secret file ${quote(flags.clientSecretFile)}: ${describeError(error)}`, { cause: error });
-    }
-    throw new AirlockError('AIRLOCK_HEADER_FILE', `the client secret file ${quote(flags.clientSecretFile)} is empty`);
-  }
-  return undefined;
+  return readSecret(flags.clientSecretEnv, flags.clientSecretFile, '--client-secret');
 }
 
 export interface AuthContext {

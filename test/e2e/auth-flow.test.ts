@@ -591,12 +591,18 @@ describe('cross-app access: an ID-JAG from the IdP (RFC 8693), presented as a JW
     });
     const idpClient = (await registration.json()) as { client_id: string; client_secret: string };
     secrets.add(idpClient.client_secret);
+    const idpMetadataFetches: string[] = [];
     const h = harness(e.f, {
       grant: 'jwt_bearer',
       clientId: e.asClient.clientId,
       clientSecret: e.asClient.clientSecret,
       identityProvider: { issuer: e.idpIssuer, clientId: idpClient.client_id, clientSecret: idpClient.client_secret },
       callbackPort: port,
+      fetch: (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        if (url.startsWith(e.idpIssuer) && url.includes('/.well-known/')) idpMetadataFetches.push(url);
+        return fetch(input, init);
+      },
     }, new HeadlessBrowser({ login: 'erin' }));
     await loginOn401(h, e.f);
     expect(h.urls).toHaveLength(1);
@@ -605,6 +611,9 @@ describe('cross-app access: an ID-JAG from the IdP (RFC 8693), presented as a JW
     expect(new URL(h.urls[0]!).searchParams.has('resource')).toBe(false);
     expect(h.lines.some((l) => l.includes(`logging in at the identity provider "${e.idpIssuer}" for cross-app access`))).toBe(true);
     expect(e.exchanges).toEqual([expect.objectContaining({ client: idpClient.client_id, outcome: 'issued', subject: 'erin' })]);
+    // The IdP's metadata is read once for its login and the exchange together.
+    expect(idpMetadataFetches.length).toBeGreaterThan(0);
+    expect(new Set(idpMetadataFetches).size).toBe(idpMetadataFetches.length);
     const record = h.store.tokens.get(e.f.url)!;
     expect(record.subject).toBe('erin');
     expect((await mcpPost(e.f.url, await h.session.authorization(), initialize)).status).toBe(200);

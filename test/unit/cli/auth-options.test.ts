@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, identityProvider, mcpRemoteAuth, workloadToken, type AuthFlags } from '../../../src/cli/auth-options.js';
+import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, clientSecret, grantOf, identityProvider, mcpRemoteAuth, workloadToken, type AuthFlags } from '../../../src/cli/auth-options.js';
 import { AirlockError } from '../../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-auth-options-'));
@@ -54,6 +54,27 @@ describe('grantOf', () => {
     expect(workloadToken(base)).toBeUndefined();
     expect(refusal(() => workloadToken({ ...base, workloadTokenFile: file })).message).toBe('a workload token was given without --client-id');
     expect(refusal(() => workloadToken({ ...base, clientId: 'w', workloadTokenFile: join(dir, 'missing.jwt') })).message).toMatch(/^cannot read the --workload-token-file ".*missing\.jwt"/);
+  });
+});
+
+describe('clientSecret', () => {
+  it('reads the secret from the variable or the (trimmed) file, never both, never empty', () => {
+    const file = join(dir, 'client.secret');
+    writeFileSync(file, 's3cret\n');
+    expect(clientSecret(base)).toBeUndefined();
+    expect(clientSecret({ ...base, clientSecretFile: file })).toBe('s3cret');
+    process.env['AIRLOCK_TEST_CLIENT_SECRET'] = 'from-env';
+    try {
+      expect(clientSecret({ ...base, clientSecretEnv: 'AIRLOCK_TEST_CLIENT_SECRET' })).toBe('from-env');
+    } finally {
+      delete process.env['AIRLOCK_TEST_CLIENT_SECRET'];
+    }
+    expect(refusal(() => clientSecret({ ...base, clientSecretEnv: 'AIRLOCK_TEST_CLIENT_SECRET' })).message).toBe('--client-secret-env: AIRLOCK_TEST_CLIENT_SECRET is not set or empty');
+    expect(refusal(() => clientSecret({ ...base, clientSecretEnv: 'X', clientSecretFile: file })).message).toBe('give --client-secret-env or --client-secret-file, not both');
+    const empty = join(dir, 'empty.secret');
+    writeFileSync(empty, '  \n');
+    expect(refusal(() => clientSecret({ ...base, clientSecretFile: empty })).code).toBe('AIRLOCK_HEADER_FILE');
+    expect(refusal(() => clientSecret({ ...base, clientSecretFile: join(dir, 'missing.secret') })).code).toBe('AIRLOCK_HEADER_FILE');
   });
 });
 
