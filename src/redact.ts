@@ -127,6 +127,19 @@ export function argumentDigestKey(auditSecret: Buffer): Buffer {
   return createHmac('sha256', auditSecret).update('mcp-airlock audit args digest').digest();
 }
 
+/**
+ * Arguments seen before the audit key had loaded, to digest under it: the audit writer replaces
+ * this with the digest when it seals the record (never written as is).
+ */
+export class PendingDigest {
+  constructor(readonly args: unknown) {}
+
+  /** Never the arguments themselves, should one ever reach JSON.stringify unsealed. */
+  toJSON(): string {
+    return 'digest-pending';
+  }
+}
+
 /** What goes in the record's `args` for this mode; undefined means "leave the member out". */
 export function recordArguments(args: unknown, mode: AuditArgsMode, digestKey?: Buffer): unknown {
   if (mode === 'none' || args === undefined) return undefined;

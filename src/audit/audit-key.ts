@@ -125,7 +125,7 @@ export async function loadAuditKey(options: AuditKeyOptions): Promise<AuditKey |
   if (existing !== undefined && existing !== '') return decodeAuditKey(existing, quote(path), 'file');
   if (options.storage === 'file') return fileKey(path, options.create, log);
 
-  const { probeKeychain } = await import('../store/keychain-probe.js');
+  const { probeKeychain, shortKeychainReason } = await import('../store/keychain-probe.js');
   const probe = await probeKeychain({
     ...(options.service ? { service: options.service } : {}),
     ...(options.env ? { env: options.env } : {}),
@@ -137,7 +137,11 @@ export async function loadAuditKey(options: AuditKeyOptions): Promise<AuditKey |
         hint: 'Unlock or start your keychain, or use --storage file to keep the audit key in a 0600 file.',
       });
     }
-    if (options.create) log.warn(`keychain unavailable (${probe.reason}); keeping the audit key in ${quote(path)} (0600)`);
+    if (options.create) {
+      // Said once: the next start finds the key file first and never asks the keychain again.
+      log.warn(`keychain unavailable (${shortKeychainReason(probe)}): keeping the audit key in ${quote(path)} (0600). Use --storage file to say so.`);
+      log.debug(`keychain probe: ${probe.detail}`);
+    }
     return fileKey(path, options.create, log);
   }
   const { AsyncEntry } = await import('@napi-rs/keyring');

@@ -13,7 +13,7 @@ import type { MessageTap, Side } from '../bridge/stage.js';
 import type { AuditDirection, AuditEvent, AuditOutcome, AuditPrincipal } from './audit-record.js';
 import { FLOW_DENIED, POLICY_DENIED } from '../policy/policy-stage.js';
 import { RATE_LIMITED } from '../policy/rate-limit.js';
-import { recordArguments, redactString, type AuditArgsMode } from '../redact.js';
+import { PendingDigest, recordArguments, redactString, type AuditArgsMode } from '../redact.js';
 
 /** Where the tap's events go (an AuditWriter; a promise in sync mode). */
 export interface AuditSink {
@@ -28,8 +28,12 @@ export interface AuditTapOptions {
   /** "stdio->streamable-http": read when a record is written, since auto mode decides late. */
   transport: () => string;
   args: AuditArgsMode;
-  /** Keys `--audit-args digest` (redact.ts argumentDigestKey); without it, plain SHA-256. */
-  digestKey?: Buffer;
+  /**
+   * Keys `--audit-args digest` (redact.ts argumentDigestKey); without it, plain SHA-256. A function
+   * while the audit key loads: undefined from it means "not yet", and the digest is left to the
+   * writer (PendingDigest), which seals records only once the key is there.
+   */
+  digestKey?: Buffer | (() => Buffer | undefined);
   version: string;
   principal?: () => AuditPrincipal | null | undefined;
 }
@@ -139,9 +143,16 @@ export class AuditTap implements MessageTap {
       method: message.method,
       id: message.id,
       name: targetOf(message.method, params),
-      args: this.options.args === 'none' ? undefined : recordArguments(argumentsOf(message.method, params), this.options.args, this.options.digestKey),
+      args: this.arguments(argumentsOf(message.method, params)),
       bytes: byteLength(message),
     });
+  }
+
+  private arguments(args: unknown): unknown {
+    const { args: mode, digestKey } = this.options;
+    const key = typeof digestKey === 'function' ? digestKey() : digestKey;
+    if (mode === 'digest' && key === undefined && typeof digestKey === 'function' && args !== undefined) return new PendingDigest(args);
+    return recordArguments(args, mode, key);
   }
 
   private answer(calls: Map<RequestId, OpenCall>, message: JSONRPCMessage, byAirlock: boolean): Promise<void> | undefined {

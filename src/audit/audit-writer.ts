@@ -21,6 +21,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import { argumentDigestKey, PendingDigest, recordArguments } from '../redact.js';
 import { GENESIS_HASH, sealRecord, type AuditEvent, type AuditMarker, type ChainKey } from './audit-record.js';
 
 const writeAsync = promisify(write);
@@ -48,8 +49,11 @@ export interface AuditWriterOptions {
   /**
    * The installation's audit key (audit-key.ts): records are sealed with HMAC-SHA256 (format 2)
    * and each rotation leaves an `audit/rotated` marker naming the file before. Without it, format 1.
+   * A promise while the key still loads (a keychain read takes a few hundred milliseconds):
+   * records wait in the buffer until it settles, so traffic never waits for it. If it fails,
+   * nothing more is written and every waiter gets its error.
    */
-  key?: ChainKey;
+  key?: ChainKey | Promise<ChainKey>;
   /** Written in markers' `airlock` member. */
   version?: string;
   /** While records are being lost, repeat the error at most this often (ms). Default 10 s. */
@@ -96,12 +100,34 @@ export class AuditWriter {
   private pendingRotated: string | undefined;
   private readonly writeFn: AuditWriteFn;
   private readonly exitFlush = (): void => this.flushSync();
+  /** The chain key once known, and the argument digest key derived from it. */
+  private key: ChainKey | undefined;
+  private digestKey: Buffer | undefined;
+  /** Set while the key is still loading; writes wait for it. */
+  private keyLoading: Promise<void> | undefined;
+  private keyFailure: unknown;
 
   private constructor(private readonly options: AuditWriterOptions, fd: number) {
     this.fd = fd;
     this.needsNewline = endsTorn(fd);
     this.writeFn = options.writeFn ?? defaultWrite;
+    const { key } = options;
+    if (key instanceof Promise) {
+      this.keyLoading = key.then(
+        (loaded) => this.useKey(loaded),
+        (error: unknown) => {
+          this.keyFailure = error ?? new Error('the audit key could not be loaded');
+        },
+      ).finally(() => {
+        this.keyLoading = undefined;
+      });
+    } else this.useKey(key);
     process.once('exit', this.exitFlush);
+  }
+
+  private useKey(key: ChainKey | undefined): void {
+    this.key = key;
+    this.digestKey = key ? argumentDigestKey(key.secret) : undefined;
   }
 
   /** Open (creating 0700/0600 as needed) the audit file. Fails with a clear error, before any traffic flows. */
@@ -164,6 +190,12 @@ export class AuditWriter {
   /** Last resort on process exit: write what is still buffered, synchronously. */
   flushSync(): void {
     if (this.closed || this.buffer.length === 0) return;
+    if (this.keyLoading || this.keyFailure !== undefined) {
+      // Records cannot be sealed without the key, and unkeyed ones after keyed ones would look forged.
+      const count = this.buffer.length;
+      this.options.log.error(`audit: ${count} record${count === 1 ? ' was' : 's were'} not written: the audit key ${this.keyLoading ? 'was still loading when airlock exited' : 'could not be loaded'}`);
+      return;
+    }
     try {
       const { lines } = this.sealBatch(this.takeEntries());
       writeSync(this.fd, `${this.needsNewline ? '\n' : ''}${lines.join('')}`);
@@ -218,13 +250,20 @@ export class AuditWriter {
   }
 
   private sealOne(entry: Entry): string {
-    const line = `${sealRecord(entry, this.chain, this.seq, this.prev, this.options.key)}\n`;
+    // Arguments that arrived while the key was loading are digested now, under it.
+    if (entry.kind !== 'marker' && entry.args instanceof PendingDigest) entry = { ...entry, args: recordArguments(entry.args.args, 'digest', this.digestKey) };
+    const line = `${sealRecord(entry, this.chain, this.seq, this.prev, this.key)}\n`;
     this.prev = line.slice(-67, -3);
     this.seq += 1;
     return line;
   }
 
   private async writeAll(): Promise<void> {
+    if (this.keyLoading) await this.keyLoading;
+    if (this.keyFailure !== undefined) {
+      this.dropUnsealable();
+      return;
+    }
     while (this.buffer.length > 0) {
       const waiters = this.waiters;
       this.waiters = [];
@@ -235,7 +274,7 @@ export class AuditWriter {
       try {
         const rotated = await this.followRotation(text.length);
         // The new file names the one before it, inside the keyed chain: a whole file removed from the set shows.
-        if (rotated !== undefined && this.options.key) this.pendingRotated = basename(rotated);
+        if (rotated !== undefined && this.key) this.pendingRotated = basename(rotated);
         if (this.pendingRotated !== undefined) {
           const marker = this.sealOne(this.marker('audit/rotated', { file: this.pendingRotated }));
           lines.push(marker);
@@ -268,6 +307,16 @@ export class AuditWriter {
         for (const waiter of waiters) waiter.reject(failure);
       }
     }
+  }
+
+  /** The key could not be loaded: nothing can be sealed, so nothing is written; waiters learn why. */
+  private dropUnsealable(): void {
+    const failure = this.keyFailure;
+    const waiters = this.waiters;
+    this.waiters = [];
+    if (this.buffer.length > 0) this.options.log.debug(`audit: ${this.buffer.length} record(s) dropped: no audit key`);
+    this.buffer = [];
+    for (const waiter of waiters) waiter.reject(failure);
   }
 
   /** Write all of `buffer`, carrying on after short writes; a failure says how much made it (`written`). */

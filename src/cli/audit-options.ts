@@ -9,11 +9,11 @@ import type { AuditPrincipal } from '../audit/audit-record.js';
 import { defaultAuditFile, prepareDefaultDirectory } from '../audit/audit-location.js';
 import { AuditTap } from '../audit/audit-tap.js';
 import { AuditWriter } from '../audit/audit-writer.js';
-import { loadAuditKey } from '../audit/audit-key.js';
+import { loadAuditKey, type AuditKey } from '../audit/audit-key.js';
 import { argumentDigestKey, type AuditArgsMode } from '../redact.js';
 import type { StorageMode } from '../store/storage-mode.js';
 import { transportNameOf } from '../bridge/stage.js';
-import { AirlockError, describeError, quote } from '../errors.js';
+import { AirlockError, describeError, quote, toAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseSize } from './options.js';
 
@@ -60,12 +60,20 @@ export interface AuditContext {
 /** An open audit log: make a tap for each session, close once when the process ends. */
 export interface AuditLog {
   tapFor(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined): AuditTap;
+  /**
+   * Settles only if the audit key cannot be loaded: nothing can be recorded, so the command
+   * must stop with this error (the key loads while traffic already flows, see openAuditLog).
+   */
+  failed: Promise<AirlockError>;
   close(): Promise<void>;
 }
 
 /**
  * Open the audit log the flags ask for (undefined with --no-audit), with the installation's audit
- * key (made on first use; see audit-key.ts). Fails before any traffic flows.
+ * key (made on first use; see audit-key.ts). A bad file or directory fails here, before any
+ * traffic flows. The key loads in the background (a keychain read costs a probe process and a
+ * D-Bus round trip): records wait for it in the writer, so start-up does not; if it cannot be
+ * loaded, `failed` settles and the command stops.
  */
 export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext): Promise<AuditLog | undefined> {
   if (!flags.audit) return undefined;
@@ -80,11 +88,21 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
       });
     }
   }
-  const key = await loadAuditKey({ storage: flags.storage ?? 'auto', log: context.log, create: true });
-  if (!key) throw new AirlockError('AIRLOCK_AUDIT_KEY', 'no audit key could be made');
-  const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log, key, version: context.version });
-  const digestKey = argumentDigestKey(key.secret);
-  context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}, key ${key.id} (${key.backend})`);
+  let loaded: AuditKey | undefined;
+  const keyLoad = loadAuditKey({ storage: flags.storage ?? 'auto', log: context.log, create: true }).then((key) => {
+    if (!key) throw new AirlockError('AIRLOCK_AUDIT_KEY', 'no audit key could be made');
+    loaded = key;
+    context.log.debug(`audit key ${key.id} (${key.backend})`);
+    return key;
+  });
+  const failed = keyLoad.then(
+    () => new Promise<never>(() => undefined),
+    (error: unknown) => toAirlockError(error),
+  );
+  const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log, key: keyLoad, version: context.version });
+  let digestKey: Buffer | undefined;
+  const currentDigestKey = (): Buffer | undefined => (digestKey ??= loaded ? argumentDigestKey(loaded.secret) : undefined);
+  context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}`);
   return {
     tapFor: (session, inbound, outbound, principal) =>
       new AuditTap({
@@ -93,10 +111,11 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
         server: context.server,
         transport: () => `${transportNameOf(inbound)}->${transportNameOf(outbound)}`,
         args: flags.auditArgs,
-        digestKey,
+        digestKey: currentDigestKey,
         version: context.version,
         principal,
       }),
+    failed,
     close: () => writer.close(),
   };
 }

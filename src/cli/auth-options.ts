@@ -322,7 +322,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     throw new AirlockError('AIRLOCK_USAGE', '--client-signing-alg was given without --client-private-key-file', { hint: 'Pass the key file too, or drop --client-signing-alg.' });
   }
   // Opened on first use: a server that needs no login costs no keychain probe and no warning.
-  const store = context.store ?? lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log, warnOnSave: true }));
+  const store = context.store ?? lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log }));
   return new AuthSession({
     serverUrl: serverUrl.href,
     store,

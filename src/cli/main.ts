@@ -5,10 +5,12 @@
 import { CommanderError } from 'commander';
 import { AirlockError, ExitCode, ReportedError, toAirlockError } from '../errors.js';
 import { rewriteCompatArgs } from './compat.js';
+import { installPipeGuard } from './pipe-guard.js';
 import { buildProgram, type CommandResult } from './program.js';
 
 export async function main(argv: string[]): Promise<number> {
   const result: CommandResult = { exitCode: ExitCode.ok };
+  installPipeGuard();
   try {
     const { argv: rewritten } = rewriteCompatArgs(argv);
     const program = buildProgram(result).exitOverride();

@@ -64,6 +64,11 @@ export interface Pipeline {
   identityClaims: IdentityClaimNames | undefined;
   /** Whether the policy has rules or limits for particular callers. */
   namesPrincipals: boolean;
+  /**
+   * Rejects when the command must stop because nothing could be recorded (the audit key could not
+   * be loaded); never settles otherwise. Race it against the command's own end.
+   */
+  failed: Promise<never>;
   /** Flush and close the audit log: call once, after every session has closed. */
   close(): Promise<void>;
 }
@@ -97,6 +102,9 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
   const fallback = context.defaultCaller ?? ANONYMOUS;
   const principal = withClaims(context.principal, context.claims, policy.identityClaims);
   const audit: AuditLog | undefined = await openAuditLog(flags, context);
+  const failed: Promise<never> = audit ? audit.failed.then((failure) => Promise.reject(failure)) : new Promise<never>(() => undefined);
+  // Handled where the command races it; until then it must not count as an unhandled rejection.
+  failed.catch(() => undefined);
   return {
     forSession: ({ session, inbound, outbound, principal: own, caller }) => {
       const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback));
@@ -106,6 +114,7 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
     httpRefusal: (messages, caller) => (policy.limiter ? rateLimitRefusal(policy.limiter, messages, caller ? callerFromPrincipal(caller) : fallback) : undefined),
     identityClaims: policy.identityClaims,
     namesPrincipals: policy.namesPrincipals,
+    failed,
     close: async () => audit?.close(),
   };
 }

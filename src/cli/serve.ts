@@ -183,10 +183,13 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     return await supervise({
       log,
       reaper: context.reaper,
-      done: parentGone(log).then(async () => {
-        await server.close();
-        return ExitCode.ok;
-      }),
+      done: Promise.race([
+        parentGone(log).then(async () => {
+          await server.close();
+          return ExitCode.ok;
+        }),
+        pipeline.failed,
+      ]),
       shutdown: () => server.close(),
       shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
     });

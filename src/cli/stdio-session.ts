@@ -55,7 +55,7 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
     return await supervise({
       log,
       reaper: context.reaper,
-      done,
+      done: Promise.race([done, pipeline.failed]),
       shutdown: () => bridge.close('mcp-airlock was asked to stop', 'airlock'),
       shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
     });

@@ -61,6 +61,18 @@ const done = (result) => process.stdout.write(JSON.stringify(result) + '\\n', ()
 })();
 `;
 
+const SHORT_REASONS: Record<KeychainFailureReason, string> = {
+  'no-secret-service': 'no Secret Service on the D-Bus session bus',
+  locked: 'the keychain is locked',
+  timeout: 'the keychain did not answer',
+  error: 'the keychain failed',
+};
+
+/** A few words for a warning line; the whole `detail` belongs in debug output and in errors. */
+export function shortKeychainReason(result: Exclude<KeychainProbeResult, { ok: true }>): string {
+  return SHORT_REASONS[result.reason];
+}
+
 interface ChildReport {
   stage: string;
   error?: string;

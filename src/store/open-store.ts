@@ -1,17 +1,19 @@
 /**
  * Choose and open the credential store (`--storage auto|keychain|file`):
- * - `auto`: the OS keychain when a probe round trip works, else the file store with one warning;
+ * - `auto`: the OS keychain when a probe round trip works, else the file store, with one short
+ *   warning the first time this installation saves a credential there (never just for reading);
  *   with the keychain, records left in the file store (saved while it was unavailable) are moved
  *   into it when read (migrating-store.ts);
  * - `keychain`: the OS keychain or an AIRLOCK_KEYCHAIN_UNAVAILABLE error, never files;
  * - `file`: the file store, without touching the keychain.
  * Lock files live in the credential directory whichever store is chosen.
  */
+import { readdirSync } from 'node:fs';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createFileGrantStore, lockDirFor, resolveCredentialsDir } from './file-store.js';
 import type { GrantStore } from './grant-store.js';
-import { probeKeychain, type KeychainProbeResult } from './keychain-probe.js';
+import { probeKeychain, shortKeychainReason, type KeychainProbeResult } from './keychain-probe.js';
 import { createKeychainGrantStore } from './keychain-store.js';
 import { withFileMigration } from './migrating-store.js';
 import type { StorageMode } from './storage-mode.js';
@@ -30,8 +32,15 @@ export interface OpenGrantStoreOptions {
   service?: string;
   /** Bound on the keychain probe; default 5 s. */
   probeTimeoutMs?: number;
-  /** auto: say that the file store is the fallback only when a credential is first saved. */
-  warnOnSave?: boolean;
+}
+
+/** Whether credentials were saved to files here before (the fallback warning was given then). */
+function hasSavedFiles(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => /^(tokens|client)-[0-9a-f]{32}\.json$/.test(name));
+  } catch {
+    return false;
+  }
 }
 
 /** Open the store `options.storage` asks for; see the module comment. */
@@ -60,7 +69,15 @@ export async function openGrantStore(options: OpenGrantStoreOptions): Promise<Gr
           : 'Unlock your keychain and retry, or use --storage file to keep credentials in 0600 files.',
     });
   }
-  const warning = `keychain unavailable (${probe.reason}: ${probe.detail}); storing credentials in ${dir} (0600). Use --storage keychain to require it.`;
-  if (!options.warnOnSave) log.warn(warning);
-  return createFileGrantStore({ dir, log, ...(options.warnOnSave ? { onFirstSave: () => log.warn(warning) } : {}) });
+  log.debug(`keychain probe: ${probe.detail}`);
+  const files = createFileGrantStore({
+    dir,
+    log,
+    // One short line, the first time this installation saves a credential to files; after that it is known.
+    onFirstSave: () => {
+      const first = !hasSavedFiles(dir);
+      (first ? log.warn : log.debug).call(log, `keychain unavailable (${shortKeychainReason(probe)}): saving credentials in ${dir} (0600 files). Use --storage file to say so, --storage keychain to require the keychain.`);
+    },
+  });
+  return files;
 }

@@ -55,12 +55,15 @@ export async function silentBus(root: string): Promise<SilentBus> {
 }
 
 /** The one-line warning of `openGrantStore({ storage: 'auto' })` when it falls back to files. */
-export function fallbackWarning(reason: string, detail: string, dir: string): RegExp {
+export function fallbackWarning(reason: string, dir: string): RegExp {
   const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(
-    `^\\[mcp-airlock\\] warn: keychain unavailable \\(${reason}: ${detail}\\); storing credentials in ${literal(dir)} \\(0600\\)\\. Use --storage keychain to require it\\.\\n?$`,
+    `^\\[mcp-airlock\\] warn: keychain unavailable \\(${literal(reason)}\\): saving credentials in ${literal(dir)} \\(0600 files\\)\\. Use --storage file to say so, --storage keychain to require the keychain\\.\\n?$`,
   );
 }
+
+/** The warning lines among captured log lines. */
+export const warnings = (lines: readonly string[]): string[] => lines.filter((line) => line.startsWith('[mcp-airlock] warn:'));
 
 /** What a call in the fixture gave: a value or an error's visible fields. */
 export interface Captured {

@@ -16,6 +16,8 @@ import { AuditWriter } from '../../../src/audit/audit-writer.js';
 import { auditKeyId } from '../../../src/audit/audit-key.js';
 import { createLogger } from '../../../src/log.js';
 import { auditEvent } from '../../helpers/audit-events.js';
+import { AuditTap } from '../../../src/audit/audit-tap.js';
+import { argumentDigestKey, recordArguments } from '../../../src/redact.js';
 
 let dir: string;
 let live: string;
@@ -192,5 +194,34 @@ describe('seals', () => {
     expect((await verifyAudit([live], { key, seals })).problems.map((p) => p.message)).toEqual([
       `chain ${head.chain} was sealed at record 2 but ends at record 1: records were removed from its end`,
     ]);
+  });
+});
+
+describe('a key that is still loading (start-up does not wait for the keychain)', () => {
+  it('holds records until the key arrives, then seals them keyed, with arguments digested under it', async () => {
+    let arrive: (value: ChainKey) => void = () => undefined;
+    const loading = new Promise<ChainKey>((resolve) => (arrive = resolve));
+    const writer = AuditWriter.open({ file: live, maxBytes: 0, sync: false, log: createLogger('silent'), key: loading, version: 'test' });
+    const tap = new AuditTap({ sink: writer, session: 's', server: 'srv', transport: () => 'stdio->stdio', args: 'digest', digestKey: () => undefined, version: 'test' });
+    tap.fromClient({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lookup', arguments: { code: '123456' } } });
+    await tap.sending({ jsonrpc: '2.0', id: 1, result: { content: [] } }, 'client', false);
+    const flushing = writer.flush();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(readFileSync(live, 'utf8')).toBe('');
+    arrive(key);
+    await flushing;
+    await writer.close();
+    const [record] = recordsOf(live);
+    expect(record).toMatchObject({ v: 2, key: key.id, name: 'lookup', args: recordArguments({ code: '123456' }, 'digest', argumentDigestKey(secret)) });
+    expect(readFileSync(live, 'utf8')).not.toContain('123456');
+    expect(await verifyAudit([live], { key })).toMatchObject({ records: 1, problems: [] });
+  });
+
+  it('writes nothing when the key cannot be loaded, and a synced record learns why', async () => {
+    const failure = new Error('keychain unavailable for the audit key (locked)');
+    const writer = AuditWriter.open({ file: live, maxBytes: 0, sync: true, log: createLogger('silent'), key: Promise.reject(failure), version: 'test' });
+    await expect(writer.append(call('delete_file'))).rejects.toBe(failure);
+    await writer.close();
+    expect(readFileSync(live, 'utf8')).toBe('');
   });
 });
