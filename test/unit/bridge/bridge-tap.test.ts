@@ -13,7 +13,9 @@ import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
 import type { MessageTap, Side, Stage } from '../../../src/bridge/stage.js';
 import { AirlockError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
-import { ToolPolicy } from '../../../src/policy/tool-policy.js';
+import { ANONYMOUS } from '../../../src/policy/caller.js';
+import { emptyPolicy } from '../../../src/policy/policy-document.js';
+import { compilePolicy } from '../../../src/policy/policy-stage.js';
 
 interface Deferred {
   promise: Promise<void>;
@@ -295,7 +297,7 @@ describe('Bridge with the audit tap and a synced audit log', () => {
     const file = join(dir, 'audit.jsonl');
     const writer = AuditWriter.open({ file, maxBytes: 0, sync: true, log: createLogger('silent') });
     const tap = new AuditTap({ sink: writer, session: 'sess', server: 'test-server', transport: () => 'memory->memory', args: 'digest', version: 'test' });
-    const policy = new ToolPolicy({ allow: [], deny: ['delete_*'], readOnly: false });
+    const policy = compilePolicy({ ...emptyPolicy(), tools: { allow: [], deny: ['delete_*'], readOnly: false } }).stageFor(() => ANONYMOUS)!;
     const h = await bridged(tap, [policy]);
     const recordsOnDisk = () =>
       readFileSync(file, 'utf8')

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
 import { messageText, rememberText } from '../../../src/bridge/message-text.js';
+import { ANONYMOUS } from '../../../src/policy/caller.js';
+import { emptyPolicy } from '../../../src/policy/policy-document.js';
+import { compilePolicy, type PolicyStage } from '../../../src/policy/policy-stage.js';
 import { globToRegExp, ToolPolicy } from '../../../src/policy/tool-policy.js';
 
 const policy = (allow: string[] = [], deny: string[] = [], readOnly = false) => new ToolPolicy({ allow, deny, readOnly });
+/** The flat flags as the bridge runs them: the policy stage of a policy with no file. */
+const stage = (allow: string[] = [], deny: string[] = [], readOnly = false): PolicyStage =>
+  compilePolicy({ ...emptyPolicy(), tools: { allow, deny, readOnly } }).stageFor(() => ANONYMOUS)!;
 const call = (name: string, id = 1) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }) as JSONRPCMessage;
 const listResult = (tools: Array<{ name: string; annotations?: { readOnlyHint?: boolean } }>) =>
   ({ jsonrpc: '2.0', id: 9, result: { tools, nextCursor: 'c2' } }) as JSONRPCMessage;
@@ -32,25 +38,28 @@ describe('ToolPolicy', () => {
   it('is inactive without rules, so the bridge can skip it', () => {
     expect(policy().active).toBe(false);
     expect(policy([], [], true).active).toBe(true);
+    expect(compilePolicy(emptyPolicy()).stageFor(() => ANONYMOUS)).toBeUndefined();
   });
+});
 
+describe('the flat flags as a bridge stage', () => {
   it('filters tools/list into a new message and keeps the rest of the result', () => {
     const original = listResult([{ name: 'read_file' }, { name: 'delete_file' }]);
     rememberText(original, JSON.stringify(original));
-    const filtered = policy([], ['delete_*']).fromServer(original, listed)!;
+    const filtered = stage([], ['delete_*']).fromServer(original, listed)!;
     expect(filtered).toEqual({ jsonrpc: '2.0', id: 9, result: { tools: [{ name: 'read_file' }], nextCursor: 'c2' } });
     expect(messageText(filtered)).not.toContain('delete_file'); // the original text is not reused
     expect((original as { result: { tools: unknown[] } }).result.tools).toHaveLength(2); // not mutated
   });
 
   it('leaves responses to other methods, and lists it does not change, alone', () => {
-    const p = policy([], ['x']);
+    const p = stage([], ['x']);
     expect(p.fromServer(listResult([{ name: 'x' }]), { method: 'resources/list' })).toBeUndefined();
     expect(p.fromServer(listResult([{ name: 'y' }]), listed)).toBeUndefined();
   });
 
   it('answers a call to a denied tool itself, with the rule, code -32602 and a stable data code', () => {
-    const verdict = policy([], ['delete_*']).fromClient(call('delete_file', 42));
+    const verdict = stage([], ['delete_*']).fromClient(call('delete_file', 42));
     expect(verdict?.reply).toEqual({
       jsonrpc: '2.0',
       id: 42,
@@ -60,12 +69,12 @@ describe('ToolPolicy', () => {
         data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'delete_file' },
       },
     });
-    expect(policy([], ['delete_*']).fromClient(call('read_file'))).toBeUndefined();
-    expect(policy([], ['x']).fromClient({ jsonrpc: '2.0', id: 1, method: 'tools/list' } as JSONRPCMessage)).toBeUndefined();
+    expect(stage([], ['delete_*']).fromClient(call('read_file'))).toBeUndefined();
+    expect(stage([], ['x']).fromClient({ jsonrpc: '2.0', id: 1, method: 'tools/list' } as JSONRPCMessage)).toBeUndefined();
   });
 
   it('--read-only: keeps only tools marked readOnlyHint, and allows calls only to those it has seen listed', () => {
-    const p = policy([], [], true);
+    const p = stage([], [], true);
     expect(p.fromClient(call('echo'))?.reply).toMatchObject({ error: { message: expect.stringContaining('--read-only, and no tools/list from the server marked it readOnlyHint') } });
     const filtered = p.fromServer(listResult([{ name: 'echo', annotations: { readOnlyHint: true } }, { name: 'rm', annotations: { readOnlyHint: false } }, { name: 'plain' }]), listed)!;
     expect((filtered as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name)).toEqual(['echo']);
