@@ -36,6 +36,11 @@ export interface AuditTapOptions {
   digestKey?: Buffer | (() => Buffer | undefined);
   version: string;
   principal?: () => AuditPrincipal | null | undefined;
+  /**
+   * The id the client itself gave a request, when the inbound side renumbers them (a 2026 lane
+   * of serve carries many callers on one connection): the record shows the caller's id.
+   */
+  clientIdOf?: (id: RequestId) => RequestId | undefined;
 }
 
 interface OpenCall {
@@ -43,7 +48,10 @@ interface OpenCall {
   time: string;
   started: number;
   method: string;
+  /** The id the calls map knows it by (the bridge's view). */
   id: RequestId;
+  /** The id the record shows: the caller's own. */
+  recordId: RequestId;
   name: string | undefined;
   args: unknown;
   bytes: number;
@@ -142,6 +150,7 @@ export class AuditTap implements MessageTap {
       started: performance.now(),
       method: message.method,
       id: message.id,
+      recordId: (direction === 'client->server' ? this.options.clientIdOf?.(message.id) : undefined) ?? message.id,
       name: targetOf(message.method, params),
       args: this.arguments(argumentsOf(message.method, params)),
       bytes: byteLength(message),
@@ -215,7 +224,7 @@ export class AuditTap implements MessageTap {
       direction: call.direction,
       kind: 'request',
       method: call.method,
-      id: call.id,
+      id: call.recordId,
       name: call.name,
       args: call.args,
       outcome,

@@ -6,6 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { dirname } from 'node:path';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
+import type { RequestId } from '../bridge/json-rpc.js';
 import { defaultAuditFile, prepareDefaultDirectory } from '../audit/audit-location.js';
 import { AuditTap } from '../audit/audit-tap.js';
 import { AuditWriter } from '../audit/audit-writer.js';
@@ -68,6 +69,12 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
+/** A transport that renumbers its callers' requests (serve's 2026 lane) tells the audit tap their own ids. */
+function callerIds(inbound: Transport): ((id: RequestId) => RequestId | undefined) | undefined {
+  const lane = inbound as Transport & { callerIdOf?: (id: RequestId) => RequestId | undefined };
+  return lane.callerIdOf ? (id) => lane.callerIdOf!(id) : undefined;
+}
+
 /**
  * Open the audit log the flags ask for (undefined with --no-audit), with the installation's audit
  * key (made on first use; see audit-key.ts). A bad file or directory fails here, before any
@@ -114,6 +121,7 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
         digestKey: currentDigestKey,
         version: context.version,
         principal,
+        clientIdOf: callerIds(inbound),
       }),
     failed,
     close: () => writer.close(),

@@ -120,6 +120,11 @@ export class ModernHttpLane implements Transport {
 
   async start(): Promise<void> {}
 
+  /** The id the caller gave a request the lane renumbered (for its audit record); undefined when none is open. */
+  callerIdOf(laneId: RequestId): RequestId | undefined {
+    return this.calls.get(Number(laneId))?.callerId;
+  }
+
   /** One POST, already authenticated, parsed and validated: a request or a notification. */
   handlePost(req: IncomingMessage, res: ServerResponse, message: JSONRPCMessage): void {
     this.lastActive = Date.now();

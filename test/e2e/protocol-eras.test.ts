@@ -250,6 +250,11 @@ describe('2026-07-28 on both ends: passed through', () => {
     await expect.poll(async () => (await records()).find((r) => r.name === 'slow')?.outcome, { timeout: 5000 }).toBe('cancelled');
     const next = await modernPost(mcp, { id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'still here' }, _meta: envelope() } });
     expect(next.body).toMatchObject({ id: 2, result: { content: [{ text: 'still here' }] } });
+    // The records show the ids the caller gave, not the lane's own numbering.
+    await expect.poll(async () => (await records()).filter((r) => r.name === 'slow' || r.name === 'echo').map((r) => [r.name, (r as { id?: unknown }).id]), { timeout: 5000 }).toEqual([
+      ['slow', 'long'],
+      ['echo', 2],
+    ]);
   });
 
   it('tool policy: 2026 callers see and call only what the policy allows, as 2025 callers do', async () => {
