@@ -9,6 +9,7 @@ import { isLoopbackHost } from '../transports/http-guard.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { PROTOCOL_CHOICES, type ProtocolChoice } from '../eras/era-adapter.js';
 import { parseEnvAssignment } from '../transports/child-env.js';
+import { schemelessUrlError } from './usage-errors.js';
 
 /** `--transport` values, with mcp-remote's spellings as aliases. */
 const transportAliases: Record<string, RemoteTransportMode> = {
@@ -73,6 +74,21 @@ export function parseSize(value: string): number {
   return bytes;
 }
 
+/** Bytes as people write them: 33554432 -> "32 MiB", 1500 -> "1500 bytes". For help texts. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** Seconds for help texts, with the larger unit people think in: 1800 -> "1800 s = 30 min". */
+export function formatSeconds(seconds: number): string {
+  if (seconds >= 3600 && seconds % 3600 === 0) return `${seconds} s = ${seconds / 3600} h`;
+  if (seconds >= 60 && seconds % 60 === 0) return `${seconds} s = ${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
 export function parsePort(value: string): number {
   const port = value.trim() === '' ? NaN : Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('use a port number from 0 to 65535 (0 picks a free one).');
@@ -100,6 +116,8 @@ export function collect(value: string, previous: string[] = []): string[] {
  * (mcp-remote's rule: headers and tokens must not cross a network in clear text).
  */
 export function parseServerUrl(value: string, allowHttp: boolean): URL {
+  const schemeless = schemelessUrlError(value);
+  if (schemeless) throw schemeless;
   let url: URL;
   try {
     url = new URL(value);

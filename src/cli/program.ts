@@ -1,7 +1,7 @@
 /**
  * The commander program: registers one file per command, nothing else.
  */
-import { Command } from 'commander';
+import { Command, type Option } from 'commander';
 import { registerAudit } from './audit.js';
 import { registerConnect } from './connect.js';
 import { registerDoctor } from './doctor.js';
@@ -11,6 +11,7 @@ import { registerLogout, registerStatus } from './status.js';
 import { version } from './context.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
+import { formatSeconds, formatSize } from './options.js';
 
 /** Where a command's action leaves its exit code. */
 export interface CommandResult {
@@ -22,8 +23,9 @@ export function buildProgram(result: CommandResult): Command {
     .version(version, '-V, --version')
     .description('A local airlock between MCP clients and MCP servers: bridges stdio, streamable HTTP and SSE in any direction.')
     .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    // Parse errors are printed by main, in our format (usage-errors.ts); commander prints only help.
+    .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined })
+    .configureHelp({ optionDescription })
     .addHelpText('after', `
 Examples:
   $ mcp-airlock https://mcp.example.com/mcp              stdio client -> remote server
@@ -50,4 +52,18 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed,
   registerDoctor(program, result);
   registerPolicy(program, result);
   return program;
+}
+
+/**
+ * An option's help line: its description, then its default as people write it (`32 MiB`, not
+ * 33554432; `1800 s = 30 min`) and only when it says something: no `false`, `[]` or `{}`.
+ * Inherited by every command, since it is configured before they are added.
+ */
+export function optionDescription(option: Option): string {
+  const value: unknown = option.defaultValue;
+  let shown: string | undefined;
+  if (option.defaultValueDescription) shown = option.defaultValueDescription;
+  else if (typeof value === 'number') shown = /<size>/.test(option.flags) ? formatSize(value) : /<seconds>/.test(option.flags) ? formatSeconds(value) : String(value);
+  else if (typeof value === 'string' && value !== '') shown = value;
+  return shown === undefined ? option.description : `${option.description} (default: ${shown})`;
 }
