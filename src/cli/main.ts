@@ -50,11 +50,11 @@ export async function main(argv: string[]): Promise<number> {
  */
 function bareInvocation(program: Command): number {
   if (process.stdout.isTTY) {
-    process.stdout.write(program.helpInformation());
+    program.outputHelp();
   } else {
     process.stderr.write('mcp-airlock: error: no server URL and no command given\n');
     process.stderr.write('mcp-airlock: hint: Give the server URL, e.g. mcp-airlock https://mcp.example.com/mcp; the full help follows.\n\n');
-    process.stderr.write(program.helpInformation());
+    program.outputHelp({ error: true });
   }
   return ExitCode.usage;
 }

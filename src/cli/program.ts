@@ -25,23 +25,35 @@ export function buildProgram(result: CommandResult): Command {
     .enablePositionalOptions()
     // Parse errors are printed by main, in our format (usage-errors.ts); commander prints only help.
     .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined })
-    .configureHelp({ optionDescription })
+    // Wrap descriptions even beside long flags (connect's mcp-remote options), rather than run past 80 columns.
+    .configureHelp({ optionDescription, minWidthToWrap: 24 })
     .addHelpText('after', `
-Examples:
-  $ mcp-airlock https://mcp.example.com/mcp              stdio client -> remote server
-  $ mcp-airlock serve -- npx -y @modelcontextprotocol/server-everything
-                                                        stdio server -> http://127.0.0.1:8808/mcp and /sse
-  $ mcp-airlock serve --upstream https://mcp.example.com/sse --transport sse
-                                                        remote SSE server -> local streamable HTTP
-  $ mcp-airlock run -- node server.js                    stdio -> stdio (audit and policy tap)
-  $ mcp-airlock login https://mcp.example.com/mcp          OAuth login ahead of time (keychain)
-  $ mcp-airlock audit show --since 1h --outcome denied    what was refused in the last hour
-  $ mcp-airlock audit verify                             check the audit log's hash chains
-  $ mcp-airlock policy check policy.json                 validate a --policy-file (line and column of each problem)
-  $ mcp-airlock doctor https://mcp.example.com/mcp         what is wrong with a server's OAuth setup, step by step
+Two forms:
+  mcp-airlock <url> [options]       a stdio client to a remote server (connect)
+  mcp-airlock <command> [options]   see \`mcp-airlock <command> --help\`
 
-Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed, 5 auth failed, 6 cannot listen,
-7 audit log broken, 130/143 stopped by SIGINT/SIGTERM.`);
+Examples:
+  # stdio client -> remote server
+  $ mcp-airlock https://mcp.example.com/mcp
+  # stdio server -> http://127.0.0.1:8808/mcp and /sse
+  $ mcp-airlock serve -- npx -y @modelcontextprotocol/server-everything
+  # remote SSE server -> local streamable HTTP
+  $ mcp-airlock serve --upstream https://mcp.example.com/sse --transport sse
+  # stdio -> stdio (audit and policy tap)
+  $ mcp-airlock run -- node server.js
+  # OAuth login ahead of time (keychain)
+  $ mcp-airlock login https://mcp.example.com/mcp
+  # what was refused in the last hour; check the audit log's hash chains
+  $ mcp-airlock audit show --since 1h --outcome denied
+  $ mcp-airlock audit verify
+  # validate a --policy-file (line and column of each problem)
+  $ mcp-airlock policy check policy.json
+  # what is wrong with a server's OAuth setup, step by step
+  $ mcp-airlock doctor https://mcp.example.com/mcp
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed,
+5 auth failed, 6 cannot listen, 7 audit log broken, 130/143 stopped by
+SIGINT/SIGTERM.`);
   registerConnect(program, result);
   registerServe(program, result);
   registerRun(program, result);
