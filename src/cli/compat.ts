@@ -24,6 +24,7 @@ const gatewayModes = ['--stdio', '--sse', '--streamableHttp'];
 
 /** Flags of the tools airlock replaces that it has no equivalent for: the hint says what to do. */
 const foreignFlags: Record<string, { tool: string; hint: string }> = {
+  '--clean': { tool: 'mcp-remote', hint: 'Use mcp-airlock logout <url> (or login <url> --force) to drop the stored tokens; the next connect logs in afresh.' },
   '--protocolVersion': { tool: 'supergateway', hint: "Not needed: airlock forwards the version client and server agree on; --protocol names the upstream's era when it must be fixed." },
   '--headers': { tool: 'mcp-proxy', hint: 'Use --header "Name: value" (repeatable), with ${ENV} references for secrets.' },
   '--sse-port': { tool: 'mcp-proxy', hint: 'Use mcp-airlock serve --port N.' },

@@ -77,5 +77,6 @@ export function optionDescription(option: Option): string {
   if (option.defaultValueDescription) shown = option.defaultValueDescription;
   else if (typeof value === 'number') shown = /<size>/.test(option.flags) ? formatSize(value) : /<seconds>/.test(option.flags) ? formatSeconds(value) : String(value);
   else if (typeof value === 'string' && value !== '') shown = value;
-  return shown === undefined ? option.description : `${option.description} (default: ${shown})`;
+  const extra = [option.argChoices ? `choices: ${option.argChoices.join(', ')}` : undefined, shown === undefined ? undefined : `default: ${shown}`].filter(Boolean);
+  return extra.length ? `${option.description} (${extra.join('; ')})` : option.description;
 }

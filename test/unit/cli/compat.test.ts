@@ -222,6 +222,7 @@ describe('rewriteCompatArgs: supergateway spellings mixed with ours', () => {
   });
 
   it.each([
+    [['https://mcp.example.com/mcp', '--clean'], '--clean', 'mcp-remote', 'Use mcp-airlock logout <url> (or login <url> --force) to drop the stored tokens; the next connect logs in afresh.'],
     [['--stdio', 'srv', '--protocolVersion', '2024-11-05'], '--protocolVersion', 'supergateway', "Not needed: airlock forwards the version client and server agree on; --protocol names the upstream's era when it must be fixed."],
     [['connect', URL_, '--headers', 'X-Key', 'v'], '--headers', 'mcp-proxy', 'Use --header "Name: value" (repeatable), with ${ENV} references for secrets.'],
     [['--sse-port=8080', URL_], '--sse-port', 'mcp-proxy', 'Use mcp-airlock serve --port N.'],

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, optionDescription } from '../../../src/cli/program.js';
 import { closest, commanderUsageError, editDistance, firstWordError, schemelessUrlError } from '../../../src/cli/usage-errors.js';
@@ -198,6 +198,13 @@ describe('optionDescription: defaults as people write them', () => {
     for (const [command, flag] of [['serve', '--header'], ['serve', '--allow-http'], ['serve', '--env'], ['connect', '--device'], ['run', '--allow-tool']] as const) {
       expect(line(command, flag)).not.toContain('(default:');
     }
+  });
+
+  it('keeps choices, and an explicit default description', () => {
+    expect(optionDescription(new Option('--mode <m>', 'how').choices(['a', 'b']).default('a'))).toBe('how (choices: a, b; default: a)');
+    expect(optionDescription(new Option('--limit <size>', 'cap').default(1024, 'one KiB'))).toBe('cap (default: one KiB)');
+    expect(optionDescription(new Option('--limit <size>', 'cap').default(1024))).toBe('cap (default: 1 KiB)');
+    expect(optionDescription(new Option('--n <n>', 'count').default(1048576))).toBe('count (default: 1048576)');
   });
 
   it('no option of any command shows noise', () => {
