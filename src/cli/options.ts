@@ -51,8 +51,9 @@ export function checkProtocolTransport(protocol: ProtocolChoice, transport: Remo
 export function collectEnv(value: string, previous: Record<string, string> = {}): Record<string, string> {
   try {
     return parseEnvAssignment(value, previous);
-  } catch (error) {
-    throw new InvalidArgumentError(`${(error as Error).message.replace(/^--env /, '')}.`);
+  } catch {
+    // Not the message of parseEnvAssignment: it repeats the value, which may be a secret.
+    throw new InvalidArgumentError('use NAME=VALUE, NAME made of letters, digits and _ (not starting with a digit); to pass a variable as it is, use --env-allow NAME.');
   }
 }
 

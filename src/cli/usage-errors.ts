@@ -101,9 +101,10 @@ export function commanderUsageError(error: CommanderError, command: Command): Ai
       // A command group without its subcommand (`mcp-airlock audit`): commander has shown its help.
       return error.exitCode === 0 ? undefined : usageError(`${name} needs a command`, `Usage: ${usage}`);
     case 'commander.unknownOption': {
-      const flag = /^unknown option '(.*?)'(?:\n|$)/.exec(text)?.[1] ?? text;
+      // `--name=value`: the value may be a secret (`--client-secret=...`); name the flag alone.
+      const flag = (/^unknown option '(.*?)'(?:\n|$)/.exec(text)?.[1] ?? text).split('=')[0]!;
       const known = optionFlags(command);
-      const near = flag.startsWith('--') ? closest(flag.split('=')[0]!, known) : undefined;
+      const near = flag.startsWith('--') ? closest(flag, known) : undefined;
       return usageError(`unknown option ${quote(flag)} for ${name}`, near ? `Did you mean ${near}? (${help} lists every option)` : `${help} lists every option.`);
     }
     case 'commander.unknownCommand': {
@@ -138,9 +139,9 @@ export function commanderUsageError(error: CommanderError, command: Command): Ai
       const argument = /^command-argument value '([\s\S]*)' is invalid for argument '(.*?)'\. ([\s\S]*)$/.exec(text);
       if (option) {
         const flag = option[1]!.split(/[ ,]/).filter((f) => f.startsWith('-')).pop()!;
-        return usageError(`invalid value ${quote(option[2], 80)} for ${flag}`, sentence(option[3]!));
+        return usageError(`invalid value ${shownValue(option[2]!)} for ${flag}`, sentence(option[3]!));
       }
-      if (argument) return usageError(`invalid value ${quote(argument[1], 80)} for the <${argument[2]}> argument of ${name}`, sentence(argument[3]!));
+      if (argument) return usageError(`invalid value ${shownValue(argument[1]!)} for the <${argument[2]}> argument of ${name}`, sentence(argument[3]!));
       return usageError(text, `${help} lists every option.`);
     }
     default:
@@ -151,6 +152,12 @@ export function commanderUsageError(error: CommanderError, command: Command): Ai
 /** Long flags a command accepts, for did-you-mean. */
 function optionFlags(command: Command): string[] {
   return command.options.map((o) => o.long).filter((f): f is string => f !== undefined);
+}
+
+/** A value for a message: quoted, and only its name part when it is `name=value` (`--env KEY=secret`). */
+function shownValue(value: string): string {
+  const equals = value.indexOf('=');
+  return equals === -1 ? quote(value, 80) : quote(`${value.slice(0, Math.min(equals, 80))}=…`);
 }
 
 /** Commander's "use a port ..." as a hint: capitalised, one full stop. */

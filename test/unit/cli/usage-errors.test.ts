@@ -114,6 +114,18 @@ describe('commanderUsageError, from real parses of the program', () => {
     expect(error.hint).toBe('Did you mean --log-level? (`mcp-airlock connect --help` lists every option)');
   });
 
+  it('never repeats a value that may be a secret', () => {
+    let error = parseError(['https://mcp.example.com/mcp', '--client-secret=sk-live-abc123']);
+    expect(error.message).toBe('unknown option "--client-secret" for connect');
+    error = parseError(['serve', '--env', '1BAD=sk-live-abc123', '--', 'x']);
+    expect(error.message).toBe('invalid value "1BAD=…" for --env');
+    expect(error.hint).toBe('Use NAME=VALUE, NAME made of letters, digits and _ (not starting with a digit); to pass a variable as it is, use --env-allow NAME.');
+    error = parseError(['serve', '--env', 'sk-live-abc123', '--', 'x']);
+    expect(error.message).toBe('invalid value "sk-live-abc123" for --env');
+    error = parseError(['policy', 'explain', 'p.json', '--tool', 't', '--annotation', 'readOnlyHint=maybe-sk-live']);
+    expect(`${error.message} ${error.hint}`).not.toContain('maybe-sk-live');
+  });
+
   it('a missing argument', () => {
     const error = parseError(['login']);
     expect(error.message).toBe('login needs the <url> argument');
