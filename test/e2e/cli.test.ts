@@ -7,8 +7,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { airlockBin, repoRoot, startAirlock, stdioFixture } from '../helpers/airlock-process.js';
 import { openSession, post, sessionHeaders } from '../helpers/http-peer.js';
+import { LineClient } from '../helpers/line-client.js';
 
 /** Run the CLI to its end with stdin closed; exit code, stdout and stderr. */
 async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -177,6 +179,23 @@ describe('cli: drop-in spellings mixed with ours', () => {
     await openSession(`${base}/mcp`);
     await proc.waitForStderr(/\[mcp-airlock\] debug: started server process \d+/);
     await proc.stop();
+  });
+
+  it("connect URL --debug and supergateway's --streamableHttp URL bridge a stdio client, with mcp-remote's --debug as our --log-level debug", async () => {
+    const server = await startFixtureHttpServer({ port: 0 });
+    try {
+      for (const args of [['connect', `${server.url}/mcp`, '--debug', '--no-audit'], ['--streamableHttp', `${server.url}/mcp`, '--debug', '--no-audit']]) {
+        const proc = startAirlock(args);
+        const client = new LineClient(proc);
+        await client.handshake();
+        expect((await client.call(1, 'echo', { text: 'hi' })).result).toMatchObject({ content: [{ type: 'text', text: 'hi' }] });
+        client.endInput();
+        expect(await proc.exited).toBe(0);
+        expect(proc.stderr()).toMatch(/\[mcp-airlock\] debug: connected to http:\/\/127\.0\.0\.1:\d+\/mcp over streamable HTTP/);
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   it('refuses --oauth2Bearer after our command word too, and a flag airlock lacks with its replacement', async () => {
