@@ -39,15 +39,36 @@ const wordModes: Record<string, { stdio?: string; remote?: string }> = {
   connect: { remote: 'stdio' },
 };
 
-export function rewriteCompatArgs(argv: string[]): CompatResult {
+/**
+ * `valueFlags`: our flags of run and serve that take a value (`--port`), so that the server command
+ * written without `--` (`run node server.js --debug`) is found and left as it is, like anything after `--`.
+ */
+export function rewriteCompatArgs(argv: string[], valueFlags: ReadonlySet<string> = new Set()): CompatResult {
   const notes: string[] = [];
-  const end = argv.indexOf('--');
+  const end = commandStart(argv, valueFlags);
   const head = end === -1 ? argv : argv.slice(0, end);
   const tail = end === -1 ? [] : argv.slice(end);
   refuseForeignFlags(head);
   let args = rewriteMcpRemote(head, notes);
   if (args.some((a) => gatewayModes.includes(splitInline(a)[0]))) args = rewriteSupergateway(args, tail, notes);
   return { argv: [...args, ...tail], notes };
+}
+
+/**
+ * Where the words of a server command begin: after `--`, or for run and serve at the first word
+ * that is no option's value; -1 when there is none. With supergateway's modes the command is the
+ * value of --stdio, so only `--` counts.
+ */
+function commandStart(argv: string[], valueFlags: ReadonlySet<string>): number {
+  const dashes = argv.indexOf('--');
+  const head = dashes === -1 ? argv : argv.slice(0, dashes);
+  if ((argv[0] !== 'run' && argv[0] !== 'serve') || head.some((a) => gatewayModes.includes(splitInline(a)[0]))) return dashes;
+  for (let i = 1; i < head.length; i++) {
+    const arg = head[i]!;
+    if (!arg.startsWith('-')) return i;
+    if (!arg.includes('=') && valueFlags.has(arg)) i++;
+  }
+  return dashes;
 }
 
 function refuseForeignFlags(args: string[]): void {

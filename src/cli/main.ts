@@ -17,7 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const program = buildProgram(result);
     if (argv.length === 0) return bareInvocation(program);
-    const { argv: rewritten } = rewriteCompatArgs(argv);
+    const { argv: rewritten } = rewriteCompatArgs(argv, valueFlags(program));
     const wordError = firstWordError(rewritten[0], commandNames(program));
     if (wordError) throw wordError;
     forEachCommand(program, (command) => {
@@ -62,6 +62,17 @@ function bareInvocation(program: Command): number {
 /** Every command name and alias the first word may be, `help` included. */
 function commandNames(program: Command): string[] {
   return [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), 'help'];
+}
+
+/** The flags of run and serve that take a value, so compat finds where a server command begins. */
+function valueFlags(program: Command): Set<string> {
+  const flags = new Set<string>();
+  for (const command of program.commands.filter((c) => c.name() === 'run' || c.name() === 'serve')) {
+    for (const option of command.options) {
+      if (option.required || option.optional) for (const flag of [option.long, option.short]) if (flag) flags.add(flag);
+    }
+  }
+  return flags;
 }
 
 function forEachCommand(command: Command, visit: (command: Command) => void): void {

@@ -234,6 +234,22 @@ describe('rewriteCompatArgs: supergateway spellings mixed with ours', () => {
     expect(error.hint).toBe(hint);
   });
 
+  it('leaves a server command written without -- as it is, its flags included', () => {
+    const valueFlags = new Set(['--log-level', '--port', '--env']);
+    for (const argv of [
+      ['run', 'node', 'server.js', '--debug', '--clean', '--headers', 'x'],
+      ['run', '--log-level', 'debug', 'node', 'server.js', '--silent'],
+      ['serve', '--port', '9000', '--env', 'A=1', 'node', 'server.js', '--protocolVersion', '1', '--oauth2Bearer', 'not-ours'],
+    ]) {
+      expect(rewriteCompatArgs(argv, valueFlags)).toEqual({ argv, notes: [] });
+    }
+    // Before the command, our flags and mcp-remote's are read as always.
+    expect(argvOf(['serve', '--debug', 'node', 'server.js', '--debug'])).toEqual(['serve', '--log-level', 'debug', 'node', 'server.js', '--debug']);
+    expect(usageError(() => rewriteCompatArgs(['run', '--clean', 'node', 'server.js'], valueFlags)).message).toBe("--clean is mcp-remote's; airlock has no such option");
+    // With supergateway's --stdio the command is its value, so the words after it are still flags.
+    expect(rewriteCompatArgs(['serve', '--port', '9000', '--stdio', 'node s.js', '--debug'], valueFlags).argv).toEqual(['serve', '--port', '9000', '--log-level', 'debug', '--', 'node', 's.js']);
+  });
+
   it('leaves foreign flags after -- to the server command', () => {
     const argv = ['serve', '--', 'node', 'server.js', '--headers', 'x', '--protocolVersion', '1'];
     expect(argvOf(argv)).toEqual(argv);
