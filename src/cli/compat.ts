@@ -146,7 +146,7 @@ function rewriteSupergateway(argv: string[], tail: string[], notes: string[]): s
     throw new AirlockError('AIRLOCK_USAGE', 'give one of --stdio, --sse or --streamableHttp', { hint: 'See the migration table in the README.' });
   }
   if (stdio !== undefined && tail.length > 0) {
-    throw new AirlockError('AIRLOCK_USAGE', `two server commands: --stdio ${quote(stdio)} and one after --`, { hint: 'Give the command once: after -- (airlock\'s way) or with --stdio.' });
+    throw new AirlockError('AIRLOCK_USAGE', 'two server commands: one in --stdio and one after --', { hint: 'Give the command once: after -- (airlock\'s way) or with --stdio.' });
   }
   const given = stdio !== undefined ? '--stdio' : remote!.transport === 'sse' ? '--sse' : '--streamableHttp';
   if (word !== undefined) {

@@ -1,5 +1,6 @@
 /**
- * The commander program: registers one file per command, nothing else.
+ * The commander program: registers one file per command, and sets how help reads (wrapped at 80
+ * columns, defaults as people write them). Parse errors are main's (usage-errors.ts).
  */
 import { Command, type Option } from 'commander';
 import { registerAudit } from './audit.js';

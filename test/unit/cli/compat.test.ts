@@ -199,7 +199,7 @@ describe('rewriteCompatArgs: supergateway spellings mixed with ours', () => {
 
   it('refuses a command given both with --stdio and after --', () => {
     const error = usageError(() => rewriteCompatArgs(['serve', '--stdio', 'node a.js', '--', 'node', 'b.js']));
-    expect(error.message).toBe('two server commands: --stdio "node a.js" and one after --');
+    expect(error.message).toBe('two server commands: one in --stdio and one after --');
     expect(error.hint).toBe("Give the command once: after -- (airlock's way) or with --stdio.");
   });
 
