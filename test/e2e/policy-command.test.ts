@@ -109,7 +109,7 @@ describe('policy explain', () => {
     const result = await run(['policy', 'explain', file('any.json', '{}'), '--tool', 'x', '--annotation', 'readonly=true']);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
-      'mcp-airlock: error: invalid value "readonly=true" for --annotation\n' +
+      'mcp-airlock: error: invalid value "readonly=…" for --annotation\n' +
         'mcp-airlock: hint: Use HINT=true or HINT=false, with HINT one of readOnlyHint, destructiveHint, idempotentHint, openWorldHint.\n',
     );
   });
