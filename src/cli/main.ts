@@ -18,7 +18,7 @@ export async function main(argv: string[]): Promise<number> {
     const program = buildProgram(result);
     if (argv.length === 0) return bareInvocation(program);
     const { argv: rewritten } = rewriteCompatArgs(argv, valueFlags(program));
-    const wordError = firstWordError(rewritten[0], commandNames(program));
+    const wordError = firstWordError(rewritten[0], commandNames(program), subcommandPaths(program));
     if (wordError) throw wordError;
     forEachCommand(program, (command) => {
       command.exitOverride((error) => {
@@ -62,6 +62,11 @@ function bareInvocation(program: Command): number {
 /** Every command name and alias the first word may be, `help` included. */
 function commandNames(program: Command): string[] {
   return [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), 'help'];
+}
+
+/** `audit verify`, `policy check`, `auth debug`: the commands of groups, as typed. */
+function subcommandPaths(program: Command): string[] {
+  return program.commands.flatMap((group) => group.commands.map((c) => `${group.name()} ${c.name()}`));
 }
 
 /** The flags of run and serve that take a value, so compat finds where a server command begins. */

@@ -59,11 +59,15 @@ export function schemelessUrlError(value: string): AirlockError | undefined {
 /**
  * The first word of the command line, when it is neither a command nor a URL: a typo of a command
  * (`conect`), an address without its scheme, or a word that is neither. Undefined when it is fine
- * or an option; what is left for the default command (`connect <url>`) to check.
+ * or an option; what is left for the default command (`connect <url>`) to check. `subcommands`
+ * are the commands of groups, as typed (`audit verify`): `mcp-airlock verify` is one of them.
  */
-export function firstWordError(word: string | undefined, commands: readonly string[]): AirlockError | undefined {
+export function firstWordError(word: string | undefined, commands: readonly string[], subcommands: readonly string[] = []): AirlockError | undefined {
   if (word === undefined || word.startsWith('-') || commands.includes(word) || word.includes('://')) return undefined;
-  const command = closest(word, commands);
+  const lastWord = (path: string): string => path.slice(path.lastIndexOf(' ') + 1);
+  const near = closest(word, commands);
+  const nested = near === undefined ? closest(word, subcommands.map(lastWord)) : undefined;
+  const command = near ?? subcommands.find((path) => nested !== undefined && lastWord(path) === nested);
   if (command !== undefined) {
     return new AirlockError('AIRLOCK_USAGE', `unknown command ${quote(word)}`, { hint: `Did you mean \`mcp-airlock ${command}\`? (\`mcp-airlock --help\` lists the commands)` });
   }

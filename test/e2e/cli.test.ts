@@ -87,6 +87,7 @@ describe('cli: usage errors speak one language', () => {
   it('a typo of a command is not taken for a URL', async () => {
     await expectUsage(['conect', 'https://mcp.example.com/mcp'], 'unknown command "conect"', 'Did you mean `mcp-airlock connect`? (`mcp-airlock --help` lists the commands)');
     await expectUsage(['stauts'], 'unknown command "stauts"', 'Did you mean `mcp-airlock status`? (`mcp-airlock --help` lists the commands)');
+    await expectUsage(['verify'], 'unknown command "verify"', 'Did you mean `mcp-airlock audit verify`? (`mcp-airlock --help` lists the commands)');
   });
 
   it('a word that is neither a URL nor a command shows both usages', async () => {

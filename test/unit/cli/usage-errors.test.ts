@@ -74,6 +74,15 @@ describe('firstWordError', () => {
     expect(error.hint).toBe(`Did you mean \`mcp-airlock ${command}\`? (\`mcp-airlock --help\` lists the commands)`);
   });
 
+  it('finds the command of a group typed without its group', () => {
+    const subcommands = ['audit path', 'audit verify', 'audit seal', 'audit tail', 'audit show', 'auth debug', 'policy check', 'policy explain'];
+    expect(firstWordError('verify', commands, subcommands)!.hint).toBe('Did you mean `mcp-airlock audit verify`? (`mcp-airlock --help` lists the commands)');
+    expect(firstWordError('explian', commands, subcommands)!.hint).toBe('Did you mean `mcp-airlock policy explain`? (`mcp-airlock --help` lists the commands)');
+    expect(firstWordError('debug', commands, subcommands)!.hint).toBe('Did you mean `mcp-airlock auth debug`? (`mcp-airlock --help` lists the commands)');
+    // A top-level command wins over a nested one.
+    expect(firstWordError('stauts', commands, subcommands)!.hint).toBe('Did you mean `mcp-airlock status`? (`mcp-airlock --help` lists the commands)');
+  });
+
   it('names the URL meant for an address without its scheme', () => {
     const error = firstWordError('mcp.example.com/mcp', commands)!;
     expect(error.code).toBe('AIRLOCK_BAD_URL');
