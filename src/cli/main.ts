@@ -24,6 +24,9 @@ export async function main(argv: string[]): Promise<number> {
       command.exitOverride((error) => {
         throw commanderUsageError(error, command) ?? new ParseEnded();
       });
+      // A group without its command (`mcp-airlock audit`) would print its whole help on stderr
+      // before our two lines; the hint names its commands instead. --help still prints to stdout.
+      if (command !== program && command.commands.length > 0) command.configureOutput({ writeErr: () => true });
     });
     await program.parseAsync(rewritten, { from: 'user' });
     return result.exitCode;

@@ -103,7 +103,7 @@ export function commanderUsageError(error: CommanderError, command: Command): Ai
       return undefined;
     case 'commander.help':
       // A command group without its subcommand (`mcp-airlock audit`): commander has shown its help.
-      return error.exitCode === 0 ? undefined : usageError(`${name} needs a command`, `Usage: ${usage}`);
+      return error.exitCode === 0 ? undefined : usageError(`${name} needs a command`, `Use one of: ${command.commands.map((c) => c.name()).join(', ')} (${help} says what each does).`);
     case 'commander.unknownOption': {
       // `--name=value`: the value may be a secret (`--client-secret=...`); name the flag alone.
       const flag = (/^unknown option '(.*?)'(?:\n|$)/.exec(text)?.[1] ?? text).split('=')[0]!;

@@ -116,6 +116,7 @@ describe('cli: usage errors speak one language', () => {
     await expectUsage(['https://mcp.example.com/mcp', 'not-a-port'], 'invalid value "not-a-port" for the <callback-port> argument of connect', 'Use a port number from 0 to 65535 (0 picks a free one).');
     await expectUsage(['status', 'https://a.example/mcp', 'extra'], 'too many arguments for status: "extra" is not expected', 'Usage: mcp-airlock status [options] [url]');
     await expectUsage(['audit', 'shw'], 'unknown command "shw" for audit', 'Did you mean `mcp-airlock audit show`?');
+    await expectUsage(['audit'], 'audit needs a command', 'Use one of: path, verify, seal, tail, show (`mcp-airlock audit --help` says what each does).');
   });
 
   it('bare mcp-airlock, not on a terminal: the error, a hint and the help on stderr, nothing on stdout, exit 2', async () => {

@@ -178,7 +178,7 @@ describe('commanderUsageError, from real parses of the program', () => {
   it('a command group without its subcommand', () => {
     const error = parseError(['policy']);
     expect(error.message).toBe('policy needs a command');
-    expect(error.hint).toBe('Usage: mcp-airlock policy [options] [command]');
+    expect(error.hint).toBe('Use one of: check, explain (`mcp-airlock policy --help` says what each does).');
   });
 
   it('a required option left out', () => {
