@@ -149,10 +149,13 @@ describe('cli: usage errors speak one language', () => {
   });
 
   it('help shows sizes and durations as people write them, and no noise', async () => {
-    for (const command of ['connect', 'serve', 'run', 'login', 'logout', 'status', 'doctor']) {
-      const { stdout } = await runCli([command, '--help']);
+    for (const command of [[], ['connect'], ['serve'], ['run'], ['login'], ['logout'], ['status'], ['doctor'], ['audit', 'show'], ['audit', 'verify'], ['policy', 'explain'], ['auth', 'debug']]) {
+      const { stdout } = await runCli([...command, '--help']);
+      expect(stdout).toContain('Usage: mcp-airlock');
       expect(stdout).not.toMatch(/\(default: (\[\]|\{\}|false|true)\)/);
       expect(stdout).not.toMatch(/\(default: \d{5,}/);
+      // Piped, help is laid out for 80 columns: descriptions wrap, examples are broken with \.
+      expect(stdout.split('\n').filter((line) => line.length > 80)).toEqual([]);
     }
     const serve = (await runCli(['serve', '--help'])).stdout.replace(/\s+/g, ' ');
     for (const shown of ['(default: 32 MiB)', '(default: 4 MiB)', '(default: 10 MiB)', '(default: 1800 s = 30 min)', '(default: 300 s = 5 min)', '(default: 8808)', '(default: auto)']) {
