@@ -117,8 +117,8 @@ function parseAuthorizeParam(value: string, previous: Record<string, string> | u
 export function addMcpRemoteAuthOptions(command: Command): Command {
   return command
     .option('--host <host>', "mcp-remote's name for --callback-host")
-    .option('--static-oauth-client-info <json|@file>', 'mcp-remote: a pre-registered client as {"client_id": ..., "client_secret": ...}; a secret only from @file')
-    .option('--static-oauth-client-metadata <json|@file>', 'mcp-remote: client metadata; mcp-airlock takes its "scope"');
+    .option('--static-oauth-client-info <json>', 'mcp-remote: a pre-registered client as {"client_id": ..., "client_secret": ...}, or @file; a secret only from @file')
+    .option('--static-oauth-client-metadata <json>', 'mcp-remote: client metadata, or @file; mcp-airlock takes its "scope"');
 }
 
 /** JSON given inline or as @file (mcp-remote's convention); `flag` names it in messages. */

@@ -48,14 +48,19 @@ export function registerConnect(program: Command, result: CommandResult): void {
 Examples:
   $ mcp-airlock https://mcp.example.com/mcp
   $ mcp-airlock connect https://mcp.example.com/sse --transport sse
-  $ mcp-airlock https://mcp.example.com/mcp --header "Authorization: Bearer \${API_TOKEN}"
-  $ mcp-airlock http://10.0.0.5:8080/mcp --allow-http --header-file ~/.config/mcp/headers
+  $ mcp-airlock https://mcp.example.com/mcp \\
+      --header "Authorization: Bearer \${API_TOKEN}"
+  $ mcp-airlock http://10.0.0.5:8080/mcp --allow-http \\
+      --header-file ~/.config/mcp/headers
   $ mcp-airlock https://mcp.example.com/mcp --deny-tool 'delete_*' --read-only
-  $ mcp-airlock https://mcp.example.com/mcp --client-credentials --client-id my-agent --client-private-key-file agent.pem
+  $ mcp-airlock https://mcp.example.com/mcp --client-credentials \\
+      --client-id my-agent --client-private-key-file agent.pem
 
 In a Claude Desktop or Cursor config:
-  { "command": "npx", "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
-      "--header", "Authorization: Bearer \${API_TOKEN}"], "env": { "API_TOKEN": "..." } }`)
+  { "command": "npx",
+    "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
+             "--header", "Authorization: Bearer \${API_TOKEN}"],
+    "env": { "API_TOKEN": "..." } }`)
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       checkProtocolTransport(options.protocol, options.transport);
       grantOf(options);

@@ -30,13 +30,17 @@ interface DoctorFlags extends AuthFlags {
 }
 
 const HELP = `
-Steps: unauthenticated, resource-metadata, authorization-server, client, login (--login), authenticated (--login).
-Exit codes: 0 all passed, 1 a step failed, 2 warnings only (and 2 for a usage error, as everywhere).
+Steps: unauthenticated, resource-metadata, authorization-server, client,
+login (--login), authenticated (--login).
+Exit codes: 0 all passed, 1 a step failed, 2 warnings only (and 2 for a usage
+error, as everywhere).
 
 Examples:
   $ mcp-airlock doctor https://mcp.example.com/mcp
-  $ mcp-airlock doctor https://mcp.example.com/mcp --register --login      (registers and logs in; stores nothing)
-  $ mcp-airlock doctor https://mcp.example.com/mcp --json > doctor.json    (for a bug report: no token, secret or cookie in it)`;
+  # registers and logs in; stores nothing
+  $ mcp-airlock doctor https://mcp.example.com/mcp --register --login
+  # for a bug report: no token, secret or cookie in it
+  $ mcp-airlock doctor https://mcp.example.com/mcp --json > doctor.json`;
 
 function defineDoctor(command: Command, result: CommandResult): Command {
   command

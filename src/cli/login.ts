@@ -41,8 +41,9 @@ export function registerLogin(program: Command, result: CommandResult): void {
   addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: false }))).addHelpText('after', `
 Examples:
   $ mcp-airlock login https://mcp.example.com/mcp
-  $ mcp-airlock login https://mcp.example.com/mcp --device            (over SSH)
-  $ mcp-airlock login https://mcp.example.com/mcp --client-credentials --client-id my-agent --client-secret-env AGENT_SECRET`);
+  $ mcp-airlock login https://mcp.example.com/mcp --device      # over SSH
+  $ mcp-airlock login https://mcp.example.com/mcp --client-credentials \\
+      --client-id my-agent --client-secret-env AGENT_SECRET`);
   command.action(async (rawUrl: string, options: LoginOptions, self: Command) => {
     const url = parseServerUrl(rawUrl, options.allowHttp);
     const grant: AuthGrant = grantOf(options) ?? 'authorization_code';

@@ -1,28 +1,39 @@
 /**
  * Entry point: rewrite drop-in spellings, parse, run one command, and turn any failure into one
- * line on stderr (message and hint) plus a stable exit code. Never writes to stdout itself.
+ * line on stderr (message and hint) plus a stable exit code. Commander's own parse errors are
+ * translated into the same two lines (usage-errors.ts). Never writes to stdout itself, but for help.
  */
-import { CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { AirlockError, ExitCode, ReportedError, toAirlockError } from '../errors.js';
 import { rewriteCompatArgs } from './compat.js';
 import { installPipeGuard } from './pipe-guard.js';
 import { buildProgram, type CommandResult } from './program.js';
+import { commanderUsageError, firstWordError } from './usage-errors.js';
+
+/** Thrown by the exit callback when commander ends a parse with help or version, already printed. */
+class ParseEnded extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   const result: CommandResult = { exitCode: ExitCode.ok };
   installPipeGuard();
   try {
-    const { argv: rewritten } = rewriteCompatArgs(argv);
-    const program = buildProgram(result).exitOverride();
-    for (const command of program.commands) command.exitOverride();
+    const program = buildProgram(result);
+    if (argv.length === 0) return bareInvocation(program);
+    const { argv: rewritten } = rewriteCompatArgs(argv, valueFlags(program));
+    const wordError = firstWordError(rewritten[0], commandNames(program), subcommandPaths(program));
+    if (wordError) throw wordError;
+    forEachCommand(program, (command) => {
+      command.exitOverride((error) => {
+        throw commanderUsageError(error, command) ?? new ParseEnded();
+      });
+      // A group without its command (`mcp-airlock audit`) would print its whole help on stderr
+      // before our two lines; the hint names its commands instead. --help still prints to stdout.
+      if (command !== program && command.commands.length > 0) command.configureOutput({ writeErr: () => true });
+    });
     await program.parseAsync(rewritten, { from: 'user' });
     return result.exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Help and version are successes; commander has already printed its message.
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
-      return ExitCode.usage;
-    }
+    if (error instanceof ParseEnded) return ExitCode.ok;
     // A command that already showed the failure (login's step view) only needs its exit code.
     const shown = error instanceof ReportedError;
     const failure: AirlockError = shown ? error.failure : toAirlockError(error);
@@ -35,4 +46,46 @@ export async function main(argv: string[]): Promise<number> {
     }
     return failure.exitCode;
   }
+}
+
+/**
+ * `mcp-airlock` with nothing: the help, and exit 2 (nothing was done, so a script or an MCP host
+ * must not take it for success). On a terminal the help goes to stdout, where a person reads it;
+ * otherwise to stderr after an error line, because a misconfigured MCP host reads stdout as JSON-RPC.
+ */
+function bareInvocation(program: Command): number {
+  if (process.stdout.isTTY) {
+    program.outputHelp();
+  } else {
+    process.stderr.write('mcp-airlock: error: no server URL and no command given\n');
+    process.stderr.write('mcp-airlock: hint: Give the server URL, e.g. mcp-airlock https://mcp.example.com/mcp; the full help follows.\n\n');
+    program.outputHelp({ error: true });
+  }
+  return ExitCode.usage;
+}
+
+/** Every command name and alias the first word may be, `help` included. */
+function commandNames(program: Command): string[] {
+  return [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), 'help'];
+}
+
+/** `audit verify`, `policy check`, `auth debug`: the commands of groups, as typed. */
+function subcommandPaths(program: Command): string[] {
+  return program.commands.flatMap((group) => group.commands.map((c) => `${group.name()} ${c.name()}`));
+}
+
+/** The flags of run and serve that take a value, so compat finds where a server command begins. */
+function valueFlags(program: Command): Set<string> {
+  const flags = new Set<string>();
+  for (const command of program.commands.filter((c) => c.name() === 'run' || c.name() === 'serve')) {
+    for (const option of command.options) {
+      if (option.required || option.optional) for (const flag of [option.long, option.short]) if (flag) flags.add(flag);
+    }
+  }
+  return flags;
+}
+
+function forEachCommand(command: Command, visit: (command: Command) => void): void {
+  visit(command);
+  for (const sub of command.commands) forEachCommand(sub, visit);
 }

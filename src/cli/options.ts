@@ -9,6 +9,7 @@ import { isLoopbackHost } from '../transports/http-guard.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { PROTOCOL_CHOICES, type ProtocolChoice } from '../eras/era-adapter.js';
 import { parseEnvAssignment } from '../transports/child-env.js';
+import { schemelessUrlError } from './usage-errors.js';
 
 /** `--transport` values, with mcp-remote's spellings as aliases. */
 const transportAliases: Record<string, RemoteTransportMode> = {
@@ -50,8 +51,9 @@ export function checkProtocolTransport(protocol: ProtocolChoice, transport: Remo
 export function collectEnv(value: string, previous: Record<string, string> = {}): Record<string, string> {
   try {
     return parseEnvAssignment(value, previous);
-  } catch (error) {
-    throw new InvalidArgumentError(`${(error as Error).message.replace(/^--env /, '')}.`);
+  } catch {
+    // Not the message of parseEnvAssignment: it repeats the value, which may be a secret.
+    throw new InvalidArgumentError('use NAME=VALUE, NAME made of letters, digits and _ (not starting with a digit); to pass a variable as it is, use --env-allow NAME.');
   }
 }
 
@@ -71,6 +73,21 @@ export function parseSize(value: string): number {
   const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : 0;
   if (bytes < 1) throw new InvalidArgumentError('use a size such as 4mb, 512kb or 1048576.');
   return bytes;
+}
+
+/** Bytes as people write them: 33554432 -> "32 MiB", 1500 -> "1500 bytes". For help texts. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** Seconds for help texts, with the larger unit people think in: 1800 -> "1800 s = 30 min". */
+export function formatSeconds(seconds: number): string {
+  if (seconds >= 3600 && seconds % 3600 === 0) return `${seconds} s = ${seconds / 3600} h`;
+  if (seconds >= 60 && seconds % 60 === 0) return `${seconds} s = ${seconds / 60} min`;
+  return `${seconds} s`;
 }
 
 export function parsePort(value: string): number {
@@ -100,6 +117,8 @@ export function collect(value: string, previous: string[] = []): string[] {
  * (mcp-remote's rule: headers and tokens must not cross a network in clear text).
  */
 export function parseServerUrl(value: string, allowHttp: boolean): URL {
+  const schemeless = schemelessUrlError(value);
+  if (schemeless) throw schemeless;
   let url: URL;
   try {
     url = new URL(value);

@@ -30,7 +30,8 @@ export function registerRun(program: Command, result: CommandResult): void {
 Examples:
   $ mcp-airlock run -- npx -y @modelcontextprotocol/server-everything
   $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose
-  $ mcp-airlock run --allow-tool 'read_*' --allow-tool search -- node ./my-server.js`)
+  $ mcp-airlock run --allow-tool 'read_*' --allow-tool search \\
+      -- node ./my-server.js`)
     .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice; maxMessage: number; env: Record<string, string>; envAllow: string[] }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
       // The policy's caller is the local OS user (issuer "local").

@@ -89,18 +89,22 @@ Examples:
   $ mcp-airlock serve -- npx -y @modelcontextprotocol/server-everything
   $ mcp-airlock serve --port 9000 -- python -m my_server
   $ mcp-airlock serve --upstream https://mcp.example.com/sse --transport sse
-  $ mcp-airlock serve --host 0.0.0.0 --allowed-host mcp.internal:8808 -- node server.js
+  $ mcp-airlock serve --host 0.0.0.0 --allowed-host mcp.internal:8808 \\
+      -- node server.js
   $ mcp-airlock serve --auth-token-generate -- node server.js
-  $ mcp-airlock serve --oauth-issuer https://idp.example.com --oauth-scopes mcp:use \
-      --tool-scope 'delete_*=mcp:admin' -- node server.js
-  $ mcp-airlock serve --oauth-issuer https://idp.example.com --upstream https://mcp.example.com/mcp \
-      --upstream-token-exchange --client-id airlock-gateway --client-secret-env GATEWAY_SECRET
+  $ mcp-airlock serve --oauth-issuer https://idp.example.com \\
+      --oauth-scopes mcp:use --tool-scope 'delete_*=mcp:admin' -- node server.js
+  $ mcp-airlock serve --oauth-issuer https://idp.example.com \\
+      --upstream https://mcp.example.com/mcp --upstream-token-exchange \\
+      --client-id airlock-gateway --client-secret-env GATEWAY_SECRET
 
-Inbound authentication: a static token (--auth-token-file, --auth-token-env, --auth-token-generate)
-or an OAuth resource server (--oauth-issuer ...) that serves RFC 9728 metadata at
-/.well-known/oauth-protected-resource, so MCP clients discover where to log in.
+Inbound authentication: a static token (--auth-token-file, --auth-token-env,
+--auth-token-generate) or an OAuth resource server (--oauth-issuer ...) that
+serves RFC 9728 metadata at /.well-known/oauth-protected-resource, so MCP
+clients discover where to log in.
 
-Endpoints: POST/GET/DELETE /mcp, GET /sse, POST /messages?sessionId=..., GET /healthz`)
+Endpoints: POST/GET/DELETE /mcp, GET /sse, POST /messages?sessionId=...,
+GET /healthz`)
     .action(async (commandLine: string[], options: ServeOptions) => {
       result.exitCode = await serve(commandLine, options);
     });

@@ -108,6 +108,9 @@ describe('policy explain', () => {
   it('refuses a bad --annotation as a usage error', async () => {
     const result = await run(['policy', 'explain', file('any.json', '{}'), '--tool', 'x', '--annotation', 'readonly=true']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("option '--annotation <hint=bool>' argument 'readonly=true' is invalid. use HINT=true or HINT=false, with HINT one of readOnlyHint, destructiveHint, idempotentHint, openWorldHint.");
+    expect(result.stderr).toBe(
+      'mcp-airlock: error: invalid value "readonly=…" for --annotation\n' +
+        'mcp-airlock: hint: Use HINT=true or HINT=false, with HINT one of readOnlyHint, destructiveHint, idempotentHint, openWorldHint.\n',
+    );
   });
 });

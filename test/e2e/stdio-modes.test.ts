@@ -187,7 +187,10 @@ describe('connect (stdio -> remote)', () => {
   it('rejects a bad --transport and plain http to a remote host without --allow-http, exit 2', async () => {
     const proc = startAirlock(['https://ok.example/mcp', '--transport', 'bogus'], { stdin: 'ignore' });
     expect(await proc.exited).toBe(2);
-    expect(proc.stderr()).toContain("option '--transport <mode>' argument 'bogus' is invalid");
+    expect(proc.stderr()).toBe(
+      'mcp-airlock: error: invalid value "bogus" for --transport\n' +
+        "mcp-airlock: hint: Use auto, http or sse (or mcp-remote's http-first, sse-first, http-only, sse-only).\n",
+    );
     const insecure = startAirlock(['http://mcp.example.com/mcp'], { stdin: 'ignore' });
     expect(await insecure.exited).toBe(2);
     expect(insecure.stderr()).toContain('refusing plain http to "mcp.example.com": headers and tokens would cross the network unencrypted');
@@ -196,7 +199,7 @@ describe('connect (stdio -> remote)', () => {
     for (const command of [['connect', 'https://ok.example/mcp'], ['doctor', 'https://ok.example/mcp'], ['login', 'https://ok.example/mcp']]) {
       const bad = startAirlock([...command, '--resource', 'ftp://x'], { stdin: 'ignore' });
       expect(await bad.exited).toBe(2);
-      expect(bad.stderr()).toContain(`option '--resource <uri>' argument 'ftp://x' is invalid. --resource has unsupported scheme "ftp:"; only http and https.`);
+      expect(bad.stderr()).toBe('mcp-airlock: error: invalid value "ftp://x" for --resource\nmcp-airlock: hint: --resource has unsupported scheme "ftp:"; only http and https.\n');
     }
   });
 

@@ -161,6 +161,101 @@ describe('rewriteCompatArgs: supergateway', () => {
   });
 });
 
+describe('rewriteCompatArgs: supergateway spellings mixed with ours', () => {
+  it('takes our command word with --stdio: serve keeps our default port', () => {
+    expect(argvOf(['serve', '--stdio', 'node server.js', '--port', '9000'])).toEqual(['serve', '--port', '9000', '--', 'node', 'server.js']);
+    expect(argvOf(['serve', '--stdio', 'node server.js'])).toEqual(['serve', '--', 'node', 'server.js']);
+    expect(argvOf(['serve', '--port', '9000', '--stdio', 'node server.js', '--outputTransport', 'streamableHttp'])).toEqual(['serve', '--port', '9000', '--', 'node', 'server.js']);
+  });
+
+  it('takes run with --stdio, and connect or serve with --sse / --streamableHttp', () => {
+    expect(argvOf(['run', '--stdio', 'node server.js', '--log-level', 'debug'])).toEqual(['run', '--log-level', 'debug', '--', 'node', 'server.js']);
+    expect(argvOf(['connect', '--streamableHttp', URL_, '--debug'])).toEqual(['connect', URL_, '--transport', 'http', '--log-level', 'debug']);
+    expect(argvOf(['serve', '--sse', URL_, '--port', '9000'])).toEqual(['serve', '--upstream', URL_, '--transport', 'sse', '--port', '9000']);
+  });
+
+  it('keeps our own flags in place among supergateway ones, in any order', () => {
+    expect(argvOf(['--log-level', 'debug', '--stdio', 'node server.js', '--deny-tool', 'rm_*', '--port', '9000', '--logLevel', 'info'])).toEqual([
+      'serve', '--log-level', 'debug', '--deny-tool', 'rm_*', '--port', '9000', '--log-level', 'info', '--', 'node', 'server.js',
+    ]);
+    expect(argvOf(['--stdio', 'node server.js', '--port', '9000', '--log-level', 'debug'])).toEqual(['serve', '--port', '9000', '--log-level', 'debug', '--', 'node', 'server.js']);
+  });
+
+  it('refuses a command word that cannot take the mode', () => {
+    let error = usageError(() => rewriteCompatArgs(['connect', '--stdio', 'node server.js']));
+    expect(error.message).toBe("connect does not take supergateway's --stdio");
+    expect(error.hint).toBe('A command to spawn goes with serve (HTTP clients) or run (a stdio client): mcp-airlock serve -- <command>.');
+    error = usageError(() => rewriteCompatArgs(['run', '--sse', URL_]));
+    expect(error.message).toBe("run does not take supergateway's --sse");
+    expect(error.hint).toBe('A remote server goes with connect (a stdio client) or serve --upstream (HTTP clients): mcp-airlock connect <url>.');
+  });
+
+  it('refuses a command word that contradicts --outputTransport', () => {
+    const error = usageError(() => rewriteCompatArgs(['serve', '--stdio', 'srv', '--outputTransport', 'stdio']));
+    expect(error.message).toBe('serve and --outputTransport "stdio" contradict each other');
+    expect(error.hint).toBe('Drop --outputTransport: serve already says where the client is.');
+    expect(usageError(() => rewriteCompatArgs(['connect', '--sse', URL_, '--outputTransport', 'sse'])).message).toBe('connect and --outputTransport "sse" contradict each other');
+  });
+
+  it('refuses a command given both with --stdio and after --', () => {
+    const error = usageError(() => rewriteCompatArgs(['serve', '--stdio', 'node a.js', '--', 'node', 'b.js']));
+    expect(error.message).toBe('two server commands: one in --stdio and one after --');
+    expect(error.hint).toBe("Give the command once: after -- (airlock's way) or with --stdio.");
+  });
+
+  it('refuses two remote modes', () => {
+    expect(usageError(() => rewriteCompatArgs(['--sse', URL_, '--streamableHttp', URL_])).message).toBe('give one of --stdio, --sse or --streamableHttp');
+  });
+
+  it('refuses --oauth2Bearer wherever it stands, never echoing the token', () => {
+    for (const argv of [
+      ['--oauth2Bearer', 'sk-live-abc123', '--stdio', 'srv'],
+      ['serve', '--oauth2Bearer', 'sk-live-abc123', '--', 'srv'],
+      ['connect', URL_, '--oauth2Bearer=sk-live-abc123'],
+      [URL_, '--oauth2Bearer', 'sk-live-abc123'],
+    ]) {
+      const error = usageError(() => rewriteCompatArgs(argv));
+      expect(error.message).toBe('--oauth2Bearer puts a token in the process list, where any local user can read it');
+      expect(error.hint).toBe('Use --header "Authorization: Bearer ${TOKEN}" and set TOKEN in the environment.');
+      expect(`${error.message} ${error.hint}`).not.toContain('sk-live-abc123');
+    }
+  });
+
+  it.each([
+    [['https://mcp.example.com/mcp', '--clean'], '--clean', 'mcp-remote', 'Use mcp-airlock logout <url> (or login <url> --force) to drop the stored tokens; the next connect logs in afresh.'],
+    [['--stdio', 'srv', '--protocolVersion', '2024-11-05'], '--protocolVersion', 'supergateway', "Not needed: airlock forwards the version client and server agree on; --protocol names the upstream's era when it must be fixed."],
+    [['connect', URL_, '--headers', 'X-Key', 'v'], '--headers', 'mcp-proxy', 'Use --header "Name: value" (repeatable), with ${ENV} references for secrets.'],
+    [['--sse-port=8080', URL_], '--sse-port', 'mcp-proxy', 'Use mcp-airlock serve --port N.'],
+    [['serve', '--sse-host', '0.0.0.0', '--', 'srv'], '--sse-host', 'mcp-proxy', 'Use mcp-airlock serve --host ADDR.'],
+    [['serve', '--pass-environment', '--', 'srv'], '--pass-environment', 'mcp-proxy', "Not needed: serve and run pass airlock's environment to the command (narrow it with --env-allow NAME)."],
+  ])('refuses %j, naming what to use instead', (argv, flag, tool, hint) => {
+    const error = usageError(() => rewriteCompatArgs(argv));
+    expect(error.message).toBe(`${flag} is ${tool}'s; airlock has no such option`);
+    expect(error.hint).toBe(hint);
+  });
+
+  it('leaves a server command written without -- as it is, its flags included', () => {
+    const valueFlags = new Set(['--log-level', '--port', '--env']);
+    for (const argv of [
+      ['run', 'node', 'server.js', '--debug', '--clean', '--headers', 'x'],
+      ['run', '--log-level', 'debug', 'node', 'server.js', '--silent'],
+      ['serve', '--port', '9000', '--env', 'A=1', 'node', 'server.js', '--protocolVersion', '1', '--oauth2Bearer', 'not-ours'],
+    ]) {
+      expect(rewriteCompatArgs(argv, valueFlags)).toEqual({ argv, notes: [] });
+    }
+    // Before the command, our flags and mcp-remote's are read as always.
+    expect(argvOf(['serve', '--debug', 'node', 'server.js', '--debug'])).toEqual(['serve', '--log-level', 'debug', 'node', 'server.js', '--debug']);
+    expect(usageError(() => rewriteCompatArgs(['run', '--clean', 'node', 'server.js'], valueFlags)).message).toBe("--clean is mcp-remote's; airlock has no such option");
+    // With supergateway's --stdio the command is its value, so the words after it are still flags.
+    expect(rewriteCompatArgs(['serve', '--port', '9000', '--stdio', 'node s.js', '--debug'], valueFlags).argv).toEqual(['serve', '--port', '9000', '--log-level', 'debug', '--', 'node', 's.js']);
+  });
+
+  it('leaves foreign flags after -- to the server command', () => {
+    const argv = ['serve', '--', 'node', 'server.js', '--headers', 'x', '--protocolVersion', '1'];
+    expect(argvOf(argv)).toEqual(argv);
+  });
+});
+
 describe('rewriteCompatArgs: mcp-remote', () => {
   it('turns --debug into --log-level debug', () => {
     expect(rewriteCompatArgs(['connect', URL_, '--debug'])).toEqual({ argv: ['connect', URL_, '--log-level', 'debug'], notes: [] });

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { collect, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from '../../../src/cli/options.js';
+import { collect, formatSeconds, formatSize, parseLogLevel, parsePort, parsePositiveInt, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from '../../../src/cli/options.js';
 import { AirlockError } from '../../../src/errors.js';
 import { thrownAirlockError } from '../../helpers/thrown.js';
 
@@ -172,10 +172,49 @@ describe('parseServerUrl', () => {
     }
   });
 
-  it.each([['garbage'], ['example.com/mcp'], ['']])('refuses %j as not a URL', (value) => {
+  it.each([['garbage'], ['mcp example'], ['']])('refuses %j as not a URL', (value) => {
     const error = airlockError(() => parseServerUrl(value, false));
     expect(error.code).toBe('AIRLOCK_BAD_URL');
     expect(error.message).toBe(`not a URL: ${JSON.stringify(value)}`);
     expect(error.hint).toBe('Give the full server URL, such as https://mcp.example.com/mcp.');
+  });
+
+  it.each([
+    ['example.com/mcp', 'https://example.com/mcp'],
+    ['mcp.example.com:8443/v1/mcp?x=1', 'https://mcp.example.com:8443/v1/mcp?x=1'],
+    ['localhost:3000/mcp', 'http://localhost:3000/mcp'],
+    ['127.0.0.1:8808', 'http://127.0.0.1:8808'],
+    ['[::1]:8808/mcp', 'http://[::1]:8808/mcp'],
+    ['intranet:8080', 'https://intranet:8080'],
+  ])('names the URL meant when %j has no scheme', (value, meant) => {
+    const error = airlockError(() => parseServerUrl(value, false));
+    expect(error.code).toBe('AIRLOCK_BAD_URL');
+    expect(error.message).toBe(`not a URL: ${JSON.stringify(value)} has no scheme`);
+    expect(error.hint).toBe(`Write it with its scheme: ${meant} (https:// for a remote server; http:// only for this machine, or with --allow-http).`);
+  });
+});
+
+describe('formatSize and formatSeconds', () => {
+  it.each([
+    [32 * 1024 * 1024, '32 MiB'],
+    [4 * 1024 * 1024, '4 MiB'],
+    [10 * 1024 * 1024, '10 MiB'],
+    [2 * 1024 ** 3, '2 GiB'],
+    [512 * 1024, '512 KiB'],
+    [1536 * 1024, '1536 KiB'],
+    [1500, '1500 bytes'],
+  ])('shows %d bytes as %j, and parseSize reads it back', (bytes, text) => {
+    expect(formatSize(bytes)).toBe(text);
+    expect(parseSize(text.replace(' bytes', ''))).toBe(bytes);
+  });
+
+  it.each([
+    [1800, '1800 s = 30 min'],
+    [300, '300 s = 5 min'],
+    [7200, '7200 s = 2 h'],
+    [90, '90 s'],
+    [0, '0 s'],
+  ])('shows %d seconds as %j', (seconds, text) => {
+    expect(formatSeconds(seconds)).toBe(text);
   });
 });
