@@ -118,11 +118,11 @@ export function diagnoseStatus(url: URL, status: number, detail: string, answer:
         : `The server wants credentials: log in with mcp-airlock login ${where} if it offers OAuth; if it takes an API key or a static token, pass it with --header "${credentialHeaderExample(answer.wwwAuthenticate)}".`,
     });
   }
-  if (status === 404 || status === 405 || status === 410 || answer.html) {
-    return new AirlockError('AIRLOCK_UPSTREAM_HTTP', head, { hint: PATH_HINT });
-  }
   if (status >= 500) {
     return new AirlockError('AIRLOCK_UPSTREAM_HTTP', head, { hint: "The server, or a proxy in front of it, failed: try again later, or check the server's logs." });
+  }
+  if (status === 404 || status === 405 || status === 410 || answer.html) {
+    return new AirlockError('AIRLOCK_UPSTREAM_HTTP', head, { hint: PATH_HINT });
   }
   return new AirlockError('AIRLOCK_UPSTREAM_HTTP', head, { hint: 'The server refused the request; rerun with --log-level debug for details.' });
 }
