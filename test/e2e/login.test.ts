@@ -135,7 +135,8 @@ describe('login, status, logout, and connect with OAuth', () => {
     const client = new LineClient(connect);
     client.send(initializeRequest(0));
     const reply = await client.response(0);
-    expect(reply.error?.message).toContain('answered HTTP 401');
+    expect(reply.error?.message).toContain(`HTTP 401 Unauthorized from ${fixture.url}`);
+    expect((reply.error?.data as { hint?: string }).hint).toMatch(/^The server wants an OAuth login: run mcp-airlock login /);
     expect(connect.stderr()).not.toMatch(/127\.0\.0\.1:\d+\/[^\s]*auth/);
     client.endInput();
     await connect.exited;
