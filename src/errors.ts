@@ -189,6 +189,8 @@ export interface HttpAnswerDetails {
   wwwAuthenticate?: string;
   /** The body was an HTML page (the message then holds only its title). */
   html?: boolean;
+  /** The Location of a redirect airlock did not follow (to another origin). */
+  location?: string;
 }
 
 /**

@@ -57,7 +57,7 @@ export class SseClientTransport implements Transport {
     const response = await request(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
     if (!response.ok) {
       const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-      throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate') });
+      throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
     }
     const events = readSseEvents(response.body, { maxEventBytes: this.maxMessage, onOversize: (event) => this.oversize(event) });
     const first = await events.next();
@@ -104,7 +104,7 @@ export class SseClientTransport implements Transport {
         signal: exchange.signal,
       });
       const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-      if (!response.ok) throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate') });
+      if (!response.ok) throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
     } finally {
       exchange.release();
     }

@@ -210,7 +210,7 @@ export class StreamableHttpClientTransport implements Transport {
           return 'done';
         }
       }
-      const answer = { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate') };
+      const answer = { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') };
       if (expired) throw Object.assign(httpAnswerError(404, text, { ...answer, prefix: 'the upstream session ended (HTTP 404): ' }), { sessionEnded: true });
       throw httpAnswerError(response.status, text, answer);
     }

@@ -48,10 +48,11 @@ export function summariseBody(text: string, contentType?: string): { text: strin
 }
 
 /** The error a transport throws for an answer it cannot use: status, summarised body, and the challenge of a 401/403. */
-export function httpAnswerError(status: number, body: string, answer: { contentType?: string; wwwAuthenticate?: string; prefix?: string }): HttpStatusError {
+export function httpAnswerError(status: number, body: string, answer: { contentType?: string; wwwAuthenticate?: string; location?: string; prefix?: string }): HttpStatusError {
   const summary = summariseBody(body, answer.contentType);
   const details: HttpAnswerDetails = { html: summary.html };
   if (answer.wwwAuthenticate !== undefined) details.wwwAuthenticate = answer.wwwAuthenticate;
+  if (answer.location !== undefined && status >= 300 && status < 400) details.location = answer.location;
   const text = summary.text || `HTTP ${status}`;
   return new HttpStatusError(status, answer.prefix ? `${answer.prefix}${text}` : text, details);
 }
@@ -116,6 +117,18 @@ export function diagnoseStatus(url: URL, status: number, detail: string, answer:
       hint: status === 403 && !answer.wwwAuthenticate
         ? `The server refuses these credentials, or a firewall or an IP allow-list is in front of it; if it takes an API key, pass it with --header "${credentialHeaderExample(undefined)}".`
         : `The server wants credentials: log in with mcp-airlock login ${where} if it offers OAuth; if it takes an API key or a static token, pass it with --header "${credentialHeaderExample(answer.wwwAuthenticate)}".`,
+    });
+  }
+  if (status >= 300 && status < 400) {
+    // Redirects within the origin are followed (http-request.ts); this one leads elsewhere (often a single sign-on page).
+    let target: string | undefined;
+    try {
+      target = answer.location === undefined ? undefined : new URL(answer.location, url).origin;
+    } catch {
+      target = undefined;
+    }
+    return new AirlockError('AIRLOCK_UPSTREAM_HTTP', `${statusLine(status)} from ${where}${target ? `, redirecting to ${quote(target)}` : ''}`, {
+      hint: 'airlock follows redirects only within the same origin, since its headers may carry credentials: if the other address is the MCP server and you trust it, connect to it directly; a sign-in page means the server wants credentials another way.',
     });
   }
   if (status >= 500) {

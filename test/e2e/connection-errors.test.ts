@@ -105,13 +105,18 @@ async function finish(proc: AirlockProcess, client: LineClient): Promise<void> {
 }
 
 describe('connect: one diagnosis per failure, the same on stderr and in the JSON-RPC error', () => {
-  it('an HTML 404: the status and the page title, with the path hint, never the page', async () => {
-    const { proc, client, reply } = await initializeThrough(`${htmlUrl}/wrong/path`);
+  it('an HTML 404: the status and the page title, with the path hint, never the page (not in the audit log either)', async () => {
+    const auditFile = join(dir, 'html-404-audit.jsonl');
+    const { proc, client, reply } = await initializeThrough(`${htmlUrl}/wrong/path`, ['--audit-file', auditFile]);
     const message = `HTTP 404 Not Found from ${htmlUrl}/wrong/path (page title: "Page & Not Found")`;
     expect(reply.error?.message).toBe(`mcp-airlock could not open the MCP conversation: ${message}`);
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP', hint: PATH_HINT });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${PATH_HINT}`]);
     await finish(proc, client);
+    const audit = await readFile(auditFile, 'utf8');
+    expect(audit).toContain('"method":"initialize"');
+    expect(audit).not.toContain(PAGE_MARKER);
+    expect(audit).not.toContain('<');
   });
 
   it('https:// to a plain-HTTP server: "answered in plain HTTP", with the http:// URL as the hint', async () => {

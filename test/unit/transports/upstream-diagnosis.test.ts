@@ -87,6 +87,13 @@ describe('diagnoseStatus', () => {
     expect(error.hint).toContain('firewall');
   });
 
+  it('a redirect to another origin (not followed): names only the target origin, never its query', () => {
+    const error = diagnoseStatus(url, 302, 'page title: "Redirecting"', { html: true, location: 'https://sso.example.com/login?return=abc&token=t' });
+    expect(error.message).toBe(`HTTP 302 Found from ${WHERE}, redirecting to "https://sso.example.com"`);
+    expect(error.hint).toMatch(/^airlock follows redirects only within the same origin/);
+    expect(error.message).not.toContain('token=t');
+  });
+
   it('a 503: the server-failure hint', () => {
     expect(diagnoseStatus(url, 503, 'down').hint).toBe("The server, or a proxy in front of it, failed: try again later, or check the server's logs.");
   });
