@@ -151,7 +151,7 @@ export function quote(value: unknown, max = 200): string {
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (error instanceof AirlockError) return error.message;
-  let text = error.message;
+  let text = withoutOpenSslDump(error.message, error);
   // fetch() failures say only "fetch failed"; the useful part (ECONNREFUSED, ENOTFOUND) is the cause.
   let cause = (error as { cause?: unknown }).cause;
   for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
@@ -165,13 +165,25 @@ export function describeError(error: unknown): string {
 /** "ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1"; an AggregateError (dual-stack connect) lists its parts. */
 function describeCause(cause: Error): string {
   const code = (cause as { code?: string }).code;
-  let message = cause.message;
+  let message = withoutOpenSslDump(cause.message, cause);
   if (!message && cause instanceof AggregateError) {
     message = [...new Set(cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))))].join('; ');
   }
   if (!code) return message;
   if (!message) return code;
   return message.includes(code) ? message : `${code}: ${message}`;
+}
+
+/**
+ * OpenSSL's error queue ("8040...:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+ * number:../deps/openssl/...:350:\n") as its reason alone ("wrong version number").
+ */
+function withoutOpenSslDump(message: string, error: Error): string {
+  const dump = /(?:\s|^)[0-9A-F]{8,}:error:[0-9A-F]+:[^:]*:[^:]*:([^:\n]+)[^\n]*\n?/.exec(message);
+  if (!dump) return message;
+  const reason = (error as { reason?: unknown }).reason;
+  const said = typeof reason === 'string' && reason ? reason : dump[1]!.trim();
+  return `${message.slice(0, dump.index)}${dump.index > 0 ? ' ' : ''}${said}`.trim();
 }
 
 /** Wrap an unknown failure so the CLI can always print code, message and hint. */

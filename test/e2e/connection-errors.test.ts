@@ -237,6 +237,22 @@ describe('login: the same diagnosis before any discovery', () => {
   });
 });
 
+describe('doctor: the same words for the same failures', () => {
+  it('https:// to plain HTTP and an HTML 404: the diagnosis and hint connect gives, no OpenSSL text, no page', async () => {
+    const httpsUrl = `${htmlUrl.replace('http:', 'https:')}/mcp`;
+    const tls = startAirlock(['doctor', httpsUrl, '--plain'], { env, stdin: 'ignore' });
+    await tls.exited;
+    expect(tls.stdout() + tls.stderr()).toContain(`FAIL unauth.reachable: ${httpsUrl} answered in plain HTTP, not HTTPS`);
+    expect(tls.stdout() + tls.stderr()).toContain(`hint: The server does not speak TLS on that port: use ${htmlUrl}/mcp.`);
+    expect(tls.stdout() + tls.stderr()).not.toContain('SSL routines');
+    const html = startAirlock(['doctor', `${htmlUrl}/mcp`, '--plain'], { env, stdin: 'ignore' });
+    await html.exited;
+    expect(html.stdout() + html.stderr()).toContain(`FAIL unauth.status: HTTP 404 Not Found from ${htmlUrl}/mcp (page title: "Page & Not Found")`);
+    expect(html.stdout() + html.stderr()).toContain(`hint: ${PATH_HINT}`);
+    expect(html.stdout() + html.stderr()).not.toContain(PAGE_MARKER);
+  });
+});
+
 describe('serve and run: the command is checked before listening or reading stdin', () => {
   it.each([
     ['not on PATH', 'no-such-command-4e1b', 'the server command "no-such-command-4e1b" was not found on PATH', 'Install it, or give its full path (PATH is that of the environment mcp-airlock starts the server with).'],

@@ -61,6 +61,13 @@ describe('describeError', () => {
     expect(describeError(outer)).toBe('HTTP 401 Unauthorized from https://x/mcp, and it offers no OAuth login');
   });
 
+  it("gives OpenSSL's error queue as its reason, on the error and on a cause", () => {
+    const dump = '8040C2A9AB7F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n';
+    expect(describeError(errnoError(`write EPROTO ${dump}`, 'EPROTO'))).toBe('write EPROTO wrong version number');
+    const viaFetch = new TypeError('fetch failed', { cause: Object.assign(errnoError(dump, 'ERR_SSL_WRONG_VERSION_NUMBER'), { reason: 'wrong version number' }) });
+    expect(describeError(viaFetch)).toBe('fetch failed (ERR_SSL_WRONG_VERSION_NUMBER: wrong version number)');
+  });
+
   it('ignores a cause that is not an Error', () => {
     expect(describeError(new Error('outer', { cause: { code: 'ECONNREFUSED', message: 'x' } }))).toBe('outer');
   });
