@@ -70,7 +70,7 @@ export function credentialHeaderExample(wwwAuthenticate: string | undefined): st
   }
   const first = challenges[0]?.scheme;
   if (first === 'basic') return 'Authorization: Basic ${CREDENTIALS}';
-  if (first && first !== 'bearer' && /^[a-z0-9-]{1,32}$/.test(first)) return `Authorization: ${first === 'apikey' ? 'ApiKey' : first} \${TOKEN}`;
+  if (first && first !== 'bearer' && /^[a-z0-9-]{1,32}$/.test(first)) return `Authorization: ${first === 'apikey' ? 'ApiKey' : first[0]!.toUpperCase() + first.slice(1)} \${TOKEN}`;
   return 'Authorization: Bearer ${TOKEN}';
 }
 
@@ -145,8 +145,10 @@ function networkCode(error: unknown): { code?: string; message: string; reason?:
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
     const code = (current as { code?: unknown }).code;
     const reason = (current as { reason?: unknown }).reason;
+    const cause = (current as { cause?: unknown }).cause;
+    // AbortSignal.timeout(): an AbortError whose cause is the TimeoutError.
+    if (current.name === 'TimeoutError' || (current.name === 'AbortError' && cause instanceof Error && cause.name === 'TimeoutError')) return { code: 'ETIMEDOUT', message: current.message };
     if (typeof code === 'string') return { code, message: current.message, reason: typeof reason === 'string' ? reason : undefined };
-    if (current.name === 'TimeoutError') return { code: 'ETIMEDOUT', message: current.message };
   }
   return undefined;
 }

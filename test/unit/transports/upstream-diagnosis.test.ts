@@ -55,7 +55,7 @@ describe('credentialHeaderExample', () => {
     ['Basic realm="x"', 'Authorization: Basic ${CREDENTIALS}'],
     ['ApiKey header="X-Api-Key"', 'X-Api-Key: ${API_KEY}'],
     ['ApiKey', 'Authorization: ApiKey ${TOKEN}'],
-    ['Token realm="x"', 'Authorization: token ${TOKEN}'],
+    ['Token realm="x"', 'Authorization: Token ${TOKEN}'],
     ['ApiKey header="bad header\\r\\nX: y"', 'Authorization: ApiKey ${TOKEN}'],
   ])('%s -> %s', (challenge, example) => {
     expect(credentialHeaderExample(challenge)).toBe(example);
@@ -129,6 +129,23 @@ describe('diagnoseNetwork', () => {
     expect(diagnoseNetwork(url, errno('EAI_AGAIN'))!.message).toBe(`cannot reach ${WHERE}: the host name "mcp.example.com" does not resolve (EAI_AGAIN)`);
     expect(diagnoseNetwork(url, Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' }))!.message).toBe(`cannot reach ${WHERE}: no answer in time (timed out)`);
     expect(diagnoseNetwork(url, errno('ECONNRESET', 'socket hang up'))!.message).toBe(`cannot reach ${WHERE}: ECONNRESET (socket hang up)`);
+  });
+
+  it('a request that AbortSignal.timeout() ended is a timeout, not an abort', async () => {
+    const { request } = await import('node:http');
+    const { createServer } = await import('node:net');
+    // A server that accepts the connection and never answers.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const failure = await new Promise<unknown>((resolve) => {
+        request(`http://127.0.0.1:${port}/mcp`, { signal: AbortSignal.timeout(50) }).on('error', resolve).end();
+      });
+      expect(diagnoseNetwork(new URL(`http://127.0.0.1:${port}/mcp`), failure)!.message).toBe(`cannot reach http://127.0.0.1:${port}/mcp: no answer in time (timed out)`);
+    } finally {
+      silent.close();
+    }
   });
 
   it('is undefined for what is not a network failure', () => {
