@@ -6,21 +6,20 @@
  * discovery error about metadata nobody could have served.
  */
 import { describeError } from '../errors.js';
-import { ERROR_BODY_LIMIT, readTextWithin, type HttpRequester } from '../transports/http-request.js';
-import { diagnoseNetwork, diagnoseStatus, diagnoseUpstream, summariseBody } from '../transports/upstream-diagnosis.js';
+import type { FetchLike } from '../auth/metadata-fetch.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
+import { PROBE_PROTOCOL_VERSION, postJsonRpc } from '../doctor/mcp-probe.js';
 import type { Logger } from '../log.js';
+import { diagnoseNetwork, diagnoseStatus, diagnoseUpstream, summariseBody } from '../transports/upstream-diagnosis.js';
 
 const PROBE_TIMEOUT_MS = 15_000;
-/** The version header of the probe: a 2025 server checks it before anything else, after auth. */
-const PROBE_PROTOCOL_VERSION = '2025-11-25';
 
 export type LoginProbe =
   /** The server answered without credentials (2xx, or a JSON-RPC error about the request itself). */
   | { kind: 'open'; status: number }
   /** 401 (or 403 with a Bearer challenge): a login may help. */
   | { kind: 'unauthorized'; status: number; wwwAuthenticate?: string }
-  /** An answer that says nothing either way (405 from an SSE-only endpoint, 406, ...): log in as asked. */
+  /** An answer that says nothing either way (406, 415, ...): log in as asked. */
   | { kind: 'unclear'; status: number };
 
 /** Whether a body is a JSON-RPC error: the server parsed the request and refused it for itself, not for credentials. */
@@ -33,39 +32,29 @@ function isJsonRpcError(text: string): boolean {
   }
 }
 
-/** Probe `url`; throws the diagnosed AirlockError when the server cannot be talked to at all. */
-export async function probeForLogin(url: URL, request: HttpRequester, log: Logger): Promise<LoginProbe> {
-  let response;
-  try {
-    response = await request(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROBE_PROTOCOL_VERSION },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'mcp-airlock-login-probe', method: 'tools/list', params: {} }),
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    });
-  } catch (error) {
-    log.debug(`login probe: POST ${url.href} failed: ${describeError(error)}`);
-    throw diagnoseNetwork(url, error) ?? diagnoseUpstream(url, error);
+function unauthorized(status: number, wwwAuthenticate: string | null | undefined): LoginProbe {
+  return wwwAuthenticate === null || wwwAuthenticate === undefined ? { kind: 'unauthorized', status } : { kind: 'unauthorized', status, wwwAuthenticate };
+}
+
+/** Probe `url` (doctor's probe request); throws the diagnosed AirlockError when the server cannot be talked to at all. */
+export async function probeForLogin(url: URL, fetchImpl: FetchLike, log: Logger): Promise<LoginProbe> {
+  const probe = await postJsonRpc(fetchImpl, url.href, { jsonrpc: '2.0', id: 'mcp-airlock-login-probe', method: 'tools/list', params: {} }, { 'mcp-protocol-version': PROBE_PROTOCOL_VERSION });
+  if (probe.status === undefined) {
+    log.debug(`login probe: POST ${url.href} failed: ${probe.error ?? 'unknown error'}`);
+    throw diagnoseNetwork(url, probe.failure) ?? diagnoseUpstream(url, probe.failure);
   }
-  const { status } = response;
-  const wwwAuthenticate = response.header('www-authenticate');
-  const contentType = response.header('content-type');
+  const { status } = probe;
+  const wwwAuthenticate = probe.headers?.get('www-authenticate');
   log.debug(`login probe: POST ${url.href} -> ${status}`);
-  if (status >= 200 && status < 300) {
-    response.discard();
-    return { kind: 'open', status };
-  }
-  if (status === 401 || (status === 403 && bearerChallenge(wwwAuthenticate) !== undefined)) {
-    response.discard();
-    return wwwAuthenticate === undefined ? { kind: 'unauthorized', status } : { kind: 'unauthorized', status, wwwAuthenticate };
-  }
-  if (status === 405) return legacyProbe(url, request, log);
-  const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-  const summary = summariseBody(text, contentType);
+  if (status >= 200 && status < 300) return { kind: 'open', status };
+  if (status === 401 || (status === 403 && bearerChallenge(wwwAuthenticate) !== undefined)) return unauthorized(status, wwwAuthenticate);
+  if (status === 405) return legacyProbe(url, fetchImpl, log);
+  const text = probe.body ?? '';
+  const summary = summariseBody(text, probe.headers?.get('content-type') ?? undefined);
   // A stateful server answers a request without a session with 400 and a JSON-RPC error: it let us in.
   if (status === 400 && !summary.html && isJsonRpcError(text)) return { kind: 'open', status };
   if (status === 403 || status === 404 || status === 410 || status >= 500 || summary.html) {
-    throw diagnoseStatus(url, status, summary.text, { html: summary.html, ...(wwwAuthenticate === undefined ? {} : { wwwAuthenticate }) });
+    throw diagnoseStatus(url, status, summary.text, { html: summary.html, ...(wwwAuthenticate ? { wwwAuthenticate } : {}) });
   }
   return { kind: 'unclear', status };
 }
@@ -74,21 +63,15 @@ export async function probeForLogin(url: URL, request: HttpRequester, log: Logge
  * POST refused with 405: a legacy HTTP+SSE endpoint (2024-11-05) takes a GET. Its stream opening
  * without credentials means no login is needed; the stream is closed as soon as that is known.
  */
-async function legacyProbe(url: URL, request: HttpRequester, log: Logger): Promise<LoginProbe> {
-  const stop = new AbortController();
-  const signal = AbortSignal.any([stop.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
+async function legacyProbe(url: URL, fetchImpl: FetchLike, log: Logger): Promise<LoginProbe> {
   try {
-    const response = await request(url, { method: 'GET', headers: { accept: 'text/event-stream' }, signal });
+    const response = await fetchImpl(url.href, { method: 'GET', headers: { accept: 'text/event-stream' }, redirect: 'manual', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await response.body?.cancel().catch(() => undefined);
     log.debug(`login probe: GET ${url.href} -> ${response.status}`);
-    const wwwAuthenticate = response.header('www-authenticate');
-    response.discard();
-    if (response.ok && (response.header('content-type') ?? '').includes('text/event-stream')) return { kind: 'open', status: response.status };
-    if (response.status === 401) return wwwAuthenticate === undefined ? { kind: 'unauthorized', status: 401 } : { kind: 'unauthorized', status: 401, wwwAuthenticate };
-    return { kind: 'unclear', status: 405 };
+    if (response.ok && (response.headers.get('content-type') ?? '').includes('text/event-stream')) return { kind: 'open', status: response.status };
+    if (response.status === 401) return unauthorized(401, response.headers.get('www-authenticate'));
   } catch (error) {
     log.debug(`login probe: GET ${url.href} failed: ${describeError(error)}`);
-    return { kind: 'unclear', status: 405 };
-  } finally {
-    stop.abort();
   }
+  return { kind: 'unclear', status: 405 };
 }

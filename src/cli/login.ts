@@ -17,7 +17,6 @@ import { parseLogLevel, parseServerUrl } from './options.js';
 import type { CommandResult } from './program.js';
 import { describeExpiry } from './status.js';
 import { probeForLogin, type LoginProbe } from './login-probe.js';
-import { createRequester } from '../transports/http-request.js';
 import { credentialsWithoutOAuth, displayUrl, statusLine } from '../transports/upstream-diagnosis.js';
 
 /**
@@ -82,7 +81,7 @@ Examples:
       });
       // First, what connect's first request would meet: a server that is down, not at that path,
       // or answers without credentials is said so here, not as a discovery failure.
-      probe = await probeForLogin(url, await createRequester(), log);
+      probe = await probeForLogin(url, fetch, log);
       if (probe.kind === 'open') {
         const text = `${displayUrl(url)} needs no login: it answered without credentials`;
         await steps.notNeeded(text);
