@@ -31,6 +31,7 @@ let badGatewayUrl: string;
 let apiKeyUrl: string;
 let selfSignedUrl: string;
 let open: { url: string; close(): Promise<void> };
+let notAcceptableUrl: string;
 
 function page(title: string): string {
   return `<!DOCTYPE html>\n<html>\n<head><title>${title}</title></head>\n<body><h1>${title}</h1>\n<p>${PAGE_MARKER}</p></body>\n</html>\n`;
@@ -65,6 +66,11 @@ beforeAll(async () => {
   const tls = { cert: await readFile(join(repoRoot, 'fixtures/tls/loopback-cert.pem')), key: await readFile(join(repoRoot, 'fixtures/tls/loopback-key.pem')) };
   selfSignedUrl = `https://${await listen(createHttpsServer(tls, (_req, res) => res.end('{}')))}`;
   open = await startFixtureHttpServer({ port: 0 });
+  // Neither MCP nor OAuth, and no credentials asked for: 406 to everything.
+  notAcceptableUrl = `http://${await listen(createServer((req, res) => {
+    req.resume();
+    res.writeHead(406, { 'content-type': 'text/plain' }).end('not acceptable');
+  }))}`;
 });
 
 afterAll(async () => {
@@ -226,6 +232,14 @@ describe('login: the same diagnosis before any discovery', () => {
     expect(proc.stderr()).not.toContain('must publish');
     expect(proc.stderr()).not.toContain(PAGE_MARKER);
     expect(proc.stdout()).toBe('');
+  });
+
+  it('a server that asks for no credentials and has no OAuth metadata: "nothing to log in to", not "must publish its metadata"', async () => {
+    const proc = login(`${notAcceptableUrl}/mcp`);
+    expect(await proc.exited).toBe(5);
+    expect(proc.stderr()).toContain(`HTTP 406 Not Acceptable from ${notAcceptableUrl}/mcp without a credentials challenge, and it publishes no OAuth metadata: there is nothing to log in to`);
+    expect(proc.stderr()).toContain(`hint: Check the URL (mcp-airlock doctor ${notAcceptableUrl}/mcp shows each step); a server that needs no credentials needs no login.`);
+    expect(proc.stderr()).not.toContain('must publish');
   });
 
   it('an API-key server (401 without OAuth metadata): the API-key hint instead of "must publish its metadata", exit 5', async () => {
