@@ -10,7 +10,7 @@ import type { FetchLike } from '../auth/metadata-fetch.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
 import { PROBE_PROTOCOL_VERSION, postJsonRpc } from '../doctor/mcp-probe.js';
 import type { Logger } from '../log.js';
-import { diagnoseNetwork, diagnoseStatus, diagnoseUpstream, summariseBody } from '../transports/upstream-diagnosis.js';
+import { diagnoseNetwork, diagnoseStatus, diagnoseUpstream, isWrongPlaceOrFailure, summariseBody } from '../transports/upstream-diagnosis.js';
 
 const PROBE_TIMEOUT_MS = 15_000;
 
@@ -53,7 +53,7 @@ export async function probeForLogin(url: URL, fetchImpl: FetchLike, log: Logger)
   const summary = summariseBody(text, probe.headers?.get('content-type') ?? undefined);
   // A stateful server answers a request without a session with 400 and a JSON-RPC error: it let us in.
   if (status === 400 && !summary.html && isJsonRpcError(text)) return { kind: 'open', status };
-  if (status === 403 || status === 404 || status === 410 || status >= 500 || summary.html) {
+  if (status === 403 || isWrongPlaceOrFailure(status, summary.html)) {
     throw diagnoseStatus(url, status, summary.text, { html: summary.html, ...(wwwAuthenticate ? { wwwAuthenticate } : {}) });
   }
   return { kind: 'unclear', status };

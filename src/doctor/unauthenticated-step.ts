@@ -8,7 +8,7 @@ import { quote } from '../errors.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
 import { check, type DoctorState, type StepOutput } from './doctor-context.js';
 import { initializeRequest, postJsonRpc } from './mcp-probe.js';
-import { diagnoseNetwork, diagnoseStatus, displayUrl, summariseBody } from '../transports/upstream-diagnosis.js';
+import { diagnoseNetwork, diagnoseStatus, displayUrl, isWrongPlaceOrFailure, summariseBody } from '../transports/upstream-diagnosis.js';
 
 const SPEC_401 = 'MCP 2025-11-25 authorization; RFC 6750 §3';
 const SPEC_CHALLENGE = 'RFC 9728 §5.1';
@@ -42,7 +42,7 @@ export async function unauthenticatedStep(state: DoctorState): Promise<StepOutpu
   if (probe.status !== 401) {
     // A 404, an HTML page or a 5xx: connect's diagnosis (path, page title, server failure); other statuses keep doctor's OAuth view.
     const summary = summariseBody(probe.body ?? '', probe.headers?.get('content-type') ?? undefined);
-    const diagnosis = probe.status === 404 || probe.status === 410 || probe.status >= 500 || summary.html ? diagnoseStatus(state.options.url, probe.status, summary.text, { html: summary.html }) : undefined;
+    const diagnosis = isWrongPlaceOrFailure(probe.status, summary.html) ? diagnoseStatus(state.options.url, probe.status, summary.text, { html: summary.html }) : undefined;
     const hint = diagnosis?.hint ?? (probe.status === 403
       ? 'A 403 without a prior 401 usually means a firewall, a WAF or an IP allow-list in front of the server; an OAuth-protected MCP server answers 401.'
       : 'An OAuth-protected MCP server answers an unauthenticated request with 401 and a WWW-Authenticate challenge; check the URL and the server logs.');

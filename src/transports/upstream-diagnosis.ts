@@ -96,6 +96,15 @@ function offersOAuth(wwwAuthenticate: string | undefined): boolean {
   return parseWwwAuthenticate(wwwAuthenticate).some((c) => c.scheme === 'bearer' && c.params.has('resource_metadata'));
 }
 
+/**
+ * An answer to an unauthenticated probe that says the URL is wrong or the server failed (404, 410,
+ * an HTML page, 5xx), rather than anything about credentials: login and doctor report it as
+ * connect would, instead of going on to OAuth discovery.
+ */
+export function isWrongPlaceOrFailure(status: number, html: boolean): boolean {
+  return status === 404 || status === 410 || status >= 500 || html;
+}
+
 export const PATH_HINT = 'Check the path of the MCP endpoint: often /mcp (streamable HTTP) or /sse (the legacy HTTP+SSE transport); see --transport.';
 
 /**
