@@ -117,12 +117,14 @@ export function diagnoseStatus(url: URL, status: number, detail: string, answer:
   const said = text === '' || text === `HTTP ${status}` ? '' : answer.html ? ` (${text})` : `: ${quote(text, 300)}`;
   const head = `${statusLine(status)} from ${where}${said}`;
   if (status === 401 || status === 403) {
+    // Without the body: a server may echo the credentials it refused.
+    const bare = `${statusLine(status)} from ${where}`;
     if (offersOAuth(answer.wwwAuthenticate)) {
-      return new AirlockError('AIRLOCK_UPSTREAM_HTTP', head, {
+      return new AirlockError('AIRLOCK_UPSTREAM_HTTP', bare, {
         hint: `The server wants an OAuth login: run mcp-airlock login ${where} (and connect without --no-auth), or pass a token with --header "Authorization: Bearer \${TOKEN}".`,
       });
     }
-    return new AirlockError('AIRLOCK_UPSTREAM_CREDENTIALS', head, {
+    return new AirlockError('AIRLOCK_UPSTREAM_CREDENTIALS', bare, {
       hint: status === 403 && !answer.wwwAuthenticate
         ? `The server refuses these credentials, or a firewall or an IP allow-list is in front of it; if it takes an API key, pass it with --header "${credentialHeaderExample(undefined)}".`
         : `The server wants credentials: log in with mcp-airlock login ${where} if it offers OAuth; if it takes an API key or a static token, pass it with --header "${credentialHeaderExample(answer.wwwAuthenticate)}".`,

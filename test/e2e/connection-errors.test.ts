@@ -61,7 +61,8 @@ beforeAll(async () => {
   // An API-key server: 401 everywhere (well-known URLs too), naming its header in the challenge.
   apiKeyUrl = `http://${await listen(createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
-    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'ApiKey header="X-Api-Key"' }).end('{"error":"missing api key"}');
+    // Echoes the key it refused, as some servers do: airlock must not pass it on.
+    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'ApiKey header="X-Api-Key"' }).end(JSON.stringify({ error: `invalid key ${String(req.headers['x-api-key'] ?? req.headers['x-other'] ?? '')}` }));
   }))}`;
   const tls = { cert: await readFile(join(repoRoot, 'fixtures/tls/loopback-cert.pem')), key: await readFile(join(repoRoot, 'fixtures/tls/loopback-key.pem')) };
   selfSignedUrl = `https://${await listen(createHttpsServer(tls, (_req, res) => res.end('{}')))}`;
@@ -174,6 +175,18 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CREDENTIALS', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
     expect(proc.stderr().split(message)).toHaveLength(2);
+    await finish(proc, client);
+  });
+});
+
+describe('connect --no-auth: a refused key', () => {
+  it('a 401 whose body echoes the refused key: status and hint only, the key nowhere', async () => {
+    const { proc, client, reply } = await initializeThrough(`${apiKeyUrl}/mcp`, ['--transport', 'http', '--no-auth', '--header', 'X-Api-Key: ${API_KEY}']);
+    const message = `HTTP 401 Unauthorized from ${apiKeyUrl}/mcp`;
+    const hint = `The server wants credentials: log in with mcp-airlock login ${apiKeyUrl}/mcp if it offers OAuth; if it takes an API key or a static token, pass it with --header "X-Api-Key: \${API_KEY}".`;
+    expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
+    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CREDENTIALS', hint });
+    expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
     await finish(proc, client);
   });
 });
