@@ -7,7 +7,7 @@
  * its status and <title>, never passed on: not to the client's JSON-RPC error, not to stderr.
  */
 import { STATUS_CODES } from 'node:http';
-import { AirlockError, HttpStatusError, quote, type HttpAnswerDetails } from '../errors.js';
+import { AirlockError, HttpStatusError, describeError, quote, type HttpAnswerDetails } from '../errors.js';
 import { parseWwwAuthenticate } from '../auth/www-authenticate.js';
 import { isLoopbackHost } from './http-guard.js';
 
@@ -222,8 +222,9 @@ export function diagnoseNetwork(url: URL, error: unknown): AirlockError | undefi
     });
   }
   if (/^(ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|ECONNABORTED|EPROTO|UND_ERR_SOCKET|UND_ERR_CLOSED)$/.test(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
-    const plainMessage = message.split('\n')[0]!.replace(/\s*\d*[0-9A-F]{8,}:error:.*$/, '').trim();
-    return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: ${code}${plainMessage && !plainMessage.includes(code) ? ` (${plainMessage})` : ''}`, { hint: UNREACHABLE_HINT, cause: error });
+    // describeError gives OpenSSL's error queue as its reason ("sslv3 alert handshake failure").
+    const detail = describeError(error).split('\n')[0]!.trim();
+    return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: ${detail.includes(code) ? detail : `${code} (${detail})`}`, { hint: UNREACHABLE_HINT, cause: error });
   }
   return undefined;
 }

@@ -148,6 +148,11 @@ describe('diagnoseNetwork', () => {
     }
   });
 
+  it('another TLS failure: its reason, not the OpenSSL queue', () => {
+    const error = diagnoseNetwork(url, errno('EPROTO', 'write EPROTO 80A0C2A9AB7F0000:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1586:SSL alert number 40\n'))!;
+    expect(error.message).toBe(`cannot reach ${WHERE}: write EPROTO sslv3 alert handshake failure`);
+  });
+
   it('is undefined for what is not a network failure', () => {
     expect(diagnoseNetwork(url, new Error('odd'))).toBeUndefined();
     expect(diagnoseNetwork(url, 'text')).toBeUndefined();
