@@ -30,9 +30,12 @@ export type AirlockErrorCode =
   | 'AIRLOCK_HEADER_FILE'
   | 'AIRLOCK_MISSING_ENV'
   | 'AIRLOCK_SPAWN_FAILED'
+  | 'AIRLOCK_COMMAND_NOT_FOUND'
   | 'AIRLOCK_UPSTREAM_UNREACHABLE'
   | 'AIRLOCK_UPSTREAM_HTTP'
   | 'AIRLOCK_UPSTREAM_CLOSED'
+  | 'AIRLOCK_UPSTREAM_TLS'
+  | 'AIRLOCK_UPSTREAM_CREDENTIALS'
   | 'AIRLOCK_LISTEN_FAILED'
   | 'AIRLOCK_AUDIT_WRITE'
   | 'AIRLOCK_AUDIT_READ'
@@ -66,9 +69,15 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_HEADER_FILE: ExitCode.config,
   AIRLOCK_MISSING_ENV: ExitCode.config,
   AIRLOCK_SPAWN_FAILED: ExitCode.upstream,
+  /** serve/run: the command is not on PATH, or not an executable file (checked before listening). */
+  AIRLOCK_COMMAND_NOT_FOUND: ExitCode.config,
   AIRLOCK_UPSTREAM_UNREACHABLE: ExitCode.upstream,
   AIRLOCK_UPSTREAM_HTTP: ExitCode.upstream,
   AIRLOCK_UPSTREAM_CLOSED: ExitCode.upstream,
+  /** https to a plain-HTTP server, or a certificate Node does not trust. */
+  AIRLOCK_UPSTREAM_TLS: ExitCode.upstream,
+  /** A 401/403 from a server that offers no OAuth login: it wants an API key or a static token. */
+  AIRLOCK_UPSTREAM_CREDENTIALS: ExitCode.auth,
   AIRLOCK_LISTEN_FAILED: ExitCode.listen,
   AIRLOCK_AUDIT_WRITE: ExitCode.config,
   AIRLOCK_AUDIT_READ: ExitCode.config,
@@ -134,10 +143,15 @@ export function quote(value: unknown, max = 200): string {
   return JSON.stringify(cut);
 }
 
-/** Describe any thrown value in one line, following `cause` chains of network errors. */
+/**
+ * Describe any thrown value in one line, following `cause` chains of network errors. An
+ * AirlockError's message already says what its cause adds: it is given alone, so a message is
+ * never repeated inside itself.
+ */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  let text = error.message;
+  if (error instanceof AirlockError) return error.message;
+  let text = withoutOpenSslDump(error.message, error);
   // fetch() failures say only "fetch failed"; the useful part (ECONNREFUSED, ENOTFOUND) is the cause.
   let cause = (error as { cause?: unknown }).cause;
   for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
@@ -151,13 +165,25 @@ export function describeError(error: unknown): string {
 /** "ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1"; an AggregateError (dual-stack connect) lists its parts. */
 function describeCause(cause: Error): string {
   const code = (cause as { code?: string }).code;
-  let message = cause.message;
+  let message = withoutOpenSslDump(cause.message, cause);
   if (!message && cause instanceof AggregateError) {
     message = [...new Set(cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))))].join('; ');
   }
   if (!code) return message;
   if (!message) return code;
   return message.includes(code) ? message : `${code}: ${message}`;
+}
+
+/**
+ * OpenSSL's error queue ("8040...:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+ * number:../deps/openssl/...:350:\n") as its reason alone ("wrong version number").
+ */
+function withoutOpenSslDump(message: string, error: Error): string {
+  const dump = /(?:\s|^)[0-9A-F]{8,}:error:[0-9A-F]+:[^:]*:[^:]*:([^:\n]+)[^\n]*\n?/.exec(message);
+  if (!dump) return message;
+  const reason = (error as { reason?: unknown }).reason;
+  const said = typeof reason === 'string' && reason ? reason : dump[1]!.trim();
+  return `${message.slice(0, dump.index)}${dump.index > 0 ? ' ' : ''}${said}`.trim();
 }
 
 /** Wrap an unknown failure so the CLI can always print code, message and hint. */
@@ -169,13 +195,40 @@ export function toAirlockError(error: unknown): AirlockError {
   });
 }
 
-/** An HTTP answer with a status we cannot use; `code` is the status, as the SDK's transport errors have it. */
+/** What an HTTP error answer said besides its status, for the diagnosis (upstream-diagnosis.ts). */
+export interface HttpAnswerDetails {
+  /** The answer's WWW-Authenticate header (a 401 or 403). */
+  wwwAuthenticate?: string;
+  /** The body was an HTML page (the message then holds only its title). */
+  html?: boolean;
+  /** The Location of a redirect airlock did not follow (to another origin). */
+  location?: string;
+}
+
+/**
+ * An HTTP answer with a status we cannot use; `code` is the status, as the SDK's transport errors
+ * have it (-1: no usable answer). The message holds the body in one line, an HTML page summarised.
+ */
 export class HttpStatusError extends Error {
   override readonly name = 'HttpStatusError';
   constructor(
     readonly code: number,
     message: string,
+    readonly details: HttpAnswerDetails = {},
   ) {
     super(message);
   }
+}
+
+const logged = new WeakSet<object>();
+
+/** Mark a failure as already shown on stderr (with its hint), so that callers up the stack do not log it again. */
+export function markLogged<T extends Error>(error: T): T {
+  logged.add(error);
+  return error;
+}
+
+/** Whether `markLogged` was called on this failure. */
+export function wasLogged(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && logged.has(error);
 }

@@ -11,6 +11,8 @@ export interface Logger {
   warn(message: string): void;
   info(message: string): void;
   debug(message: string): void;
+  /** The next step after an error line ("[mcp-airlock] hint: ..."), shown whenever errors are. */
+  hint(message: string): void;
 }
 
 const rank: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, debug: 4 };
@@ -20,8 +22,8 @@ export function createLogger(
   write: (line: string) => void = (line) => process.stderr.write(line),
 ): Logger {
   const threshold = rank[level];
-  const emit = (l: Exclude<LogLevel, 'silent'>, message: string): void => {
-    if (rank[l] <= threshold) write(`[mcp-airlock] ${l}: ${message}\n`);
+  const emit = (l: Exclude<LogLevel, 'silent'> | 'hint', message: string): void => {
+    if (rank[l === 'hint' ? 'error' : l] <= threshold) write(`[mcp-airlock] ${l}: ${message}\n`);
   };
   return {
     level,
@@ -29,6 +31,7 @@ export function createLogger(
     warn: (m) => emit('warn', m),
     info: (m) => emit('info', m),
     debug: (m) => emit('debug', m),
+    hint: (m) => emit('hint', m),
   };
 }
 

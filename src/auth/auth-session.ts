@@ -29,6 +29,7 @@ import { discoverAuthorizationServer } from './server-metadata.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
 import { isUnexpired, needsRefresh, tokenRecordFrom } from './token-response.js';
 import { bearerChallenge, type BearerChallenge } from './www-authenticate.js';
+import { credentialsWithoutOAuth } from '../transports/upstream-diagnosis.js';
 
 /** `jwt_bearer`: enterprise-managed authorization (an ID-JAG from the IdP, see identity-assertion.ts). */
 export type AuthGrant = 'authorization_code' | 'device_code' | 'client_credentials' | 'jwt_bearer';
@@ -110,16 +111,13 @@ function withoutRefreshToken(record: TokenRecord): TokenRecord {
 }
 
 /**
- * A 401 from a server that publishes no OAuth metadata: say that it answered 401, and point to
- * static credentials, rather than only that discovery failed (the `login` command keeps the plain
- * discovery error: nobody answered 401 there).
+ * A 401 from a server that publishes no OAuth metadata: say that it answered 401 and offers no
+ * login, and point to static credentials (the header its challenge names), in one line; what
+ * discovery tried stays in the cause (and the debug log). Shared wording: upstream-diagnosis.ts.
  */
-function unauthorizedWithoutOAuth(error: unknown, resource: string): unknown {
+function unauthorizedWithoutOAuth(error: unknown, resource: string, wwwAuthenticate: string | null): unknown {
   if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
-  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', `${resource} answered HTTP 401, and it offers no OAuth login: ${error.message}`, {
-    hint: 'If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).',
-    cause: error,
-  });
+  return credentialsWithoutOAuth(new URL(resource), 401, wwwAuthenticate ?? undefined, error);
 }
 
 /**
@@ -223,7 +221,7 @@ export class AuthSession {
       }
       if (fresh?.refreshToken && fresh.accessToken !== this.lastRefreshed && (await this.refresh(fresh))) return;
       await this.loginLocked().catch((error: unknown) => {
-        throw unauthorizedWithoutOAuth(error, this.resource);
+        throw unauthorizedWithoutOAuth(error, this.resource, wwwAuthenticate);
       });
     });
   }

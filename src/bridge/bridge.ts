@@ -6,7 +6,7 @@
  * transport can put progress, sampling and logging on the right response stream).
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { describeError, quote, type AirlockError } from '../errors.js';
+import { describeError, quote, wasLogged, type AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errorResponse, kindOf, RpcErrorCode, type JSONRPCMessage, type RequestId } from './json-rpc.js';
 import type { MessageTap, Side, Stage } from './stage.js';
@@ -227,16 +227,17 @@ export class Bridge {
 
   private sendFailed(message: JSONRPCMessage, kind: string, error: unknown): void {
     const text = describeError(error);
-    this.options.log.warn(`${this.options.label}: could not forward ${describeMessage(message)} to the server: ${text}`);
+    // A connection failure the transport already showed (with its hint) is not logged twice.
+    if (!wasLogged(error)) this.options.log.warn(`${this.options.label}: could not forward ${describeMessage(message)} to the server: ${text}`);
     if (kind !== 'request') return;
     const id = (message as { id: RequestId }).id;
     if (!this.settle(id)) return;
-    const code = (error as Partial<AirlockError>).code;
-    this.replyError(id, `mcp-airlock: the upstream server did not accept the request: ${text}`, code);
+    const { code, hint } = error as Partial<AirlockError>;
+    this.replyError(id, `mcp-airlock: the upstream server did not accept the request: ${text}`, code, hint);
   }
 
-  private replyError(id: RequestId, text: string, code: string | undefined): void {
-    const response = errorResponse(id, RpcErrorCode.upstreamError, text, { airlock: code ?? 'AIRLOCK_UPSTREAM_HTTP' });
+  private replyError(id: RequestId, text: string, code: string | undefined, hint?: string): void {
+    const response = errorResponse(id, RpcErrorCode.upstreamError, text, { airlock: code ?? 'AIRLOCK_UPSTREAM_HTTP', ...(hint ? { hint } : {}) });
     this.send('client', response, undefined, true).catch(() => undefined);
   }
 

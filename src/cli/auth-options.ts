@@ -16,7 +16,7 @@ import { bearerOf, jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
-import type { GrantStore } from '../store/grant-store.js';
+import type { GrantStore, StorageBackend } from '../store/grant-store.js';
 import { lazyGrantStore } from '../store/lazy-store.js';
 import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
@@ -299,6 +299,8 @@ export interface AuthContext {
   store?: GrantStore;
   /** Instead of the global fetch: doctor records every exchange. */
   fetch?: FetchLike;
+  /** Told of every login step too, besides `onProgress` (connect notes that a grant ran). */
+  observe?: LoginProgressListener;
 }
 
 /** Open the store now (status, logout); loads the keychain binding. */
@@ -321,8 +323,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
   } else if (flags.clientSigningAlg !== undefined) {
     throw new AirlockError('AIRLOCK_USAGE', '--client-signing-alg was given without --client-private-key-file', { hint: 'Pass the key file too, or drop --client-signing-alg.' });
   }
-  // Opened on first use: a server that needs no login costs no keychain probe and no warning.
-  const store = context.store ?? lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log }));
+  const store = context.store ?? credentialStore(flags, log);
   return new AuthSession({
     serverUrl: serverUrl.href,
     store,
@@ -347,12 +348,19 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     // loopback MCP server (the same rule as for MCP traffic itself).
     allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
-    onProgress: context.onProgress ?? ((event) => {
+    onProgress: (event) => {
+      context.observe?.(event);
+      if (context.onProgress) return context.onProgress(event);
       if (event.step !== 'authorization') return;
       if (event.via === 'browser') log.warn(`to log in to ${serverUrl.origin}, open: ${event.url}`);
       else log.warn(`to log in, open ${event.verificationUriComplete ?? event.verificationUri} and enter the code ${event.userCode} (valid ${Math.round(event.expiresIn / 60)} min)`);
-    }),
+    },
   });
+}
+
+/** The credential store connect, login and serve use: opened on first use, so a server that needs no login costs no keychain probe and no warning. */
+function credentialStore(flags: Pick<AuthFlags, 'storage'>, log: Logger): GrantStore {
+  return lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log }));
 }
 
 /**
@@ -361,9 +369,12 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
  */
 export async function upstreamAuth(url: URL, headers: Record<string, string>, flags: AuthFlags, base: HttpRequester, log: Logger): Promise<{ request: HttpRequester; session?: LazyAuth }> {
   if (!flags.auth || headers.authorization !== undefined) return { request: base };
-  const session = new LazyAuth(() => createAuthSession(url, flags, { log }));
+  const store = credentialStore(flags, log);
+  const session: LazyAuth = new LazyAuth(() => createAuthSession(url, flags, { log, store, observe: (event) => { if (event.step === 'tokens') session.noteGrant(); } }), { store, grant: grantOf(flags) });
   return { request: authorizedRequester(base, session, url), session };
 }
+
+const STORE_NAMES: Record<StorageBackend, string> = { keychain: 'the keychain', file: 'the credential file', memory: 'memory' };
 
 /**
  * The AuthSession, created on first use: start-up loads no OAuth code and no keychain binding.
@@ -375,7 +386,36 @@ export class LazyAuth implements TokenSource {
   /** The Authorization value last sent, and its token's claims (decoded once per token). */
   private sent: { authorization: string; claims: Record<string, unknown> | undefined } | undefined;
 
-  constructor(private readonly create: () => Promise<AuthSession>) {}
+  /** A grant ran in this process (a login, client credentials): the token is new, not from the store. */
+  private granted = false;
+
+  constructor(
+    private readonly create: () => Promise<AuthSession>,
+    private readonly origin: { store?: GrantStore; grant?: AuthGrant } = {},
+  ) {}
+
+  /** Called when a grant delivered tokens. */
+  noteGrant(): void {
+    this.granted = true;
+  }
+
+  /**
+   * Where the token last sent came from, in words, for connect's "connected" line; undefined when
+   * none was sent (the server needed none). Never the token.
+   */
+  describeSource(): string | undefined {
+    if (this.sent === undefined) return undefined;
+    const { grant } = this.origin;
+    if (grant === 'client_credentials') return 'OAuth client credentials';
+    if (grant === 'jwt_bearer') return 'OAuth JWT bearer grant';
+    let where = 'the credential store';
+    try {
+      if (this.origin.store) where = STORE_NAMES[this.origin.store.backend];
+    } catch {
+      // Not open (cannot be, once a token was sent): the generic name.
+    }
+    return this.granted ? `OAuth token from a login just now, kept in ${where}` : `OAuth token from ${where}`;
+  }
 
   private get(): Promise<AuthSession> {
     this.session ??= this.create().then((s) => (this.ready = s));

@@ -72,6 +72,11 @@ In a Claude Desktop or Cursor config:
       // The policy's caller: the claims of the token sent upstream (the login's, else a JWT in --header).
       const headerClaims = claimsFromHeaders(headers);
       const claims = session ? () => session.claimsNow() : () => headerClaims;
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol }, options, { claims });
+      const headerNames = Object.keys(headers).join(', ');
+      const auth = (): string => {
+        const parts = [session?.describeSource(), headerNames && `--header ${headerNames}`].filter((part): part is string => Boolean(part));
+        return parts.length > 0 ? parts.join('; ') : 'none';
+      };
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol }, options, { claims }, { auth });
     });
 }

@@ -115,6 +115,12 @@ export class LoginSteps {
     await this.reporter.finish(this.progressed ? `logged in to ${record.resource}` : `already logged in to ${record.resource}`, 'pass');
   }
 
+  /** The server answered without credentials: nothing to log in to. */
+  async notNeeded(summary: string): Promise<void> {
+    this.finished = true;
+    await this.reporter.finish(summary, 'pass');
+  }
+
   /** Mark the running step (else a "Login" step) failed with the error's message and hint. */
   async failed(error: unknown): Promise<void> {
     const failure = toAirlockError(error);

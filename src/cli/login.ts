@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import type { AuthGrant } from '../auth/auth-session.js';
-import { ReportedError, toAirlockError } from '../errors.js';
+import { AirlockError, ReportedError, toAirlockError } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import type { TokenRecord } from '../store/grant-store.js';
 import { createStepReporter, wantsInteractiveView } from '../ui/step-reporter.js';
@@ -16,6 +16,24 @@ import { LoginSteps } from './login-steps.js';
 import { parseLogLevel, parseServerUrl } from './options.js';
 import type { CommandResult } from './program.js';
 import { describeExpiry } from './status.js';
+import { probeForLogin, type LoginProbe } from './login-probe.js';
+import { credentialsWithoutOAuth, displayUrl, statusLine } from '../transports/upstream-diagnosis.js';
+
+/**
+ * Discovery found no OAuth metadata behind the probe's 401: the server wants an API key or a
+ * static token, which no login gets (the "must publish its metadata" text is for servers that
+ * do speak OAuth).
+ */
+function withoutOAuth(error: unknown, url: URL, probe: LoginProbe | undefined): unknown {
+  if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
+  if (probe?.kind === 'unauthorized') return credentialsWithoutOAuth(url, probe.status, probe.wwwAuthenticate, error);
+  if (probe?.kind !== 'unclear') return error;
+  // Nobody asked for credentials, and no OAuth metadata is there: nothing to log in to.
+  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', `${statusLine(probe.status)} from ${displayUrl(url)} without a credentials challenge, and it publishes no OAuth metadata: there is nothing to log in to`, {
+    hint: `Check the URL (mcp-airlock doctor ${displayUrl(url)} shows each step); a server that needs no credentials needs no login.`,
+    cause: error,
+  });
+}
 
 interface LoginOptions extends AuthFlags {
   device: boolean;
@@ -55,19 +73,31 @@ Examples:
     const level = interactive && self.getOptionValueSource('logLevel') === 'default' ? 'warn' : options.logLevel;
     const log = createLogger(level, interactive ? steps.logLine : undefined);
     let record: TokenRecord;
+    let probe: LoginProbe | undefined;
     try {
       const session = await createAuthSession(url, { ...options, auth: true }, {
         log,
         grant,
         onProgress: steps.onProgress,
       });
+      // First, what connect's first request would meet: a server that is down, not at that path,
+      // or answers without credentials is said so here, not as a discovery failure.
+      probe = await probeForLogin(url, fetch, log);
+      if (probe.kind === 'open') {
+        const text = `${displayUrl(url)} needs no login: it answered without credentials`;
+        await steps.notNeeded(text);
+        process.stdout.write(`${text}\n`);
+        result.exitCode = 0;
+        return;
+      }
       steps.start();
       // What the server's 401 names (scope, resource_metadata): the login asks for what connect would.
-      await session.probe();
+      if (probe.kind === 'unauthorized') await session.probe();
       record = await session.login({ force: options.force });
     } catch (error) {
-      await steps.failed(error);
-      throw new ReportedError(toAirlockError(error));
+      const failure = withoutOAuth(error, url, probe);
+      await steps.failed(failure);
+      throw new ReportedError(toAirlockError(failure));
     }
     await steps.succeeded(record);
     process.stdout.write(`logged in to ${record.resource}: issuer ${record.issuer}, client ${record.clientId}${record.scope ? `, scopes ${record.scope}` : ''}, ${describeExpiry(record.expiresAt)}\n`);

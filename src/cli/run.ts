@@ -8,6 +8,7 @@ import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
 import { collect, collectEnv, parseLogLevel, parseProtocol, parseSize } from './options.js';
 import { childEnvironment } from '../transports/child-env.js';
+import { resolveCommand } from '../transports/command-lookup.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 import { runStdioSession } from './stdio-session.js';
@@ -34,7 +35,10 @@ Examples:
       -- node ./my-server.js`)
     .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice; maxMessage: number; env: Record<string, string>; envAllow: string[] }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
+      const env = childEnvironment(process.env, { withheld: [], allow: options.envAllow, set: options.env });
+      // Before stdin is read: a command that cannot start is one clear error, not a failed session.
+      resolveCommand(command, { env });
       // The policy's caller is the local OS user (issuer "local").
-      result.exitCode = await runStdioSession(createContext(options.logLevel, options.maxMessage), { kind: 'command', command, args, protocol: options.protocol, env: childEnvironment(process.env, { withheld: [], allow: options.envAllow, set: options.env }) }, options, { localUser: userInfo().username });
+      result.exitCode = await runStdioSession(createContext(options.logLevel, options.maxMessage), { kind: 'command', command, args, protocol: options.protocol, env }, options, { localUser: userInfo().username });
     });
 }

@@ -3,6 +3,7 @@
  * streamable HTTP at /mcp and legacy SSE at /sse + /messages, on 127.0.0.1 by default.
  */
 import type { Command } from 'commander';
+import { resolveCommand } from '../transports/command-lookup.js';
 import { fstatSync, readFileSync } from 'node:fs';
 import { AirlockError, ExitCode } from '../errors.js';
 import type { Logger, LogLevel } from '../log.js';
@@ -150,6 +151,8 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     // The child never sees airlock's own secrets (the inbound token, a client secret, header references).
     const withheld = [options.authTokenEnv, options.clientSecretEnv, ...headerReferences([...options.header, ...options.headerFile.map(readIfPresent)])].filter((name): name is string => name !== undefined);
     const env = childEnvironment(process.env, { withheld, allow: options.envAllow, set: options.env });
+    // Before listening: a command that cannot start is one clear error, not a failure per session.
+    resolveCommand(command, { env });
     upstream = { kind: 'command', command, args, protocol: options.protocol, env };
   }
   const principal = upstreamPrincipal(upstream);

@@ -12,6 +12,7 @@ import { createPipeline, type PipelineFlags } from './pipeline.js';
 import { localUserCaller } from '../policy/caller.js';
 import { randomBytes } from 'node:crypto';
 import { version } from './context.js';
+import { connectedLineStage } from './connected-line.js';
 
 /** Who is behind a stdio session, for the policy and the audit record. */
 export interface StdioIdentity {
@@ -24,7 +25,13 @@ export interface StdioIdentity {
 /** After the client closes stdin, answers it already asked for are still written to stdout for this long. */
 export const STDIN_EOF_DRAIN_MS = 10_000;
 
-export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags, identity: StdioIdentity = {}): Promise<number> {
+/** connect: say once, at info level, what the first successful exchange used (connected-line.ts). */
+export interface ConnectedReport {
+  /** The credentials sent upstream, in words; never a value. */
+  auth: () => string;
+}
+
+export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags, identity: StdioIdentity = {}, report?: ConnectedReport): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
   const principal = upstreamPrincipal(upstream);
@@ -32,7 +39,9 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
   const pipeline = await createPipeline(flags, { server: name, version, log, principal, claims: identity.claims, defaultCaller });
   const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log });
   const outbound = createOutbound(upstream, context);
-  const { stages, tap } = pipeline.forSession({ session: randomBytes(4).toString('hex'), inbound, outbound });
+  const session = pipeline.forSession({ session: randomBytes(4).toString('hex'), inbound, outbound });
+  const { tap } = session;
+  const stages = report ? [...session.stages, connectedLineStage({ server: name, outbound, auth: report.auth, write: (line) => log.info(line) })] : session.stages;
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
   const bridge = new Bridge({

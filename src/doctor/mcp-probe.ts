@@ -20,9 +20,15 @@ export interface JsonRpcAnswer {
 export interface ProbeResult {
   status?: number;
   error?: string;
+  /** The network failure itself, for the diagnosis (upstream-diagnosis.ts). */
+  failure?: unknown;
   headers?: Headers;
   answer?: JsonRpcAnswer;
+  /** A refusal's body (other than a 401's), at most BODY_LIMIT characters, for the diagnosis. */
+  body?: string;
 }
+
+const BODY_LIMIT = 64 * 1024;
 
 /** The initialize request the doctor sends (MCP 2025-11-25 basic/lifecycle). */
 export function initializeRequest(id: number): Record<string, unknown> {
@@ -90,12 +96,14 @@ export async function postJsonRpc(fetchImpl: FetchLike, url: string, message: Re
       current = next;
     }
   } catch (error) {
-    return { error: describeError(error) };
+    return { error: describeError(error), failure: error };
   }
   const result: ProbeResult = { status: response.status, headers: response.headers };
   if (response.status === 200 && message['id'] !== undefined) {
     const answer = await readAnswer(response, message['id']);
     if (answer) result.answer = answer;
+  } else if (response.status >= 400 && response.status !== 401) {
+    result.body = (await response.text().catch(() => '')).slice(0, BODY_LIMIT);
   } else {
     await response.body?.cancel().catch(() => undefined);
   }

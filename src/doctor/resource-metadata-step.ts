@@ -13,6 +13,7 @@ import { AirlockError } from '../errors.js';
 import { check, type DoctorState, type StepOutput } from './doctor-context.js';
 import type { DoctorCheck } from './doctor-report.js';
 import { providerOf, trailingSlashHint } from './quirks.js';
+import { credentialHeaderExample } from '../transports/upstream-diagnosis.js';
 
 const SPEC_FOUND = 'RFC 9728 §3; MCP 2025-11-25 Protected Resource Metadata Discovery';
 
@@ -68,7 +69,7 @@ export async function resourceMetadataStep(state: DoctorState): Promise<StepOutp
     return {
       summary: `not found at ${tried.length} URL${tried.length === 1 ? '' : 's'}`,
       checks: [check('prm.found', 'fail', `no protected resource metadata; tried ${describeOutcomes(tried)}`, SPEC_FOUND,
-        `The server must publish RFC 9728 metadata at ${resourceMetadataUrls(state.serverUrl)[0]!.href} (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "Authorization: Bearer \${TOKEN}".`)],
+        `The server must publish RFC 9728 metadata at ${resourceMetadataUrls(state.serverUrl)[0]!.href} (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "${credentialHeaderExample(state.wwwAuthenticate)}".`)],
       facts: { tried },
     };
   }

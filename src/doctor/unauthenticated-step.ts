@@ -8,6 +8,7 @@ import { quote } from '../errors.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
 import { check, type DoctorState, type StepOutput } from './doctor-context.js';
 import { initializeRequest, postJsonRpc } from './mcp-probe.js';
+import { diagnoseNetwork, diagnoseStatus, displayUrl, isWrongPlaceOrFailure, summariseBody } from '../transports/upstream-diagnosis.js';
 
 const SPEC_401 = 'MCP 2025-11-25 authorization; RFC 6750 §3';
 const SPEC_CHALLENGE = 'RFC 9728 §5.1';
@@ -17,9 +18,12 @@ export async function unauthenticatedStep(state: DoctorState): Promise<StepOutpu
   const headers = { ...state.options.headers };
   const probe = await postJsonRpc(state.fetch, state.options.url.href, initializeRequest(0), headers);
   if (probe.status === undefined) {
+    // The same words connect and login use (upstream-diagnosis.ts); the raw error only when it is not a known case.
+    const diagnosis = diagnoseNetwork(state.options.url, probe.failure);
+    const message = diagnosis?.message ?? `POST ${displayUrl(state.options.url)} failed: ${probe.error ?? 'unknown error'}`;
     return {
-      summary: `no answer: ${probe.error ?? 'unknown error'}`,
-      checks: [check('unauth.reachable', 'fail', `POST ${state.options.url.href} failed: ${probe.error ?? 'unknown error'}`, 'MCP 2025-11-25 basic/transports', 'Check the URL, that the server is running, and the network (HTTPS_PROXY, firewall).')],
+      summary: `no answer: ${diagnosis?.message ?? probe.error ?? 'unknown error'}`,
+      checks: [check('unauth.reachable', 'fail', message, 'MCP 2025-11-25 basic/transports', diagnosis?.hint ?? 'Check the URL, that the server is running, and the network (HTTPS_PROXY, firewall).')],
     };
   }
   const www = probe.headers?.get('www-authenticate') ?? null;
@@ -36,14 +40,15 @@ export async function unauthenticatedStep(state: DoctorState): Promise<StepOutpu
     };
   }
   if (probe.status !== 401) {
-    const hint = probe.status === 404
-      ? 'Check the path of the MCP endpoint (often /mcp); a legacy HTTP+SSE server is at its /sse URL.'
-      : probe.status === 403
-        ? 'A 403 without a prior 401 usually means a firewall, a WAF or an IP allow-list in front of the server; an OAuth-protected MCP server answers 401.'
-        : 'An OAuth-protected MCP server answers an unauthenticated request with 401 and a WWW-Authenticate challenge; check the URL and the server logs.';
+    // A 404, an HTML page or a 5xx: connect's diagnosis (path, page title, server failure); other statuses keep doctor's OAuth view.
+    const summary = summariseBody(probe.body ?? '', probe.headers?.get('content-type') ?? undefined);
+    const diagnosis = isWrongPlaceOrFailure(probe.status, summary.html) ? diagnoseStatus(state.options.url, probe.status, summary.text, { html: summary.html }) : undefined;
+    const hint = diagnosis?.hint ?? (probe.status === 403
+      ? 'A 403 without a prior 401 usually means a firewall, a WAF or an IP allow-list in front of the server; an OAuth-protected MCP server answers 401.'
+      : 'An OAuth-protected MCP server answers an unauthenticated request with 401 and a WWW-Authenticate challenge; check the URL and the server logs.');
     return {
       summary: `HTTP ${probe.status}, expected 401`,
-      checks: [check('unauth.status', 'fail', `the server answered HTTP ${probe.status} to an unauthenticated initialize`, SPEC_401, hint)],
+      checks: [check('unauth.status', 'fail', diagnosis?.message ?? `the server answered HTTP ${probe.status} to an unauthenticated initialize`, SPEC_401, hint)],
       facts,
     };
   }

@@ -162,8 +162,10 @@ export class LegacyClientTranslator implements Translator {
       this.ports.toClient({ ...first, id: handshake.initializeId } as JSONRPCMessage);
       return;
     }
-    const text = first instanceof Error ? describeError(first) : describeError(reason);
-    this.ports.toClient(errorResponse(handshake.initializeId, RpcErrorCode.upstreamError, `mcp-airlock could not open the MCP conversation: ${text}`, { airlock: 'AIRLOCK_UPSTREAM_HTTP' }));
+    const failure = first instanceof Error ? first : reason;
+    const { code, hint } = failure as { code?: unknown; hint?: unknown };
+    const data = { airlock: typeof code === 'string' && code.startsWith('AIRLOCK_') ? code : 'AIRLOCK_UPSTREAM_HTTP', ...(typeof hint === 'string' ? { hint } : {}) };
+    this.ports.toClient(errorResponse(handshake.initializeId, RpcErrorCode.upstreamError, `mcp-airlock could not open the MCP conversation: ${describeError(failure)}`, data));
   }
 
   /** The 2026-07-28 `_meta` every request carries (basic/index.mdx). */

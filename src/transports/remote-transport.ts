@@ -11,7 +11,7 @@
  * HTTP; a dual-era client that then falls back to `initialize` gets the full choice again.
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { AirlockError, describeError, quote } from '../errors.js';
+import { AirlockError, describeError, markLogged } from '../errors.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { isModernMessage, isModernOpening } from '../eras/modern-wire.js';
@@ -20,6 +20,7 @@ import { OwnRequests, reconnectDelay, SessionMemory } from './session-healer.js'
 import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';
 import { StreamableHttpClientTransport } from './streamable-http-client.js';
+import { diagnoseUpstream } from './upstream-diagnosis.js';
 
 /** `auto` = streamable HTTP first, then SSE (mcp-remote's http-first); `sse-first` the reverse. */
 export type RemoteTransportMode = 'auto' | 'http' | 'sse' | 'sse-first';
@@ -59,6 +60,8 @@ export class RemoteTransport implements Transport {
   private modernOnly = false;
   private closed = false;
   closeReason: string | undefined;
+  /** The message of the last connection failure logged (each is logged once). */
+  private lastReported: string | undefined;
   /** The client's handshake and subscriptions, to open the session again when the server loses it. */
   private readonly memory = new SessionMemory();
   private readonly own = new OwnRequests();
@@ -196,14 +199,28 @@ export class RemoteTransport implements Transport {
           this.options.log.info(`${kind === 'http' ? 'streamable HTTP' : 'SSE'} answered HTTP ${status} at ${this.safeUrl}; trying ${candidates[index + 1] === 'sse' ? 'the legacy HTTP+SSE transport' : 'streamable HTTP'}`);
           continue;
         }
-        throw toUpstreamError(error, this.options.url);
+        throw this.reportFailure(toUpstreamError(error, this.options.url));
       }
       this.options.log.debug(`connected to ${this.safeUrl} over ${kind === 'http' ? 'streamable HTTP' : 'HTTP+SSE'}`);
       this.active = inner;
       if (this.protocolVersion) inner.setProtocolVersion?.(this.protocolVersion);
       return inner;
     }
-    throw toUpstreamError(lastError, this.options.url);
+    throw this.reportFailure(toUpstreamError(lastError, this.options.url));
+  }
+
+  /**
+   * A connection attempt failed: one error line and one hint line on stderr, the first time this
+   * failure is seen (a client that retries, or the era probe after a refused initialize, would
+   * repeat it). Marked as logged, so the bridge does not log it again.
+   */
+  private reportFailure(error: AirlockError): AirlockError {
+    if (error.message !== this.lastReported) {
+      this.lastReported = error.message;
+      this.options.log.error(error.message);
+      if (error.hint) this.options.log.hint(error.hint);
+    }
+    return markLogged(error);
   }
 
   /** Streamable HTTP for 2026-07-28 traffic; refused when the user pinned the legacy SSE transport. */
@@ -271,27 +288,7 @@ export class RemoteTransport implements Transport {
   }
 }
 
-/** Turn what our HTTP clients, the network and undici throw into an AirlockError with a code and a next step. */
+/** Turn what our HTTP clients, the network and undici throw into an AirlockError with a code and a next step (upstream-diagnosis.ts). */
 export function toUpstreamError(error: unknown, url: URL): AirlockError {
-  if (error instanceof AirlockError) return error;
-  const where = `${url.protocol}//${url.host}${url.pathname}`;
-  const status = (error as { code?: unknown }).code;
-  if (typeof status === 'number' && status > 0) {
-    const detail = describeError(error).replace(/^(Streamable HTTP error|SSE error): /, '');
-    const hint =
-      status === 401 || status === 403
-        ? 'The server wants credentials: log in with `mcp-airlock login <url>` (OAuth), or pass them with --header "Authorization: Bearer ${TOKEN}".'
-        : status === 404 || status === 405
-          ? 'Check the URL path (often /mcp for streamable HTTP, /sse for the legacy transport) and --transport.'
-          : 'The server rejected the request; rerun with --log-level debug for details.';
-    return new AirlockError('AIRLOCK_UPSTREAM_HTTP', `${where} answered HTTP ${status}: ${quote(detail, 300)}`, { hint, cause: error });
-  }
-  const text = describeError(error);
-  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|socket hang up|UND_ERR/.test(text)) {
-    return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: ${text}`, {
-      hint: 'Check the URL, that the server is running, and HTTPS_PROXY/NO_PROXY if you are behind a proxy.',
-      cause: error,
-    });
-  }
-  return new AirlockError('AIRLOCK_UPSTREAM_HTTP', `request to ${where} failed: ${text}`, { cause: error });
+  return diagnoseUpstream(url, error);
 }

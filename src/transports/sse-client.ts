@@ -13,6 +13,7 @@ import { ERROR_BODY_LIMIT, readTextWithin } from './http-request.js';
 import { oversizeVerdict, RepeatedWarning } from './oversize.js';
 import { readSseEvents, type OversizeEvent } from './sse-reader.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './streamable-http-client.js';
+import { httpAnswerError } from './upstream-diagnosis.js';
 
 export interface SseClientOptions {
   url: URL;
@@ -56,7 +57,7 @@ export class SseClientTransport implements Transport {
     const response = await request(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
     if (!response.ok) {
       const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-      throw new HttpStatusError(response.status, `SSE stream refused: HTTP ${response.status} ${text}`.trim());
+      throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
     }
     const events = readSseEvents(response.body, { maxEventBytes: this.maxMessage, onOversize: (event) => this.oversize(event) });
     const first = await events.next();
@@ -103,7 +104,7 @@ export class SseClientTransport implements Transport {
         signal: exchange.signal,
       });
       const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-      if (!response.ok) throw new HttpStatusError(response.status, text || `HTTP ${response.status}`);
+      if (!response.ok) throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
     } finally {
       exchange.release();
     }

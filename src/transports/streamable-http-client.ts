@@ -32,6 +32,7 @@ import { ERROR_BODY_LIMIT, readTextWithin, type HttpRequester, type HttpResponse
 import { answerTooLarge, oversizeVerdict, RepeatedWarning } from './oversize.js';
 import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
+import { httpAnswerError, isHtml } from './upstream-diagnosis.js';
 import { readSseEvents } from './sse-reader.js';
 
 export interface StreamableHttpClientOptions {
@@ -209,8 +210,9 @@ export class StreamableHttpClientTransport implements Transport {
           return 'done';
         }
       }
-      if (expired) throw Object.assign(new HttpStatusError(404, `the upstream session ended (HTTP 404): ${text}`), { sessionEnded: true });
-      throw new HttpStatusError(response.status, text || `HTTP ${response.status}`);
+      const answer = { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') };
+      if (expired) throw Object.assign(httpAnswerError(404, text, { ...answer, prefix: 'the upstream session ended (HTTP 404): ' }), { sessionEnded: true });
+      throw httpAnswerError(response.status, text, answer);
     }
     this.established = true;
     if (response.status === 202 || requestId === undefined) {
@@ -234,6 +236,10 @@ export class StreamableHttpClientTransport implements Transport {
       }
       const value: unknown = JSON.parse(body.text);
       for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item), requestId);
+    } else if (isHtml('', type)) {
+      // A web page where the MCP endpoint should be: its title says whose (the page itself is never passed on).
+      const page = await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }));
+      throw httpAnswerError(-1, page.text, { contentType: type });
     } else {
       response.discard();
       throw new HttpStatusError(-1, `unexpected content type ${JSON.stringify(type)} in the answer to a request`);

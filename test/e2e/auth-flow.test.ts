@@ -674,18 +674,21 @@ describe('workload identity federation (SEP-1933): the workload\'s JWT as a JWT 
 });
 
 describe('each broken rule stops the login', () => {
-  it('no metadata of any kind and no 2025-03-26 default endpoints: AIRLOCK_AUTH_DISCOVERY naming every URL tried', async () => {
+  it('no metadata of any kind and no 2025-03-26 default endpoints: AIRLOCK_UPSTREAM_CREDENTIALS with the API-key hint, every URL tried kept in the cause', async () => {
     const f = await fixture({ prm: 'none' });
     const h = harness(f);
     const error = await rejection(loginOn401(h, f));
-    expect(error.code).toBe('AIRLOCK_AUTH_DISCOVERY');
+    expect(error.code).toBe('AIRLOCK_UPSTREAM_CREDENTIALS');
     const origin = new URL(f.url).origin;
-    expect(error.message).toBe(
-      `${f.url} answered HTTP 401, and it offers no OAuth login: no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404); `
+    expect(error.message).toBe(`HTTP 401 Unauthorized from ${f.url}, and it offers no OAuth login (no protected resource metadata)`);
+    expect(error.hint).toBe('It takes an API key or a static token: pass it with --header "Authorization: Bearer ${TOKEN}" and set the variable in the environment (then no login is tried).');
+    const cause = error.cause as AirlockError;
+    expect(cause.code).toBe('AIRLOCK_AUTH_DISCOVERY');
+    expect(cause.message).toBe(
+      `no protected resource metadata found; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404); `
       + `nor authorization server metadata at the server's origin (MCP 2025-03-26); tried "${origin}/.well-known/oauth-authorization-server" (404); "${origin}/.well-known/openid-configuration" (404); `
       + `and its default endpoints do not work either: client registration at "${origin}/register" was refused (HTTP 404) "not found"`,
     );
-    expect(error.hint).toBe('If the server takes an API key or a static token, pass it with --header "Authorization: Bearer ${TOKEN}" (then no login is tried).');
     expect(h.urls).toHaveLength(0);
   });
 

@@ -69,7 +69,7 @@ describe('cli', () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
-    const taken = startAirlock(['serve', '--port', String(port), '--', 'x'], { stdin: 'ignore' });
+    const taken = startAirlock(['serve', '--port', String(port), '--', process.execPath], { stdin: 'ignore' });
     expect(await taken.exited).toBe(6);
     expect(taken.stderr()).toContain(`mcp-airlock: error: cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
     blocker.close();

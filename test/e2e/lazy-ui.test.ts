@@ -17,7 +17,7 @@ const { main } = await import(${JSON.stringify(`${dist}cli/main.js`)});
 const seen = {};
 await main(['connect', '--help']);
 seen.connectHelp = loaded();
-// A piped login (stderr is not a terminal here) that fails at discovery: plain lines.
+// A piped login (stderr is not a terminal here) that cannot reach the server (exit 4): plain lines.
 seen.loginExit = await main(['login', 'http://127.0.0.1:1/mcp', '--storage', 'file']);
 seen.pipedLogin = loaded();
 const { createStepReporter } = await import(${JSON.stringify(`${dist}ui/step-reporter.js`)});
@@ -32,6 +32,6 @@ describe('the step view is loaded lazily', () => {
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', env: { ...process.env, CI: '' }, timeout: 20_000 });
     expect(run.status, run.stderr).toBe(0);
     const seen = JSON.parse(run.stdout.slice(run.stdout.lastIndexOf('{'))) as Record<string, unknown>;
-    expect(seen).toEqual({ connectHelp: false, loginExit: 5, pipedLogin: false, terminalView: true });
+    expect(seen).toEqual({ connectHelp: false, loginExit: 4, pipedLogin: false, terminalView: true });
   });
 });

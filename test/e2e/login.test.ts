@@ -79,6 +79,7 @@ describe('login, status, logout, and connect with OAuth', () => {
     client.endInput();
     expect(await connect.exited).toBe(0);
     expect(connect.stderr()).not.toMatch(/open/i); // no second login
+    expect(connect.stderr()).toContain(`[mcp-airlock] info: connected to ${fixture.url} (streamable HTTP, MCP 2025-11-25, auth: OAuth token from the credential file)`);
     const call = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.id === 1)!;
     expect(call.principal).toMatchObject({ issuer: fixture.issuer, subject: 'alice', scopes: expect.arrayContaining(['mcp:read']) });
 
@@ -107,6 +108,7 @@ describe('login, status, logout, and connect with OAuth', () => {
     client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     expect((await client.call(1, 'echo', { text: 'after login' })).result).toEqual({ content: [{ type: 'text', text: 'after login' }] });
     expect(client.messages().every((m) => m.jsonrpc === '2.0')).toBe(true);
+    expect(connect.stderr()).toContain(`[mcp-airlock] info: connected to ${fixture.url} (streamable HTTP, MCP 2025-11-25, auth: OAuth token from a login just now, kept in the credential file)`);
     client.endInput();
     expect(await connect.exited).toBe(0);
   });
@@ -135,7 +137,8 @@ describe('login, status, logout, and connect with OAuth', () => {
     const client = new LineClient(connect);
     client.send(initializeRequest(0));
     const reply = await client.response(0);
-    expect(reply.error?.message).toContain('answered HTTP 401');
+    expect(reply.error?.message).toContain(`HTTP 401 Unauthorized from ${fixture.url}`);
+    expect((reply.error?.data as { hint?: string }).hint).toMatch(/^The server wants an OAuth login: run mcp-airlock login /);
     expect(connect.stderr()).not.toMatch(/127\.0\.0\.1:\d+\/[^\s]*auth/);
     client.endInput();
     await connect.exited;
@@ -172,6 +175,7 @@ describe('connect takes the machine grants itself (no login command first)', () 
       expect(own.asRequests.filter((r) => r.route === 'authorization')).toEqual([]);
       expect(own.asRequests.filter((r) => r.grantType === 'client_credentials' && r.status === 200).map((r) => r.clientId)).toEqual(['key-agent', AGENT_CLIENT.clientId]);
       expect(withKey.stderr() + withSecret.stderr()).not.toContain(AGENT_CLIENT.clientSecret);
+      expect(withSecret.stderr()).toContain(`[mcp-airlock] info: connected to ${own.url} (streamable HTTP, MCP 2025-11-25, auth: OAuth client credentials)`);
     } finally {
       await own.close();
     }

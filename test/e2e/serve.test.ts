@@ -2,7 +2,7 @@
  * `serve` as an HTTP server under hostile or broken conditions: DNS rebinding, foreign Origins,
  * oversized and malformed bodies, unknown sessions, children that die, clients that leave.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, unlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,13 +126,16 @@ describe('serve: requests it must refuse', () => {
     expect((await busy).status).toBe(200);
   });
 
-  it('answers 502 with a JSON-RPC error when the server command cannot start', async () => {
-    const serve = await startServe(['--', 'no-such-mcp-server-xyz']);
+  it('answers 502 with a JSON-RPC error when the server command cannot start (it was removed after serve checked it)', async () => {
+    const script = join(dir, 'vanishing-server.sh');
+    await writeFile(script, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const serve = await startServe(['--', script]);
     running.push(serve);
+    await unlink(script);
     const init = await post(`${serve.url}/mcp`, initialize(1));
     expect(init.status).toBe(502);
     expect(init.messages[0]).toMatchObject({ id: 1, error: { code: -32000 } });
-    expect(init.messages[0]!.error.message).toContain('cannot start server command "no-such-mcp-server-xyz": ENOENT');
+    expect(init.messages[0]!.error.message).toContain(`cannot start server command ${JSON.stringify(script)}: ENOENT`);
     expect((await health(serve.url)).status).toBe('ok');
   });
 });

@@ -129,11 +129,11 @@ describe('run (stdio -> stdio)', () => {
     expect(await proc.exited).toBe(0);
   });
 
-  it('reports a command that cannot start, with a hint, and exit code 4', async () => {
+  it('reports a command that cannot start before reading stdin, with a hint, and exit code 3 (configuration)', async () => {
     const proc = startAirlock(['run', '--', 'no-such-mcp-server-xyz', '--flag']);
-    expect(await proc.exited).toBe(4);
-    expect(proc.stderr()).toContain('mcp-airlock: error: cannot start server command "no-such-mcp-server-xyz": ENOENT');
-    expect(proc.stderr()).toContain('mcp-airlock: hint: Check that the command is installed and on PATH');
+    expect(await proc.exited).toBe(3);
+    expect(proc.stderr()).toContain('mcp-airlock: error: the server command "no-such-mcp-server-xyz" was not found on PATH');
+    expect(proc.stderr()).toContain('mcp-airlock: hint: Install it, or give its full path');
     expect(proc.stdout()).toBe('');
   });
 });
@@ -176,9 +176,8 @@ describe('connect (stdio -> remote)', () => {
     client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
     const reply = await client.response(0);
     expect(reply.error?.code).toBe(-32000);
-    expect(reply.error?.message).toContain(`cannot reach http://127.0.0.1:${port}/mcp`);
-    expect(reply.error?.message).toContain('ECONNREFUSED');
-    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_UNREACHABLE' });
+    expect(reply.error?.message).toContain(`cannot reach http://127.0.0.1:${port}/mcp: connection refused`);
+    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_UNREACHABLE', hint: 'Check that the server is running and the host and port in the URL; behind a proxy, check HTTPS_PROXY/NO_PROXY.' });
     expect(proc.child.exitCode).toBeNull();
     client.endInput();
     expect(await proc.exited).toBe(0);
@@ -236,15 +235,15 @@ describe('connect (stdio -> remote)', () => {
     expect(proc.stderr()).toContain('mcp-airlock: error: environment variable MY_KEY used in header X-Api-Key is not set');
   });
 
-  it('turns a 401 from a server without OAuth metadata into an error naming the status and the URLs tried', async () => {
+  it('turns a 401 from a server without OAuth metadata into one error naming the status and the API-key hint', async () => {
     const proc = startAirlock([`${locked.url}/mcp`, '--transport', 'http']);
     const client = new LineClient(proc);
     client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
     const reply = await client.response(0);
     // No OAuth metadata behind the 401: airlock says so instead of opening a browser.
-    expect(reply.error?.message).toContain(`${locked.url}/mcp answered HTTP 401, and it offers no OAuth login: no protected resource metadata found`);
-    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_AUTH_DISCOVERY' });
-    expect(proc.stderr()).toContain('answered HTTP 401');
+    expect(reply.error?.message).toContain(`HTTP 401 Unauthorized from ${locked.url}/mcp, and it offers no OAuth login (no protected resource metadata)`);
+    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CREDENTIALS', hint: 'It takes an API key or a static token: pass it with --header "Authorization: Bearer ${TOKEN}" and set the variable in the environment (then no login is tried).' });
+    expect(proc.stderr()).toContain('[mcp-airlock] hint: It takes an API key or a static token');
     client.endInput();
     expect(await proc.exited).toBe(0);
   });

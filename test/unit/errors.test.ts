@@ -55,6 +55,19 @@ describe('describeError', () => {
     expect(describeError(new Error('failed: boom', { cause: new Error('boom') }))).toBe('failed: boom');
   });
 
+  it("gives an AirlockError's message alone: it already says what its cause adds (no repeated text)", () => {
+    const inner = new AirlockError('AIRLOCK_AUTH_DISCOVERY', 'no metadata found');
+    const outer = new AirlockError('AIRLOCK_UPSTREAM_CREDENTIALS', 'HTTP 401 Unauthorized from https://x/mcp, and it offers no OAuth login', { cause: inner });
+    expect(describeError(outer)).toBe('HTTP 401 Unauthorized from https://x/mcp, and it offers no OAuth login');
+  });
+
+  it("gives OpenSSL's error queue as its reason, on the error and on a cause", () => {
+    const dump = '8040C2A9AB7F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n';
+    expect(describeError(errnoError(`write EPROTO ${dump}`, 'EPROTO'))).toBe('write EPROTO wrong version number');
+    const viaFetch = new TypeError('fetch failed', { cause: Object.assign(errnoError(dump, 'ERR_SSL_WRONG_VERSION_NUMBER'), { reason: 'wrong version number' }) });
+    expect(describeError(viaFetch)).toBe('fetch failed (ERR_SSL_WRONG_VERSION_NUMBER: wrong version number)');
+  });
+
   it('ignores a cause that is not an Error', () => {
     expect(describeError(new Error('outer', { cause: { code: 'ECONNREFUSED', message: 'x' } }))).toBe('outer');
   });
@@ -89,6 +102,9 @@ describe('AirlockError', () => {
     ['AIRLOCK_UPSTREAM_UNREACHABLE', 4],
     ['AIRLOCK_UPSTREAM_HTTP', 4],
     ['AIRLOCK_UPSTREAM_CLOSED', 4],
+    ['AIRLOCK_UPSTREAM_TLS', 4],
+    ['AIRLOCK_UPSTREAM_CREDENTIALS', 5],
+    ['AIRLOCK_COMMAND_NOT_FOUND', 3],
     ['AIRLOCK_LISTEN_FAILED', 6],
     ['AIRLOCK_AUDIT_WRITE', 3],
     ['AIRLOCK_AUDIT_READ', 3],

@@ -126,6 +126,7 @@ describe('runDoctor with answers the fixtures do not give', () => {
       'SKIP  Authenticated initialize and tools/list: no access token: pass --login',
       'doctor https://mcp.example.com/mcp: FAILED (0 passed, 0 warnings, 2 failed, 4 skipped)',
     ]);
-    expect(out).toContain('      hint: Check the path of the MCP endpoint (often /mcp); a legacy HTTP+SSE server is at its /sse URL.');
+    expect(out).toContain('      FAIL unauth.status: HTTP 404 Not Found from https://mcp.example.com/mcp: "nope"');
+    expect(out).toContain('      hint: Check the path of the MCP endpoint: often /mcp (streamable HTTP) or /sse (the legacy HTTP+SSE transport); see --transport.');
   });
 });
