@@ -71,6 +71,9 @@ function provision(version, cacheRoot) {
   return binary;
 }
 
+/** Set when we are asked to stop: the run in progress ends, and no further version starts. */
+let stopped = false;
+
 /** Runs test/run-tests.mjs under `binary`; resolves with its exit code. */
 function runSuite(binary, version, passOn) {
   const env = {
@@ -80,7 +83,10 @@ function runSuite(binary, version, passOn) {
   };
   return new Promise((done) => {
     const child = spawn(binary, [join(repoRoot, 'test', 'run-tests.mjs'), ...passOn], { cwd: repoRoot, env, stdio: 'inherit' });
-    const forward = (signal) => child.kill(signal);
+    const forward = (signal) => {
+      stopped = true;
+      child.kill(signal);
+    };
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward);
     child.on('error', (error) => {
       say(`cannot start ${binary}: ${error.message}`);
@@ -110,6 +116,7 @@ for (const version of versions) {
   const started = Date.now();
   const code = await runSuite(binary, version, passOn);
   results.push({ version, code, seconds: Math.round((Date.now() - started) / 1000) });
+  if (stopped) break;
 }
 for (const { version, code, seconds } of results) say(`Node ${version}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${seconds} s`);
 process.exitCode = results.every(({ code }) => code === 0) ? 0 : 1;
