@@ -103,7 +103,7 @@ const { versions, passOn } = parseArgs(process.argv.slice(2));
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   fail(
     `${NODE_PACKAGE} ships Linux x64 binaries only; this is ${process.platform}-${process.arch}`,
-    `install Node ${versions.join(' and ')} yourself and run \`node test/run-tests.mjs\` under each`,
+    `install Node ${versions.join(' and ')} yourself and run \`node test/run-tests.mjs\` under ${versions.length > 1 ? 'each' : 'it'}`,
   );
 }
 if (!existsSync(join(repoRoot, 'dist', 'cli', 'main.js'))) fail('dist/ is missing', 'run `npm run build` first (or `npm run test:nodes`, which builds)');
