@@ -137,7 +137,7 @@ export function quote(value: unknown, max = 200): string {
 /** Describe any thrown value in one line, following `cause` chains of network errors. */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  let text = withoutOpenSslDetail(error.message);
+  let text = error.message;
   // fetch() failures say only "fetch failed"; the useful part (ECONNREFUSED, ENOTFOUND) is the cause.
   let cause = (error as { cause?: unknown }).cause;
   for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
@@ -148,22 +148,10 @@ export function describeError(error: unknown): string {
   return text;
 }
 
-/**
- * OpenSSL's error text ("80FC41FA027F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version
- * number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:" and a newline) names a thread, a
- * function and a source line, which differ between the OpenSSL of Node 20 and of Node 22 and 24.
- */
-const OPENSSL_ERROR = /[0-9A-F]+:error:[0-9A-F]+:([^:\n]+):[^:\n]*:([^:\n]+):[^\n]*\n?/g;
-
-/** OpenSSL's error text as its library and reason ("SSL routines: wrong version number"), on one line. */
-function withoutOpenSslDetail(message: string): string {
-  return message.includes(':error:') ? message.replace(OPENSSL_ERROR, '$1: $2').trimEnd() : message;
-}
-
 /** "ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1"; an AggregateError (dual-stack connect) lists its parts. */
 function describeCause(cause: Error): string {
   const code = (cause as { code?: string }).code;
-  let message = withoutOpenSslDetail(cause.message);
+  let message = cause.message;
   if (!message && cause instanceof AggregateError) {
     message = [...new Set(cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))))].join('; ');
   }

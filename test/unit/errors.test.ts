@@ -1,6 +1,3 @@
-import { createServer } from 'node:http';
-import { get as httpsGet } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { AirlockError, describeError, ExitCode, quote, toAirlockError, type AirlockErrorCode } from '../../src/errors.js';
 
@@ -77,38 +74,6 @@ describe('describeError', () => {
     const text = describeError(new TypeError('fetch failed', { cause: aggregate }));
     expect(text).toContain('ECONNREFUSED');
     expect(text).not.toContain(': )');
-  });
-
-  it("gives OpenSSL's error text as library and reason on one line, for the OpenSSL of Node 20 and of Node 22/24 alike", () => {
-    const openssl30 = 'write EPROTO 80FC41FA027F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n';
-    const openssl35 = 'write EPROTO C07C2B8C027F0000:error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:../deps/openssl/openssl/ssl/record/methods/tlsany_meth.c:77:\n';
-    const noFunctionNames = 'write EPROTO 40E7C1E1:error:0A00010B:SSL routines::wrong version number:ssl/record/methods/tlsany_meth.c:77:\n';
-    for (const message of [openssl30, openssl35, noFunctionNames]) {
-      expect(describeError(errnoError(message, 'EPROTO'))).toBe('write EPROTO SSL routines: wrong version number');
-    }
-  });
-
-  it('describes a real https request to a plain-HTTP port the same way on every Node: fetch, and node:https', async () => {
-    const server = createServer((_req, res) => res.end('plain'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    try {
-      const fetchError: unknown = await fetch(url).then(
-        () => new Error('fetch got an answer'),
-        (error: unknown) => error,
-      );
-      expect(describeError(fetchError)).toBe('fetch failed (ERR_SSL_WRONG_VERSION_NUMBER: SSL routines: wrong version number)');
-      const requestError = await new Promise<Error>((resolve) => {
-        httpsGet(url, (res) => {
-          res.resume();
-          resolve(new Error('https got an answer'));
-        }).on('error', resolve);
-      });
-      expect(describeError(requestError)).toBe('write EPROTO SSL routines: wrong version number');
-    } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
   });
 });
 
