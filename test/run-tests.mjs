@@ -5,8 +5,11 @@
 // and never the developer's own keyring. MCP_AIRLOCK_TEST_KEYRING=1 tells those tests they may.
 // Without the tools the keychain tests skip with a reason, and fail when CI is set
 // (test/helpers/keyring.ts). Arguments are passed on to vitest: `npm test -- test/unit/store`.
+// Everything runs on the Node that runs this script: vitest with process.execPath, and that Node's
+// directory goes first on PATH when `node` there is another one, so a fixture or shell that starts
+// plain `node` gets it too (test/other-nodes.mjs runs this under Node 22 and 24).
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -29,11 +32,22 @@ function which(command) {
   return undefined;
 }
 
+/** Whether two paths name the same file once links are resolved. */
+function sameFile(a, b) {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
 const missing = ['dbus-run-session', 'gnome-keyring-daemon'].filter((command) => !which(command));
 let tempRoot;
 let command = process.execPath;
 let args = vitestArgs;
 const env = { ...process.env };
+const pathNode = which('node');
+if (!pathNode || !sameFile(pathNode, process.execPath)) env.PATH = [dirname(process.execPath), env.PATH ?? ''].join(delimiter);
 
 if (process.platform === 'linux' && missing.length === 0) {
   tempRoot = mkdtempSync(join(tmpdir(), 'airlock-keyring-'));
