@@ -1,0 +1,145 @@
+/**
+ * The published form, installed as a user gets it: `scripts/package.mjs` bundles dist/ into a
+ * tarball, npm installs it (from the local cache, no network) into an empty directory outside the
+ * repository, where no development dependency can be reached, and the installed binary runs for
+ * real: `--version`, a tools/list through `run -- node <fixture>` and through `connect` to the
+ * HTTP fixture. Limits from issue 15: at most 5 packages and 8 MB installed, no install scripts,
+ * no source maps.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
+import { repoRoot, startAirlock, stdioFixture } from '../helpers/airlock-process.js';
+import { LineClient } from '../helpers/line-client.js';
+
+const MAX_PACKAGES = 5;
+const MAX_INSTALLED_BYTES = 8 * 1024 * 1024;
+
+interface Packed {
+  tarball: string;
+  files: string[];
+}
+
+let work: string;
+let packed: Packed;
+let app: string;
+let installedBin: string;
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(dir, name))
+    .filter((path) => statSync(path).isFile());
+}
+
+/** Every package directory under node_modules (scoped ones included), relative to it. */
+function installedPackages(nodeModules: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      if (entry.name.startsWith('@')) {
+        walk(path);
+        continue;
+      }
+      found.push(relative(nodeModules, path));
+      const nested = join(path, 'node_modules');
+      if (readdirSync(path).includes('node_modules')) walk(nested);
+    }
+  };
+  walk(nodeModules);
+  return found.sort();
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'airlock-package-'));
+  const out = execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out-dir', join(work, 'out'), '--json'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  packed = JSON.parse(out) as Packed;
+  app = join(work, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), '{ "name": "packaging-test-app", "private": true }\n');
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error', packed.tarball], {
+    cwd: app,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  installedBin = join(app, 'node_modules', 'mcp-airlock', 'bin', 'mcp-airlock.js');
+}, 60_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the packed tarball', () => {
+  it('ships the bundle, the schema and the README, and no source maps', () => {
+    expect(packed.files.filter((file) => file.endsWith('.map'))).toEqual([]);
+    expect(packed.files).toContain('bin/mcp-airlock.js');
+    expect(packed.files).toContain('schemas/policy.schema.json');
+    expect(packed.files).toContain('README.md');
+    expect(packed.files.filter((file) => file.startsWith('dist/'))).toEqual([]);
+  });
+
+  it('installs without scripts or development dependencies, the keychain binding its only dependency', () => {
+    const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'mcp-airlock', 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(manifest.scripts).toBeUndefined();
+    expect(manifest.devDependencies).toBeUndefined();
+    expect(Object.keys(manifest.dependencies as object)).toEqual(['@napi-rs/keyring']);
+    expect(filesUnder(join(app, 'node_modules', 'mcp-airlock')).filter((path) => path.endsWith('.map'))).toEqual([]);
+  });
+
+  it(`installs at most ${MAX_PACKAGES} packages in at most 8 MB`, () => {
+    const nodeModules = join(app, 'node_modules');
+    const packages = installedPackages(nodeModules);
+    expect(packages).toContain('mcp-airlock');
+    expect(packages).toContain('@napi-rs/keyring');
+    expect(packages.length, packages.join(', ')).toBeLessThanOrEqual(MAX_PACKAGES);
+    const bytes = filesUnder(nodeModules).reduce((sum, path) => sum + statSync(path).size, 0);
+    expect(bytes).toBeLessThanOrEqual(MAX_INSTALLED_BYTES);
+  });
+});
+
+describe('the installed binary', () => {
+  it('prints the package version', () => {
+    const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    const out = execFileSync(process.execPath, [installedBin, '--version'], { cwd: app, encoding: 'utf8' });
+    expect(out.trim()).toBe(version);
+  });
+
+  it('lists the tools of a stdio server through run', async () => {
+    const proc = startAirlock(['run', '--', process.execPath, stdioFixture], { bin: installedBin, cwd: app });
+    const client = new LineClient(proc);
+    try {
+      await client.handshake();
+      client.send({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      const reply = await client.response(1);
+      const names = (reply.result?.tools as { name: string }[]).map((tool) => tool.name);
+      expect(names).toContain('echo');
+      expect((await client.call(2, 'echo', { text: 'packed' })).result?.content).toEqual([{ type: 'text', text: 'packed' }]);
+    } finally {
+      client.endInput();
+      await proc.stop();
+    }
+  });
+
+  it('lists the tools of an HTTP server through connect', async () => {
+    const fixture = await startFixtureHttpServer({ port: 0 });
+    const proc = startAirlock(['connect', `${fixture.url}/mcp`, '--transport', 'http'], { bin: installedBin, cwd: app });
+    const client = new LineClient(proc);
+    try {
+      await client.handshake();
+      client.send({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      const reply = await client.response(1);
+      expect((reply.result?.tools as { name: string }[]).map((tool) => tool.name)).toContain('echo');
+    } finally {
+      client.endInput();
+      await proc.stop();
+      await fixture.close();
+    }
+  });
+});
