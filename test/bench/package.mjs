@@ -94,6 +94,7 @@ function firstToolsList(command, commandArgs, { env, cwd, timeoutMs = 60_000 }) 
   return new Promise((resolve, reject) => {
     const t0 = now();
     const child = spawn(command, commandArgs, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
     let out = '';
     let err = '';
     let done = false;
@@ -104,7 +105,7 @@ function firstToolsList(command, commandArgs, { env, cwd, timeoutMs = 60_000 }) 
       child.stdin.end();
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      child.once('exit', () => {
+      void exited.then(() => {
         clearTimeout(killer);
         if (error) reject(error);
         else resolve(value);
@@ -112,6 +113,7 @@ function firstToolsList(command, commandArgs, { env, cwd, timeoutMs = 60_000 }) 
     };
     const timer = setTimeout(() => finish(new Error(`no tools/list answer in ${timeoutMs} ms from ${command} ${commandArgs.join(' ')}\nstderr:\n${err.slice(-2000)}`)), timeoutMs);
     const send = (message) => child.stdin.write(`${JSON.stringify(message)}\n`);
+    child.stdin.on('error', () => undefined);
     child.stderr.setEncoding('utf8').on('data', (chunk) => (err += chunk));
     child.on('error', (error) => finish(error));
     child.on('exit', (code) => {
@@ -166,14 +168,15 @@ async function main() {
     log('packing mcp-airlock (scripts/package.mjs)...');
     const packed = JSON.parse(execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out-dir', join(scratch, 'out'), '--json'], { encoding: 'utf8' }));
     const subjects = flag('--skip-registry') ? [] : [
-      { name: 'mcp-airlock (tarball)', spec: packed.tarball },
+      // npx runs a bare path as a command ("Permission denied"); a file: spec installs it.
+      { name: 'mcp-airlock (tarball)', spec: `file:${packed.tarball}` },
       { name: 'mcp-remote@latest', spec: 'mcp-remote@latest' },
     ];
     if (subjects.length > 0) {
       const remoteVersion = execFileSync('npm', ['view', 'mcp-remote@latest', 'version'], { env: cleanEnv(), encoding: 'utf8' }).trim();
       subjects[1].name = `mcp-remote@${remoteVersion}`;
     }
-    for (const subject of subjects) figures.subjects[subject.name] = { installs: [], cold: [], warm: [], tarballBytes: subject.spec === packed.tarball ? packed.bytes : undefined };
+    for (const subject of subjects) figures.subjects[subject.name] = { installs: [], cold: [], warm: [], tarballBytes: subject.spec.endsWith(packed.tarball) ? packed.bytes : undefined };
     for (let round = 0; round < repeat; round++) {
       for (const subject of subjects) {
         const entry = figures.subjects[subject.name];
