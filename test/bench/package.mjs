@@ -16,7 +16,8 @@
 // start rows take 5x as many), the two subjects alternated. Needs the network (the registry),
 // and `npm run build` first (`npm run bench:package` does both).
 //
-//   node test/bench/package.mjs [--repeat N] [--json] [--skip-registry]
+//   node test/bench/package.mjs [--repeat N] [--json FILE] [--skip-registry]
+//     --json FILE      also write every single measurement to FILE
 //     --skip-registry  only the warm start rows (no network)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -215,10 +216,7 @@ async function main() {
     rmSync(scratch, { recursive: true, force: true });
   }
 
-  if (flag('--json')) {
-    process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
-    return;
-  }
+  if (flag('--json')) writeFileSync(args[args.indexOf('--json') + 1], `${JSON.stringify(figures, null, 2)}\n`);
   if (Object.keys(figures.subjects).length > 0) {
     const rows = Object.entries(figures.subjects).map(([name, s]) => [
       name,

@@ -1,6 +1,6 @@
 /**
  * The published form, installed as a user gets it: `scripts/package.mjs` bundles dist/ into a
- * tarball, npm installs it (from the local cache, no network) into an empty directory outside the
+ * tarball, npm installs it (from the local cache: no network after `npm ci`) into an empty directory outside the
  * repository, where no development dependency can be reached, and the installed binary runs for
  * real: `--version`, a tools/list through `run -- node <fixture>` and through `connect` to the
  * HTTP fixture. Limits from issue 15: at most 5 packages and 8 MB installed, no install scripts,
@@ -54,6 +54,47 @@ function installedPackages(nodeModules: string): string[] {
   return found.sort();
 }
 
+interface Manifest {
+  name: string;
+  version: string;
+  license: string;
+  bin: Record<string, string>;
+  engines: Record<string, string>;
+  dependencies: Record<string, string>;
+}
+
+/**
+ * An app that depends on the tarball, with a lockfile. Without one npm would ask the registry for
+ * @napi-rs/keyring's package document, which `npm ci` never caches (it fetches tarballs by the
+ * lock's versions only): CI would need the network. The lock pins the keychain binding (and its
+ * platform packages, optional, picked by os/cpu/libc as for a user) to this repository's lock, whose
+ * tarballs `npm ci` left in the cache; mcp-airlock's entry is the staged manifest, as packed.
+ */
+function writeAppWithLock(dir: string, tarball: string, manifest: Manifest): void {
+  const spec = `file:${relative(dir, tarball)}`;
+  const repoLock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, unknown>> };
+  const packages: Record<string, unknown> = {
+    '': { name: 'packaging-test-app', dependencies: { [manifest.name]: spec } },
+    [`node_modules/${manifest.name}`]: {
+      version: manifest.version,
+      resolved: spec,
+      license: manifest.license,
+      dependencies: manifest.dependencies,
+      bin: manifest.bin,
+      engines: manifest.engines,
+    },
+  };
+  for (const name of Object.keys(manifest.dependencies)) {
+    for (const [path, entry] of Object.entries(repoLock.packages)) {
+      if (path !== `node_modules/${name}` && !path.startsWith(`node_modules/${name}-`)) continue;
+      const { dev: _dev, devOptional: _devOptional, ...rest } = entry;
+      packages[path] = rest;
+    }
+  }
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'packaging-test-app', private: true, dependencies: { [manifest.name]: spec } }, null, 2)}\n`);
+  writeFileSync(join(dir, 'package-lock.json'), `${JSON.stringify({ name: 'packaging-test-app', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+}
+
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'airlock-package-'));
   const out = execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out-dir', join(work, 'out'), '--json'], {
@@ -63,8 +104,8 @@ beforeAll(() => {
   packed = JSON.parse(out) as Packed;
   app = join(work, 'app');
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), '{ "name": "packaging-test-app", "private": true }\n');
-  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error', packed.tarball], {
+  writeAppWithLock(app, packed.tarball, JSON.parse(readFileSync(join(work, 'out', 'stage', 'package.json'), 'utf8')) as Manifest);
+  execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'], {
     cwd: app,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
