@@ -9,8 +9,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { repoRoot, startAirlock, stdioFixture } from '../helpers/airlock-process.js';
 import { LineClient } from '../helpers/line-client.js';
@@ -180,6 +183,39 @@ describe('the installed binary', () => {
     } finally {
       client.endInput();
       await proc.stop();
+      await fixture.close();
+    }
+  });
+
+  it('reaches an HTTP server through a proxy (the undici chunk, loaded on demand)', async () => {
+    const fixture = await startFixtureHttpServer({ port: 0 });
+    const tunnels: string[] = [];
+    const proxy = createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, socket, head) => {
+      tunnels.push(req.url!);
+      const [host, port] = req.url!.split(':');
+      const upstream = connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket).pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const env = { ...process.env, HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '' };
+    const proc = startAirlock(['connect', `${fixture.url}/mcp`, '--transport', 'http'], { bin: installedBin, cwd: app, env });
+    const client = new LineClient(proc);
+    try {
+      await client.handshake();
+      expect((await client.call(1, 'add', { a: 3, b: 4 })).result).toEqual({ content: [{ type: 'text', text: '7' }] });
+      expect(tunnels).toContain(new URL(fixture.url).host);
+    } finally {
+      client.endInput();
+      await proc.stop();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
       await fixture.close();
     }
   });
