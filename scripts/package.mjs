@@ -144,6 +144,8 @@ async function main() {
   const packed = JSON.parse(
     execFileSync('npm', ['pack', '--json', '--pack-destination', options.outDir], {
       cwd: options.stage,
+      // Not the settings of an enclosing `npm run` (npm_config_local_prefix names the repository).
+      env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_(package_|lifecycle_|config_local_prefix)/i.test(key))),
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     }),

@@ -98,6 +98,15 @@ function writeAppWithLock(dir: string, tarball: string, manifest: Manifest): voi
   writeFileSync(join(dir, 'package-lock.json'), `${JSON.stringify({ name: 'packaging-test-app', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
 }
 
+/**
+ * The environment for npm: the settings `npm test` exported (npm_config_local_prefix names this
+ * checkout, npm_package_* describe it) left out, but the user's cache, registry and npmrc files kept.
+ */
+function npmEnv(): NodeJS.ProcessEnv {
+  const keep = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig', 'npm_config_globalconfig']);
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || keep.has(key.toLowerCase())));
+}
+
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'airlock-package-'));
   const out = execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out-dir', join(work, 'out'), '--json'], {
@@ -110,6 +119,7 @@ beforeAll(() => {
   writeAppWithLock(app, packed.tarball, JSON.parse(readFileSync(join(work, 'out', 'stage', 'package.json'), 'utf8')) as Manifest);
   execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'error'], {
     cwd: app,
+    env: npmEnv(),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
