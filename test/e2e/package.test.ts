@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
@@ -107,6 +107,22 @@ function npmEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || keep.has(key.toLowerCase())));
 }
 
+/** The files a module loads before it runs: its static relative imports, recursively (rolldown writes them as single lines). */
+function staticImportClosure(entry: string): string[] {
+  const seen = new Set<string>([entry]);
+  const queue = [entry];
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+    for (const match of readFileSync(file, 'utf8').matchAll(/^import\s+(?:[^;"]*?\s+from\s+)?"(\.{1,2}\/[^"]+)";?$/gm)) {
+      const target = join(dirname(file), match[1]!);
+      if (!seen.has(target)) {
+        seen.add(target);
+        queue.push(target);
+      }
+    }
+  }
+  return [...seen];
+}
+
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'airlock-package-'));
   const out = execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out-dir', join(work, 'out'), '--json'], {
@@ -159,6 +175,16 @@ describe('the packed tarball', () => {
 });
 
 describe('the installed binary', () => {
+  it('loads the ink screens and undici only on demand: they are chunks outside the start-up imports', () => {
+    const chunks = readdirSync(join(dirname(installedBin), 'chunks'));
+    const lazy = chunks.filter((name) => /^(ink-step-view|undici)-/.test(name));
+    expect(lazy.map((name) => name.replace(/-[^-]+\.js$/, '')).sort()).toEqual(['ink-step-view', 'undici']);
+    const startup = staticImportClosure(installedBin).map((path) => basename(path));
+    expect(startup.length).toBeGreaterThan(1);
+    expect(startup.filter((name) => lazy.includes(name))).toEqual([]);
+  });
+
+
   it('prints the package version', () => {
     const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
     const out = execFileSync(process.execPath, [installedBin, '--version'], { cwd: app, encoding: 'utf8' });
