@@ -6,7 +6,7 @@
  * HTTP fixture. Limits from issue 15: at most 5 packages and 8 MB installed, no install scripts,
  * no source maps.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
@@ -174,6 +174,18 @@ describe('the packed tarball', () => {
   });
 });
 
+describe('npm pack at the repository root', () => {
+  it('refuses, and names npm run package', () => {
+    const run = spawnSync('npm', ['pack', '--dry-run', '--pack-destination', work], { cwd: repoRoot, env: npmEnv(), encoding: 'utf8', timeout: 20_000 });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(
+      'mcp-airlock: error: the repository root is not the package: `npm pack` or `npm publish` here would ship the development build\n' +
+        'mcp-airlock: hint: run `npm run package` (it writes mcp-airlock-<version>.tgz), then install or publish that file\n',
+    );
+    expect(readdirSync(work).filter((name) => name.endsWith('.tgz'))).toEqual([]);
+  });
+});
+
 describe('the installed binary', () => {
   it('loads the ink screens and undici only on demand: they are chunks outside the start-up imports', () => {
     const chunks = readdirSync(join(dirname(installedBin), 'chunks'));
@@ -184,6 +196,17 @@ describe('the installed binary', () => {
     expect(startup.filter((name) => lazy.includes(name))).toEqual([]);
   });
 
+
+  it('draws the ink step view (React and the yoga wasm) from its chunk on a terminal', () => {
+    // stderr made to look like an 80-column terminal: the reporter picks the ink view, as on a TTY.
+    const terminal = 'data:text/javascript,Object.assign(process.stderr, { isTTY: true, columns: 80, rows: 24 })';
+    const args = ['--import', terminal, installedBin, 'login', 'http://127.0.0.1:1/mcp', '--storage', 'file'];
+    const run = spawnSync(process.execPath, args, { cwd: app, encoding: 'utf8', env: { ...process.env, CI: '', TERM: 'xterm' }, timeout: 20_000 });
+    expect(run.status, run.stderr).toBe(5);
+    expect(run.stderr).toContain('✔ Authorization server metadata');
+    expect(run.stderr).toContain('✖ login failed');
+    expect(run.stderr).not.toMatch(/^(PASS|FAIL) /m);
+  });
 
   it('prints the package version', () => {
     const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
