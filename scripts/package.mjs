@@ -28,6 +28,9 @@ const RUNTIME_DEPENDENCIES = ['@napi-rs/keyring'];
 /** The only `createRequire` of our code that reads a file the bundle does not ship (src/cli/context.ts). */
 const VERSION_READ = "createRequire(import.meta.url)('../../package.json')";
 
+/** ink's switch for React devtools mode (node_modules/ink/build/utils.js). */
+const INK_IS_DEV = "const isDev = () => process.env['DEV'] === 'true';";
+
 function fail(message, hint) {
   process.stderr.write(`mcp-airlock: error: ${message}\nmcp-airlock: hint: ${hint}\n`);
   process.exit(1);
@@ -49,7 +52,8 @@ function parseArgs(argv) {
 
 /**
  * Rolldown plugins: the version as a literal (the bundle has no ../../package.json next to it),
- * and ink's React devtools hook (only for DEV=true, it pulls in react-devtools-core and ws) left out.
+ * and ink without its DEV=true mode: it reads ink's package.json, which the bundle does not ship,
+ * and imports the React devtools (react-devtools-core and ws), replaced by an empty module.
  */
 function bundlePlugins() {
   return [
@@ -62,14 +66,21 @@ function bundlePlugins() {
       },
     },
     {
-      name: 'ink-without-devtools',
+      name: 'ink-without-dev-mode',
+      // DEV=true would make ink read its own package.json next to the bundle and import the devtools.
+      transform(code, id) {
+        if (!/[\\/]node_modules[\\/]ink[\\/]build[\\/]utils\.js$/.test(id)) return null;
+        if (!code.includes(INK_IS_DEV)) throw new Error(`${id} no longer defines ${INK_IS_DEV}; update scripts/package.mjs`);
+        return code.replace(INK_IS_DEV, 'const isDev = () => false;');
+      },
       resolveId(source, importer) {
         if (source === './devtools.js' && importer && /[\\/]node_modules[\\/]ink[\\/]/.test(importer)) return '\0ink-devtools';
         return null;
       },
       load(id) {
         if (id !== '\0ink-devtools') return null;
-        return "throw new Error('the React devtools (DEV=true) are not part of the packaged mcp-airlock');";
+        // Never imported now that isDev() is false; empty should tree-shaking ever keep the import.
+        return 'export {};';
       },
     },
   ];

@@ -197,11 +197,13 @@ describe('the installed binary', () => {
   });
 
 
-  it('draws the ink step view (React and the yoga wasm) from its chunk on a terminal', () => {
+  // DEV=true switches ink into its devtools mode, which reads files the bundle does not ship.
+  it.each([{ DEV: '' }, { DEV: 'true' }])('draws the ink step view (React and the yoga wasm) from its chunk on a terminal, DEV="$DEV"', (dev) => {
     // stderr made to look like an 80-column terminal: the reporter picks the ink view, as on a TTY.
     const terminal = 'data:text/javascript,Object.assign(process.stderr, { isTTY: true, columns: 80, rows: 24 })';
     const args = ['--import', terminal, installedBin, 'login', 'http://127.0.0.1:1/mcp', '--storage', 'file'];
-    const run = spawnSync(process.execPath, args, { cwd: app, encoding: 'utf8', env: { ...process.env, CI: '', TERM: 'xterm' }, timeout: 20_000 });
+    const env = { ...process.env, CI: '', TERM: 'xterm', ...dev };
+    const run = spawnSync(process.execPath, args, { cwd: app, encoding: 'utf8', env, timeout: 20_000 });
     expect(run.status, run.stderr).toBe(5);
     expect(run.stderr).toContain('✔ Authorization server metadata');
     expect(run.stderr).toContain('✖ login failed');
