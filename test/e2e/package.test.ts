@@ -198,7 +198,7 @@ describe('the installed binary', () => {
 
 
   // DEV=true switches ink into its devtools mode, which reads files the bundle does not ship.
-  it.each([{ DEV: '' }, { DEV: 'true' }])('draws the ink step view (React and the yoga wasm) from its chunk on a terminal, DEV="$DEV"', (dev) => {
+  it.each([{ DEV: '' }, { DEV: 'true' }])('draws the ink step view (React and the yoga wasm) from its chunk on a terminal, DEV=$DEV', (dev) => {
     // stderr made to look like an 80-column terminal: the reporter picks the ink view, as on a TTY.
     const terminal = 'data:text/javascript,Object.assign(process.stderr, { isTTY: true, columns: 80, rows: 24 })';
     const args = ['--import', terminal, installedBin, 'login', 'http://127.0.0.1:1/mcp', '--storage', 'file'];
