@@ -19,9 +19,13 @@ export interface AirlockProcess {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-export function startAirlock(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): AirlockProcess {
-  const child = spawn(process.execPath, [airlockBin, ...args], {
-    cwd: repoRoot,
+/** `bin` and `cwd` default to this checkout's bin/mcp-airlock.js and root (the packaging test runs an installed copy). */
+export function startAirlock(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore'; bin?: string; cwd?: string } = {},
+): AirlockProcess {
+  const child = spawn(process.execPath, [options.bin ?? airlockBin, ...args], {
+    cwd: options.cwd ?? repoRoot,
     env: options.env ?? process.env,
     stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'],
   });
