@@ -160,6 +160,8 @@ function networkCode(error: unknown): { code?: string; message: string; reason?:
     // AbortSignal.timeout(): an AbortError whose cause is the TimeoutError.
     if (current.name === 'TimeoutError' || (current.name === 'AbortError' && cause instanceof Error && cause.name === 'TimeoutError')) return { code: 'ETIMEDOUT', message: current.message };
     if (typeof code === 'string') return { code, message: current.message, reason: typeof reason === 'string' ? reason : undefined };
+    // fetch refuses the Fetch standard's "bad ports" (1, 6000, 6665-6669, ...) with a bare Error.
+    if (current.message === 'bad port') return { code: 'BAD_PORT', message: current.message };
   }
   return undefined;
 }
@@ -208,6 +210,12 @@ export function diagnoseNetwork(url: URL, error: unknown): AirlockError | undefi
   }
   if (code === 'ECONNREFUSED') {
     return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: connection refused (nothing listens on ${host})`, { hint: UNREACHABLE_HINT, cause: error });
+  }
+  if (code === 'BAD_PORT') {
+    return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: port ${url.port} is one that fetch clients never connect to (a "bad port" of the Fetch standard)`, {
+      hint: 'Run the server on another port: browsers and Node refuse this one whatever listens there.',
+      cause: error,
+    });
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
     return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: the host name ${quote(url.hostname)} does not resolve (${code})`, {

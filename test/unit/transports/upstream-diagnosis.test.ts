@@ -153,6 +153,13 @@ describe('diagnoseNetwork', () => {
     expect(error.message).toBe(`cannot reach ${WHERE}: write EPROTO sslv3 alert handshake failure`);
   });
 
+  it('a port fetch refuses to use (the Fetch standard\'s bad ports): says so, not "fetch failed"', async () => {
+    const failure = await fetch('http://127.0.0.1:6000/mcp').catch((error: unknown) => error);
+    const error = diagnoseNetwork(new URL('http://127.0.0.1:6000/mcp'), failure)!;
+    expect(error.message).toBe('cannot reach http://127.0.0.1:6000/mcp: port 6000 is one that fetch clients never connect to (a "bad port" of the Fetch standard)');
+    expect(error.hint).toBe('Run the server on another port: browsers and Node refuse this one whatever listens there.');
+  });
+
   it('is undefined for what is not a network failure', () => {
     expect(diagnoseNetwork(url, new Error('odd'))).toBeUndefined();
     expect(diagnoseNetwork(url, 'text')).toBeUndefined();
