@@ -143,6 +143,8 @@ export function commanderUsageError(error: CommanderError, command: Command): Ai
       const argument = /^command-argument value '([\s\S]*)' is invalid for argument '(.*?)'\. ([\s\S]*)$/.exec(text);
       if (option) {
         const flag = option[1]!.split(/[ ,]/).filter((f) => f.startsWith('-')).pop()!;
+        // A flag that carries secrets by nature never has its value echoed, not even a mistyped one (`--env $TOKEN`).
+        if (SECRET_VALUE_FLAGS.has(flag) && !option[2]!.includes('=')) return usageError(`invalid value for ${flag} (not shown: it may be a secret)`, sentence(option[3]!));
         return usageError(`invalid value ${shownValue(option[2]!)} for ${flag}`, sentence(option[3]!));
       }
       if (argument) return usageError(`invalid value ${shownValue(argument[1]!)} for the <${argument[2]}> argument of ${name}`, sentence(argument[3]!));
@@ -157,6 +159,9 @@ export function commanderUsageError(error: CommanderError, command: Command): Ai
 function optionFlags(command: Command): string[] {
   return command.options.map((o) => o.long).filter((f): f is string => f !== undefined);
 }
+
+/** Flags whose values are often secrets: a value without `NAME=` is not repeated in a message. */
+const SECRET_VALUE_FLAGS: ReadonlySet<string> = new Set(['--env', '--header', '--authorize-param', '--static-oauth-client-info']);
 
 /** A value for a message: quoted, and only its name part when it is `name=value` (`--env KEY=secret`). */
 function shownValue(value: string): string {
