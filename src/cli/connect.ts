@@ -11,7 +11,7 @@ import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
 import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
-import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, upstreamAuth, type AuthFlags } from './auth-options.js';
+import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, mcpRemoteAuth, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
@@ -64,6 +64,8 @@ In a Claude Desktop or Cursor config:
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       checkProtocolTransport(options.protocol, options.transport);
       grantOf(options);
+      // mcp-remote's flags are checked now (an inline client secret is refused), not at the first login.
+      mcpRemoteAuth(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
       const context = createContext(options.logLevel, options.maxMessage);
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });

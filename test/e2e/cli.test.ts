@@ -81,6 +81,17 @@ describe('cli', () => {
     expect(proc.stderr()).toContain('--oauth2Bearer puts a token in the process list');
     expect(proc.stderr()).not.toContain('tok\n');
   });
+
+  it("refuses mcp-remote's --static-oauth-client-info with an inline client secret at once, before any exchange", async () => {
+    // stdin stays open and no server listens: only the start-up check can end this run.
+    const proc = startAirlock(['http://127.0.0.1:9/mcp', '--static-oauth-client-info', '{"client_id":"a","client_secret":"inline-s3cret"}']);
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr()).toBe(
+      'mcp-airlock: error: --static-oauth-client-info puts a client secret in the process list, where any local user can read it\n' +
+        'mcp-airlock: hint: Put the JSON in a file and pass @path, or use --client-id with --client-secret-env.\n',
+    );
+    expect(proc.stdout()).toBe('');
+  });
 });
 
 describe('cli: usage errors speak one language', () => {
