@@ -156,7 +156,9 @@ export function describeError(error: unknown): string {
   let cause = (error as { cause?: unknown }).cause;
   for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
     const more = describeCause(cause);
-    if (more && !text.includes(more)) text += ` (${more})`;
+    // A cause that only repeats the message adds its code alone ("Parse Error: ... (HPE_INVALID_CONSTANT)").
+    const code = (cause as { code?: unknown }).code;
+    if (more && !text.includes(more)) text += text.includes(withoutOpenSslDump(cause.message, cause)) && typeof code === 'string' ? (text.includes(code) ? '' : ` (${code})`) : ` (${more})`;
     cause = (cause as { cause?: unknown }).cause;
   }
   return text;

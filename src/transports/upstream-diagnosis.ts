@@ -162,6 +162,8 @@ function networkCode(error: unknown): { code?: string; message: string; reason?:
     if (typeof code === 'string') return { code, message: current.message, reason: typeof reason === 'string' ? reason : undefined };
     // fetch refuses the Fetch standard's "bad ports" (1, 6000, 6665-6669, ...) with a bare Error.
     if (current.message === 'bad port') return { code: 'BAD_PORT', message: current.message };
+    // Node 24's fetch says a non-HTTP answer in words only; 20 and 22 give llhttp's HPE_ code.
+    if (/does not match the HTTP\/1\.1 protocol/.test(current.message)) return { code: 'HPE_INVALID_CONSTANT', message: current.message };
   }
   return undefined;
 }
@@ -214,6 +216,12 @@ export function diagnoseNetwork(url: URL, error: unknown): AirlockError | undefi
   if (code === 'BAD_PORT') {
     return new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `cannot reach ${where}: port ${url.port} is one that fetch clients never connect to (a "bad port" of the Fetch standard)`, {
       hint: 'Run the server on another port: browsers and Node refuse this one whatever listens there.',
+      cause: error,
+    });
+  }
+  if (code.startsWith('HPE_')) {
+    return new AirlockError('AIRLOCK_UPSTREAM_HTTP', `cannot talk to ${where}: what answers on ${host} does not speak HTTP/1.1 (${code})`, {
+      hint: 'Check the port in the URL: another kind of service (SSH, a database, a mail server) may listen there.',
       cause: error,
     });
   }

@@ -158,6 +158,24 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     await finish(proc, client);
   });
 
+  it('a port where something else than HTTP answers (an SSH banner): said so, the same on every Node version', async () => {
+    const banner = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end('SSH-2.0-OpenSSH_9.2\r\n'));
+    });
+    const host = await listen(banner as unknown as Server);
+    const { proc, client, reply } = await initializeThrough(`http://${host}/mcp`);
+    const message = `cannot talk to http://${host}/mcp: what answers on ${host} does not speak HTTP/1.1 (HPE_INVALID_CONSTANT)`;
+    const hint = 'Check the port in the URL: another kind of service (SSH, a database, a mail server) may listen there.';
+    expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP', hint });
+    expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
+    await finish(proc, client);
+    const login = startAirlock(['login', `http://${host}/mcp`, '--plain'], { env, stdin: 'ignore' });
+    expect(await login.exited).toBe(4);
+    expect(login.stderr()).toContain(message);
+    expect(login.stderr()).not.toContain('fetch failed');
+  });
+
   it('a 502 HTML page: the status and the title, with the server-failure hint', async () => {
     const { proc, client, reply } = await initializeThrough(`${badGatewayUrl}/mcp`, ['--transport', 'http']);
     const message = `HTTP 502 Bad Gateway from ${badGatewayUrl}/mcp (page title: "502 Bad Gateway")`;
