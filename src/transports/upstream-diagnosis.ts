@@ -38,11 +38,34 @@ export function pageTitle(html: string): string | undefined {
 }
 
 /**
+ * The message of a JSON error body (JSON-RPC's `error.message`, OAuth's `error_description` or
+ * `error`, a plain `message`), so a refusal reads as its words, not as escaped JSON.
+ */
+function jsonErrorMessage(text: string): string | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  let body: { error?: unknown; error_description?: unknown; message?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    return undefined;
+  }
+  const error = body.error;
+  const found = [
+    error !== null && typeof error === 'object' ? (error as { message?: unknown }).message : undefined,
+    body.error_description,
+    typeof error === 'string' ? error : undefined,
+    body.message,
+  ].find((value): value is string => typeof value === 'string' && value.trim() !== '');
+  return found === undefined ? undefined : found.replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
+/**
  * An error answer's body as the message of an HttpStatusError: an HTML page as
- * `page title: "..."` (or `an HTML page`), anything else as it is (the diagnosis quotes it).
+ * `page title: "..."` (or `an HTML page`), a JSON error as its message, anything else as it is
+ * (the diagnosis quotes it).
  */
 export function summariseBody(text: string, contentType?: string): { text: string; html: boolean } {
-  if (!isHtml(text, contentType)) return { text, html: false };
+  if (!isHtml(text, contentType)) return { text: jsonErrorMessage(text) ?? text, html: false };
   const title = pageTitle(text);
   return { text: title === undefined ? 'an HTML page' : `page title: ${quote(title, 120)}`, html: true };
 }
