@@ -37,7 +37,7 @@ describe('summariseBody and pageTitle', () => {
   it('gives a JSON error body as its words, and leaves other bodies as they are (the diagnosis quotes them)', () => {
     expect(summariseBody('{"error":"x"}', 'application/json')).toEqual({ text: 'x', html: false });
     expect(summariseBody('{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: No valid session ID provided"},"id":null}')).toEqual({ text: 'Bad Request: No valid session ID provided', html: false });
-    expect(summariseBody('{"error":"invalid_request","error_description":"the  resource\nis unknown"}')).toEqual({ text: 'the resource is unknown', html: false });
+    expect(summariseBody('{"error":"invalid_request","error_description":"the  resource\\nis unknown"}')).toEqual({ text: 'the resource is unknown', html: false });
     expect(summariseBody('{"status":"down"}')).toEqual({ text: '{"status":"down"}', html: false });
     expect(summariseBody('{not json')).toEqual({ text: '{not json', html: false });
     expect(summariseBody('plain words')).toEqual({ text: 'plain words', html: false });
