@@ -8,6 +8,7 @@
 import { quote } from '../errors.js';
 import { describeOutcomes, firstMetadataDocument, type CandidateOutcome } from '../auth/metadata-fetch.js';
 import { resourceMetadataUrls } from '../auth/resource-metadata.js';
+import { authorizationServerMetadataUrls } from '../auth/server-metadata.js';
 import { canonicalResourceUri, checkAuthUrl, resourceCovers } from '../auth/resource-uri.js';
 import { AirlockError } from '../errors.js';
 import { check, type DoctorState, type StepOutput } from './doctor-context.js';
@@ -50,6 +51,22 @@ function resourceChecks(state: DoctorState, raw: unknown, documentUrl: string, i
   return checks;
 }
 
+/**
+ * No resource metadata: is the MCP server's origin an authorization server with RFC 8414 metadata
+ * (MCP 2025-03-26)? airlock's login then uses it, so doctor examines it in the next step.
+ */
+async function legacyAuthorizationServer(state: DoctorState): Promise<{ origin: string; found: boolean; tried: CandidateOutcome[] }> {
+  const origin = new URL(state.serverUrl).origin;
+  const tried: CandidateOutcome[] = [];
+  try {
+    checkAuthUrl(origin, 'the authorization server', { allowHttp: state.options.allowHttp });
+    await firstMetadataDocument(authorizationServerMetadataUrls(origin), { fetch: state.fetch, log: state.options.log, what: 'authorization server metadata', accept: (body) => body, tried });
+    return { origin, found: true, tried };
+  } catch {
+    return { origin, found: false, tried };
+  }
+}
+
 /** Step 2: find the RFC 9728 document in MCP 2025-11-25 order and check it rule by rule (RFC 9728 §2, §3.3). */
 export async function resourceMetadataStep(state: DoctorState): Promise<StepOutput> {
   const candidates = resourceMetadataUrls(state.serverUrl, state.challenge.resourceMetadata);
@@ -66,11 +83,24 @@ export async function resourceMetadataStep(state: DoctorState): Promise<StepOutp
   try {
     found = await firstMetadataDocument(candidates, { fetch: state.fetch, log: state.options.log, what: 'protected resource metadata', accept: (body) => body, tried });
   } catch {
+    const legacy = await legacyAuthorizationServer(state);
+    if (legacy.found) {
+      // What airlock's login does next (auth-discovery.ts): the origin is the authorization server.
+      state.issuer = legacy.origin;
+      state.resourceIndicator ??= state.options.resource ? canonicalResourceUri(state.options.resource, '--resource') : state.serverUrl;
+      return {
+        summary: `none; the MCP 2025-03-26 fallback: the authorization server at the origin ${quote(legacy.origin)}`,
+        checks: [check('prm.found', 'warn', `no protected resource metadata (tried ${describeOutcomes(tried)}); airlock falls back to MCP 2025-03-26: the server's origin ${quote(legacy.origin)} publishes authorization server metadata, and is used as the authorization server`,
+          `${SPEC_FOUND}; MCP 2025-03-26 Authorization Base URL`,
+          `It works, but clients of MCP 2025-06-18 and later need RFC 9728 metadata: publish it at ${resourceMetadataUrls(state.serverUrl)[0]!.href}.`)],
+        facts: { tried, legacy: { origin: legacy.origin, tried: legacy.tried } },
+      };
+    }
     return {
-      summary: `not found at ${tried.length} URL${tried.length === 1 ? '' : 's'}`,
-      checks: [check('prm.found', 'fail', `no protected resource metadata; tried ${describeOutcomes(tried)}`, SPEC_FOUND,
-        `The server must publish RFC 9728 metadata at ${resourceMetadataUrls(state.serverUrl)[0]!.href} (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "${credentialHeaderExample(state.wwwAuthenticate)}".`)],
-      facts: { tried },
+      summary: `not found at ${tried.length + legacy.tried.length} URL${tried.length + legacy.tried.length === 1 ? '' : 's'}`,
+      checks: [check('prm.found', 'fail', `no protected resource metadata; tried ${describeOutcomes(tried)}; nor authorization server metadata at the server's origin (the MCP 2025-03-26 fallback); tried ${describeOutcomes(legacy.tried)}`, SPEC_FOUND,
+        `The server must publish RFC 9728 metadata at ${resourceMetadataUrls(state.serverUrl)[0]!.href} (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "${credentialHeaderExample(state.wwwAuthenticate)}". (A 2025-03-26 server with only /authorize, /token and /register at its origin is still tried by connect and login.)`)],
+      facts: { tried, legacy: { origin: legacy.origin, tried: legacy.tried } },
     };
   }
   const body = found.value;

@@ -148,20 +148,38 @@ describe('doctor against broken servers: the exact failing step, check and hint'
     const { code, report } = await doctor(f.url, ['--login']);
     expect(code).toBe(1);
     const origin = new URL(f.url).origin;
+    // The spec's two URLs, then the MCP 2025-03-26 fallback's: authorization server metadata at the origin.
     expect(step(report, 'resource-metadata').exchanges.map((e) => `${e.method} ${e.url} ${e.status}`)).toEqual([
       `GET ${origin}/.well-known/oauth-protected-resource/mcp 404`,
       `GET ${origin}/.well-known/oauth-protected-resource 404`,
+      `GET ${origin}/.well-known/oauth-authorization-server 404`,
+      `GET ${origin}/.well-known/openid-configuration 404`,
     ]);
     expect(checkOf(report, 'resource-metadata', 'prm.found')).toEqual({
       id: 'prm.found',
       status: 'fail',
-      message: `no protected resource metadata; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404)`,
+      message: `no protected resource metadata; tried "${origin}/.well-known/oauth-protected-resource/mcp" (404); "${origin}/.well-known/oauth-protected-resource" (404); nor authorization server metadata at the server's origin (the MCP 2025-03-26 fallback); tried "${origin}/.well-known/oauth-authorization-server" (404); "${origin}/.well-known/openid-configuration" (404)`,
       spec: 'RFC 9728 §3; MCP 2025-11-25 Protected Resource Metadata Discovery',
-      hint: `The server must publish RFC 9728 metadata at ${origin}/.well-known/oauth-protected-resource/mcp (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "Authorization: Bearer \${TOKEN}".`,
+      hint: `The server must publish RFC 9728 metadata at ${origin}/.well-known/oauth-protected-resource/mcp (or name its URL in WWW-Authenticate resource_metadata); if it takes an API key instead, pass it with --header "Authorization: Bearer \${TOKEN}". (A 2025-03-26 server with only /authorize, /token and /register at its origin is still tried by connect and login.)`,
     });
     expect(notPassed(report)).toEqual(['resource-metadata:fail', 'authorization-server:skipped', 'client:skipped', 'login:skipped', 'authenticated:skipped']);
     expect(step(report, 'authorization-server').summary).toBe('no authorization server is known (see resource-metadata)');
     expect(step(report, 'login').summary).toBe("airlock's login would refuse: prm.found failed");
+  });
+
+  it('a 2025-03-26 server (no resource metadata, its origin is the authorization server): a warning, then the login connect would do', async () => {
+    const f = await fixture({ prm: 'none', legacyAuthorizationServer: 'metadata' });
+    const run = await doctor(f.url, ['--login'], true);
+    const origin = new URL(f.url).origin;
+    expect(notPassed(run.report)).toEqual(['resource-metadata:warn']);
+    expect(run.code).toBe(2);
+    expect(checkOf(run.report, 'resource-metadata', 'prm.found')).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining(`airlock falls back to MCP 2025-03-26: the server's origin "${origin}" publishes authorization server metadata, and is used as the authorization server`),
+      hint: `It works, but clients of MCP 2025-06-18 and later need RFC 9728 metadata: publish it at ${origin}/.well-known/oauth-protected-resource/mcp.`,
+    });
+    expect(checkOf(run.report, 'authorization-server', 'as.issuer-matches').message).toBe(`issuer "${origin}" is the one named`);
+    expect(step(run.report, 'authenticated').facts).toMatchObject({ protocolVersion: '2025-11-25' });
   });
 
   it('issuer mismatch: authorization-server fails on as.issuer-matches, and --login is skipped because the login would refuse', async () => {

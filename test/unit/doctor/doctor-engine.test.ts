@@ -119,7 +119,7 @@ describe('runDoctor with answers the fixtures do not give', () => {
     await runDoctor({ ...options(network({ 'https://mcp.example.com/mcp': () => new Response('nope', { status: 404 }) })), reporter });
     expect(out.split('\n').filter((l) => /^(PASS|WARN|FAIL|SKIP) /.test(l) || l.startsWith('doctor '))).toEqual([
       'FAIL  Unauthenticated request: HTTP 404, expected 401',
-      'FAIL  Protected resource metadata: not found at 2 URLs',
+      'FAIL  Protected resource metadata: not found at 4 URLs',
       'SKIP  Authorization server metadata: no authorization server is known (see resource-metadata)',
       'SKIP  Client registration: no usable authorization server metadata (see authorization-server)',
       'SKIP  Login and token: pass --login to log in and check the token',
