@@ -84,9 +84,9 @@ Examples:
       // or answers without credentials is said so here, not as a discovery failure.
       probe = await probeForLogin(url, fetch, log);
       if (probe.kind === 'open') {
-        const text = `${displayUrl(url)} needs no login: it answered without credentials`;
-        await steps.notNeeded(text);
-        process.stdout.write(`${text}\n`);
+        // The result line goes to stdout alone, as a login's does; the step view only closes.
+        await steps.notNeeded(`no login needed at ${displayUrl(url)}`);
+        process.stdout.write(`${displayUrl(url)} needs no login: it answered without credentials\n`);
         result.exitCode = 0;
         return;
       }
