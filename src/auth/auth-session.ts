@@ -28,7 +28,7 @@ import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js
 import { discoverAuthorizationServer } from './server-metadata.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
 import { isUnexpired, needsRefresh, tokenRecordFrom } from './token-response.js';
-import { bearerChallenge, type BearerChallenge } from './www-authenticate.js';
+import { asksForOtherCredentials, bearerChallenge, type BearerChallenge } from './www-authenticate.js';
 import { credentialsWithoutOAuth } from '../transports/upstream-diagnosis.js';
 
 /** `jwt_bearer`: enterprise-managed authorization (an ID-JAG from the IdP, see identity-assertion.ts). */
@@ -198,6 +198,8 @@ export class AuthSession {
    * token is stored. Throws AirlockError with a hint on failure.
    */
   async onUnauthorized(wwwAuthenticate: string | null): Promise<void> {
+    // An API-key server: no metadata to look for, no login to try (the hint names its header).
+    if (asksForOtherCredentials(wwwAuthenticate)) throw credentialsWithoutOAuth(new URL(this.resource), 401, wwwAuthenticate ?? undefined);
     const challenge = bearerChallenge(wwwAuthenticate) ?? {};
     this.challenge = { ...this.challenge, ...challenge };
     const rejected = this.handedOut;

@@ -116,6 +116,17 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
 }
 
 /** The first Bearer challenge of a `WWW-Authenticate` header, or undefined when there is none. */
+/**
+ * Whether a 401's challenges name only schemes other than OAuth's (`ApiKey header="X-Api-Key"`,
+ * `Basic`): such a server is no OAuth resource server (RFC 6750 §3, RFC 9728 §5.1 challenge with
+ * Bearer or DPoP), so no discovery or login can help. No header at all says nothing either way.
+ */
+export function asksForOtherCredentials(header: string | null | undefined): boolean {
+  if (!header) return false;
+  const schemes = parseWwwAuthenticate(header).map((c) => c.scheme);
+  return schemes.length > 0 && !schemes.includes('bearer') && !schemes.includes('dpop');
+}
+
 export function bearerChallenge(header: string | null | undefined): BearerChallenge | undefined {
   if (!header) return undefined;
   const bearer = parseWwwAuthenticate(header).find((c) => c.scheme === 'bearer');

@@ -18,6 +18,7 @@ import type { CommandResult } from './program.js';
 import { describeExpiry } from './status.js';
 import { probeForLogin, type LoginProbe } from './login-probe.js';
 import { credentialsWithoutOAuth, displayUrl, statusLine } from '../transports/upstream-diagnosis.js';
+import { asksForOtherCredentials } from '../auth/www-authenticate.js';
 
 /**
  * Discovery found no OAuth metadata behind the probe's 401: the server wants an API key or a
@@ -90,6 +91,8 @@ Examples:
         result.exitCode = 0;
         return;
       }
+      // A 401 that asks for an API key (or Basic) only: no OAuth to log in to.
+      if (probe.kind === 'unauthorized' && asksForOtherCredentials(probe.wwwAuthenticate)) throw credentialsWithoutOAuth(url, probe.status, probe.wwwAuthenticate);
       steps.start();
       // What the server's 401 names (scope, resource_metadata): the login asks for what connect would.
       if (probe.kind === 'unauthorized') await session.probe();

@@ -107,7 +107,12 @@ export function apiKeyHint(wwwAuthenticate: string | undefined): string {
  * token, which airlock cannot get by logging in. `cause` keeps what discovery tried.
  */
 export function credentialsWithoutOAuth(url: URL, status: number, wwwAuthenticate: string | undefined, cause?: unknown): AirlockError {
-  return new AirlockError('AIRLOCK_UPSTREAM_CREDENTIALS', `${statusLine(status)} from ${displayUrl(url)}, and it offers no OAuth login (no protected resource metadata)`, {
+  // A challenge in another scheme says why at once; else discovery found no metadata (the cause).
+  const schemes = wwwAuthenticate ? [...new Set(parseWwwAuthenticate(wwwAuthenticate).map((c) => c.scheme))] : [];
+  const why = schemes.length > 0 && !schemes.includes('bearer') && !schemes.includes('dpop')
+    ? `it asks for ${schemes.map((scheme) => quote(scheme)).join(' or ')} credentials, not an OAuth token`
+    : 'no protected resource metadata';
+  return new AirlockError('AIRLOCK_UPSTREAM_CREDENTIALS', `${statusLine(status)} from ${displayUrl(url)}, and it offers no OAuth login (${why})`, {
     hint: apiKeyHint(wwwAuthenticate),
     cause,
   });

@@ -29,6 +29,8 @@ let env: NodeJS.ProcessEnv;
 let htmlUrl: string;
 let badGatewayUrl: string;
 let apiKeyUrl: string;
+/** The paths the API-key server was asked for. */
+const apiKeyRequests: string[] = [];
 let selfSignedUrl: string;
 let open: { url: string; close(): Promise<void> };
 let notAcceptableUrl: string;
@@ -60,6 +62,7 @@ beforeAll(async () => {
   badGatewayUrl = `http://${await listen(createServer((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end(page('502 Bad Gateway'))))}`;
   // An API-key server: 401 everywhere (well-known URLs too), naming its header in the challenge.
   apiKeyUrl = `http://${await listen(createServer((req: IncomingMessage, res: ServerResponse) => {
+    apiKeyRequests.push(req.url ?? '');
     req.resume();
     // Echoes the key it refused, as some servers do: airlock must not pass it on.
     res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'ApiKey header="X-Api-Key"' }).end(JSON.stringify({ error: `invalid key ${String(req.headers['x-api-key'] ?? req.headers['x-other'] ?? '')}` }));
@@ -185,9 +188,12 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
   });
 
   it('an API-key server that 401s without OAuth metadata: said once, with the header its challenge names', async () => {
-    // A wrong key in a header that is not Authorization: airlock still tries OAuth, finds none, and says so.
+    // A wrong key in a header that is not Authorization: the ApiKey challenge says at once that no
+    // OAuth login exists, so airlock looks for no metadata (the server's requests show it).
+    const before = apiKeyRequests.length;
     const { proc, client, reply } = await initializeThrough(`${apiKeyUrl}/mcp`, ['--transport', 'http', '--header', 'X-Other: ${API_KEY}']);
-    const message = `HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (no protected resource metadata)`;
+    const message = `HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (it asks for "apikey" credentials, not an OAuth token)`;
+    expect(apiKeyRequests.slice(before).filter((path) => path.includes('.well-known'))).toEqual([]);
     const hint = 'It takes an API key or a static token: pass it with --header "X-Api-Key: ${API_KEY}" and set the variable in the environment (then no login is tried).';
     expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CREDENTIALS', hint });
@@ -276,7 +282,7 @@ describe('login: the same diagnosis before any discovery', () => {
   it('an API-key server (401 without OAuth metadata): the API-key hint instead of "must publish its metadata", exit 5', async () => {
     const proc = login(`${apiKeyUrl}/mcp`);
     expect(await proc.exited).toBe(5);
-    expect(proc.stderr()).toContain(`HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (no protected resource metadata)`);
+    expect(proc.stderr()).toContain(`HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (it asks for "apikey" credentials, not an OAuth token)`);
     expect(proc.stderr()).toContain('hint: It takes an API key or a static token: pass it with --header "X-Api-Key: ${API_KEY}"');
     expect(proc.stderr()).not.toContain('must publish');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bearerChallenge, parseWwwAuthenticate } from '../../../src/auth/www-authenticate.js';
+import { asksForOtherCredentials, bearerChallenge, parseWwwAuthenticate } from '../../../src/auth/www-authenticate.js';
 
 function params(header: string, index = 0): Record<string, string> {
   return Object.fromEntries(parseWwwAuthenticate(header)[index]!.params);
@@ -87,5 +87,18 @@ describe('bearerChallenge', () => {
 
   it('drops empty values', () => {
     expect(bearerChallenge('Bearer scope="", resource_metadata=""')).toEqual({});
+  });
+});
+
+describe('asksForOtherCredentials', () => {
+  it('is true only when every challenge is in a scheme OAuth does not use', () => {
+    expect(asksForOtherCredentials('ApiKey header="X-Api-Key"')).toBe(true);
+    expect(asksForOtherCredentials('Basic realm="api"')).toBe(true);
+    expect(asksForOtherCredentials('Basic realm="api", Bearer resource_metadata="https://x/.well-known/oauth-protected-resource"')).toBe(false);
+    expect(asksForOtherCredentials('DPoP algs="ES256"')).toBe(false);
+    expect(asksForOtherCredentials('Bearer')).toBe(false);
+    // No header, or nothing parseable in it: nothing is known, so OAuth discovery still runs.
+    expect(asksForOtherCredentials(null)).toBe(false);
+    expect(asksForOtherCredentials('')).toBe(false);
   });
 });
