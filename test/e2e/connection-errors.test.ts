@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { repoRoot, startAirlock, type AirlockProcess } from '../helpers/airlock-process.js';
 import { initializeRequest, LineClient, type RpcMessage } from '../helpers/line-client.js';
+import { closedPort } from '../helpers/loopback.js';
 
 /** Text that appears only in the servers' HTML bodies: it must never reach airlock's output. */
 const PAGE_MARKER = 'page-body-marker-7f3a';
@@ -45,14 +46,6 @@ async function listen(server: Server): Promise<string> {
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** A loopback port that nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'airlock-conn-errors-'));

@@ -4,13 +4,12 @@
  * variant must produce the exact failing step, check and hint in the JSON output (issue 5). The
  * login runs with --no-browser; the test's headless browser opens the URL doctor prints on stderr.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import type { DoctorReport, DoctorStep } from '../../src/doctor/doctor-report.js';
 import { startAirlock, type AirlockProcess } from '../helpers/airlock-process.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
+import { closedPort } from '../helpers/loopback.js';
 
 type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
 
@@ -68,13 +67,6 @@ function expectNoSecrets(run: Run, extra: string[] = []): void {
   for (const secret of extra) expect(all).not.toContain(secret);
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
-}
 
 describe('doctor against a healthy server', () => {
   let fixture: Fixture;
@@ -212,7 +204,7 @@ describe('doctor against broken servers: the exact failing step, check and hint'
   });
 
   it('a trailing-slash resource: prm.resource-canonical warns with the Entra hint; warnings only exit 2', async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const f = await fixture({ port, prmResource: `http://127.0.0.1:${port}/mcp/` });
     const { code, report } = await doctor(f.url);
     expect(code).toBe(2);

@@ -9,14 +9,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import { basename, dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { repoRoot, startAirlock, stdioFixture } from '../helpers/airlock-process.js';
 import { LineClient } from '../helpers/line-client.js';
+import { startConnectProxy } from '../helpers/loopback.js';
 
 const MAX_PACKAGES = 5;
 const MAX_INSTALLED_BYTES = 8 * 1024 * 1024;
@@ -251,21 +250,7 @@ describe('the installed binary', () => {
 
   it('reaches an HTTP server through a proxy (the undici chunk, loaded on demand)', async () => {
     const fixture = await startFixtureHttpServer({ port: 0 });
-    const tunnels: string[] = [];
-    const proxy = createServer((_req, res) => res.writeHead(405).end());
-    proxy.on('connect', (req, socket, head) => {
-      tunnels.push(req.url!);
-      const [host, port] = req.url!.split(':');
-      const upstream = connect(Number(port), host, () => {
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(socket).pipe(upstream);
-      });
-      upstream.on('error', () => socket.destroy());
-      socket.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const { server: proxy, url: proxyUrl, seen: tunnels } = await startConnectProxy();
     const env = { ...process.env, HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '' };
     const proc = startAirlock(['connect', `${fixture.url}/mcp`, '--transport', 'http'], { bin: installedBin, cwd: app, env });
     const client = new LineClient(proc);

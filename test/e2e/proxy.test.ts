@@ -3,12 +3,13 @@
  * checked against a real forward proxy on loopback that counts what passes through it.
  */
 import { createServer, request, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { startAirlock } from '../helpers/airlock-process.js';
 import { LineClient } from '../helpers/line-client.js';
+import { tunnel } from '../helpers/loopback.js';
 
 let fixture: { url: string; close(): Promise<void> };
 let proxy: Server;
@@ -30,14 +31,7 @@ beforeAll(async () => {
   proxy.on('connect', (req, socket, head) => {
     // Tunnel (CONNECT host:port), which undici uses for every target.
     seen.push(`CONNECT ${req.url}`);
-    const [host, port] = req.url!.split(':');
-    const upstream = connect(Number(port), host, () => {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(socket).pipe(upstream);
-    });
-    upstream.on('error', () => socket.destroy());
-    socket.on('error', () => upstream.destroy());
+    tunnel(req.url!, socket as Socket, head);
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;

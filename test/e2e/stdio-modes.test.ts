@@ -3,7 +3,6 @@
  * dies, a client that goes away, signals, unreachable upstreams. Nothing but JSON-RPC on stdout.
  */
 import { mkdtemp } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,20 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { isAlive, readPid, repoRoot, startAirlock, stdioFixture, waitFor } from '../helpers/airlock-process.js';
 import { LineClient } from '../helpers/line-client.js';
+import { closedPort } from '../helpers/loopback.js';
 
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'airlock-stdio-'));
 });
 
-/** A loopback port that nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function runFixture(extra: string[] = []) {
   const proc = startAirlock(['run', '--', process.execPath, stdioFixture, ...extra]);
