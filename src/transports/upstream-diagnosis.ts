@@ -110,12 +110,18 @@ export function credentialsWithoutOAuth(url: URL, status: number, wwwAuthenticat
   // A challenge in another scheme says why at once; else discovery found no metadata (the cause).
   const schemes = wwwAuthenticate ? [...new Set(parseWwwAuthenticate(wwwAuthenticate).map((c) => c.scheme))] : [];
   const why = schemes.length > 0 && !schemes.includes('bearer') && !schemes.includes('dpop')
-    ? `it asks for ${schemes.map((scheme) => quote(scheme)).join(' or ')} credentials, not an OAuth token`
+    ? `it asks for ${schemes.map((scheme) => quote(asWritten(wwwAuthenticate!, scheme))).join(' or ')} credentials, not an OAuth token`
     : 'no protected resource metadata';
   return new AirlockError('AIRLOCK_UPSTREAM_CREDENTIALS', `${statusLine(status)} from ${displayUrl(url)}, and it offers no OAuth login (${why})`, {
     hint: apiKeyHint(wwwAuthenticate),
     cause,
   });
+}
+
+/** A scheme as the server wrote it (`ApiKey`), where the parser gives it lower-cased. */
+function asWritten(header: string, scheme: string): string {
+  const escaped = scheme.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?:^|,)\\s*(${escaped})(?=\\s|,|$)`, 'i').exec(header)?.[1] ?? scheme;
 }
 
 /** Whether a challenge is an OAuth Bearer one that names its resource metadata (so a login can work). */

@@ -185,7 +185,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     // OAuth login exists, so airlock looks for no metadata (the server's requests show it).
     const before = apiKeyRequests.length;
     const { proc, client, reply } = await initializeThrough(`${apiKeyUrl}/mcp`, ['--transport', 'http', '--header', 'X-Other: ${API_KEY}']);
-    const message = `HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (it asks for "apikey" credentials, not an OAuth token)`;
+    const message = `HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (it asks for "ApiKey" credentials, not an OAuth token)`;
     expect(apiKeyRequests.slice(before).filter((path) => path.includes('.well-known'))).toEqual([]);
     const hint = 'It takes an API key or a static token: pass it with --header "X-Api-Key: ${API_KEY}" and set the variable in the environment (then no login is tried).';
     expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
@@ -275,7 +275,7 @@ describe('login: the same diagnosis before any discovery', () => {
   it('an API-key server (401 without OAuth metadata): the API-key hint instead of "must publish its metadata", exit 5', async () => {
     const proc = login(`${apiKeyUrl}/mcp`);
     expect(await proc.exited).toBe(5);
-    expect(proc.stderr()).toContain(`HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (it asks for "apikey" credentials, not an OAuth token)`);
+    expect(proc.stderr()).toContain(`HTTP 401 Unauthorized from ${apiKeyUrl}/mcp, and it offers no OAuth login (it asks for "ApiKey" credentials, not an OAuth token)`);
     expect(proc.stderr()).toContain('hint: It takes an API key or a static token: pass it with --header "X-Api-Key: ${API_KEY}"');
     expect(proc.stderr()).not.toContain('must publish');
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AirlockError, HttpStatusError } from '../../../src/errors.js';
 import {
   credentialHeaderExample,
+  credentialsWithoutOAuth,
   diagnoseNetwork,
   diagnoseStatus,
   diagnoseUpstream,
@@ -50,6 +51,17 @@ describe('summariseBody and pageTitle', () => {
     expect(error.message).toBe('page title: "Nope"');
     expect(error.details).toEqual({ html: true, wwwAuthenticate: 'Basic' });
     expect(httpAnswerError(500, '', {}).message).toBe('HTTP 500');
+  });
+});
+
+describe('credentialsWithoutOAuth', () => {
+  it('names the schemes a challenge asks for as the server wrote them, else the missing metadata', () => {
+    const url = new URL('https://mcp.example.com/mcp');
+    expect(credentialsWithoutOAuth(url, 401, 'ApiKey header="X-Api-Key", Basic realm="x"').message).toBe(
+      'HTTP 401 Unauthorized from https://mcp.example.com/mcp, and it offers no OAuth login (it asks for "ApiKey" or "Basic" credentials, not an OAuth token)',
+    );
+    expect(credentialsWithoutOAuth(url, 401, 'Bearer realm="x"').message).toBe('HTTP 401 Unauthorized from https://mcp.example.com/mcp, and it offers no OAuth login (no protected resource metadata)');
+    expect(credentialsWithoutOAuth(url, 401, undefined).message).toBe('HTTP 401 Unauthorized from https://mcp.example.com/mcp, and it offers no OAuth login (no protected resource metadata)');
   });
 });
 
