@@ -141,20 +141,23 @@ export class ModernHttpLane implements Transport {
     const token = meta?.progressToken as ProgressToken | undefined;
     const call: Call = { callerId: message.id as RequestId, method: message.method, answer, progressToken: token };
     this.calls.set(laneId, call);
-    let upward: Record<string, unknown> = withMessageId(message, laneId) as unknown as Record<string, unknown>;
-    if (token !== undefined) {
+    // A new progress token changes params, so the message is serialised afresh: patching its text first would be wasted.
+    let upward: JSONRPCMessage;
+    if (token === undefined) {
+      upward = withMessageId(message, laneId);
+    } else {
       this.progress.set(String(laneId), laneId);
-      upward = { ...upward, params: { ...params, _meta: { ...meta, progressToken: String(laneId) } } };
+      upward = { ...message, id: laneId, params: { ...params, _meta: { ...meta, progressToken: String(laneId) } } } as JSONRPCMessage;
     }
     const forwarded = paramHeaders(req);
-    if (forwarded) rememberForwardedHeaders(upward as JSONRPCMessage, forwarded);
+    if (forwarded) rememberForwardedHeaders(upward, forwarded);
     res.once('close', () => {
       if (this.calls.get(laneId) !== call || this.closed) return;
       // The caller closed the answer's stream before the answer: that is its cancellation (2026-07-28).
       this.forget(laneId, call);
       this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: laneId, reason: 'the client closed the response stream' } } as JSONRPCMessage);
     });
-    this.onmessage?.(upward as JSONRPCMessage);
+    this.onmessage?.(upward);
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
