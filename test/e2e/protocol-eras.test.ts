@@ -107,7 +107,7 @@ async function listenForChanges(client: ModernClient) {
 const envelope = (version = V) => ({ 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' } });
 
 /** POST one 2026 request with the headers a conforming client sends (or `headers` instead). */
-async function modernPost(url: string, body: Record<string, unknown>, headers?: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; headers: Headers; body: unknown }> {
+async function modernPost(url: string, body: Record<string, unknown>, headers?: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; headers: Headers; body: unknown; frames: unknown[] }> {
   const params = body.params as { name?: string; _meta?: Record<string, unknown> } | undefined;
   const derived: Record<string, string> = { 'mcp-protocol-version': String(params?._meta?.['io.modelcontextprotocol/protocolVersion'] ?? V), 'mcp-method': String(body.method) };
   if (params?.name !== undefined) derived['mcp-name'] = params.name;
@@ -119,9 +119,10 @@ async function modernPost(url: string, body: Record<string, unknown>, headers?: 
   });
   const text = await response.text();
   const type = response.headers.get('content-type') ?? '';
-  // An SSE answer: the last data line is the response.
-  const data = type.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)?.slice(6) : text;
-  return { status: response.status, headers: response.headers, body: data ? JSON.parse(data) : undefined };
+  // An SSE answer: the last data line is the response, the ones before it belong to the request.
+  const frames = type.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as unknown) : [];
+  const answer = type.includes('text/event-stream') ? frames.at(-1) : text ? JSON.parse(text) : undefined;
+  return { status: response.status, headers: response.headers, body: answer, frames };
 }
 
 describe('2026-07-28 on both ends: passed through', () => {
@@ -208,6 +209,12 @@ describe('2026-07-28 on both ends: passed through', () => {
     expect(second.body).toMatchObject({ id: 1, result: { content: [{ text: 'second' }] } });
     expect(second.status).toBe(200);
     expect(second.headers.get('mcp-session-id')).toBeNull();
+    // A caller's progress token: renumbered on the way up, its own again on the call's stream.
+    const withProgress = await modernPost(mcp, { id: 'p', method: 'tools/call', params: { name: 'slow', arguments: { ms: 200 }, _meta: { ...envelope(), progressToken: 'mine' } } });
+    expect(withProgress.body).toMatchObject({ id: 'p', result: { content: [{ text: 'waited 200 ms' }] } });
+    const progress = withProgress.frames.filter((f) => (f as { method?: string }).method === 'notifications/progress');
+    expect(progress.length).toBeGreaterThan(0);
+    for (const frame of progress) expect(frame).toMatchObject({ params: { progressToken: 'mine' } });
 
     // subscriptions/listen: held open on the lane, its frames back under the caller's own listen id.
     const changes = await listenForChanges(client);
