@@ -92,8 +92,6 @@ export class ModernHttpLane implements Transport {
 
   /** Requests waiting for their answer, by the id the lane gave them upstream. */
   private readonly calls = new Map<number, Call>();
-  /** Progress tokens the lane gave upstream -> the lane id of their request. */
-  private readonly progress = new Map<string, number>();
   /** x-mcp-header annotations of the upstream's tools, learned from tools/list answers, to check Mcp-Param-* headers. */
   readonly toolHeaders = new ToolHeaderIndex();
   /**
@@ -146,7 +144,6 @@ export class ModernHttpLane implements Transport {
     if (token === undefined) {
       upward = withMessageId(message, laneId);
     } else {
-      this.progress.set(String(laneId), laneId);
       upward = { ...message, id: laneId, params: { ...params, _meta: { ...meta, progressToken: String(laneId) } } } as JSONRPCMessage;
     }
     const forwarded = paramHeaders(req);
@@ -154,7 +151,7 @@ export class ModernHttpLane implements Transport {
     res.once('close', () => {
       if (this.calls.get(laneId) !== call || this.closed) return;
       // The caller closed the answer's stream before the answer: that is its cancellation (2026-07-28).
-      this.forget(laneId, call);
+      this.calls.delete(laneId);
       this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: laneId, reason: 'the client closed the response stream' } } as JSONRPCMessage);
     });
     this.onmessage?.(upward);
@@ -170,9 +167,10 @@ export class ModernHttpLane implements Transport {
     }
     const params = (message as { params?: Record<string, unknown> }).params;
     if (message.method === 'notifications/progress' && params?.progressToken !== undefined) {
-      const laneId = this.progress.get(String(params.progressToken));
-      const call = laneId === undefined ? undefined : this.calls.get(laneId);
-      if (call) {
+      // The lane gave the request's progress token as its lane id, in text (handlePost).
+      const laneId = Number(params.progressToken);
+      const call = this.calls.get(laneId);
+      if (call?.progressToken !== undefined && String(params.progressToken) === String(laneId)) {
         call.answer.write({ ...message, params: { ...params, progressToken: call.progressToken } } as JSONRPCMessage);
         return;
       }
@@ -191,7 +189,7 @@ export class ModernHttpLane implements Transport {
       const laneId = Number(params.requestId);
       const call = this.calls.get(laneId);
       if (call) {
-        this.forget(laneId, call);
+        this.calls.delete(laneId);
         call.answer.end();
       }
       return;
@@ -206,7 +204,7 @@ export class ModernHttpLane implements Transport {
     const laneId = Number((message as { id?: RequestId }).id);
     const call = this.calls.get(laneId);
     if (!call) throw new Error(`no open request ${String(laneId)} to answer (the client cancelled or went away)`);
-    this.forget(laneId, call);
+    this.calls.delete(laneId);
     if (call.method === 'tools/list' && 'result' in message) this.toolHeaders.learn(message.result);
     this.learnVersions(call.method, message);
     const code = errorCodeOf(message);
@@ -224,17 +222,12 @@ export class ModernHttpLane implements Transport {
     if (Array.isArray(versions) && versions.length > 0 && versions.every((v) => typeof v === 'string')) this.supportedVersions = versions as string[];
   }
 
-  private forget(laneId: number, call: Call): void {
-    this.calls.delete(laneId);
-    if (call.progressToken !== undefined) this.progress.delete(String(laneId));
-  }
-
   /** End the stream of a cancelled request: its answer may never come. */
   closeSSEStream(requestId: RequestId): void {
     const laneId = Number(requestId);
     const call = this.calls.get(laneId);
     if (!call) return;
-    this.forget(laneId, call);
+    this.calls.delete(laneId);
     call.answer.end();
   }
 
@@ -243,7 +236,6 @@ export class ModernHttpLane implements Transport {
     this.closed = true;
     for (const call of this.calls.values()) call.answer.end();
     this.calls.clear();
-    this.progress.clear();
     this.onclose?.();
   }
 }
