@@ -61,7 +61,11 @@ function callOf(message: JSONRPCMessage): { method: string; params: Params | und
  * response.
  */
 export function claimedVersion(message: JSONRPCMessage): string | undefined {
-  const meta = callOf(message)?.params?._meta;
+  return versionIn(callOf(message)?.params);
+}
+
+function versionIn(params: Params | undefined): string | undefined {
+  const meta = params?._meta;
   const version = isRecord(meta) ? meta[META_PROTOCOL_VERSION] : undefined;
   return typeof version === 'string' ? version : undefined;
 }
@@ -132,7 +136,7 @@ export function modernRequestHeaders(message: JSONRPCMessage, index?: ToolHeader
   const headers: Record<string, string> = {};
   const call = callOf(message);
   if (call === undefined) return headers;
-  const version = claimedVersion(message);
+  const version = versionIn(call.params);
   if (version !== undefined && isPlainHeaderValue(version)) headers['mcp-protocol-version'] = version;
   if (isPlainHeaderValue(call.method)) headers['mcp-method'] = call.method;
   const nameField = nameFieldOf(call.method);
@@ -184,7 +188,7 @@ function sameInteger(text: string, value: number): boolean {
 export function headerMismatch(message: JSONRPCMessage, headers: InboundHeaders, index?: ToolHeaderIndex): string | undefined {
   const call = callOf(message);
   if (call === undefined) return undefined;
-  const claimed = claimedVersion(message);
+  const claimed = versionIn(call.params);
   const modern = claimed !== undefined;
   const required = modern && call.isRequest;
 
