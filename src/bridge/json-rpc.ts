@@ -15,6 +15,8 @@ export const RpcErrorCode = {
   parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
+  /** Also what a 2026-07-28 server answers a request whose `_meta` lacks a required key. */
+  invalidParams: -32602,
   internalError: -32603,
   /** Upstream closed, unreachable or failed (server-error range, as the MCP SDK's ConnectionClosed). */
   upstreamError: -32000,

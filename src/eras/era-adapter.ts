@@ -14,12 +14,12 @@
  * 2025-11-25` or `2026-07-28` skips the look and translates whenever the client's era differs.
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
+import { RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import { LegacyClientTranslator } from './legacy-client-translator.js';
 import { ModernClientTranslator } from './modern-client-translator.js';
-import { errorCodeOf, isModernErrorAnswer, isModernOpening, METHOD_NOT_FOUND } from './modern-wire.js';
+import { errorCodeOf, isModernErrorAnswer, isModernOpening } from './modern-wire.js';
 import { ErrorCode } from './mcp-headers.js';
 import type { Translator, TranslatorPorts } from './translator.js';
 import { httpStatusOf } from '../bridge/wire-status.js';
@@ -168,7 +168,7 @@ export class EraAdapter implements Transport {
     if (opening.era === 'legacy') return 'other-era';
     const status = httpStatusOf(answer);
     if (isModernErrorAnswer(status ?? 400, answer) || code === ErrorCode.missingClientCapability) return 'same-era';
-    if (code === METHOD_NOT_FOUND && status === 404) return 'same-era';
+    if (code === RpcErrorCode.methodNotFound && status === 404) return 'same-era';
     return (opening.message as { method: string }).method === 'server/discover' ? 'other-era' : 'probe';
   }
 

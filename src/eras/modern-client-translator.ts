@@ -17,7 +17,6 @@ import { randomBytes } from 'node:crypto';
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { describeError } from '../errors.js';
 import { ErrorCode, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, isModernVersion } from './mcp-headers.js';
-import { INVALID_PARAMS, METHOD_NOT_FOUND } from './modern-wire.js';
 import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
 
 export const LEGACY_PROTOCOL_VERSION = '2025-11-25';
@@ -77,13 +76,13 @@ export class ModernClientTranslator implements Translator {
     const version = meta[META_PROTOCOL_VERSION];
     if (typeof version !== 'string' || meta[META_CLIENT_CAPABILITIES] === undefined) {
       const missing = typeof version !== 'string' ? META_PROTOCOL_VERSION : META_CLIENT_CAPABILITIES;
-      return this.ports.toClient(errorResponse(message.id, INVALID_PARAMS, `Invalid params: _meta is missing the required ${JSON.stringify(missing)}`));
+      return this.ports.toClient(errorResponse(message.id, RpcErrorCode.invalidParams, `Invalid params: _meta is missing the required ${JSON.stringify(missing)}`));
     }
     if (!isModernVersion(version)) {
       return this.ports.toClient(errorResponse(message.id, ErrorCode.unsupportedProtocolVersion, `Unsupported protocol version: ${version}`, { supported: [MODERN_PROTOCOL_VERSION], requested: version }));
     }
     if (message.method === 'initialize' || message.method === 'ping') {
-      return this.ports.toClient(errorResponse(message.id, METHOD_NOT_FOUND, `Method not found: ${message.method} (removed in 2026-07-28)`));
+      return this.ports.toClient(errorResponse(message.id, RpcErrorCode.methodNotFound, `Method not found: ${message.method} (removed in 2026-07-28)`));
     }
     try {
       await this.open(meta);
@@ -207,7 +206,7 @@ export class ModernClientTranslator implements Translator {
     if (clientId === undefined) return; // the client cancelled, or has not retried yet and never will
     if ('error' in message) {
       const error = (message as { error: { code: number; message: string; data?: unknown } }).error;
-      const code = error.code === LEGACY_RESOURCE_NOT_FOUND ? INVALID_PARAMS : error.code;
+      const code = error.code === LEGACY_RESOURCE_NOT_FOUND ? RpcErrorCode.invalidParams : error.code;
       return this.ports.toClient({ jsonrpc: '2.0', id: clientId, error: { ...error, code } } as JSONRPCMessage);
     }
     const result = ((message as { result?: Record<string, unknown> }).result ?? {}) as Record<string, unknown>;
@@ -225,7 +224,7 @@ export class ModernClientTranslator implements Translator {
     let target: Call | undefined;
     for (const call of this.calls.values()) if (INPUT_METHODS.has(call.method)) target = call; // the newest
     if (!target) {
-      void this.ports.toServer(errorResponse(message.id, METHOD_NOT_FOUND, `mcp-airlock: a 2026-07-28 client can answer ${message.method} only during a tools/call, prompts/get or resources/read`)).catch(() => undefined);
+      void this.ports.toServer(errorResponse(message.id, RpcErrorCode.methodNotFound, `mcp-airlock: a 2026-07-28 client can answer ${message.method} only during a tools/call, prompts/get or resources/read`)).catch(() => undefined);
       return;
     }
     target.queued.push({ id: message.id, method: message.method, params: paramsOf(message) });

@@ -4,12 +4,8 @@
  * belongs to the modern era (docs/specification/2026-07-28: basic/versioning.mdx "Backward
  * Compatibility", basic/transports/streamable-http.mdx "Protocol Version Header", "Server Validation").
  */
-import type { JSONRPCMessage } from '../bridge/json-rpc.js';
+import { RpcErrorCode, type JSONRPCMessage } from '../bridge/json-rpc.js';
 import { claimedVersion, ErrorCode } from './mcp-headers.js';
-
-/** -32602 InvalidParams: what a modern server answers a request whose `_meta` lacks a required key. */
-export const INVALID_PARAMS = -32602;
-export const METHOD_NOT_FOUND = -32601;
 
 const modernErrorCodes = new Set<number>([ErrorCode.headerMismatch, ErrorCode.missingClientCapability, ErrorCode.unsupportedProtocolVersion]);
 
@@ -45,7 +41,7 @@ export function errorCodeOf(value: unknown): number | undefined {
 export function isModernErrorAnswer(status: number, body: unknown): boolean {
   const code = errorCodeOf(body);
   if (code === undefined) return false;
-  return modernErrorCodes.has(code) || (status === 404 && code === METHOD_NOT_FOUND);
+  return modernErrorCodes.has(code) || (status === 404 && code === RpcErrorCode.methodNotFound);
 }
 
 /**
@@ -55,6 +51,6 @@ export function isModernErrorAnswer(status: number, body: unknown): boolean {
  */
 export function modernErrorStatus(code: number): number {
   if (modernErrorCodes.has(code)) return 400;
-  if (code === METHOD_NOT_FOUND) return 404;
+  if (code === RpcErrorCode.methodNotFound) return 404;
   return 200;
 }

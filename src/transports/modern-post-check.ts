@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { claimedVersion, ErrorCode, headerMismatch, isModernVersion, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, type ToolHeaderIndex } from '../eras/mcp-headers.js';
-import { INVALID_PARAMS, isModernMessage } from '../eras/modern-wire.js';
+import { isModernMessage } from '../eras/modern-wire.js';
 
 export interface ModernPostProblem {
   status: number;
@@ -50,7 +50,7 @@ export function modernPostProblem(req: IncomingMessage, messages: JSONRPCMessage
   if (id !== null) {
     const meta = (message as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
     for (const key of [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES]) {
-      if (meta?.[key] === undefined) return { status: 400, code: INVALID_PARAMS, message: `Invalid params: _meta is missing the required ${JSON.stringify(key)}`, id };
+      if (meta?.[key] === undefined) return { status: 400, code: RpcErrorCode.invalidParams, message: `Invalid params: _meta is missing the required ${JSON.stringify(key)}`, id };
     }
   }
   const mismatch = headerMismatch(message, req.headers, lane?.toolHeaders);
