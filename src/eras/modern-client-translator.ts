@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { describeError } from '../errors.js';
 import { ErrorCode, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, isModernVersion } from './mcp-headers.js';
+import { envelopeFault } from './modern-wire.js';
 import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
 
 export const LEGACY_PROTOCOL_VERSION = '2025-11-25';
@@ -73,11 +74,9 @@ export class ModernClientTranslator implements Translator {
   private async clientRequest(message: JSONRPCMessage & { id: RequestId; method: string }): Promise<void> {
     const params = paramsOf(message) ?? {};
     const meta = (params._meta as Record<string, unknown> | undefined) ?? {};
-    const version = meta[META_PROTOCOL_VERSION];
-    if (typeof version !== 'string' || meta[META_CLIENT_CAPABILITIES] === undefined) {
-      const missing = typeof version !== 'string' ? META_PROTOCOL_VERSION : META_CLIENT_CAPABILITIES;
-      return this.ports.toClient(errorResponse(message.id, RpcErrorCode.invalidParams, `Invalid params: _meta is missing the required ${JSON.stringify(missing)}`));
-    }
+    const fault = envelopeFault(meta);
+    if (fault !== undefined) return this.ports.toClient(errorResponse(message.id, RpcErrorCode.invalidParams, fault));
+    const version = meta[META_PROTOCOL_VERSION] as string;
     if (!isModernVersion(version)) {
       return this.ports.toClient(errorResponse(message.id, ErrorCode.unsupportedProtocolVersion, `Unsupported protocol version: ${version}`, { supported: [MODERN_PROTOCOL_VERSION], requested: version }));
     }

@@ -5,7 +5,7 @@
  * Compatibility", basic/transports/streamable-http.mdx "Protocol Version Header", "Server Validation").
  */
 import { RpcErrorCode, type JSONRPCMessage } from '../bridge/json-rpc.js';
-import { claimedVersion, ErrorCode } from './mcp-headers.js';
+import { claimedVersion, ErrorCode, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION } from './mcp-headers.js';
 
 const modernErrorCodes = new Set<number>([ErrorCode.headerMismatch, ErrorCode.missingClientCapability, ErrorCode.unsupportedProtocolVersion]);
 
@@ -17,6 +17,15 @@ const modernErrorCodes = new Set<number>([ErrorCode.headerMismatch, ErrorCode.mi
  */
 export function isModernMessage(message: JSONRPCMessage): boolean {
   return claimedVersion(message) !== undefined;
+}
+
+/**
+ * Why a 2026-07-28 request's `_meta` envelope is refused with -32602 (basic/index.mdx: a string
+ * protocol version and the client's capabilities are required), or undefined when it has both.
+ */
+export function envelopeFault(meta: Record<string, unknown> | undefined): string | undefined {
+  const missing = typeof meta?.[META_PROTOCOL_VERSION] !== 'string' ? META_PROTOCOL_VERSION : meta[META_CLIENT_CAPABILITIES] === undefined ? META_CLIENT_CAPABILITIES : undefined;
+  return missing === undefined ? undefined : `Invalid params: _meta is missing the required ${JSON.stringify(missing)}`;
 }
 
 /** A request that opens the modern era: enveloped, or the era's probe `server/discover`. */

@@ -6,8 +6,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
-import { claimedVersion, ErrorCode, headerMismatch, isModernVersion, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, type ToolHeaderIndex } from '../eras/mcp-headers.js';
-import { isModernMessage } from '../eras/modern-wire.js';
+import { claimedVersion, ErrorCode, headerMismatch, isModernVersion, type ToolHeaderIndex } from '../eras/mcp-headers.js';
+import { envelopeFault, isModernMessage } from '../eras/modern-wire.js';
 
 export interface ModernPostProblem {
   status: number;
@@ -48,10 +48,8 @@ export function modernPostProblem(req: IncomingMessage, messages: JSONRPCMessage
   }
   const id = 'id' in message ? (message.id as RequestId) : null;
   if (id !== null) {
-    const meta = (message as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
-    for (const key of [META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES]) {
-      if (meta?.[key] === undefined) return { status: 400, code: RpcErrorCode.invalidParams, message: `Invalid params: _meta is missing the required ${JSON.stringify(key)}`, id };
-    }
+    const fault = envelopeFault((message as { params?: { _meta?: Record<string, unknown> } }).params?._meta);
+    if (fault !== undefined) return { status: 400, code: RpcErrorCode.invalidParams, message: fault, id };
   }
   const mismatch = headerMismatch(message, req.headers, lane?.toolHeaders);
   if (mismatch !== undefined) return { status: 400, code: ErrorCode.headerMismatch, message: `Header mismatch: ${mismatch}`, id };
