@@ -20,7 +20,7 @@ import { IdMint, isNotification, notForwardedError, isRequest, notificationMessa
 /** The legacy versions a translated handshake may settle on; the newest is used when the client asks for another. */
 const LEGACY_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
 /** Rounds of input requests before a call is given up (the SDK's client driver uses 10). */
-export const MAX_INPUT_ROUNDS = 10;
+const MAX_INPUT_ROUNDS = 10;
 /** Pause before a round that carries only `requestState` (nothing asked of the user), as the SDK's driver does. */
 const STATE_ONLY_PAUSE_MS = 250;
 const LISTEN_BACKOFF_MS = [500, 1000, 2000, 5000, 10_000, 30_000];
@@ -353,7 +353,7 @@ export class LegacyClientTranslator implements Translator {
 }
 
 /** A 2026 result for a 2025 client: no result type or cache hints; tools/call with object structured content and a content array. */
-export function legacyResult(method: string, result: Record<string, unknown>): Record<string, unknown> {
+function legacyResult(method: string, result: Record<string, unknown>): Record<string, unknown> {
   const { resultType: _type, ttlMs: _ttl, cacheScope: _scope, ...rest } = result;
   if (method !== 'tools/call') return rest;
   const out = rest;

@@ -20,9 +20,9 @@ import { ErrorCode, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, 
 import { envelopeFault } from './modern-wire.js';
 import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
 
-export const LEGACY_PROTOCOL_VERSION = '2025-11-25';
+const LEGACY_PROTOCOL_VERSION = '2025-11-25';
 /** How long a call parked for input waits for the client's retry before it is cancelled. */
-export const PARKED_CALL_TTL_MS = 10 * 60_000;
+const PARKED_CALL_TTL_MS = 10 * 60_000;
 const INPUT_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
 /** Results that 2026-07-28 makes cacheable (CacheableResult): they must carry ttlMs and cacheScope. */
 const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read']);
@@ -330,7 +330,7 @@ export class ModernClientTranslator implements Translator {
 }
 
 /** The request's params for a 2025 server: the 2026 envelope keys removed from `_meta` (and `_meta` itself when nothing else is left). */
-export function legacyParams(params: Record<string, unknown>): Record<string, unknown> {
+function legacyParams(params: Record<string, unknown>): Record<string, unknown> {
   const meta = params._meta as Record<string, unknown> | undefined;
   if (!meta) return params;
   const kept = Object.fromEntries(Object.entries(meta).filter(([key]) => !reservedMetaKeys.includes(key)));
