@@ -21,6 +21,9 @@ const SURROUNDING_OWS = /^[ \t]+|[ \t]+$/g;
 /** A lone UTF-16 surrogate: text no UTF-8 byte sequence can represent. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** One decoder for every sentinel: a decode() without `stream` starts afresh. ignoreBOM: a leading U+FEFF is part of the value, not a byte order mark to drop. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function looksLikeSentinel(value: string): boolean {
   return value.startsWith(SENTINEL_PREFIX) && value.endsWith(SENTINEL_SUFFIX);
 }
@@ -93,8 +96,7 @@ function decodeBase64Utf8(payload: string): string | undefined {
   // canonical payload from one that merely decodes.
   if (bytes.toString('base64') !== payload) return undefined;
   try {
-    // ignoreBOM: a leading U+FEFF is part of the value, not a byte order mark to drop.
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    return STRICT_UTF8.decode(bytes);
   } catch {
     return undefined;
   }

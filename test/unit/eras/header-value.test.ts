@@ -90,6 +90,13 @@ describe('decodeHeaderValue', () => {
     expect(decodeHeaderValue(raw)).toBeUndefined();
   });
 
+  it('decodes a good sentinel after refusing a bad one, and keeps a leading U+FEFF (one decoder serves every call)', () => {
+    expect(decodeHeaderValue('=?base64?4pyT?=')).toBe('✓');
+    expect(decodeHeaderValue('=?base64?8J+Y?=')).toBeUndefined(); // a truncated 4-byte sequence
+    expect(decodeHeaderValue('=?base64?4pyT?=')).toBe('✓');
+    expect(decodeHeaderValue(`=?base64?${Buffer.from('\uFEFFx').toString('base64')}?=`)).toBe('\uFEFFx');
+  });
+
   it('accepts the canonical form next to which the bad pad bits were tested', () => {
     expect(decodeHeaderValue('=?base64?QQ==?=')).toBe('A');
     expect(decodeHeaderValue('=?base64?Pz8+?=')).toBe('??>');
