@@ -13,6 +13,7 @@
  * - strips what a 2025 client does not know from results (`resultType`, `ttlMs`, `cacheScope`).
  */
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { withMessageId } from '../bridge/message-text.js';
 import { describeError } from '../errors.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, isModernVersion, MODERN_PROTOCOL_VERSION } from './mcp-headers.js';
 import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
@@ -159,7 +160,7 @@ export class LegacyClientTranslator implements Translator {
     this.pendingHandshake = undefined;
     const first = this.options.initializeFailure;
     if (first && !(first instanceof Error)) {
-      this.ports.toClient({ ...first, id: handshake.initializeId } as JSONRPCMessage);
+      this.ports.toClient(withMessageId(first, handshake.initializeId));
       return;
     }
     const failure = first instanceof Error ? first : reason;
@@ -227,7 +228,7 @@ export class LegacyClientTranslator implements Translator {
     this.byLeg.delete(exchange.leg);
     if ('error' in message) {
       this.finish(exchange);
-      return this.ports.toClient({ ...message, id: exchange.clientId } as JSONRPCMessage);
+      return this.ports.toClient(withMessageId(message, exchange.clientId));
     }
     const result = ((message as { result?: unknown }).result ?? {}) as Record<string, unknown>;
     if (result.resultType === 'input_required') return this.inputRequired(exchange, result);
