@@ -1,9 +1,10 @@
 /**
- * What travels beside a message between two HTTP hops without being part of it. The HTTP status an upstream answered a message with, carried beside the message so that the next
- * hop can answer with the same status. A 2026-07-28 server answers some JSON-RPC errors with 400 or
- * 404 (unsupported version, header mismatch, unknown method); `serve` in front of it must do the same
- * for the caller to read them as a modern server's errors. Kept like the message text
- * (message-text.ts): under a symbol, not enumerable, so it never reaches the wire.
+ * What travels beside a message between two HTTP hops without being part of it: the HTTP status an
+ * upstream answered it with, so that the next hop can answer with the same status, and the
+ * `Mcp-Param-*` headers a caller sent with it. A 2026-07-28 server answers some JSON-RPC errors
+ * with 400 or 404 (unsupported version, header mismatch, unknown method); `serve` in front of it
+ * must do the same for the caller to read them as a modern server's errors. Kept like the message
+ * text (message-text.ts): under a symbol, not enumerable, so it never reaches the wire.
  */
 import type { JSONRPCMessage } from './json-rpc.js';
 
