@@ -151,14 +151,25 @@ export function modernRequestHeaders(message: JSONRPCMessage, index?: ToolHeader
 
 type InboundHeaders = Record<string, string | string[] | undefined>;
 
-/** All values of a header, whatever the case of its name in `headers`, trimmed of SP/HTAB. */
-function valuesOf(headers: InboundHeaders, lowerName: string): string[] {
-  const values: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() !== lowerName || value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) values.push(one.replace(/^[ \t]+|[ \t]+$/g, ''));
+/** Surrounding optional whitespace of a field value (RFC 9110 §5.5: SP and HTAB only). */
+const SURROUNDING_OWS = /^[ \t]+|[ \t]+$/g;
+
+/**
+ * The values of every `mcp-*` header, by lowercase name, trimmed of SP/HTAB: one pass over
+ * `headers`, whatever the case of the names in it.
+ */
+function mcpHeaderValues(headers: InboundHeaders): Map<string, string[]> {
+  const byName = new Map<string, string[]>();
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('mcp-')) continue;
+    let values = byName.get(lower);
+    if (values === undefined) byName.set(lower, (values = []));
+    for (const one of Array.isArray(value) ? value : [value]) values.push(one.replace(SURROUNDING_OWS, ''));
   }
-  return values;
+  return byName;
 }
 
 /** Compare a decoded integer header with the body numerically (the spec's SHOULD: "42.0" equals 42). */
@@ -191,10 +202,11 @@ export function headerMismatch(message: JSONRPCMessage, headers: InboundHeaders,
   const claimed = versionIn(call.params);
   const modern = claimed !== undefined;
   const required = modern && call.isRequest;
+  const inbound = mcpHeaderValues(headers);
 
   /** The single value of a header, undefined when absent, or a reason when it cannot be used. */
   const single = (lowerName: string, display: string): { value?: string; fault?: string } => {
-    const values = valuesOf(headers, lowerName);
+    const values = inbound.get(lowerName) ?? [];
     if (values.length > 1) return { fault: `${display} header appears ${values.length} times` };
     return { value: values[0] };
   };
