@@ -309,14 +309,14 @@ export class ModernClientTranslator implements Translator {
 
   private serverNotification(message: JSONRPCMessage & { method: string }): void {
     const params = paramsOf(message) ?? {};
-    const wants: Array<(listen: Listen) => boolean> = [];
-    if (message.method === 'notifications/tools/list_changed') wants.push((l) => l.filter.toolsListChanged === true);
-    else if (message.method === 'notifications/prompts/list_changed') wants.push((l) => l.filter.promptsListChanged === true);
-    else if (message.method === 'notifications/resources/list_changed') wants.push((l) => l.filter.resourcesListChanged === true);
-    else if (message.method === 'notifications/resources/updated') wants.push((l) => (l.filter.resourceSubscriptions ?? []).includes(params.uri as string));
-    if (wants.length === 0) return this.ports.toClient(message); // progress, log messages: they belong to calls
+    let wants: ((listen: Listen) => boolean) | undefined;
+    if (message.method === 'notifications/tools/list_changed') wants = (l) => l.filter.toolsListChanged === true;
+    else if (message.method === 'notifications/prompts/list_changed') wants = (l) => l.filter.promptsListChanged === true;
+    else if (message.method === 'notifications/resources/list_changed') wants = (l) => l.filter.resourcesListChanged === true;
+    else if (message.method === 'notifications/resources/updated') wants = (l) => (l.filter.resourceSubscriptions ?? []).includes(params.uri as string);
+    if (wants === undefined) return this.ports.toClient(message); // progress, log messages: they belong to calls
     for (const listen of this.listens.values()) {
-      if (!wants[0]!(listen)) continue;
+      if (!wants(listen)) continue;
       const meta = { ...((params._meta as Record<string, unknown> | undefined) ?? {}), [META_SUBSCRIPTION_ID]: listen.id };
       this.ports.toClient(notificationMessage(message.method, { ...params, _meta: meta }));
     }
