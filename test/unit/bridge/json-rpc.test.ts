@@ -5,7 +5,7 @@ const invalid = (reason: string, id: string | number | null = null) => ({ ok: fa
 
 describe('RpcErrorCode', () => {
   it('uses the JSON-RPC 2.0 codes', () => {
-    expect(RpcErrorCode).toEqual({ parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, internalError: -32603, upstreamError: -32000 });
+    expect(RpcErrorCode).toEqual({ parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, invalidParams: -32602, internalError: -32603, upstreamError: -32000 });
   });
 });
 
