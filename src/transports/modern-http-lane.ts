@@ -206,17 +206,17 @@ export class ModernHttpLane implements Transport {
     if (!call) throw new Error(`no open request ${String(laneId)} to answer (the client cancelled or went away)`);
     this.calls.delete(laneId);
     if (call.method === 'tools/list' && 'result' in message) this.toolHeaders.learn(message.result);
-    this.learnVersions(call.method, message);
     const code = errorCodeOf(message);
+    this.learnVersions(call.method, message, code);
     const status = httpStatusOf(message) ?? (code === undefined ? 200 : modernErrorStatus(code));
     call.answer.finish(withMessageId(message, call.callerId), status);
   }
 
-  private learnVersions(method: string, message: JSONRPCMessage): void {
+  private learnVersions(method: string, message: JSONRPCMessage, code: number | undefined): void {
     const versions =
       method === 'server/discover' && 'result' in message
         ? (message.result as { supportedVersions?: unknown }).supportedVersions
-        : errorCodeOf(message) === ErrorCode.unsupportedProtocolVersion
+        : code === ErrorCode.unsupportedProtocolVersion
           ? ((message as { error: { data?: { supported?: unknown } } }).error.data?.supported)
           : undefined;
     if (Array.isArray(versions) && versions.length > 0 && versions.every((v) => typeof v === 'string')) this.supportedVersions = versions as string[];
