@@ -12,10 +12,9 @@
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { AirlockError, describeError, markLogged } from '../errors.js';
-import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { isModernMessage, isModernOpening } from '../eras/modern-wire.js';
-import { errorResponse, RpcErrorCode, type RequestId } from '../bridge/json-rpc.js';
+import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { OwnRequests, reconnectDelay, SessionMemory } from './session-healer.js';
 import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';

@@ -375,9 +375,9 @@ export class StreamableHttpClientTransport implements Transport {
     return (answer as { result?: unknown } | undefined)?.result;
   }
 
-  /** The standalone GET stream for server-initiated requests and notifications (2025 era only); reopened on loss. */
   /**
-   * Open the standalone GET stream (2025 era). Resolves once the server has answered the first GET
+   * Open the standalone GET stream (2025 era) for server-initiated requests and notifications; it is
+   * reopened on loss. Resolves once the server has answered the first GET
    * (whatever it said), so that the requests after `notifications/initialized` can wait for it:
    * a server that sends a request there as soon as the client is initialized would otherwise send
    * it into nowhere.
