@@ -103,8 +103,10 @@ export class SseClientTransport implements Transport {
         body: messageText(message),
         signal: exchange.signal,
       });
+      // The answer comes on the event stream; the POST's own body ("Accepted") is not wanted.
+      if (response.ok) return response.discard();
       const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-      if (!response.ok) throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
+      throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
     } finally {
       exchange.release();
     }
