@@ -156,4 +156,12 @@ export async function readTextWithin(response: HttpResponse, limit: number, keep
 }
 
 /** How much of an error answer's body airlock reads: enough for any JSON-RPC error or message. */
-export const ERROR_BODY_LIMIT = 64 * 1024;
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** The start of an error answer's body (bounded), for its message; '' when it cannot be read. */
+export function readErrorBody(response: HttpResponse): Promise<string> {
+  return readTextWithin(response, ERROR_BODY_LIMIT, true).then(
+    (body) => body.text,
+    () => '',
+  );
+}

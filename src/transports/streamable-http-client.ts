@@ -28,11 +28,11 @@ import { forwardedHeadersOf, rememberHttpStatus } from '../bridge/wire-status.js
 import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
-import { ERROR_BODY_LIMIT, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
+import { readErrorBody, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
 import { answerTooLarge, oversizeVerdict, RepeatedWarning } from './oversize.js';
 import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
-import { httpAnswerError, isHtml } from './upstream-diagnosis.js';
+import { answerHeaders, httpAnswerError, isHtml } from './upstream-diagnosis.js';
 import { readSseEvents } from './sse-reader.js';
 
 export interface StreamableHttpClientOptions {
@@ -200,7 +200,7 @@ export class StreamableHttpClientTransport implements Transport {
     if (session) this.sessionId = session;
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
-      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
+      const text = await readErrorBody(response);
       const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
       if (requestId !== undefined && !expired) {
         const answer = this.errorAnswer(response.status, text, modern);
@@ -210,7 +210,7 @@ export class StreamableHttpClientTransport implements Transport {
           return 'done';
         }
       }
-      const answer = { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') };
+      const answer = answerHeaders(response);
       if (expired) throw Object.assign(httpAnswerError(404, text, { ...answer, prefix: 'the upstream session ended (HTTP 404): ' }), { sessionEnded: true });
       throw httpAnswerError(response.status, text, answer);
     }
@@ -238,8 +238,7 @@ export class StreamableHttpClientTransport implements Transport {
       for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item), requestId);
     } else if (isHtml('', type)) {
       // A web page where the MCP endpoint should be: its title says whose (the page itself is never passed on).
-      const page = await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }));
-      throw httpAnswerError(-1, page.text, { contentType: type });
+      throw httpAnswerError(-1, await readErrorBody(response), { contentType: type });
     } else {
       response.discard();
       throw new HttpStatusError(-1, `unexpected content type ${JSON.stringify(type)} in the answer to a request`);
