@@ -265,8 +265,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
           session.openStreams--;
           session.lastActive = Date.now();
         });
+        return (session.transport as StreamableHttpServerSession).handleGet(res);
       }
-      if (req.method === 'GET') return (session.transport as StreamableHttpServerSession).handleGet(res);
       res.writeHead(200).end();
       return session.bridge.close('client ended the session (DELETE)', 'client');
     }
