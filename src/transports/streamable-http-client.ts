@@ -55,7 +55,7 @@ export interface StreamableHttpClientOptions {
 export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 /** A server's `retry:` is kept within these bounds: 0 would reconnect in a tight loop, a huge one overflows timers. */
-export function clampRetry(ms: number): number {
+function clampRetry(ms: number): number {
   return Math.min(Math.max(ms, 250), 60_000);
 }
 

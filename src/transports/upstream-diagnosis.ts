@@ -104,7 +104,7 @@ export function credentialHeaderExample(wwwAuthenticate: string | undefined): st
 }
 
 /** The hint for a server that wants credentials but offers no OAuth login. */
-export function apiKeyHint(wwwAuthenticate: string | undefined): string {
+function apiKeyHint(wwwAuthenticate: string | undefined): string {
   return `It takes an API key or a static token: pass it with --header "${credentialHeaderExample(wwwAuthenticate)}" and set the variable in the environment (then no login is tried).`;
 }
 
