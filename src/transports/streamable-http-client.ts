@@ -23,7 +23,7 @@
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, parseFrame, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
-import { messageText } from '../bridge/message-text.js';
+import { messageText, rememberText } from '../bridge/message-text.js';
 import { forwardedHeadersOf, rememberHttpStatus } from '../bridge/wire-status.js';
 import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
@@ -235,7 +235,14 @@ export class StreamableHttpClientTransport implements Transport {
         return;
       }
       const value: unknown = JSON.parse(body.text);
-      for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item), requestId);
+      if (Array.isArray(value)) {
+        for (const item of value) this.deliver(classify(item), requestId);
+        return;
+      }
+      const verdict = classify(value);
+      // One message: its text goes on as it came (message-text.ts), not serialised again at the next hop.
+      if (verdict.ok) rememberText(verdict.message, body.text.trim());
+      this.deliver(verdict, requestId);
     } else if (isHtml('', type)) {
       // A web page where the MCP endpoint should be: its title says whose (the page itself is never passed on).
       throw httpAnswerError(-1, await readErrorBody(response), { contentType: type });
