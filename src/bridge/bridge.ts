@@ -210,8 +210,8 @@ export class Bridge {
   }
 
   /** The client is gone but may still read: let the answers it asked for arrive (bounded by drainMs). */
-  private async drain(log: Logger, label: string): Promise<void> {
-    const ms = this.options.drainMs ?? 0;
+  private async drain(): Promise<void> {
+    const { log, label, drainMs: ms = 0 } = this.options;
     if (ms <= 0 || this.pending.size === 0) return;
     log.debug(`${label}: the client closed its input; waiting up to ${ms} ms for ${this.pending.size} answer(s) it asked for`);
     let timer: NodeJS.Timeout | undefined;
@@ -263,7 +263,7 @@ export class Bridge {
 
   private async closeOnce(reason: string, by: CloseInitiator): Promise<void> {
     const { inbound, outbound, log, label } = this.options;
-    if (by === 'client') await this.drain(log, label);
+    if (by === 'client') await this.drain();
     if (by === 'upstream') this.failPending(reason);
     this.pending.clear();
     this.progressOwners.clear();

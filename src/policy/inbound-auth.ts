@@ -14,6 +14,7 @@ import type { AuditPrincipal } from '../audit/audit-record.js';
 import { principalFromClaims, scopesOf, type IdentityClaimNames } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import { readTextWithin } from '../transports/http-request.js';
 import { globToRegExp } from './tool-policy.js';
 
 /** The outcome of checking one request. */
@@ -175,21 +176,10 @@ async function readCapped(response: Response, limit: number): Promise<string> {
     await response.body?.cancel().catch(() => undefined);
     throw new Error(`the JWKS is ${declared} bytes, more than the ${limit} accepted`);
   }
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`the JWKS is more than the ${limit} bytes accepted`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  if (!response.body) return '';
+  const body = await readTextWithin({ body: response.body }, limit);
+  if (!body.complete) throw new Error(`the JWKS is more than the ${limit} bytes accepted`);
+  return body.text;
 }
 
 /**

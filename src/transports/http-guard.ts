@@ -25,7 +25,7 @@ export interface GuardOptions {
  * "127.0.0.1"), IPv6 compressed in brackets ("0:0:0:0:0:0:0:1" -> "[::1]"). Undefined when it is
  * not a host at all.
  */
-export function normalizeHostname(name: string): string | undefined {
+function normalizeHostname(name: string): string | undefined {
   const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
   if (bare === '' || /[\s/?#@\\]/.test(bare)) return undefined;
   try {

@@ -217,21 +217,21 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
   const handleMcp = async (req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> => {
     const sessionId = req.headers['mcp-session-id'];
     if (req.method === 'POST') {
-      const parsed = await readMessages(req, res, options.maxBodyBytes);
-      if (parsed === undefined) return;
-      if (isModernPost(req, parsed.messages)) return handleModernPost(req, res, parsed.messages, caller);
+      const messages = await readMessages(req, res, options.maxBodyBytes);
+      if (messages === undefined) return;
+      if (isModernPost(req, messages)) return handleModernPost(req, res, messages, caller);
       if (typeof sessionId === 'string') {
         const session = sessionFor(sessionId, 'http', caller);
         if (!session) return sendRpcError(res, 404, -32001, 'Session not found: it ended or never existed; initialize a new one');
         session.lastActive = Date.now();
-        if (await toolScopeRefusal(res, parsed.messages, caller, session)) return;
-        if (policyRefused(res, parsed.messages, session)) return;
-        return (session.transport as StreamableHttpServerSession).handlePost(req, res, parsed.messages);
+        if (await toolScopeRefusal(res, messages, caller, session)) return;
+        if (policyRefused(res, messages, session)) return;
+        return (session.transport as StreamableHttpServerSession).handlePost(req, res, messages);
       }
-      const first = parsed.messages[0];
-      const initId = parsed.messages.length === 1 && first && 'method' in first && first.method === 'initialize' && 'id' in first ? first.id : undefined;
+      const first = messages[0];
+      const initId = messages.length === 1 && first && 'method' in first && first.method === 'initialize' && 'id' in first ? first.id : undefined;
       if (initId === undefined) {
-        const id = first && 'id' in first && parsed.messages.length === 1 ? (first.id as RequestId) : null;
+        const id = first && 'id' in first && messages.length === 1 ? (first.id as RequestId) : null;
         return sendRpcError(res, 400, RpcErrorCode.invalidRequest, 'Bad Request: Mcp-Session-Id header is required (only initialize may come without one; a 2026-07-28 request carries its version in params._meta)', id);
       }
       const full = makeRoom(caller);
@@ -248,7 +248,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
       }
       sessions.set(id, session);
       log.info(`session ${id.slice(0, 8)} opened (streamable HTTP); ${sessions.size} open`);
-      return transport.handlePost(req, res, parsed.messages);
+      return transport.handlePost(req, res, messages);
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (typeof sessionId !== 'string') {
@@ -265,8 +265,8 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
           session.openStreams--;
           session.lastActive = Date.now();
         });
+        return (session.transport as StreamableHttpServerSession).handleGet(res);
       }
-      if (req.method === 'GET') return (session.transport as StreamableHttpServerSession).handleGet(res);
       res.writeHead(200).end();
       return session.bridge.close('client ended the session (DELETE)', 'client');
     }
@@ -335,11 +335,11 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     }
     const session = sessionFor(url.searchParams.get('sessionId') ?? '', 'sse', caller);
     if (!session) return sendRpcError(res, 404, -32001, 'Session not found: open a new SSE stream');
-    const parsed = await readMessages(req, res, options.maxBodyBytes);
-    if (parsed === undefined) return;
+    const messages = await readMessages(req, res, options.maxBodyBytes);
+    if (messages === undefined) return;
     session.lastActive = Date.now();
-    if (await toolScopeRefusal(res, parsed.messages, caller, session)) return;
-    for (const message of parsed.messages) (session.transport as SseServerSession).receive(message);
+    if (await toolScopeRefusal(res, messages, caller, session)) return;
+    for (const message of messages) (session.transport as SseServerSession).receive(message);
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
   };
 
@@ -446,12 +446,8 @@ function refuse(res: ServerResponse, verdict: Extract<AuthVerdict, { ok: false }
   sendRpcError(res, verdict.status, verdict.status === 503 ? RpcErrorCode.upstreamError : RpcErrorCode.invalidRequest, verdict.message, id);
 }
 
-interface ParsedBody {
-  messages: JSONRPCMessage[];
-}
-
 /** Read, parse and check a POST body; on failure the 4xx is already sent and undefined returned. */
-async function readMessages(req: IncomingMessage, res: ServerResponse, limit: number): Promise<ParsedBody | undefined> {
+async function readMessages(req: IncomingMessage, res: ServerResponse, limit: number): Promise<JSONRPCMessage[] | undefined> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     sendRpcError(res, 415, RpcErrorCode.invalidRequest, `Unsupported Media Type: Content-Type must be application/json, got ${JSON.stringify(type)}`);
@@ -474,7 +470,7 @@ async function readMessages(req: IncomingMessage, res: ServerResponse, limit: nu
     }
     messages.push(verdict.message);
   }
-  return { messages };
+  return messages;
 }
 
 /** A non-empty JSON array: each element classified; otherwise the verdict on the whole text. */

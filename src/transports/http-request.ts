@@ -128,9 +128,11 @@ function followRedirects(inner: HttpRequester, limit = MAX_REDIRECTS): HttpReque
 
 /**
  * A body as text, reading at most `limit` bytes: past it the rest is not read (the stream is
- * ended) and `complete` is false. A hostile or broken server cannot make airlock hold more.
+ * ended) and `complete` is false. A hostile or broken server cannot make airlock hold more. Any
+ * body that can be iterated will do (a web ReadableStream too: the JWKS of inbound-auth.ts). A
+ * body that breaks midway rejects, unless `keepPartial` asks for what came (an error's text).
  */
-export async function readTextWithin(response: HttpResponse, limit: number, keepPartial = false): Promise<{ text: string; complete: boolean; bytes: number }> {
+export async function readTextWithin(response: { body: AsyncIterable<Uint8Array> }, limit: number, keepPartial = false): Promise<{ text: string; complete: boolean; bytes: number }> {
   const chunks: Buffer[] = [];
   let bytes = 0;
   const iterator = response.body[Symbol.asyncIterator]();
@@ -150,10 +152,20 @@ export async function readTextWithin(response: HttpResponse, limit: number, keep
       chunks.push(chunk);
     }
   } catch (error) {
-    if (chunks.length === 0) throw error;
+    // A cut-off body is not passed off as complete (a JSON answer would fail as "not JSON").
+    if (!keepPartial || chunks.length === 0) throw error;
+    return { text: Buffer.concat(chunks).toString('utf8'), complete: false, bytes };
   }
   return { text: Buffer.concat(chunks).toString('utf8'), complete: true, bytes };
 }
 
 /** How much of an error answer's body airlock reads: enough for any JSON-RPC error or message. */
-export const ERROR_BODY_LIMIT = 64 * 1024;
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** The start of an error answer's body (bounded), for its message; '' when it cannot be read. */
+export function readErrorBody(response: HttpResponse): Promise<string> {
+  return readTextWithin(response, ERROR_BODY_LIMIT, true).then(
+    (body) => body.text,
+    () => '',
+  );
+}

@@ -40,7 +40,7 @@ export function answerTooLarge(id: RequestId, limit: number, seen: number): JSON
 }
 
 /** The error a server gets when its request to the client was too large to pass on. */
-export function requestTooLarge(id: RequestId, limit: number): JSONRPCMessage {
+function requestTooLarge(id: RequestId, limit: number): JSONRPCMessage {
   return errorResponse(id, RpcErrorCode.invalidRequest, `mcp-airlock: the request is larger than --max-message (${limit} bytes) and was not passed to the client`, { airlock: 'AIRLOCK_MESSAGE_TOO_LARGE', limit });
 }
 

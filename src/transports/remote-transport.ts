@@ -12,10 +12,9 @@
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { AirlockError, describeError, markLogged } from '../errors.js';
-import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { isModernMessage, isModernOpening } from '../eras/modern-wire.js';
-import { errorResponse, RpcErrorCode, type RequestId } from '../bridge/json-rpc.js';
+import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { OwnRequests, reconnectDelay, SessionMemory } from './session-healer.js';
 import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';
@@ -121,13 +120,13 @@ export class RemoteTransport implements Transport {
     } catch (error) {
       if (id !== undefined) this.awaiting.delete(id);
       const ended = (error as { sessionEnded?: boolean }).sessionEnded === true;
-      if (!ended || !this.memory.canReplay || ('method' in message && message.method === 'initialize')) throw toUpstreamError(error, this.options.url);
+      if (!ended || !this.memory.canReplay || ('method' in message && message.method === 'initialize')) throw diagnoseUpstream(this.options.url, error);
       // The server ended the session (404): open a new one as the client did, then try this once more.
       await this.heal(active);
       try {
         await this.active!.send(message, options);
       } catch (retryError) {
-        throw toUpstreamError(retryError, this.options.url);
+        throw diagnoseUpstream(this.options.url, retryError);
       }
     }
   }
@@ -141,7 +140,7 @@ export class RemoteTransport implements Transport {
       this.options.log.info(`new upstream session at ${this.safeUrl} ready`);
     })()
       .catch((error: unknown) => {
-        throw toUpstreamError(error, this.options.url);
+        throw diagnoseUpstream(this.options.url, error);
       })
       .finally(() => (this.healing = undefined));
     return this.healing;
@@ -199,14 +198,14 @@ export class RemoteTransport implements Transport {
           this.options.log.info(`${kind === 'http' ? 'streamable HTTP' : 'SSE'} answered HTTP ${status} at ${this.safeUrl}; trying ${candidates[index + 1] === 'sse' ? 'the legacy HTTP+SSE transport' : 'streamable HTTP'}`);
           continue;
         }
-        throw this.reportFailure(toUpstreamError(error, this.options.url));
+        throw this.reportFailure(diagnoseUpstream(this.options.url, error));
       }
       this.options.log.debug(`connected to ${this.safeUrl} over ${kind === 'http' ? 'streamable HTTP' : 'HTTP+SSE'}`);
       this.active = inner;
       if (this.protocolVersion) inner.setProtocolVersion?.(this.protocolVersion);
       return inner;
     }
-    throw this.reportFailure(toUpstreamError(lastError, this.options.url));
+    throw this.reportFailure(diagnoseUpstream(this.options.url, lastError));
   }
 
   /**
@@ -286,9 +285,4 @@ export class RemoteTransport implements Transport {
     await active.close();
     this.onclose?.();
   }
-}
-
-/** Turn what our HTTP clients, the network and undici throw into an AirlockError with a code and a next step (upstream-diagnosis.ts). */
-export function toUpstreamError(error: unknown, url: URL): AirlockError {
-  return diagnoseUpstream(url, error);
 }

@@ -9,11 +9,11 @@ import { messageText } from '../bridge/message-text.js';
 import { HttpStatusError } from '../errors.js';
 import type { HttpRequester } from './http-request.js';
 import { AbortScope } from './abort-scope.js';
-import { ERROR_BODY_LIMIT, readTextWithin } from './http-request.js';
+import { readErrorBody } from './http-request.js';
 import { oversizeVerdict, RepeatedWarning } from './oversize.js';
 import { readSseEvents, type OversizeEvent } from './sse-reader.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './streamable-http-client.js';
-import { httpAnswerError } from './upstream-diagnosis.js';
+import { answerHeaders, httpAnswerError } from './upstream-diagnosis.js';
 
 export interface SseClientOptions {
   url: URL;
@@ -55,10 +55,7 @@ export class SseClientTransport implements Transport {
     const { url, headers, request } = this.options;
     this.stream = this.exchanges.begin();
     const response = await request(url, { method: 'GET', headers: { ...headers, accept: 'text/event-stream' }, signal: this.stream.signal });
-    if (!response.ok) {
-      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-      throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
-    }
+    if (!response.ok) throw httpAnswerError(response.status, await readErrorBody(response), answerHeaders(response));
     const events = readSseEvents(response.body, { maxEventBytes: this.maxMessage, onOversize: (event) => this.oversize(event) });
     const first = await events.next();
     if (first.done || first.value.event !== 'endpoint') {
@@ -103,8 +100,9 @@ export class SseClientTransport implements Transport {
         body: messageText(message),
         signal: exchange.signal,
       });
-      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
-      if (!response.ok) throw httpAnswerError(response.status, text, { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') });
+      // The answer comes on the event stream; the POST's own body ("Accepted") is not wanted.
+      if (response.ok) return response.discard();
+      throw httpAnswerError(response.status, await readErrorBody(response), answerHeaders(response));
     } finally {
       exchange.release();
     }

@@ -80,7 +80,7 @@ class SseParser {
       if (end === -1) return final ? this.finish(events) : events;
       this.skippingLine = false;
       // The line end closes the skipped line (it is not a blank line of its own).
-      text = this.afterLineEnd(text, end);
+      text = text.slice(this.afterLineEnd(text, end));
     }
     // A partial line is held as pieces and joined once, when it ends: joining (and searching) it at
     // every chunk made a long line cost its length squared, in time and in garbage.
@@ -94,28 +94,28 @@ class SseParser {
       this.parts = [];
       this.partsLength = 0;
     }
+    const ends = new LineEnds(buffer);
     let start = 0;
     for (;;) {
-      const end = nextLineEnd(buffer, start);
+      const end = ends.next(start);
       if (end === -1) break;
       this.line(buffer.slice(start, end), events);
-      const next = this.afterLineEnd(buffer, end);
-      start = buffer.length - next.length;
+      start = this.afterLineEnd(buffer, end);
     }
     if (start < buffer.length) this.hold(buffer.slice(start));
     return final ? this.finish(events) : events;
   }
 
-  /** The text after the line end at `end` (CRLF, LF or CR); a CR ending the chunk may be half of a CRLF. */
-  private afterLineEnd(text: string, end: number): string {
-    if (text[end] === '\r') {
+  /** Where the text after the line end at `end` (CRLF, LF or CR) starts; a CR ending the chunk may be half of a CRLF. */
+  private afterLineEnd(text: string, end: number): number {
+    if (text.charCodeAt(end) === 13) {
       if (end + 1 === text.length) {
         this.dropLeadingLf = true;
-        return '';
+        return text.length;
       }
-      if (text[end + 1] === '\n') return text.slice(end + 2);
+      if (text.charCodeAt(end + 1) === 10) return end + 2;
     }
-    return text.slice(end + 1);
+    return end + 1;
   }
 
   /** Keep a piece of a line not ended yet; past the limit, keep only its start and drop the rest as it comes. */
@@ -212,6 +212,27 @@ export async function* readSseEvents(body: AsyncIterable<Uint8Array>, options: S
   }
   // An event not closed by a blank line before the end is discarded, as the spec says.
   yield* parser.push(decoder.decode(), true);
+}
+
+/**
+ * The line ends (LF, CR or CRLF) of one text, in order. Each of \n and \r is searched for again
+ * only once it is passed: searching both at every line scanned the rest of a chunk without any \r
+ * once per line, which cost a chunk of many small events its length times its line count.
+ */
+class LineEnds {
+  /** The next \n and \r at or after the last position asked for; -1 when there is none. */
+  private lf = -2;
+  private cr = -2;
+
+  constructor(private readonly text: string) {}
+
+  next(from: number): number {
+    if (this.lf !== -1 && this.lf < from) this.lf = this.text.indexOf('\n', from);
+    if (this.cr !== -1 && this.cr < from) this.cr = this.text.indexOf('\r', from);
+    if (this.cr === -1) return this.lf;
+    if (this.lf === -1) return this.cr;
+    return Math.min(this.lf, this.cr);
+  }
 }
 
 function nextLineEnd(text: string, from: number): number {

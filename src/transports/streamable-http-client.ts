@@ -23,16 +23,16 @@
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, parseFrame, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
-import { messageText } from '../bridge/message-text.js';
+import { messageText, rememberText } from '../bridge/message-text.js';
 import { forwardedHeadersOf, rememberHttpStatus } from '../bridge/wire-status.js';
 import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
-import { ERROR_BODY_LIMIT, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
+import { readErrorBody, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
 import { answerTooLarge, oversizeVerdict, RepeatedWarning } from './oversize.js';
 import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
-import { httpAnswerError, isHtml } from './upstream-diagnosis.js';
+import { answerHeaders, httpAnswerError, isHtml } from './upstream-diagnosis.js';
 import { readSseEvents } from './sse-reader.js';
 
 export interface StreamableHttpClientOptions {
@@ -55,7 +55,7 @@ export interface StreamableHttpClientOptions {
 export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 /** A server's `retry:` is kept within these bounds: 0 would reconnect in a tight loop, a huge one overflows timers. */
-export function clampRetry(ms: number): number {
+function clampRetry(ms: number): number {
   return Math.min(Math.max(ms, 250), 60_000);
 }
 
@@ -200,7 +200,7 @@ export class StreamableHttpClientTransport implements Transport {
     if (session) this.sessionId = session;
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
-      const text = (await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }))).text;
+      const text = await readErrorBody(response);
       const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
       if (requestId !== undefined && !expired) {
         const answer = this.errorAnswer(response.status, text, modern);
@@ -210,7 +210,7 @@ export class StreamableHttpClientTransport implements Transport {
           return 'done';
         }
       }
-      const answer = { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') };
+      const answer = answerHeaders(response);
       if (expired) throw Object.assign(httpAnswerError(404, text, { ...answer, prefix: 'the upstream session ended (HTTP 404): ' }), { sessionEnded: true });
       throw httpAnswerError(response.status, text, answer);
     }
@@ -235,11 +235,17 @@ export class StreamableHttpClientTransport implements Transport {
         return;
       }
       const value: unknown = JSON.parse(body.text);
-      for (const item of Array.isArray(value) ? value : [value]) this.deliver(classify(item), requestId);
+      if (Array.isArray(value)) {
+        for (const item of value) this.deliver(classify(item), requestId);
+        return;
+      }
+      const verdict = classify(value);
+      // One message: its text goes on as it came (message-text.ts), not serialised again at the next hop.
+      if (verdict.ok) rememberText(verdict.message, body.text.trim());
+      this.deliver(verdict, requestId);
     } else if (isHtml('', type)) {
       // A web page where the MCP endpoint should be: its title says whose (the page itself is never passed on).
-      const page = await readTextWithin(response, ERROR_BODY_LIMIT, true).catch(() => ({ text: '' }));
-      throw httpAnswerError(-1, page.text, { contentType: type });
+      throw httpAnswerError(-1, await readErrorBody(response), { contentType: type });
     } else {
       response.discard();
       throw new HttpStatusError(-1, `unexpected content type ${JSON.stringify(type)} in the answer to a request`);
@@ -375,9 +381,9 @@ export class StreamableHttpClientTransport implements Transport {
     return (answer as { result?: unknown } | undefined)?.result;
   }
 
-  /** The standalone GET stream for server-initiated requests and notifications (2025 era only); reopened on loss. */
   /**
-   * Open the standalone GET stream (2025 era). Resolves once the server has answered the first GET
+   * Open the standalone GET stream (2025 era) for server-initiated requests and notifications; it is
+   * reopened on loss. Resolves once the server has answered the first GET
    * (whatever it said), so that the requests after `notifications/initialized` can wait for it:
    * a server that sends a request there as soon as the client is initialized would otherwise send
    * it into nowhere.

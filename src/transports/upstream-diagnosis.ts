@@ -10,6 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import { AirlockError, HttpStatusError, describeError, quote, type HttpAnswerDetails } from '../errors.js';
 import { parseWwwAuthenticate } from '../auth/www-authenticate.js';
 import { isLoopbackHost } from './http-guard.js';
+import type { HttpResponse } from './http-request.js';
 
 /** The URL as messages show it: scheme, host and path; no userinfo, query or fragment (they may carry keys). */
 export function displayUrl(url: URL): string {
@@ -70,6 +71,11 @@ export function summariseBody(text: string, contentType?: string): { text: strin
   return { text: title === undefined ? 'an HTML page' : `page title: ${quote(title, 120)}`, html: true };
 }
 
+/** What httpAnswerError reads from a refused answer besides its body. */
+export function answerHeaders(response: Pick<HttpResponse, 'header'>): { contentType?: string; wwwAuthenticate?: string; location?: string } {
+  return { contentType: response.header('content-type'), wwwAuthenticate: response.header('www-authenticate'), location: response.header('location') };
+}
+
 /** The error a transport throws for an answer it cannot use: status, summarised body, and the challenge of a 401/403. */
 export function httpAnswerError(status: number, body: string, answer: { contentType?: string; wwwAuthenticate?: string; location?: string; prefix?: string }): HttpStatusError {
   const summary = summariseBody(body, answer.contentType);
@@ -98,7 +104,7 @@ export function credentialHeaderExample(wwwAuthenticate: string | undefined): st
 }
 
 /** The hint for a server that wants credentials but offers no OAuth login. */
-export function apiKeyHint(wwwAuthenticate: string | undefined): string {
+function apiKeyHint(wwwAuthenticate: string | undefined): string {
   return `It takes an API key or a static token: pass it with --header "${credentialHeaderExample(wwwAuthenticate)}" and set the variable in the environment (then no login is tried).`;
 }
 

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRequester, proxyConfigured } from '../../../src/transports/http-request.js';
+import { createRequester, proxyConfigured, readErrorBody, readTextWithin } from '../../../src/transports/http-request.js';
 
 interface Seen {
   method: string;
@@ -40,6 +40,19 @@ beforeAll(async () => {
     if (req.url === '/old') return void res.writeHead(302, { location: '/mcp/' }).end();
     if (req.url === '/away') return void res.writeHead(307, { location: `${foreign.origin}/steal` }).end();
     if (req.url === '/loop') return void res.writeHead(308, { location: '/loop' }).end();
+    if (req.url === '/chunked') {
+      // No content-length: the size is known only by reading.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":"');
+      res.write('x'.repeat(1000));
+      return void res.end('"}');
+    }
+    if (req.url === '/cut') {
+      // A body that breaks midway: the connection dies before the chunked body ends.
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.write('{"jsonrpc":"2.0","error":');
+      return void setTimeout(() => res.socket?.destroy(), 20);
+    }
     res.writeHead(200, { 'content-type': 'text/plain', 'x-multi': ['a', 'b'] }).end(`${req.method} ${body}`);
   });
 });
@@ -98,5 +111,37 @@ describe('createRequester (no proxy)', () => {
     expect(proxyConfigured({})).toBe(false);
     expect(proxyConfigured({ https_proxy: 'http://proxy:3128' })).toBe(true);
     expect(proxyConfigured({ NO_PROXY: '*' })).toBe(false);
+  });
+});
+
+describe('readTextWithin', () => {
+  const get = async (path: string) => (await createRequester({}))(new URL(`${main.origin}${path}`), { method: 'GET', headers: {} });
+
+  it('reads a body within the limit whole', async () => {
+    const body = await readTextWithin(await get('/chunked'), 2000);
+    expect(body).toEqual({ text: `{"a":"${'x'.repeat(1000)}"}`, complete: true, bytes: 1008 });
+  });
+
+  it('stops past the limit: nothing kept, or the start when asked', async () => {
+    expect(await readTextWithin(await get('/chunked'), 100)).toMatchObject({ text: '', complete: false });
+    const partial = await readTextWithin(await get('/chunked'), 100, true);
+    expect(partial.complete).toBe(false);
+    expect(partial.text.startsWith('{"a":"x')).toBe(true);
+    expect(partial.text.length).toBeLessThanOrEqual(100);
+  });
+
+  it('rejects for a body that breaks midway, instead of passing its start off as complete', async () => {
+    await expect(readTextWithin(await get('/cut'), 1000)).rejects.toThrow();
+  });
+
+  it('keeps what came of a broken error body (readErrorBody)', async () => {
+    expect(await readErrorBody(await get('/cut'))).toBe('{"jsonrpc":"2.0","error":');
+  });
+
+  it('reads a web ReadableStream (a fetch body) within the limit too', async () => {
+    const whole = await fetch(`${main.origin}/chunked`);
+    expect(await readTextWithin({ body: whole.body! }, 2000)).toMatchObject({ complete: true, bytes: 1008 });
+    const over = await fetch(`${main.origin}/chunked`);
+    expect(await readTextWithin({ body: over.body! }, 100)).toMatchObject({ text: '', complete: false });
   });
 });

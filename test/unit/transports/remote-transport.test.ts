@@ -2,7 +2,7 @@ import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
 import { AirlockError, HttpStatusError } from '../../../src/errors.js';
-import { toUpstreamError } from '../../../src/transports/remote-transport.js';
+import { diagnoseUpstream } from '../../../src/transports/upstream-diagnosis.js';
 
 const QUERY_SECRET = 'q-s3cr3t-key';
 const url = new URL(`https://mcp.example.com/v1/mcp?key=${QUERY_SECRET}#frag`);
@@ -27,15 +27,15 @@ function econnrefused(): TypeError {
   return new TypeError('fetch failed', { cause });
 }
 
-describe('toUpstreamError', () => {
+describe('diagnoseUpstream (what RemoteTransport throws)', () => {
   it('returns an AirlockError as it is', () => {
     const error = new AirlockError('AIRLOCK_UPSTREAM_CLOSED', 'closed');
-    expect(toUpstreamError(error, url)).toBe(error);
+    expect(diagnoseUpstream(url, error)).toBe(error);
   });
 
   it('turns an HTTP 404 into AIRLOCK_UPSTREAM_HTTP naming the status, the URL without its query, and the path hint', () => {
     const cause = new StreamableHTTPError(404, 'Error POSTing to endpoint: Not Found');
-    const error = toUpstreamError(cause, url);
+    const error = diagnoseUpstream(url, cause);
     expect(error.code).toBe('AIRLOCK_UPSTREAM_HTTP');
     expect(error.exitCode).toBe(4);
     expect(error.message).toBe(`HTTP 404 Not Found from ${WHERE}: "Error POSTing to endpoint: Not Found"`);
@@ -45,18 +45,18 @@ describe('toUpstreamError', () => {
   });
 
   it('accepts any object with a numeric code, and strips the SSE prefix', () => {
-    const plain = toUpstreamError({ code: 405 }, url);
+    const plain = diagnoseUpstream(url, { code: 405 });
     expect(plain.code).toBe('AIRLOCK_UPSTREAM_HTTP');
     expect(plain.message).toBe(`HTTP 405 Method Not Allowed from ${WHERE}`);
     expect(plain.hint).toBe(PATH_HINT);
-    const error = toUpstreamError(new SseError(405, 'Non-200 status code (405)', undefined as never), url);
+    const error = diagnoseUpstream(url, new SseError(405, 'Non-200 status code (405)', undefined as never));
     expect(error.message).toBe(`HTTP 405 Method Not Allowed from ${WHERE}: "Non-200 status code (405)"`);
     expect(error.hint).toBe(PATH_HINT);
   });
 
   it.each([[401, 'Unauthorized'], [403, 'Forbidden']])('points to login and --header for HTTP %i with a challenge', (status, reason) => {
     const cause = new HttpStatusError(status, 'denied', { wwwAuthenticate: 'Bearer realm="x"' });
-    const error = toUpstreamError(cause, url);
+    const error = diagnoseUpstream(url, cause);
     expect(error.code).toBe('AIRLOCK_UPSTREAM_CREDENTIALS');
     expect(error.exitCode).toBe(5);
     // Without the body: a server may echo the credentials it refused.
@@ -66,21 +66,21 @@ describe('toUpstreamError', () => {
   });
 
   it('gives the server-failure hint for a 5xx and the generic one for other statuses', () => {
-    const error = toUpstreamError(new StreamableHTTPError(500, 'Error POSTing to endpoint: boom'), url);
+    const error = diagnoseUpstream(url, new StreamableHTTPError(500, 'Error POSTing to endpoint: boom'));
     expect(error.message).toBe(`HTTP 500 Internal Server Error from ${WHERE}: "Error POSTing to endpoint: boom"`);
     expect(error.hint).toBe(SERVER_FAILED_HINT);
-    expect(toUpstreamError(new HttpStatusError(422, 'no'), url).hint).toBe(REJECTED_HINT);
+    expect(diagnoseUpstream(url, new HttpStatusError(422, 'no')).hint).toBe(REJECTED_HINT);
   });
 
   it('quotes the server text so that it cannot forge a log line', () => {
-    const error = toUpstreamError(new StreamableHTTPError(500, 'bad\n[mcp-airlock] error: forged'), url);
+    const error = diagnoseUpstream(url, new StreamableHTTPError(500, 'bad\n[mcp-airlock] error: forged'));
     expect(error.message).toBe(`HTTP 500 Internal Server Error from ${WHERE}: "bad\\n[mcp-airlock] error: forged"`);
     expect(error.message).not.toContain('\n');
   });
 
   it('turns fetch failed with ECONNREFUSED into AIRLOCK_UPSTREAM_UNREACHABLE with the proxy hint', () => {
     const cause = econnrefused();
-    const error = toUpstreamError(cause, url);
+    const error = diagnoseUpstream(url, cause);
     expect(error.code).toBe('AIRLOCK_UPSTREAM_UNREACHABLE');
     expect(error.exitCode).toBe(4);
     expect(error.message).toBe(`cannot reach ${WHERE}: connection refused (nothing listens on mcp.example.com)`);
@@ -91,14 +91,14 @@ describe('toUpstreamError', () => {
   });
 
   it('treats a string errno code as a network failure, not an HTTP status', () => {
-    const error = toUpstreamError(Object.assign(new Error('getaddrinfo ENOTFOUND mcp.example.com'), { code: 'ENOTFOUND' }), url);
+    const error = diagnoseUpstream(url, Object.assign(new Error('getaddrinfo ENOTFOUND mcp.example.com'), { code: 'ENOTFOUND' }));
     expect(error.code).toBe('AIRLOCK_UPSTREAM_UNREACHABLE');
     expect(error.message).toBe(`cannot reach ${WHERE}: the host name "mcp.example.com" does not resolve (ENOTFOUND)`);
   });
 
   it('reports other failures as AIRLOCK_UPSTREAM_HTTP without a hint', () => {
     const cause = new StreamableHTTPError(-1, 'Unexpected content type: text/plain');
-    const error = toUpstreamError(cause, url);
+    const error = diagnoseUpstream(url, cause);
     expect(error.code).toBe('AIRLOCK_UPSTREAM_HTTP');
     expect(error.message).toBe(`request to ${WHERE} failed: Streamable HTTP error: Unexpected content type: text/plain`);
     expect(error.hint).toBeUndefined();
@@ -109,7 +109,7 @@ describe('toUpstreamError', () => {
   it('never shows credentials from the URL', () => {
     const withCredentials = new URL('https://alice:pa55word@mcp.example.com/mcp?token=abc');
     for (const cause of [new StreamableHTTPError(404, 'Not Found'), econnrefused(), new Error('odd')]) {
-      const error = toUpstreamError(cause, withCredentials);
+      const error = diagnoseUpstream(withCredentials, cause);
       expect(error.message).toContain('https://mcp.example.com/mcp');
       expect(error.message).not.toContain('pa55word');
       expect(error.message).not.toContain('alice');
@@ -118,6 +118,6 @@ describe('toUpstreamError', () => {
   });
 
   it('keeps the port in the URL it names', () => {
-    expect(toUpstreamError(econnrefused(), new URL('http://127.0.0.1:8931/sse?x=1')).message).toBe('cannot reach http://127.0.0.1:8931/sse: connection refused (nothing listens on 127.0.0.1:8931)');
+    expect(diagnoseUpstream(new URL('http://127.0.0.1:8931/sse?x=1'), econnrefused()).message).toBe('cannot reach http://127.0.0.1:8931/sse: connection refused (nothing listens on 127.0.0.1:8931)');
   });
 });

@@ -28,6 +28,13 @@ describe('readSseEvents', () => {
     expect(await collect(['event: endpoint\rdata: /messages?sessionId=1\r\rdata: {"a":1}\r\r'])).toEqual(expected);
   });
 
+  it('reads all three line endings mixed in one chunk, many events long', async () => {
+    const endings = ['\n', '\r', '\r\n'];
+    const text = Array.from({ length: 30 }, (_, i) => `id: ${i}${endings[i % 3]}data: ${i}${endings[(i + 1) % 3]}data: more${endings[(i + 2) % 3]}${endings[i % 3]}`).join('');
+    const events = await collect([text]);
+    expect(events).toEqual(Array.from({ length: 30 }, (_, i) => ({ event: 'message', data: `${i}\nmore`, id: String(i) })));
+  });
+
   it('joins multi-line data, skips comments, and keeps the last id for later events', async () => {
     const events = await collect([': keep-alive\n\nid: 7\ndata: line one\ndata: line two\n\ndata:no-space\n\n']);
     expect(events).toEqual([

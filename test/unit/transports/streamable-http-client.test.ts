@@ -11,6 +11,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
+import { messageText } from '../../../src/bridge/message-text.js';
 import { HttpStatusError } from '../../../src/errors.js';
 import { createRequester, type HttpRequester } from '../../../src/transports/http-request.js';
 import { StreamableHttpClientTransport } from '../../../src/transports/streamable-http-client.js';
@@ -106,6 +107,28 @@ describe('StreamableHttpClientTransport', () => {
       await client.send(call(1, 'ping'));
       expect(received.find((m) => 'id' in m && m.id === 1)).toMatchObject({ result: { content: [{ text: 'pong' }] } });
       await client.close();
+    }
+  });
+
+  it('passes a JSON answer on as the text it came as, not serialised again', async () => {
+    const text = '{"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "spaced"}]}}';
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(`${text}\n`));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+      const client = new StreamableHttpClientTransport({ url, headers: {}, request: await createRequester({}) });
+      const received: JSONRPCMessage[] = [];
+      client.onmessage = (m) => received.push(m);
+      await client.send(call(1, 'spaced'));
+      expect(received).toEqual([JSON.parse(text)]);
+      expect(messageText(received[0]!)).toBe(text);
+      await client.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
