@@ -10,7 +10,7 @@ import type { ServerMetadata, TokenEndpointResponse } from 'openid-client';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authLockName, authLockWaitMs, DEFAULT_AUTH_TIMEOUT_MS, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
-import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
+import { announceTarget, discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { checkAuthorizeParams } from './authorize-params.js';
 import { openInBrowser } from './browser.js';
@@ -345,9 +345,7 @@ export class AuthSession {
   private async discover(onProgress?: LoginProgressListener): Promise<AuthorizationTarget> {
     const key = this.challenge.resourceMetadata ?? '';
     if (this.target?.key === key) {
-      const { resourceMetadataUrl: url, resourceMetadata, issuer } = this.target.value;
-      onProgress?.({ step: 'resource-metadata', url, resource: resourceMetadata.resource, authorizationServer: issuer });
-      onProgress?.({ step: 'server-metadata', issuer });
+      if (onProgress) announceTarget(this.target.value, onProgress);
       return this.target.value;
     }
     const value = await discoverAuthorization({
