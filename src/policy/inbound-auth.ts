@@ -112,7 +112,7 @@ export interface OAuthResourceOptions {
 }
 
 /** Asymmetric JWS algorithms (RFC 7518 §3, RFC 8037): a JWKS publishes public keys, so never HS* and never `none`. */
-export const SUPPORTED_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+const SUPPORTED_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
 const DEFAULT_JWKS_MAX_BYTES = 256 * 1024;
 
