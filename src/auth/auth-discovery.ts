@@ -102,10 +102,8 @@ async function legacyAuthorization(options: DiscoveryOptions, missing: MetadataN
     legacy = { via: 'default-endpoints', resourceTried: missing.tried, serverTried: error.tried };
     options.log.info(`${quote(resource)} publishes no protected resource or authorization server metadata (tried ${describeOutcomes([...missing.tried, ...error.tried])}); using the MCP 2025-03-26 default endpoints ${issuer}/authorize, /token and /register`);
   }
-  options.onProgress?.({ step: 'resource-metadata', url: missing.tried.at(-1)?.url ?? resource, resource, authorizationServer: issuer, legacy: true });
-  options.onProgress?.({ step: 'server-metadata', issuer });
   const resourceIndicator = options.resourceOverride ? canonicalResourceUri(options.resourceOverride, '--resource') : resource;
-  return {
+  const target = {
     resourceIndicator,
     resourceMetadata: { resource, authorizationServers: [issuer] },
     resourceMetadataUrl: '',
@@ -113,4 +111,17 @@ async function legacyAuthorization(options: DiscoveryOptions, missing: MetadataN
     serverMetadata,
     legacy,
   };
+  if (options.onProgress) announceTarget(target, options.onProgress);
+  return target;
+}
+
+/**
+ * The two discovery steps of a target found earlier, told again as `discoverAuthorization` told
+ * them (a login that reuses a cached target still shows its steps, the 2025-03-26 fallback as such).
+ */
+export function announceTarget(target: AuthorizationTarget, onProgress: LoginProgressListener): void {
+  const { issuer, legacy, resourceMetadata } = target;
+  const url = legacy ? (legacy.resourceTried.at(-1)?.url ?? resourceMetadata.resource) : target.resourceMetadataUrl;
+  onProgress({ step: 'resource-metadata', url, resource: resourceMetadata.resource, authorizationServer: issuer, ...(legacy ? { legacy: true as const } : {}) });
+  onProgress({ step: 'server-metadata', issuer });
 }

@@ -10,7 +10,7 @@ import type { ServerMetadata, TokenEndpointResponse } from 'openid-client';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authLockName, authLockWaitMs, DEFAULT_AUTH_TIMEOUT_MS, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
-import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
+import { announceTarget, discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { checkAuthorizeParams } from './authorize-params.js';
 import { openInBrowser } from './browser.js';
@@ -95,10 +95,6 @@ export interface Principal {
   clientId: string;
   scopes: string[];
 }
-
-/** The protocol version header of the login probe (a 2025 server checks it before anything else, after auth). */
-const PROBE_PROTOCOL_VERSION = '2025-11-25';
-const PROBE_TIMEOUT_MS = 15_000;
 
 /** Step-ups per session: a server that keeps asking for new scopes must not keep opening browsers. */
 export const MAX_STEP_UPS = 3;
@@ -264,29 +260,14 @@ export class AuthSession {
   }
 
   /**
-   * Ask the server, without a token, what a client would be told: the 401 challenge's `scope` and
-   * `resource_metadata` (RFC 6750 §3, RFC 9728 §5.1). The `login` command calls this first so that
-   * it asks for the same scopes `connect` would on its first 401, not for every scope the server
-   * lists. The probe is a `tools/list` POST (never `initialize`: no session is opened if the
-   * server lets it through); any answer other than a 401 with a Bearer challenge leaves nothing.
+   * What the server told a request without a token (the `login` command's probe, login-probe.ts):
+   * a 401 challenge's `scope` and `resource_metadata` (RFC 6750 §3, RFC 9728 §5.1), so that the
+   * login asks for the same scopes `connect` would on its first 401, not for every scope the server
+   * lists. A header without a Bearer challenge leaves nothing.
    */
-  async probe(): Promise<void> {
-    let response: Response;
-    try {
-      response = await this.fetch(this.options.serverUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROBE_PROTOCOL_VERSION },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 'mcp-airlock-login-probe', method: 'tools/list', params: {} }),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-      });
-    } catch (error) {
-      this.log.debug(`login probe: POST ${this.options.serverUrl} failed: ${describeError(error)}`);
-      return;
-    }
-    await response.body?.cancel().catch(() => undefined);
-    const challenge = response.status === 401 ? bearerChallenge(response.headers.get('www-authenticate')) : undefined;
-    this.log.debug(`login probe: POST ${this.options.serverUrl} -> ${response.status}${challenge?.scope ? `, scope ${quote(challenge.scope)}` : ''}`);
+  takeChallenge(wwwAuthenticate: string | undefined): void {
+    const challenge = bearerChallenge(wwwAuthenticate);
+    if (challenge?.scope) this.log.debug(`the server's 401 asks for scope ${quote(challenge.scope)}`);
     if (challenge) this.challenge = { ...this.challenge, ...challenge };
   }
 
@@ -345,9 +326,7 @@ export class AuthSession {
   private async discover(onProgress?: LoginProgressListener): Promise<AuthorizationTarget> {
     const key = this.challenge.resourceMetadata ?? '';
     if (this.target?.key === key) {
-      const { resourceMetadataUrl: url, resourceMetadata, issuer } = this.target.value;
-      onProgress?.({ step: 'resource-metadata', url, resource: resourceMetadata.resource, authorizationServer: issuer });
-      onProgress?.({ step: 'server-metadata', issuer });
+      if (onProgress) announceTarget(this.target.value, onProgress);
       return this.target.value;
     }
     const value = await discoverAuthorization({

@@ -172,4 +172,3 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
     throw tokenRequestError(error, 'exchanging the authorization code');
   }
 }
-

@@ -57,7 +57,7 @@ export function checkClientMetadataUrl(value: string): string {
 }
 
 /** token_endpoint_auth_method for a client secret: basic unless the server lists only post (RFC 8414 §2 default). */
-export function secretAuthMethod(metadata: ServerMetadata): string {
+function secretAuthMethod(metadata: ServerMetadata): string {
   const supported = metadata.token_endpoint_auth_methods_supported;
   if (!supported || supported.includes('client_secret_basic')) return 'client_secret_basic';
   return supported.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic';

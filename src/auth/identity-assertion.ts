@@ -166,7 +166,7 @@ export interface IdentityProviderLogin {
 export async function loginAtIdentityProvider(options: IdentityProviderLogin): Promise<string> {
   const { idp, log, idpMetadata: metadata } = options;
   requireS256(metadata, options.assumeS256, log);
-  const client = preRegisteredClient(idp.issuer, idp.clientId, idp.clientSecret === undefined ? {} : { clientSecret: idp.clientSecret }, metadata, 0);
+  const client = preRegisteredClient(idp.issuer, idp.clientId, idp, metadata, 0);
   const callback = await startCallbackServer({ host: options.callbackHost, port: options.callbackPort, log });
   try {
     log.info(`logging in at the identity provider ${quote(idp.issuer)} for cross-app access`);

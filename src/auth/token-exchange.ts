@@ -22,7 +22,7 @@ import type { ClientRecord } from '../store/grant-store.js';
 import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
 import type { TokenSource } from './authorized-requester.js';
 import { clientCredentialsFlow } from './client-credentials.js';
-import { secretAuthMethod } from './client-registration.js';
+import { preRegisteredClient } from './client-registration.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, tokenRequestError } from './oauth-client.js';
 import { formatScope, parseScope, unionScopes } from './scopes.js';
@@ -102,14 +102,8 @@ export class TokenExchanger {
       if (grants !== undefined && !grants.includes(TOKEN_EXCHANGE_GRANT)) {
         this.options.log.warn(`${quote(target.issuer)} does not list token exchange in grant_types_supported; trying it anyway`);
       }
-      const client: ClientRecord = {
-        issuer: target.issuer,
-        clientId: this.options.clientId,
-        clientSecret: this.options.clientSecret,
-        tokenEndpointAuthMethod: secretAuthMethod(target.serverMetadata),
-        method: 'pre-registered',
-        registeredAt: this.now(),
-      };
+      const { clientId, clientSecret } = this.options;
+      const client = preRegisteredClient(target.issuer, clientId, { clientSecret }, target.serverMetadata, this.now());
       return { target, client, config: oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp }) };
     })();
     // A failed discovery is retried by the next request, not remembered.

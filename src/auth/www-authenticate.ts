@@ -115,7 +115,6 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
   return challenges;
 }
 
-/** The first Bearer challenge of a `WWW-Authenticate` header, or undefined when there is none. */
 /**
  * Whether a 401's challenges name only schemes other than OAuth's (`ApiKey header="X-Api-Key"`,
  * `Basic`): such a server is no OAuth resource server (RFC 6750 §3, RFC 9728 §5.1 challenge with
@@ -127,6 +126,7 @@ export function asksForOtherCredentials(header: string | null | undefined): bool
   return schemes.length > 0 && !schemes.includes('bearer') && !schemes.includes('dpop');
 }
 
+/** The first Bearer challenge of a `WWW-Authenticate` header, or undefined when there is none. */
 export function bearerChallenge(header: string | null | undefined): BearerChallenge | undefined {
   if (!header) return undefined;
   const bearer = parseWwwAuthenticate(header).find((c) => c.scheme === 'bearer');

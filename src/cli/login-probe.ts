@@ -8,11 +8,9 @@
 import { describeError } from '../errors.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
-import { PROBE_PROTOCOL_VERSION, postJsonRpc } from '../doctor/mcp-probe.js';
+import { PROBE_PROTOCOL_VERSION, PROBE_TIMEOUT_MS, postJsonRpc } from '../doctor/mcp-probe.js';
 import type { Logger } from '../log.js';
 import { diagnoseNetwork, diagnoseStatus, diagnoseUpstream, isWrongPlaceOrFailure, summariseBody } from '../transports/upstream-diagnosis.js';
-
-const PROBE_TIMEOUT_MS = 15_000;
 
 export type LoginProbe =
   /** The server answered without credentials (2xx, or a JSON-RPC error about the request itself). */

@@ -95,7 +95,7 @@ Examples:
       if (probe.kind === 'unauthorized' && asksForOtherCredentials(probe.wwwAuthenticate)) throw credentialsWithoutOAuth(url, probe.status, probe.wwwAuthenticate);
       steps.start();
       // What the server's 401 names (scope, resource_metadata): the login asks for what connect would.
-      if (probe.kind === 'unauthorized') await session.probe();
+      if (probe.kind === 'unauthorized' && probe.status === 401) session.takeChallenge(probe.wwwAuthenticate);
       record = await session.login({ force: options.force });
     } catch (error) {
       const failure = withoutOAuth(error, url, probe);

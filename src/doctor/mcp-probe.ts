@@ -10,7 +10,8 @@ import { readSseEvents } from '../transports/sse-reader.js';
 import { MAX_REDIRECTS, sameOriginRedirect } from '../transports/http-request.js';
 
 export const PROBE_PROTOCOL_VERSION = '2025-11-25';
-const PROBE_TIMEOUT_MS = 15_000;
+/** Longest wait for one probe answer (doctor, and the login probe). */
+export const PROBE_TIMEOUT_MS = 15_000;
 
 export interface JsonRpcAnswer {
   result?: Record<string, unknown>;

@@ -14,6 +14,7 @@ import type { AuditPrincipal } from '../audit/audit-record.js';
 import { principalFromClaims, scopesOf, type IdentityClaimNames } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isLoopbackHost } from '../transports/http-guard.js';
 import { readTextWithin } from '../transports/http-request.js';
 import { globToRegExp } from './tool-policy.js';
 
@@ -112,7 +113,7 @@ export interface OAuthResourceOptions {
 }
 
 /** Asymmetric JWS algorithms (RFC 7518 §3, RFC 8037): a JWKS publishes public keys, so never HS* and never `none`. */
-export const SUPPORTED_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+const SUPPORTED_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
 const DEFAULT_JWKS_MAX_BYTES = 256 * 1024;
 
@@ -128,8 +129,7 @@ export function checkJwksUri(jwksUri: string, allowHttp: boolean, what = '--oaut
     throw new AirlockError('AIRLOCK_USAGE', `${what}: ${quote(jwksUri)} is not a URL`, { hint: 'Give the JWKS URL of the authorization server, https://….' });
   }
   if (url.protocol === 'https:') return url;
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-  if (url.protocol === 'http:' && (loopback || allowHttp)) return url;
+  if (url.protocol === 'http:' && (allowHttp || isLoopbackHost(url.hostname))) return url;
   throw new AirlockError('AIRLOCK_USAGE', `${what}: the JWKS ${quote(jwksUri)} is not https; keys fetched over plain http could be replaced on the way`, {
     hint: url.protocol === 'http:' ? 'Use the https URL, or pass --allow-http if this network is trusted.' : 'Use the https URL of the JWKS.',
   });

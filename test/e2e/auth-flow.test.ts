@@ -10,6 +10,7 @@ import { AuthSession, MAX_STEP_UPS, type AuthOptions } from '../../src/auth/auth
 import { AirlockError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { TokenRecord } from '../../src/store/grant-store.js';
+import { probeForLogin } from '../../src/cli/login-probe.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
 import { MemoryGrantStore } from '../helpers/memory-grant-store.js';
 import { useAuthFixtures } from '../helpers/auth-fixtures.js';
@@ -247,11 +248,13 @@ describe('authorization code flow against oidc-provider', () => {
     expect(store.lockLog).toEqual([`auth:${f.url}`, `auth:${f.url}`]);
   });
 
-  it('probe() before an explicit login: the login asks for the 401 challenge\'s scope, as connect would, and opens no MCP session', async () => {
+  it('takeChallenge() before an explicit login: the login asks for the 401 challenge\'s scope, as connect would', async () => {
     const f = await fixture({ challengeScope: 'mcp:write' });
     const h = harness(f);
-    await h.session.probe();
+    const probe = await probeForLogin(new URL(f.url), fetch, createLogger('silent'));
+    expect(probe).toMatchObject({ kind: 'unauthorized', status: 401 });
     expect(f.mcpRequests).toEqual([{ token: false, status: 401 }]);
+    h.session.takeChallenge(probe.kind === 'unauthorized' ? probe.wwwAuthenticate : undefined);
     await h.session.login();
     expect(f.asRequests.filter((r) => r.route === 'authorization')).toMatchObject([{ scope: 'mcp:write' }]);
     expect(h.store.tokens.get(f.url)!.scope).toBe('mcp:write');

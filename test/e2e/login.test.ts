@@ -59,9 +59,12 @@ function airlock(args: string[]): AirlockProcess {
 describe('login, status, logout, and connect with OAuth', () => {
   it('login stores a token; status shows it without the token; connect uses it; logout forgets it', async () => {
     freshConfig();
+    const seen = fixture.mcpRequests.length;
     const login = airlock(['login', fixture.url, ...authFlags]);
     await completeLogin(login);
     expect(await login.exited).toBe(0);
+    // One request without a token, the probe; its 401 challenge is what the login then asks for.
+    expect(fixture.mcpRequests.slice(seen)).toEqual([{ token: false, status: 401 }]);
     // login probes first: it asks for what the server's 401 names (mcp:read), as connect would, not all of scopes_supported.
     expect(login.stdout()).toMatch(new RegExp(`^logged in to ${fixture.url}: issuer ${fixture.issuer}, client \\S+, scopes mcp:read, expires in \\d+ min\\n$`));
     expect(fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').at(-1)).toMatchObject({ scope: 'mcp:read' });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { discoverAuthorization } from '../../../src/auth/auth-discovery.js';
+import { announceTarget, discoverAuthorization } from '../../../src/auth/auth-discovery.js';
+import type { LoginProgress } from '../../../src/auth/login-progress.js';
 import { createLogger } from '../../../src/log.js';
 import { startRecordingServer, type RecordingServer } from '../../helpers/recording-server.js';
 
@@ -35,5 +36,35 @@ describe('discoverAuthorization', () => {
     const s = await serve((o) => `${o}/mcp`);
     const target = await discoverAuthorization({ serverUrl: `${s.origin}/mcp`, resourceOverride: 'HTTPS://API.Example/', fetch, allowHttp: true, log: createLogger('silent') });
     expect(target.resourceIndicator).toBe('https://api.example');
+  });
+});
+
+describe('announceTarget', () => {
+  it('tells a cached target\'s steps as discovery told them, the MCP 2025-03-26 fallback as such', async () => {
+    server = await startRecordingServer((req, origin) => {
+      if (req.path === '/.well-known/oauth-authorization-server') return { json: { issuer: origin, token_endpoint: `${origin}/token` } };
+      return undefined;
+    });
+    const live: LoginProgress[] = [];
+    const target = await discoverAuthorization({ serverUrl: `${server.origin}/mcp`, fetch, allowHttp: true, log: createLogger('silent'), onProgress: (e) => live.push(e) });
+    expect(target.legacy?.via).toBe('origin-metadata');
+    const lastTried = target.legacy!.resourceTried.at(-1)!.url;
+    expect(live).toEqual([
+      { step: 'resource-metadata', url: lastTried, resource: `${server.origin}/mcp`, authorizationServer: server.origin, legacy: true },
+      { step: 'server-metadata', issuer: server.origin },
+    ]);
+    const replayed: LoginProgress[] = [];
+    announceTarget(target, (e) => replayed.push(e));
+    expect(replayed).toEqual(live);
+  });
+
+  it('names the resource metadata document of a target found through it', async () => {
+    const s = await serve((o) => `${o}/mcp`);
+    const live: LoginProgress[] = [];
+    const target = await discoverAuthorization({ serverUrl: `${s.origin}/mcp`, fetch, allowHttp: true, log: createLogger('silent'), onProgress: (e) => live.push(e) });
+    const replayed: LoginProgress[] = [];
+    announceTarget(target, (e) => replayed.push(e));
+    expect(replayed).toEqual(live);
+    expect(replayed[0]).toEqual({ step: 'resource-metadata', url: `${s.origin}/.well-known/oauth-protected-resource/mcp`, resource: `${s.origin}/mcp`, authorizationServer: `${s.origin}/as1` });
   });
 });

@@ -192,6 +192,7 @@ describe('oauthResourceAuth, what the attack review broke', () => {
     expect(checkJwksUri('https://idp.example/jwks', false).href).toBe('https://idp.example/jwks');
     expect(checkJwksUri('http://127.0.0.1:8080/jwks', false).hostname).toBe('127.0.0.1');
     expect(checkJwksUri('http://localhost/jwks', false).hostname).toBe('localhost');
+    expect(checkJwksUri('http://[::1]:9/jwks', false).hostname).toBe('[::1]');
     expect(checkJwksUri('http://idp.lan/jwks', true).hostname).toBe('idp.lan');
     expect(thrownAirlockError(() => checkJwksUri('http://idp.example/jwks', false)).message).toBe(
       '--oauth-jwks: the JWKS "http://idp.example/jwks" is not https; keys fetched over plain http could be replaced on the way',
