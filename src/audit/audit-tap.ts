@@ -152,13 +152,16 @@ export class AuditTap implements MessageTap {
       id: message.id,
       recordId: (direction === 'client->server' ? this.options.clientIdOf?.(message.id) : undefined) ?? message.id,
       name: targetOf(message.method, params),
-      args: this.arguments(argumentsOf(message.method, params)),
+      args: this.arguments(message.method, params),
       bytes: byteLength(message),
     });
   }
 
-  private arguments(args: unknown): unknown {
+  /** The record's `args` member; with --audit-args none the params are not looked at (no copy without `_meta`). */
+  private arguments(method: string, params: Record<string, unknown> | undefined): unknown {
     const { args: mode, digestKey } = this.options;
+    if (mode === 'none') return undefined;
+    const args = argumentsOf(method, params);
     const key = typeof digestKey === 'function' ? digestKey() : digestKey;
     if (mode === 'digest' && key === undefined && typeof digestKey === 'function' && args !== undefined) return new PendingDigest(args);
     return recordArguments(args, mode, key);
