@@ -7,7 +7,7 @@
  * nothing that reached airlock goes unrecorded.
  */
 import { performance } from 'node:perf_hooks';
-import { messageText } from '../bridge/message-text.js';
+import { messageTextOnce } from '../bridge/message-text.js';
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import type { MessageTap, Side } from '../bridge/stage.js';
 import type { AuditDirection, AuditEvent, AuditOutcome, AuditPrincipal } from './audit-record.js';
@@ -93,8 +93,9 @@ function observe(pending: Promise<void> | undefined): void {
   pending?.catch(() => undefined);
 }
 
+/** The message's size on the wire; its text is remembered, so the transport does not serialise it again. */
 function byteLength(message: JSONRPCMessage): number {
-  return Buffer.byteLength(messageText(message));
+  return Buffer.byteLength(messageTextOnce(message));
 }
 
 export class AuditTap implements MessageTap {
