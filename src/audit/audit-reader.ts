@@ -116,6 +116,12 @@ export interface VerifyOptions {
   seals?: SealedHead[];
 }
 
+/** Per file: whether its first record is keyed, and the files its audit/rotated markers name. */
+interface FileInfo {
+  firstKeyed?: boolean;
+  names: Set<string>;
+}
+
 /** The hash a line claims must be this, by its format; undefined when it cannot be checked here. */
 function expectedHash(record: AuditRecord, body: string, key: ChainKey | undefined): string | undefined {
   if (record.v === UNKEYED_FORMAT_VERSION) return chainHash(record.prev, body);
@@ -144,8 +150,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
   const sealSeen = new Set<SealedHead>();
   const uncheckable = new Set<string>();
   let sawKeyed = false;
-  /** Per file: its first record's format, and the files its audit/rotated markers name. */
-  const fileInfo = new Map<string, { firstKeyed?: boolean; names: Set<string>; at?: AuditLine }>();
+  const fileInfo = new Map<string, FileInfo>();
   const problem = (at: Pick<AuditLine, 'file' | 'line'>, message: string): boolean => {
     report.problems.push({ file: at.file, line: at.line, message });
     return report.problems.length >= maxProblems;
@@ -161,7 +166,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
       continue;
     }
     let info = fileInfo.get(at.file);
-    if (!info) fileInfo.set(at.file, (info = { names: new Set(), at }));
+    if (!info) fileInfo.set(at.file, (info = { names: new Set() }));
     const keyed = record.v !== UNKEYED_FORMAT_VERSION;
     info.firstKeyed ??= keyed;
     if (keyed) sawKeyed = true;
@@ -241,7 +246,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
  */
 function checkFileLinks(
   files: string[],
-  fileInfo: Map<string, { firstKeyed?: boolean; names: Set<string>; at?: AuditLine }>,
+  fileInfo: Map<string, FileInfo>,
   problem: (at: Pick<AuditLine, 'file' | 'line'>, message: string) => boolean,
 ): void {
   const present = new Set(files.map((file) => basename(file)));
