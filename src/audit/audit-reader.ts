@@ -94,6 +94,8 @@ export interface VerifyReport {
   lost: number;
   /** Sealed chain heads checked (`--seal`). */
   sealed: number;
+  /** With `withHeads`: the last record of every chain, as checked (what `audit seal` anchors). */
+  heads?: SealedHead[];
 }
 
 /** One chain head as `audit seal` anchors it. */
@@ -114,6 +116,8 @@ export interface VerifyOptions {
   requireKeyed?: boolean;
   /** Heads from `audit seal`: each must still be in the log, unchanged. */
   seals?: SealedHead[];
+  /** Report the head of every chain (`heads`): the records this walk checked, not a second read. */
+  withHeads?: boolean;
 }
 
 /** Per file: whether its first record is keyed, and the files its audit/rotated markers name. */
@@ -224,6 +228,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     chains.set(record.chain, { seq: record.seq, hash: sealed.hash, keyed });
   }
   report.chains = chains.size;
+  if (options.withHeads) report.heads = [...chains].map(([chain, { seq, hash }]) => ({ chain, seq, hash }));
   if (report.problems.length < maxProblems && !options.partial) checkFileLinks(files, fileInfo, problem);
   for (const head of options.seals ?? []) {
     if (report.problems.length >= maxProblems) break;

@@ -235,6 +235,19 @@ describe('verifyAudit', () => {
     expect(report.records).toBe(2); // stopped reading there
   });
 
+  it('withHeads: the last record of every chain, from the same walk', async () => {
+    const a = chainLines(CHAIN, 3);
+    const b = chainLines('bbbbbbbbbbbbbbbb', 2);
+    const file = writeLines('a.jsonl', [a[0]!, b[0]!, a[1]!, b[1]!, a[2]!]);
+    const report = await verifyAudit([file], { withHeads: true });
+    expect(report.problems).toEqual([]);
+    expect(report.heads).toEqual([
+      { chain: CHAIN, seq: 2, hash: openLine(a[2]!)!.hash },
+      { chain: 'bbbbbbbbbbbbbbbb', seq: 1, hash: openLine(b[1]!)!.hash },
+    ]);
+    expect((await verifyAudit([file])).heads).toBeUndefined();
+  });
+
   // Regression test, fixed since (audit-reader.ts:120): parseRecord checks only `chain` and `seq`, and chainHash(record.prev, ...)
   // is called with whatever `prev` is. A line ending in a well-formed hash member but with no (or a
   // non-string) `prev` makes createHash().update() throw a TypeError out of verifyAudit: `audit verify`
