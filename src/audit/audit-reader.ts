@@ -159,7 +159,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     report.problems.push({ file: at.file, line: at.line, message });
     return report.problems.length >= maxProblems;
   };
-  for await (const at of readLines(files)) {
+  records: for await (const at of readLines(files)) {
     if (at.text === '') continue;
     report.records += 1;
     const sealed = openLine(at.text);
@@ -223,7 +223,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     for (const head of seals.get(record.chain) ?? []) {
       if (head.seq !== record.seq) continue;
       sealSeen.add(head);
-      if (head.hash !== sealed.hash && problem(at, `record ${record.seq} of chain ${record.chain} is not the one that was sealed (its hash differs from the seal)`)) break;
+      if (head.hash !== sealed.hash && problem(at, `record ${record.seq} of chain ${record.chain} is not the one that was sealed (its hash differs from the seal)`)) break records;
     }
     chains.set(record.chain, { seq: record.seq, hash: sealed.hash, keyed });
   }

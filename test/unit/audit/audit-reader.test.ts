@@ -235,6 +235,17 @@ describe('verifyAudit', () => {
     expect(report.records).toBe(2); // stopped reading there
   });
 
+  it('stops after maxProblems when sealed heads differ too (the seal check used to break only its own loop)', async () => {
+    const a = chainLines(CHAIN, 3);
+    const b = chainLines('bbbbbbbbbbbbbbbb', 3);
+    const file = writeLines('a.jsonl', [a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!]);
+    const wrong = '1'.repeat(64);
+    const seals = [0, 1, 2].flatMap((seq) => [{ chain: CHAIN, seq, hash: wrong }, { chain: 'bbbbbbbbbbbbbbbb', seq, hash: wrong }]);
+    const report = await verifyAudit([file], { maxProblems: 2, seals });
+    expect(report.problems).toHaveLength(2);
+    expect(report.records).toBe(2);
+  });
+
   it('withHeads: the last record of every chain, from the same walk', async () => {
     const a = chainLines(CHAIN, 3);
     const b = chainLines('bbbbbbbbbbbbbbbb', 2);
