@@ -24,7 +24,7 @@ import type { StorageMode } from '../store/storage-mode.js';
 
 /** The keychain account (service "mcp-airlock") and the fallback file name of the key. */
 export const AUDIT_KEY_ACCOUNT = 'audit-key';
-export const AUDIT_KEY_FILE = 'audit-key';
+const AUDIT_KEY_FILE = 'audit-key';
 
 /** An installation's key, as the writer and verify use it. */
 export interface AuditKey {
@@ -56,11 +56,11 @@ export function auditKeyId(secret: Buffer): string {
 }
 
 /** The stored form: JSON with the key in base64url. */
-export function encodeAuditKey(key: Pick<AuditKey, 'secret' | 'created'>): string {
+function encodeAuditKey(key: Pick<AuditKey, 'secret' | 'created'>): string {
   return JSON.stringify({ v: 1, key: key.secret.toString('base64url'), created: key.created });
 }
 
-export function decodeAuditKey(text: string, where: string, backend: AuditKey['backend']): AuditKey {
+function decodeAuditKey(text: string, where: string, backend: AuditKey['backend']): AuditKey {
   let value: { v?: unknown; key?: unknown; created?: unknown };
   try {
     value = JSON.parse(text) as typeof value;

@@ -94,6 +94,8 @@ export interface VerifyReport {
   lost: number;
   /** Sealed chain heads checked (`--seal`). */
   sealed: number;
+  /** With `withHeads`: the last record of every chain, as checked (what `audit seal` anchors). */
+  heads?: SealedHead[];
 }
 
 /** One chain head as `audit seal` anchors it. */
@@ -114,6 +116,14 @@ export interface VerifyOptions {
   requireKeyed?: boolean;
   /** Heads from `audit seal`: each must still be in the log, unchanged. */
   seals?: SealedHead[];
+  /** Report the head of every chain (`heads`): the records this walk checked, not a second read. */
+  withHeads?: boolean;
+}
+
+/** Per file: whether its first record is keyed, and the files its audit/rotated markers name. */
+interface FileInfo {
+  firstKeyed?: boolean;
+  names: Set<string>;
 }
 
 /** The hash a line claims must be this, by its format; undefined when it cannot be checked here. */
@@ -144,13 +154,12 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
   const sealSeen = new Set<SealedHead>();
   const uncheckable = new Set<string>();
   let sawKeyed = false;
-  /** Per file: its first record's format, and the files its audit/rotated markers name. */
-  const fileInfo = new Map<string, { firstKeyed?: boolean; names: Set<string>; at?: AuditLine }>();
+  const fileInfo = new Map<string, FileInfo>();
   const problem = (at: Pick<AuditLine, 'file' | 'line'>, message: string): boolean => {
     report.problems.push({ file: at.file, line: at.line, message });
     return report.problems.length >= maxProblems;
   };
-  for await (const at of readLines(files)) {
+  records: for await (const at of readLines(files)) {
     if (at.text === '') continue;
     report.records += 1;
     const sealed = openLine(at.text);
@@ -161,7 +170,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
       continue;
     }
     let info = fileInfo.get(at.file);
-    if (!info) fileInfo.set(at.file, (info = { names: new Set(), at }));
+    if (!info) fileInfo.set(at.file, (info = { names: new Set() }));
     const keyed = record.v !== UNKEYED_FORMAT_VERSION;
     info.firstKeyed ??= keyed;
     if (keyed) sawKeyed = true;
@@ -214,11 +223,12 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     for (const head of seals.get(record.chain) ?? []) {
       if (head.seq !== record.seq) continue;
       sealSeen.add(head);
-      if (head.hash !== sealed.hash && problem(at, `record ${record.seq} of chain ${record.chain} is not the one that was sealed (its hash differs from the seal)`)) break;
+      if (head.hash !== sealed.hash && problem(at, `record ${record.seq} of chain ${record.chain} is not the one that was sealed (its hash differs from the seal)`)) break records;
     }
     chains.set(record.chain, { seq: record.seq, hash: sealed.hash, keyed });
   }
   report.chains = chains.size;
+  if (options.withHeads) report.heads = [...chains].map(([chain, { seq, hash }]) => ({ chain, seq, hash }));
   if (report.problems.length < maxProblems && !options.partial) checkFileLinks(files, fileInfo, problem);
   for (const head of options.seals ?? []) {
     if (report.problems.length >= maxProblems) break;
@@ -241,7 +251,7 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
  */
 function checkFileLinks(
   files: string[],
-  fileInfo: Map<string, { firstKeyed?: boolean; names: Set<string>; at?: AuditLine }>,
+  fileInfo: Map<string, FileInfo>,
   problem: (at: Pick<AuditLine, 'file' | 'line'>, message: string) => boolean,
 ): void {
   const present = new Set(files.map((file) => basename(file)));

@@ -7,7 +7,7 @@
  * nothing that reached airlock goes unrecorded.
  */
 import { performance } from 'node:perf_hooks';
-import { messageText } from '../bridge/message-text.js';
+import { messageTextOnce } from '../bridge/message-text.js';
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import type { MessageTap, Side } from '../bridge/stage.js';
 import type { AuditDirection, AuditEvent, AuditOutcome, AuditPrincipal } from './audit-record.js';
@@ -93,8 +93,9 @@ function observe(pending: Promise<void> | undefined): void {
   pending?.catch(() => undefined);
 }
 
+/** The message's size on the wire; its text is remembered, so the transport does not serialise it again. */
 function byteLength(message: JSONRPCMessage): number {
-  return Buffer.byteLength(messageText(message));
+  return Buffer.byteLength(messageTextOnce(message));
 }
 
 export class AuditTap implements MessageTap {
@@ -152,13 +153,16 @@ export class AuditTap implements MessageTap {
       id: message.id,
       recordId: (direction === 'client->server' ? this.options.clientIdOf?.(message.id) : undefined) ?? message.id,
       name: targetOf(message.method, params),
-      args: this.arguments(argumentsOf(message.method, params)),
+      args: this.arguments(message.method, params),
       bytes: byteLength(message),
     });
   }
 
-  private arguments(args: unknown): unknown {
+  /** The record's `args` member; with --audit-args none the params are not looked at (no copy without `_meta`). */
+  private arguments(method: string, params: Record<string, unknown> | undefined): unknown {
     const { args: mode, digestKey } = this.options;
+    if (mode === 'none') return undefined;
+    const args = argumentsOf(method, params);
     const key = typeof digestKey === 'function' ? digestKey() : digestKey;
     if (mode === 'digest' && key === undefined && typeof digestKey === 'function' && args !== undefined) return new PendingDigest(args);
     return recordArguments(args, mode, key);

@@ -135,6 +135,14 @@ export class AuditWriter {
     return new AuditWriter(options, openAuditFile(options.file));
   }
 
+  /**
+   * The key for argument digests (redact.ts argumentDigestKey), once the audit key has loaded:
+   * the taps digest under it, and what they saw before it is digested here when sealed.
+   */
+  get argumentKey(): Buffer | undefined {
+    return this.digestKey;
+  }
+
   /** Records lost to write failures and not yet accounted for by a gap marker on disk. */
   get lostRecords(): number {
     return this.lost;

@@ -29,6 +29,20 @@ export function messageText(message: JSONRPCMessage): string {
 }
 
 /**
+ * The message as one line of JSON, remembered on it when it had no text: for a reader that comes
+ * before the transport (the audit tap sizes every answer), so that a message airlock built (a
+ * filtered list, a translated answer) is serialised once, and the transport sends those bytes.
+ */
+export function messageTextOnce(message: JSONRPCMessage): string {
+  const remembered = (message as { [TEXT]?: string })[TEXT];
+  if (remembered !== undefined) return remembered;
+  // JSON.stringify escapes newlines, so its text is always one line.
+  const text = JSON.stringify(message);
+  Object.defineProperty(message, TEXT, { value: text, enumerable: false, configurable: true });
+  return text;
+}
+
+/**
  * The message with another top-level id, keeping its original text where the id sits where SDKs
  * write it (`{"jsonrpc":"2.0","id":X,…` or `…,"id":X}`): the text is patched there instead of the
  * whole message being serialised again (a 1 MiB answer crossing a lane of `serve`). Either place is

@@ -10,8 +10,8 @@ import type { RequestId } from '../bridge/json-rpc.js';
 import { defaultAuditFile, prepareDefaultDirectory } from '../audit/audit-location.js';
 import { AuditTap } from '../audit/audit-tap.js';
 import { AuditWriter } from '../audit/audit-writer.js';
-import { loadAuditKey, type AuditKey } from '../audit/audit-key.js';
-import { argumentDigestKey, type AuditArgsMode } from '../redact.js';
+import { loadAuditKey } from '../audit/audit-key.js';
+import type { AuditArgsMode } from '../redact.js';
 import type { StorageMode } from '../store/storage-mode.js';
 import { transportNameOf } from '../bridge/stage.js';
 import { AirlockError, describeError, quote, toAirlockError } from '../errors.js';
@@ -95,10 +95,8 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
       });
     }
   }
-  let loaded: AuditKey | undefined;
   const keyLoad = loadAuditKey({ storage: flags.storage ?? 'auto', log: context.log, create: true }).then((key) => {
     if (!key) throw new AirlockError('AIRLOCK_AUDIT_KEY', 'no audit key could be made');
-    loaded = key;
     context.log.debug(`audit key ${key.id} (${key.backend})`);
     return key;
   });
@@ -107,8 +105,6 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
     (error: unknown) => toAirlockError(error),
   );
   const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log, key: keyLoad, version: context.version });
-  let digestKey: Buffer | undefined;
-  const currentDigestKey = (): Buffer | undefined => (digestKey ??= loaded ? argumentDigestKey(loaded.secret) : undefined);
   context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}`);
   return {
     tapFor: (session, inbound, outbound, principal) =>
@@ -118,7 +114,8 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
         server: context.server,
         transport: () => `${transportNameOf(inbound)}->${transportNameOf(outbound)}`,
         args: flags.auditArgs,
-        digestKey: currentDigestKey,
+        // The writer derives it once the key loads; until then records carry PendingDigest.
+        digestKey: () => writer.argumentKey,
         version: context.version,
         principal,
         clientIdOf: callerIds(inbound),

@@ -105,14 +105,15 @@ export function registerAudit(program: Command, result: CommandResult): void {
     .action(async (flags: FileFlag & KeyFlags & { appendTo?: string }) => {
       const files = await filesOf(flags);
       const key = await readKey(flags);
-      const report = await verifyAudit(files, { key });
+      // The heads come from the walk that checked them: a record appended since is not sealed unchecked.
+      const report = await verifyAudit(files, { key, withHeads: true });
       if (report.problems.length > 0) {
         printReport(report, false);
         process.stderr.write('mcp-airlock: not sealed: the log is broken\n');
         result.exitCode = ExitCode.auditBroken;
         return;
       }
-      const heads = await chainHeads(files);
+      const heads = report.heads ?? [];
       const seal = JSON.stringify({ sealed: new Date().toISOString(), log: auditFileFor(flags), files: files.length, records: report.records, key: key?.id ?? null, heads });
       if (flags.appendTo === undefined) out(seal);
       else {
@@ -188,16 +189,6 @@ export function registerAudit(program: Command, result: CommandResult): void {
       }
       out(formatTable(selected, process.stdout.isTTY ? process.stdout.columns : undefined));
     });
-}
-
-/** The last record of every chain: what a seal anchors. */
-async function chainHeads(files: string[]): Promise<SealedHead[]> {
-  const heads = new Map<string, SealedHead>();
-  for await (const line of readLines(files)) {
-    const record = parseRecord(line.text);
-    if (record && typeof record.hash === 'string') heads.set(record.chain, { chain: record.chain, seq: record.seq, hash: record.hash });
-  }
-  return [...heads.values()];
 }
 
 function printReport(report: VerifyReport, json: boolean): void {

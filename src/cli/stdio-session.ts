@@ -23,7 +23,7 @@ export interface StdioIdentity {
 }
 
 /** After the client closes stdin, answers it already asked for are still written to stdout for this long. */
-export const STDIN_EOF_DRAIN_MS = 10_000;
+const STDIN_EOF_DRAIN_MS = 10_000;
 
 /** connect: say once, at info level, what the first successful exchange used (connected-line.ts). */
 export interface ConnectedReport {

@@ -79,7 +79,7 @@ export function firstWordError(word: string | undefined, commands: readonly stri
 }
 
 /** `mcp-airlock audit show`: how a command is typed, for hints. */
-export function commandPath(command: Command): string {
+function commandPath(command: Command): string {
   const names: string[] = [];
   for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
   return names.join(' ');

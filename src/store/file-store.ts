@@ -9,6 +9,7 @@
  * record inside names it again and is checked against it on load.
  */
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import envPaths from 'env-paths';
@@ -65,6 +66,17 @@ export interface FileGrantStore extends GrantStore {
 }
 
 const tokenFile = /^tokens-[0-9a-f]{32}\.json$/;
+/** Any record file fileName makes (tokens or a client registration). */
+const recordFile = /^(?:tokens|client)-[0-9a-f]{32}\.json$/;
+
+/** Whether credentials were ever saved to files in `dir` (a record file is there). */
+export function holdsRecordFiles(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => recordFile.test(name));
+  } catch {
+    return false;
+  }
+}
 
 function fileName(kind: RecordKind, id: string): string {
   return `${kind}-${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`;

@@ -8,10 +8,9 @@
  * - `file`: the file store, without touching the keychain.
  * Lock files live in the credential directory whichever store is chosen.
  */
-import { readdirSync } from 'node:fs';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createFileGrantStore, lockDirFor, resolveCredentialsDir } from './file-store.js';
+import { createFileGrantStore, holdsRecordFiles, lockDirFor, resolveCredentialsDir } from './file-store.js';
 import type { GrantStore } from './grant-store.js';
 import { probeKeychain, shortKeychainReason, type KeychainProbeResult } from './keychain-probe.js';
 import { createKeychainGrantStore } from './keychain-store.js';
@@ -34,14 +33,6 @@ export interface OpenGrantStoreOptions {
   probeTimeoutMs?: number;
 }
 
-/** Whether credentials were saved to files here before (the fallback warning was given then). */
-function hasSavedFiles(dir: string): boolean {
-  try {
-    return readdirSync(dir).some((name) => /^(tokens|client)-[0-9a-f]{32}\.json$/.test(name));
-  } catch {
-    return false;
-  }
-}
 
 /** Open the store `options.storage` asks for; see the module comment. */
 export async function openGrantStore(options: OpenGrantStoreOptions): Promise<GrantStore> {
@@ -70,14 +61,14 @@ export async function openGrantStore(options: OpenGrantStoreOptions): Promise<Gr
     });
   }
   log.debug(`keychain probe: ${probe.detail}`);
-  const files = createFileGrantStore({
+  return createFileGrantStore({
     dir,
     log,
-    // One short line, the first time this installation saves a credential to files; after that it is known.
+    // One short line, the first time this installation saves a credential to files (none there yet); after that it is known.
     onFirstSave: () => {
-      const first = !hasSavedFiles(dir);
-      (first ? log.warn : log.debug).call(log, `keychain unavailable (${shortKeychainReason(probe)}): saving credentials in ${dir} (0600 files). Use --storage file to say so, --storage keychain to require the keychain.`);
+      const line = `keychain unavailable (${shortKeychainReason(probe)}): saving credentials in ${dir} (0600 files). Use --storage file to say so, --storage keychain to require the keychain.`;
+      if (holdsRecordFiles(dir)) log.debug(line);
+      else log.warn(line);
     },
   });
-  return files;
 }

@@ -202,7 +202,8 @@ describe('a key that is still loading (start-up does not wait for the keychain)'
     let arrive: (value: ChainKey) => void = () => undefined;
     const loading = new Promise<ChainKey>((resolve) => (arrive = resolve));
     const writer = AuditWriter.open({ file: live, maxBytes: 0, sync: false, log: createLogger('silent'), key: loading, version: 'test' });
-    const tap = new AuditTap({ sink: writer, session: 's', server: 'srv', transport: () => 'stdio->stdio', args: 'digest', digestKey: () => undefined, version: 'test' });
+    // Wired as openAuditLog wires it: the tap asks the writer for the digest key.
+    const tap = new AuditTap({ sink: writer, session: 's', server: 'srv', transport: () => 'stdio->stdio', args: 'digest', digestKey: () => writer.argumentKey, version: 'test' });
     tap.fromClient({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lookup', arguments: { code: '123456' } } });
     await tap.sending({ jsonrpc: '2.0', id: 1, result: { content: [] } }, 'client', false);
     const flushing = writer.flush();
@@ -210,11 +211,17 @@ describe('a key that is still loading (start-up does not wait for the keychain)'
     expect(readFileSync(live, 'utf8')).toBe('');
     arrive(key);
     await flushing;
+    // Once the key is there, the tap digests under it itself: the same digest as the held record's.
+    expect(writer.argumentKey).toEqual(argumentDigestKey(secret));
+    tap.fromClient({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'lookup', arguments: { code: '123456' } } });
+    await tap.sending({ jsonrpc: '2.0', id: 2, result: { content: [] } }, 'client', false);
     await writer.close();
-    const [record] = recordsOf(live);
-    expect(record).toMatchObject({ v: 2, key: key.id, name: 'lookup', args: recordArguments({ code: '123456' }, 'digest', argumentDigestKey(secret)) });
+    const records = recordsOf(live);
+    const digest = recordArguments({ code: '123456' }, 'digest', argumentDigestKey(secret));
+    expect(records.map((record) => [record.id, record.args])).toEqual([[1, digest], [2, digest]]);
+    expect(records[0]).toMatchObject({ v: 2, key: key.id, name: 'lookup' });
     expect(readFileSync(live, 'utf8')).not.toContain('123456');
-    expect(await verifyAudit([live], { key })).toMatchObject({ records: 1, problems: [] });
+    expect(await verifyAudit([live], { key })).toMatchObject({ records: 2, problems: [] });
   });
 
   it('writes nothing when the key cannot be loaded, and a synced record learns why', async () => {

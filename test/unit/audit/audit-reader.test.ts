@@ -235,6 +235,30 @@ describe('verifyAudit', () => {
     expect(report.records).toBe(2); // stopped reading there
   });
 
+  it('stops after maxProblems when sealed heads differ too (the seal check used to break only its own loop)', async () => {
+    const a = chainLines(CHAIN, 3);
+    const b = chainLines('bbbbbbbbbbbbbbbb', 3);
+    const file = writeLines('a.jsonl', [a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!]);
+    const wrong = '1'.repeat(64);
+    const seals = [0, 1, 2].flatMap((seq) => [{ chain: CHAIN, seq, hash: wrong }, { chain: 'bbbbbbbbbbbbbbbb', seq, hash: wrong }]);
+    const report = await verifyAudit([file], { maxProblems: 2, seals });
+    expect(report.problems).toHaveLength(2);
+    expect(report.records).toBe(2);
+  });
+
+  it('withHeads: the last record of every chain, from the same walk', async () => {
+    const a = chainLines(CHAIN, 3);
+    const b = chainLines('bbbbbbbbbbbbbbbb', 2);
+    const file = writeLines('a.jsonl', [a[0]!, b[0]!, a[1]!, b[1]!, a[2]!]);
+    const report = await verifyAudit([file], { withHeads: true });
+    expect(report.problems).toEqual([]);
+    expect(report.heads).toEqual([
+      { chain: CHAIN, seq: 2, hash: openLine(a[2]!)!.hash },
+      { chain: 'bbbbbbbbbbbbbbbb', seq: 1, hash: openLine(b[1]!)!.hash },
+    ]);
+    expect((await verifyAudit([file])).heads).toBeUndefined();
+  });
+
   // Regression test, fixed since (audit-reader.ts:120): parseRecord checks only `chain` and `seq`, and chainHash(record.prev, ...)
   // is called with whatever `prev` is. A line ending in a well-formed hash member but with no (or a
   // non-string) `prev` makes createHash().update() throw a TypeError out of verifyAudit: `audit verify`

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../../src/audit/audit-record.js';
 import { AuditTap, type AuditSink, type AuditTapOptions } from '../../../src/audit/audit-tap.js';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
-import { rememberText } from '../../../src/bridge/message-text.js';
+import { messageText, rememberText } from '../../../src/bridge/message-text.js';
 import type { AuditArgsMode } from '../../../src/redact.js';
 
 /**
@@ -80,6 +80,18 @@ describe('AuditTap, client calls', () => {
     rememberText(ask, text);
     call(tap, ask, result(2));
     expect(sink.events[0]!.bytesIn).toBe(text.length);
+  });
+
+  it('serialises an answer airlock built only once: the transport sends the text the tap sized', () => {
+    const sink = memorySink();
+    const tap = tapWith(sink);
+    let serialised = 0;
+    // A stand-in for a built answer (a filtered tools/list): it has no text it arrived as.
+    const answer = result(3, { toJSON: () => (serialised += 1, { tools: [] }) });
+    call(tap, request(3, 'tools/list'), answer);
+    expect(messageText(answer)).toBe('{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}');
+    expect(serialised).toBe(1);
+    expect(sink.events[0]!.bytesOut).toBe(messageText(answer).length);
   });
 
   it('records the time the request arrived, not the time of the answer', async () => {
