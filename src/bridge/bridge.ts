@@ -10,6 +10,7 @@ import { describeError, quote, wasLogged, type AirlockError } from '../errors.js
 import type { Logger } from '../log.js';
 import { errorResponse, kindOf, RpcErrorCode, type JSONRPCMessage, type RequestId } from './json-rpc.js';
 import type { MessageTap, Side, Stage } from './stage.js';
+import { relatedRequestOf } from './wire-status.js';
 
 export interface BridgeOptions {
   inbound: Transport;
@@ -178,19 +179,29 @@ export class Bridge {
     });
   }
 
-  /** A server->client message mid-call belongs to the call it was made for. */
+  /**
+   * The call a server->client message belongs to, when that can be known: the request whose POST
+   * stream it came on (wire-status.ts), the owner of its progress token, or the one request still
+   * waiting. Sampling, elicitation, roots and logging carry no request id over stdio, so with
+   * several requests waiting nobody can tell: then it is undefined, and the inbound side decides
+   * (a 2025 session's standalone stream; a 2026 lane drops what no call of its callers can own).
+   * Never "the newest call": with callers sharing one upstream that hands one caller's question
+   * or log to another.
+   */
   private relatedRequest(message: JSONRPCMessage & { method: string }): RequestId | undefined {
+    const tagged = relatedRequestOf(message);
+    if (tagged !== undefined) return tagged;
     const token = (message as { params?: { progressToken?: string | number } }).params?.progressToken;
-    if (message.method === 'notifications/progress' && token !== undefined) {
-      const owner = this.progressOwners.get(token);
-      if (owner !== undefined) return owner;
+    if (message.method === 'notifications/progress' && token !== undefined) return this.progressOwners.get(token);
+    let only: RequestId | undefined;
+    let waiting = 0;
+    for (const [id, entry] of this.pending) {
+      // A listen stream is held open on purpose; progress and logs never go there (subscriptions.mdx).
+      if (entry.method === 'subscriptions/listen') continue;
+      if (++waiting > 1) return undefined;
+      only = id;
     }
-    // Sampling, elicitation, roots and logging carry no request id over stdio; the newest call still
-    // running is the one that asked (exact when one call is in flight). With none in flight the
-    // message goes to the client's standalone stream.
-    let newest: RequestId | undefined;
-    for (const id of this.pending.keys()) newest = id;
-    return newest;
+    return only;
   }
 
   private onInitialized(result: unknown): void {

@@ -6,7 +6,7 @@
  * must do the same for the caller to read them as a modern server's errors. Kept like the message
  * text (message-text.ts): under a symbol, not enumerable, so it never reaches the wire.
  */
-import type { JSONRPCMessage } from './json-rpc.js';
+import type { JSONRPCMessage, RequestId } from './json-rpc.js';
 
 const STATUS = Symbol('airlock.httpStatus');
 
@@ -32,4 +32,21 @@ export function rememberForwardedHeaders(message: JSONRPCMessage, headers: Recor
 
 export function forwardedHeadersOf(message: JSONRPCMessage): Record<string, string> | undefined {
   return (message as { [FORWARDED]?: Record<string, string> })[FORWARDED];
+}
+
+const RELATED = Symbol('airlock.relatedRequest');
+
+/**
+ * The request a server message was sent for, when the wire says so: a message read from the SSE
+ * stream of a POST belongs to the request that POST carried (2025-11-25 and 2026-07-28
+ * streamable HTTP). stdio and a standalone GET stream say nothing, and then nothing is remembered.
+ * The bridge routes by it (sampling, elicitation, logs to the caller whose call asked), so a
+ * message is never pinned to a call by guessing.
+ */
+export function rememberRelatedRequest(message: JSONRPCMessage, requestId: RequestId): void {
+  Object.defineProperty(message, RELATED, { value: requestId, enumerable: false, configurable: true });
+}
+
+export function relatedRequestOf(message: JSONRPCMessage): RequestId | undefined {
+  return (message as { [RELATED]?: RequestId })[RELATED];
 }

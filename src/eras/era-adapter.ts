@@ -51,6 +51,12 @@ export class EraAdapter implements Transport {
   private opening: Opening | undefined;
   /** A server/discover airlock sent to settle an ambiguous refusal of a modern opening. */
   private probe: { id: RequestId; opening: Opening; answer: JSONRPCMessage } | undefined;
+  /**
+   * What the client sent while the server's era was still being found: held, then passed through or
+   * translated once the verdict is in. Without this, a 2026 client's second request, sent before
+   * the answer to its first, would reach a 2025 server untranslated.
+   */
+  private readonly held: Array<{ message: JSONRPCMessage; options: TransportSendOptions | undefined; done: (error?: unknown) => void }> = [];
 
   constructor(
     private readonly inner: Inner,
@@ -89,6 +95,9 @@ export class EraAdapter implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.translator) return this.translator.fromClient(message);
+    if (this.opening || this.probe) {
+      return new Promise<void>((resolve, reject) => this.held.push({ message, options, done: (error) => (error === undefined ? resolve() : reject(error)) }));
+    }
     if (!this.decided && 'method' in message) {
       this.decided = true;
       const legacyOpening = message.method === 'initialize' && 'id' in message;
@@ -111,7 +120,10 @@ export class EraAdapter implements Transport {
       this.opening = undefined;
       const status = httpStatusOfError(error);
       // Credentials and unreachable servers are not era evidence (SDK #2564): report them as they are.
-      if (status === undefined || status === 401 || status === 403 || status <= 0) throw error;
+      if (status === undefined || status === 401 || status === 403 || status <= 0) {
+        this.release();
+        throw error;
+      }
       this.options.log.debug(`the server refused the ${opening.era === 'legacy' ? 'initialize' : '2026-07-28'} request (${describeError(error)}); trying the other era`);
       return this.translate(opening.era === 'legacy' ? 'legacy-client' : 'modern-client', opening.message, error as Error);
     }
@@ -124,7 +136,10 @@ export class EraAdapter implements Transport {
     if (probe && id === probe.id) {
       this.probe = undefined;
       // The server answers server/discover: it is modern, and refused the client's request as such.
-      if ('result' in message) return this.onmessage?.(probe.answer);
+      if ('result' in message) {
+        this.onmessage?.(probe.answer);
+        return this.release();
+      }
       return this.startTranslation('modern-client', probe.opening.message);
     }
     const opening = this.opening;
@@ -139,14 +154,22 @@ export class EraAdapter implements Transport {
         // not run twice, keeps that answer, shaped for the client.
         if (readOnly(opening.message)) return this.startTranslation('modern-client', opening.message);
         const translator = this.createTranslator('modern-client') as ModernClientTranslator;
-        return translator.adopt(opening.message, message);
+        translator.adopt(opening.message, message);
+        return this.release();
       }
       if (verdict === 'other-era') {
         this.options.log.debug(`the server answered the client's ${opening.era} opening with ${JSON.stringify((message as { error?: unknown }).error)}; trying the other era`);
         return this.startTranslation(opening.era === 'legacy' ? 'legacy-client' : 'modern-client', opening.message, message);
       }
+      this.onmessage?.(message);
+      return this.release();
     }
     this.onmessage?.(message);
+  }
+
+  /** The era is known: what the client sent meanwhile goes on, in order, the way everything now goes. */
+  private release(): void {
+    for (const item of this.held.splice(0)) this.send(item.message, item.options).then(() => item.done(), (error: unknown) => item.done(error ?? new Error('not sent')));
   }
 
   /**
@@ -189,7 +212,9 @@ export class EraAdapter implements Transport {
   }
 
   private async translate(kind: 'legacy-client' | 'modern-client', first: JSONRPCMessage, failure?: JSONRPCMessage | Error): Promise<void> {
-    return this.createTranslator(kind, failure).fromClient(first);
+    const sent = this.createTranslator(kind, failure).fromClient(first);
+    this.release();
+    return sent;
   }
 
   private createTranslator(kind: 'legacy-client' | 'modern-client', failure?: JSONRPCMessage | Error): Translator {
@@ -204,6 +229,7 @@ export class EraAdapter implements Transport {
   }
 
   async close(): Promise<void> {
+    for (const item of this.held.splice(0)) item.done(new Error('the connection closed before the server\'s era was known'));
     this.translator?.close();
     await this.inner.close();
   }

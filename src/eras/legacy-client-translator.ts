@@ -16,7 +16,8 @@ import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from
 import { withMessageId } from '../bridge/message-text.js';
 import { describeError } from '../errors.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, isModernVersion, MODERN_PROTOCOL_VERSION } from './mcp-headers.js';
-import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
+import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, relatedTo, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
+import { relatedRequestOf } from '../bridge/wire-status.js';
 
 /** The legacy versions a translated handshake may settle on; the newest is used when the client asks for another. */
 const LEGACY_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
@@ -205,7 +206,14 @@ export class LegacyClientTranslator implements Translator {
       return this.ports.toClient(message);
     }
     if (isNotification(message)) return this.serverNotification(message);
-    this.ports.toClient(message); // a server request (not expected in 2026): let the client answer it
+    this.ports.toClient(this.forClient(message)); // a server request (not expected in 2026): let the client answer it
+  }
+
+  /** A server message the wire ties to one of airlock's legs: tied to the client's own request instead. */
+  private forClient(message: JSONRPCMessage): JSONRPCMessage {
+    const leg = relatedRequestOf(message);
+    const exchange = leg === undefined ? undefined : this.byLeg.get(leg);
+    return exchange ? relatedTo(message, exchange.clientId) : message;
   }
 
   private serverNotification(message: JSONRPCMessage & { method: string }): void {
@@ -221,7 +229,7 @@ export class LegacyClientTranslator implements Translator {
       const cleaned = Object.keys(rest).length > 0 ? { ...params, _meta: rest } : withoutKey(params!, '_meta');
       return this.ports.toClient(notificationMessage(message.method, cleaned));
     }
-    this.ports.toClient(message);
+    this.ports.toClient(this.forClient(message));
   }
 
   private legAnswered(exchange: Exchange, message: JSONRPCMessage): void {
@@ -252,7 +260,7 @@ export class LegacyClientTranslator implements Translator {
       const id = this.ids.mint('input');
       exchange.asked.set(id, key);
       this.asked.set(id, exchange);
-      this.ports.toClient(requestMessage(id, method, request.params));
+      this.ports.toClient(relatedTo(requestMessage(id, method, request.params), exchange.clientId));
     }
     if (exchange.asked.size === 0) {
       if (exchange.requestState === undefined) return this.failExchange(exchange, 'the server asked for input without saying what (no inputRequests, no requestState)');

@@ -18,11 +18,20 @@ import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from
 import { describeError } from '../errors.js';
 import { ErrorCode, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, isModernVersion } from './mcp-headers.js';
 import { envelopeFault } from './modern-wire.js';
-import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
+import { relatedRequestOf } from '../bridge/wire-status.js';
+import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, relatedTo, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
 
 const LEGACY_PROTOCOL_VERSION = '2025-11-25';
-/** How long a call parked for input waits for the client's retry before it is cancelled. */
-const PARKED_CALL_TTL_MS = 10 * 60_000;
+/** How long a call parked for input waits for the client's retry before it is cancelled (a person may be answering). */
+const PARKED_CALL_TTL_MS = 5 * 60_000;
+/** Calls parked for input at once on one connection; past it the one parked longest is cancelled. */
+const MAX_PARKED_CALLS = 64;
+/** How long the handshake waits for the server to answer its ping (the barrier after `initialized`). */
+const BARRIER_TIMEOUT_MS = 2_000;
+/** The client capability a server-to-client request needs (2025-11-25 client features). */
+const CAPABILITY_OF: Record<string, string> = { 'elicitation/create': 'elicitation', 'sampling/createMessage': 'sampling', 'roots/list': 'roots' };
+/** RFC 5424 severities as MCP names them, least severe first (server/utilities/logging.mdx). */
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 const INPUT_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
 /** Results that 2026-07-28 makes cacheable (CacheableResult): they must carry ttlMs and cacheScope. */
 const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read']);
@@ -36,7 +45,13 @@ interface Call {
   /** The id the client waits on now (the retry's id after a round of input). */
   clientId: RequestId | undefined;
   method: string;
-  params: Record<string, unknown>;
+  /** The progress token the server knows the call by (the first request's), and the one the client follows now (the retry's). */
+  upstreamToken: string | number | undefined;
+  clientToken: string | number | undefined;
+  /** The log level this request asked for; without one it gets no log messages (logging.mdx). */
+  logLevel: string | undefined;
+  /** The client capabilities the request declared: the server may ask it only for what they name. */
+  capabilities: Record<string, unknown>;
   /** Server requests waiting for the client's answer, by input key. */
   asked: Map<string, RequestId>;
   /** Server requests that came after the round was sent, for the next round. */
@@ -62,6 +77,7 @@ export class ModernClientTranslator implements Translator {
   private readonly parked = new Map<string, Call>();
   private readonly listens = new Map<RequestId, Listen>();
   private inputKeys = 0;
+  private barrierDone: { id: RequestId; resolve: () => void } | undefined;
 
   constructor(private readonly ports: TranslatorPorts) {}
 
@@ -92,9 +108,15 @@ export class ModernClientTranslator implements Translator {
     if (message.method === 'subscriptions/listen') return this.startListen(message.id, params);
     await this.applyLogLevel(meta[META_LOG_LEVEL]);
     const state = params.requestState;
-    if (typeof state === 'string' && this.parked.has(state)) return this.resume(message.id, state, params);
+    if (typeof state === 'string') {
+      if (this.parked.has(state)) return this.resume(message.id, state, params, meta);
+      // Only airlock hands out requestState here (the server is of the 2025 era): one it does not hold has expired or was never given.
+      return this.ports.toClient(
+        errorResponse(message.id, RpcErrorCode.invalidParams, 'mcp-airlock: this requestState is unknown or has expired (a call waits for its input at most 5 minutes); send the request again without it'),
+      );
+    }
     const forwarded = legacyParams(params);
-    const call: Call = { legacyId: message.id, clientId: message.id, method: message.method, params: forwarded, asked: new Map(), queued: [], state: undefined, expiry: undefined };
+    const call = newCall(message.id, message.method, meta);
     this.calls.set(message.id, call);
     this.byClientId.set(message.id, call);
     try {
@@ -143,9 +165,30 @@ export class ModernClientTranslator implements Translator {
       };
       this.ports.setProtocolVersion(version);
       await this.ports.toServer(notificationMessage('notifications/initialized'));
+      await this.barrier();
       this.ports.log.info(`the server speaks MCP ${version} only; translating for a 2026-07-28 client`);
     })();
     return this.handshake;
+  }
+
+  /**
+   * A ping after `initialized`, answered before any call goes up: a server that asks something
+   * as soon as it is initialized (server-everything's roots/list) asks it before this answer, while
+   * no call is in flight, so it is answered here instead of being taken for a call's question.
+   * Bounded: a server that never answers pings only costs the wait.
+   */
+  private async barrier(): Promise<void> {
+    const id = this.ids.mint('barrier');
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<void>((resolve) => {
+      this.barrierDone = { id, resolve };
+      timer = setTimeout(resolve, BARRIER_TIMEOUT_MS);
+      timer.unref?.();
+    });
+    await this.ports.toServer(requestMessage(id, 'ping', {})).catch(() => this.barrierDone?.resolve());
+    await answered;
+    clearTimeout(timer);
+    this.barrierDone = undefined;
   }
 
   /** server/discover, answered from the handshake (server/discover.mdx). */
@@ -164,7 +207,11 @@ export class ModernClientTranslator implements Translator {
     return result;
   }
 
-  /** 2026 sends the log level with each request; a 2025 session keeps one, set with logging/setLevel. */
+  /**
+   * 2026 sends the log level with each request; a 2025 session keeps one, set with logging/setLevel
+   * to the last level asked for. Each call then gets only the messages at or above its own level
+   * (serverNotification), and a request without one changes nothing.
+   */
   private async applyLogLevel(level: unknown): Promise<void> {
     if (typeof level !== 'string' || level === this.logLevel || this.server?.capabilities.logging === undefined) return;
     this.logLevel = level;
@@ -177,7 +224,7 @@ export class ModernClientTranslator implements Translator {
    */
   adopt(request: JSONRPCMessage, answer: JSONRPCMessage): void {
     const method = (request as { method: string }).method;
-    const call: Call = { legacyId: (request as { id: RequestId }).id, clientId: (request as { id: RequestId }).id, method, params: {}, asked: new Map(), queued: [], state: undefined, expiry: undefined };
+    const call = newCall((request as { id: RequestId }).id, method, {});
     this.ports.log.info('the server answers like a 2025-era server; translating for the 2026-07-28 client');
     this.callAnswered(call, answer);
   }
@@ -192,6 +239,7 @@ export class ModernClientTranslator implements Translator {
       }
       const call = this.calls.get(id);
       if (call) return this.callAnswered(call, message);
+      if (this.barrierDone?.id === id) return this.barrierDone.resolve();
       if (typeof id === 'string' && id.startsWith('mcp-airlock-modern-')) return; // our own logging/setLevel
       return this.ports.toClient(message);
     }
@@ -220,14 +268,39 @@ export class ModernClientTranslator implements Translator {
    */
   private serverRequest(message: JSONRPCMessage & { id: RequestId; method: string }): void {
     if (message.method === 'ping') return void this.ports.toServer(resultMessage(message.id, {})).catch(() => undefined);
-    let target: Call | undefined;
-    for (const call of this.calls.values()) if (INPUT_METHODS.has(call.method)) target = call; // the newest
-    if (!target) {
-      void this.ports.toServer(errorResponse(message.id, RpcErrorCode.methodNotFound, `mcp-airlock: a 2026-07-28 client can answer ${message.method} only during a tools/call, prompts/get or resources/read`)).catch(() => undefined);
+    const target = this.askingCall(message);
+    if (typeof target === 'string') {
+      this.ports.log.debug(`era translation: answered the server's ${JSON.stringify(message.method)} with an error: ${target}`);
+      void this.ports.toServer(errorResponse(message.id, RpcErrorCode.methodNotFound, `mcp-airlock: ${target}`)).catch(() => undefined);
       return;
     }
     target.queued.push({ id: message.id, method: message.method, params: paramsOf(message) });
     if (target.clientId !== undefined && target.asked.size === 0) this.askClient(target);
+  }
+
+  /**
+   * The call a server-to-client request was made for, or why none can be named. Exact when the
+   * wire says (an HTTP server sends it on that call's POST stream). stdio says nothing: then it is
+   * the one call in flight that may be asked this (a tools/call, prompts/get or resources/read
+   * whose request declared the capability), and when several may, nobody can tell whose question
+   * it is: it is refused rather than put to a client that did not ask (another caller's PIN prompt).
+   */
+  private askingCall(message: JSONRPCMessage & { method: string }): Call | string {
+    const tagged = relatedRequestOf(message);
+    const capability = CAPABILITY_OF[message.method];
+    const allowed = (call: Call): boolean => INPUT_METHODS.has(call.method) && (capability === undefined || call.capabilities[capability] !== undefined);
+    if (tagged !== undefined) {
+      const call = this.calls.get(tagged);
+      if (call && allowed(call)) return call;
+      return call ? `the request it was sent for did not declare the ${capability ?? 'needed'} capability` : 'the request it was sent for is no longer in flight';
+    }
+    const candidates = [...this.calls.values()].filter(allowed);
+    if (candidates.length === 1) return candidates[0]!;
+    if (candidates.length === 0) return `a 2026-07-28 client can answer ${message.method} only during a tools/call, prompts/get or resources/read whose request declared the ${capability ?? 'needed'} capability`;
+    this.ports.log.warn(
+      `the server asked ${JSON.stringify(message.method)} while ${candidates.length} calls that could answer it are in flight, and its transport does not say for which: refused rather than put to the wrong caller`,
+    );
+    return `${candidates.length} calls are in flight and the server's transport does not say which one this ${message.method} is for`;
   }
 
   /** Answer the client's current id with an InputRequiredResult for the queued server requests; park the call. */
@@ -240,6 +313,11 @@ export class ModernClientTranslator implements Translator {
     }
     const state = randomBytes(18).toString('base64url');
     call.state = state;
+    if (this.parked.size >= MAX_PARKED_CALLS) {
+      const oldest = this.parked.values().next().value as Call;
+      this.ports.log.warn(`more than ${MAX_PARKED_CALLS} calls are waiting for their client's input: the one waiting longest is cancelled`);
+      this.expire(oldest);
+    }
     this.parked.set(state, call);
     const clientId = call.clientId!;
     this.byClientId.delete(clientId);
@@ -250,12 +328,16 @@ export class ModernClientTranslator implements Translator {
   }
 
   /** The client's retry of a parked call: pass its answers to the server, then wait for the call again. */
-  private resume(id: RequestId, state: string, params: Record<string, unknown>): void {
+  private resume(id: RequestId, state: string, params: Record<string, unknown>, meta: Record<string, unknown>): void {
     const call = this.parked.get(state)!;
     this.parked.delete(state);
     if (call.expiry) clearTimeout(call.expiry);
     call.state = undefined;
     call.clientId = id;
+    // The retry is a new request: its progress token and log level are the ones the client follows now.
+    call.clientToken = progressTokenOf(meta);
+    call.logLevel = typeof meta[META_LOG_LEVEL] === 'string' ? (meta[META_LOG_LEVEL] as string) : undefined;
+    call.capabilities = capabilitiesOf(meta);
     this.byClientId.set(id, call);
     const responses = (params.inputResponses ?? {}) as Record<string, unknown>;
     for (const [key, serverId] of call.asked) {
@@ -314,7 +396,7 @@ export class ModernClientTranslator implements Translator {
     else if (message.method === 'notifications/prompts/list_changed') wants = (l) => l.filter.promptsListChanged === true;
     else if (message.method === 'notifications/resources/list_changed') wants = (l) => l.filter.resourcesListChanged === true;
     else if (message.method === 'notifications/resources/updated') wants = (l) => (l.filter.resourceSubscriptions ?? []).includes(params.uri as string);
-    if (wants === undefined) return this.ports.toClient(message); // progress, log messages: they belong to calls
+    if (wants === undefined) return this.callNotification(message, params);
     for (const listen of this.listens.values()) {
       if (!wants(listen)) continue;
       const meta = { ...((params._meta as Record<string, unknown> | undefined) ?? {}), [META_SUBSCRIPTION_ID]: listen.id };
@@ -322,11 +404,72 @@ export class ModernClientTranslator implements Translator {
     }
   }
 
+  /**
+   * Progress and log messages belong to calls. Progress names its call by token: the server keeps
+   * the first request's, the client follows the retry's, so it is renamed (and dropped while the
+   * call waits for input: the client has closed that request). A log message goes to the call the
+   * wire names, or the only call in flight that asked for logs, at or above that call's level;
+   * otherwise nobody asked for it, and it is dropped.
+   */
+  private callNotification(message: JSONRPCMessage & { method: string }, params: Record<string, unknown>): void {
+    if (message.method === 'notifications/progress') {
+      const token = params.progressToken as string | number | undefined;
+      let owner: Call | undefined;
+      for (const call of this.calls.values()) if (call.upstreamToken !== undefined && call.upstreamToken === token) owner = call;
+      if (!owner) return this.ports.toClient(message);
+      if (owner.clientId === undefined || owner.clientToken === undefined) return;
+      if (owner.clientToken === token) return this.ports.toClient(relatedTo(message, owner.clientId));
+      return this.ports.toClient(relatedTo(notificationMessage(message.method, { ...params, progressToken: owner.clientToken }), owner.clientId));
+    }
+    if (message.method === 'notifications/message') {
+      const tagged = relatedRequestOf(message);
+      let target: Call | undefined;
+      if (tagged !== undefined) target = this.calls.get(tagged);
+      else {
+        for (const call of this.calls.values()) {
+          if (call.logLevel === undefined || call.clientId === undefined) continue;
+          if (target) return this.ports.log.debug('era translation: dropped a log message that several calls could own');
+          target = call;
+        }
+      }
+      if (!target || target.clientId === undefined || !atOrAbove(params.level, target.logLevel)) return;
+      return this.ports.toClient(relatedTo(message, target.clientId));
+    }
+    const tagged = relatedRequestOf(message);
+    const call = tagged === undefined ? undefined : this.calls.get(tagged);
+    this.ports.toClient(call?.clientId === undefined ? message : relatedTo(message, call.clientId));
+  }
+
   close(): void {
+    this.barrierDone?.resolve();
     for (const call of this.calls.values()) if (call.expiry) clearTimeout(call.expiry);
     this.settleHandshake?.(new Error('the connection closed during the handshake'));
   }
 
+}
+
+function newCall(id: RequestId, method: string, meta: Record<string, unknown>): Call {
+  const token = progressTokenOf(meta);
+  const logLevel = typeof meta[META_LOG_LEVEL] === 'string' ? (meta[META_LOG_LEVEL] as string) : undefined;
+  return { legacyId: id, clientId: id, method, upstreamToken: token, clientToken: token, logLevel, capabilities: capabilitiesOf(meta), asked: new Map(), queued: [], state: undefined, expiry: undefined };
+}
+
+function progressTokenOf(meta: Record<string, unknown>): string | number | undefined {
+  const token = meta.progressToken;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+function capabilitiesOf(meta: Record<string, unknown>): Record<string, unknown> {
+  const capabilities = meta[META_CLIENT_CAPABILITIES];
+  return typeof capabilities === 'object' && capabilities !== null ? (capabilities as Record<string, unknown>) : {};
+}
+
+/** Whether a log message's level is at or above the level a request asked for (unknown levels pass). */
+function atOrAbove(level: unknown, wanted: string | undefined): boolean {
+  if (wanted === undefined) return false;
+  const have = LOG_LEVELS.indexOf(String(level));
+  const want = LOG_LEVELS.indexOf(wanted);
+  return have === -1 || want === -1 || have >= want;
 }
 
 /** The request's params for a 2025 server: the 2026 envelope keys removed from `_meta` (and `_meta` itself when nothing else is left). */

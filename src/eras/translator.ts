@@ -6,6 +6,7 @@
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { rememberRelatedRequest } from '../bridge/wire-status.js';
 
 export interface TranslatorPorts {
   /** Send to the server (the outbound transport); settles when the transport has sent it. */
@@ -70,4 +71,11 @@ export function notForwardedError(id: RequestId, error: unknown): JSONRPCMessage
   return errorResponse(id, RpcErrorCode.upstreamError, `mcp-airlock: the upstream server did not accept the request: ${describeError(error)}`, {
     airlock: typeof code === 'string' ? code : 'AIRLOCK_UPSTREAM_HTTP',
   });
+}
+
+/** A copy of a message that says which client request it belongs to (the bridge routes by it: wire-status.ts). */
+export function relatedTo(message: JSONRPCMessage, clientId: RequestId): JSONRPCMessage {
+  const copy = { ...message } as JSONRPCMessage;
+  rememberRelatedRequest(copy, clientId);
+  return copy;
 }

@@ -159,28 +159,41 @@ export class RequestGuard {
 
 export type BodyResult = { ok: true; text: string } | { ok: false; status: 413 | 400; message: string };
 
-/** Read a request body up to `limit` bytes; past it, stop reading and report 413. */
+/** The most of a refused (too large) body airlock reads and throws away, so the client sees the 413. */
+export function discardLimit(limit: number): number {
+  return Math.max(4 * limit, 64 * 1024 * 1024);
+}
+
+/**
+ * Read a request body up to `limit` bytes; past it, report 413 at once and go on reading the rest
+ * without keeping it. A client that does not wait for `100-continue` (most HTTP libraries, the
+ * Python SDK) is still sending when the 413 is written: closing the connection then would hand it a
+ * broken pipe instead of the answer. Reading what it sends, up to `discardLimit`, lets it finish
+ * and read the 413; a body beyond that is cut off (the connection is destroyed).
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) {
-    req.resume();
+    discardRest(req, 0, limit);
     return Promise.resolve({ ok: false, status: 413, message: `request body of ${declared} bytes exceeds the limit of ${limit} bytes (--max-body)` });
   }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
         done = true;
         chunks.length = 0;
+        req.off('data', onData);
+        discardRest(req, size, limit);
         resolve({ ok: false, status: 413, message: `request body exceeds the limit of ${limit} bytes (--max-body)` });
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => {
       if (done) return;
       done = true;
@@ -192,6 +205,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
       resolve({ ok: false, status: 400, message: `could not read the request body: ${error.message}` });
     });
   });
+}
+
+/** Read and drop the rest of a refused body; past `discardLimit`, cut the connection. */
+function discardRest(req: IncomingMessage, already: number, limit: number): void {
+  let seen = already;
+  const cap = discardLimit(limit);
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > cap) req.socket.destroy();
+  });
+  req.on('error', () => undefined);
+  req.resume();
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -206,6 +231,5 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** An HTTP error whose body is a JSON-RPC error, so MCP clients can show its message. */
 export function sendRpcError(res: ServerResponse, status: number, code: number, message: string, id: RequestId | null = null): void {
-  const headers: Record<string, string> = status === 413 ? { Connection: 'close' } : {};
-  sendJson(res, status, errorResponse(id, code, message), headers);
+  sendJson(res, status, errorResponse(id, code, message));
 }

@@ -26,6 +26,7 @@ import type { Logger } from '../log.js';
 import { readBody, RequestGuard, safeRequestTarget, sendJson, sendRpcError } from './http-guard.js';
 import { SseServerSession } from './sse-server-session.js';
 import { ModernHttpLane } from './modern-http-lane.js';
+import { DEFAULT_UNREAD_BUDGET_BYTES, UnreadBudget } from './unread-budget.js';
 import { isModernPost, modernPostProblem } from './modern-post-check.js';
 import { StreamableHttpServerSession } from './streamable-http-server-session.js';
 
@@ -46,6 +47,8 @@ export interface HttpInboundOptions {
   /** A streamable HTTP session with no request, no open stream and no call running for this long ends. 0: never. */
   sessionIdleMs: number;
   maxSessions: number;
+  /** Bytes all 2026-07-28 lanes together may leave in unread responses (unread-budget.ts); default 64 MiB. */
+  unreadBudgetBytes?: number;
   log: Logger;
   /**
    * Make the outbound side for a new session (not yet started). `callerToken` is the access token
@@ -90,6 +93,9 @@ export interface HttpInboundServer {
 export async function startHttpInbound(options: HttpInboundOptions): Promise<HttpInboundServer> {
   const { log, paths } = options;
   const sessions = new Map<string, Session>();
+  const unreadBudget = new UnreadBudget(options.unreadBudgetBytes ?? DEFAULT_UNREAD_BUDGET_BYTES, (bytes) =>
+    log.warn(`a 2026-07-28 caller left ${bytes} bytes of answers unread past the server's budget (${options.unreadBudgetBytes ?? DEFAULT_UNREAD_BUDGET_BYTES} bytes): its response is closed`),
+  );
   let guard: RequestGuard;
   let inboundAuth: InboundAuth | undefined;
   let resourceMetadata: { paths: string[]; document: Record<string, unknown> } | undefined;
@@ -129,9 +135,17 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     return session;
   };
 
-  /** No call in flight: a session that can give up its slot (its GET stream may still be open). */
-  const noCallInFlight = (session: Session): boolean =>
-    session.bridge.pendingCount === 0 && (session.kind !== 'modern' || (session.transport as ModernHttpLane).openCalls === 0);
+  /**
+   * No call in flight that anyone waits for: a session that can give up its slot. A 2025 session
+   * whose calls still run but whose client holds no stream to hear them (every POST stream and the
+   * GET stream closed: the client left mid-call, or never answers a question the server asked)
+   * counts as free too; otherwise such sessions would hold every slot for good.
+   */
+  const noCallInFlight = (session: Session): boolean => {
+    if (session.kind === 'modern') return session.bridge.pendingCount === 0 && (session.transport as ModernHttpLane).openCalls === 0;
+    if (session.bridge.pendingCount === 0) return true;
+    return session.kind === 'http' && !(session.transport as StreamableHttpServerSession).reachable;
+  };
   const lastActiveOf = (session: Session): number =>
     session.kind === 'modern' ? Math.max(session.lastActive, (session.transport as ModernHttpLane).lastActive) : session.lastActive;
 
@@ -154,7 +168,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
         : `too many sessions (${options.maxSessions}, --max-sessions), all with calls in flight; close one or raise the limit`;
     }
     const idleFor = Math.round((Date.now() - lastActiveOf(victim)) / 1000);
-    log.info(`${victim.kind === 'modern' ? 'lane' : 'session'} ${victim.id.slice(0, 8)} ends to make room for a new one (idle for ${idleFor} s; --max-sessions ${options.maxSessions})`);
+    log.info(`${victim.kind === 'modern' ? `lane ${(victim.transport as ModernHttpLane).label}` : `session ${victim.id.slice(0, 8)}`} ends to make room for a new one (idle for ${idleFor} s; --max-sessions ${options.maxSessions})`);
     sessions.delete(victim.id); // its slot is free now; its child may take a moment to exit
     void victim.bridge.close(`ended to make room (--max-sessions ${options.maxSessions})`, 'airlock');
     return undefined;
@@ -280,14 +294,14 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
    * caller always lands on the same upstream connection, and another caller never does.
    */
   const handleModernPost = async (req: IncomingMessage, res: ServerResponse, messages: JSONRPCMessage[], caller: Caller): Promise<void> => {
-    const id = `modern:${ownerOf(caller) ?? 'anonymous'}`;
+    const id = laneKey(caller);
     let lane = sessionFor(id, 'modern', caller);
     const problem = modernPostProblem(req, messages, lane?.transport as ModernHttpLane | undefined);
     if (problem) return sendJson(res, problem.status, errorResponse(problem.id, problem.code, problem.message, problem.data));
     if (!lane) {
       const full = makeRoom(caller);
       if (full) return sendRpcError(res, 503, RpcErrorCode.upstreamError, full, requestIdOf(messages[0]!));
-      const transport = new ModernHttpLane(randomUUID().slice(0, 8));
+      const transport = new ModernHttpLane(randomUUID().slice(0, 8), { unreadBudget, debug: (text) => log.debug(text) });
       try {
         lane = await openSession('modern', transport, id, caller);
       } catch (error) {
@@ -438,6 +452,19 @@ const ANONYMOUS: Caller = { principal: null, scopes: [] };
 
 function ownerOf(caller: Caller): string | null {
   return sessionOwner(caller.principal);
+}
+
+/**
+ * The lane a 2026-07-28 caller's requests travel on: one per (owner, client, actor chain), so two
+ * clients or two delegated agents of one user never share an upstream connection, its flow state
+ * or its rate limits. Callers without a token (or with one static token) cannot be told apart: they
+ * share one lane, where exact routing keeps their calls apart (modern-http-lane.ts).
+ */
+function laneKey(caller: Caller): string {
+  const principal = caller.principal;
+  if (!principal) return 'modern:anonymous';
+  const actors = (principal.actors ?? []).map((actor) => JSON.stringify([actor.issuer ?? '', actor.subject ?? '', actor.clientId ?? '']));
+  return JSON.stringify(['modern', sessionOwner(principal), principal.clientId, actors]);
 }
 
 /** Send a refusal: its status, WWW-Authenticate (RFC 6750 §3), and a JSON-RPC error body. */

@@ -16,9 +16,10 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import { messageText, withMessageId } from '../bridge/message-text.js';
 import { httpStatusOf, rememberForwardedHeaders } from '../bridge/wire-status.js';
-import { ErrorCode, META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
+import { ErrorCode, META_LOG_LEVEL, META_SUBSCRIPTION_ID, ToolHeaderIndex } from '../eras/mcp-headers.js';
 import { errorCodeOf, modernErrorStatus } from '../eras/modern-wire.js';
 import { EventStream } from './event-stream.js';
+import type { UnreadBudget } from './unread-budget.js';
 
 type ProgressToken = string | number;
 
@@ -40,6 +41,8 @@ class ModernAnswer {
     private readonly res: ServerResponse,
     /** The caller accepts text/event-stream (it MUST; one that does not gets only the final answer). */
     private readonly sse: boolean,
+    /** Counts what the caller leaves unread (unread-budget.ts). */
+    private readonly budget: UnreadBudget | undefined,
   ) {}
 
   get open(): boolean {
@@ -51,6 +54,7 @@ class ModernAnswer {
     if (!this.open || !this.sse) return false;
     this.stream ??= new EventStream(this.res, { 'X-Accel-Buffering': 'no' });
     this.stream.write(messageText(message));
+    this.budget?.note(this.res);
     return true;
   }
 
@@ -61,9 +65,10 @@ class ModernAnswer {
     if (this.stream) {
       this.stream.write(messageText(message));
       this.stream.end();
-      return;
+    } else {
+      this.res.writeHead(status, { 'Content-Type': 'application/json' }).end(messageText(message));
     }
-    this.res.writeHead(status, { 'Content-Type': 'application/json' }).end(messageText(message));
+    this.budget?.note(this.res);
   }
 
   /** End without an answer (the upstream tore down a listen stream, the lane closes). */
@@ -81,6 +86,15 @@ interface Call {
   method: string;
   answer: ModernAnswer;
   progressToken: ProgressToken | undefined;
+  /** The request asked for log messages (`_meta` logLevel): without it none may reach its stream (logging.mdx). */
+  wantsLogs: boolean;
+}
+
+export interface ModernHttpLaneOptions {
+  /** The bound on bytes callers leave unread, shared by every lane of the server. */
+  unreadBudget?: UnreadBudget;
+  /** Say what the lane dropped or cut (debug lines). */
+  debug?: (text: string) => void;
 }
 
 export class ModernHttpLane implements Transport {
@@ -105,7 +119,10 @@ export class ModernHttpLane implements Transport {
   /** Last time a request came in or an answer went out (for the idle sweep). */
   lastActive = Date.now();
 
-  constructor(readonly label: string) {}
+  constructor(
+    readonly label: string,
+    private readonly options: ModernHttpLaneOptions = {},
+  ) {}
 
   get isClosed(): boolean {
     return this.closed;
@@ -128,16 +145,22 @@ export class ModernHttpLane implements Transport {
     this.lastActive = Date.now();
     if (!('id' in message) || !('method' in message)) {
       res.writeHead(202).end();
+      // A 2026-07-28 caller over HTTP cancels by closing its stream; a notifications/cancelled it
+      // POSTs could only name lane ids, which belong to every caller of the lane: never forwarded.
+      if ((message as { method?: string }).method === 'notifications/cancelled') {
+        this.options.debug?.(`${this.label}: dropped a notifications/cancelled POST (2026-07-28 over HTTP cancels by closing the request's stream)`);
+        return;
+      }
       this.onmessage?.(message);
       return;
     }
     const accept = req.headers.accept ?? '';
-    const answer = new ModernAnswer(res, accept === '' || accept.includes('text/event-stream') || accept.includes('*/*'));
+    const answer = new ModernAnswer(res, accept === '' || accept.includes('text/event-stream') || accept.includes('*/*'), this.options.unreadBudget);
     const laneId = ++this.nextId;
     const params = (message as { params?: Record<string, unknown> }).params;
     const meta = params?._meta as Record<string, unknown> | undefined;
     const token = meta?.progressToken as ProgressToken | undefined;
-    const call: Call = { callerId: message.id as RequestId, method: message.method, answer, progressToken: token };
+    const call: Call = { callerId: message.id as RequestId, method: message.method, answer, progressToken: token, wantsLogs: typeof meta?.[META_LOG_LEVEL] === 'string' };
     this.calls.set(laneId, call);
     // A new progress token changes params, so the message is serialised afresh: patching its text first would be wasted.
     let upward: JSONRPCMessage;
@@ -194,10 +217,34 @@ export class ModernHttpLane implements Transport {
       }
       return;
     }
-    const related = options?.relatedRequestId === undefined ? undefined : this.calls.get(Number(options.relatedRequestId));
+    const related = this.callFor(message.method, options?.relatedRequestId);
     if (related?.answer.write(message)) return;
+    if (message.method === 'notifications/message') {
+      // A log no call of this lane can be named for (several asked, none is known): dropped, never guessed.
+      this.options.debug?.(`${this.label}: dropped a log message no single open request asked for`);
+      return;
+    }
     // No open request it could belong to: a 2026-07-28 caller has no other channel for it.
     throw new Error(`no open request to carry ${JSON.stringify(message.method)} (2026-07-28 has no standalone stream)`);
+  }
+
+  /**
+   * The call a server notification goes to. The bridge names it when the wire says which request
+   * it belongs to (or only one request waits). A log message goes only to a request that asked for
+   * logs: named, or else the only open one that asked (logging.mdx: none without `logLevel`).
+   */
+  private callFor(method: string, relatedRequestId: RequestId | undefined): Call | undefined {
+    const named = relatedRequestId === undefined ? undefined : this.calls.get(Number(relatedRequestId));
+    if (method !== 'notifications/message') return named;
+    if (named) return named.wantsLogs ? named : undefined;
+    if (relatedRequestId !== undefined) return undefined;
+    let only: Call | undefined;
+    for (const call of this.calls.values()) {
+      if (!call.wantsLogs || call.method === 'subscriptions/listen') continue;
+      if (only) return undefined;
+      only = call;
+    }
+    return only;
   }
 
   private answer(message: JSONRPCMessage): void {

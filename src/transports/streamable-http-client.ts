@@ -24,7 +24,7 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { classify, parseFrame, type Classified, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { messageText, rememberText } from '../bridge/message-text.js';
-import { forwardedHeadersOf, rememberHttpStatus } from '../bridge/wire-status.js';
+import { forwardedHeadersOf, rememberHttpStatus, rememberRelatedRequest } from '../bridge/wire-status.js';
 import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/modern-wire.js';
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
@@ -440,6 +440,9 @@ export class StreamableHttpClientTransport implements Transport {
     let message = verdict.message;
     const answers = verdict.kind === 'response' && requestId !== undefined && (message as { id: RequestId }).id === requestId;
     const request = answers ? this.running.get(requestId) : undefined;
+    // A request or notification on a POST's stream belongs to that POST's request: say so, so it is
+    // routed to the caller whose call it is, never guessed (wire-status.ts).
+    if (!answers && requestId !== undefined && verdict.kind !== 'response') rememberRelatedRequest(message, requestId);
     if (request?.method === 'tools/list' && 'result' in message) {
       const result = this.learnTools(message.result, request.modern);
       if (result !== message.result) message = { ...message, result } as JSONRPCMessage;

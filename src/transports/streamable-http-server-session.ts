@@ -112,6 +112,11 @@ export class StreamableHttpServerSession implements Transport {
     for (const message of messages) this.onmessage?.(message);
   }
 
+  /** Whether the client holds a stream a server message or an answer could still reach it on. */
+  get reachable(): boolean {
+    return this.answers.size > 0 || (this.standalone !== undefined && !this.standalone.ended);
+  }
+
   handleGet(res: ServerResponse): void {
     if (this.standalone && !this.standalone.ended) {
       const body = JSON.stringify(errorResponse(null, RpcErrorCode.invalidRequest, 'Conflict: this session already has an open GET stream'));
@@ -134,6 +139,9 @@ export class StreamableHttpServerSession implements Transport {
     const related = options?.relatedRequestId === undefined ? undefined : this.answers.get(options.relatedRequestId);
     if (related?.streaming) return related.write(message);
     if (this.standalone && !this.standalone.ended) return this.standalone.write(messageText(message));
+    // One session is one client: a message no call can be named for still reaches it on a stream of
+    // its own calls, rather than nowhere (a client that opened no GET stream).
+    for (const answer of this.answers.values()) if (answer.streaming) return answer.write(message);
     throw new Error('the client has no open stream for a server message (no GET stream, no call in progress)');
   }
 

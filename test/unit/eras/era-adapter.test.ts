@@ -119,7 +119,7 @@ describe('EraAdapter with --protocol auto', () => {
     await adapter.send({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } } as JSONRPCMessage);
     expect(await next()).toMatchObject({ id: 1, result: { resultType: 'complete', ttlMs: 0, cacheScope: 'private', tools: [{ name: 'echo' }, { name: 'sample' }] } });
     expect(adapter.translation).toBe('modern-client');
-    expect(server.methods()).toEqual(['tools/list', 'initialize', 'notifications/initialized', 'tools/list']);
+    expect(server.methods()).toEqual(['tools/list', 'initialize', 'notifications/initialized', 'ping', 'tools/list']);
     // The 2026 envelope does not reach the 2025 server.
     expect(server.sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
   });
@@ -134,7 +134,7 @@ describe('EraAdapter with --protocol auto', () => {
     expect(adapter.translation).toBe('modern-client');
     await adapter.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {}, _meta: meta } } as JSONRPCMessage);
     expect(await next()).toMatchObject({ id: 2, result: { resultType: 'complete', content: [{ text: 'called 2' }] } });
-    expect(server.methods()).toEqual(['tools/call', 'initialize', 'notifications/initialized', 'tools/call']);
+    expect(server.methods()).toEqual(['tools/call', 'initialize', 'notifications/initialized', 'ping', 'tools/call']);
     expect(server.sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {} } });
   });
 
@@ -160,7 +160,7 @@ describe('EraAdapter with a pinned --protocol', () => {
     const { server, adapter, next } = await adapterWith((r) => ok(r.id, r.method === 'initialize' ? { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'legacy', version: '1' } } : {}), '2025-11-25');
     await adapter.send({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta } } as JSONRPCMessage);
     expect(await next()).toMatchObject({ id: 1, result: { supportedVersions: ['2026-07-28'], _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'legacy' } } } });
-    expect(server.methods()).toEqual(['initialize', 'notifications/initialized']);
+    expect(server.methods()).toEqual(['initialize', 'notifications/initialized', 'ping']);
     await adapter.send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: { ...meta, 'io.modelcontextprotocol/protocolVersion': '2025-11-25' } } } as JSONRPCMessage);
     expect(await next()).toMatchObject({ id: 2, error: { code: -32022, data: { supported: ['2026-07-28'], requested: '2025-11-25' } } });
   });
