@@ -95,8 +95,18 @@ export class EraAdapter implements Transport {
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.translator) return this.translator.fromClient(message);
-    if (this.opening || this.probe) {
-      return new Promise<void>((resolve, reject) => this.held.push({ message, options, done: (error) => (error === undefined ? resolve() : reject(error)) }));
+    if ((this.opening || this.probe) && 'method' in message) {
+      if ('id' in message) return new Promise<void>((resolve, reject) => this.held.push({ message, options, done: (error) => (error === undefined ? resolve() : reject(error)) }));
+      const opening = this.opening ?? this.probe?.opening;
+      if (message.method === 'notifications/cancelled' && opening && (message as { params?: { requestId?: unknown } }).params?.requestId === opening.id) {
+        // The client gave up its opening: no verdict will come from it; the next request looks again.
+        this.opening = undefined;
+        this.probe = undefined;
+        this.decided = false;
+        const sent = this.inner.send(message, options);
+        this.release();
+        return sent;
+      }
     }
     if (!this.decided && 'method' in message) {
       this.decided = true;
