@@ -159,24 +159,25 @@ export class RequestGuard {
 
 export type BodyResult = { ok: true; text: string } | { ok: false; status: 413 | 400; message: string };
 
+/** How long a refused body may pause before the 413 goes out anyway (and the connection is cut). */
+const DISCARD_IDLE_MS = 1000;
+
 /** The most of a refused (too large) body airlock reads and throws away, so the client sees the 413. */
 export function discardLimit(limit: number): number {
   return Math.max(4 * limit, 64 * 1024 * 1024);
 }
 
 /**
- * Read a request body up to `limit` bytes; past it, report 413 at once and go on reading the rest
- * without keeping it. A client that does not wait for `100-continue` (most HTTP libraries, the
- * Python SDK) is still sending when the 413 is written: closing the connection then would hand it a
- * broken pipe instead of the answer. Reading what it sends, up to `discardLimit`, lets it finish
- * and read the 413; a body beyond that is cut off (the connection is destroyed).
+ * Read a request body up to `limit` bytes; past it, go on reading the rest without keeping it and
+ * report 413 once the client has sent it all. A client that does not wait for `100-continue`
+ * (most HTTP libraries, the Python SDK) sends its whole body before it reads any answer: a 413
+ * written early, on a connection closed at once, reaches it as a broken pipe instead. Past
+ * `discardLimit`, or after a pause of a second in the body, the 413 goes out at once and the
+ * connection is cut.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) {
-    discardRest(req, 0, limit);
-    return Promise.resolve({ ok: false, status: 413, message: `request body of ${declared} bytes exceeds the limit of ${limit} bytes (--max-body)` });
-  }
+  if (declared > limit) return discardRest(req, 0, limit, `request body of ${declared} bytes exceeds the limit of ${limit} bytes (--max-body)`);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -187,8 +188,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
         done = true;
         chunks.length = 0;
         req.off('data', onData);
-        discardRest(req, size, limit);
-        resolve({ ok: false, status: 413, message: `request body exceeds the limit of ${limit} bytes (--max-body)` });
+        resolve(discardRest(req, size, limit, `request body exceeds the limit of ${limit} bytes (--max-body)`));
         return;
       }
       chunks.push(chunk);
@@ -207,16 +207,37 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
   });
 }
 
-/** Read and drop the rest of a refused body; past `discardLimit`, cut the connection. */
-function discardRest(req: IncomingMessage, already: number, limit: number): void {
+/** Read and drop the rest of a refused body, then report the 413; past `discardLimit`, report it at once and cut the connection. */
+function discardRest(req: IncomingMessage, already: number, limit: number, message: string): Promise<BodyResult> {
+  const refused: BodyResult = { ok: false, status: 413, message };
+  if (req.complete) return Promise.resolve(refused);
   let seen = already;
   const cap = discardLimit(limit);
-  req.on('data', (chunk: Buffer) => {
-    seen += chunk.length;
-    if (seen > cap) req.socket.destroy();
+  return new Promise((resolve) => {
+    let idle: NodeJS.Timeout | undefined;
+    const settle = (cut: boolean): void => {
+      clearTimeout(idle);
+      resolve(refused);
+      // Answer first, then cut: the rest of the body is not read.
+      if (cut) setImmediate(() => req.socket.destroy()).unref?.();
+    };
+    // A client that sends nothing more (it waits for an answer before its body) gets it after a pause.
+    const wait = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => settle(true), DISCARD_IDLE_MS);
+      idle.unref?.();
+    };
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > cap) settle(true);
+      else wait();
+    });
+    req.on('end', () => settle(false));
+    req.on('error', () => settle(false));
+    req.on('close', () => settle(false));
+    wait();
+    req.resume();
   });
-  req.on('error', () => undefined);
-  req.resume();
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
