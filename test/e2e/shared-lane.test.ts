@@ -7,8 +7,9 @@
  * stdio fixture (passed through), driven by raw HTTP as two callers.
  */
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
+import { KeyServer } from '../helpers/key-server.js';
 
 const modernFixture = fileURLToPath(new URL('../../fixtures/modern-server.mjs', import.meta.url));
 const V = '2026-07-28';
@@ -31,8 +32,9 @@ function envelope(who: string, capabilities: Record<string, unknown>, extra: Rec
 }
 
 /** POST one 2026 request; resolves with every frame of its answer (notifications first, the answer last). */
-async function call(url: string, id: string | number, method: string, params: Record<string, any>): Promise<Frame[]> {
+async function call(url: string, id: string | number, method: string, params: Record<string, any>, token?: string): Promise<Frame[]> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': V, 'mcp-method': method };
+  if (token) headers.authorization = `Bearer ${token}`;
   if (typeof params.name === 'string') headers['mcp-name'] = params.name;
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) });
   const text = await response.text();
@@ -116,5 +118,30 @@ describe('one lane, several callers, in front of a 2026 stdio server (passed thr
     const quietFrames = await quiet;
     expect(quietFrames.filter((f) => f.method === 'notifications/message')).toEqual([]);
     expect(quietFrames.at(-1)).toMatchObject({ id: 1, result: { content: [{ text: 'waited 600 ms' }] } });
+  });
+});
+
+describe('lanes of authenticated callers', () => {
+  const idp = new KeyServer();
+  beforeAll(async () => {
+    await idp.start();
+    await idp.addKey('k1');
+  });
+  afterAll(() => idp.close());
+
+  it('gives each (subject, client, actor chain) its own lane: two clients or a delegated agent of one user never share one', async () => {
+    const airlock = await serve(['--oauth-issuer', idp.url, '--no-audit', '--', 'node', stdioFixture]);
+    const claims = { sub: 'alice', scope: 'mcp:use', aud: airlock.mcp };
+    const tokens = [
+      await idp.token({ ...claims, client_id: 'vscode' }),
+      await idp.token({ ...claims, client_id: 'vscode' }), // the same caller again: the same lane
+      await idp.token({ ...claims, client_id: 'cursor' }),
+      await idp.token({ ...claims, client_id: 'vscode', act: { sub: 'agent-7' } }),
+    ];
+    for (const [i, token] of tokens.entries()) {
+      const frames = await call(airlock.mcp, i, 'tools/call', { name: 'echo', arguments: { text: `call ${i}` }, _meta: envelope('c', {}) }, token);
+      expect(frames.at(-1)).toMatchObject({ id: i, result: { content: [{ text: `call ${i}` }] } });
+    }
+    expect(airlock.stderr().match(/2026-07-28 lane for an authenticated caller opened/g)).toHaveLength(3);
   });
 });
