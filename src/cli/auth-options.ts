@@ -434,7 +434,7 @@ export class LazyAuth implements TokenSource {
   /**
    * The claims of the access token last sent (a JWT; undefined for an opaque one), read without
    * verification: airlock obtained the token itself, and the policy of connect binds the agent
-   * running as this user, not the user (see README, "Policy file").
+   * running as this user, not the user (see docs/policy.md, "Who the caller is").
    */
   claimsNow(): Record<string, unknown> | undefined {
     return this.sent?.claims;

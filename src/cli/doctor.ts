@@ -1,8 +1,8 @@
 /**
  * `mcp-airlock doctor <url>` (alias `auth debug <url>`): walks the MCP authorization chain against
  * the real server and says, step by step, what happened and what to change (issue 5). Text on
- * stdout (the step list), or with --json one document (schema `mcp-airlock/doctor/1`, README
- * "## doctor"). Exit code 0 all passed, 1 a failure, 2 warnings only. --login uses a memory store:
+ * stdout (the step list), or with --json one document (schema `mcp-airlock/doctor/1`,
+ * docs/doctor.md). Exit code 0 all passed, 1 a failure, 2 warnings only. --login uses a memory store:
  * the user's stored login is never read or changed.
  */
 import type { Command } from 'commander';
