@@ -8,7 +8,7 @@ import { resolveHeaders } from '../transports/headers.js';
 import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
-import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
+import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
 import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, mcpRemoteAuth, upstreamAuth, type AuthFlags } from './auth-options.js';
@@ -56,11 +56,15 @@ Examples:
   $ mcp-airlock https://mcp.example.com/mcp --client-credentials \\
       --client-id my-agent --client-private-key-file agent.pem
 
-In a Claude Desktop or Cursor config:
+In a Claude Desktop or Cursor config (mcp-airlock is not on the npm registry
+yet: until it is, use the tarball that \`npm run package\` writes, or a global
+install, and "command": "mcp-airlock"):
   { "command": "npx",
-    "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
+    "args": ["-y", "file:/abs/path/mcp-airlock-${version}.tgz",
+             "https://mcp.example.com/mcp",
              "--header", "Authorization: Bearer \${API_TOKEN}"],
-    "env": { "API_TOKEN": "..." } }`)
+    "env": { "API_TOKEN": "..." } }
+Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       checkProtocolTransport(options.protocol, options.transport);
       grantOf(options);

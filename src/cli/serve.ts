@@ -67,7 +67,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback --upstream', false)
     .option('--max-body <size>', 'largest accepted request body; larger gets 413', parseSize, 4 * 1024 * 1024)
-    .option('--allow-origin <origin>', "allow browser requests from this Origin ('*' for any; loopback origins are always allowed) (repeatable)", collect, [])
+    .option('--allow-origin <origin>', "allow browser requests from this Origin ('*' for any). Without it, loopback origins (http://localhost:*, 127.0.0.1, [::1]) are allowed; given, only the listed ones are, loopback included only if listed (repeatable)", collect, [])
     .option('--allowed-host <host>', 'accept this Host header too, e.g. when behind a reverse proxy (repeatable)', collect, [])
     .option('--session-timeout <seconds>', 'end a streamable HTTP session idle this long (0: never)', parseSeconds, 1800)
     .option('--max-sessions <n>', 'refuse new sessions past this many (each may be a child process)', parsePositiveInt, 32)

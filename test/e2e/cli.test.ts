@@ -51,6 +51,44 @@ describe('cli', () => {
     expect(proc.stdout().trim()).toBe(pkg.version);
   });
 
+  it('prints its version for -v and `version` too, as most CLIs do (and -V, as before)', async () => {
+    for (const args of [['-v'], ['version'], ['-V']]) {
+      expect(await runCli(args), args.join(' ')).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    }
+  });
+
+  it('serve --help says what --allow-origin does to loopback origins: allowed without it, only if listed with it', async () => {
+    const { stdout } = await runCli(['serve', '--help']);
+    const text = stdout.replace(/\s+/g, ' ');
+    expect(text).not.toContain('loopback origins are always allowed');
+    expect(text).toContain('Without it, loopback origins (http://localhost:*, 127.0.0.1, [::1]) are allowed; given, only the listed ones are, loopback included only if listed');
+  });
+
+  it('connect --help shows the config line that works before the package is published, beside the npx one', async () => {
+    const { stdout } = await runCli(['connect', '--help']);
+    expect(stdout).toContain(`"args": ["-y", "file:/abs/path/mcp-airlock-${pkg.version}.tgz",`);
+    expect(stdout).toContain('mcp-airlock is not on the npm registry');
+    expect(stdout).toContain('Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]');
+  });
+
+  it.skipIf(!hasScript)('connect on a terminal says once, on stderr, that it waits for an MCP client on stdin', () => {
+    // script(1) gives the CLI a pseudo-terminal as stdin; its stdin ends at once, so airlock sees EOF and exits.
+    const errFile = join(mkdtempSync(join(tmpdir(), 'airlock-tty-')), 'stderr');
+    const command = `'${process.execPath}' '${airlockBin}' http://127.0.0.1:9/mcp --no-audit 2>'${errFile}'`;
+    const run = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    expect(run.signal).toBeNull(); // ended by itself, not by the timeout
+    expect(run.stdout).toBe('');
+    const lines = readFileSync(errFile, 'utf8').split('\n').filter((line) => line.includes('waiting for an MCP client'));
+    expect(lines).toEqual([
+      '[mcp-airlock] info: waiting for an MCP client on stdin: an MCP host (Claude Desktop, Cursor, VS Code) starts this command and speaks JSON-RPC to it (`mcp-airlock connect --help` shows a config line); Ctrl-C stops it',
+    ]);
+  });
+
+  it('connect with stdin from a pipe (an MCP host) prints no waiting line', async () => {
+    const { stderr } = await runCli(['http://127.0.0.1:9/mcp', '--no-audit']);
+    expect(stderr).not.toContain('waiting for an MCP client');
+  });
+
   it('exits 2 with a hint when serve has nothing to serve', async () => {
     const proc = startAirlock(['serve', '--port', '0'], { stdin: 'ignore' });
     expect(await proc.exited).toBe(2);
@@ -105,7 +143,7 @@ describe('cli: usage errors speak one language', () => {
     await expectUsage(
       ['frobnicate'],
       '"frobnicate" is neither a server URL nor a command',
-      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, help.',
+      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, version, help.',
     );
   });
 
