@@ -9,7 +9,7 @@ import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
-import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, parseCallbackPortArgument, parseLogLevel, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, mcpRemoteAuth, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
@@ -31,7 +31,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .summary('bridge a stdio MCP client to a remote server (default command)')
     .description('Bridge a stdio MCP client (Claude Desktop, Cursor, VS Code) to a remote MCP server over streamable HTTP or legacy SSE. stdout carries JSON-RPC only; logs go to stderr.')
     .argument('<url>', 'the remote MCP server, e.g. https://mcp.example.com/mcp')
-    .argument('[callback-port]', "OAuth callback port (mcp-remote's positional form of --callback-port)", parsePort)
+    .argument('[callback-port]', "OAuth callback port (mcp-remote's positional form of --callback-port)", parseCallbackPortArgument)
     .option('--transport <mode>', 'auto | http | sse | sse-first (also http-first, http-only, sse-only)', parseTransportMode, 'auto')
     .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])

@@ -86,7 +86,7 @@ Examples:
       probe = await probeForLogin(url, fetch, log);
       if (probe.kind === 'open') {
         // The result line goes to stdout alone, as a login's does; the step view only closes.
-        await steps.notNeeded(`no login needed at ${displayUrl(url)}`);
+        await steps.notNeeded();
         process.stdout.write(`${displayUrl(url)} needs no login: it answered without credentials\n`);
         result.exitCode = 0;
         return;

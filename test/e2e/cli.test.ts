@@ -162,6 +162,13 @@ describe('cli: usage errors speak one language', () => {
     await expectUsage(['serve', '--prot', '9000', '--', 'x'], 'unknown option "--prot" for serve', 'Did you mean --port? (`mcp-airlock serve --help` lists every option)');
     await expectUsage(['login'], 'login needs the <url> argument', 'Usage: mcp-airlock login [options] <url>');
     await expectUsage(['serve', '--max-body', 'lots', '--', 'x'], 'invalid value "lots" for --max-body', 'Use a size such as 4mb, 512kb or 1048576.');
+    // Regression: a second URL was reported as a bad <callback-port>.
+    await expectUsage(
+      ['https://a.example.com/mcp', 'https://b.example.com/mcp'],
+      'connect takes one server URL; "https://b.example.com/mcp" is a second one',
+      "Run one mcp-airlock per server (one entry each in the MCP host's config). The optional second argument is the OAuth callback port, as in mcp-remote.",
+    );
+    await expectUsage(['login', 'https://a.example.com/mcp', 'https://b.example.com/mcp'], 'too many arguments for login: "https://b.example.com/mcp" is not expected', 'Usage: mcp-airlock login [options] <url>');
     await expectUsage(['https://mcp.example.com/mcp', 'not-a-port'], 'invalid value "not-a-port" for the <callback-port> argument of connect', 'Use a port number from 0 to 65535 (0 picks a free one).');
     await expectUsage(['status', 'https://a.example/mcp', 'extra'], 'too many arguments for status: "extra" is not expected', 'Usage: mcp-airlock status [options] [url]');
     await expectUsage(['audit', 'shw'], 'unknown command "shw" for audit', 'Did you mean `mcp-airlock audit show`?');
