@@ -37,6 +37,20 @@ describe('cli', () => {
     expect(proc.stdout()).toContain('Examples:');
   });
 
+  it.each([
+    ['connect', ['Transport:', 'Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['serve', ['Listening:', 'Server command:', 'Transport:', 'Who may call serve:', 'Auth (OAuth login to the server):', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['run', ['Server command:', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['login', ['Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Output:']],
+    ['doctor', ['What doctor does:', 'Auth (OAuth login to the server):', 'Output:']],
+  ])('%s --help groups its options under headings, in this order, -h under Output (not one flat list)', async (command, headings) => {
+    const { stdout } = await runCli([command, '--help']);
+    const lines = stdout.split('\n');
+    expect(lines.filter((line) => /^\S.*:$/.test(line) && !['Arguments:', 'Examples:'].includes(line) && !line.startsWith('Usage:')).slice(0, headings.length)).toEqual(headings);
+    expect(lines).not.toContain('Options:');
+    expect(stdout.indexOf('  -h, --help')).toBeGreaterThan(stdout.indexOf('\nOutput:\n'));
+  });
+
   it('lists every serve option in its help', async () => {
     const proc = startAirlock(['serve', '--help'], { stdin: 'ignore' });
     await proc.exited;
