@@ -146,6 +146,8 @@ async function main() {
   const warnings = await bundle(join(options.stage, 'bin'));
   cpSync(join(root, 'schemas'), join(options.stage, 'schemas'), { recursive: true });
   cpSync(join(root, 'README.md'), join(options.stage, 'README.md'));
+  // The README is the front door; its links lead into docs/ (the policy file's format, exit codes...).
+  cpSync(join(root, 'docs'), join(options.stage, 'docs'), { recursive: true });
   writeFileSync(join(options.stage, 'package.json'), `${JSON.stringify(stagedManifest(), null, 2)}\n`);
 
   const maps = filesUnder(options.stage).filter((path) => path.endsWith('.map'));

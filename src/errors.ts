@@ -4,7 +4,7 @@
  * exit code the CLI uses for it. Lower-level errors are kept as `cause`, never swallowed.
  */
 
-/** Exit codes, documented in the README. Stable: scripts depend on them. */
+/** Exit codes, documented in docs/errors-and-exit-codes.md. Stable: scripts depend on them. */
 export const ExitCode = {
   ok: 0,
   internal: 1,

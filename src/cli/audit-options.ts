@@ -2,6 +2,7 @@
  * The audit flags, shared by connect, serve and run, and the audit log they open: one writer per
  * process (one hash chain), one tap per session.
  */
+import { HelpGroup } from './help-groups.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { dirname } from 'node:path';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -39,6 +40,7 @@ function parseArgsMode(value: string): AuditArgsMode {
 
 export function addAuditOptions(command: Command): Command {
   return command
+    .optionsGroup(HelpGroup.audit)
     .option('--no-audit', 'do not write the audit log')
     .option('--audit-file <path>', 'write the audit log here (default: the platform log directory; see `mcp-airlock audit path`)')
     .option('--audit-args <mode>', 'record tool arguments as: none | digest (HMAC-SHA256 under the audit key) | full (secrets redacted)', parseArgsMode, 'digest')

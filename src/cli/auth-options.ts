@@ -3,6 +3,7 @@
  * build: tokens from the credential store, a login when the server answers 401. Secrets come from
  * a file or the environment, never from argv.
  */
+import { HelpGroup } from './help-groups.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
@@ -76,6 +77,7 @@ export function parseStorage(value: string): StorageMode {
 }
 
 export function addAuthOptions(command: Command, options: { optional: boolean }): Command {
+  command.optionsGroup(HelpGroup.auth);
   if (options.optional) command.option('--no-auth', 'never log in: a 401 from the server is an error');
   return command
     .option('--scope <scopes>', 'OAuth scopes to ask for, space-separated (default: what the server asks for)')
@@ -116,6 +118,7 @@ function parseAuthorizeParam(value: string, previous: Record<string, string> | u
  */
 export function addMcpRemoteAuthOptions(command: Command): Command {
   return command
+    .optionsGroup(HelpGroup.mcpRemote)
     .option('--host <host>', "mcp-remote's name for --callback-host")
     .option('--static-oauth-client-info <json>', 'mcp-remote: a pre-registered client as {"client_id": ..., "client_secret": ...}, or @file; a secret only from @file')
     .option('--static-oauth-client-metadata <json>', 'mcp-remote: client metadata, or @file; mcp-airlock takes its "scope"');
@@ -216,6 +219,7 @@ export function grantOf(flags: Pick<AuthFlags, 'device' | 'deviceCode' | 'client
 /** The flags of cross-app access (enterprise-managed authorization), for connect and login. */
 export function addIdentityProviderOptions(command: Command): Command {
   return command
+    .optionsGroup(HelpGroup.enterprise)
     .option('--idp-issuer <url>', 'cross-app access: your enterprise identity provider (its ID token is exchanged for an ID-JAG)')
     .option('--idp-client-id <id>', "cross-app access: airlock's client at the identity provider")
     .option('--idp-client-secret-env <name>', "read that client's secret from this environment variable")
@@ -434,7 +438,7 @@ export class LazyAuth implements TokenSource {
   /**
    * The claims of the access token last sent (a JWT; undefined for an opaque one), read without
    * verification: airlock obtained the token itself, and the policy of connect binds the agent
-   * running as this user, not the user (see README, "Policy file").
+   * running as this user, not the user (see docs/policy.md, "Who the caller is").
    */
   claimsNow(): Record<string, unknown> | undefined {
     return this.sent?.claims;

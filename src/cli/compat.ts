@@ -1,7 +1,7 @@
 /**
  * Drop-in spellings of the tools airlock replaces, rewritten to our own argv before parsing, so
- * an existing config line keeps working after swapping the package name. The README's migration
- * table lists each one. Pure function: tested without spawning anything.
+ * an existing config line keeps working after swapping the package name. The migration table in
+ * docs/migration.md lists each one. Pure function: tested without spawning anything.
  *
  * - supergateway: `--stdio "cmd"`, `--sse URL`, `--streamableHttp URL`, `--outputTransport`,
  *   `--port`, `--ssePath`, `--messagePath`, `--streamableHttpPath`, `--healthEndpoint`,
@@ -112,7 +112,7 @@ function rewriteSupergateway(argv: string[], tail: string[], notes: string[]): s
       if (inline !== undefined) return inline;
       const next = args[i + 1];
       if (next === undefined || next.startsWith('--')) {
-        throw new AirlockError('AIRLOCK_USAGE', `${flag} needs a value`, { hint: 'See the migration table in the README.' });
+        throw new AirlockError('AIRLOCK_USAGE', `${flag} needs a value`, { hint: 'See the migration table in docs/migration.md.' });
       }
       i++;
       return next;
@@ -143,7 +143,7 @@ function rewriteSupergateway(argv: string[], tail: string[], notes: string[]): s
     }
   }
   if (modes > 1) {
-    throw new AirlockError('AIRLOCK_USAGE', 'give one of --stdio, --sse or --streamableHttp', { hint: 'See the migration table in the README.' });
+    throw new AirlockError('AIRLOCK_USAGE', 'give one of --stdio, --sse or --streamableHttp', { hint: 'See the migration table in docs/migration.md.' });
   }
   if (stdio !== undefined && tail.length > 0) {
     throw new AirlockError('AIRLOCK_USAGE', 'two server commands: one in --stdio and one after --', { hint: 'Give the command once: after -- (airlock\'s way) or with --stdio.' });

@@ -8,10 +8,11 @@ import { resolveHeaders } from '../transports/headers.js';
 import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
-import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
-import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
+import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
+import { checkProtocolTransport, collect, parseCallbackPortArgument, parseLogLevel, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, mcpRemoteAuth, upstreamAuth, type AuthFlags } from './auth-options.js';
+import { endOptions, HelpGroup } from './help-groups.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
@@ -31,19 +32,23 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .summary('bridge a stdio MCP client to a remote server (default command)')
     .description('Bridge a stdio MCP client (Claude Desktop, Cursor, VS Code) to a remote MCP server over streamable HTTP or legacy SSE. stdout carries JSON-RPC only; logs go to stderr.')
     .argument('<url>', 'the remote MCP server, e.g. https://mcp.example.com/mcp')
-    .argument('[callback-port]', "OAuth callback port (mcp-remote's positional form of --callback-port)", parsePort)
+    .argument('[callback-port]', "OAuth callback port (mcp-remote's positional form of --callback-port)", parseCallbackPortArgument)
+    .optionsGroup(HelpGroup.transport)
     .option('--transport <mode>', 'auto | http | sse | sse-first (also http-first, http-only, sse-only)', parseTransportMode, 'auto')
     .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
-    .option('--allow-http', 'allow plain http to a non-loopback host', false)
+    .option('--allow-http', 'allow plain http to a non-loopback host', false);
+  addAuthOptions(command, { optional: true })
     .option('--device', 'log in with the device authorization grant (RFC 8628): the code is shown on stderr', false)
     .option('--device-code', "mcp-remote's name for --device", false)
-    .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
-    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
-    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: true })));
+    .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false);
+  addMcpRemoteAuthOptions(addIdentityProviderOptions(command));
   addPipelineOptions(command)
+    .optionsGroup(HelpGroup.limits)
+    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES);
+  endOptions(command)
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
     .addHelpText('after', `
 Examples:
   $ mcp-airlock https://mcp.example.com/mcp
@@ -56,11 +61,15 @@ Examples:
   $ mcp-airlock https://mcp.example.com/mcp --client-credentials \\
       --client-id my-agent --client-private-key-file agent.pem
 
-In a Claude Desktop or Cursor config:
+In a Claude Desktop or Cursor config (mcp-airlock is not on the npm registry
+yet: until it is, use the tarball that \`npm run package\` writes, or a global
+install, and "command": "mcp-airlock"):
   { "command": "npx",
-    "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp",
+    "args": ["-y", "file:/abs/path/mcp-airlock-${version}.tgz",
+             "https://mcp.example.com/mcp",
              "--header", "Authorization: Bearer \${API_TOKEN}"],
-    "env": { "API_TOKEN": "..." } }`)
+    "env": { "API_TOKEN": "..." } }
+Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
     .action(async (rawUrl: string, callbackPort: number | undefined, options: ConnectOptions) => {
       checkProtocolTransport(options.protocol, options.transport);
       grantOf(options);

@@ -1,10 +1,11 @@
 /**
  * `mcp-airlock doctor <url>` (alias `auth debug <url>`): walks the MCP authorization chain against
  * the real server and says, step by step, what happened and what to change (issue 5). Text on
- * stdout (the step list), or with --json one document (schema `mcp-airlock/doctor/1`, README
- * "## doctor"). Exit code 0 all passed, 1 a failure, 2 warnings only. --login uses a memory store:
+ * stdout (the step list), or with --json one document (schema `mcp-airlock/doctor/1`,
+ * docs/doctor.md). Exit code 0 all passed, 1 a failure, 2 warnings only. --login uses a memory store:
  * the user's stored login is never read or changed.
  */
+import { endOptions, HelpGroup } from './help-groups.js';
 import type { Command } from 'commander';
 import type { DoctorOptions, SessionFactory } from '../doctor/doctor-context.js';
 import { runDoctor } from '../doctor/doctor-engine.js';
@@ -45,17 +46,20 @@ Examples:
 function defineDoctor(command: Command, result: CommandResult): Command {
   command
     .argument('<url>', 'the MCP server, e.g. https://mcp.example.com/mcp')
-    .option('--json', 'print one JSON document (schema mcp-airlock/doctor/1) instead of text', false)
-    .option('--verbose', 'show the headers and bodies of every HTTP exchange (secrets masked)', false)
-    .option('--plain', 'plain lines even on a terminal (as when piped or in CI)', false)
+    .optionsGroup(HelpGroup.checks)
     .option('--register', 'perform dynamic client registration (RFC 7591) and show the answer', false)
     .option('--login', 'log in (browser, or --device) and check the token and an authenticated initialize; nothing is stored', false)
     .option('--device', 'with --login: the device authorization grant (RFC 8628)', false)
     .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false)
     .option('--header <name: value>', 'add a header to the MCP requests (an API gateway key); ${ENV} is expanded (repeatable)', collect, [])
-    .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
-    .option('--log-level <level>', 'silent | error | warn | info | debug (stderr)', parseLogLevel, 'warn');
-  addAuthOptions(command, { optional: false }).addHelpText('after', HELP);
+    .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, []);
+  addAuthOptions(command, { optional: false });
+  endOptions(command)
+    .option('--json', 'print one JSON document (schema mcp-airlock/doctor/1) instead of text', false)
+    .option('--verbose', 'show the headers and bodies of every HTTP exchange (secrets masked)', false)
+    .option('--plain', 'plain lines even on a terminal (as when piped or in CI)', false)
+    .option('--log-level <level>', 'silent | error | warn | info | debug (stderr)', parseLogLevel, 'warn')
+    .addHelpText('after', HELP);
   return command.action(async (rawUrl: string, flags: DoctorFlags) => {
     const url = parseServerUrl(rawUrl, flags.allowHttp);
     const headers = await resolveHeaders({ headers: flags.header, headerFiles: flags.headerFile });

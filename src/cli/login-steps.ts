@@ -43,6 +43,8 @@ function clientSummary(event: Extract<LoginProgress, { step: 'client' }>): strin
 /** Drives the login's steps on `reporter`; `onProgress` goes to AuthOptions.onProgress. */
 export class LoginSteps {
   private running: LoginStepId | undefined;
+  /** The resource had no metadata: the MCP 2025-03-26 fallback is in use. */
+  private legacy = false;
   private progressed = false;
   private finished = false;
 
@@ -60,12 +62,16 @@ export class LoginSteps {
     this.progressed = true;
     switch (event.step) {
       case 'resource-metadata':
-        if (event.legacy) this.pass('resource', `no resource metadata; MCP 2025-03-26 fallback: the authorization server is ${event.authorizationServer}`);
-        else this.pass('resource', `${event.resource} names the authorization server ${event.authorizationServer}`, [`found at ${event.url}`]);
+        // No document anywhere (404s): not a pass, though the MCP 2025-03-26 fallback goes on.
+        if (event.legacy) this.finish('resource', 'warn', `none found (RFC 9728; last tried ${event.url}); MCP 2025-03-26 fallback: the server's origin ${event.authorizationServer} is taken as the authorization server`);
+        else this.finish('resource', 'pass', `${event.resource} names the authorization server ${event.authorizationServer}`, [`found at ${event.url}`]);
+        this.legacy = event.legacy === true;
         this.begin('server');
         break;
       case 'server-metadata':
-        this.pass('server', `issuer ${event.issuer}`);
+        // After the fallback the origin's RFC 8414 document may be absent too (default endpoints): the log line says which.
+        if (this.legacy) this.finish('server', 'warn', `issuer ${event.issuer}, the server's origin (MCP 2025-03-26 fallback: its metadata there, else /authorize, /token and /register)`);
+        else this.finish('server', 'pass', `issuer ${event.issuer}`);
         this.begin('client');
         break;
       case 'client':
@@ -115,10 +121,13 @@ export class LoginSteps {
     await this.reporter.finish(this.progressed ? `logged in to ${record.resource}` : `already logged in to ${record.resource}`, 'pass');
   }
 
-  /** The server answered without credentials: nothing to log in to. */
-  async notNeeded(summary: string): Promise<void> {
+  /**
+   * The server answered without credentials: nothing to log in to. The view closes without a
+   * line of its own: login's result line on stdout already says so, and once is enough.
+   */
+  async notNeeded(): Promise<void> {
     this.finished = true;
-    await this.reporter.finish(summary, 'pass');
+    await this.reporter.finish('', 'pass');
   }
 
   /** Mark the running step (else a "Login" step) failed with the error's message and hint. */
@@ -138,7 +147,11 @@ export class LoginSteps {
   }
 
   private pass(id: LoginStepId, summary: string, details?: string[]): void {
-    this.reporter.step(id, { title: loginStepTitles[id], status: 'pass', summary, ...(details ? { details } : {}) });
+    this.finish(id, 'pass', summary, details);
+  }
+
+  private finish(id: LoginStepId, status: 'pass' | 'warn', summary: string, details?: string[]): void {
+    this.reporter.step(id, { title: loginStepTitles[id], status, summary, ...(details ? { details } : {}) });
     if (this.running === id) this.running = undefined;
   }
 }

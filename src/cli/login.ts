@@ -5,6 +5,7 @@
  * for agents. Progress as steps on stderr (an ink view on a terminal, plain lines otherwise or with
  * --plain); the one result line on stdout.
  */
+import { endOptions, HelpGroup } from './help-groups.js';
 import type { Command } from 'commander';
 import type { AuthGrant } from '../auth/auth-session.js';
 import { AirlockError, ReportedError, toAirlockError } from '../errors.js';
@@ -50,14 +51,17 @@ export function registerLogin(program: Command, result: CommandResult): void {
     .summary("log in to an MCP server's authorization server and keep the tokens")
     .description('Log in as the MCP authorization spec describes (protected resource metadata, authorization server metadata, client registration, PKCE) and keep the tokens in the OS keychain (else a 0600 file). connect and serve --upstream use them.')
     .argument('<url>', 'the MCP server, e.g. https://mcp.example.com/mcp')
+    .optionsGroup(HelpGroup.auth)
     .option('--device', 'use the device authorization grant (RFC 8628): a code to enter on another device', false)
     .option('--device-code', "mcp-remote's name for --device", false)
     .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
     .option('--force', 'log in again even when a valid token is stored', false)
-    .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false)
+    .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false);
+  addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: false })));
+  endOptions(command)
     .option('--plain', 'plain progress lines even on a terminal (as when piped or in CI)', false)
-    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
-  addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: false }))).addHelpText('after', `
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
+    .addHelpText('after', `
 Examples:
   $ mcp-airlock login https://mcp.example.com/mcp
   $ mcp-airlock login https://mcp.example.com/mcp --device      # over SSH
@@ -86,7 +90,7 @@ Examples:
       probe = await probeForLogin(url, fetch, log);
       if (probe.kind === 'open') {
         // The result line goes to stdout alone, as a login's does; the step view only closes.
-        await steps.notNeeded(`no login needed at ${displayUrl(url)}`);
+        await steps.notNeeded();
         process.stdout.write(`${displayUrl(url)} needs no login: it answered without credentials\n`);
         result.exitCode = 0;
         return;

@@ -20,6 +20,8 @@ export async function main(argv: string[]): Promise<number> {
     const program = buildProgram(result);
     if (argv.length === 0) return bareInvocation(program);
     const { argv: rewritten } = rewriteCompatArgs(argv, valueFlags(program));
+    // commander takes one short flag for the version: -v is it, -V (its default) is kept as a synonym.
+    if (rewritten[0] === '-V') rewritten[0] = '--version';
     const wordError = firstWordError(rewritten[0], commandNames(program), subcommandPaths(program));
     if (wordError) throw wordError;
     forEachCommand(program, (command) => {

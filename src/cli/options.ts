@@ -96,6 +96,19 @@ export function parsePort(value: string): number {
   return port;
 }
 
+/**
+ * connect's optional second argument, mcp-remote's OAuth callback port. A second server URL there
+ * (`mcp-airlock URL1 URL2`) is named as such, not as a bad port: one airlock bridges one server.
+ */
+export function parseCallbackPortArgument(value: string): number {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) {
+    throw new AirlockError('AIRLOCK_USAGE', `connect takes one server URL; ${quote(value, 80)} is a second one`, {
+      hint: 'Run one mcp-airlock per server (one entry each in the MCP host\'s config). The optional second argument is the OAuth callback port, as in mcp-remote.',
+    });
+  }
+  return parsePort(value);
+}
+
 export function parseSeconds(value: string): number {
   const seconds = value.trim() === '' ? NaN : Number(value);
   if (!Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError('use a number of seconds (0 switches it off).');

@@ -4,6 +4,7 @@
  * limiter per process, and a fresh policy stage and tap per session (a stage remembers the tools'
  * annotations and what the session has called, for flow rules).
  */
+import { HelpGroup } from './help-groups.js';
 import type { Command } from 'commander';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
@@ -30,6 +31,7 @@ export type PipelineFlags = PolicyFlags & AuditFlags;
 
 export function addPipelineOptions(command: Command): Command {
   command
+    .optionsGroup(HelpGroup.policy)
     .option('--allow-tool <glob>', 'only tools matching this pattern are visible and callable (* and ?; repeatable)', collect, [])
     .option('--deny-tool <glob>', 'hide and refuse tools matching this pattern; wins over --allow-tool (repeatable)', collect, [])
     .option('--read-only', 'only tools the server marks readOnlyHint are visible and callable', false)

@@ -79,10 +79,19 @@ export function registerPolicy(program: Command, result: CommandResult): void {
         flows: checked.flows.length,
         labels: Object.keys(checked.labels).length,
         flat: checked.tools.allow.length + checked.tools.deny.length + (checked.tools.readOnly ? 1 : 0),
+        allowTools: checked.tools.allow.length,
+        denyTools: checked.tools.deny.length,
+        readOnly: checked.tools.readOnly,
       };
       if (flags.json) out(JSON.stringify({ file, valid: true, ...summary }, null, 2));
       else {
-        const parts = [count(summary.rules, 'rule'), count(summary.rateLimits, 'rate limit'), count(summary.flows, 'flow rule'), count(summary.labels, 'label')];
+        // The flat members first, when there are any: a file of denyTools alone is not "0 rules" and nothing else.
+        const flat = [
+          summary.allowTools > 0 ? count(summary.allowTools, 'allowTools pattern') : undefined,
+          summary.denyTools > 0 ? count(summary.denyTools, 'denyTools pattern') : undefined,
+          summary.readOnly ? 'readOnly' : undefined,
+        ].filter((part): part is string => part !== undefined);
+        const parts = [...flat, count(summary.rules, 'rule'), count(summary.rateLimits, 'rate limit'), count(summary.flows, 'flow rule'), count(summary.labels, 'label')];
         out(`${file}: valid: ${parts.join(', ')}${summary.rules > 0 ? '; tools no rule allows are refused' : ''}`);
       }
     });

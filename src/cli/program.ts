@@ -21,7 +21,8 @@ export interface CommandResult {
 
 export function buildProgram(result: CommandResult): Command {
   const program = new Command('mcp-airlock')
-    .version(version, '-V, --version')
+    // -v as most CLIs have it; -V (commander's default, what airlock took before) still works (main.ts).
+    .version(version, '-v, --version', 'print the version (also -V, and `mcp-airlock version`)')
     .description('A local airlock between MCP clients and MCP servers: bridges stdio, streamable HTTP and SSE in any direction.')
     .enablePositionalOptions()
     // Parse errors are printed by main, in our format (usage-errors.ts); commander prints only help.
@@ -64,6 +65,10 @@ SIGINT/SIGTERM.`);
   registerAudit(program, result);
   registerDoctor(program, result);
   registerPolicy(program, result);
+  program
+    .command('version')
+    .description('print the version (as --version does)')
+    .action(() => void process.stdout.write(`${version}\n`));
   return program;
 }
 

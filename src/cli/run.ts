@@ -2,6 +2,7 @@
  * `mcp-airlock run -- <command...>`: stdio on both sides. Transparent today; it is where the audit
  * log and tool policy stages attach to a local server.
  */
+import { endOptions, HelpGroup } from './help-groups.js';
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { LogLevel } from '../log.js';
@@ -20,12 +21,15 @@ export function registerRun(program: Command, result: CommandResult): void {
     .summary('wrap a local stdio MCP server (stdio <-> stdio)')
     .description('Start a stdio MCP server as a child process and bridge our stdin/stdout to it. The child runs in its own process group and never outlives mcp-airlock.')
     .argument('<command...>', 'the server command and its arguments, after --')
+    .optionsGroup(HelpGroup.server)
     .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
     .option('--env <name=value>', 'set an environment variable for the server (repeatable)', collectEnv, {})
-    .option('--env-allow <name>', "pass only these variables of airlock's environment to the server, besides PATH, HOME and the like (repeatable)", collect, [])
-    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
-    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+    .option('--env-allow <name>', "pass only these variables of airlock's environment to the server, besides PATH, HOME and the like (repeatable)", collect, []);
   addPipelineOptions(command)
+    .optionsGroup(HelpGroup.limits)
+    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES);
+  endOptions(command)
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
     .passThroughOptions()
     .addHelpText('after', `
 Examples:

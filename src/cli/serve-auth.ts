@@ -3,6 +3,7 @@
  * bearer token, or an OAuth resource server with RFC 9728 metadata. Tokens are read from a file
  * or the environment, never from argv.
  */
+import { HelpGroup } from './help-groups.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,7 @@ function parseToolScope(value: string, previous: string[] = []): string[] {
 
 export function addServeAuthOptions(command: Command): Command {
   return command
+    .optionsGroup(HelpGroup.inboundAuth)
     .option('--auth-token-file <path>', 'require this bearer token (read from the file) on every request')
     .option('--auth-token-env <name>', 'require the bearer token held in this environment variable')
     .option('--auth-token-generate', 'create a random token (printed once to stderr, kept 0600 in --auth-token-file or the config directory) and require it', false)

@@ -2,6 +2,7 @@
  * `mcp-airlock serve`: expose a stdio server (spawned per session) or a remote server over
  * streamable HTTP at /mcp and legacy SSE at /sse + /messages, on 127.0.0.1 by default.
  */
+import { endOptions, HelpGroup } from './help-groups.js';
 import type { Command } from 'commander';
 import { resolveCommand } from '../transports/command-lookup.js';
 import { fstatSync, readFileSync } from 'node:fs';
@@ -58,32 +59,37 @@ export function registerServe(program: Command, result: CommandResult): void {
     .summary('expose a stdio server (or a remote one) over streamable HTTP and SSE')
     .description('Serve MCP over HTTP: streamable HTTP at /mcp and legacy HTTP+SSE at /sse + /messages, at once. Each client session gets its own upstream connection (its own child process for a command).')
     .argument('[command...]', 'the stdio server to spawn per session, after --')
+    .optionsGroup(HelpGroup.listen)
     .option('--port <n>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_PORT)
     .option('--host <address>', 'address to bind; keep 127.0.0.1 unless you mean to expose it', '127.0.0.1')
+    .option('--allow-origin <origin>', "allow browser requests from this Origin ('*' for any). Without it, loopback origins (http://localhost:*, 127.0.0.1, [::1]) are allowed; given, only the listed ones are, loopback included only if listed (repeatable)", collect, [])
+    .option('--allowed-host <host>', 'accept this Host header too, e.g. when behind a reverse proxy (repeatable)', collect, [])
+    .option('--mcp-path <path>', 'streamable HTTP endpoint', '/mcp')
+    .option('--sse-path <path>', 'legacy SSE stream endpoint', '/sse')
+    .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
+    .option('--health-path <path>', 'health check endpoint', '/healthz')
+    .optionsGroup(HelpGroup.server)
+    .option('--env <name=value>', 'set an environment variable for the server command (repeatable)', collectEnv, {})
+    .option('--env-allow <name>', "pass only these variables of airlock's environment to the server command, besides PATH, HOME and the like (repeatable)", collect, [])
+    .optionsGroup(HelpGroup.transport)
     .option('--upstream <url>', 'serve a remote MCP server instead of a command')
     .option('--transport <mode>', 'how to reach --upstream: auto | http | sse | sse-first', parseTransportMode, 'auto')
     .option('--protocol <version>', "the upstream's MCP era: auto (found from each connection's first exchange) | 2025-11-25 | 2026-07-28; airlock translates for clients of the other era", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to upstream requests; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback --upstream', false)
-    .option('--max-body <size>', 'largest accepted request body; larger gets 413', parseSize, 4 * 1024 * 1024)
-    .option('--allow-origin <origin>', "allow browser requests from this Origin ('*' for any; loopback origins are always allowed) (repeatable)", collect, [])
-    .option('--allowed-host <host>', 'accept this Host header too, e.g. when behind a reverse proxy (repeatable)', collect, [])
-    .option('--session-timeout <seconds>', 'end a streamable HTTP session idle this long (0: never)', parseSeconds, 1800)
-    .option('--max-sessions <n>', 'refuse new sessions past this many (each may be a child process)', parsePositiveInt, 32)
-    .option('--mcp-path <path>', 'streamable HTTP endpoint', '/mcp')
-    .option('--sse-path <path>', 'legacy SSE stream endpoint', '/sse')
-    .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
-    .option('--health-path <path>', 'health check endpoint', '/healthz')
     .option('--upstream-token-exchange', "exchange each caller's token (RFC 8693) at the upstream's authorization server for one meant for the upstream; needs inbound OAuth and --client-id with a secret", false)
-    .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false)
-    .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
-    .option('--env <name=value>', 'set an environment variable for the server command (repeatable)', collectEnv, {})
-    .option('--env-allow <name>', "pass only these variables of airlock's environment to the server command, besides PATH, HOME and the like (repeatable)", collect, [])
-    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
+    .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false);
   addServeAuthOptions(command);
   addAuthOptions(command, { optional: false });
   addPipelineOptions(command)
+    .optionsGroup(HelpGroup.limits)
+    .option('--max-body <size>', 'largest accepted request body; larger gets 413', parseSize, 4 * 1024 * 1024)
+    .option('--session-timeout <seconds>', 'end a streamable HTTP session idle this long (0: never)', parseSeconds, 1800)
+    .option('--max-sessions <n>', 'refuse new sessions past this many (each may be a child process)', parsePositiveInt, 32)
+    .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES);
+  endOptions(command)
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
     .passThroughOptions()
     .addHelpText('after', `
 Examples:

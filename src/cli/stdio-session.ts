@@ -31,6 +31,16 @@ export interface ConnectedReport {
   auth: () => string;
 }
 
+/**
+ * The one line a person gets who started `mcp-airlock <url>` (or `run`) in a terminal, where
+ * nothing would otherwise show that it waits for JSON-RPC on stdin; undefined when stdin is not a
+ * terminal (an MCP host's pipe), so a host never sees it. On stderr: stdout stays JSON-RPC only.
+ */
+export function waitingNotice(stdinIsTTY: boolean | undefined): string | undefined {
+  if (stdinIsTTY !== true) return undefined;
+  return 'waiting for an MCP client on stdin: an MCP host (Claude Desktop, Cursor, VS Code) starts this command and speaks JSON-RPC to it (`mcp-airlock connect --help` shows a config line); Ctrl-C stops it';
+}
+
 export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags, identity: StdioIdentity = {}, report?: ConnectedReport): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
@@ -61,6 +71,8 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
   try {
     await bridge.start();
     log.debug(`bridging stdio <-> ${name}`);
+    const notice = waitingNotice(process.stdin.isTTY);
+    if (notice) log.info(notice);
     return await supervise({
       log,
       reaper: context.reaper,

@@ -44,6 +44,8 @@ function refusal(state: DoctorState, probe: ProbeResult, what: string): DoctorCh
 
 /** Step 6: initialize, initialized and tools/list with the token (MCP 2025-11-25 basic/lifecycle, server/tools). */
 export async function authenticatedStep(state: DoctorState): Promise<StepOutput> {
+  if (state.unreachable) return { summary: '', checks: [], skipped: 'the server cannot be reached (see unauthenticated)' };
+  if (state.legacySse) return { summary: '', checks: [], skipped: 'a legacy HTTP+SSE endpoint: this step speaks streamable HTTP (mcp-airlock connect reaches it with --transport sse, or auto)' };
   const headers: Record<string, string> = { ...state.options.headers };
   if (state.requiresAuth !== false) {
     if (!state.accessToken) return { summary: '', checks: [], skipped: state.options.login ? 'no access token (see login)' : 'no access token: pass --login' };

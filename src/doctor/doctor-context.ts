@@ -69,6 +69,10 @@ export interface DoctorState {
   now: () => number;
   /** false when the server answered the unauthenticated request: later auth steps are skipped. */
   requiresAuth?: boolean;
+  /** The unauthenticated request got no answer at all (refused, no such host, TLS): the OAuth steps are skipped, not run into the same failure. */
+  unreachable?: boolean;
+  /** The URL is a legacy HTTP+SSE endpoint (2024-11-05: a GET opens its stream); the streamable HTTP initialize of the last step does not apply. */
+  legacySse?: boolean;
   /** The 401's WWW-Authenticate header, as received. */
   wwwAuthenticate?: string;
   challenge: BearerChallenge;

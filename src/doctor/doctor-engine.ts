@@ -60,9 +60,12 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
     reporter?.step(definition.id, { title: definition.title, status: 'running' });
     let output: StepOutput;
     try {
-      output = definition.oauth && state.requiresAuth === false
-        ? { summary: '', checks: [], skipped: 'the server needs no authorization' }
-        : await definition.run(state);
+      const skipped = !definition.oauth ? undefined
+        : state.requiresAuth === false ? 'the server needs no authorization'
+        // Its metadata is on the same host: four more lines of the same network failure say nothing new.
+        : state.unreachable ? 'the server cannot be reached (see unauthenticated)'
+        : undefined;
+      output = skipped !== undefined ? { summary: '', checks: [], skipped } : await definition.run(state);
     } catch (error) {
       output = {
         summary: 'the step stopped with an unexpected error',

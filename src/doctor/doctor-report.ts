@@ -1,7 +1,7 @@
 /**
  * The doctor's result: one report object, built by the engine and rendered as text or as one JSON
- * document from the same data. The JSON shape is versioned by `schema` and documented in the
- * README ("## doctor"); ids of steps and checks are stable, so CI scripts and bug reports can rely
+ * document from the same data. The JSON shape is versioned by `schema` and documented in
+ * docs/doctor.md ("The JSON document"); ids of steps and checks are stable, so CI scripts and bug reports can rely
  * on them. Renaming one is a new schema version.
  */
 import type { StepOutcome } from '../ui/step-reporter.js';

@@ -7,7 +7,7 @@
 import { quote } from '../errors.js';
 import { bearerChallenge } from '../auth/www-authenticate.js';
 import { check, type DoctorState, type StepOutput } from './doctor-context.js';
-import { initializeRequest, postJsonRpc } from './mcp-probe.js';
+import { initializeRequest, postJsonRpc, PROBE_TIMEOUT_MS, type ProbeResult } from './mcp-probe.js';
 import { diagnoseNetwork, diagnoseStatus, displayUrl, isWrongPlaceOrFailure, summariseBody } from '../transports/upstream-diagnosis.js';
 
 const SPEC_401 = 'MCP 2025-11-25 authorization; RFC 6750 §3';
@@ -16,18 +16,35 @@ const SPEC_CHALLENGE = 'RFC 9728 §5.1';
 /** Step 1: POST initialize without credentials and read the 401's Bearer challenge (RFC 6750 §3, RFC 9728 §5.1). */
 export async function unauthenticatedStep(state: DoctorState): Promise<StepOutput> {
   const headers = { ...state.options.headers };
-  const probe = await postJsonRpc(state.fetch, state.options.url.href, initializeRequest(0), headers);
-  if (probe.status === undefined) {
+  const first: ProbeResult = await postJsonRpc(state.fetch, state.options.url.href, initializeRequest(0), headers);
+  if (first.status === undefined) {
+    state.unreachable = true;
     // The same words connect and login use (upstream-diagnosis.ts); the raw error only when it is not a known case.
-    const diagnosis = diagnoseNetwork(state.options.url, probe.failure);
-    const message = diagnosis?.message ?? `POST ${displayUrl(state.options.url)} failed: ${probe.error ?? 'unknown error'}`;
+    const diagnosis = diagnoseNetwork(state.options.url, first.failure);
+    const message = diagnosis?.message ?? `POST ${displayUrl(state.options.url)} failed: ${first.error ?? 'unknown error'}`;
     return {
-      summary: `no answer: ${diagnosis?.message ?? probe.error ?? 'unknown error'}`,
+      summary: `no answer: ${diagnosis?.message ?? first.error ?? 'unknown error'}`,
       checks: [check('unauth.reachable', 'fail', message, 'MCP 2025-11-25 basic/transports', diagnosis?.hint ?? 'Check the URL, that the server is running, and the network (HTTPS_PROXY, firewall).')],
     };
   }
+  // A POST refused with 400, 404 or 405 may be a legacy HTTP+SSE endpoint: ask it as the
+  // 2025-11-25 transports spec's backwards compatibility does, with a GET for its event stream.
+  const legacy = first.status === 400 || first.status === 404 || first.status === 405 ? await legacyStream(state) : undefined;
+  if (legacy?.open) {
+    state.requiresAuth = false;
+    state.legacySse = true;
+    return {
+      summary: `a legacy HTTP+SSE endpoint: its event stream opened without credentials (HTTP ${legacy.status}); this server needs no authorization`,
+      checks: [check('unauth.status', 'pass', `POST answered HTTP ${first.status}, and GET opened a legacy HTTP+SSE event stream (HTTP ${legacy.status}) without credentials; the OAuth steps do not apply`, `${SPEC_401}; MCP 2025-11-25 basic/transports (backwards compatibility)`)],
+      facts: { status: first.status, legacySse: true, getStatus: legacy.status },
+    };
+  }
+  // A legacy endpoint behind OAuth: its GET's 401 and challenge are the ones to read.
+  if (legacy?.status === 401) state.legacySse = true;
+  const probe: ProbeResult & { status: number } = legacy?.status === 401 ? { status: 401, ...(legacy.headers ? { headers: legacy.headers } : {}) } : { ...first, status: first.status };
   const www = probe.headers?.get('www-authenticate') ?? null;
   const facts: Record<string, unknown> = { status: probe.status };
+  if (state.legacySse) facts['legacySse'] = true;
   if (www !== null) facts['wwwAuthenticate'] = www;
   if (www !== null && probe.status === 401) state.wwwAuthenticate = www;
 
@@ -74,4 +91,25 @@ export async function unauthenticatedStep(state: DoctorState): Promise<StepOutpu
   if (challenge.scope) parts.push(`scope ${quote(challenge.scope)}`);
   if (challenge.error) parts.push(`error ${quote(challenge.error)}`);
   return { summary: parts.join(', '), checks, facts };
+}
+
+/**
+ * GET the URL as a legacy HTTP+SSE client would (2024-11-05): `open` when an event stream comes
+ * back, which is closed at once; the status (and a 401's headers) otherwise; undefined when the
+ * GET got no answer. The user's --header headers go with it, as with the POST.
+ */
+async function legacyStream(state: DoctorState): Promise<{ open: boolean; status: number; headers?: Headers } | undefined> {
+  try {
+    const response = await state.fetch(state.options.url.href, {
+      method: 'GET',
+      headers: { ...state.options.headers, accept: 'text/event-stream' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    await response.body?.cancel().catch(() => undefined);
+    const open = response.ok && (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    return { open, status: response.status, headers: response.headers };
+  } catch {
+    return undefined; // no answer: the POST's status is what there is to report
+  }
 }

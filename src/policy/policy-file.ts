@@ -4,7 +4,7 @@
  *
  *     { "allowTools": ["read_*", "search"], "denyTools": ["*delete*"], "readOnly": false }
  *
- * and identity-bound rules, rate limits, labels and flow rules come on top (see README, "Policy
+ * and identity-bound rules, rate limits, labels and flow rules come on top (see docs/policy.md, "Policy
  * file"). Strict on purpose: an unknown member, a wrong type or a duplicate member is an error
  * with the line and column of the offending key, never ignored, because a typo in a deny rule
  * would otherwise let the tool through.
@@ -46,7 +46,7 @@ export const ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
 export const LABEL = /^[a-z][a-z0-9-]{0,63}$/;
 const WINDOW = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/;
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-const HINT = 'Run `mcp-airlock policy check FILE` to see every problem; the format is in the README, "Policy file".';
+const HINT = 'Run `mcp-airlock policy check FILE` to see every problem; the format is in docs/policy.md, "Policy file".';
 
 export async function readPolicyFile(path: string): Promise<PolicyDocument> {
   return parsePolicy(await readPolicyText(path), path);

@@ -9,7 +9,7 @@
  *
  * Tools get labels from the policy's `labels` (name globs), or, for tools the policy does not
  * label, from their annotations (MCP 2025-11-25 "ToolAnnotations"; absent hints take the spec's
- * defaults). This reading is a policy decision of ours, documented in the README:
+ * defaults). This reading is a policy decision of ours, documented in docs/policy.md:
  *
  *     readOnlyHint  openWorldHint   label
  *     true          false           private-data            reads the closed world: files, databases, mail

@@ -36,11 +36,11 @@ export class ToolPolicy {
   /** Why this tool is hidden, naming the rule; undefined when it is visible. */
   refusal(name: string, readOnlyHint: boolean | undefined): string | undefined {
     const denied = this.deny.find(([, re]) => re.test(name));
-    if (denied) return `denied by --deny-tool ${JSON.stringify(denied[0])}`;
+    if (denied) return `denied by ${JSON.stringify(denied[0])} (--deny-tool, or denyTools in the policy file)`;
     if (this.allow.length > 0 && !this.allow.some(([, re]) => re.test(name))) {
-      return `not matched by any --allow-tool (${this.allow.map(([p]) => JSON.stringify(p)).join(', ')})`;
+      return `not matched by any allow pattern (${this.allow.map(([p]) => JSON.stringify(p)).join(', ')}: --allow-tool, or allowTools in the policy file)`;
     }
-    if (this.options.readOnly && readOnlyHint !== true) return '--read-only, and no tools/list from the server marked it readOnlyHint';
+    if (this.options.readOnly && readOnlyHint !== true) return '--read-only (or readOnly in the policy file), and no tools/list from the server marked it readOnlyHint';
     return undefined;
   }
 }

@@ -134,7 +134,7 @@ export function inkStepReporter(out: NodeJS.WriteStream): StepReporter {
     },
     finish(summary, outcome) {
       if (finishing) return finishing;
-      result = { summary, outcome };
+      if (summary !== '') result = { summary, outcome };
       instance.rerender(view());
       instance.unmount();
       finishing = exited.then(() => undefined, () => undefined);

@@ -37,7 +37,7 @@ export interface StepReporter {
   step(id: string, update: StepUpdate): void;
   /** Something the user must see now and that stays (a URL to open, a device code). */
   notice(text: string): void;
-  /** The last line; afterwards the reporter ignores updates. Safe to call twice. */
+  /** The last line (none when `summary` is empty); afterwards the reporter ignores updates. Safe to call twice. */
   finish(summary: string, outcome?: StepOutcome): Promise<void>;
 }
 
@@ -95,7 +95,7 @@ export function plainStepReporter(out: NodeJS.WritableStream): StepReporter {
     async finish(summary) {
       if (finished) return;
       finished = true;
-      out.write(`${summary}\n`);
+      if (summary !== '') out.write(`${summary}\n`);
     },
   };
 }

@@ -741,7 +741,7 @@ function renderMarkdown(report) {
   const out = [];
   out.push(`## mcp-airlock benchmark${quick ? ' (--quick)' : ''}`);
   out.push('');
-  if (quick) out.push('**Smoke run:** too few (and too cold) iterations for the numbers to mean much; use the full run for the README.', '');
+  if (quick) out.push('**Smoke run:** too few (and too cold) iterations for the numbers to mean much; use the full run for docs/performance.md.', '');
   out.push(`Machine: ${m.cpu} × ${m.cpus}, ${m.platform}, ${m.totalMemMiB} MiB RAM, node ${m.node}, MCP SDK ${m.sdk} (2026-07-28 client: @modelcontextprotocol/client ${m.sdkV2Client})`);
   out.push(`Code: ${m.git.head}${m.git.dirty.length ? ` + uncommitted changes in ${m.git.dirty.join(', ')}` : ''}. Load average (1/5/15 min) at start ${m.loadavgStart.join(' / ')}, at end ${m.loadavgEnd?.join(' / ')}.`);
   out.push('');

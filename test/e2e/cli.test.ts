@@ -37,6 +37,20 @@ describe('cli', () => {
     expect(proc.stdout()).toContain('Examples:');
   });
 
+  it.each([
+    ['connect', ['Transport:', 'Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['serve', ['Listening:', 'Server command:', 'Transport:', 'Who may call serve:', 'Auth (OAuth login to the server):', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['run', ['Server command:', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['login', ['Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Output:']],
+    ['doctor', ['What doctor does:', 'Auth (OAuth login to the server):', 'Output:']],
+  ])('%s --help groups its options under headings, in this order, -h under Output (not one flat list)', async (command, headings) => {
+    const { stdout } = await runCli([command, '--help']);
+    const lines = stdout.split('\n');
+    expect(lines.filter((line) => /^\S.*:$/.test(line) && !['Arguments:', 'Examples:'].includes(line) && !line.startsWith('Usage:')).slice(0, headings.length)).toEqual(headings);
+    expect(lines).not.toContain('Options:');
+    expect(stdout.indexOf('  -h, --help')).toBeGreaterThan(stdout.indexOf('\nOutput:\n'));
+  });
+
   it('lists every serve option in its help', async () => {
     const proc = startAirlock(['serve', '--help'], { stdin: 'ignore' });
     await proc.exited;
@@ -49,6 +63,44 @@ describe('cli', () => {
     const proc = startAirlock(['--version'], { stdin: 'ignore' });
     expect(await proc.exited).toBe(0);
     expect(proc.stdout().trim()).toBe(pkg.version);
+  });
+
+  it('prints its version for -v and `version` too, as most CLIs do (and -V, as before)', async () => {
+    for (const args of [['-v'], ['version'], ['-V']]) {
+      expect(await runCli(args), args.join(' ')).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    }
+  });
+
+  it('serve --help says what --allow-origin does to loopback origins: allowed without it, only if listed with it', async () => {
+    const { stdout } = await runCli(['serve', '--help']);
+    const text = stdout.replace(/\s+/g, ' ');
+    expect(text).not.toContain('loopback origins are always allowed');
+    expect(text).toContain('Without it, loopback origins (http://localhost:*, 127.0.0.1, [::1]) are allowed; given, only the listed ones are, loopback included only if listed');
+  });
+
+  it('connect --help shows the config line that works before the package is published, beside the npx one', async () => {
+    const { stdout } = await runCli(['connect', '--help']);
+    expect(stdout).toContain(`"args": ["-y", "file:/abs/path/mcp-airlock-${pkg.version}.tgz",`);
+    expect(stdout).toContain('mcp-airlock is not on the npm registry');
+    expect(stdout).toContain('Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]');
+  });
+
+  it.skipIf(!hasScript)('connect on a terminal says once, on stderr, that it waits for an MCP client on stdin', () => {
+    // script(1) gives the CLI a pseudo-terminal as stdin; its stdin ends at once, so airlock sees EOF and exits.
+    const errFile = join(mkdtempSync(join(tmpdir(), 'airlock-tty-')), 'stderr');
+    const command = `'${process.execPath}' '${airlockBin}' http://127.0.0.1:9/mcp --no-audit 2>'${errFile}'`;
+    const run = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    expect(run.signal).toBeNull(); // ended by itself, not by the timeout
+    expect(run.stdout).toBe('');
+    const lines = readFileSync(errFile, 'utf8').split('\n').filter((line) => line.includes('waiting for an MCP client'));
+    expect(lines).toEqual([
+      '[mcp-airlock] info: waiting for an MCP client on stdin: an MCP host (Claude Desktop, Cursor, VS Code) starts this command and speaks JSON-RPC to it (`mcp-airlock connect --help` shows a config line); Ctrl-C stops it',
+    ]);
+  });
+
+  it('connect with stdin from a pipe (an MCP host) prints no waiting line', async () => {
+    const { stderr } = await runCli(['http://127.0.0.1:9/mcp', '--no-audit']);
+    expect(stderr).not.toContain('waiting for an MCP client');
   });
 
   it('exits 2 with a hint when serve has nothing to serve', async () => {
@@ -105,7 +157,7 @@ describe('cli: usage errors speak one language', () => {
     await expectUsage(
       ['frobnicate'],
       '"frobnicate" is neither a server URL nor a command',
-      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, help.',
+      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, version, help.',
     );
   });
 
@@ -124,6 +176,13 @@ describe('cli: usage errors speak one language', () => {
     await expectUsage(['serve', '--prot', '9000', '--', 'x'], 'unknown option "--prot" for serve', 'Did you mean --port? (`mcp-airlock serve --help` lists every option)');
     await expectUsage(['login'], 'login needs the <url> argument', 'Usage: mcp-airlock login [options] <url>');
     await expectUsage(['serve', '--max-body', 'lots', '--', 'x'], 'invalid value "lots" for --max-body', 'Use a size such as 4mb, 512kb or 1048576.');
+    // Regression: a second URL was reported as a bad <callback-port>.
+    await expectUsage(
+      ['https://a.example.com/mcp', 'https://b.example.com/mcp'],
+      'connect takes one server URL; "https://b.example.com/mcp" is a second one',
+      "Run one mcp-airlock per server (one entry each in the MCP host's config). The optional second argument is the OAuth callback port, as in mcp-remote.",
+    );
+    await expectUsage(['login', 'https://a.example.com/mcp', 'https://b.example.com/mcp'], 'too many arguments for login: "https://b.example.com/mcp" is not expected', 'Usage: mcp-airlock login [options] <url>');
     await expectUsage(['https://mcp.example.com/mcp', 'not-a-port'], 'invalid value "not-a-port" for the <callback-port> argument of connect', 'Use a port number from 0 to 65535 (0 picks a free one).');
     await expectUsage(['status', 'https://a.example/mcp', 'extra'], 'too many arguments for status: "extra" is not expected', 'Usage: mcp-airlock status [options] [url]');
     await expectUsage(['audit', 'shw'], 'unknown command "shw" for audit', 'Did you mean `mcp-airlock audit show`?');

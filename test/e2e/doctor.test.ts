@@ -291,3 +291,38 @@ describe('doctor against broken servers: the exact failing step, check and hint'
     expect(step(fixed.report, 'authenticated').status).toBe('pass');
   });
 });
+
+describe('doctor: servers that need no OAuth step at all', () => {
+  it('a closed port: the refusal is said once, and the OAuth steps are skipped instead of repeating it (regression: ECONNREFUSED four times)', async () => {
+    const port = await closedPort();
+    const url = `http://127.0.0.1:${port}/mcp`;
+    const { code, report, proc } = await doctor(url);
+    expect(code).toBe(1);
+    expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
+      'unauthenticated:fail', 'resource-metadata:skipped', 'authorization-server:skipped', 'client:skipped', 'login:skipped', 'authenticated:skipped',
+    ]);
+    for (const later of report.steps.slice(1)) expect(later.summary).toBe('the server cannot be reached (see unauthenticated)');
+    expect(proc.stdout().match(/connection refused/g)).toHaveLength(2); // the step's summary and its one check
+    const plain = startAirlock(['doctor', url, '--plain'], { stdin: 'ignore' });
+    expect(await plain.exited).toBe(1);
+    expect(plain.stdout().split('\n').filter((line) => /ECONNREFUSED|connection refused/.test(line)).length).toBeLessThanOrEqual(3);
+  });
+
+  it('a working legacy SSE endpoint without auth passes: the server needs no authorization (regression: a FAIL about RFC 9728 metadata)', async () => {
+    const { startFixtureHttpServer } = await import('../../fixtures/lib/http-fixture.mjs');
+    const server = await startFixtureHttpServer({ only: 'sse' });
+    try {
+      const { code, report } = await doctor(`${server.url}/sse`);
+      expect(code).toBe(0);
+      expect(report.result).toBe('pass');
+      expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
+        'unauthenticated:pass', 'resource-metadata:skipped', 'authorization-server:skipped', 'client:skipped', 'login:skipped', 'authenticated:skipped',
+      ]);
+      expect(step(report, 'unauthenticated').summary).toBe('a legacy HTTP+SSE endpoint: its event stream opened without credentials (HTTP 200); this server needs no authorization');
+      expect(step(report, 'unauthenticated').exchanges.map((e) => `${e.method} ${e.status}`)).toEqual(['POST 405', 'GET 200']);
+      expect(step(report, 'resource-metadata').summary).toBe('the server needs no authorization');
+    } finally {
+      await server.close();
+    }
+  });
+});

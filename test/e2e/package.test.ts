@@ -146,11 +146,12 @@ afterAll(() => {
 });
 
 describe('the packed tarball', () => {
-  it('ships the bundle, the schema and the README, and no source maps', () => {
+  it('ships the bundle, the schema, the README and the docs/ it links to, and no source maps', () => {
     expect(packed.files.filter((file) => file.endsWith('.map'))).toEqual([]);
     expect(packed.files).toContain('bin/mcp-airlock.js');
     expect(packed.files).toContain('schemas/policy.schema.json');
     expect(packed.files).toContain('README.md');
+    expect(packed.files).toContain('docs/policy.md');
     expect(packed.files.filter((file) => file.startsWith('dist/'))).toEqual([]);
   });
 

@@ -43,7 +43,14 @@ describe('policy check', () => {
     const path = file('ok.json', POLICY);
     expect(await run(['policy', 'check', path])).toEqual({ code: 0, stdout: `${path}: valid: 2 rules, 1 rate limit, 1 flow rule, 0 labels; tools no rule allows are refused\n`, stderr: '' });
     const json = await run(['policy', 'check', path, '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ file: path, valid: true, rules: 2, rateLimits: 1, flows: 1, labels: 0, flat: 0 });
+    expect(JSON.parse(json.stdout)).toEqual({ file: path, valid: true, rules: 2, rateLimits: 1, flows: 1, labels: 0, flat: 0, allowTools: 0, denyTools: 0, readOnly: false });
+  });
+
+  it('a file of flat members only names them, not just "0 rules" (regression: a denyTools file was summarised as 0 rules)', async () => {
+    const path = file('flat.json', '{ "denyTools": ["delete_*", "drop_*"], "readOnly": true }');
+    expect(await run(['policy', 'check', path])).toEqual({ code: 0, stdout: `${path}: valid: 2 denyTools patterns, readOnly, 0 rules, 0 rate limits, 0 flow rules, 0 labels\n`, stderr: '' });
+    const json = await run(['policy', 'check', path, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ file: path, valid: true, rules: 0, rateLimits: 0, flows: 0, labels: 0, flat: 3, allowTools: 0, denyTools: 2, readOnly: true });
   });
 
   it('an invalid file: every problem as FILE:LINE:COLUMN, exit 2', async () => {

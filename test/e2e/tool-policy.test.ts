@@ -2,6 +2,8 @@
  * The tool policy through the real CLI: hidden tools vanish from tools/list, calls to them are
  * answered by airlock with an error naming the rule and never reach the server.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,7 +26,7 @@ describe('tool policy', () => {
     const denied = await client.response(1);
     expect(denied.error).toEqual({
       code: -32602,
-      message: 'mcp-airlock tool policy: tool "delete_everything" is not available: denied by --deny-tool "delete_*"',
+      message: 'mcp-airlock tool policy: tool "delete_everything" is not available: denied by "delete_*" (--deny-tool, or denyTools in the policy file)',
       data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'delete_everything' },
     });
     client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'read_file', arguments: {} } });
@@ -51,12 +53,23 @@ describe('tool policy', () => {
     await second.client.close();
   });
 
+  it("a refusal by the policy file's denyTools names denyTools, not only --deny-tool (regression: reported as --deny-tool)", async () => {
+    const policyFile = join(mkdtempSync(join(tmpdir(), 'airlock-policy-')), 'policy.json');
+    writeFileSync(policyFile, '{ "denyTools": ["delete_*"] }');
+    const proc = startAirlock(['run', '--policy-file', policyFile, '--', process.execPath, join(repoRoot, 'fixtures', 'raw-echo-server.mjs')]);
+    running.push(proc);
+    const client = new LineClient(proc);
+    client.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'delete_everything', arguments: {} } });
+    expect((await client.response(1)).error?.message).toBe('mcp-airlock tool policy: tool "delete_everything" is not available: denied by "delete_*" (--deny-tool, or denyTools in the policy file)');
+    client.endInput();
+  });
+
   it("accepts mcp-remote's --ignore-tool as --deny-tool", async () => {
     const proc = startAirlock(['run', '--ignore-tool', 'sec*', '--', process.execPath, join(repoRoot, 'fixtures', 'raw-echo-server.mjs')]);
     running.push(proc);
     const client = new LineClient(proc);
     client.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'secret', arguments: {} } });
-    expect((await client.response(1)).error?.message).toContain('denied by --deny-tool "sec*"');
+    expect((await client.response(1)).error?.message).toContain('denied by "sec*" (--deny-tool, or denyTools in the policy file)');
     client.endInput();
   });
 });

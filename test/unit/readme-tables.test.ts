@@ -1,11 +1,12 @@
 /**
- * The README's tables render as tables: every row has the header's number of cells (GitHub splits
- * cells at every `|` not escaped as `\|`, inside code spans too), and no row stands outside a table.
+ * The tables of the README and of every page in docs/ render as tables: every row has the header's
+ * number of cells (GitHub splits cells at every `|` not escaped as `\|`, inside code spans too), and
+ * no row stands outside a table.
  * Regression: a stray `|` in serve's --allow-origin row, and the exit code row for 129/130/143 cut
  * off below its table.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { markdownFiles, readMarkdown } from '../helpers/markdown-files.js';
 
 /** The cells of one table row, split as GitHub-flavoured Markdown does. */
 function tableCells(line: string): string[] {
@@ -44,7 +45,7 @@ function tableProblems(markdown: string): TableProblem[] {
   return problems;
 }
 
-describe('README tables', () => {
+describe('README and docs/ tables', () => {
   it('finds the faults it is meant to find', () => {
     const broken = [
       '| a | b |', '|---|---|', '| `x|y` | z |', '',
@@ -60,8 +61,12 @@ describe('README tables', () => {
     ]);
   });
 
-  it('every README table has a consistent column count', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(tableProblems(readme)).toEqual([]);
+  it('checks the README and the docs/ pages', () => {
+    expect(markdownFiles()).toContain('README.md');
+    expect(markdownFiles()).toContain('docs/performance.md');
+  });
+
+  it.each(markdownFiles())('every table in %s has a consistent column count', (path) => {
+    expect(tableProblems(readMarkdown(path))).toEqual([]);
   });
 });

@@ -42,7 +42,7 @@ describe('rewriteCompatArgs: supergateway', () => {
 
   it("keeps supergateway's default port 8000 when --port is not given", () => {
     // supergateway listens on 8000 by default; serve's own default is 8808, so an unchanged
-    // config line ("accepted" in the README's migration table) would move to another port.
+    // config line ("accepted" in docs/migration.md's table) would move to another port.
     for (const argv of [['--stdio', 'node server.js'], ['--stdio', 'node server.js', '--outputTransport', 'streamableHttp']]) {
       const rewritten = argvOf(argv);
       const options = rewritten.slice(0, rewritten.indexOf('--'));
@@ -136,7 +136,7 @@ describe('rewriteCompatArgs: supergateway', () => {
   it('refuses a flag without its value', () => {
     let error = usageError(() => rewriteCompatArgs(['--stdio', 'srv', '--port']));
     expect(error.message).toBe('--port needs a value');
-    expect(error.hint).toBe('See the migration table in the README.');
+    expect(error.hint).toBe('See the migration table in docs/migration.md.');
     error = usageError(() => rewriteCompatArgs(['--stdio', 'srv', '--port', '--cors']));
     expect(error.message).toBe('--port needs a value');
     expect(usageError(() => rewriteCompatArgs(['--sse'])).message).toBe('--sse needs a value');
@@ -145,7 +145,7 @@ describe('rewriteCompatArgs: supergateway', () => {
   it('refuses two modes at once', () => {
     const error = usageError(() => rewriteCompatArgs(['--stdio', 'srv', '--sse', URL_]));
     expect(error.message).toBe('give one of --stdio, --sse or --streamableHttp');
-    expect(error.hint).toBe('See the migration table in the README.');
+    expect(error.hint).toBe('See the migration table in docs/migration.md.');
   });
 
   it('refuses an unsupported --outputTransport', () => {

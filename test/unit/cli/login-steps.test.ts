@@ -152,6 +152,21 @@ describe('login steps from the progress events of a real login', () => {
     expect(calls.filter((c) => 'finish' in c)).toEqual([{ finish: 'login failed', outcome: 'fail' }]);
   });
 
+  it.each(['metadata', 'defaults'] as const)('a server without resource metadata (404s), origin %s: the discovery steps warn, never PASS', async (legacyAuthorizationServer) => {
+    // Regression: `login` to a bare 401 server printed PASS for resource metadata that answered 404.
+    const f = await fixture({ prm: 'none', legacyAuthorizationServer });
+    const { calls, statuses } = await run(f);
+    expect(statuses().slice(0, 4)).toEqual(['resource:running', 'resource:warn', 'server:running', 'server:warn']);
+    const resource = calls.find((c) => 'id' in c && c.id === 'resource' && c.update.status === 'warn') as { update: StepUpdate };
+    expect(resource.update.summary).toBe(`none found (RFC 9728; last tried ${new URL(f.url).origin}/.well-known/oauth-protected-resource); MCP 2025-03-26 fallback: the server's origin ${new URL(f.url).origin} is taken as the authorization server`);
+  });
+
+  it('a server that needs no login: the view closes without a line of its own (login prints its one line on stdout)', async () => {
+    const { reporter, calls } = recordingReporter();
+    await new LoginSteps(reporter, { grant: 'authorization_code', noBrowser: true }).notNeeded();
+    expect(calls).toEqual([{ finish: '', outcome: 'pass' }]);
+  });
+
   it('a valid stored token: no progress, the discovery step skipped, "already logged in"', async () => {
     const f = await fixture();
     const store = new MemoryGrantStore();

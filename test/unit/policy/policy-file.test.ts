@@ -6,7 +6,7 @@ import { AirlockError } from '../../../src/errors.js';
 import { checkPolicy, displayPath, parsePolicy, readPolicyFile } from '../../../src/policy/policy-file.js';
 import { thrownAirlockError } from '../../helpers/thrown.js';
 
-const HINT = 'Run `mcp-airlock policy check FILE` to see every problem; the format is in the README, "Policy file".';
+const HINT = 'Run `mcp-airlock policy check FILE` to see every problem; the format is in docs/policy.md, "Policy file".';
 const KNOWN = 'known: $schema, allowTools, denyTools, readOnly, claims, rules, rateLimits, labels, labelsFromAnnotations, flows';
 
 /** The message parsePolicy fails with for this text. */

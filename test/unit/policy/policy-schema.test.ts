@@ -43,10 +43,10 @@ describe('schemas/policy.schema.json', () => {
     ]);
   });
 
-  it('the README example policy is valid', () => {
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const example = /<!-- policy-example -->\s*```json\n([\s\S]*?)```/.exec(readme);
-    expect(example, 'README.md has a policy example marked <!-- policy-example -->').not.toBeNull();
+  it('the example policy of docs/policy.md is valid', () => {
+    const page = readFileSync(new URL('../../../docs/policy.md', import.meta.url), 'utf8');
+    const example = /<!-- policy-example -->\s*```json\n([\s\S]*?)```/.exec(page);
+    expect(example, 'docs/policy.md has a policy example marked <!-- policy-example -->').not.toBeNull();
     expect(checkPolicy(example![1]!).issues).toEqual([]);
   });
 });

@@ -69,7 +69,7 @@ describe('PolicyStage', () => {
     const stage = stageFor(() => support);
     expect(call(stage, 'debug_dump')).toEqual({
       code: -32602,
-      message: 'mcp-airlock tool policy: tool "debug_dump" is not available: denied by --deny-tool "debug_*"',
+      message: 'mcp-airlock tool policy: tool "debug_dump" is not available: denied by "debug_*" (--deny-tool, or denyTools in the policy file)',
       data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'debug_dump' },
     });
   });

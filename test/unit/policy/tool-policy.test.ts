@@ -31,8 +31,8 @@ describe('ToolPolicy', () => {
     const p = policy(['read_*', 'search'], ['read_secrets']);
     expect(p.refusal('read_file', undefined)).toBeUndefined();
     expect(p.refusal('search', undefined)).toBeUndefined();
-    expect(p.refusal('read_secrets', undefined)).toBe('denied by --deny-tool "read_secrets"');
-    expect(p.refusal('write_file', undefined)).toBe('not matched by any --allow-tool ("read_*", "search")');
+    expect(p.refusal('read_secrets', undefined)).toBe('denied by "read_secrets" (--deny-tool, or denyTools in the policy file)');
+    expect(p.refusal('write_file', undefined)).toBe('not matched by any allow pattern ("read_*", "search": --allow-tool, or allowTools in the policy file)');
   });
 
   it('is inactive without rules, so the bridge can skip it', () => {
@@ -65,7 +65,7 @@ describe('the flat flags as a bridge stage', () => {
       id: 42,
       error: {
         code: -32602,
-        message: 'mcp-airlock tool policy: tool "delete_file" is not available: denied by --deny-tool "delete_*"',
+        message: 'mcp-airlock tool policy: tool "delete_file" is not available: denied by "delete_*" (--deny-tool, or denyTools in the policy file)',
         data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'delete_file' },
       },
     });
@@ -75,7 +75,7 @@ describe('the flat flags as a bridge stage', () => {
 
   it('--read-only: keeps only tools marked readOnlyHint, and allows calls only to those it has seen listed', () => {
     const p = stage([], [], true);
-    expect(p.fromClient(call('echo'))?.reply).toMatchObject({ error: { message: expect.stringContaining('--read-only, and no tools/list from the server marked it readOnlyHint') } });
+    expect(p.fromClient(call('echo'))?.reply).toMatchObject({ error: { message: expect.stringContaining('--read-only (or readOnly in the policy file), and no tools/list from the server marked it readOnlyHint') } });
     const filtered = p.fromServer(listResult([{ name: 'echo', annotations: { readOnlyHint: true } }, { name: 'rm', annotations: { readOnlyHint: false } }, { name: 'plain' }]), listed)!;
     expect((filtered as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name)).toEqual(['echo']);
     expect(p.fromClient(call('echo'))).toBeUndefined();

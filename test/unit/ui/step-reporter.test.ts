@@ -35,6 +35,13 @@ describe('plainStepReporter', () => {
     );
   });
 
+  it('finish with an empty summary writes no line', async () => {
+    let out = '';
+    const r = plainStepReporter({ write: (text: string) => ((out += text), true) } as unknown as NodeJS.WritableStream);
+    await r.finish('', 'pass');
+    expect(out).toBe('');
+  });
+
   it('finish is idempotent and later updates and notices are ignored', async () => {
     const { out, text } = capture();
     const r = plainStepReporter(out);
