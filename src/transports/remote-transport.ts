@@ -121,8 +121,8 @@ export class RemoteTransport implements Transport {
       if (id !== undefined) this.awaiting.delete(id);
       const ended = (error as { sessionEnded?: boolean }).sessionEnded === true;
       if (!ended || !this.memory.canReplay || ('method' in message && message.method === 'initialize')) throw diagnoseUpstream(this.options.url, error);
-      // The server ended the session (404): open a new one as the client did, then try this once more.
-      await this.heal(active);
+      // The server ended the session (404, or a 400 saying so): open a new one as the client did, then try this once more.
+      await this.heal(active, (error as { code?: unknown }).code);
       try {
         await this.active!.send(message, options);
       } catch (retryError) {
@@ -132,9 +132,9 @@ export class RemoteTransport implements Transport {
   }
 
   /** Open the session again after the server ended it (one attempt at a time; concurrent failures wait for it). */
-  private heal(inner: Inner): Promise<void> {
+  private heal(inner: Inner, status: unknown): Promise<void> {
     this.healing ??= (async () => {
-      this.options.log.info(`the upstream session at ${this.safeUrl} ended (HTTP 404); opening a new one with the client's initialize`);
+      this.options.log.info(`the upstream session at ${this.safeUrl} ended (HTTP ${typeof status === 'number' ? status : 404}); opening a new one with the client's initialize`);
       (inner as { resetSession?: () => void }).resetSession?.();
       await this.memory.replay(inner, (request) => this.own.request(inner, request), this.options.log);
       this.options.log.info(`new upstream session at ${this.safeUrl} ready`);

@@ -201,7 +201,7 @@ export class StreamableHttpClientTransport implements Transport {
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
       const text = await readErrorBody(response);
-      const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
+      const expired = this.sessionId !== undefined && !session && !modern && sessionLost(response.status, text);
       if (requestId !== undefined && !expired) {
         const answer = this.errorAnswer(response.status, text, modern);
         if (answer !== undefined) {
@@ -211,7 +211,7 @@ export class StreamableHttpClientTransport implements Transport {
         }
       }
       const answer = answerHeaders(response);
-      if (expired) throw Object.assign(httpAnswerError(404, text, { ...answer, prefix: 'the upstream session ended (HTTP 404): ' }), { sessionEnded: true });
+      if (expired) throw Object.assign(httpAnswerError(response.status, text, { ...answer, prefix: `the upstream session ended (HTTP ${response.status}): ` }), { sessionEnded: true });
       throw httpAnswerError(response.status, text, answer);
     }
     this.established = true;
@@ -506,6 +506,27 @@ export class StreamableHttpClientTransport implements Transport {
     this.running.clear();
     this.onclose?.();
   }
+}
+
+/**
+ * Whether an answer to a request that carried a session id says that session is gone. 404 is the
+ * spec's way (2025-11-25 basic/transports "Session Management"); the SDK v1's examples, and
+ * server-everything and most servers built on them, answer an id they do not know (after a
+ * restart) with 400 "Bad Request: No valid session ID provided", and a restarted server holding one
+ * SDK transport with 400 "Bad Request: Server not initialized". A 400 about anything else (a bad
+ * header, an unsupported version) is not a lost session.
+ */
+function sessionLost(status: number, body: string): boolean {
+  if (status === 404) return true;
+  if (status !== 400) return false;
+  let text = body;
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === 'string') text = message;
+  } catch {
+    // not JSON: the body's own words
+  }
+  return /\bsession\b/i.test(text) ? /\b(no valid|invalid|unknown|not found|expired|terminated|no longer|no such|does not exist)\b/i.test(text) : /\bnot initiali[sz]ed\b/i.test(text);
 }
 
 function isCancellation(message: JSONRPCMessage): boolean {
