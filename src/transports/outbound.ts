@@ -27,6 +27,11 @@ export interface OutboundContext {
   /** --max-message: the largest message taken from a server (a stdio line, an SSE event, a JSON body). */
   maxLineBytes: number;
   killGraceMs: number;
+  /**
+   * Told how the remote server's first exchange went: once with nothing when the server first
+   * answers, and with the error each time a message fails before it ever has (connect's exit code).
+   */
+  onFirstExchange?: (failure?: Error) => void;
 }
 
 /** The outbound side of a session: the transport to the server, behind the era adapter that translates when the eras differ. */
@@ -49,7 +54,7 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
       reaper: context.reaper,
     });
   }
-  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log, maxMessageBytes: context.maxLineBytes });
+  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log, maxMessageBytes: context.maxLineBytes, onFirstExchange: context.onFirstExchange });
 }
 
 /**

@@ -33,6 +33,8 @@ export interface RemoteTransportOptions {
   log: Logger;
   /** --max-message: the largest SSE event or JSON body taken from the server. */
   maxMessageBytes?: number;
+  /** See OutboundContext.onFirstExchange. */
+  onFirstExchange?: (failure?: Error) => void;
 }
 
 const fallbackStatuses = new Set([400, 404, 405]);
@@ -76,7 +78,19 @@ export class RemoteTransport implements Transport {
     // Connecting waits for the first message: see the module comment.
   }
 
+  /** The server has answered something: its first exchange is done. */
+  private reached = false;
+
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    try {
+      await this.sendNow(message, options);
+    } catch (error) {
+      if (!this.reached) this.options.onFirstExchange?.(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+  }
+
+  private async sendNow(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closed) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'upstream connection is closed');
     if (this.reconnecting !== undefined) {
       throw new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `the connection to ${this.safeUrl} dropped; airlock is connecting again (attempt ${this.reconnecting + 1})`, {
@@ -238,6 +252,10 @@ export class RemoteTransport implements Transport {
     const warn = (text: string): void => log.warn(text);
     const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn, maxMessageBytes }) : new SseClientTransport({ url, headers, request, warn, maxMessageBytes });
     inner.onmessage = (message) => {
+      if (!this.reached) {
+        this.reached = true;
+        this.options.onFirstExchange?.();
+      }
       if (this.own.take(message)) return;
       if (!('method' in message)) this.awaiting.delete((message as { id: RequestId }).id);
       this.onmessage?.(message);
