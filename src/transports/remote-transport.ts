@@ -38,6 +38,8 @@ export interface RemoteTransportOptions {
 }
 
 const fallbackStatuses = new Set([400, 404, 405]);
+/** How a streamable-HTTP-only server answers the legacy transport's GET (no session: 400; no GET stream: 405; Accept: 406). */
+const streamableRefusals = new Set([400, 405, 406]);
 const candidatesFor: Record<RemoteTransportMode, Kind[]> = {
   auto: ['http', 'sse'],
   http: ['http'],
@@ -212,7 +214,7 @@ export class RemoteTransport implements Transport {
           this.options.log.info(`${kind === 'http' ? 'streamable HTTP' : 'SSE'} answered HTTP ${status} at ${this.safeUrl}; trying ${candidates[index + 1] === 'sse' ? 'the legacy HTTP+SSE transport' : 'streamable HTTP'}`);
           continue;
         }
-        throw this.reportFailure(diagnoseUpstream(this.options.url, error));
+        throw this.reportFailure(this.withTransportHint(diagnoseUpstream(this.options.url, error), error));
       }
       this.options.log.debug(`connected to ${this.safeUrl} over ${kind === 'http' ? 'streamable HTTP' : 'HTTP+SSE'}`);
       this.active = inner;
@@ -220,6 +222,22 @@ export class RemoteTransport implements Transport {
       return inner;
     }
     throw this.reportFailure(diagnoseUpstream(this.options.url, lastError));
+  }
+
+  /**
+   * `--transport sse` at an endpoint that speaks only streamable HTTP: its GET is refused the way
+   * such servers refuse a GET without a session (400, 405, 406), or the stream opens without the
+   * `endpoint` event the legacy transport starts with. The hint says to let airlock choose.
+   */
+  private withTransportHint(error: AirlockError, cause: unknown): AirlockError {
+    if (this.options.mode !== 'sse') return error;
+    const status = (cause as { code?: unknown }).code;
+    const noEndpoint = cause instanceof Error && cause.message.includes('"endpoint" event');
+    if (!noEndpoint && !(typeof status === 'number' && streamableRefusals.has(status))) return error;
+    return new AirlockError(error.code, error.message, {
+      hint: 'This looks like a streamable HTTP endpoint, which --transport sse cannot use: drop --transport (auto finds the transport), or use --transport http.',
+      cause,
+    });
   }
 
   /**

@@ -201,6 +201,24 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
   });
 });
 
+describe('connect --transport sse at a streamable HTTP endpoint', () => {
+  it('keeps the diagnosis and hints to drop --transport (or use --transport http)', async () => {
+    // The SDK v1's streamable HTTP transport only: the legacy GET gets 400 "No valid session ID provided".
+    const httpOnly = await startFixtureHttpServer({ port: 0, only: 'http' });
+    try {
+      const { proc, client, reply } = await initializeThrough(`${httpOnly.url}/mcp`, ['--transport', 'sse']);
+      const message = `HTTP 400 Bad Request from ${httpOnly.url}/mcp: "Bad Request: No valid session ID provided"`;
+      const hint = 'This looks like a streamable HTTP endpoint, which --transport sse cannot use: drop --transport (auto finds the transport), or use --transport http.';
+      expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
+      expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP', hint });
+      expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
+      await finish(proc, client, 4);
+    } finally {
+      await httpOnly.close();
+    }
+  });
+});
+
 describe('connect --no-auth: a refused key', () => {
   it('a 401 whose body echoes the refused key: status and hint only, the key nowhere', async () => {
     const { proc, client, reply } = await initializeThrough(`${apiKeyUrl}/mcp`, ['--transport', 'http', '--no-auth', '--header', 'X-Api-Key: ${API_KEY}']);
