@@ -9,7 +9,8 @@ import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
-import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, parseLogLevel, parsePort, parseProtocol, parseSeconds, parseSize, parseServerUrl, parseTransportMode, REQUEST_TIMEOUT_HELP, secondsToMs } from './options.js';
+import { CredentialWaits } from '../transports/credential-waits.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, mcpRemoteAuth, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { runStdioSession } from './stdio-session.js';
@@ -20,6 +21,7 @@ export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
   maxMessage: number;
+  requestTimeout?: number;
   header: string[];
   headerFile: string[];
   logLevel: LogLevel;
@@ -41,6 +43,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--device-code', "mcp-remote's name for --device", false)
     .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
     .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
+    .option('--request-timeout <seconds>', REQUEST_TIMEOUT_HELP, parseSeconds)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
   addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: true })));
   addPipelineOptions(command)
@@ -67,10 +70,12 @@ In a Claude Desktop or Cursor config:
       // mcp-remote's flags are checked now (an inline client secret is refused), not at the first login.
       mcpRemoteAuth(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
-      const context = createContext(options.logLevel, options.maxMessage);
+      const context = { ...createContext(options.logLevel, options.maxMessage), requestTimeoutMs: secondsToMs(options.requestTimeout) };
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
-      const { request, session } = await upstreamAuth(url, headers, flags, await createRequester(), context.log);
+      // Request deadlines wait while an exchange waits for a login (credential-waits.ts).
+      const credentialWaits = new CredentialWaits();
+      const { request, session } = await upstreamAuth(url, headers, flags, credentialWaits.under(await createRequester()), context.log);
       // The policy's caller: the claims of the token sent upstream (the login's, else a JWT in --header).
       const headerClaims = claimsFromHeaders(headers);
       const claims = session ? () => session.claimsNow() : () => headerClaims;
@@ -79,6 +84,6 @@ In a Claude Desktop or Cursor config:
         const parts = [session?.describeSource(), headerNames && `--header ${headerNames}`].filter((part): part is string => Boolean(part));
         return parts.length > 0 ? parts.join('; ') : 'none';
       };
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol }, options, { claims }, { auth });
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits }, options, { claims }, { auth });
     });
 }

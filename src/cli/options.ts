@@ -102,6 +102,14 @@ export function parseSeconds(value: string): number {
   return seconds;
 }
 
+/** --request-timeout's help (connect, serve --upstream); the defaults are request-deadline.ts's. */
+export const REQUEST_TIMEOUT_HELP = 'give up on a request the server has not answered after this many seconds, and cancel it upstream (progress notifications start the time again; a login is not counted); default 600 (10 min) for calls and 60 for the first exchange; given, it sets both; 0: no limit';
+
+/** Seconds from a flag to ms; undefined stays undefined (the default applies). */
+export function secondsToMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
+}
+
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('use a whole number of at least 1.');

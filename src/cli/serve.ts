@@ -21,7 +21,8 @@ import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeli
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
-import { checkProtocolTransport, collect, collectEnv, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, collectEnv, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode, REQUEST_TIMEOUT_HELP, secondsToMs } from './options.js';
+import { CredentialWaits } from '../transports/credential-waits.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 
@@ -32,6 +33,7 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
   maxMessage: number;
+  requestTimeout?: number;
   env: Record<string, string>;
   envAllow: string[];
   header: string[];
@@ -78,6 +80,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--upstream-token-exchange', "exchange each caller's token (RFC 8693) at the upstream's authorization server for one meant for the upstream; needs inbound OAuth and --client-id with a secret", false)
     .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false)
     .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
+    .option('--request-timeout <seconds>', `with --upstream: ${REQUEST_TIMEOUT_HELP}`, parseSeconds)
     .option('--env <name=value>', 'set an environment variable for the server command (repeatable)', collectEnv, {})
     .option('--env-allow <name>', "pass only these variables of airlock's environment to the server command, besides PATH, HOME and the like (repeatable)", collect, [])
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info');
@@ -122,7 +125,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       hint: 'Add --upstream-token-exchange (with --upstream, inbound OAuth and --client-id with a secret).',
     });
   }
-  const context = createContext(options.logLevel, options.maxMessage);
+  const context = { ...createContext(options.logLevel, options.maxMessage), requestTimeoutMs: secondsToMs(options.requestTimeout) };
   const { log } = context;
   let upstream: UpstreamSpec;
   /** Each session's upstream: the same for all, or with the session caller's exchanged token. */
@@ -138,8 +141,9 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       upstreamFor = (callerToken) => ({ ...remote, request: perCaller(callerToken) });
     } else {
       // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
-      const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, await createRequester(), log);
-      upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol };
+      const credentialWaits = new CredentialWaits();
+      const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, credentialWaits.under(await createRequester()), log);
+      upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits };
     }
   } else {
     if (options.upstreamTokenExchange) {

@@ -16,6 +16,8 @@ import type { Logger } from '../log.js';
 import { isModernMessage, isModernOpening } from '../eras/modern-wire.js';
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { OwnRequests, reconnectDelay, SessionMemory } from './session-healer.js';
+import type { CredentialWaits } from './credential-waits.js';
+import { RequestDeadlines, type ExpiredRequest } from './request-deadline.js';
 import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';
 import { StreamableHttpClientTransport } from './streamable-http-client.js';
@@ -35,6 +37,10 @@ export interface RemoteTransportOptions {
   maxMessageBytes?: number;
   /** See OutboundContext.onFirstExchange. */
   onFirstExchange?: (failure?: Error) => void;
+  /** --request-timeout in ms (0: none); default 10 min for calls, 60 s for the first exchange (request-deadline.ts). */
+  requestTimeoutMs?: number;
+  /** Exchanges waiting for a login or step-up: deadlines wait for them (credential-waits.ts). */
+  credentialWaits?: CredentialWaits;
 }
 
 const fallbackStatuses = new Set([400, 404, 405]);
@@ -74,22 +80,57 @@ export class RemoteTransport implements Transport {
   /** Requests sent over the legacy SSE transport and not answered yet (their answers die with the stream). */
   private readonly awaiting = new Set<RequestId>();
 
-  constructor(private readonly options: RemoteTransportOptions) {}
-
   async start(): Promise<void> {
     // Connecting waits for the first message: see the module comment.
   }
 
   /** The server has answered something: its first exchange is done. */
   private reached = false;
+  private readonly deadlines: RequestDeadlines;
+
+  constructor(private readonly options: RemoteTransportOptions) {
+    const waits = options.credentialWaits;
+    this.deadlines = new RequestDeadlines({ timeoutMs: options.requestTimeoutMs, waitingForUser: waits && (() => waits.active), onExpired: (expired) => this.expire(expired) });
+  }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    this.deadlines.fromClient(message);
+    this.deadlines.start(message, !this.reached);
     try {
       await this.sendNow(message, options);
     } catch (error) {
+      // A request whose time ran out has had its error already: how its cancelled exchange ended does not matter.
+      if ('method' in message && 'id' in message && this.deadlines.settle(message.id as RequestId)) return;
       if (!this.reached) this.options.onFirstExchange?.(error instanceof Error ? error : new Error(String(error)));
       throw error;
     }
+  }
+
+  /**
+   * A request got no answer in time (--request-timeout): the client gets an error naming the limit,
+   * stderr one line, and the server a cancellation: `notifications/cancelled`, which the streamable
+   * HTTP transport turns into closing the request's stream where that is the era's way (2026-07-28)
+   * and sends before closing it otherwise. initialize must not be cancelled (2025-11-25
+   * basic/utilities/cancellation): its connection attempt is closed instead.
+   */
+  private expire({ id, method, timeoutMs, first }: ExpiredRequest): void {
+    const limit = `${timeoutMs / 1000} s`;
+    const error = new AirlockError('AIRLOCK_UPSTREAM_TIMEOUT', `${JSON.stringify(method)} got no answer from ${this.safeUrl} within ${limit}`, {
+      hint: 'The server took the request but did not answer it. If it is slow on purpose, raise the limit with --request-timeout <seconds> (0: no limit); otherwise check the server.',
+    });
+    this.options.log.warn(`${error.message} (--request-timeout); cancelled it`);
+    this.awaiting.delete(id);
+    this.onmessage?.(errorResponse(id, RpcErrorCode.upstreamError, `mcp-airlock: ${error.message} (--request-timeout ${timeoutMs / 1000}); the request was cancelled`, { airlock: error.code, hint: error.hint }));
+    if (first && !this.reached) this.options.onFirstExchange?.(markLogged(error));
+    if (method === 'initialize') {
+      const attempt = this.trying ?? this.active;
+      if (attempt && attempt !== this.active) void attempt.close().catch(() => undefined);
+      return;
+    }
+    const reason = `no answer within ${limit} (mcp-airlock --request-timeout)`;
+    void this.active?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } } as JSONRPCMessage).catch((cancelError: unknown) => {
+      this.options.log.debug(`could not cancel request ${JSON.stringify(id)} upstream: ${describeError(cancelError)}`);
+    });
   }
 
   private async sendNow(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -169,6 +210,7 @@ export class RemoteTransport implements Transport {
    */
   private async reconnect(): Promise<void> {
     for (const id of this.awaiting) {
+      this.deadlines.settle(id);
       this.onmessage?.(errorResponse(id, RpcErrorCode.upstreamError, `mcp-airlock: the connection to ${this.safeUrl} dropped before the answer; airlock is connecting again`, { airlock: 'AIRLOCK_UPSTREAM_CLOSED' }));
     }
     this.awaiting.clear();
@@ -205,9 +247,12 @@ export class RemoteTransport implements Transport {
       try {
         await inner.start();
         await inner.send(first);
+        if (this.deadlines.hasExpired(first)) throw new AirlockError('AIRLOCK_UPSTREAM_TIMEOUT', 'the first exchange timed out');
       } catch (error) {
         lastError = error;
         await inner.close().catch(() => undefined);
+        // Its time ran out (--request-timeout): the client has its error, and no other transport is tried.
+        if (this.deadlines.hasExpired(first)) throw error;
         const status = (error as { code?: unknown }).code;
         const more = index < candidates.length - 1;
         if (more && typeof status === 'number' && fallbackStatuses.has(status)) {
@@ -266,7 +311,8 @@ export class RemoteTransport implements Transport {
   }
 
   private create(kind: Kind): Inner {
-    const { url, headers, request, log, maxMessageBytes } = this.options;
+    const { url, headers, log, maxMessageBytes, credentialWaits } = this.options;
+    const request = credentialWaits ? credentialWaits.over(this.options.request) : this.options.request;
     const warn = (text: string): void => log.warn(text);
     const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn, maxMessageBytes }) : new SseClientTransport({ url, headers, request, warn, maxMessageBytes });
     inner.onmessage = (message) => {
@@ -275,6 +321,10 @@ export class RemoteTransport implements Transport {
         this.options.onFirstExchange?.();
       }
       if (this.own.take(message)) return;
+      if (!this.deadlines.fromServer(message)) {
+        this.options.log.debug(`dropped the server's late answer to request ${JSON.stringify((message as { id: RequestId }).id)}: its time had run out`);
+        return;
+      }
       if (!('method' in message)) this.awaiting.delete((message as { id: RequestId }).id);
       this.onmessage?.(message);
     };
@@ -311,6 +361,7 @@ export class RemoteTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.deadlines.clear();
     const active = this.active;
     if (!active) return;
     // Streamable HTTP: end the server's session (DELETE, 2025-11-25 "Session Management"); 405 is fine.

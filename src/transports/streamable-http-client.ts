@@ -154,15 +154,25 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    if (isCancellation(message)) {
+    const target = isCancellation(message) ? this.running.get((message as unknown as { params: { requestId: RequestId } }).params.requestId) : undefined;
+    if (target?.modern) {
       // 2026-07-28 over HTTP: closing the request's stream is the cancellation; nothing is posted.
-      const target = this.running.get((message as unknown as { params: { requestId: RequestId } }).params.requestId);
-      if (target?.modern) {
+      target.cancelled = true;
+      target.exchange.abort();
+      return;
+    }
+    try {
+      await this.sendMessage(message);
+    } finally {
+      // 2025: the cancellation is posted; then the request's stream, which may never carry an answer now, is let go.
+      if (target) {
         target.cancelled = true;
         target.exchange.abort();
-        return;
       }
     }
+  }
+
+  private async sendMessage(message: JSONRPCMessage): Promise<void> {
     const modern = isModernMessage(message);
     if (this.streamGate && !modern) await this.streamGate;
     const exchange = this.exchanges.begin();
