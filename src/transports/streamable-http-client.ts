@@ -29,7 +29,7 @@ import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/moder
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
 import { readErrorBody, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
-import { answerTooLarge, oversizeVerdict, RepeatedWarning } from './oversize.js';
+import { answerTooLarge, oversizeOnCallStream, oversizeVerdict, RepeatedWarning } from './oversize.js';
 import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
 import { answerHeaders, httpAnswerError, isHtml } from './upstream-diagnosis.js';
@@ -107,17 +107,20 @@ export class StreamableHttpClientTransport implements Transport {
     this.junk = new RepeatedWarning((text) => (options.warn ? options.warn(text) : this.onerror?.(new Error(text))));
   }
 
-  /** How every SSE stream of this transport is read: retry clamped, events capped, oversize ones answered for. */
+  /** How every SSE stream of this transport is read: retry clamped, events capped, oversize ones answered for (on a request's own stream, they end the call). */
   private sseOptions(onAnswered?: () => void, requestId?: RequestId): SseReadOptions {
     return {
       onRetry: (ms) => (this.retryMs = clampRetry(ms)),
       maxEventBytes: this.maxMessage,
       onOversize: (event) => {
+        if (requestId !== undefined) {
+          // A request's own stream: the call fails at once and the stream is closed (oversize.ts).
+          oversizeOnCallStream(event, this.maxMessage, requestId, (message) => this.onmessage?.(message), (message) => this.send(message));
+          onAnswered?.();
+          return 'stop';
+        }
         const verdict = oversizeVerdict(event, this.maxMessage, (message) => this.onmessage?.(message), (message) => this.send(message), this.junk);
-        if (verdict === undefined) return undefined;
-        if (requestId === undefined || verdict.answered !== requestId) return 'handled';
-        onAnswered?.();
-        return 'stop'; // the call is answered (with the error): the rest of its stream is not wanted
+        return verdict === undefined ? undefined : 'handled';
       },
     };
   }
