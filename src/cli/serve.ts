@@ -177,7 +177,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     sessionIdleMs: options.sessionTimeout * 1000,
     maxSessions: options.maxSessions,
     log,
-    createUpstream: (callerToken) => createOutbound(upstreamFor(callerToken), context),
+    createUpstream: (callerToken, label) => createOutbound(upstreamFor(callerToken), { ...context, label }),
     // Audit: the caller's principal (inbound auth) when there is one, else the upstream credentials'.
     // Policy: the inbound caller only.
     createPipeline: (id, inbound, outbound, caller) => pipeline.forSession({ session: id, inbound, outbound, principal: () => caller() ?? principal(), caller }),

@@ -44,6 +44,8 @@ export interface OutboundContext {
   onFirstExchange?: (failure?: Error) => void;
   /** --request-timeout in ms for a remote server (0: none); undefined: 10 min for calls, 60 s for the first exchange. */
   requestTimeoutMs?: number;
+  /** The session or lane the connection is for (serve): a spawned server's stderr lines are labelled with it. */
+  label?: string;
 }
 
 /** The outbound side of a session: the transport to the server, behind the era adapter that translates when the eras differ. */
@@ -64,6 +66,7 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
       killGraceMs: context.killGraceMs,
       log: context.log,
       reaper: context.reaper,
+      label: context.label,
     });
   }
   return new RemoteTransport({
