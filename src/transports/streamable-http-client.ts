@@ -416,7 +416,10 @@ export class StreamableHttpClientTransport implements Transport {
           const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal }).finally(answered);
           if (response.status === 405) return; // This server offers no standalone stream.
           if (!response.ok) {
-            response.discard();
+            const text = await readErrorBody(response);
+            // The server lost the session (a restart): asking again cannot help; the next request
+            // opens a new session (RemoteTransport heals it), and a new stream with it.
+            if (this.sessionId !== undefined && sessionLost(response.status, text)) return;
             failures++;
             this.onerror?.(new HttpStatusError(response.status, `GET stream refused: HTTP ${response.status}`));
           } else {

@@ -123,6 +123,8 @@ describe('connect heals its upstream connection', () => {
     expect(text(after)).toBe('after');
     expect(proc.stderr()).toMatch(/the upstream session at http:\/\/127\.0\.0\.1:\d+\/mcp ended \(HTTP 400\); opening a new one with the client's initialize/);
     expect(text(await client.call(4, 'echo', { text: 'later' }))).toBe('later');
+    // The old session's GET stream, refused the same way, stops asking: no warning per retry.
+    expect(proc.stderr()).not.toContain('GET stream refused');
     expect(proc.child.exitCode).toBeNull();
   });
 
