@@ -6,8 +6,10 @@
  *
  * The clock measures the server's silence, not the user's: a progress notification for the
  * request starts its time again (2025-11-25 basic/utilities/progress), and no deadline runs out
- * while the server waits on the user: while a request of the server's (elicitation, sampling,
- * roots) is unanswered by the client, or while a login or step-up runs after a 401/403.
+ * while the server waits on the user: while a login or step-up runs after a 401/403, or while a
+ * request of the server's (elicitation, sampling, roots) is unanswered by the client, for as long
+ * again as the limit (a client that never answers must not hold calls for ever either); its
+ * answer gives every request its full time again.
  */
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 
@@ -57,11 +59,14 @@ interface Running {
 export class RequestDeadlines {
   private readonly running = new Map<RequestId, Running>();
   private readonly byProgress = new Map<string | number, RequestId>();
-  /** Requests of the server's the client has not answered yet: the server waits on the client (and maybe its user). */
-  private readonly serverAsks = new Set<RequestId>();
+  /** Requests of the server's the client has not answered yet, and since when: the server waits on the client (and maybe its user). */
+  private readonly serverAsks = new Map<RequestId, number>();
   private readonly expired = new Set<RequestId>();
 
-  constructor(private readonly options: RequestDeadlineOptions) {}
+  constructor(
+    private readonly options: RequestDeadlineOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** A request of the client's goes out: its time starts. */
   start(message: JSONRPCMessage, first: boolean): void {
@@ -84,7 +89,7 @@ export class RequestDeadlines {
    */
   fromServer(message: JSONRPCMessage): boolean {
     if ('method' in message) {
-      if ('id' in message && message.id !== undefined && message.id !== null) this.serverAsks.add(message.id as RequestId);
+      if ('id' in message && message.id !== undefined && message.id !== null) this.serverAsks.set(message.id as RequestId, this.now());
       else if (message.method === 'notifications/progress') {
         const token = (message as { params?: { progressToken?: string | number } }).params?.progressToken;
         const id = token === undefined ? undefined : this.byProgress.get(token);
@@ -150,9 +155,18 @@ export class RequestDeadlines {
   private due(id: RequestId): void {
     const running = this.running.get(id);
     if (!running) return;
-    if (this.serverAsks.size > 0 || this.options.waitingForUser?.()) {
+    if (this.options.waitingForUser?.()) {
       // The server waits on the user, not the other way round: give it its time again.
       running.timer = this.arm(id, running.timeoutMs);
+      return;
+    }
+    // A request of the server's the client has not answered: the client gets as long to answer it as
+    // the server gets (a client that never answers must not hold calls for ever either).
+    const now = this.now();
+    let newest: number | undefined;
+    for (const since of this.serverAsks.values()) if (newest === undefined || since > newest) newest = since;
+    if (newest !== undefined && now - newest < running.timeoutMs) {
+      running.timer = this.arm(id, newest + running.timeoutMs - now);
       return;
     }
     this.end(id);

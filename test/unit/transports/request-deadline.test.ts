@@ -56,10 +56,21 @@ describe('RequestDeadlines', () => {
 
   it('holds every deadline while a request of the server\'s waits for the client, and gives full time again after its answer', () => {
     deadlines.start(call(1), false);
+    vi.advanceTimersByTime(900);
     deadlines.fromServer(message({ id: 'elicit-1', method: 'elicitation/create', params: {} }));
-    vi.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(900);
     expect(expired).toEqual([]);
     deadlines.fromClient(message({ id: 'elicit-1', result: { action: 'accept' } }));
+    vi.advanceTimersByTime(999);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired.map((e) => e.id)).toEqual([1]);
+  });
+
+  it('holds for a request of the server\'s the client never answers only as long as the server gets', () => {
+    deadlines.start(call(1), false);
+    vi.advanceTimersByTime(900);
+    deadlines.fromServer(message({ id: 'elicit-1', method: 'elicitation/create', params: {} }));
     vi.advanceTimersByTime(999);
     expect(expired).toEqual([]);
     vi.advanceTimersByTime(1);
