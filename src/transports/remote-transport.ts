@@ -80,17 +80,18 @@ export class RemoteTransport implements Transport {
   /** Requests sent over the legacy SSE transport and not answered yet (their answers die with the stream). */
   private readonly awaiting = new Set<RequestId>();
 
-  async start(): Promise<void> {
-    // Connecting waits for the first message: see the module comment.
-  }
-
   /** The server has answered something: its first exchange is done. */
   private reached = false;
+  /** --request-timeout: each request's time to its answer. */
   private readonly deadlines: RequestDeadlines;
 
   constructor(private readonly options: RemoteTransportOptions) {
     const waits = options.credentialWaits;
     this.deadlines = new RequestDeadlines({ timeoutMs: options.requestTimeoutMs, waitingForUser: waits && (() => waits.active), onExpired: (expired) => this.expire(expired) });
+  }
+
+  async start(): Promise<void> {
+    // Connecting waits for the first message: see the module comment.
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {

@@ -542,7 +542,7 @@ function sessionLost(status: number, body: string): boolean {
   } catch {
     // not JSON: the body's own words
   }
-  return /\bsession\b/i.test(text) ? /\b(no valid|invalid|unknown|not found|expired|terminated|no longer|no such|does not exist)\b/i.test(text) : /\bnot initiali[sz]ed\b/i.test(text);
+  return /session/i.test(text) ? /\b(no valid|invalid|unknown|not found|expired|terminated|no longer|no such|does not exist)\b/i.test(text) : /\bnot initiali[sz]ed\b/i.test(text);
 }
 
 function isCancellation(message: JSONRPCMessage): boolean {
