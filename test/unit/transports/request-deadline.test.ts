@@ -104,7 +104,7 @@ describe('RequestDeadlines', () => {
 });
 
 describe('CredentialWaits', () => {
-  const response = (status: number): HttpResponse => ({ status, ok: status < 300, header: () => undefined, body: [], text: async () => '', discard: () => undefined });
+  const response = (status: number): HttpResponse => ({ status, ok: status < 300, header: () => undefined, body: (async function* () {})(), text: async () => '', discard: () => undefined });
 
   it('marks an exchange answered 401 until it is sent again, and forgets it when the authorized requester gives up', async () => {
     const waits = new CredentialWaits();
