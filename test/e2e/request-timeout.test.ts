@@ -4,11 +4,14 @@
  * line, and the server a cancellation (2025: notifications/cancelled, then the stream is let go;
  * 2026-07-28: the request's stream is closed). Progress notifications start the time again. The
  * first exchange has its own deadline, and connect then exits 4. A server of the test's own on
- * loopback plays the upstream; the client is a raw stdio peer of `mcp-airlock connect`.
+ * loopback plays the silent upstream, the SDK v1 fixture the one that must see the cancellation
+ * (over streamable HTTP and legacy SSE); the client is a raw stdio peer of `mcp-airlock connect`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JS fixture
+import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { startAirlock, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { initializeRequest, LineClient } from '../helpers/line-client.js';
 
@@ -152,6 +155,37 @@ describe('connect: the first exchange has a deadline too', () => {
       await proc.stop();
       mute.closeAllConnections();
       await new Promise((resolve) => mute.close(resolve));
+    }
+  });
+});
+
+describe('connect --request-timeout against the SDK v1 server, over each transport', () => {
+  let fixture: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    fixture = await startFixtureHttpServer({ port: 0 });
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+
+  it.each([
+    ['streamable HTTP', '/mcp', 'http'],
+    ['legacy HTTP+SSE', '/sse', 'sse'],
+  ])('%s: the server sees the cancellation of the call whose time ran out, and the session goes on', async (_name, path, transport) => {
+    const proc = startAirlock(['connect', `${fixture.url}${path}`, '--transport', transport, '--request-timeout', '1', '--no-audit']);
+    try {
+      const client = new LineClient(proc);
+      await client.handshake();
+      const reply = await client.call(2, 'slow', { steps: 100, delayMs: 50 });
+      expect(reply.error).toMatchObject({ data: { airlock: 'AIRLOCK_UPSTREAM_TIMEOUT' } });
+      // The SDK's server aborted the handler on notifications/cancelled and recorded it.
+      await waitFor(async () => {
+        const state = await client.call(Date.now(), 'state');
+        return (JSON.parse((state.result as { content: Array<{ text: string }> }).content[0]!.text) as { cancelled: unknown[] }).cancelled.includes(2);
+      }, 'the server to record the cancellation');
+      expect(proc.child.exitCode).toBeNull();
+    } finally {
+      await proc.stop();
     }
   });
 });
