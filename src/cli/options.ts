@@ -103,7 +103,7 @@ export function parseSeconds(value: string): number {
 }
 
 /** --request-timeout's help (connect, serve --upstream); the defaults are request-deadline.ts's. */
-export const REQUEST_TIMEOUT_HELP = 'give up on a request the server has not answered after this many seconds, and cancel it upstream (progress notifications start the time again; a login is not counted); default 600 (10 min) for calls and 60 for the first exchange; given, it sets both; 0: no limit';
+export const REQUEST_TIMEOUT_HELP = 'fail and cancel a request the server leaves unanswered this long (progress restarts the clock; a login is not counted); default 600 s, 60 s for the first exchange; 0: no limit';
 
 /** Seconds from a flag to ms; undefined stays undefined (the default applies). */
 export function secondsToMs(seconds: number | undefined): number | undefined {
