@@ -29,6 +29,12 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
  */
 export const FIRST_EXCHANGE_TIMEOUT_MS = 60_000;
 
+/**
+ * Requests that are not calls but long-lived streams, with no answer due (2026-07-28
+ * `subscriptions/listen`: the stream stays open for the notifications it carries).
+ */
+const STREAMS = new Set(['subscriptions/listen']);
+
 /** Requests whose time ran out are remembered (to drop their late answers) up to this many. */
 const MAX_EXPIRED = 1000;
 
@@ -70,7 +76,7 @@ export class RequestDeadlines {
 
   /** A request of the client's goes out: its time starts. */
   start(message: JSONRPCMessage, first: boolean): void {
-    if (!('method' in message) || !('id' in message)) return;
+    if (!('method' in message) || !('id' in message) || STREAMS.has(message.method)) return;
     const timeoutMs = this.options.timeoutMs ?? (first ? FIRST_EXCHANGE_TIMEOUT_MS : DEFAULT_REQUEST_TIMEOUT_MS);
     if (timeoutMs <= 0) return;
     const id = message.id as RequestId;

@@ -87,6 +87,12 @@ describe('RequestDeadlines', () => {
     expect(expired).toEqual([{ id: 1, method: 'tools/call', timeoutMs: 1000, first: true }]);
   });
 
+  it('gives a subscriptions/listen stream no deadline: it has no answer due', () => {
+    deadlines.start(message({ id: 'listen-1', method: 'subscriptions/listen', params: {} }), false);
+    vi.advanceTimersByTime(60 * 60_000);
+    expect(expired).toEqual([]);
+  });
+
   it('defaults: 10 min for calls, 60 s for the first exchange; 0 switches them off', () => {
     const seen: ExpiredRequest[] = [];
     const defaults = new RequestDeadlines({ onExpired: (e) => seen.push(e) });
