@@ -30,10 +30,11 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 export const FIRST_EXCHANGE_TIMEOUT_MS = 60_000;
 
 /**
- * Requests that are not calls but long-lived streams, with no answer due (2026-07-28
- * `subscriptions/listen`: the stream stays open for the notifications it carries).
+ * Requests whose answer is not due in any set time: a 2026-07-28 `subscriptions/listen` stream
+ * stays open for the notifications it carries, and a 2025-11-25 `tasks/result` waits, by design,
+ * until a long-running task ends (the task itself is what the server works on meanwhile).
  */
-const STREAMS = new Set(['subscriptions/listen']);
+const STREAMS = new Set(['subscriptions/listen', 'tasks/result']);
 
 /** Requests whose time ran out are remembered (to drop their late answers) up to this many. */
 const MAX_EXPIRED = 1000;
