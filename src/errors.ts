@@ -34,6 +34,8 @@ export type AirlockErrorCode =
   | 'AIRLOCK_UPSTREAM_UNREACHABLE'
   | 'AIRLOCK_UPSTREAM_HTTP'
   | 'AIRLOCK_UPSTREAM_CLOSED'
+  /** The server took a request and did not answer it within --request-timeout. */
+  | 'AIRLOCK_UPSTREAM_TIMEOUT'
   | 'AIRLOCK_UPSTREAM_TLS'
   | 'AIRLOCK_UPSTREAM_CREDENTIALS'
   | 'AIRLOCK_LISTEN_FAILED'
@@ -74,6 +76,7 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_UPSTREAM_UNREACHABLE: ExitCode.upstream,
   AIRLOCK_UPSTREAM_HTTP: ExitCode.upstream,
   AIRLOCK_UPSTREAM_CLOSED: ExitCode.upstream,
+  AIRLOCK_UPSTREAM_TIMEOUT: ExitCode.upstream,
   /** https to a plain-HTTP server, or a certificate Node does not trust. */
   AIRLOCK_UPSTREAM_TLS: ExitCode.upstream,
   /** A 401/403 from a server that offers no OAuth login: it wants an API key or a static token. */

@@ -9,7 +9,8 @@ import { createRequester } from '../transports/http-request.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
-import { checkProtocolTransport, collect, parseCallbackPortArgument, parseLogLevel, parseProtocol, parseSize, parseServerUrl, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, parseCallbackPortArgument, parseLogLevel, parseProtocol, parseSeconds, parseSize, parseServerUrl, parseTransportMode, REQUEST_TIMEOUT_HELP, secondsToMs } from './options.js';
+import { CredentialWaits } from '../transports/credential-waits.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import { addAuthOptions, addIdentityProviderOptions, addMcpRemoteAuthOptions, grantOf, mcpRemoteAuth, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { endOptions, HelpGroup } from './help-groups.js';
@@ -21,6 +22,7 @@ export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
   maxMessage: number;
+  requestTimeout?: number;
   header: string[];
   headerFile: string[];
   logLevel: LogLevel;
@@ -46,7 +48,8 @@ export function registerConnect(program: Command, result: CommandResult): void {
   addMcpRemoteAuthOptions(addIdentityProviderOptions(command));
   addPipelineOptions(command)
     .optionsGroup(HelpGroup.limits)
-    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES);
+    .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
+    .option('--request-timeout <seconds>', REQUEST_TIMEOUT_HELP, parseSeconds);
   endOptions(command)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
     .addHelpText('after', `
@@ -76,10 +79,12 @@ Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
       // mcp-remote's flags are checked now (an inline client secret is refused), not at the first login.
       mcpRemoteAuth(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
-      const context = createContext(options.logLevel, options.maxMessage);
+      const context = { ...createContext(options.logLevel, options.maxMessage), requestTimeoutMs: secondsToMs(options.requestTimeout) };
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
-      const { request, session } = await upstreamAuth(url, headers, flags, await createRequester(), context.log);
+      // Request deadlines wait while an exchange waits for a login (credential-waits.ts).
+      const credentialWaits = new CredentialWaits();
+      const { request, session } = await upstreamAuth(url, headers, flags, credentialWaits.under(await createRequester()), context.log);
       // The policy's caller: the claims of the token sent upstream (the login's, else a JWT in --header).
       const headerClaims = claimsFromHeaders(headers);
       const claims = session ? () => session.claimsNow() : () => headerClaims;
@@ -88,6 +93,6 @@ Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
         const parts = [session?.describeSource(), headerNames && `--header ${headerNames}`].filter((part): part is string => Boolean(part));
         return parts.length > 0 ? parts.join('; ') : 'none';
       };
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol }, options, { claims }, { auth });
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits }, options, { claims }, { auth });
     });
 }

@@ -115,6 +115,14 @@ export function parseSeconds(value: string): number {
   return seconds;
 }
 
+/** --request-timeout's help (connect, serve --upstream); the defaults are request-deadline.ts's. */
+export const REQUEST_TIMEOUT_HELP = 'fail and cancel a request the server leaves unanswered this long (progress restarts the clock; a login is not counted); default 600 s, 60 s for the first exchange; 0: no limit';
+
+/** Seconds from a flag to ms; undefined stays undefined (the default applies). */
+export function secondsToMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
+}
+
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('use a whole number of at least 1.');

@@ -22,7 +22,8 @@ import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeli
 import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
-import { checkProtocolTransport, collect, collectEnv, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode } from './options.js';
+import { checkProtocolTransport, collect, collectEnv, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode, REQUEST_TIMEOUT_HELP, secondsToMs } from './options.js';
+import { CredentialWaits } from '../transports/credential-waits.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 
@@ -33,6 +34,7 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
   transport: RemoteTransportMode;
   protocol: ProtocolChoice;
   maxMessage: number;
+  requestTimeout?: number;
   env: Record<string, string>;
   envAllow: string[];
   header: string[];
@@ -87,7 +89,8 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--max-body <size>', 'largest accepted request body; larger gets 413', parseSize, 4 * 1024 * 1024)
     .option('--session-timeout <seconds>', 'end a streamable HTTP session idle this long (0: never)', parseSeconds, 1800)
     .option('--max-sessions <n>', 'refuse new sessions past this many (each may be a child process)', parsePositiveInt, 32)
-    .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES);
+    .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
+    .option('--request-timeout <seconds>', `with --upstream: ${REQUEST_TIMEOUT_HELP}`, parseSeconds);
   endOptions(command)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
     .passThroughOptions()
@@ -128,7 +131,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       hint: 'Add --upstream-token-exchange (with --upstream, inbound OAuth and --client-id with a secret).',
     });
   }
-  const context = createContext(options.logLevel, options.maxMessage);
+  const context = { ...createContext(options.logLevel, options.maxMessage), requestTimeoutMs: secondsToMs(options.requestTimeout) };
   const { log } = context;
   let upstream: UpstreamSpec;
   /** Each session's upstream: the same for all, or with the session caller's exchanged token. */
@@ -144,8 +147,9 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
       upstreamFor = (callerToken) => ({ ...remote, request: perCaller(callerToken) });
     } else {
       // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
-      const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, await createRequester(), log);
-      upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol };
+      const credentialWaits = new CredentialWaits();
+      const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, credentialWaits.under(await createRequester()), log);
+      upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits };
     }
   } else {
     if (options.upstreamTokenExchange) {
@@ -179,7 +183,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     sessionIdleMs: options.sessionTimeout * 1000,
     maxSessions: options.maxSessions,
     log,
-    createUpstream: (callerToken) => createOutbound(upstreamFor(callerToken), context),
+    createUpstream: (callerToken, label) => createOutbound(upstreamFor(callerToken), { ...context, label }),
     // Audit: the caller's principal (inbound auth) when there is one, else the upstream credentials'.
     // Policy: the inbound caller only.
     createPipeline: (id, inbound, outbound, caller) => pipeline.forSession({ session: id, inbound, outbound, principal: () => caller() ?? principal(), caller }),

@@ -1,9 +1,11 @@
 /**
  * The stdio-facing modes (`connect`, `run`): our stdin/stdout on one side, one upstream on the
- * other, until either side ends. Exit 0 when the client closes stdin, 4 when the upstream dies.
+ * other, until either side ends. Exit 0 when the client closes stdin, 4 when the upstream dies;
+ * when the client closes stdin before the server ever answered, the exit code of what failed (4, or
+ * 5 for credentials).
  */
 import { Bridge } from '../bridge/bridge.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, type AirlockError } from '../errors.js';
 import { createStdioInbound } from '../transports/stdio-inbound.js';
 import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
 import type { CommandContext } from './context.js';
@@ -48,7 +50,15 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
   const defaultCaller = identity.localUser === undefined ? undefined : localUserCaller(identity.localUser);
   const pipeline = await createPipeline(flags, { server: name, version, log, principal, claims: identity.claims, defaultCaller });
   const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log });
-  const outbound = createOutbound(upstream, context);
+  // connect: a server that never answered makes the exit code that of the failure (the README's
+  // table: 4, or 5 for credentials), not 0, even when the client then closes stdin as usual.
+  let reached = false;
+  let firstFailure: Error | undefined;
+  const onFirstExchange = (failure?: Error): void => {
+    if (failure === undefined) reached = true;
+    else firstFailure = failure;
+  };
+  const outbound = createOutbound(upstream, { ...context, onFirstExchange });
   const session = pipeline.forSession({ session: randomBytes(4).toString('hex'), inbound, outbound });
   const { tap } = session;
   const stages = report ? [...session.stages, connectedLineStage({ server: name, outbound, auth: report.auth, write: (line) => log.info(line) })] : session.stages;
@@ -65,7 +75,9 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
     onClosed: (reason, by) => {
       if (by === 'upstream') log.error(`upstream ended: ${reason}`);
       else log.debug(`session ended: ${reason}`);
-      resolveDone(by === 'upstream' ? ExitCode.upstream : ExitCode.ok);
+      if (by === 'upstream') resolveDone(ExitCode.upstream);
+      else if (!reached && firstFailure) resolveDone((firstFailure as Partial<AirlockError>).exitCode ?? ExitCode.upstream);
+      else resolveDone(ExitCode.ok);
     },
   });
   try {

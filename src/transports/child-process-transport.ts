@@ -11,6 +11,7 @@ import { AirlockError, quote } from '../errors.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { ChildReaper } from './child-reaper.js';
+import { ChildStderr } from './child-stderr.js';
 import { JsonLineTransport } from './json-line-transport.js';
 import { oversizeVerdict, RepeatedWarning } from './oversize.js';
 
@@ -24,8 +25,12 @@ export interface ChildProcessTransportOptions {
   killGraceMs: number;
   log: Logger;
   reaper: ChildReaper;
-  /** Where the child's stderr goes: ours (default) or nowhere. */
+  /** Whether the child's stderr lines are passed on to ours (default), labelled, or only kept for the exit error. */
   stderr?: 'inherit' | 'ignore';
+  /** What the child's stderr lines are labelled with on ours: the session or lane (serve); default `server <pid>`. */
+  label?: string;
+  /** Where passed-on stderr lines are written; default airlock's stderr. */
+  writeStderr?: (text: string) => void;
 }
 
 export class ChildProcessTransport implements Transport {
@@ -50,9 +55,14 @@ export class ChildProcessTransport implements Transport {
 
   async start(): Promise<void> {
     const { command, args, env, cwd, log } = this.options;
-    const child = await spawnChild(command, args, { env: env ?? process.env, cwd, stderr: this.options.stderr ?? 'inherit' });
+    const child = await spawnChild(command, args, { env: env ?? process.env, cwd });
     this.child = child;
     const pid = child.pid as number;
+    const write = this.options.writeStderr ?? ((text: string) => void process.stderr.write(text));
+    const stderr = new ChildStderr(this.options.label ?? `server ${pid}`, this.options.stderr === 'ignore' ? undefined : write);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => stderr.push(text));
+    child.stderr!.on('end', () => stderr.end());
     this.options.reaper.add(pid);
     log.debug(`started server process ${pid}: ${quote(command)}`);
 
@@ -61,7 +71,11 @@ export class ChildProcessTransport implements Transport {
         this.options.reaper.delete(pid);
         // Leftover members of the group (a server's own children) go with it.
         ChildReaper.signalGroup(pid, 'SIGTERM');
-        this.exitText = signal ? `server process ${pid} was killed by ${signal}` : `server process ${pid} exited with code ${code}`;
+        stderr.end();
+        const exit = signal ? `server process ${pid} was killed by ${signal}` : `server process ${pid} exited with code ${code}`;
+        // Its last words say why (a package that does not exist, a missing key): in the client's error and the log line.
+        const last = this.closing ? '' : stderr.lastLines();
+        this.exitText = last === '' ? exit : `${exit}; its last stderr lines: ${JSON.stringify(last)}`;
         if (!this.closing) log.warn(`${this.exitText} (${quote(command)})`);
         else log.debug(this.exitText);
         resolve();
@@ -121,7 +135,6 @@ export class ChildProcessTransport implements Transport {
 interface SpawnOptions {
   env: NodeJS.ProcessEnv;
   cwd: string | undefined;
-  stderr: 'inherit' | 'ignore';
 }
 
 /** Spawn without a shell, in a new process group; resolve once the OS has started it. */
@@ -129,7 +142,7 @@ async function spawnChild(command: string, args: string[], options: SpawnOptions
   const spawnOptions = {
     env: options.env,
     cwd: options.cwd,
-    stdio: ['pipe', 'pipe', options.stderr] as ['pipe', 'pipe', 'inherit' | 'ignore'],
+    stdio: ['pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'],
     detached: process.platform !== 'win32',
     windowsHide: true,
   };

@@ -54,7 +54,7 @@ export interface HttpInboundOptions {
    * Make the outbound side for a new session (not yet started). `callerToken` is the access token
    * the session's caller presents now (inbound OAuth), for RFC 8693 exchange only.
    */
-  createUpstream: (callerToken: () => string | undefined) => Transport;
+  createUpstream: (callerToken: () => string | undefined, label: string) => Transport;
   /** The stages and tap of a new session (each session gets its own); `principal` says who is calling. */
   createPipeline: (session: string, inbound: Transport, outbound: Transport, principal: () => AuditPrincipal | null) => { stages: Stage[]; tap: MessageTap | undefined };
   version: string;
@@ -115,7 +115,7 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     const shortId = kind === 'modern' ? (transport as ModernHttpLane).label : id.slice(0, 8);
     const label = kind === 'modern' ? `lane ${shortId}` : `session ${shortId}`;
     const session = { owner: ownerOf(caller), principal: caller.principal, token: caller.token } as Session;
-    const outbound = options.createUpstream(() => session.token);
+    const outbound = options.createUpstream(() => session.token, label);
     const { stages, tap } = options.createPipeline(shortId, transport, outbound, () => session.principal);
     const bridge = new Bridge({
       inbound: transport,

@@ -10,12 +10,22 @@ import type { Logger } from '../log.js';
 import { describeCommandSafely } from '../redact.js';
 import { ChildProcessTransport } from './child-process-transport.js';
 import type { ChildReaper } from './child-reaper.js';
+import type { CredentialWaits } from './credential-waits.js';
 import type { HttpRequester } from './http-request.js';
 import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
 
 export type UpstreamSpec = (
   | { kind: 'command'; command: string; args: string[]; /** The child's environment (child-env.ts); default airlock's own. */ env?: NodeJS.ProcessEnv }
-  | { kind: 'remote'; url: URL; mode: RemoteTransportMode; headers: Record<string, string>; request: HttpRequester; auth?: { principalNow(): AuditPrincipal | undefined } }
+  | {
+      kind: 'remote';
+      url: URL;
+      mode: RemoteTransportMode;
+      headers: Record<string, string>;
+      request: HttpRequester;
+      auth?: { principalNow(): AuditPrincipal | undefined };
+      /** The exchanges `request` holds for a login or step-up (its base requester wrapped with `under`): request deadlines wait for them. */
+      credentialWaits?: CredentialWaits;
+    }
 ) & {
   /** Which MCP era the server speaks (--protocol): found from the first exchange ('auto', the default), or given. */
   protocol?: ProtocolChoice;
@@ -27,6 +37,15 @@ export interface OutboundContext {
   /** --max-message: the largest message taken from a server (a stdio line, an SSE event, a JSON body). */
   maxLineBytes: number;
   killGraceMs: number;
+  /**
+   * Told how the remote server's first exchange went: once with nothing when the server first
+   * answers, and with the error each time a message fails before it ever has (connect's exit code).
+   */
+  onFirstExchange?: (failure?: Error) => void;
+  /** --request-timeout in ms for a remote server (0: none); undefined: 10 min for calls, 60 s for the first exchange. */
+  requestTimeoutMs?: number;
+  /** The session or lane the connection is for (serve): a spawned server's stderr lines are labelled with it. */
+  label?: string;
 }
 
 /** The outbound side of a session: the transport to the server, behind the era adapter that translates when the eras differ. */
@@ -47,9 +66,20 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
       killGraceMs: context.killGraceMs,
       log: context.log,
       reaper: context.reaper,
+      label: context.label,
     });
   }
-  return new RemoteTransport({ url: spec.url, mode: spec.mode, headers: spec.headers, request: spec.request, log: context.log, maxMessageBytes: context.maxLineBytes });
+  return new RemoteTransport({
+    url: spec.url,
+    mode: spec.mode,
+    headers: spec.headers,
+    request: spec.request,
+    log: context.log,
+    maxMessageBytes: context.maxLineBytes,
+    onFirstExchange: context.onFirstExchange,
+    requestTimeoutMs: context.requestTimeoutMs,
+    credentialWaits: spec.credentialWaits,
+  });
 }
 
 /**

@@ -93,3 +93,30 @@ export function oversizeVerdict(
   warning.report(`dropped a message of at least ${event.seen} bytes from the server: larger than --max-message (${limit} bytes)`);
   return { answered: undefined };
 }
+
+/**
+ * An event past `--max-message` on a request's own stream (a POST's SSE answer): the call fails at
+ * once and the stream is to be closed (the caller returns 'stop'), whatever the event turns out to
+ * be. Waiting for its end to read its id left the call without an answer for as long as a hostile
+ * server kept the event going (issue 21). An answer to this call gets the answer's error; a
+ * request of the server's is refused to the server, and an answer to another call answers that call
+ * too, as oversizeVerdict does.
+ */
+export function oversizeOnCallStream(
+  event: OversizeEvent,
+  limit: number,
+  callId: RequestId,
+  toClient: (message: JSONRPCMessage) => void,
+  toServer: (message: JSONRPCMessage) => Promise<void>,
+): void {
+  const what = classifyOversize(event);
+  if (what.kind === 'response' && what.id === callId) return toClient(answerTooLarge(callId, limit, event.seen));
+  if (what.kind === 'response') toClient(answerTooLarge(what.id, limit, event.seen));
+  if (what.kind === 'request') toServer(requestTooLarge(what.id, limit)).catch(() => undefined);
+  toClient(
+    errorResponse(callId, RpcErrorCode.upstreamError, `mcp-airlock: the server sent a message (at least ${event.seen} bytes) larger than --max-message (${limit} bytes) on this call's stream; the stream was closed`, {
+      airlock: 'AIRLOCK_MESSAGE_TOO_LARGE',
+      limit,
+    }),
+  );
+}

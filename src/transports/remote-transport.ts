@@ -16,6 +16,8 @@ import type { Logger } from '../log.js';
 import { isModernMessage, isModernOpening } from '../eras/modern-wire.js';
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { OwnRequests, reconnectDelay, SessionMemory } from './session-healer.js';
+import type { CredentialWaits } from './credential-waits.js';
+import { RequestDeadlines, type ExpiredRequest } from './request-deadline.js';
 import type { HttpRequester } from './http-request.js';
 import { SseClientTransport } from './sse-client.js';
 import { StreamableHttpClientTransport } from './streamable-http-client.js';
@@ -33,9 +35,17 @@ export interface RemoteTransportOptions {
   log: Logger;
   /** --max-message: the largest SSE event or JSON body taken from the server. */
   maxMessageBytes?: number;
+  /** See OutboundContext.onFirstExchange. */
+  onFirstExchange?: (failure?: Error) => void;
+  /** --request-timeout in ms (0: none); default 10 min for calls, 60 s for the first exchange (request-deadline.ts). */
+  requestTimeoutMs?: number;
+  /** Exchanges waiting for a login or step-up: deadlines wait for them (credential-waits.ts). */
+  credentialWaits?: CredentialWaits;
 }
 
 const fallbackStatuses = new Set([400, 404, 405]);
+/** How a streamable-HTTP-only server answers the legacy transport's GET (no session: 400; no GET stream: 405; Accept: 406). */
+const streamableRefusals = new Set([400, 405, 406]);
 const candidatesFor: Record<RemoteTransportMode, Kind[]> = {
   auto: ['http', 'sse'],
   http: ['http'],
@@ -70,13 +80,61 @@ export class RemoteTransport implements Transport {
   /** Requests sent over the legacy SSE transport and not answered yet (their answers die with the stream). */
   private readonly awaiting = new Set<RequestId>();
 
-  constructor(private readonly options: RemoteTransportOptions) {}
+  /** The server has answered something: its first exchange is done. */
+  private reached = false;
+  /** --request-timeout: each request's time to its answer. */
+  private readonly deadlines: RequestDeadlines;
+
+  constructor(private readonly options: RemoteTransportOptions) {
+    const waits = options.credentialWaits;
+    this.deadlines = new RequestDeadlines({ timeoutMs: options.requestTimeoutMs, waitingForUser: waits && (() => waits.active), onExpired: (expired) => this.expire(expired) });
+  }
 
   async start(): Promise<void> {
     // Connecting waits for the first message: see the module comment.
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    this.deadlines.fromClient(message);
+    this.deadlines.start(message, !this.reached);
+    try {
+      await this.sendNow(message, options);
+    } catch (error) {
+      // A request whose time ran out has had its error already: how its cancelled exchange ended does not matter.
+      if ('method' in message && 'id' in message && this.deadlines.settle(message.id as RequestId)) return;
+      if (!this.reached) this.options.onFirstExchange?.(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+  }
+
+  /**
+   * A request got no answer in time (--request-timeout): the client gets an error naming the limit,
+   * stderr one line, and the server a cancellation: `notifications/cancelled`, which the streamable
+   * HTTP transport turns into closing the request's stream where that is the era's way (2026-07-28)
+   * and sends before closing it otherwise. initialize must not be cancelled (2025-11-25
+   * basic/utilities/cancellation): its connection attempt is closed instead.
+   */
+  private expire({ id, method, timeoutMs, first }: ExpiredRequest): void {
+    const limit = `${timeoutMs / 1000} s`;
+    const error = new AirlockError('AIRLOCK_UPSTREAM_TIMEOUT', `${JSON.stringify(method)} got no answer from ${this.safeUrl} within ${limit}`, {
+      hint: 'The server took the request but did not answer it. If it is slow on purpose, raise the limit with --request-timeout <seconds> (0: no limit); otherwise check the server.',
+    });
+    this.options.log.warn(`${error.message} (--request-timeout); cancelled it`);
+    this.awaiting.delete(id);
+    this.onmessage?.(errorResponse(id, RpcErrorCode.upstreamError, `mcp-airlock: ${error.message} (--request-timeout ${timeoutMs / 1000}); the request was cancelled`, { airlock: error.code, hint: error.hint }));
+    if (first && !this.reached) this.options.onFirstExchange?.(markLogged(error));
+    if (method === 'initialize') {
+      const attempt = this.trying ?? this.active;
+      if (attempt && attempt !== this.active) void attempt.close().catch(() => undefined);
+      return;
+    }
+    const reason = `no answer within ${limit} (mcp-airlock --request-timeout)`;
+    void this.active?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } } as JSONRPCMessage).catch((cancelError: unknown) => {
+      this.options.log.debug(`could not cancel request ${JSON.stringify(id)} upstream: ${describeError(cancelError)}`);
+    });
+  }
+
+  private async sendNow(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closed) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'upstream connection is closed');
     if (this.reconnecting !== undefined) {
       throw new AirlockError('AIRLOCK_UPSTREAM_UNREACHABLE', `the connection to ${this.safeUrl} dropped; airlock is connecting again (attempt ${this.reconnecting + 1})`, {
@@ -121,8 +179,8 @@ export class RemoteTransport implements Transport {
       if (id !== undefined) this.awaiting.delete(id);
       const ended = (error as { sessionEnded?: boolean }).sessionEnded === true;
       if (!ended || !this.memory.canReplay || ('method' in message && message.method === 'initialize')) throw diagnoseUpstream(this.options.url, error);
-      // The server ended the session (404): open a new one as the client did, then try this once more.
-      await this.heal(active);
+      // The server ended the session (404, or a 400 saying so): open a new one as the client did, then try this once more.
+      await this.heal(active, (error as { code?: unknown }).code);
       try {
         await this.active!.send(message, options);
       } catch (retryError) {
@@ -132,9 +190,9 @@ export class RemoteTransport implements Transport {
   }
 
   /** Open the session again after the server ended it (one attempt at a time; concurrent failures wait for it). */
-  private heal(inner: Inner): Promise<void> {
+  private heal(inner: Inner, status: unknown): Promise<void> {
     this.healing ??= (async () => {
-      this.options.log.info(`the upstream session at ${this.safeUrl} ended (HTTP 404); opening a new one with the client's initialize`);
+      this.options.log.info(`the upstream session at ${this.safeUrl} ended (HTTP ${typeof status === 'number' ? status : 404}); opening a new one with the client's initialize`);
       (inner as { resetSession?: () => void }).resetSession?.();
       await this.memory.replay(inner, (request) => this.own.request(inner, request), this.options.log);
       this.options.log.info(`new upstream session at ${this.safeUrl} ready`);
@@ -153,6 +211,7 @@ export class RemoteTransport implements Transport {
    */
   private async reconnect(): Promise<void> {
     for (const id of this.awaiting) {
+      this.deadlines.settle(id);
       this.onmessage?.(errorResponse(id, RpcErrorCode.upstreamError, `mcp-airlock: the connection to ${this.safeUrl} dropped before the answer; airlock is connecting again`, { airlock: 'AIRLOCK_UPSTREAM_CLOSED' }));
     }
     this.awaiting.clear();
@@ -189,16 +248,19 @@ export class RemoteTransport implements Transport {
       try {
         await inner.start();
         await inner.send(first);
+        if (this.deadlines.hasExpired(first)) throw new AirlockError('AIRLOCK_UPSTREAM_TIMEOUT', 'the first exchange timed out');
       } catch (error) {
         lastError = error;
         await inner.close().catch(() => undefined);
+        // Its time ran out (--request-timeout): the client has its error, and no other transport is tried.
+        if (this.deadlines.hasExpired(first)) throw error;
         const status = (error as { code?: unknown }).code;
         const more = index < candidates.length - 1;
         if (more && typeof status === 'number' && fallbackStatuses.has(status)) {
           this.options.log.info(`${kind === 'http' ? 'streamable HTTP' : 'SSE'} answered HTTP ${status} at ${this.safeUrl}; trying ${candidates[index + 1] === 'sse' ? 'the legacy HTTP+SSE transport' : 'streamable HTTP'}`);
           continue;
         }
-        throw this.reportFailure(diagnoseUpstream(this.options.url, error));
+        throw this.reportFailure(this.withTransportHint(diagnoseUpstream(this.options.url, error), error));
       }
       this.options.log.debug(`connected to ${this.safeUrl} over ${kind === 'http' ? 'streamable HTTP' : 'HTTP+SSE'}`);
       this.active = inner;
@@ -206,6 +268,22 @@ export class RemoteTransport implements Transport {
       return inner;
     }
     throw this.reportFailure(diagnoseUpstream(this.options.url, lastError));
+  }
+
+  /**
+   * `--transport sse` at an endpoint that speaks only streamable HTTP: its GET is refused the way
+   * such servers refuse a GET without a session (400, 405, 406), or the stream opens without the
+   * `endpoint` event the legacy transport starts with. The hint says to let airlock choose.
+   */
+  private withTransportHint(error: AirlockError, cause: unknown): AirlockError {
+    if (this.options.mode !== 'sse') return error;
+    const status = (cause as { code?: unknown }).code;
+    const noEndpoint = cause instanceof Error && cause.message.includes('"endpoint" event');
+    if (!noEndpoint && !(typeof status === 'number' && streamableRefusals.has(status))) return error;
+    return new AirlockError(error.code, error.message, {
+      hint: 'This looks like a streamable HTTP endpoint, which --transport sse cannot use: drop --transport (auto finds the transport), or use --transport http.',
+      cause,
+    });
   }
 
   /**
@@ -234,11 +312,20 @@ export class RemoteTransport implements Transport {
   }
 
   private create(kind: Kind): Inner {
-    const { url, headers, request, log, maxMessageBytes } = this.options;
+    const { url, headers, log, maxMessageBytes, credentialWaits } = this.options;
+    const request = credentialWaits ? credentialWaits.over(this.options.request) : this.options.request;
     const warn = (text: string): void => log.warn(text);
     const inner: Inner = kind === 'http' ? new StreamableHttpClientTransport({ url, headers, request, warn, maxMessageBytes }) : new SseClientTransport({ url, headers, request, warn, maxMessageBytes });
     inner.onmessage = (message) => {
+      if (!this.reached) {
+        this.reached = true;
+        this.options.onFirstExchange?.();
+      }
       if (this.own.take(message)) return;
+      if (!this.deadlines.fromServer(message)) {
+        this.options.log.debug(`dropped the server's late answer to request ${JSON.stringify((message as { id: RequestId }).id)}: its time had run out`);
+        return;
+      }
       if (!('method' in message)) this.awaiting.delete((message as { id: RequestId }).id);
       this.onmessage?.(message);
     };
@@ -275,6 +362,7 @@ export class RemoteTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.deadlines.clear();
     const active = this.active;
     if (!active) return;
     // Streamable HTTP: end the server's session (DELETE, 2025-11-25 "Session Management"); 405 is fine.

@@ -29,7 +29,7 @@ import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/moder
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
 import { readErrorBody, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
-import { answerTooLarge, oversizeVerdict, RepeatedWarning } from './oversize.js';
+import { answerTooLarge, oversizeOnCallStream, oversizeVerdict, RepeatedWarning } from './oversize.js';
 import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
 import { answerHeaders, httpAnswerError, isHtml } from './upstream-diagnosis.js';
@@ -107,17 +107,20 @@ export class StreamableHttpClientTransport implements Transport {
     this.junk = new RepeatedWarning((text) => (options.warn ? options.warn(text) : this.onerror?.(new Error(text))));
   }
 
-  /** How every SSE stream of this transport is read: retry clamped, events capped, oversize ones answered for. */
+  /** How every SSE stream of this transport is read: retry clamped, events capped, oversize ones answered for (on a request's own stream, they end the call). */
   private sseOptions(onAnswered?: () => void, requestId?: RequestId): SseReadOptions {
     return {
       onRetry: (ms) => (this.retryMs = clampRetry(ms)),
       maxEventBytes: this.maxMessage,
       onOversize: (event) => {
+        if (requestId !== undefined) {
+          // A request's own stream: the call fails at once and the stream is closed (oversize.ts).
+          oversizeOnCallStream(event, this.maxMessage, requestId, (message) => this.onmessage?.(message), (message) => this.send(message));
+          onAnswered?.();
+          return 'stop';
+        }
         const verdict = oversizeVerdict(event, this.maxMessage, (message) => this.onmessage?.(message), (message) => this.send(message), this.junk);
-        if (verdict === undefined) return undefined;
-        if (requestId === undefined || verdict.answered !== requestId) return 'handled';
-        onAnswered?.();
-        return 'stop'; // the call is answered (with the error): the rest of its stream is not wanted
+        return verdict === undefined ? undefined : 'handled';
       },
     };
   }
@@ -154,15 +157,25 @@ export class StreamableHttpClientTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    if (isCancellation(message)) {
+    const target = isCancellation(message) ? this.running.get((message as unknown as { params: { requestId: RequestId } }).params.requestId) : undefined;
+    if (target?.modern) {
       // 2026-07-28 over HTTP: closing the request's stream is the cancellation; nothing is posted.
-      const target = this.running.get((message as unknown as { params: { requestId: RequestId } }).params.requestId);
-      if (target?.modern) {
+      target.cancelled = true;
+      target.exchange.abort();
+      return;
+    }
+    try {
+      await this.sendMessage(message);
+    } finally {
+      // 2025: the cancellation is posted; then the request's stream, which may never carry an answer now, is let go.
+      if (target) {
         target.cancelled = true;
         target.exchange.abort();
-        return;
       }
     }
+  }
+
+  private async sendMessage(message: JSONRPCMessage): Promise<void> {
     const modern = isModernMessage(message);
     if (this.streamGate && !modern) await this.streamGate;
     const exchange = this.exchanges.begin();
@@ -201,7 +214,7 @@ export class StreamableHttpClientTransport implements Transport {
     const requestId = 'method' in message && 'id' in message ? (message.id as RequestId) : undefined;
     if (!response.ok) {
       const text = await readErrorBody(response);
-      const expired = response.status === 404 && this.sessionId !== undefined && !session && !modern;
+      const expired = this.sessionId !== undefined && !session && !modern && sessionLost(response.status, text);
       if (requestId !== undefined && !expired) {
         const answer = this.errorAnswer(response.status, text, modern);
         if (answer !== undefined) {
@@ -211,7 +224,7 @@ export class StreamableHttpClientTransport implements Transport {
         }
       }
       const answer = answerHeaders(response);
-      if (expired) throw Object.assign(httpAnswerError(404, text, { ...answer, prefix: 'the upstream session ended (HTTP 404): ' }), { sessionEnded: true });
+      if (expired) throw Object.assign(httpAnswerError(response.status, text, { ...answer, prefix: `the upstream session ended (HTTP ${response.status}): ` }), { sessionEnded: true });
       throw httpAnswerError(response.status, text, answer);
     }
     this.established = true;
@@ -403,7 +416,10 @@ export class StreamableHttpClientTransport implements Transport {
           const response = await this.options.request(this.options.url, { method: 'GET', headers, signal: exchange.signal }).finally(answered);
           if (response.status === 405) return; // This server offers no standalone stream.
           if (!response.ok) {
-            response.discard();
+            const text = await readErrorBody(response);
+            // The server lost the session (a restart): asking again cannot help; the next request
+            // opens a new session (RemoteTransport heals it), and a new stream with it.
+            if (this.sessionId !== undefined && sessionLost(response.status, text)) return;
             failures++;
             this.onerror?.(new HttpStatusError(response.status, `GET stream refused: HTTP ${response.status}`));
           } else {
@@ -509,6 +525,27 @@ export class StreamableHttpClientTransport implements Transport {
     this.running.clear();
     this.onclose?.();
   }
+}
+
+/**
+ * Whether an answer to a request that carried a session id says that session is gone. 404 is the
+ * spec's way (2025-11-25 basic/transports "Session Management"); the SDK v1's examples, and
+ * server-everything and most servers built on them, answer an id they do not know (after a
+ * restart) with 400 "Bad Request: No valid session ID provided", and a restarted server holding one
+ * SDK transport with 400 "Bad Request: Server not initialized". A 400 about anything else (a bad
+ * header, an unsupported version) is not a lost session.
+ */
+function sessionLost(status: number, body: string): boolean {
+  if (status === 404) return true;
+  if (status !== 400) return false;
+  let text = body;
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === 'string') text = message;
+  } catch {
+    // not JSON: the body's own words
+  }
+  return /session/i.test(text) ? /\b(no valid|invalid|unknown|not found|expired|terminated|no longer|no such|does not exist)\b/i.test(text) : /\bnot initiali[sz]ed\b/i.test(text);
 }
 
 function isCancellation(message: JSONRPCMessage): boolean {

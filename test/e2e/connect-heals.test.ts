@@ -57,8 +57,13 @@ async function forgetfulServer(): Promise<{ url: string; forgetSessions: () => v
 }
 
 /** fixtures/http-server.mjs offering only legacy SSE on `port` (0: a free one); resolves with its base URL. */
-async function sseFixture(port: number): Promise<{ base: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [httpFixture, '--port', String(port), '--only', 'sse'], { stdio: ['ignore', 'pipe', 'ignore'] });
+function sseFixture(port: number): Promise<{ base: string; child: ChildProcess }> {
+  return httpFixtureProcess(port, ['--only', 'sse']);
+}
+
+/** fixtures/http-server.mjs (the SDK v1's transports) as a process of its own on `port`, so that it can be killed and started again. */
+async function httpFixtureProcess(port: number, args: string[]): Promise<{ base: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [httpFixture, '--port', String(port), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`fixture exited (${code})`)));
@@ -97,6 +102,30 @@ describe('connect heals its upstream connection', () => {
     expect(proc.stderr()).toMatch(/1 of 1 resource subscription\(s\) restored/);
     // Nothing of airlock's own requests reached the client.
     expect(client.messages().filter((m) => typeof m.id === 'string' && m.id.startsWith('mcp-airlock'))).toEqual([]);
+  });
+
+  it('opens a new session when a restarted SDK v1 server answers the old one with 400 "No valid session ID provided" (server-everything)', async () => {
+    // The SDK v1's StreamableHTTPServerTransport behind the routing of server-everything and the SDK's
+    // own examples of its time: an unknown session id gets 400, not the 404 the spec names.
+    const first = await httpFixtureProcess(0, ['--only', 'http', '--unknown-session', '400']);
+    const port = new URL(first.base).port;
+    const proc = startAirlock(['connect', `${first.base}/mcp`, '--no-audit']);
+    cleanups.push(() => proc.stop());
+    const client = new LineClient(proc);
+    await client.handshake();
+    expect(text(await client.call(2, 'echo', { text: 'before' }))).toBe('before');
+
+    first.child.kill('SIGKILL'); // a restart: the new process knows no session
+    await once(first.child, 'exit');
+    await httpFixtureProcess(Number(port), ['--only', 'http', '--unknown-session', '400']);
+    const after = await client.call(3, 'echo', { text: 'after' });
+    expect(after.error).toBeUndefined();
+    expect(text(after)).toBe('after');
+    expect(proc.stderr()).toMatch(/the upstream session at http:\/\/127\.0\.0\.1:\d+\/mcp ended \(HTTP 400\); opening a new one with the client's initialize/);
+    expect(text(await client.call(4, 'echo', { text: 'later' }))).toBe('later');
+    // The old session's GET stream, refused the same way, stops asking: no warning per retry.
+    expect(proc.stderr()).not.toContain('GET stream refused');
+    expect(proc.child.exitCode).toBeNull();
   });
 
   it('connects a dropped legacy SSE stream again, failing calls fast meanwhile, and never exits for it', async () => {

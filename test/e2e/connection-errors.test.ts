@@ -101,9 +101,14 @@ function expectClean(proc: AirlockProcess, client: LineClient): void {
   }
 }
 
-async function finish(proc: AirlockProcess, client: LineClient): Promise<void> {
+/**
+ * The client closes stdin; airlock exits 0 when the server answered, else with the exit code of the
+ * failure that kept it from answering (the README's table: 4 upstream, 5 credentials), so that a
+ * wrapper script can tell.
+ */
+async function finish(proc: AirlockProcess, client: LineClient, exitCode = 0): Promise<void> {
   client.endInput();
-  expect(await proc.exited).toBe(0);
+  expect(await proc.exited).toBe(exitCode);
   expectClean(proc, client);
 }
 
@@ -115,7 +120,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     expect(reply.error?.message).toBe(`mcp-airlock could not open the MCP conversation: ${message}`);
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP', hint: PATH_HINT });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${PATH_HINT}`]);
-    await finish(proc, client);
+    await finish(proc, client, 4);
     const audit = await readFile(auditFile, 'utf8');
     expect(audit).toContain('"method":"initialize"');
     expect(audit).not.toContain(PAGE_MARKER);
@@ -130,7 +135,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_TLS', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
-    await finish(proc, client);
+    await finish(proc, client, 4);
   });
 
   it('a self-signed certificate: one line naming the host and the problem, no OpenSSL text', async () => {
@@ -140,7 +145,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     const hint = "If the server uses a private certificate authority, trust it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise fix the server's certificate.";
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_TLS', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
-    await finish(proc, client);
+    await finish(proc, client, 4);
   });
 
   it('a closed port: connection refused, with the hint to check that the server runs', async () => {
@@ -151,7 +156,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_UNREACHABLE', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
-    await finish(proc, client);
+    await finish(proc, client, 4);
   });
 
   it('a port where something else than HTTP answers (an SSH banner): said so, the same on every Node version', async () => {
@@ -165,7 +170,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     const hint = 'Check the port in the URL: another kind of service (SSH, a database, a mail server) may listen there.';
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
-    await finish(proc, client);
+    await finish(proc, client, 4);
     const login = startAirlock(['login', `http://${host}/mcp`, '--plain'], { env, stdin: 'ignore' });
     expect(await login.exited).toBe(4);
     expect(login.stderr()).toContain(message);
@@ -177,7 +182,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     const message = `HTTP 502 Bad Gateway from ${badGatewayUrl}/mcp (page title: "502 Bad Gateway")`;
     expect(reply.error?.message).toContain(message);
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, "[mcp-airlock] hint: The server, or a proxy in front of it, failed: try again later, or check the server's logs."]);
-    await finish(proc, client);
+    await finish(proc, client, 4);
   });
 
   it('an API-key server that 401s without OAuth metadata: said once, with the header its challenge names', async () => {
@@ -192,7 +197,25 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CREDENTIALS', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
     expect(proc.stderr().split(message)).toHaveLength(2);
-    await finish(proc, client);
+    await finish(proc, client, 5);
+  });
+});
+
+describe('connect --transport sse at a streamable HTTP endpoint', () => {
+  it('keeps the diagnosis and hints to drop --transport (or use --transport http)', async () => {
+    // The SDK v1's streamable HTTP transport only: the legacy GET gets 400 "No valid session ID provided".
+    const httpOnly = await startFixtureHttpServer({ port: 0, only: 'http' });
+    try {
+      const { proc, client, reply } = await initializeThrough(`${httpOnly.url}/mcp`, ['--transport', 'sse']);
+      const message = `HTTP 400 Bad Request from ${httpOnly.url}/mcp: "Bad Request: No valid session ID provided"`;
+      const hint = 'This looks like a streamable HTTP endpoint, which --transport sse cannot use: drop --transport (auto finds the transport), or use --transport http.';
+      expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
+      expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_HTTP', hint });
+      expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
+      await finish(proc, client, 4);
+    } finally {
+      await httpOnly.close();
+    }
   });
 });
 
@@ -204,7 +227,7 @@ describe('connect --no-auth: a refused key', () => {
     expect(reply.error?.message).toBe(`mcp-airlock: the upstream server did not accept the request: ${message}`);
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CREDENTIALS', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
-    await finish(proc, client);
+    await finish(proc, client, 5);
   });
 });
 

@@ -14,6 +14,8 @@ const LIMIT = 1024 * 1024;
 const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 let url: string;
 let endlessClosed: Promise<void>;
+/** Tool names whose endless event airlock stopped reading (the server saw the connection close). */
+const hungUp = new Set<string>();
 let server: ReturnType<typeof createServer>;
 let airlock: AirlockProcess;
 let line: LineClient;
@@ -41,6 +43,20 @@ beforeAll(async () => {
           res.on('close', () => {
             clearInterval(timer);
             closed();
+          });
+          return;
+        }
+        case 'endless-result-first':
+        case 'endless-notification': {
+          // An event whose start names no id (a result written before its id, a notification): it
+          // cannot be told from its start what it answers, and it never ends.
+          sse(res);
+          res.write(message.params.name === 'endless-notification' ? 'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"' : 'data: {"result":{"content":[{"type":"text","text":"');
+          const chunk = 'z'.repeat(64 * 1024);
+          const timer = setInterval(() => res.write(chunk), 1);
+          res.on('close', () => {
+            clearInterval(timer);
+            hungUp.add(message.params.name);
           });
           return;
         }
@@ -78,6 +94,15 @@ describe('connect against a hostile upstream', () => {
     expect(reply.error).toMatchObject({ code: -32000, data: { airlock: 'AIRLOCK_MESSAGE_TOO_LARGE', limit: LIMIT } });
     expect(reply.error!.message).toMatch(/larger than --max-message \(1048576 bytes\) and was dropped$/);
     await endlessClosed; // airlock stopped reading: the server saw the connection close
+  });
+
+  it.each(['endless-result-first', 'endless-notification'])('fails a call at once when an endless event on its own stream passes the limit, though its start names no id (%s), and hangs up', async (name) => {
+    const id = name === 'endless-notification' ? 12 : 11;
+    call(id, name);
+    const reply = await line.response(id, 10_000);
+    expect(reply.error).toMatchObject({ code: -32000, data: { airlock: 'AIRLOCK_MESSAGE_TOO_LARGE', limit: LIMIT } });
+    expect(reply.error!.message).toMatch(/^mcp-airlock: the server sent a message \(at least \d+ bytes\) larger than --max-message \(1048576 bytes\) on this call's stream; the stream was closed$/);
+    await expect.poll(() => hungUp.has(name), { timeout: 5000 }).toBe(true);
   });
 
   it('answers a call whose JSON body is past the limit the same way, without reading it all', async () => {

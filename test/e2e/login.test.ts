@@ -116,6 +116,20 @@ describe('login, status, logout, and connect with OAuth', () => {
     expect(await connect.exited).toBe(0);
   });
 
+  it('a login is not counted against --request-timeout: the first exchange waits for the user, then gets its answer', async () => {
+    freshConfig();
+    const connect = airlock(['connect', fixture.url, ...authFlags, '--request-timeout', '1']);
+    const client = new LineClient(connect);
+    client.send(initializeRequest(0));
+    await waitFor(() => AUTHORIZATION_URL.test(connect.stderr()), 'the login URL');
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the user takes longer than the limit
+    await completeLogin(connect, 'bob');
+    expect((await client.response(0)).result).toMatchObject({ serverInfo: { name: 'airlock-auth-fixture' } });
+    expect(connect.stderr()).not.toContain('got no answer');
+    client.endInput();
+    expect(await connect.exited).toBe(0);
+  });
+
   it('five connects started at once share one login: one URL, one authorization, all five work', async () => {
     freshConfig();
     const before = fixture.asRequests.filter((r) => (r as { route?: string }).route === 'authorization').length;

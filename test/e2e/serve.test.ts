@@ -6,6 +6,7 @@ import { mkdtemp, unlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -215,6 +216,21 @@ describe('serve: session lifecycle', () => {
     const [pid, grandchild] = [await readPid(pidFile), await readPid(grandFile)];
     expect(await serve.stop('SIGTERM')).toBe(143);
     await waitFor(() => !isAlive(pid) && !isAlive(grandchild), 'child and grandchild to be gone');
+  });
+});
+
+describe('serve: a command that exits at start', () => {
+  it("answers the session's initialize with the child's last stderr lines, redacted, and labels the lines it passes on with the session", async () => {
+    const exitsAtStart = fileURLToPath(new URL('../../fixtures/exits-at-start.mjs', import.meta.url));
+    const serve = await startServe(['--', process.execPath, exitsAtStart]);
+    running.push(serve);
+    const answer = await post(`${serve.url}/mcp`, initialize(1));
+    expect(answer.text).toContain('exited with code 1; its last stderr lines: ');
+    expect(answer.text).toContain('npm error registry auth: [REDACTED]');
+    expect(answer.text).not.toContain('npm_0123456789');
+    await serve.waitForStderr(/\[session [0-9a-f]{8}\] npm error code E404\n/);
+    expect(serve.stderr()).toMatch(/\[session [0-9a-f]{8}\] npm error registry auth: \[REDACTED\]\n/);
+    expect(serve.stderr()).not.toContain('npm_0123456789');
   });
 });
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS fixture
 import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { isAlive, readPid, repoRoot, startAirlock, stdioFixture, waitFor } from '../helpers/airlock-process.js';
-import { LineClient } from '../helpers/line-client.js';
+import { initializeRequest, LineClient } from '../helpers/line-client.js';
 import { closedPort } from '../helpers/loopback.js';
 
 let dir: string;
@@ -68,6 +68,30 @@ describe('run (stdio -> stdio)', () => {
     }
     expect(await proc.exited).toBe(4);
     expect(proc.stderr()).toMatch(/error: upstream ended: server process \d+ exited with code 7/);
+  });
+
+  it('a server that exits at start (a mistyped npx package): its last stderr lines, redacted, in the error and the log line; its lines passed on behind its label', async () => {
+    const exitsAtStart = join(repoRoot, 'fixtures/exits-at-start.mjs');
+    const proc = startAirlock(['run', '--', process.execPath, exitsAtStart]);
+    const client = new LineClient(proc);
+    client.send(initializeRequest(0));
+    const reply = await client.response(0);
+    const last = [
+      'npm error 404 Note that you can also install from a',
+      'npm error 404 tarball, folder, http url, or git url.',
+      'npm error registry auth: [REDACTED]',
+      'npm error A complete log of this run can be found in: /home/user/.npm/_logs/2026-12-07T19_00_00_000Z-debug-0.log',
+    ];
+    // The last 5 lines, blank-free: the line before these is "npm error 404".
+    const tail = JSON.stringify(['npm error 404', ...last].join('\n'));
+    expect(reply.error?.message).toMatch(/^mcp-airlock: the upstream server closed before answering: server process \d+ exited with code 1; its last stderr lines: /);
+    expect(reply.error?.message.endsWith(`its last stderr lines: ${tail}`)).toBe(true);
+    expect(await proc.exited).toBe(4);
+    const pid = /server process (\d+) exited/.exec(reply.error!.message)![1];
+    expect(proc.stderr()).toContain(`[server ${pid}] npm error code E404\n`);
+    expect(proc.stderr()).toContain(`[server ${pid}] npm error registry auth: [REDACTED]\n`);
+    expect(proc.stderr()).toContain(`error: upstream ended: server process ${pid} exited with code 1; its last stderr lines: ${tail}`);
+    expect(proc.stderr() + proc.stdout()).not.toContain('npm_0123456789');
   });
 
   it('kills the server and its children when the client closes stdin', async () => {
@@ -171,8 +195,9 @@ describe('connect (stdio -> remote)', () => {
     expect(reply.error?.message).toContain(`cannot reach http://127.0.0.1:${port}/mcp: connection refused`);
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_UNREACHABLE', hint: 'Check that the server is running and the host and port in the URL; behind a proxy, check HTTPS_PROXY/NO_PROXY.' });
     expect(proc.child.exitCode).toBeNull();
+    // The server never answered: the exit code says so (4), not 0.
     client.endInput();
-    expect(await proc.exited).toBe(0);
+    expect(await proc.exited).toBe(4);
   });
 
   it('rejects a bad --transport and plain http to a remote host without --allow-http, exit 2', async () => {
@@ -237,7 +262,7 @@ describe('connect (stdio -> remote)', () => {
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_CREDENTIALS', hint: 'It takes an API key or a static token: pass it with --header "Authorization: Bearer ${TOKEN}" and set the variable in the environment (then no login is tried).' });
     expect(proc.stderr()).toContain('[mcp-airlock] hint: It takes an API key or a static token');
     client.endInput();
-    expect(await proc.exited).toBe(0);
+    expect(await proc.exited).toBe(5);
   });
 
   it('falls back from streamable HTTP to legacy SSE on 405 (auto)', async () => {

@@ -214,3 +214,43 @@ describe('StreamableHttpClientTransport with a server that sends junk', () => {
     }
   });
 });
+
+describe('StreamableHttpClientTransport: which 400 means a lost session', () => {
+  it('takes a 400 whose body says the session id is unknown for an ended session, and any other 400 for the server\'s answer', async () => {
+    let refusal = '';
+    const server = createServer((req, res) => {
+      if (req.method !== 'POST') return void res.writeHead(405).end(); // no GET stream
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      req.on('end', () => {
+        const message = JSON.parse(body) as { id?: number; method: string };
+        if (message.method === 'initialize') {
+          res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's1' });
+          return void res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'x', version: '1' } } }));
+        }
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: refusal } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new StreamableHttpClientTransport({ url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`), headers: {}, request: await createRequester() });
+      const received: JSONRPCMessage[] = [];
+      client.onmessage = (message) => received.push(message);
+      await client.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } } as JSONRPCMessage);
+      for (const lost of ['Bad Request: No valid session ID provided', 'Bad Request: Server not initialized', 'Invalid or expired sessionId']) {
+        refusal = lost;
+        const error = await client.send(call(1, 'ping')).catch((e: unknown) => e);
+        expect((error as { sessionEnded?: boolean }).sessionEnded).toBe(true);
+        expect((error as Error).message).toMatch(/^the upstream session ended \(HTTP 400\)/);
+      }
+      refusal = 'Bad Request: Unsupported protocol version (supported versions: 2025-06-18)';
+      received.length = 0;
+      await client.send(call(2, 'ping'));
+      expect(received).toEqual([{ jsonrpc: '2.0', id: 2, error: { code: -32000, message: refusal } }]);
+      await client.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
