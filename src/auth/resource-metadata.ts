@@ -93,6 +93,17 @@ export interface ResourceDiscoveryOptions {
   log: Logger;
 }
 
+/**
+ * RFC 9728 §3: the metadata is public, so a 401 on its URL is a misconfigured server (its
+ * authorization covers the well-known path too), not a server without metadata: taking it for
+ * absent would send the login down the MCP 2025-03-26 fallback to another authorization server.
+ */
+function unauthorizedMetadata(url: string): AirlockError {
+  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', `the protected resource metadata at ${quote(url)} answered 401 Unauthorized; the server is misconfigured (RFC 9728 metadata must be readable without a token)`, {
+    hint: 'Ask the server operator to serve /.well-known/oauth-protected-resource without authentication, or run mcp-airlock doctor <url>.',
+  });
+}
+
 /** Find and validate the server's protected resource metadata (RFC 9728 §3, MCP 2025-11-25). */
 export async function discoverResourceMetadata(options: ResourceDiscoveryOptions): Promise<DiscoveredResourceMetadata> {
   const candidates = resourceMetadataUrls(options.serverUrl, options.resourceMetadataUrl);
@@ -102,6 +113,7 @@ export async function discoverResourceMetadata(options: ResourceDiscoveryOptions
     log: options.log,
     what: 'protected resource metadata',
     accept: (body, url) => checkResourceMetadata(body, options.serverUrl, url.href),
+    refuseStatus: (status, url) => (status === 401 ? unauthorizedMetadata(url.href) : undefined),
   });
   return { url: found.url, metadata: found.value };
 }
