@@ -23,6 +23,7 @@ import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
 import type { ClientSigningKey } from './client-signing-key.js';
+import { metadataUnreadable } from './resource-metadata.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
@@ -113,6 +114,8 @@ function withoutRefreshToken(record: TokenRecord): TokenRecord {
  */
 function unauthorizedWithoutOAuth(error: unknown, resource: string, wwwAuthenticate: string | null): unknown {
   if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
+  // Metadata that is there but cannot be read (too large, behind a 401) is not "no OAuth": say what it is.
+  if (metadataUnreadable(error)) return error;
   return credentialsWithoutOAuth(new URL(resource), 401, wwwAuthenticate ?? undefined, error);
 }
 

@@ -6,6 +6,7 @@
  */
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DocumentTooLargeError } from './bounded-body.js';
 import { firstMetadataDocument, type FetchLike } from './metadata-fetch.js';
 import { canonicalResourceUri, checkAuthUrl, resourceCovers } from './resource-uri.js';
 
@@ -98,8 +99,19 @@ export interface ResourceDiscoveryOptions {
  * authorization covers the well-known path too), not a server without metadata: taking it for
  * absent would send the login down the MCP 2025-03-26 fallback to another authorization server.
  */
+export class MetadataUnauthorizedError extends AirlockError {}
+
+/**
+ * Whether a discovery error is about metadata that is there but cannot be read (larger than the
+ * limit, behind a 401): such a server does speak OAuth, so the error is never turned into "it
+ * offers no OAuth login" (the reading of a discovery that found nothing).
+ */
+export function metadataUnreadable(error: unknown): boolean {
+  return error instanceof DocumentTooLargeError || error instanceof MetadataUnauthorizedError;
+}
+
 function unauthorizedMetadata(url: string): AirlockError {
-  return new AirlockError('AIRLOCK_AUTH_DISCOVERY', `the protected resource metadata at ${quote(url)} answered 401 Unauthorized; the server is misconfigured (RFC 9728 metadata must be readable without a token)`, {
+  return new MetadataUnauthorizedError('AIRLOCK_AUTH_DISCOVERY', `the protected resource metadata at ${quote(url)} answered 401 Unauthorized; the server is misconfigured (RFC 9728 metadata must be readable without a token)`, {
     hint: 'Ask the server operator to serve /.well-known/oauth-protected-resource without authentication, or run mcp-airlock doctor <url>.',
   });
 }
