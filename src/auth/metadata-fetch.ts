@@ -86,8 +86,9 @@ export function describeOutcomes(tried: CandidateOutcome[]): string {
  * Try each candidate in order and return what `accept` makes of the first JSON object found.
  * `accept` returns an AirlockError to reject the document: the walk then stops with that error
  * (a document that is there but wrong is not skipped silently). So does a document larger than
- * MAX_AUTH_DOCUMENT_BYTES (DocumentTooLargeError), and an answer `refuseStatus` turns into an
- * error. `tried`, when given, receives each outcome as it happens, so a caller (doctor) sees every
+ * MAX_AUTH_DOCUMENT_BYTES (DocumentTooLargeError). An answer `refuseStatus` turns into an error
+ * does not stop the walk, but when no candidate has the document, the first such error is thrown
+ * instead of MetadataNotFoundError (it is not "not there"). `tried`, when given, receives each outcome as it happens, so a caller (doctor) sees every
  * URL tried even when the walk throws.
  */
 export async function firstMetadataDocument<T>(
@@ -97,25 +98,27 @@ export async function firstMetadataDocument<T>(
     log: Logger;
     what: string;
     accept: (body: Record<string, unknown>, url: URL) => T | AirlockError;
-    /** An error for an answer that must stop the walk rather than count as "not here" (a 401). */
+    /** An error for an answer that must not count as "not here" (a 401), thrown when no candidate has the document. */
     refuseStatus?: (status: number, url: URL) => AirlockError | undefined;
     tried?: CandidateOutcome[];
   },
 ): Promise<FoundDocument<T>> {
   const tried: CandidateOutcome[] = options.tried ?? [];
+  let refused: AirlockError | undefined;
   for (const url of candidates) {
     const { outcome, body } = await fetchMetadataDocument(url, options.fetch);
     tried.push(outcome);
     options.log.debug(`${options.what}: GET ${url.href} -> ${outcome.error ?? outcome.status}`);
     if (outcome.tooLarge) throw new DocumentTooLargeError('AIRLOCK_AUTH_DISCOVERY', options.what, url.href, MAX_AUTH_DOCUMENT_BYTES);
-    const refused = outcome.status === undefined ? undefined : options.refuseStatus?.(outcome.status, url);
-    if (refused) throw refused;
-    if (!body) continue;
+    if (!body) {
+      refused ??= outcome.status === undefined ? undefined : options.refuseStatus?.(outcome.status, url);
+      continue;
+    }
     const value = options.accept(body, url);
     if (value instanceof AirlockError) throw value;
     return { url: url.href, value, tried };
   }
-  throw new MetadataNotFoundError(options.what, tried);
+  throw refused ?? new MetadataNotFoundError(options.what, tried);
 }
 
 /**

@@ -12,6 +12,7 @@ import { clientCredentialsFlow } from '../../../src/auth/client-credentials.js';
 import { registerClient } from '../../../src/auth/client-registration.js';
 import { requestIdJag } from '../../../src/auth/identity-assertion.js';
 import { oauthConfiguration } from '../../../src/auth/oauth-client.js';
+import { MetadataUnauthorizedError, metadataUnreadable } from '../../../src/auth/resource-metadata.js';
 import { discoverAuthorizationServer, type ServerMetadata } from '../../../src/auth/server-metadata.js';
 import { AirlockError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
@@ -72,12 +73,31 @@ describe('auth documents are read up to 1 MiB', () => {
     await stoppedEarly(s);
   });
 
-  it('a resource metadata document answered with 401 is a misconfigured server, not a server without metadata', async () => {
-    const s = await start((req, res) => sendJson(res, req.url === '/.well-known/oauth-protected-resource/mcp' ? 401 : 404, { error: 'unauthorized' }));
-    const error = await rejection(discoverAuthorization({ serverUrl: `${s.origin}/mcp`, fetch, allowHttp: true, log }));
-    expect(error.message).toBe(`the protected resource metadata at "${s.origin}/.well-known/oauth-protected-resource/mcp" answered 401 Unauthorized; the server is misconfigured (RFC 9728 metadata must be readable without a token)`);
-    expect(error.hint).toContain('without authentication');
-    expect(s.requests).toEqual(['GET /.well-known/oauth-protected-resource/mcp']);
+  it('a resource metadata URL answering 401 is not a server without metadata: no 2025-03-26 fallback, the error says the server is misconfigured', async () => {
+    const s = await start((req, res) => sendJson(res, req.url!.startsWith('/.well-known/oauth-protected-resource') ? 401 : 404, { error: 'unauthorized' }));
+    const guessed = await rejection(discoverAuthorization({ serverUrl: `${s.origin}/mcp`, fetch, allowHttp: true, log }));
+    expect(guessed).toBeInstanceOf(MetadataUnauthorizedError);
+    expect(guessed.message).toBe(`the protected resource metadata at "${s.origin}/.well-known/oauth-protected-resource/mcp" answered 401 Unauthorized; a server that offers OAuth must serve it without a token (RFC 9728), so the server is misconfigured, or it takes a static token or an API key instead`);
+    expect(guessed.hint).toContain('--header "Authorization: Bearer ${TOKEN}"');
+    // Both well-known URLs were tried; the origin's authorization server metadata (the fallback) was not.
+    expect(s.requests).toEqual(['GET /.well-known/oauth-protected-resource/mcp', 'GET /.well-known/oauth-protected-resource']);
+    // Guessed URLs may be a static-token server that 401s every path: login and connect keep the API-key hint for it.
+    expect(metadataUnreadable(guessed)).toBe(false);
+
+    const named = await rejection(discoverAuthorization({ serverUrl: `${s.origin}/mcp`, resourceMetadataUrl: `${s.origin}/.well-known/oauth-protected-resource/mcp`, fetch, allowHttp: true, log }));
+    expect(named.message).toBe(`the protected resource metadata at "${s.origin}/.well-known/oauth-protected-resource/mcp", named by the server's 401 challenge, answered 401 Unauthorized; the server is misconfigured (RFC 9728 metadata must be readable without a token)`);
+    expect(metadataUnreadable(named)).toBe(true);
+  });
+
+  it('a 401 on the path-aware URL does not hide metadata published at the root', async () => {
+    const s = await start((req, res, origin) => {
+      if (req.url === '/.well-known/oauth-protected-resource/mcp') return sendJson(res, 401, {});
+      if (req.url === '/.well-known/oauth-protected-resource') return sendJson(res, 200, { resource: `${origin}/mcp`, authorization_servers: [`${origin}/as`] });
+      if (req.url === '/.well-known/oauth-authorization-server/as') return sendJson(res, 200, { issuer: `${origin}/as`, token_endpoint: `${origin}/as/token` });
+      return sendJson(res, 404, {});
+    });
+    const target = await discoverAuthorization({ serverUrl: `${s.origin}/mcp`, fetch, allowHttp: true, log });
+    expect(target.issuer).toBe(`${s.origin}/as`);
   });
 
   it('an endless client registration response', async () => {
