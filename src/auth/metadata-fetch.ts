@@ -86,10 +86,11 @@ export function describeOutcomes(tried: CandidateOutcome[]): string {
  * Try each candidate in order and return what `accept` makes of the first JSON object found.
  * `accept` returns an AirlockError to reject the document: the walk then stops with that error
  * (a document that is there but wrong is not skipped silently). So does a document larger than
- * MAX_AUTH_DOCUMENT_BYTES (DocumentTooLargeError). An answer `refuseStatus` turns into an error
- * does not stop the walk, but when no candidate has the document, the first such error is thrown
- * instead of MetadataNotFoundError (it is not "not there"). `tried`, when given, receives each outcome as it happens, so a caller (doctor) sees every
- * URL tried even when the walk throws.
+ * MAX_AUTH_DOCUMENT_BYTES (DocumentTooLargeError). An answer that `refuseStatus` turns into an
+ * error (a 401) does not stop the walk; but when no candidate has the document, the first such
+ * error is thrown instead of MetadataNotFoundError (the document is not "not there"). `tried`,
+ * when given, receives each outcome as it happens, so a caller (doctor) sees every URL tried even
+ * when the walk throws.
  */
 export async function firstMetadataDocument<T>(
   candidates: URL[],

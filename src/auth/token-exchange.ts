@@ -4,9 +4,8 @@
  * (MCP security best practices, "Token Passthrough"); airlock presents it as the `subject_token`
  * at the exchange server the operator named (never one the upstream's metadata names: that
  * server would get every caller's token and the client secret), authenticated as its own
- * confidential client, and asks
- * for a token whose audience is the upstream (RFC 8693 §2.1 with RFC 8707 `resource`). The
- * upstream then sees the same user, with a token meant for it.
+ * confidential client, and asks for a token whose audience is the upstream (RFC 8693 §2.1 with
+ * RFC 8707 `resource`). The upstream then sees the same user, with a token meant for it.
  *
  * Exchanged tokens live in memory only, keyed by a digest of the subject token, and are reused
  * until shortly before they expire. They are never stored, logged or audited.
@@ -86,10 +85,11 @@ interface Prepared {
  * client secret, and could replay the tokens at airlock itself).
  */
 function unpinnedUpstream(serverUrl: string, found: DiscoveredResourceMetadata, issuer: string): AirlockError {
-  const named = found.metadata.authorizationServers.map((s) => quote(s)).join(', ');
+  const servers = found.metadata.authorizationServers;
+  const named = `${servers.length === 1 ? 'the authorization server' : 'the authorization servers'} ${servers.map((s) => quote(s)).join(', ')}`;
   return new AirlockError(
     'AIRLOCK_AUTH_ISSUER_MISMATCH',
-    `the upstream ${quote(serverUrl)} names the authorization server ${named} in its resource metadata (${quote(found.url)}), not the token exchange server ${quote(issuer)}; no caller's token or client secret was sent to it`,
+    `the upstream ${quote(serverUrl)} names ${named} in its resource metadata (${quote(found.url)}), not the token exchange server ${quote(issuer)}; no caller's token or client secret was sent to it`,
     {
       hint: 'Callers\' tokens are exchanged only at --token-exchange-issuer (default --oauth-issuer). If the upstream really trusts that server, pass it with --token-exchange-issuer <url> and the client airlock has there; otherwise check --upstream.',
     },

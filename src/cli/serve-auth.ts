@@ -138,7 +138,8 @@ export function tokenExchangeIssuer(flags: ServeAuthFlags): string {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw usage(`--token-exchange-issuer: ${quote(issuer)} is not an http(s) URL`);
+  const flag = flags.tokenExchangeIssuer !== undefined ? '--token-exchange-issuer' : '--oauth-issuer';
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw usage(`${flag}: ${quote(issuer)} is not an http(s) URL`);
   return issuer;
 }
 
