@@ -175,3 +175,60 @@ export function describeCommandSafely(command: string, args: readonly string[]):
   }
   return out.map((word) => (/^[A-Za-z0-9_@%+=:,./[\]-]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
 }
+
+/**
+ * A URL as it may be shown in a message or a log: its userinfo (user and password) and every query
+ * and fragment value replaced, since any of them may carry a credential
+ * (`https://user:pass@idp/jwks?key=...`). Not a URL: `redactString` of it.
+ */
+export function redactUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return redactString(value);
+  }
+  const userinfo = url.username || url.password ? `${REDACTED}@` : '';
+  const query = url.search
+    ? `?${url.search.slice(1).split('&').map((part) => (part.includes('=') ? `${part.slice(0, part.indexOf('='))}=${REDACTED}` : part === '' ? '' : REDACTED)).join('&')}`
+    : '';
+  const fragment = url.hash ? `#${REDACTED}` : '';
+  return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}${fragment}`;
+}
+
+/**
+ * The values of a URL that may be credentials (user, password, query and fragment values), raw
+ * and percent-decoded, for `redactValues`: text about the URL (a library's error message) may
+ * quote them. Values shorter than 4 characters are left out: they are no secret, and replacing
+ * them would mangle the text.
+ */
+export function urlSecretValues(value: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [];
+  }
+  const raw = [url.username, url.password, url.hash.slice(1), ...url.search.slice(1).split('&').map((part) => part.slice(part.indexOf('=') + 1))];
+  const values = new Set<string>();
+  for (const item of raw) {
+    for (const form of [item, safeDecode(item)]) if (form.length >= 4) values.add(form);
+  }
+  // Longest first, so that a value containing another is replaced whole.
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return value;
+  }
+}
+
+/** `text` with every occurrence of each of `values` replaced, and then `redactString` of it. */
+export function redactValues(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const value of values) out = out.split(value).join(REDACTED);
+  return redactString(out);
+}

@@ -23,6 +23,7 @@ import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, oauthErrorCode, type OAuthClientOptions } from './oauth-client.js';
 import type { ClientSigningKey } from './client-signing-key.js';
+import { metadataUnreadable } from './resource-metadata.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
@@ -113,6 +114,8 @@ function withoutRefreshToken(record: TokenRecord): TokenRecord {
  */
 function unauthorizedWithoutOAuth(error: unknown, resource: string, wwwAuthenticate: string | null): unknown {
   if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
+  // Metadata that is there but cannot be read (too large, behind a 401) is not "no OAuth": say what it is.
+  if (metadataUnreadable(error)) return error;
   return credentialsWithoutOAuth(new URL(resource), 401, wwwAuthenticate ?? undefined, error);
 }
 
@@ -413,7 +416,9 @@ export class AuthSession {
   private async loginLocked(scopes?: string[]): Promise<TokenRecord> {
     try {
       const target = await this.discover(this.options.onProgress);
-      const previous = this.record?.issuer;
+      const grant = await this.current();
+      this.checkGivenClient(target, grant);
+      const previous = grant?.issuer;
       if (previous !== undefined && previous !== target.issuer) {
         this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(previous)}; logging in there, with a registration of its own`);
       }
@@ -446,6 +451,27 @@ export class AuthSession {
       this.target = undefined;
       throw error;
     }
+  }
+
+  /**
+   * A client the user gave (--client-id, with its secret or key) belongs to the authorization server
+   * it was given for, and is never sent to another one (MCP 2026-07-28: credentials are kept per
+   * issuer). Which server that is, the stored grant says: it records the issuer the client was
+   * used at. A given client with no grant of its own is bound at first use (the grant of that
+   * login records it). After a migration (the resource metadata names another issuer) the login
+   * stops: the user must pass the client registered at the new issuer, or log out first to use
+   * this one there.
+   */
+  private checkGivenClient(target: AuthorizationTarget, grant: TokenRecord | undefined): void {
+    const given = this.options.clientId;
+    if (given === undefined || grant === undefined || grant.clientId !== given || grant.issuer === target.issuer) return;
+    throw new AirlockError(
+      'AIRLOCK_AUTH_ISSUER_MISMATCH',
+      `the server ${quote(this.resource)} now names the authorization server ${quote(target.issuer)} instead of ${quote(grant.issuer)}; the client ${quote(given)} given with --client-id was used at ${quote(grant.issuer)} and is not sent to another authorization server`,
+      {
+        hint: `Log in again with the client registered at the new authorization server: mcp-airlock login ${this.resource} --client-id <its id> (and its secret). If ${quote(given)} is registered there too, run mcp-airlock logout ${this.resource} first, then log in with it.`,
+      },
+    );
   }
 
   /**

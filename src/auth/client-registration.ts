@@ -10,6 +10,7 @@ import type { ServerMetadata } from 'openid-client';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ClientRecord, GrantStore } from '../store/grant-store.js';
+import { DocumentTooLargeError, readBoundedText } from './bounded-body.js';
 import type { FetchLike } from './metadata-fetch.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -178,7 +179,10 @@ export async function registerClient(options: ResolveClientOptions & { previous?
       cause: error,
     });
   }
-  const text = await response.text().catch(() => '');
+  const text = await readBoundedText(response, endpoint, { what: 'client registration response', code: 'AIRLOCK_AUTH_REGISTRATION' }).catch((error: unknown) => {
+    if (error instanceof DocumentTooLargeError) throw error;
+    return '';
+  });
   let answer: Record<string, unknown> = {};
   try {
     const parsed: unknown = JSON.parse(text);

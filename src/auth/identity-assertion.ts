@@ -14,6 +14,7 @@ import { genericGrantRequest, type Configuration, type ServerMetadata, type Toke
 import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DocumentTooLargeError, readBoundedText } from './bounded-body.js';
 import type { FetchLike } from './metadata-fetch.js';
 import { authorizationCodeFlow, requireS256 } from './authorization-code.js';
 import { startCallbackServer } from './callback-server.js';
@@ -99,9 +100,13 @@ export async function requestIdJag(request: IdJagRequest): Promise<string> {
       cause: error,
     });
   }
+  const text = await readBoundedText(response, endpoint, { what: 'ID-JAG token exchange response', code: 'AIRLOCK_AUTH_TOKEN' }).catch((error: unknown) => {
+    if (error instanceof DocumentTooLargeError) throw error;
+    return '';
+  });
   let answer: Record<string, unknown> = {};
   try {
-    const parsed: unknown = await response.json();
+    const parsed: unknown = JSON.parse(text);
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) answer = parsed as Record<string, unknown>;
   } catch {
     // not JSON: reported below without the body

@@ -5,9 +5,7 @@
  */
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
-
-/** Largest metadata document accepted. Real ones are a few KiB. */
-const MAX_DOCUMENT_BYTES = 256 * 1024;
+import { DocumentTooLargeError, MAX_AUTH_DOCUMENT_BYTES, readBoundedText } from './bounded-body.js';
 /** Per request. */
 export const METADATA_TIMEOUT_MS = 15_000;
 
@@ -18,6 +16,8 @@ export interface CandidateOutcome {
   url: string;
   status?: number;
   error?: string;
+  /** The document was larger than MAX_AUTH_DOCUMENT_BYTES: an error, never a missing document. */
+  tooLarge?: true;
 }
 
 /** A document that was found and accepted, and what the candidates up to it answered. */
@@ -25,16 +25,6 @@ export interface FoundDocument<T> {
   url: string;
   value: T;
   tried: CandidateOutcome[];
-}
-
-async function readLimited(response: Response): Promise<string | undefined> {
-  const length = Number(response.headers.get('content-length') ?? '0');
-  if (length > MAX_DOCUMENT_BYTES) {
-    await response.body?.cancel();
-    return undefined;
-  }
-  const text = await response.text();
-  return text.length > MAX_DOCUMENT_BYTES ? undefined : text;
 }
 
 /**
@@ -63,9 +53,16 @@ export async function fetchMetadataDocument(
     await response.body?.cancel();
     return { outcome };
   }
-  const text = await readLimited(response).catch(() => undefined);
-  if (text === undefined) {
-    outcome.error = 'document too large or unreadable';
+  let text: string;
+  try {
+    text = await readBoundedText(response, url.href, { what: 'document', code: 'AIRLOCK_AUTH_DISCOVERY' });
+  } catch (error) {
+    if (error instanceof DocumentTooLargeError) {
+      outcome.error = `larger than the ${MAX_AUTH_DOCUMENT_BYTES} bytes accepted`;
+      outcome.tooLarge = true;
+    } else {
+      outcome.error = `unreadable: ${describeError(error)}`;
+    }
     return { outcome };
   }
   try {
@@ -88,8 +85,12 @@ export function describeOutcomes(tried: CandidateOutcome[]): string {
 /**
  * Try each candidate in order and return what `accept` makes of the first JSON object found.
  * `accept` returns an AirlockError to reject the document: the walk then stops with that error
- * (a document that is there but wrong is not skipped silently). `tried`, when given, receives each
- * outcome as it happens, so a caller (doctor) sees every URL tried even when the walk throws.
+ * (a document that is there but wrong is not skipped silently). So does a document larger than
+ * MAX_AUTH_DOCUMENT_BYTES (DocumentTooLargeError). An answer that `refuseStatus` turns into an
+ * error (a 401) does not stop the walk; but when no candidate has the document, the first such
+ * error is thrown instead of MetadataNotFoundError (the document is not "not there"). `tried`,
+ * when given, receives each outcome as it happens, so a caller (doctor) sees every URL tried even
+ * when the walk throws.
  */
 export async function firstMetadataDocument<T>(
   candidates: URL[],
@@ -98,20 +99,27 @@ export async function firstMetadataDocument<T>(
     log: Logger;
     what: string;
     accept: (body: Record<string, unknown>, url: URL) => T | AirlockError;
+    /** An error for an answer that must not count as "not here" (a 401), thrown when no candidate has the document. */
+    refuseStatus?: (status: number, url: URL) => AirlockError | undefined;
     tried?: CandidateOutcome[];
   },
 ): Promise<FoundDocument<T>> {
   const tried: CandidateOutcome[] = options.tried ?? [];
+  let refused: AirlockError | undefined;
   for (const url of candidates) {
     const { outcome, body } = await fetchMetadataDocument(url, options.fetch);
     tried.push(outcome);
     options.log.debug(`${options.what}: GET ${url.href} -> ${outcome.error ?? outcome.status}`);
-    if (!body) continue;
+    if (outcome.tooLarge) throw new DocumentTooLargeError('AIRLOCK_AUTH_DISCOVERY', options.what, url.href, MAX_AUTH_DOCUMENT_BYTES);
+    if (!body) {
+      refused ??= outcome.status === undefined ? undefined : options.refuseStatus?.(outcome.status, url);
+      continue;
+    }
     const value = options.accept(body, url);
     if (value instanceof AirlockError) throw value;
     return { url: url.href, value, tried };
   }
-  throw new MetadataNotFoundError(options.what, tried);
+  throw refused ?? new MetadataNotFoundError(options.what, tried);
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 } from 'openid-client';
 import { AirlockError, describeError, quote, type AirlockErrorCode } from '../errors.js';
 import type { ClientRecord } from '../store/grant-store.js';
+import { boundedFetch, DocumentTooLargeError } from './bounded-body.js';
 import type { ClientSigningKey } from './client-signing-key.js';
 import type { FetchLike } from './metadata-fetch.js';
 
@@ -89,7 +90,8 @@ export interface OAuthClientOptions {
 export function oauthConfiguration(metadata: ServerMetadata, client: ClientRecord, options: OAuthClientOptions): Configuration {
   const clientMetadata = client.tokenEndpointAuthMethod ? { token_endpoint_auth_method: client.tokenEndpointAuthMethod } : {};
   const config = new Configuration(metadata, client.clientId, clientMetadata, clientAuthentication(client, options.signingKey));
-  const fetchImpl = options.fetch;
+  // Token, device, revocation answers: read whole, but never past MAX_AUTH_DOCUMENT_BYTES.
+  const fetchImpl = boundedFetch(options.fetch, { what: 'authorization server response', code: 'AIRLOCK_AUTH_TOKEN' });
   config[customFetch] = (url, init) => fetchImpl(url, init as RequestInit);
   config.timeout = REQUEST_TIMEOUT_S;
   // Every endpoint in `metadata` passed checkAuthUrl, so http here means loopback with allowHttp.
@@ -124,6 +126,8 @@ export interface RequestErrorOptions {
 
 export function tokenRequestError(error: unknown, what: string, options: RequestErrorOptions = {}): AirlockError {
   if (error instanceof AirlockError) return error;
+  // Our boundedFetch refused an oversized answer; openid-client wrapped it ("something went wrong").
+  if (error instanceof Error && error.cause instanceof DocumentTooLargeError) return error.cause;
   const code = options.code ?? 'AIRLOCK_AUTH_TOKEN';
   const refused = (oauthError: string, description: string | undefined, cause: Error): AirlockError =>
     new AirlockError(code, `${what} failed: the authorization server answered ${quote(oauthError)}${description ? `: ${quote(description)}` : ''}`, {

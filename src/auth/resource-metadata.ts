@@ -6,6 +6,7 @@
  */
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import { DocumentTooLargeError } from './bounded-body.js';
 import { firstMetadataDocument, type FetchLike } from './metadata-fetch.js';
 import { canonicalResourceUri, checkAuthUrl, resourceCovers } from './resource-uri.js';
 
@@ -93,15 +94,50 @@ export interface ResourceDiscoveryOptions {
   log: Logger;
 }
 
+/**
+ * RFC 9728 §3: the metadata is public, so a 401 on its URL is not a server without metadata: taking
+ * it for absent sent the login down the MCP 2025-03-26 fallback to another authorization server.
+ * `fromChallenge`: the URL came from the server's own 401 challenge (`resource_metadata`), so the
+ * server speaks OAuth and is misconfigured; a 401 on a well-known URL airlock guessed may also be a
+ * server that takes a static token or an API key on every path (login and connect then say that).
+ */
+export class MetadataUnauthorizedError extends AirlockError {
+  constructor(readonly url: string, readonly fromChallenge: boolean) {
+    super(
+      'AIRLOCK_AUTH_DISCOVERY',
+      fromChallenge
+        ? `the protected resource metadata at ${quote(url)}, named by the server's 401 challenge, answered 401 Unauthorized; the server is misconfigured (RFC 9728 metadata must be readable without a token)`
+        : `the protected resource metadata at ${quote(url)} answered 401 Unauthorized; a server that offers OAuth must serve it without a token (RFC 9728), so the server is misconfigured, or it takes a static token or an API key instead`,
+      {
+        hint: fromChallenge
+          ? 'Ask the server operator to serve its protected resource metadata without authentication, or run mcp-airlock doctor <url>.'
+          : 'If the server takes a static token or an API key, pass it with --header "Authorization: Bearer ${TOKEN}"; if it uses OAuth, ask its operator to serve /.well-known/oauth-protected-resource without authentication.',
+      },
+    );
+  }
+}
+
+/**
+ * Whether a discovery error is about metadata the server does publish but that cannot be read
+ * (larger than the limit, behind a 401 at the URL its own challenge names): such a server speaks
+ * OAuth, so the error is never turned into "it offers no OAuth login" (the reading of a discovery
+ * that found nothing, which a 401 on a guessed URL still gets).
+ */
+export function metadataUnreadable(error: unknown): boolean {
+  return error instanceof DocumentTooLargeError || (error instanceof MetadataUnauthorizedError && error.fromChallenge);
+}
+
 /** Find and validate the server's protected resource metadata (RFC 9728 §3, MCP 2025-11-25). */
 export async function discoverResourceMetadata(options: ResourceDiscoveryOptions): Promise<DiscoveredResourceMetadata> {
   const candidates = resourceMetadataUrls(options.serverUrl, options.resourceMetadataUrl);
   for (const url of candidates) checkAuthUrl(url.href, 'the resource metadata URL', { allowHttp: options.allowHttp });
+  const named = options.resourceMetadataUrl === undefined ? undefined : candidates[0]!.href;
   const found = await firstMetadataDocument(candidates, {
     fetch: options.fetch,
     log: options.log,
     what: 'protected resource metadata',
     accept: (body, url) => checkResourceMetadata(body, options.serverUrl, url.href),
+    refuseStatus: (status, url) => (status === 401 ? new MetadataUnauthorizedError(url.href, url.href === named) : undefined),
   });
   return { url: found.url, metadata: found.value };
 }

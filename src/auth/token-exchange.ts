@@ -2,9 +2,10 @@
  * OAuth 2.0 Token Exchange (RFC 8693) for `serve --upstream-token-exchange`: the gateway pattern
  * the MCP gateways describe. A caller's access token, issued for airlock, is never sent upstream
  * (MCP security best practices, "Token Passthrough"); airlock presents it as the `subject_token`
- * at the upstream's authorization server, authenticated as its own confidential client, and asks
- * for a token whose audience is the upstream (RFC 8693 §2.1 with RFC 8707 `resource`). The
- * upstream then sees the same user, with a token meant for it.
+ * at the exchange server the operator named (never one the upstream's metadata names: that
+ * server would get every caller's token and the client secret), authenticated as its own
+ * confidential client, and asks for a token whose audience is the upstream (RFC 8693 §2.1 with
+ * RFC 8707 `resource`). The upstream then sees the same user, with a token meant for it.
  *
  * Exchanged tokens live in memory only, keyed by a digest of the subject token, and are reused
  * until shortly before they expire. They are never stored, logged or audited.
@@ -19,13 +20,16 @@ import { genericGrantRequest, type Configuration } from 'openid-client';
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ClientRecord } from '../store/grant-store.js';
-import { discoverAuthorization, type AuthorizationTarget } from './auth-discovery.js';
+import type { AuthorizationTarget } from './auth-discovery.js';
 import type { TokenSource } from './authorized-requester.js';
 import { clientCredentialsFlow } from './client-credentials.js';
 import { preRegisteredClient } from './client-registration.js';
-import type { FetchLike } from './metadata-fetch.js';
+import { MetadataNotFoundError, type FetchLike } from './metadata-fetch.js';
 import { oauthConfiguration, tokenRequestError } from './oauth-client.js';
+import { discoverResourceMetadata, type DiscoveredResourceMetadata } from './resource-metadata.js';
+import { canonicalResourceUri } from './resource-uri.js';
 import { formatScope, parseScope, unionScopes } from './scopes.js';
+import { discoverAuthorizationServer } from './server-metadata.js';
 import { tokenRecordFrom } from './token-response.js';
 import { bearerChallenge } from './www-authenticate.js';
 
@@ -41,8 +45,14 @@ const DEFAULT_LIFETIME_MS = 5 * 60_000;
 const MAX_CACHED = 256;
 
 export interface TokenExchangeOptions {
-  /** The upstream MCP server: its resource metadata names the authorization server to ask. */
+  /** The upstream MCP server: its resource metadata gives the resource and scopes to ask for. */
   serverUrl: URL;
+  /**
+   * The authorization server to exchange at (--token-exchange-issuer, else serve's --oauth-issuer):
+   * named by the operator, never taken from the upstream's metadata, because every exchange sends
+   * it a caller's token and airlock's client secret.
+   */
+  issuer: string;
   clientId: string;
   clientSecret: string;
   /** --scope: scopes to ask for (default: what the upstream's metadata lists, else none). */
@@ -69,6 +79,23 @@ interface Prepared {
   config: Configuration;
 }
 
+/**
+ * The upstream names authorization servers other than the exchange server: its tokens come from
+ * elsewhere. Nothing is sent to the servers it names (they would receive callers' tokens and the
+ * client secret, and could replay the tokens at airlock itself).
+ */
+function unpinnedUpstream(serverUrl: string, found: DiscoveredResourceMetadata, issuer: string): AirlockError {
+  const servers = found.metadata.authorizationServers;
+  const named = `${servers.length === 1 ? 'the authorization server' : 'the authorization servers'} ${servers.map((s) => quote(s)).join(', ')}`;
+  return new AirlockError(
+    'AIRLOCK_AUTH_ISSUER_MISMATCH',
+    `the upstream ${quote(serverUrl)} names ${named} in its resource metadata (${quote(found.url)}), not the token exchange server ${quote(issuer)}; no caller's token or client secret was sent to it`,
+    {
+      hint: 'Callers\' tokens are exchanged only at --token-exchange-issuer (default --oauth-issuer). If the upstream really trusts that server, pass it with --token-exchange-issuer <url> and the client airlock has there; otherwise check --upstream.',
+    },
+  );
+}
+
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
@@ -88,23 +115,36 @@ export class TokenExchanger {
     this.now = options.now ?? Date.now;
   }
 
-  /** The upstream's authorization server, found once: resource metadata, then its metadata. */
+  /**
+   * The exchange server and what to ask it for, found once: the upstream's resource metadata
+   * (RFC 9728) for the resource and its scopes only, then the pinned issuer's metadata (RFC 8414).
+   * An upstream whose metadata names other authorization servers is refused before anything is
+   * sent anywhere: it does not accept tokens of the pinned one, and the servers it names are not
+   * trusted with callers' tokens.
+   */
   private prepare(): Promise<Prepared> {
     this.target ??= (async () => {
-      const target = await discoverAuthorization({
-        serverUrl: this.options.serverUrl.href,
-        resourceOverride: this.options.resource,
-        fetch: this.fetch,
-        allowHttp: this.options.allowHttp,
-        log: this.options.log,
-      });
-      const grants = target.serverMetadata.grant_types_supported;
-      if (grants !== undefined && !grants.includes(TOKEN_EXCHANGE_GRANT)) {
-        this.options.log.warn(`${quote(target.issuer)} does not list token exchange in grant_types_supported; trying it anyway`);
+      const { issuer, allowHttp, log } = this.options;
+      const serverUrl = canonicalResourceUri(this.options.serverUrl.href, '--upstream');
+      let found: DiscoveredResourceMetadata | undefined;
+      try {
+        found = await discoverResourceMetadata({ serverUrl, fetch: this.fetch, allowHttp, log });
+      } catch (error) {
+        if (!(error instanceof MetadataNotFoundError)) throw error;
+        log.debug(`${quote(serverUrl)} publishes no protected resource metadata; exchanging at ${quote(issuer)} for the resource ${quote(serverUrl)}`);
       }
+      if (found && !found.metadata.authorizationServers.includes(issuer)) throw unpinnedUpstream(serverUrl, found, issuer);
+      const serverMetadata = await discoverAuthorizationServer(issuer, { fetch: this.fetch, allowHttp, log });
+      const grants = serverMetadata.grant_types_supported;
+      if (grants !== undefined && !grants.includes(TOKEN_EXCHANGE_GRANT)) {
+        log.warn(`${quote(issuer)} does not list token exchange in grant_types_supported; trying it anyway`);
+      }
+      const resourceMetadata = found?.metadata ?? { resource: serverUrl, authorizationServers: [issuer] };
+      const resourceIndicator = this.options.resource ? canonicalResourceUri(this.options.resource, '--resource') : resourceMetadata.resource;
+      const target: AuthorizationTarget = { resourceIndicator, resourceMetadata, resourceMetadataUrl: found?.url ?? '', issuer, serverMetadata };
       const { clientId, clientSecret } = this.options;
-      const client = preRegisteredClient(target.issuer, clientId, { clientSecret }, target.serverMetadata, this.now());
-      return { target, client, config: oauthConfiguration(target.serverMetadata, client, { fetch: this.fetch, allowHttp: this.options.allowHttp }) };
+      const client = preRegisteredClient(issuer, clientId, { clientSecret }, serverMetadata, this.now());
+      return { target, client, config: oauthConfiguration(serverMetadata, client, { fetch: this.fetch, allowHttp }) };
     })();
     // A failed discovery is retried by the next request, not remembered.
     this.target.catch(() => (this.target = undefined));

@@ -20,6 +20,7 @@ import { describeExpiry } from './status.js';
 import { probeForLogin, type LoginProbe } from './login-probe.js';
 import { credentialsWithoutOAuth, displayUrl, statusLine } from '../transports/upstream-diagnosis.js';
 import { asksForOtherCredentials } from '../auth/www-authenticate.js';
+import { metadataUnreadable } from '../auth/resource-metadata.js';
 
 /**
  * Discovery found no OAuth metadata behind the probe's 401: the server wants an API key or a
@@ -27,7 +28,7 @@ import { asksForOtherCredentials } from '../auth/www-authenticate.js';
  * do speak OAuth).
  */
 function withoutOAuth(error: unknown, url: URL, probe: LoginProbe | undefined): unknown {
-  if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY') return error;
+  if (!(error instanceof AirlockError) || error.code !== 'AIRLOCK_AUTH_DISCOVERY' || metadataUnreadable(error)) return error;
   if (probe?.kind === 'unauthorized') return credentialsWithoutOAuth(url, probe.status, probe.wwwAuthenticate, error);
   if (probe?.kind !== 'unclear') return error;
   // Nobody asked for credentials, and no OAuth metadata is there: nothing to log in to.

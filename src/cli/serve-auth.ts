@@ -29,6 +29,10 @@ export interface ServeAuthFlags {
   resourceUrl?: string;
   /** Accept `typ: JWT` access tokens (RFC 9068 wants at+jwt). */
   oauthAllowPlainJwt?: boolean;
+  /** serve --upstream-token-exchange (its other checks are serve.ts's). */
+  upstreamTokenExchange?: boolean;
+  /** Where --upstream-token-exchange exchanges callers' tokens (default: --oauth-issuer). */
+  tokenExchangeIssuer?: string;
 }
 
 function parseToolScope(value: string, previous: string[] = []): string[] {
@@ -48,7 +52,8 @@ export function addServeAuthOptions(command: Command): Command {
     .option('--oauth-scopes <a,b>', 'scopes every request needs')
     .option('--oauth-allow-plain-jwt', 'accept access tokens whose typ is JWT (or absent), for providers that do not send RFC 9068 at+jwt', false)
     .option('--tool-scope <pattern=scope>', 'calling tools matching the pattern also needs the scope (repeatable)', parseToolScope, [])
-    .option('--resource-url <url>', 'the public URL of the MCP endpoint, when airlock sits behind a proxy (default: http://HOST:PORT/mcp)');
+    .option('--resource-url <url>', 'the public URL of the MCP endpoint, when airlock sits behind a proxy (default: http://HOST:PORT/mcp)')
+    .option('--token-exchange-issuer <url>', "with --upstream-token-exchange: the authorization server that exchanges callers' tokens (default: --oauth-issuer); never taken from the upstream's metadata");
 }
 
 export interface InboundAuthSetup {
@@ -72,6 +77,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: b
   if (flags.oauthIssuer === undefined && (flags.oauthJwks || flags.oauthAudience.length || flags.oauthScopes || flags.toolScope.length || flags.resourceUrl)) {
     throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope and --resource-url need --oauth-issuer');
   }
+  if (flags.tokenExchangeIssuer !== undefined && !flags.upstreamTokenExchange) throw usage('--token-exchange-issuer names where --upstream-token-exchange exchanges tokens; give both');
   // jose loads only when serve is protected.
   const { checkJwksUri, oauthResourceAuth, staticTokenAuth } = await import('../policy/inbound-auth.js');
   if (staticChoices > 0) {
@@ -118,6 +124,25 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: b
       };
     },
   };
+}
+
+/**
+ * The authorization server of `serve --upstream-token-exchange`: --token-exchange-issuer, else the
+ * inbound --oauth-issuer (whose tokens callers present). Named by the operator, never discovered
+ * from the upstream: every exchange sends it a caller's token and airlock's client secret.
+ */
+export function tokenExchangeIssuer(flags: ServeAuthFlags): string {
+  const issuer = flags.tokenExchangeIssuer ?? flags.oauthIssuer;
+  if (issuer === undefined) throw usage('--upstream-token-exchange needs the authorization server to exchange at: --token-exchange-issuer <url>, or --oauth-issuer');
+  let url: URL | undefined;
+  try {
+    url = new URL(issuer);
+  } catch {
+    url = undefined;
+  }
+  const flag = flags.tokenExchangeIssuer !== undefined ? '--token-exchange-issuer' : '--oauth-issuer';
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw usage(`${flag}: ${quote(issuer)} is not an http(s) URL`);
+  return issuer;
 }
 
 function usage(message: string): AirlockError {

@@ -19,7 +19,7 @@ import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { STATIC_TOKEN_CALLER } from '../policy/caller.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
-import { addServeAuthOptions, prepareInboundAuth, type ServeAuthFlags } from './serve-auth.js';
+import { addServeAuthOptions, prepareInboundAuth, tokenExchangeIssuer, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
 import { checkProtocolTransport, collect, collectEnv, parseLogLevel, parsePort, parsePositiveInt, parseProtocol, parseSeconds, parseServerUrl, parseSize, parseTransportMode, REQUEST_TIMEOUT_HELP, secondsToMs } from './options.js';
@@ -272,6 +272,7 @@ async function tokenExchangeUpstream(url: URL, headers: Record<string, string>, 
   const { TokenExchanger } = await import('../auth/token-exchange.js');
   const exchanger = new TokenExchanger({
     serverUrl: url,
+    issuer: tokenExchangeIssuer(options),
     clientId: options.clientId,
     clientSecret: secret,
     scope: options.scope,

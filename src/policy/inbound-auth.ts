@@ -14,6 +14,7 @@ import type { AuditPrincipal } from '../audit/audit-record.js';
 import { principalFromClaims, scopesOf, type IdentityClaimNames } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
+import { redactString, redactUrl, redactValues, urlSecretValues } from '../redact.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { readTextWithin } from '../transports/http-request.js';
 import { globToRegExp } from './tool-policy.js';
@@ -126,11 +127,11 @@ export function checkJwksUri(jwksUri: string, allowHttp: boolean, what = '--oaut
   try {
     url = new URL(jwksUri);
   } catch {
-    throw new AirlockError('AIRLOCK_USAGE', `${what}: ${quote(jwksUri)} is not a URL`, { hint: 'Give the JWKS URL of the authorization server, https://….' });
+    throw new AirlockError('AIRLOCK_USAGE', `${what}: ${quote(redactString(jwksUri))} is not a URL`, { hint: 'Give the JWKS URL of the authorization server, https://….' });
   }
   if (url.protocol === 'https:') return url;
   if (url.protocol === 'http:' && (allowHttp || isLoopbackHost(url.hostname))) return url;
-  throw new AirlockError('AIRLOCK_USAGE', `${what}: the JWKS ${quote(jwksUri)} is not https; keys fetched over plain http could be replaced on the way`, {
+  throw new AirlockError('AIRLOCK_USAGE', `${what}: the JWKS ${quote(redactUrl(jwksUri))} is not https; keys fetched over plain http could be replaced on the way`, {
     hint: url.protocol === 'http:' ? 'Use the https URL, or pass --allow-http if this network is trusted.' : 'Use the https URL of the JWKS.',
   });
 }
@@ -183,25 +184,56 @@ async function readCapped(response: Response, limit: number): Promise<string> {
 }
 
 /**
- * The issuer's keys: fetched when first needed, again after 10 minutes or for an unknown key id
- * (at most once per cooldown), never larger than the cap. A failed fetch is remembered for the
- * cooldown: requests meanwhile get the same 503 without another fetch.
+ * The JWKS URL as fetched (without userinfo: fetch refuses a URL with credentials, so a
+ * `user:password@` becomes client_secret_basic-style `Authorization: Basic`), and the forms of it
+ * that may be shown (see redactUrl) or must be scrubbed from error texts.
  */
-function keySource(options: OAuthResourceOptions): JWTVerifyGetKey {
+function jwksTarget(jwksUri: string): { url: string; headers: Record<string, string>; shown: string; scrub: (text: string) => string } {
+  const url = new URL(jwksUri);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (url.username || url.password) {
+    const decode = (v: string): string => {
+      try {
+        return decodeURIComponent(v);
+      } catch {
+        return v;
+      }
+    };
+    headers['authorization'] = `Basic ${Buffer.from(`${decode(url.username)}:${decode(url.password)}`, 'utf8').toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
+  const secrets = urlSecretValues(jwksUri);
+  if (headers['authorization']) secrets.push(headers['authorization'].slice('Basic '.length));
+  return { url: url.href, headers, shown: redactUrl(jwksUri), scrub: (text) => redactValues(text, secrets) };
+}
+
+/**
+ * The issuer's keys: fetched when first needed, again after 10 minutes or for an unknown key id,
+ * never larger than the cap. Fetches are at most one per cooldown, whatever asks for them (a flood
+ * of made-up kids cannot hammer the issuer). A failed fetch never spoils the keys already held:
+ * a token signed with a cached key keeps validating while the issuer is unreachable; only a token
+ * that needs keys airlock does not have (none fetched yet, an unknown kid) gets the 503, and
+ * without keys at all the remembered failure answers until the cooldown has passed.
+ */
+function keySource(options: OAuthResourceOptions, target: ReturnType<typeof jwksTarget>): JWTVerifyGetKey {
   const cooldownMs = options.jwksCooldownMs ?? 30_000;
   const maxAgeMs = 10 * 60_000;
   const limit = options.jwksMaxBytes ?? DEFAULT_JWKS_MAX_BYTES;
   const doFetch = options.fetch ?? globalThis.fetch;
   let keys: JWTVerifyGetKey | undefined;
   let fetchedAt = 0;
+  /** When the last fetch started, whatever came of it: the cooldown counts from here. */
+  let attemptedAt = 0;
   let failure: { message: string; at: number } | undefined;
   let inflight: Promise<void> | undefined;
 
   const refresh = (): Promise<void> => {
     inflight ??= (async () => {
+      attemptedAt = Date.now();
       const jose = await loadJose();
       try {
-        const response = await doFetch(options.jwksUri, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(5_000) });
+        const response = await doFetch(target.url, { headers: target.headers, redirect: 'error', signal: AbortSignal.timeout(5_000) });
         if (!response.ok) {
           await response.body?.cancel().catch(() => undefined);
           throw new Error(`HTTP ${response.status}`);
@@ -217,8 +249,8 @@ function keySource(options: OAuthResourceOptions): JWTVerifyGetKey {
         fetchedAt = Date.now();
         failure = undefined;
       } catch (error) {
-        failure = { message: describeError(error), at: Date.now() };
-        throw new KeysUnavailable(failure.message, { cause: error });
+        failure = { message: target.scrub(describeError(error)), at: Date.now() };
+        throw new KeysUnavailable(failure.message);
       } finally {
         inflight = undefined;
       }
@@ -226,28 +258,39 @@ function keySource(options: OAuthResourceOptions): JWTVerifyGetKey {
     return inflight;
   };
 
-  const ensure = async (stale: boolean): Promise<void> => {
-    const now = Date.now();
-    if (failure && now - failure.at < cooldownMs) throw new KeysUnavailable(failure.message);
-    if (!keys || stale) await refresh();
-  };
+  const coolingDown = (): boolean => Date.now() - attemptedAt < cooldownMs;
 
   return async (header, token) => {
-    await ensure(keys !== undefined && Date.now() - fetchedAt > maxAgeMs);
+    if (!keys) {
+      if (failure && coolingDown()) throw new KeysUnavailable(failure.message);
+      await refresh();
+    } else if (Date.now() - fetchedAt > maxAgeMs && !coolingDown()) {
+      // Time to look again; an issuer that cannot be reached leaves the keys held as they are.
+      await refresh().catch((error: unknown) => options.log.warn(`cannot refetch the signing keys from ${target.shown}: ${describeError(error)}; still using the keys fetched ${Math.round((Date.now() - fetchedAt) / 60_000)} min ago`));
+    }
     try {
       return await keys!(header, token);
     } catch (error) {
-      if ((error as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || Date.now() - fetchedAt < cooldownMs) throw error;
+      if ((error as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw error;
+      // Within the cooldown: the last fetch decides. It failed: the key cannot be known (503);
+      // it succeeded: the issuer does not publish the key (401).
+      if (coolingDown()) {
+        if (failure && failure.at >= fetchedAt) throw new KeysUnavailable(failure.message);
+        throw error;
+      }
     }
-    // An unknown key id: perhaps the issuer rotated its keys. Look once more.
-    await ensure(true);
+    // An unknown key id: perhaps the issuer rotated its keys. Look once more (a failure here
+    // answers this token only).
+    await refresh();
     return keys!(header, token);
   };
 }
 
 /** An OAuth 2.0 resource server over JWT access tokens (RFC 9068), keys from a JWKS (RFC 7517). */
 export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
-  const keys = keySource(options);
+  // The JWKS URL may carry credentials (userinfo, a query key): messages and logs show it redacted.
+  const jwks = jwksTarget(options.jwksUri);
+  const keys = keySource(options, jwks);
   const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
       return await keys(header, token);
@@ -255,7 +298,7 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
       if (error instanceof KeysUnavailable) throw error;
       const code = (error as { code?: unknown }).code;
       if (typeof code === 'string' && code.startsWith('ERR_J')) throw error; // a verdict on the token, not the keys
-      throw new KeysUnavailable(describeError(error), { cause: error });
+      throw new KeysUnavailable(jwks.scrub(describeError(error)));
     }
   };
   const scopeParam: Record<string, string> = options.requiredScopes.length > 0 ? { scope: options.requiredScopes.join(' ') } : {};
@@ -297,8 +340,8 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
         }));
       } catch (error) {
         if (error instanceof KeysUnavailable) {
-          options.log.error(`cannot fetch the signing keys from ${options.jwksUri}: ${error.message}`);
-          return { ok: false, status: 503, message: `Service Unavailable: the authorization server's keys (${options.jwksUri}) cannot be fetched, so no token can be checked; try again later` };
+          options.log.error(`cannot fetch the signing keys from ${jwks.shown}: ${jwks.scrub(error.message)}`);
+          return { ok: false, status: 503, message: `Service Unavailable: the authorization server's keys (${jwks.shown}) cannot be fetched, so no token can be checked; try again later` };
         }
         const [message, description] = rejection(error);
         options.log.info(`refused a token: ${message}`);

@@ -343,6 +343,38 @@ describe('authorization server migration (MCP 2026-07-28, SEP-2352)', () => {
     expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
   });
 
+  it('a client given with --client-id is never sent to the new issuer: the login stops and says to log in again; without a grant of its own it is bound at first use', async () => {
+    const f = await fixture();
+    // AGENT_CLIENT is registered at both authorization servers, with the same secret: exactly the
+    // client that must not follow the resource to a server it was not given for.
+    const given = { grant: 'client_credentials' as const, clientId: AGENT_CLIENT.clientId, clientSecret: AGENT_CLIENT.clientSecret };
+    const h = harness(f, given);
+    await loginOn401(h, f);
+    expect(h.store.tokens.get(f.url)).toMatchObject({ issuer: f.issuer, clientId: AGENT_CLIENT.clientId });
+    expect((await mcpPost(f.url, await h.session.authorization(), initialize)).status).toBe(200);
+
+    const as2 = await f.migrate();
+    const denied = await mcpPost(f.url, await h.session.authorization(), initialize);
+    expect(denied.status).toBe(401);
+    const error = await rejection(h.session.onUnauthorized(denied.www));
+    expect(error.code).toBe('AIRLOCK_AUTH_ISSUER_MISMATCH');
+    expect(error.message).toBe(`the server "${f.url}" now names the authorization server "${as2.issuer}" instead of "${f.issuer}"; the client "${AGENT_CLIENT.clientId}" given with --client-id was used at "${f.issuer}" and is not sent to another authorization server`);
+    expect(error.hint).toContain(`mcp-airlock logout ${f.url} first`);
+    // Nothing was asked of the new server with the given client (its metadata alone was read).
+    expect(as2.asRequests.filter((r) => r.route !== 'discovery')).toEqual([]);
+    expect(h.store.clients.get(as2.issuer)).toBeUndefined();
+    // An explicit login with the same client stops the same way.
+    expect((await rejection(h.session.login({ force: true }))).code).toBe('AIRLOCK_AUTH_ISSUER_MISMATCH');
+    expect(as2.asRequests.filter((r) => r.route !== 'discovery')).toEqual([]);
+
+    // After logout (no grant left) the given client is bound where it is first used: the new server.
+    await h.store.deleteTokens(f.url);
+    const again = harness(f, { ...given, store: h.store });
+    await again.session.login();
+    expect(h.store.tokens.get(f.url)).toMatchObject({ issuer: as2.issuer, clientId: AGENT_CLIENT.clientId });
+    expect(as2.asRequests.filter((r) => r.route === 'token')).toMatchObject([{ grantType: 'client_credentials', clientId: AGENT_CLIENT.clientId, status: 200 }]);
+  });
+
   it('the same issuer still refusing a fresh login\'s token stops, as before', async () => {
     const f = await fixture();
     const h = harness(f);

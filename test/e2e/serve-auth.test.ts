@@ -278,5 +278,17 @@ describe('serve as an OAuth resource server', () => {
     expect(response.headers.get('www-authenticate')).toContain('error="invalid_token", error_description="unsupported algorithm"');
     expect(existsSync(serve.pidFile)).toBe(false);
   });
-});
 
+  // Issue 20: --oauth-jwks credentials appeared in the 503 body and the log.
+  it('credentials in --oauth-jwks (userinfo, a query key) appear neither in the 503 body nor in the log', async () => {
+    const jwks = 'http://gw-user:jwks-pass-0987@127.0.0.1:9/jwks?key=jwks-api-key-123';
+    const serve = await serveWith(['--oauth-issuer', idp.url, '--oauth-jwks', jwks]);
+    const resource = `${serve.url}/mcp`;
+    const response = await post(resource, initialize, { authorization: `Bearer ${await idp.token({ sub: 'u', aud: resource })}` });
+    expect(response.status).toBe(503);
+    const body = await response.text();
+    expect(body).toContain("the authorization server's keys (http://[REDACTED]@127.0.0.1:9/jwks?key=[REDACTED]) cannot be fetched");
+    await waitFor(() => serve.stderr().includes('cannot fetch the signing keys from http://[REDACTED]@127.0.0.1:9/jwks?key=[REDACTED]'), 'the log line');
+    for (const secret of ['gw-user', 'jwks-pass-0987', 'jwks-api-key-123']) expect(body + serve.stderr()).not.toContain(secret);
+  });
+});

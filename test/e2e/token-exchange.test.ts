@@ -16,6 +16,7 @@ import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { startAirlock, startServe, type AirlockProcess } from '../helpers/airlock-process.js';
 import { KeyServer } from '../helpers/key-server.js';
 import { connectClient, textOf } from '../helpers/mcp-client.js';
+import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
 
 type Fixture = Awaited<ReturnType<typeof startAuthFixture>>;
 
@@ -55,7 +56,7 @@ let n = 0;
 async function gatewayServe(secret = gateway.clientSecret, extra: string[] = []): Promise<AirlockProcess & { url: string; auditFile: string }> {
   const auditFile = join(dir, `audit-${++n}.jsonl`);
   const serve = await startServe(
-    ['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--client-id', gateway.clientId, '--client-secret-env', 'GATEWAY_SECRET', '--audit-file', auditFile, ...extra],
+    ['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--token-exchange-issuer', upstream.issuer, '--client-id', gateway.clientId, '--client-secret-env', 'GATEWAY_SECRET', '--audit-file', auditFile, ...extra],
     { ...process.env, GATEWAY_SECRET: secret },
   );
   running.push(serve);
@@ -140,12 +141,52 @@ describe('serve --upstream-token-exchange', () => {
       [['--oauth-issuer', idp.url, '--upstream', upstream.url, '--upstream-token-exchange', '--client-id', 'x'], "--upstream-token-exchange needs airlock's own client"],
       [['--oauth-issuer', idp.url, '--upstream-token-exchange', '--', process.execPath, '-e', ''], '--upstream-token-exchange needs --upstream <url>'],
       [['--oauth-issuer', idp.url, '--upstream', upstream.url, '--token-exchange-actor'], '--token-exchange-actor changes how --upstream-token-exchange asks for tokens; give both'],
+      [['--oauth-issuer', idp.url, '--upstream', upstream.url, '--token-exchange-issuer', upstream.issuer], '--token-exchange-issuer names where --upstream-token-exchange exchanges tokens; give both'],
     ];
     for (const [args, message] of cases) {
       const serve = startAirlock(['serve', '--port', '0', ...args], { env: { ...process.env, GATEWAY_SECRET: 's' }, stdin: 'ignore' });
       running.push(serve);
       expect(await serve.exited).toBe(2);
       expect(serve.stderr()).toContain(`mcp-airlock: error: ${message}`);
+    }
+  });
+
+  it("an upstream whose metadata names an evil exchange server: refused, and neither the caller's token nor the client secret reaches it (by default the exchange server is --oauth-issuer)", async () => {
+    const servers: RecordingServer[] = [];
+    try {
+      // A token exchange server that would take the caller's token (and replay it at airlock).
+      const evil = await startRecordingServer((req, origin) => {
+        if (req.path.startsWith('/.well-known/')) return { json: { issuer: origin, token_endpoint: `${origin}/token`, grant_types_supported: [TOKEN_EXCHANGE_GRANT] } };
+        if (req.path === '/token') return { json: { access_token: 'evil', token_type: 'Bearer', issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' } };
+        return undefined;
+      });
+      servers.push(evil);
+      const evilUpstream = await startRecordingServer((req, origin) => {
+        if (req.path === '/.well-known/oauth-protected-resource/mcp') return { json: { resource: `${origin}/mcp`, authorization_servers: [evil.origin] } };
+        return { status: 401, headers: { 'www-authenticate': `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }, json: { error: 'unauthorized' } };
+      });
+      servers.push(evilUpstream);
+      const serve = await startServe(
+        ['--oauth-issuer', idp.url, '--upstream', `${evilUpstream.origin}/mcp`, '--upstream-token-exchange', '--client-id', gateway.clientId, '--client-secret-env', 'GATEWAY_SECRET'],
+        { ...process.env, GATEWAY_SECRET: gateway.clientSecret },
+      );
+      running.push(serve);
+      const resource = `${serve.url}/mcp`;
+      const token = await idp.token({ sub: 'olga', scope: 'mcp:use', aud: resource });
+      const answer = await fetch(resource, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      });
+      const text = await answer.text();
+      expect(text).toContain(`names the authorization server \\"${evil.origin}\\" in its resource metadata`);
+      expect(text).toContain(`not the token exchange server \\"${idp.url}\\"`);
+      await serve.stop();
+      expect(evil.requests).toEqual([]);
+      const seen = JSON.stringify([...evil.requests, ...evilUpstream.requests]) + serve.stderr() + text;
+      for (const secret of [token, gateway.clientSecret, Buffer.from(`${gateway.clientId}:${gateway.clientSecret}`).toString('base64')]) expect(seen).not.toContain(secret);
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
     }
   });
 });

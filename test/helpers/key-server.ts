@@ -15,14 +15,17 @@ export class KeyServer {
   /** Answer /jwks with this status instead (an outage), or with this body (a huge one). */
   jwksStatus: number | undefined;
   jwksBody: string | undefined;
+  /** The Authorization header of the last /jwks request (a JWKS behind basic auth). */
+  jwksAuthorization: string | undefined;
   private signers = new Map<string, CryptoKey>();
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
       if (req.url === '/.well-known/oauth-authorization-server') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: this.url, jwks_uri: `${this.url}/jwks`, authorization_endpoint: `${this.url}/authorize`, token_endpoint: `${this.url}/token` }));
-      } else if (req.url === '/jwks') {
+      } else if (req.url === '/jwks' || req.url?.startsWith('/jwks?')) {
         this.jwksFetches += 1;
+        this.jwksAuthorization = req.headers.authorization;
         if (this.jwksStatus !== undefined) res.writeHead(this.jwksStatus).end('down');
         else res.writeHead(200, { 'content-type': 'application/json' }).end(this.jwksBody ?? JSON.stringify({ keys: this.keys }));
       } else res.writeHead(404).end();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { argumentDigestKey, describeCommandSafely, digestArguments, isSecretName, recordArguments, REDACTED, redactString, redactValue } from '../../src/redact.js';
+import { argumentDigestKey, describeCommandSafely, digestArguments, isSecretName, recordArguments, REDACTED, redactString, redactUrl, redactValue, redactValues, urlSecretValues } from '../../src/redact.js';
 
 // Token-shaped test values are built at run time, so this file holds nothing a secret scanner flags.
 const repeat = (s: string, n: number) => s.repeat(n);
@@ -196,5 +196,21 @@ describe('keyed argument digests (issue 14 #5)', () => {
     expect(digest.slice('hmac-sha256:'.length)).not.toBe(digestArguments({ code: '123456' }).slice('sha256:'.length));
     expect(digestArguments({ code: '123456' }, argumentDigestKey(Buffer.alloc(32, 8)))).not.toBe(digest);
     expect(recordArguments({ code: '123456' }, 'digest', key)).toBe(digest);
+  });
+});
+
+describe('redactUrl, urlSecretValues, redactValues', () => {
+  it('shows a URL without its userinfo and with every query and fragment value replaced', () => {
+    expect(redactUrl('https://user:pa%40ss@idp.example:8443/jwks?key=abc123&tenant=t1&flag#frag')).toBe('https://[REDACTED]@idp.example:8443/jwks?key=[REDACTED]&tenant=[REDACTED]&[REDACTED]#[REDACTED]');
+    expect(redactUrl('https://idp.example/jwks')).toBe('https://idp.example/jwks');
+    expect(redactUrl('https://token-only@idp.example/')).toBe('https://[REDACTED]@idp.example/');
+    expect(redactUrl('not a url user:pass@x')).toBe('not a url user:pass@x');
+  });
+
+  it('scrubs the raw and decoded secret values from any text, longest first; short values stay', () => {
+    const values = urlSecretValues('https://user:pa%40ss@idp.example/jwks?key=abc123&v=1');
+    expect(values).toEqual(expect.arrayContaining(['pa%40ss', 'pa@ss', 'abc123', 'user']));
+    expect(values).not.toContain('1');
+    expect(redactValues('fetch https://user:pa%40ss@idp.example/jwks?key=abc123&v=1 failed (pa@ss)', values)).toBe('fetch https://[REDACTED]:[REDACTED]@idp.example/jwks?key=[REDACTED]&v=1 failed ([REDACTED])');
   });
 });

@@ -9,6 +9,7 @@ import { enableTokenExchange, TOKEN_EXCHANGE_GRANT } from '../../../fixtures/aut
 import { TokenExchanger } from '../../../src/auth/token-exchange.js';
 import { createLogger } from '../../../src/log.js';
 import { KeyServer } from '../../helpers/key-server.js';
+import { startRecordingServer, type RecordingServer } from '../../helpers/recording-server.js';
 
 const idp = new KeyServer();
 let upstream: Awaited<ReturnType<typeof startAuthFixture>>;
@@ -34,7 +35,7 @@ afterAll(async () => {
 });
 
 function exchanger(clock: { now: number }, scope?: string): TokenExchanger {
-  return new TokenExchanger({ serverUrl: new URL(upstream.url), ...client, scope, allowHttp: true, log: createLogger('silent'), now: () => clock.now });
+  return new TokenExchanger({ serverUrl: new URL(upstream.url), issuer: upstream.issuer, ...client, scope, allowHttp: true, log: createLogger('silent'), now: () => clock.now });
 }
 
 /** The error a promise rejects with (fails the test when it resolves). */
@@ -96,11 +97,58 @@ describe('TokenExchanger', () => {
       body: JSON.stringify({ grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }),
     });
     const actor = (await registration.json()) as { client_id: string; client_secret: string };
-    const tx = new TokenExchanger({ serverUrl: new URL(upstream.url), clientId: actor.client_id, clientSecret: actor.client_secret, delegate: true, allowHttp: true, log: createLogger('silent') });
+    const tx = new TokenExchanger({ serverUrl: new URL(upstream.url), issuer: upstream.issuer, clientId: actor.client_id, clientSecret: actor.client_secret, delegate: true, allowHttp: true, log: createLogger('silent') });
     const start = exchanges.length;
     expect(claimsOf(await tx.authorizationFor(await idp.token({ sub: 'uma' })))).toMatchObject({ sub: 'uma', act: { sub: actor.client_id }, client_id: actor.client_id });
     expect(claimsOf(await tx.authorizationFor(await idp.token({ sub: 'val' })))).toMatchObject({ sub: 'val', act: { sub: actor.client_id } });
     expect(exchanges.slice(start).map((e) => [e.subject, e.actor])).toEqual([['uma', actor.client_id], ['val', actor.client_id]]);
     expect(upstream.asRequests.filter((r) => r.grantType === 'client_credentials' && r.clientId === actor.client_id)).toHaveLength(1);
+  });
+
+  it('exchanges only at the pinned issuer: an upstream whose metadata names another (evil) authorization server is refused, and that server receives nothing', async () => {
+    const servers: RecordingServer[] = [];
+    try {
+      // The evil server looks like a token exchange server and would answer with a token.
+      const evil = await startRecordingServer((req, origin) => {
+        if (req.path === '/.well-known/oauth-authorization-server') return { json: { issuer: origin, token_endpoint: `${origin}/token`, grant_types_supported: [TOKEN_EXCHANGE_GRANT] } };
+        if (req.path === '/token') return { json: { access_token: 'evil-token', token_type: 'Bearer', issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' } };
+        return undefined;
+      });
+      servers.push(evil);
+      const evilUpstream = await startRecordingServer((req, origin) =>
+        req.path === '/.well-known/oauth-protected-resource/mcp' ? { json: { resource: `${origin}/mcp`, authorization_servers: [evil.origin] } } : undefined,
+      );
+      servers.push(evilUpstream);
+      const tx = new TokenExchanger({ serverUrl: new URL(`${evilUpstream.origin}/mcp`), issuer: upstream.issuer, ...client, allowHttp: true, log: createLogger('silent') });
+      const subject = await idp.token({ sub: 'mallory-victim' });
+      const error = await rejection(tx.authorizationFor(subject));
+      expect(error).toMatchObject({
+        code: 'AIRLOCK_AUTH_ISSUER_MISMATCH',
+        message: `the upstream "${evilUpstream.origin}/mcp" names the authorization server "${evil.origin}" in its resource metadata ("${evilUpstream.origin}/.well-known/oauth-protected-resource/mcp"), not the token exchange server "${upstream.issuer}"; no caller's token or client secret was sent to it`,
+      });
+      expect((error as { hint?: string }).hint).toContain('--token-exchange-issuer');
+      // Nothing at all reached the evil server: not its metadata, let alone the token or the secret.
+      expect(evil.requests).toEqual([]);
+      const everything = JSON.stringify([...evil.requests, ...evilUpstream.requests]);
+      expect(everything).not.toContain(subject);
+      expect(everything).not.toContain(client.clientSecret);
+      expect(everything).not.toContain(Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64'));
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
+  it('an upstream without resource metadata: the exchange still goes to the pinned issuer, for the upstream URL as the resource', async () => {
+    const bare = await startRecordingServer(() => undefined);
+    try {
+      const tx = new TokenExchanger({ serverUrl: new URL(`${bare.origin}/mcp`), issuer: upstream.issuer, ...client, allowHttp: true, log: createLogger('silent') });
+      const start = exchanges.length;
+      // The fixture's authorization server only issues tokens for its own resource: the refusal names the resource asked for.
+      const error = await rejection(tx.authorizationFor(await idp.token({ sub: 'noa' })));
+      expect(error.message).toContain(`exchanging the caller's token at "${upstream.issuer}" (RFC 8693) failed`);
+      expect(exchanges.slice(start).map((e) => e.resource)).toEqual([`${bare.origin}/mcp`]);
+    } finally {
+      await bare.close();
+    }
   });
 });

@@ -199,4 +199,62 @@ describe('oauthResourceAuth, what the attack review broke', () => {
     );
     expect(thrownAirlockError(() => checkJwksUri('ftp://idp.example/jwks', true)).code).toBe('AIRLOCK_USAGE');
   });
+
+  it('a JWKS URL with credentials (userinfo, a query key): neither the 503 body nor the log shows them', async () => {
+    const lines: string[] = [];
+    const capture = createLogger('debug', (line) => lines.push(line));
+    const jwksUri = `http://gw-user:s3cr%40t-pass@${idp.url.slice('http://'.length)}/jwks?key=jwks-api-key-123&tenant=t1`;
+    const token = await idp.token({ sub: 'u', aud: AUD });
+    idp.jwksStatus = 500;
+    try {
+      const down = make({ jwksUri, jwksCooldownMs: 60_000, log: capture });
+      const verdict = await down.check(bearer(token));
+      const shown = `http://[REDACTED]@${idp.url.slice('http://'.length)}/jwks?key=[REDACTED]&tenant=[REDACTED]`;
+      expect(verdict).toMatchObject({ ok: false, status: 503 });
+      const seen = JSON.stringify(verdict) + lines.join('\n');
+      for (const secret of ['gw-user', 's3cr', 't-pass', 'jwks-api-key-123', Buffer.from('gw-user:s3cr@t-pass').toString('base64')]) expect(seen).not.toContain(secret);
+      expect(verdict).toEqual({ ok: false, status: 503, message: `Service Unavailable: the authorization server's keys (${shown}) cannot be fetched, so no token can be checked; try again later` });
+      expect(lines.join('\n')).toContain(`cannot fetch the signing keys from ${shown}: HTTP 500`);
+    } finally {
+      idp.jwksStatus = undefined;
+    }
+    // A URL that cannot be used is refused at start without showing its credentials.
+    const refused = thrownAirlockError(() => checkJwksUri('http://gw-user:s3cr%40t-pass@idp.example/jwks?key=jwks-api-key-123', false));
+    expect(refused.message).toBe('--oauth-jwks: the JWKS "http://[REDACTED]@idp.example/jwks?key=[REDACTED]" is not https; keys fetched over plain http could be replaced on the way');
+  });
+
+  it('the userinfo of a JWKS URL goes as Authorization: Basic (fetch refuses a URL with credentials)', async () => {
+    const jwksUri = `http://gw-user:s3cr%40t-pass@${idp.url.slice('http://'.length)}/jwks?key=jwks-api-key-123`;
+    const auth = make({ jwksUri, jwksCooldownMs: 60_000 });
+    expect(await auth.check(bearer(await idp.token({ sub: 'u', aud: AUD })))).toMatchObject({ ok: true });
+    expect(idp.jwksAuthorization).toBe(`Basic ${Buffer.from('gw-user:s3cr@t-pass').toString('base64')}`);
+  });
+
+  it('a failed refetch for an unknown kid does not block tokens whose key is cached; refetches stay one per cooldown', async () => {
+    const auth = make({ jwksCooldownMs: 300 });
+    const good = await idp.token({ sub: 'u', aud: AUD });
+    expect(await auth.check(bearer(good))).toMatchObject({ ok: true });
+    await idp.addKey(`rogue-${Date.now()}`, false);
+    const unknown = await idp.token({ sub: 'u', aud: AUD }, { kid: [...(idp as unknown as { signers: Map<string, unknown> }).signers.keys()].at(-1)! });
+    await new Promise((r) => setTimeout(r, 350));
+    idp.jwksStatus = 500;
+    idp.jwksFetches = 0;
+    try {
+      // The unknown kid makes airlock look again; the issuer is down: that token cannot be checked (503).
+      expect(await auth.check(bearer(unknown))).toMatchObject({ ok: false, status: 503 });
+      expect(idp.jwksFetches).toBe(1);
+      // A token signed with the cached key still validates, at once and again.
+      expect(await auth.check(bearer(good))).toMatchObject({ ok: true });
+      expect(await auth.check(bearer(await idp.token({ sub: 'v', aud: AUD })))).toMatchObject({ ok: true, principal: { subject: 'v' } });
+      // More unknown kids within the cooldown: no new fetch, the remembered failure answers.
+      for (let i = 0; i < 20; i++) expect(await auth.check(bearer(unknown))).toMatchObject({ ok: false, status: 503 });
+      expect(idp.jwksFetches).toBe(1);
+    } finally {
+      idp.jwksStatus = undefined;
+    }
+    // Once the issuer is back and the cooldown has passed, the unknown kid is looked up again: 401, not published.
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await auth.check(bearer(unknown))).toMatchObject({ ok: false, status: 401, message: 'Unauthorized: the token is signed with a key the issuer does not publish' });
+    expect(await auth.check(bearer(good))).toMatchObject({ ok: true });
+  });
 });
