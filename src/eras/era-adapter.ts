@@ -153,6 +153,16 @@ export class EraAdapter implements Transport {
       return this.startTranslation('modern-client', probe.opening.message);
     }
     const opening = this.opening;
+    if (opening?.era === 'modern' && 'method' in message && 'id' in message) {
+      // A server request during a 2026 client's first call: only a 2025 server sends one (2026 has
+      // none; it asks with InputRequiredResult). It is already running that call without any
+      // initialize, so the translator takes the call over as it runs and puts the question to it.
+      this.opening = undefined;
+      const translator = this.createTranslator('modern-client') as ModernClientTranslator;
+      translator.adoptRunning(opening.message);
+      translator.fromServer(message);
+      return this.release();
+    }
     if (opening && id === opening.id) {
       this.opening = undefined;
       const verdict = this.verdictOn(opening, message);

@@ -229,6 +229,20 @@ export class ModernClientTranslator implements Translator {
     this.callAnswered(call, answer);
   }
 
+  /**
+   * Take over a 2026 request that a 2025 server is running already (it asked the client something
+   * before any initialize): the call is tracked as if forwarded here, so its question, progress
+   * and answer are translated; the session is opened with the client's next request.
+   */
+  adoptRunning(request: JSONRPCMessage): void {
+    const { id, method } = request as { id: RequestId; method: string };
+    const meta = (paramsOf(request)?._meta as Record<string, unknown> | undefined) ?? {};
+    const call = newCall(id, method, meta);
+    this.calls.set(id, call);
+    this.byClientId.set(id, call);
+    this.ports.log.info('the server asks like a 2025-era server; translating for the 2026-07-28 client');
+  }
+
   fromServer(message: JSONRPCMessage): void {
     const id = responseId(message);
     if (id !== undefined) {

@@ -340,6 +340,20 @@ describe('eras that differ: translated', () => {
     expect(stderr()).toMatch(/translating for a 2026-07-28 client/);
   });
 
+  it("run: progress after a round of input reaches a 2026 client under its retry's token (it closed the first one)", async () => {
+    // The 2025 stdio fixture samples, then reports three steps under the call's first progress token.
+    // The client's first request is that call (the SDK probes server/discover on a sibling process):
+    // the 2025 server runs it before any initialize and asks its question, which airlock takes as
+    // the sign of a 2025 server.
+    const { client } = await modernThroughStdio(['run', '--', process.execPath, stdioFixture]);
+    const progress: number[] = [];
+    // The SDK reports its own input rounds as progress too (no total): only the server's count here.
+    const answer = await client.callTool({ name: 'sample', arguments: { prompt: 'p', progressAfter: 3 } }, { onprogress: (p) => p.total === 3 && progress.push(p.progress) });
+    expect(textOf(answer)).toBe('sampled: hi from the client');
+    // The SDK v2 stdio client may drop a notification that arrives right before the result (see above).
+    expect(progress.slice(0, 2)).toEqual([1, 2]);
+  });
+
   it('run --protocol 2025-11-25: a 2026 client gets input requests and a listen stream from a 2025 session', async () => {
     // The dual-era fixture, spoken to in the 2025 era: its elicitation is a real server request.
     const { client, stderr } = await modernThroughStdio(['run', '--protocol', '2025-11-25', '--', process.execPath, modernFixture, '--stdio', '--legacy', 'serve']);

@@ -183,6 +183,17 @@ describe('4B: what a parked call keeps', () => {
 });
 
 describe('era detection holds what arrives before the verdict', () => {
+  it("takes a server request during a 2026 client's first call as a 2025 server's, and puts it to that call", async () => {
+    const { server, call, to } = await translating('auto');
+    await call('first', 'sample');
+    // A 2025 stdio server runs the call without any initialize and asks the client to sample.
+    server.reply({ jsonrpc: '2.0', id: 'q1', method: 'sampling/createMessage', params: { messages: [] } });
+    await settle();
+    expect(to('first')).toMatchObject([{ result: { resultType: 'input_required', inputRequests: { 'input-1': { method: 'sampling/createMessage' } } } }]);
+    expect(server.requests('initialize')).toEqual([]);
+  });
+
+
   it('translates a 2026 request sent while the first was still being answered (a fresh lane, several callers)', async () => {
     const server = new HandDrivenServer();
     const adapter = new EraAdapter(server, { protocol: 'auto', log });
