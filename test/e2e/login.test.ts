@@ -118,11 +118,12 @@ describe('login, status, logout, and connect with OAuth', () => {
 
   it('a login is not counted against --request-timeout: the first exchange waits for the user, then gets its answer', async () => {
     freshConfig();
-    const connect = airlock(['connect', fixture.url, ...authFlags, '--request-timeout', '1']);
+    // 3 s: long enough for the exchange after the login on a loaded machine (1 s flaked under load).
+    const connect = airlock(['connect', fixture.url, ...authFlags, '--request-timeout', '3']);
     const client = new LineClient(connect);
     client.send(initializeRequest(0));
     await waitFor(() => AUTHORIZATION_URL.test(connect.stderr()), 'the login URL');
-    await new Promise((resolve) => setTimeout(resolve, 2500)); // the user takes longer than the limit
+    await new Promise((resolve) => setTimeout(resolve, 4000)); // the user takes longer than the limit
     await completeLogin(connect, 'bob');
     expect((await client.response(0)).result).toMatchObject({ serverInfo: { name: 'airlock-auth-fixture' } });
     expect(connect.stderr()).not.toContain('got no answer');
