@@ -236,7 +236,7 @@ export class ModernHttpLane implements Transport {
   private callFor(method: string, relatedRequestId: RequestId | undefined): Call | undefined {
     const named = relatedRequestId === undefined ? undefined : this.calls.get(Number(relatedRequestId));
     if (method !== 'notifications/message') return named;
-    if (named) return named.wantsLogs ? named : undefined;
+    if (named) return named.wantsLogs && named.method !== 'subscriptions/listen' ? named : undefined;
     if (relatedRequestId !== undefined) return undefined;
     let only: Call | undefined;
     for (const call of this.calls.values()) {
