@@ -4,7 +4,7 @@
  * it, --audit-sync, the default location and its modes, rotation, and the audit commands.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHash, createHmac } from 'node:crypto';
 import { join } from 'node:path';
@@ -283,6 +283,24 @@ describe('audit log', () => {
     expect(bad.proc.stdout()).toBe('');
     expect(bad.proc.stderr()).toContain(`mcp-airlock: error: cannot open the audit log "${join(blocker, 'audit.jsonl')}": `);
     expect(bad.proc.stderr()).toContain('mcp-airlock: hint: Choose a writable location with --audit-file <path>, or switch the audit log off with --no-audit.');
+  });
+
+  // Issue 20: an audit file another user pre-created (world-writable) was written to as it was.
+  it('refuses an --audit-file another user owns before any traffic, with a hint', async () => {
+    let file = freshFile();
+    if (process.getuid!() === 0) {
+      mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+      writeFileSync(file, '', { mode: 0o666 });
+      chownSync(file, 65534, 65534);
+    } else {
+      file = '/dev/null'; // owned by root, mode 0666
+    }
+    const { proc } = run(['--audit-file', file]);
+    expect(await proc.exited).toBe(3);
+    expect(proc.stdout()).toBe('');
+    expect(proc.stderr()).toContain(`mcp-airlock: error: the audit log ${JSON.stringify(file)} is owned by uid ${statSync(file).uid}, not by the current user (uid ${process.getuid!()}): its owner could change its records\n`);
+    expect(proc.stderr()).toContain('mcp-airlock: hint: Check who created it and what is in it (mcp-airlock audit verify --audit-file <path>); then make it yours (chown) or move it away, or choose another --audit-file.');
+    if (file !== '/dev/null') expect(readFileSync(file, 'utf8')).toBe('');
   });
 
   it('rotates by size and verifies across the files, the chain carried over', async () => {
