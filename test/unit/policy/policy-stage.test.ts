@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
-import { ANONYMOUS, callerFromPrincipal, type Caller } from '../../../src/policy/caller.js';
+import { principalFromClaims } from '../../../src/audit/principal.js';
+import { ANONYMOUS, callerFromPrincipal, callerSource, type Caller } from '../../../src/policy/caller.js';
 import { parsePolicy } from '../../../src/policy/policy-file.js';
 import { compilePolicy, type PolicyStage } from '../../../src/policy/policy-stage.js';
 
@@ -152,5 +153,45 @@ describe('PolicyStage', () => {
     expect(withGroups.namesPrincipals).toBe(true);
     const bySubject = compilePolicy(parsePolicy(JSON.stringify({ rateLimits: [{ limit: 1, window: '1s', principal: { subject: 'x' } }] }), 'p.json'));
     expect([bySubject.active, bySubject.identityClaims, bySubject.namesPrincipals]).toEqual([true, undefined, true]);
+  });
+});
+
+// Issue 20: a delegated token whose `act` was not the expected shape passed as direct, and a
+// `delegated: true` deny rule let delete_file through. Any act present means delegated.
+describe('delegated tokens whatever the shape of their act claim', () => {
+  const policy = {
+    rules: [
+      { id: 'no-agent-deletes', effect: 'deny', tools: 'delete_*', principal: { delegated: true } },
+      { id: 'everyone', effect: 'allow' },
+    ],
+  };
+  const shapes: Array<[string, unknown]> = [
+    ['an act.sub over 256 characters', { sub: 'agent-'.padEnd(300, 'x') }],
+    ['an empty act.sub', { sub: '' }],
+    ['a number act.sub', { sub: 42 }],
+    ['an array act.sub', { sub: ['agent-7'] }],
+    ['an act without sub', { client_id: 'agent-app' }],
+    ['an empty act', {}],
+    ['an act that is an array', [{ sub: 'agent-7' }]],
+    ['an act that is a string', 'agent-7'],
+  ];
+  it.each(shapes)('%s is refused by a delegated: true deny rule', (_, act) => {
+    const principal = principalFromClaims({ iss: 'https://idp', sub: 'alice', client_id: 'c', act }, true)!;
+    const stage = stageFor(callerSource(() => principal, ANONYMOUS), policy);
+    expect(call(stage, 'delete_file')).toEqual({
+      code: -32602,
+      message: 'mcp-airlock tool policy: tool "delete_file" is not available: denied by policy rule "no-agent-deletes"',
+      data: { airlock: 'AIRLOCK_POLICY_DENIED', tool: 'delete_file', rule: 'no-agent-deletes' },
+    });
+    expect(call(stage, 'read_file')).toBe('forwarded');
+  });
+  it('a token without act is direct: the same call is forwarded', () => {
+    const principal = principalFromClaims({ iss: 'https://idp', sub: 'alice', client_id: 'c' }, true)!;
+    expect(call(stageFor(callerSource(() => principal, ANONYMOUS), policy), 'delete_file')).toBe('forwarded');
+  });
+  it('an actor rule sees the long actor cut, not dropped', () => {
+    const principal = principalFromClaims({ iss: 'https://idp', sub: 'alice', act: { sub: 'agent-'.padEnd(300, 'x') } }, true)!;
+    const stage = stageFor(callerSource(() => principal, ANONYMOUS), { rules: [{ id: 'no-agents', effect: 'deny', principal: { actor: 'agent-*' } }, { effect: 'allow' }] });
+    expect(call(stage, 'read_file')).toMatchObject({ data: { rule: 'no-agents' } });
   });
 });
