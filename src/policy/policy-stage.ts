@@ -63,9 +63,11 @@ export class PolicyStage implements Stage {
 
   fromClient(message: JSONRPCMessage): { reply: JSONRPCMessage } | undefined {
     if (!('method' in message) || message.method !== 'tools/call' || !('id' in message)) return undefined;
-    const tool = (message.params as { name?: unknown } | undefined)?.name;
-    if (typeof tool !== 'string') return undefined; // malformed: the server's to answer
     const id = message.id as RequestId;
+    const tool = (message.params as { name?: unknown } | undefined)?.name;
+    // Refused here, not left to the server: no rule can match what is not a name, and a server that
+    // dispatches by `handlers[name]` reads ["delete_file"] as "delete_file" (issue 20).
+    if (typeof tool !== 'string') return notAName(id, tool);
     const { legacy, rules, limiter } = this.options;
     const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
     const flat = legacy?.refusal(tool, annotations.readOnlyHint);
@@ -153,6 +155,22 @@ function denied(id: RequestId, tool: string, why: string, rule: string | undefin
   // The flat rules' answer is what it always was (no `rule`); rule refusals name their rule.
   const data = rule === undefined ? { airlock: POLICY_DENIED, tool } : { airlock: POLICY_DENIED, tool, rule };
   return { reply: errorResponse(id, POLICY_DENIED_CODE, text, data) };
+}
+
+/** The `rule` a record names when a tools/call had no string name (never a valid rule id). */
+export const NOT_A_NAME = '(tool name not a string)';
+
+/** JSON-RPC -32602 for a tools/call whose `params.name` is not a string; the value quoted, cut short. */
+function notAName(id: RequestId, name: unknown): { reply: JSONRPCMessage } {
+  const shown = name === undefined ? 'it is missing' : `not ${quotedValue(name)}`;
+  const text = `mcp-airlock tool policy: a tools/call needs the tool's name as a string in params.name, ${shown}`;
+  return { reply: errorResponse(id, POLICY_DENIED_CODE, text, { airlock: POLICY_DENIED, rule: NOT_A_NAME }) };
+}
+
+/** A value as JSON text of at most 100 characters (a name the size of the request must not fill the log). */
+function quotedValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 100 ? text : `${text.slice(0, 99)}\u2026`;
 }
 
 /** A policy file (and the flat flags, merged into `document.tools`) ready to make session stages. */

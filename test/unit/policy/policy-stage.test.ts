@@ -139,7 +139,6 @@ describe('PolicyStage', () => {
   it('leaves other messages alone', () => {
     const stage = stageFor(() => ANONYMOUS);
     expect(stage.fromClient({ jsonrpc: '2.0', id: 1, method: 'tools/list' } as JSONRPCMessage)).toBeUndefined();
-    expect(stage.fromClient({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: {} } as JSONRPCMessage)).toBeUndefined();
     const other = { jsonrpc: '2.0', id: 3, result: { tools: TOOLS } } as JSONRPCMessage;
     expect(stage.fromServer(other, { method: 'prompts/list' })).toBeUndefined();
   });
@@ -193,5 +192,34 @@ describe('delegated tokens whatever the shape of their act claim', () => {
     const principal = principalFromClaims({ iss: 'https://idp', sub: 'alice', act: { sub: 'agent-'.padEnd(300, 'x') } }, true)!;
     const stage = stageFor(callerSource(() => principal, ANONYMOUS), { rules: [{ id: 'no-agents', effect: 'deny', principal: { actor: 'agent-*' } }, { effect: 'allow' }] });
     expect(call(stage, 'read_file')).toMatchObject({ data: { rule: 'no-agents' } });
+  });
+});
+
+// Issue 20: `"name": ["delete_file"]` passed a deny rule (the stage left it to the server), and a
+// server that dispatches by handlers[name] deleted.
+describe('a tools/call whose name is not a string', () => {
+  it.each([
+    ['an array', ['delete_file'], 'not ["delete_file"]'],
+    ['an object', { toString: 'delete_file' }, 'not {"toString":"delete_file"}'],
+    ['a number', 42, 'not 42'],
+    ['null', null, 'not null'],
+    ['missing', undefined, 'it is missing'],
+    ['a long array, quoted cut short', 'x'.repeat(200).split(''), `not ${JSON.stringify('x'.repeat(200).split('')).slice(0, 99)}\u2026`],
+  ])('%s is refused with -32602 while a policy is active', (_, name, shown) => {
+    const stage = stageFor(() => ANONYMOUS, { denyTools: ['delete_*'] });
+    const verdict = stage.fromClient({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: {} } } as JSONRPCMessage);
+    expect(verdict?.reply).toEqual({
+      jsonrpc: '2.0',
+      id: 7,
+      error: {
+        code: -32602,
+        message: `mcp-airlock tool policy: a tools/call needs the tool's name as a string in params.name, ${shown}`,
+        data: { airlock: 'AIRLOCK_POLICY_DENIED', rule: '(tool name not a string)' },
+      },
+    });
+  });
+  it('a call without params is refused too', () => {
+    const stage = stageFor(() => ANONYMOUS, { rules: [{ effect: 'allow' }] });
+    expect(stage.fromClient({ jsonrpc: '2.0', id: 8, method: 'tools/call' } as JSONRPCMessage)?.reply).toMatchObject({ error: { code: -32602 } });
   });
 });
