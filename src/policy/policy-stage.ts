@@ -95,6 +95,8 @@ export class PolicyStage implements Stage {
     if (!Array.isArray(result.tools)) return undefined;
     const tools = result.tools as Tool[];
     for (const tool of tools) if (typeof tool?.name === 'string') this.learn(tool);
+    // Listed tools get a rate-limit bucket of their own; others share one (rate-limit.ts).
+    this.options.limiter?.learnTools(this.annotations.keys());
     this.decisions.clear(); // annotations may have changed
     const caller = this.options.caller();
     const visible = tools.filter((tool) => typeof tool?.name !== 'string' || this.visible(tool.name, caller));

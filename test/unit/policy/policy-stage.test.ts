@@ -223,3 +223,18 @@ describe('a tools/call whose name is not a string', () => {
     expect(stage.fromClient({ jsonrpc: '2.0', id: 8, method: 'tools/call' } as JSONRPCMessage)?.reply).toMatchObject({ error: { code: -32602 } });
   });
 });
+
+// Issue 20: a batch of 10,000 made-up tool names evicted a drained bucket, and the limit started over.
+describe('rate limits through the stage', () => {
+  it('a flood of made-up tool names does not reset a drained limit, nor make a bucket per name', () => {
+    const policy = { rules: [{ effect: 'allow' }], rateLimits: [{ id: 'per-tool', per: ['caller', 'tool'], limit: 2, window: '1h' }] };
+    const stage = stageFor(() => support, policy);
+    list(stage);
+    expect([call(stage, 'read_ticket'), call(stage, 'read_ticket')]).toEqual(['forwarded', 'forwarded']);
+    expect(call(stage, 'read_ticket')).toMatchObject({ data: { airlock: 'AIRLOCK_RATE_LIMITED', rule: 'per-tool' } });
+    const answers = Array.from({ length: 10_000 }, (_, i) => call(stage, `made-up-${i}`));
+    expect(answers.filter((a) => a === 'forwarded')).toHaveLength(2);
+    expect(call(stage, 'read_ticket')).toMatchObject({ data: { airlock: 'AIRLOCK_RATE_LIMITED', rule: 'per-tool' } });
+    expect(call(stage, 'fetch_url')).toBe('forwarded'); // a listed tool still has a count of its own
+  });
+});
