@@ -7,7 +7,8 @@
  * on the moment, so they hide nothing).
  *
  * Tool annotations are learned from the session's tools/list answers. A tool called without being
- * listed first gets the spec's default hints, the cautious reading (policy-document.ts).
+ * listed first gets the spec's default hints for the access rules, the cautious reading
+ * (policy-document.ts), and counts as every label for the flow rules (session-flow.ts).
  */
 import { errorResponse, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import type { AnsweredRequest, Stage } from '../bridge/stage.js';
@@ -16,7 +17,7 @@ import type { Caller } from './caller.js';
 import { ANNOTATION_HINTS, type FlowRule, type PolicyDocument, type ToolAnnotations } from './policy-document.js';
 import { AccessRules, DEFAULT_DENY, type Decision } from './policy-rules.js';
 import { rateLimitAnswer, RateLimiter } from './rate-limit.js';
-import { SessionFlow, ToolLabeler } from './session-flow.js';
+import { SessionFlow, ToolLabeler, UNLISTED_LABELS } from './session-flow.js';
 import { ToolPolicy } from './tool-policy.js';
 
 /** Invalid params: how MCP answers a call to a tool that does not exist (server/tools, "Error Handling"). */
@@ -78,15 +79,27 @@ export class PolicyStage implements Stage {
       const decision = this.decide(rules, tool, annotations, labels, caller);
       if (!decision.allowed) return denied(id, tool, decision.why, decision.rule?.id ?? DEFAULT_DENY);
     }
-    const flowRefusal = this.flow?.check(tool, labels);
+    const unlisted = this.flow !== undefined && this.unlistedForFlows(tool, annotations);
+    const flowLabels = unlisted ? UNLISTED_LABELS : labels;
+    const flowRefusal = this.flow?.check(tool, flowLabels, unlisted);
     if (flowRefusal) {
       const text = `mcp-airlock policy: tool ${JSON.stringify(tool)} ${flowRefusal.message}`;
       return { reply: errorResponse(id, FLOW_DENIED_CODE, text, { airlock: FLOW_DENIED, tool, rule: flowRefusal.rule.id }) };
     }
     const limited = limiter?.admit(caller, tool, true);
     if (limited) return { reply: rateLimitAnswer(id, tool, limited) };
-    this.flow?.record(tool, labels);
+    this.flow?.record(tool, flowLabels, unlisted);
     return undefined;
+  }
+
+  /**
+   * Whether the flow rules must take `tool` as unknown: no tools/list of this session named it, its
+   * labels would come from its annotations, and the policy's own labels do not name it.
+   */
+  private unlistedForFlows(tool: string, annotations: ToolAnnotations): boolean {
+    const { labeler } = this.options;
+    if (this.annotations.has(tool) || !labeler.fromAnnotations) return false;
+    return labeler.labelsOf(tool, annotations).source !== 'policy';
   }
 
   fromServer(message: JSONRPCMessage, answers: AnsweredRequest | undefined): JSONRPCMessage | undefined {

@@ -109,22 +109,47 @@ describe('PolicyStage', () => {
     expect([call(other, 'send_email'), call(other, 'read_ticket'), call(other, 'fetch_url')]).toEqual(['forwarded', 'forwarded', 'forwarded']);
   });
 
-  it('an unlisted tool gets the default hints: external communication', () => {
+  // Issue 20: without a tools/list in the session (2026 clients call from a list they cached) no
+  // call counted as private data or untrusted content, so the exfiltration rule never fired.
+  it('an unlisted tool counts as every label for the flow rules: the exfiltration stops without a tools/list', () => {
     const stage = stageFor(() => support);
-    expect(call(stage, 'read_ticket')).toBe('forwarded'); // no list yet: read_ticket reads as external-communication
-    expect(call(stage, 'fetch_url')).toBe('forwarded');
-    expect(call(stage, 'send_email')).toBe('forwarded'); // nothing private-data or untrusted-content was seen
-    // And a tool never listed is external-communication: refused after a private read and an open-world one.
+    expect(call(stage, 'read_ticket')).toBe('forwarded');
+    expect(call(stage, 'send_email')).toEqual({
+      code: -32000,
+      message:
+        'mcp-airlock policy: tool "send_email" refused by flow rule "no-exfiltration": this session already called "read_ticket" (private-data, unlisted) and "read_ticket" (untrusted-content, unlisted), and "send_email" is external-communication (unlisted); data those calls returned could leave through this one. A tool no tools/list of this session named counts as every label: name it in the policy\'s labels, or list the tools first',
+      data: { airlock: 'AIRLOCK_FLOW_DENIED', tool: 'send_email', rule: 'no-exfiltration' },
+    });
+
+    // In a listed session, an unlisted read still counts as the label that was missing.
+    const mixed = stageFor(() => support);
+    list(mixed);
+    expect([call(mixed, 'read_ticket'), call(mixed, 'send_email'), call(mixed, 'fetch_news')]).toEqual(['forwarded', 'forwarded', 'forwarded']);
+    expect(call(mixed, 'send_email')).toMatchObject({
+      message: expect.stringContaining('this session already called "read_ticket" (private-data) and "fetch_news" (untrusted-content, unlisted), and "send_email" is external-communication;'),
+      data: { rule: 'no-exfiltration' },
+    });
+    // And a tool never listed is refused after a private read and an open-world one, as before.
     const listed = stageFor(() => support);
     list(listed);
     expect([call(listed, 'read_ticket'), call(listed, 'fetch_url')]).toEqual(['forwarded', 'forwarded']);
     expect(call(listed, 'send_sms')).toMatchObject({ code: -32000, data: { airlock: 'AIRLOCK_FLOW_DENIED', tool: 'send_sms', rule: 'no-exfiltration' } });
   });
 
+  it('the policy\'s own labels need no tools/list', () => {
+    const labelled = stageFor(() => support, { ...POLICY, labels: { 'private-data': ['read_*'], 'untrusted-content': ['fetch_*'], 'external-communication': ['send_*'] } });
+    expect([call(labelled, 'read_ticket'), call(labelled, 'send_email'), call(labelled, 'fetch_url')]).toEqual(['forwarded', 'forwarded', 'forwarded']);
+    expect(call(labelled, 'send_email')).toMatchObject({
+      message: 'mcp-airlock policy: tool "send_email" refused by flow rule "no-exfiltration": this session already called "read_ticket" (private-data) and "fetch_url" (untrusted-content), and "send_email" is external-communication; data those calls returned could leave through this one',
+    });
+  });
+
   it('rate limits count forwarded calls only, shared by the sessions of the process', () => {
     const policy = compilePolicy(parsePolicy(JSON.stringify(POLICY), 'p.json'), { now: () => 0 });
     const first = policy.stageFor(() => support)!;
     const second = policy.stageFor(() => support)!;
+    list(first);
+    list(second);
     expect(call(first, 'send_email')).toBe('forwarded');
     expect(call(second, 'debug_x')).toMatchObject({ data: { airlock: 'AIRLOCK_POLICY_DENIED' } }); // refused: takes no token
     expect(call(second, 'send_email')).toBe('forwarded');
