@@ -146,6 +146,20 @@ describe('the keyed chain', () => {
       ]);
     });
 
+    it('checking one file of a rotated set, the chain keeps the format of its first record in that file', async () => {
+      await writeLog(['a', 'b', 'c', 'd'], { maxBytes: 1 });
+      const files = await auditFiles(live);
+      expect(files.length).toBeGreaterThan(1);
+      const last = recordsOf(live).at(-1)!;
+      const forged = sealRecord({ ...call('delete_file'), time: '2025-06-01T00:00:00.000Z' }, last.chain, last.seq + 1, last.hash);
+      writeFileSync(live, `${readFileSync(live, 'utf8')}${forged}\n`);
+      const report = await verifyAudit([live], { key, partial: true });
+      expect(report.continued).toEqual([last.chain]);
+      expect(report.problems.map((p) => p.message)).toEqual([
+        `record ${last.seq + 1} of chain ${last.chain} is unkeyed (format 1) but its chain began keyed (audit key ${JSON.stringify(key.id)}) at record ${recordsOf(live)[0]!.seq}: records were rewritten or added without the key`,
+      ]);
+    });
+
     it('quotes a chain id that is not hex, so it cannot forge a line of the report', async () => {
       const line = sealRecord(auditEvent('m', '2025-06-01T00:00:00.000Z'), 'x\\n  audit.jsonl:1: ok', 0, GENESIS_HASH); // JSON text: the chain id holds a newline
       writeFileSync(live, `${line}\n`);
