@@ -126,6 +126,70 @@ interface FileInfo {
   names: Set<string>;
 }
 
+/** What the walk knows of a chain: where it is, and the format and key fixed by its first record. */
+interface ChainState {
+  seq: number;
+  hash: string;
+  /** The first record seen of the chain was keyed (format 2); every later one must be too. */
+  keyed: boolean;
+  /** The key id of that first record: every later record must name the same key. */
+  keyId: string | undefined;
+  /** The seq of that first record (0, or where the chain enters the files checked). */
+  firstSeq: number;
+  /** A format problem was reported for this chain already (one per chain, not a cascade). */
+  formatReported?: boolean;
+}
+
+function formatOf(record: AuditRecord): Pick<ChainState, 'keyed' | 'keyId' | 'firstSeq'> {
+  const keyed = record.v !== UNKEYED_FORMAT_VERSION;
+  return { keyed, keyId: keyed && typeof record.key === 'string' ? record.key : undefined, firstSeq: record.seq };
+}
+
+/**
+ * A chain id as messages show it: the writer's are hex; anything else is quoted, so a line
+ * crafted with a newline in its chain id cannot forge a line of the report.
+ */
+function chainName(chain: string): string {
+  return /^[0-9a-f]{1,64}$/.test(chain) ? chain : JSON.stringify(chain);
+}
+
+/**
+ * Why this record's format cannot be trusted where it is, or undefined. A chain's format and key
+ * are those of its first record: one writer keeps one key for its whole life, so an unkeyed record
+ * in a keyed chain (or another key) is what someone without the key writes after cutting the
+ * chain. Unkeyed records are also refused with `requireKeyed`, when dated at or after the
+ * installation's key was made (the writer has used the key since), and after any keyed record.
+ */
+function formatProblem(
+  record: AuditRecord,
+  state: ChainState | undefined,
+  context: { key: VerifyOptions['key']; requireKeyed: boolean; sawKeyed: boolean },
+): string | undefined {
+  const name = `record ${record.seq} of chain ${chainName(record.chain)}`;
+  if (record.v !== UNKEYED_FORMAT_VERSION) {
+    if (state === undefined) return undefined;
+    if (!state.keyed) return `${name} is keyed but its chain began unkeyed (format 1) at record ${state.firstSeq}: a chain keeps the format of its first record`;
+    if (record.key !== state.keyId) {
+      return `${name} names audit key ${JSON.stringify(record.key ?? null)} but its chain began with key ${JSON.stringify(state.keyId ?? null)} at record ${state.firstSeq}: a chain keeps the key of its first record`;
+    }
+    return undefined;
+  }
+  if (state?.keyed) {
+    return `${name} is unkeyed (format 1) but its chain began keyed (audit key ${JSON.stringify(state.keyId ?? null)}) at record ${state.firstSeq}: records were rewritten or added without the key`;
+  }
+  if (context.requireKeyed) return `${name} is unkeyed (format 1): anyone could have written it (--require-keyed)`;
+  const created = context.key?.created;
+  if (created !== undefined) {
+    const time = typeof record.time === 'string' ? Date.parse(record.time) : Number.NaN;
+    // A date that does not parse counts as after: only a record that says it is older passes.
+    if (!(time < Date.parse(created))) {
+      return `${name} is unkeyed (format 1) but dated ${JSON.stringify(record.time ?? null)}, not before this installation's audit key was made (${created}): a rewrite without the key?`;
+    }
+  }
+  if (context.sawKeyed) return `${name} is unkeyed (format 1) but comes after keyed records: a rewrite without the key?`;
+  return undefined;
+}
+
 /** The hash a line claims must be this, by its format; undefined when it cannot be checked here. */
 function expectedHash(record: AuditRecord, body: string, key: ChainKey | undefined): string | undefined {
   if (record.v === UNKEYED_FORMAT_VERSION) return chainHash(record.prev, body);
@@ -139,14 +203,17 @@ function expectedHash(record: AuditRecord, body: string, key: ChainKey | undefin
  * previous record of its chain and its `seq` one more (none removed, reordered or inserted), and
  * each chain must start at seq 0 from the all-zero hash (none removed from the start). Across
  * files, each file that begins with keyed records must name the file before it (an
- * `audit/rotated` marker), so a whole file removed from the set shows. Format 1 records written
- * after the key was made, or after keyed records, are refused: that is what a rewrite without the
- * key looks like. With `seals`, every sealed head must still be there.
+ * `audit/rotated` marker), so a whole file removed from the set shows. A chain keeps the format
+ * and key of its first record (in `partial` mode, its first record in the file), so a keyed chain
+ * cut and continued in format 1 is refused at the first unkeyed record; so is every format 1
+ * record dated at or after the key was made, or found after keyed records, and with `requireKeyed`
+ * every format 1 record: that is what a rewrite without the key looks like (issue 20). With
+ * `seals`, every sealed head must still be there.
  */
 export async function verifyAudit(files: string[], options: VerifyOptions = {}): Promise<VerifyReport> {
   const maxProblems = options.maxProblems ?? 20;
   const key = options.key;
-  const chains = new Map<string, { seq: number; hash: string; keyed: boolean }>();
+  const chains = new Map<string, ChainState>();
   const report: VerifyReport = { files, records: 0, chains: 0, problems: [], continued: [], unkeyed: { records: 0, chains: 0 }, lost: 0, sealed: 0 };
   if (key) report.key = key.id;
   const seals = new Map<string, SealedHead[]>();
@@ -173,33 +240,29 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     if (!info) fileInfo.set(at.file, (info = { names: new Set() }));
     const keyed = record.v !== UNKEYED_FORMAT_VERSION;
     info.firstKeyed ??= keyed;
-    if (keyed) sawKeyed = true;
-    else {
+    if (!keyed) {
       report.unkeyed.records += 1;
       if (!chains.has(record.chain)) report.unkeyed.chains += 1;
     }
     const expected = expectedHash(record, sealed.body, key);
+    const state = chains.get(record.chain);
     if (expected === undefined) {
       if (!uncheckable.has(record.chain)) {
         uncheckable.add(record.chain);
         const why = key === undefined ? 'this installation has no audit key' : `this installation's key is ${key.id}`;
-        if (problem(at, `chain ${record.chain} is sealed with audit key ${JSON.stringify(record.key ?? null)} and cannot be checked: ${why}`)) break;
+        if (problem(at, `chain ${chainName(record.chain)} is sealed with audit key ${JSON.stringify(record.key ?? null)} and cannot be checked: ${why}`)) break;
       }
     } else if (expected !== sealed.hash) {
       // Carry on from the hash it claims, so one changed record is one problem, not a cascade.
-      chains.set(record.chain, { seq: record.seq, hash: sealed.hash, keyed });
-      if (problem(at, `record ${record.seq} of chain ${record.chain} was changed: its hash does not match its contents`)) break;
+      chains.set(record.chain, { ...(state ?? formatOf(record)), seq: record.seq, hash: sealed.hash });
+      if (problem(at, `record ${record.seq} of chain ${chainName(record.chain)} was changed: its hash does not match its contents`)) break;
       continue;
     }
-    if (!keyed) {
-      if (options.requireKeyed) {
-        if (!chains.has(record.chain) && problem(at, `chain ${record.chain} is unkeyed (format 1): anyone could have rewritten it (--require-keyed)`)) break;
-      } else if (key?.created !== undefined && record.time >= key.created && !chains.has(record.chain)) {
-        if (problem(at, `chain ${record.chain} is unkeyed (format 1) but dated after this installation's audit key was made (${key.created}): a rewrite without the key?`)) break;
-      } else if (sawKeyed && !chains.has(record.chain)) {
-        if (problem(at, `chain ${record.chain} is unkeyed (format 1) but comes after keyed records: a rewrite without the key?`)) break;
-      }
+    const format = formatProblem(record, state, { key, requireKeyed: options.requireKeyed === true, sawKeyed });
+    if (format !== undefined && !state?.formatReported) {
+      if (problem(at, format)) break;
     }
+    if (keyed) sawKeyed = true;
     if (record.kind === 'marker') {
       if (record.method === 'audit/rotated' && typeof record.file === 'string') info.names.add(record.file);
       if (record.method === 'audit/gap' && typeof record.lost === 'number') report.lost += record.lost;
@@ -207,25 +270,25 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     const last = chains.get(record.chain);
     if (last === undefined) {
       if (record.seq === 0 && record.prev !== GENESIS_HASH) {
-        if (problem(at, `chain ${record.chain} starts with a record 0 that does not start from the all-zero hash: the first record was replaced`)) break;
+        if (problem(at, `chain ${chainName(record.chain)} starts with a record 0 that does not start from the all-zero hash: the first record was replaced`)) break;
       } else if (record.seq !== 0) {
         if (options.partial) report.continued.push(record.chain);
-        else if (problem(at, `chain ${record.chain} starts at record ${record.seq}: records 0 to ${record.seq - 1} are missing`)) break;
+        else if (problem(at, `chain ${chainName(record.chain)} starts at record ${record.seq}: records 0 to ${record.seq - 1} are missing`)) break;
       }
     } else if (record.seq !== last.seq + 1) {
       const message = record.seq > last.seq + 1
-        ? `chain ${record.chain}: records ${last.seq + 1} to ${record.seq - 1} are missing before record ${record.seq}`
-        : `chain ${record.chain}: record ${record.seq} appears again or out of order after record ${last.seq}`;
+        ? `chain ${chainName(record.chain)}: records ${last.seq + 1} to ${record.seq - 1} are missing before record ${record.seq}`
+        : `chain ${chainName(record.chain)}: record ${record.seq} appears again or out of order after record ${last.seq}`;
       if (problem(at, message)) break;
     } else if (record.prev !== last.hash) {
-      if (problem(at, `chain ${record.chain}: record ${record.seq} does not follow record ${last.seq} (its prev hash differs)`)) break;
+      if (problem(at, `chain ${chainName(record.chain)}: record ${record.seq} does not follow record ${last.seq} (its prev hash differs)`)) break;
     }
     for (const head of seals.get(record.chain) ?? []) {
       if (head.seq !== record.seq) continue;
       sealSeen.add(head);
-      if (head.hash !== sealed.hash && problem(at, `record ${record.seq} of chain ${record.chain} is not the one that was sealed (its hash differs from the seal)`)) break records;
+      if (head.hash !== sealed.hash && problem(at, `record ${record.seq} of chain ${chainName(record.chain)} is not the one that was sealed (its hash differs from the seal)`)) break records;
     }
-    chains.set(record.chain, { seq: record.seq, hash: sealed.hash, keyed });
+    chains.set(record.chain, { ...(state ?? formatOf(record)), seq: record.seq, hash: sealed.hash, formatReported: (state?.formatReported ?? false) || format !== undefined });
   }
   report.chains = chains.size;
   if (options.withHeads) report.heads = [...chains].map(([chain, { seq, hash }]) => ({ chain, seq, hash }));
@@ -239,8 +302,8 @@ export async function verifyAudit(files: string[], options: VerifyOptions = {}):
     const last = chains.get(head.chain);
     const where = { file: files.at(-1) ?? '', line: 0 };
     problem(where, last === undefined
-      ? `chain ${head.chain} was sealed at record ${head.seq} but is missing from the log`
-      : `chain ${head.chain} was sealed at record ${head.seq} but ends at record ${last.seq}: records were removed from its end`);
+      ? `chain ${chainName(head.chain)} was sealed at record ${head.seq} but is missing from the log`
+      : `chain ${chainName(head.chain)} was sealed at record ${head.seq} but ends at record ${last.seq}: records were removed from its end`);
   }
   return report;
 }

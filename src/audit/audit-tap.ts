@@ -60,7 +60,7 @@ interface OpenCall {
 /** The member that names what a call acts on: a tool, a prompt or a resource. */
 function targetOf(method: string, params: Record<string, unknown> | undefined): string | undefined {
   if (!params) return undefined;
-  if (method === 'tools/call' || method === 'prompts/get') return typeof params.name === 'string' ? params.name : undefined;
+  if (method === 'tools/call' || method === 'prompts/get') return nameOf(params.name);
   // A resource URI can carry credentials (`postgres://admin:PASS@db`, `?access_token=`): recorded without them, in every mode.
   if (method.startsWith('resources/')) return typeof params.uri === 'string' ? redactString(params.uri) : undefined;
   if (method === 'completion/complete') {
@@ -69,6 +69,17 @@ function targetOf(method: string, params: Record<string, unknown> | undefined): 
     return typeof value === 'string' ? redactString(value) : undefined;
   }
   return undefined;
+}
+
+/**
+ * A tool or prompt name as recorded: a string as it is; anything else (issue 20: `["delete_file"]`
+ * reached a server that read it as a name) as its JSON text, redacted and cut at 256 characters,
+ * so the record still shows what was called.
+ */
+function nameOf(name: unknown): string | undefined {
+  if (typeof name === 'string' || name === undefined) return name;
+  const text = redactString(JSON.stringify(name) ?? String(name));
+  return text.length <= 256 ? text : `${text.slice(0, 255)}\u2026`;
 }
 
 /** What a call's arguments are, per method: tool arguments, prompt arguments, else the params. */

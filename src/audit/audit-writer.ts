@@ -132,7 +132,7 @@ export class AuditWriter {
 
   /** Open (creating 0700/0600 as needed) the audit file. Fails with a clear error, before any traffic flows. */
   static open(options: AuditWriterOptions): AuditWriter {
-    return new AuditWriter(options, openAuditFile(options.file));
+    return new AuditWriter(options, openAuditFile(options.file, options.log));
   }
 
   /**
@@ -428,7 +428,7 @@ export class AuditWriter {
   }
 
   private reopen(): void {
-    const fd = openAuditFile(this.options.file);
+    const fd = openAuditFile(this.options.file, this.options.log);
     closeSync(this.fd);
     this.fd = fd;
     this.needsNewline = endsTorn(fd);
@@ -459,17 +459,14 @@ function endsTorn(fd: number): boolean {
   }
 }
 
-function openAuditFile(file: string): number {
+function openAuditFile(file: string, log: Logger): number {
+  let fd: number;
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     // Never through a symbolic link: a link planted at the audit path would send records (and the
     // 0600 below) to a file of the planter's choosing.
     const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
-    const fd = openSync(file, flags, 0o600);
-    // An existing file created by something else may be looser: records are private.
-    const mode = fstatSync(fd).mode & 0o777;
-    if (mode !== 0o600 && typeof process.getuid === 'function' && fstatSync(fd).uid === process.getuid()) fchmodSync(fd, 0o600);
-    return fd;
+    fd = openSync(file, flags, 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
       throw new AirlockError('AIRLOCK_AUDIT_WRITE', `the audit log ${quote(file)} is a symbolic link; airlock does not follow it`, {
@@ -481,5 +478,35 @@ function openAuditFile(file: string): number {
       hint: 'Choose a writable location with --audit-file <path>, or switch the audit log off with --no-audit.',
       cause: error,
     });
+  }
+  try {
+    checkOwnerAndMode(fd, file, log);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return fd;
+}
+
+/**
+ * A file someone else owns (pre-created where the log will go, issue 20) is refused: its owner can
+ * rewrite, cut or replace the records whatever their mode. One of ours that is looser than 0600 is
+ * tightened; if others could write it, said so, since records already in it may have been changed.
+ * POSIX only: on Windows the profile directory's ACLs protect it.
+ */
+function checkOwnerAndMode(fd: number, file: string, log: Logger): void {
+  if (typeof process.getuid !== 'function') return;
+  const info = fstatSync(fd);
+  const uid = process.getuid();
+  if (info.uid !== uid) {
+    throw new AirlockError('AIRLOCK_AUDIT_WRITE', `the audit log ${quote(file)} is owned by uid ${info.uid}, not by the current user (uid ${uid}): its owner could change its records`, {
+      hint: 'Check who created it and what is in it (mcp-airlock audit verify --audit-file <path>); then make it yours (chown) or move it away, or choose another --audit-file.',
+    });
+  }
+  const mode = info.mode & 0o777;
+  if (mode === 0o600) return;
+  fchmodSync(fd, 0o600);
+  if ((mode & 0o022) !== 0) {
+    log.warn(`the audit log ${quote(file)} was writable by group or others (mode ${mode.toString(8).padStart(4, '0')}); changed it to 0600. Records already in it may have been changed: run \`mcp-airlock audit verify\`.`);
   }
 }

@@ -75,22 +75,43 @@ export function principalFromClaims(value: unknown, verified: boolean, names?: I
 /**
  * RFC 8693 §4.1: `act` names the current actor; an `act` inside it names the one before, and so
  * on. Only the identifying members are kept (the RFC says the nested ones are informational: the
- * current actor is the one a decision should look at). Undefined without a usable `act`.
+ * current actor is the one a decision should look at). Undefined only when there is no `act`.
+ *
+ * Any `act` makes the token delegated, whatever its shape (issue 20: an `act.sub` of 300
+ * characters, empty, a number or an array once made a delegated token pass as direct, and a
+ * `delegated: true` deny rule let the call through). A member that is not a usable string is kept
+ * as text, cut at MAX_TEXT characters, never dropped; an `act` that is not an object is an actor
+ * of its own, named by its JSON text.
  */
 export function actorChain(act: unknown): AuditActor[] | undefined {
+  if (act === undefined) return undefined;
   const chain: AuditActor[] = [];
-  let current = act;
-  while (typeof current === 'object' && current !== null && !Array.isArray(current) && chain.length < MAX_CHAIN) {
+  let current: unknown = act;
+  while (current !== undefined && chain.length < MAX_CHAIN) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) {
+      chain.push({ subject: claimText(current) });
+      break;
+    }
     const claims = current as Claims;
     const actor: AuditActor = {};
-    if (isText(claims.sub)) actor.subject = claims.sub;
-    if (isText(claims.iss)) actor.issuer = claims.iss;
-    if (isText(claims.client_id)) actor.clientId = claims.client_id;
-    if (Object.keys(actor).length === 0) break;
+    if (claims.sub !== undefined) actor.subject = claimText(claims.sub);
+    if (claims.iss !== undefined) actor.issuer = claimText(claims.iss);
+    if (claims.client_id !== undefined) actor.clientId = claimText(claims.client_id);
     chain.push(actor);
     current = claims.act;
   }
-  return chain.length > 0 ? chain : undefined;
+  return chain;
+}
+
+/** A claim as text for the record and the rules: a string as it is, anything else as JSON; cut at MAX_TEXT. */
+function claimText(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return truncated(text);
+}
+
+/** Cut to MAX_TEXT characters, the last one an ellipsis, so a cut value shows it was cut. */
+function truncated(text: string): string {
+  return text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT - 1)}\u2026`;
 }
 
 /** Groups and roles from the claims `names` points at (each claim an array of strings, or one string). */
@@ -105,7 +126,8 @@ function claimValues(claims: Record<string, unknown>, names: readonly string[]):
   for (const name of names) {
     const value = name.startsWith('/') ? atPointer(claims, name) : Object.hasOwn(claims, name) ? claims[name] : undefined;
     for (const item of Array.isArray(value) ? value : [value]) {
-      if (isText(item) && values.size < MAX_VALUES) values.add(item);
+      // A long value is cut, not dropped: a deny rule on a group must still see it.
+      if (typeof item === 'string' && item !== '' && values.size < MAX_VALUES) values.add(truncated(item));
     }
   }
   return values.size > 0 ? [...values] : undefined;
@@ -120,10 +142,6 @@ function atPointer(document: unknown, pointer: string): unknown {
     value = (value as Record<string, unknown>)[token];
   }
   return value;
-}
-
-function isText(value: unknown): value is string {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_TEXT;
 }
 
 /**

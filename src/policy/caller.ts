@@ -7,7 +7,10 @@
 import type { AuditActor, AuditPrincipal } from '../audit/audit-record.js';
 
 export interface Caller {
-  /** Stable per identity: the rate limiter's bucket key. */
+  /**
+   * Stable per identity: the rate limiter's bucket key. Its parts are namespaced (a JSON array
+   * naming what each is), so a client id never collides with a subject of the same text.
+   */
   key: string;
   issuer?: string;
   subject?: string;
@@ -26,7 +29,7 @@ export const ANONYMOUS: Caller = Object.freeze({ key: 'anonymous', scopes: NONE,
 
 /** The local OS user (`run`): subject is the user name, issuer "local". */
 export function localUserCaller(name: string): Caller {
-  return { key: `local\n${name}`, issuer: 'local', subject: name, scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false };
+  return { key: JSON.stringify(['local', name]), issuer: 'local', subject: name, scopes: NONE, groups: NONE, roles: NONE, actors: NONE, delegated: false };
 }
 
 /** Whoever holds serve's static token: one identity, subject "static-token". */
@@ -40,7 +43,8 @@ function actorName(actor: AuditActor): string {
 export function callerFromPrincipal(principal: AuditPrincipal): Caller {
   const actors = principal.actors?.map(actorName) ?? NONE;
   return {
-    key: `${principal.issuer}\n${principal.subject ?? principal.clientId}`,
+    // A token without `sub` is its client's: keyed as a client, never as the subject of that name (issue 20).
+    key: JSON.stringify(principal.subject === undefined ? ['client', principal.issuer, principal.clientId] : ['subject', principal.issuer, principal.subject]),
     issuer: principal.issuer,
     ...(principal.subject === undefined ? {} : { subject: principal.subject }),
     ...(principal.clientId === '' ? {} : { clientId: principal.clientId }),

@@ -35,7 +35,7 @@ export type Mismatch = 'tools' | AnnotationHint | 'labels' | `principal.${keyof 
 /** Globs joined into one anchored RegExp: `["read_*", "search"]` -> /^(?:read_.*|search)$/. */
 export function globsToRegExp(globs: readonly string[]): RegExp {
   if (globs.length === 1) return globToRegExp(globs[0]!);
-  return new RegExp(`^(?:${globs.map((g) => globToRegExp(g).source.slice(1, -1)).join('|')})$`);
+  return new RegExp(`^(?:${globs.map((g) => globToRegExp(g).source.slice(1, -1)).join('|')})$`, 's');
 }
 
 interface CompiledPrincipal {

@@ -7,7 +7,8 @@
  * on the moment, so they hide nothing).
  *
  * Tool annotations are learned from the session's tools/list answers. A tool called without being
- * listed first gets the spec's default hints, the cautious reading (policy-document.ts).
+ * listed first gets the spec's default hints for the access rules, the cautious reading
+ * (policy-document.ts), and counts as every label for the flow rules (session-flow.ts).
  */
 import { errorResponse, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import type { AnsweredRequest, Stage } from '../bridge/stage.js';
@@ -16,7 +17,7 @@ import type { Caller } from './caller.js';
 import { ANNOTATION_HINTS, type FlowRule, type PolicyDocument, type ToolAnnotations } from './policy-document.js';
 import { AccessRules, DEFAULT_DENY, type Decision } from './policy-rules.js';
 import { rateLimitAnswer, RateLimiter } from './rate-limit.js';
-import { SessionFlow, ToolLabeler } from './session-flow.js';
+import { SessionFlow, ToolLabeler, UNLISTED_LABELS } from './session-flow.js';
 import { ToolPolicy } from './tool-policy.js';
 
 /** Invalid params: how MCP answers a call to a tool that does not exist (server/tools, "Error Handling"). */
@@ -63,9 +64,11 @@ export class PolicyStage implements Stage {
 
   fromClient(message: JSONRPCMessage): { reply: JSONRPCMessage } | undefined {
     if (!('method' in message) || message.method !== 'tools/call' || !('id' in message)) return undefined;
-    const tool = (message.params as { name?: unknown } | undefined)?.name;
-    if (typeof tool !== 'string') return undefined; // malformed: the server's to answer
     const id = message.id as RequestId;
+    const tool = (message.params as { name?: unknown } | undefined)?.name;
+    // Refused here, not left to the server: no rule can match what is not a name, and a server that
+    // dispatches by `handlers[name]` reads ["delete_file"] as "delete_file" (issue 20).
+    if (typeof tool !== 'string') return notAName(id, tool);
     const { legacy, rules, limiter } = this.options;
     const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
     const flat = legacy?.refusal(tool, annotations.readOnlyHint);
@@ -76,15 +79,27 @@ export class PolicyStage implements Stage {
       const decision = this.decide(rules, tool, annotations, labels, caller);
       if (!decision.allowed) return denied(id, tool, decision.why, decision.rule?.id ?? DEFAULT_DENY);
     }
-    const flowRefusal = this.flow?.check(tool, labels);
+    const unlisted = this.flow !== undefined && this.unlistedForFlows(tool, annotations);
+    const flowLabels = unlisted ? UNLISTED_LABELS : labels;
+    const flowRefusal = this.flow?.check(tool, flowLabels, unlisted);
     if (flowRefusal) {
       const text = `mcp-airlock policy: tool ${JSON.stringify(tool)} ${flowRefusal.message}`;
       return { reply: errorResponse(id, FLOW_DENIED_CODE, text, { airlock: FLOW_DENIED, tool, rule: flowRefusal.rule.id }) };
     }
     const limited = limiter?.admit(caller, tool, true);
     if (limited) return { reply: rateLimitAnswer(id, tool, limited) };
-    this.flow?.record(tool, labels);
+    this.flow?.record(tool, flowLabels, unlisted);
     return undefined;
+  }
+
+  /**
+   * Whether the flow rules must take `tool` as unknown: no tools/list of this session named it, its
+   * labels would come from its annotations, and the policy's own labels do not name it.
+   */
+  private unlistedForFlows(tool: string, annotations: ToolAnnotations): boolean {
+    const { labeler } = this.options;
+    if (this.annotations.has(tool) || !labeler.fromAnnotations) return false;
+    return labeler.labelsOf(tool, annotations).source !== 'policy';
   }
 
   fromServer(message: JSONRPCMessage, answers: AnsweredRequest | undefined): JSONRPCMessage | undefined {
@@ -93,6 +108,8 @@ export class PolicyStage implements Stage {
     if (!Array.isArray(result.tools)) return undefined;
     const tools = result.tools as Tool[];
     for (const tool of tools) if (typeof tool?.name === 'string') this.learn(tool);
+    // Listed tools get a rate-limit bucket of their own; others share one (rate-limit.ts).
+    this.options.limiter?.learnTools(this.annotations.keys());
     this.decisions.clear(); // annotations may have changed
     const caller = this.options.caller();
     const visible = tools.filter((tool) => typeof tool?.name !== 'string' || this.visible(tool.name, caller));
@@ -153,6 +170,22 @@ function denied(id: RequestId, tool: string, why: string, rule: string | undefin
   // The flat rules' answer is what it always was (no `rule`); rule refusals name their rule.
   const data = rule === undefined ? { airlock: POLICY_DENIED, tool } : { airlock: POLICY_DENIED, tool, rule };
   return { reply: errorResponse(id, POLICY_DENIED_CODE, text, data) };
+}
+
+/** The `rule` a record names when a tools/call had no string name (never a valid rule id). */
+export const NOT_A_NAME = '(tool name not a string)';
+
+/** JSON-RPC -32602 for a tools/call whose `params.name` is not a string; the value quoted, cut short. */
+function notAName(id: RequestId, name: unknown): { reply: JSONRPCMessage } {
+  const shown = name === undefined ? 'it is missing' : `not ${quotedValue(name)}`;
+  const text = `mcp-airlock tool policy: a tools/call needs the tool's name as a string in params.name, ${shown}`;
+  return { reply: errorResponse(id, POLICY_DENIED_CODE, text, { airlock: POLICY_DENIED, rule: NOT_A_NAME }) };
+}
+
+/** A value as JSON text of at most 100 characters (a name the size of the request must not fill the log). */
+function quotedValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 100 ? text : `${text.slice(0, 99)}\u2026`;
 }
 
 /** A policy file (and the flat flags, merged into `document.tools`) ready to make session stages. */

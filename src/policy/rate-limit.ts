@@ -9,6 +9,12 @@
  * token. Streamable HTTP callers get 429 with Retry-After (RFC 9110 §10.2.3, RFC 6585 §4) from
  * `rateLimitRefusal`, which the HTTP server calls before the session sees the request; stdio and
  * SSE callers get a JSON-RPC error with `data.retryAfterSeconds`.
+ *
+ * Buckets are bounded, and flooding them cannot reset a limit (issue 20: 10,000 made-up tool names
+ * in one batch evicted a drained bucket). Only a full bucket is ever dropped (it is the same as a
+ * new one); with no full one to drop, a call that needs a new bucket is refused until one refills.
+ * A limit `per` tool counts each tool some tools/list of this process named in its own bucket, and
+ * every other name in one shared bucket per limit (and caller), so made-up names make no buckets.
  */
 import { performance } from 'node:perf_hooks';
 import { errorResponse, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
@@ -55,6 +61,11 @@ export class TokenBucket {
   isFull(now: number): boolean {
     return this.available(now) >= this.capacity;
   }
+
+  /** Milliseconds until the bucket is full again (0 when it is). */
+  untilFull(now: number): number {
+    return this.waitFor(this.capacity, now);
+  }
 }
 
 export interface RateRefusal {
@@ -67,8 +78,10 @@ export interface RateRefusal {
 export interface RateLimiterOptions {
   /** Milliseconds, monotonic (performance.now by default); tests pass their own clock. */
   now?: () => number;
-  /** Buckets kept at most; past this, full ones (same as new) are dropped first, then the oldest. */
+  /** Buckets kept at most; past this, full ones (same as new) are dropped, and never one that is not. */
   maxBuckets?: number;
+  /** Tool names kept at most from tools/list answers (a hostile list cannot grow memory without bound). */
+  maxKnownTools?: number;
 }
 
 interface CompiledLimit {
@@ -82,16 +95,28 @@ export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly now: () => number;
   private readonly maxBuckets: number;
+  private readonly maxKnownTools: number;
+  /** Tools a tools/list answer named, in any session of the process: only these get a bucket of their own. */
+  private readonly knownTools = new Set<string>();
 
   constructor(rules: readonly RateLimitRule[], options: RateLimiterOptions = {}) {
     this.limits = rules.map((rule) => ({ rule, tools: globsToRegExp(rule.tools), principal: compilePrincipal(rule.principal) }));
     this.now = options.now ?? (() => performance.now());
     this.maxBuckets = options.maxBuckets ?? 10_000;
+    this.maxKnownTools = options.maxKnownTools ?? 10_000;
   }
 
   /** The limits that apply to this call. */
   applicable(caller: Caller, tool: string): RateLimitRule[] {
     return this.limits.filter((l) => applies(l, caller, tool)).map((l) => l.rule);
+  }
+
+  /** Tools the server listed (a session's tools/list answer): from now on each is counted on its own. */
+  learnTools(names: Iterable<string>): void {
+    for (const name of names) {
+      if (this.knownTools.size >= this.maxKnownTools) return;
+      this.knownTools.add(name);
+    }
   }
 
   /**
@@ -101,31 +126,49 @@ export class RateLimiter {
   admit(caller: Caller, tool: string, take: boolean): RateRefusal | undefined {
     const now = this.now();
     const keys: Array<[CompiledLimit, string]> = [];
+    const listed = this.knownTools.has(tool);
+    let missing = 0;
     for (const limit of this.limits) {
       if (!applies(limit, caller, tool)) continue;
-      const key = bucketKey(limit.rule, caller, tool);
+      const key = bucketKey(limit.rule, caller, tool, listed);
+      const bucket = this.buckets.get(key);
       // A caller without a bucket yet has a full one.
-      const wait = this.buckets.get(key)?.waitFor(1, now) ?? 0;
-      if (wait > 0) return refusal(limit.rule, tool, wait);
+      const wait = bucket?.waitFor(1, now) ?? 0;
+      if (wait > 0) return refusal(limit.rule, tool, wait, sharedBucket(limit.rule, listed));
+      if (bucket === undefined) missing += 1;
       keys.push([limit, key]);
     }
-    if (take) for (const [limit, key] of keys) this.bucketFor(limit.rule, key, now).take(now);
+    if (!take || keys.length === 0) return undefined;
+    if (missing > 0 && this.buckets.size + missing > this.maxBuckets) {
+      const wait = this.makeRoom(now, missing);
+      if (wait !== undefined) return crowded(keys[0]![0].rule, tool, wait, this.maxBuckets);
+    }
+    for (const [limit, key] of keys) this.bucketFor(limit.rule, key, now).take(now);
     return undefined;
   }
 
   private bucketFor(rule: RateLimitRule, key: string, now: number): TokenBucket {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
-      if (this.buckets.size >= this.maxBuckets) this.evict(now);
       bucket = new TokenBucket(rule.burst, rateOf(rule), now);
       this.buckets.set(key, bucket);
     }
     return bucket;
   }
 
-  private evict(now: number): void {
-    for (const [key, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(key);
-    while (this.buckets.size >= this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!);
+  /**
+   * Drop full buckets (a full bucket is the same as none) until `needed` new ones fit. Never one
+   * that is not full: that would hand its caller a fresh burst. Undefined when there is room now;
+   * else the milliseconds until the first bucket is full again.
+   */
+  private makeRoom(now: number, needed: number): number | undefined {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const [key, bucket] of this.buckets) {
+      if (this.buckets.size + needed <= this.maxBuckets) return undefined;
+      if (bucket.isFull(now)) this.buckets.delete(key);
+      else soonest = Math.min(soonest, bucket.untilFull(now));
+    }
+    return this.buckets.size + needed <= this.maxBuckets ? undefined : soonest;
   }
 }
 
@@ -138,18 +181,45 @@ function rateOf(rule: RateLimitRule): number {
   return rule.limit / (rule.windowSeconds * 1000);
 }
 
-function bucketKey(rule: RateLimitRule, caller: Caller, tool: string): string {
-  return `${rule.id}\n${rule.per.includes('caller') ? caller.key : ''}\n${rule.per.includes('tool') ? tool : ''}`;
+/** Whether calls of `tool` share the limit's bucket for unlisted tools. */
+function sharedBucket(rule: RateLimitRule, listed: boolean): boolean {
+  return rule.per.includes('tool') && !listed;
 }
 
-function refusal(rule: RateLimitRule, tool: string, waitMs: number): RateRefusal {
-  // Whole milliseconds first: 1 / (2 per hour) is 1800000.0000000002 ms in floating point.
-  const retryAfterSeconds = Math.max(1, Math.ceil(Math.round(waitMs) / 1000));
+/**
+ * The bucket of a limit for this call: a JSON array, so no caller key or tool name can spell the
+ * key of another (a subject with a newline, a client named like a user). A tool no tools/list named
+ * shares one bucket per limit (and caller).
+ */
+function bucketKey(rule: RateLimitRule, caller: Caller, tool: string, listed: boolean): string {
+  const byCaller = rule.per.includes('caller') ? caller.key : null;
+  const byTool = rule.per.includes('tool') ? (listed ? ['tool', tool] : ['unlisted']) : null;
+  return JSON.stringify([rule.id, byCaller, byTool]);
+}
+
+/** Whole seconds, at least 1. Whole milliseconds first: 1 / (2 per hour) is 1800000.0000000002 ms in floating point. */
+function wholeSeconds(waitMs: number): number {
+  return Math.max(1, Math.ceil(Math.round(waitMs) / 1000));
+}
+
+function refusal(rule: RateLimitRule, tool: string, waitMs: number, shared: boolean): RateRefusal {
+  const retryAfterSeconds = wholeSeconds(waitMs);
   const per = rule.per.length === 0 ? 'for everybody' : `per ${rule.per.join(' and ')}`;
+  const unlisted = shared ? ' (tools no tools/list named share one count)' : '';
   return {
     rule,
     retryAfterSeconds,
-    message: `rate limit ${JSON.stringify(rule.id)} (${rule.limit} call${rule.limit === 1 ? '' : 's'} per ${rule.window} ${per}) reached for tool ${JSON.stringify(tool)}; retry in ${retryAfterSeconds} s`,
+    message: `rate limit ${JSON.stringify(rule.id)} (${rule.limit} call${rule.limit === 1 ? '' : 's'} per ${rule.window} ${per}) reached for tool ${JSON.stringify(tool)}${unlisted}; retry in ${retryAfterSeconds} s`,
+  };
+}
+
+/** Every bucket is in use and none is full: a new caller (or tool) waits until one refills. */
+function crowded(rule: RateLimitRule, tool: string, waitMs: number, maxBuckets: number): RateRefusal {
+  const retryAfterSeconds = wholeSeconds(waitMs);
+  return {
+    rule,
+    retryAfterSeconds,
+    message: `rate limit ${JSON.stringify(rule.id)} cannot count tool ${JSON.stringify(tool)} for this caller now: all ${maxBuckets} rate-limit buckets are in use; retry in ${retryAfterSeconds} s`,
   };
 }
 

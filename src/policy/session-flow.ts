@@ -19,8 +19,15 @@
  *
  * A call counts for the session once airlock forwards it (whether or not it then succeeds: a
  * failed read may still have returned data in its error).
+ *
+ * A tool this session never saw in a tools/list answer (a 2026 client calls from the list it
+ * cached, often without listing again) has unknown annotations. For flow rules it counts as every
+ * label annotations can give (UNLISTED_LABELS), as the call to check and as a call made before:
+ * reading the spec's default hints instead left it external-communication only, so no unlisted
+ * call ever counted as private data or untrusted content and the rules never fired (issue 20).
+ * The policy's own `labels` need no list and still win for the tools they name.
  */
-import { HINT_DEFAULTS, type FlowRule, type ToolAnnotations } from './policy-document.js';
+import { FLOW_LABELS, HINT_DEFAULTS, type FlowRule, type ToolAnnotations } from './policy-document.js';
 import { globsToRegExp } from './policy-rules.js';
 
 /** Gives each tool its labels, from the policy's globs or the tool's annotations. */
@@ -29,7 +36,8 @@ export class ToolLabeler {
 
   constructor(
     labels: Readonly<Record<string, readonly string[]>>,
-    private readonly fromAnnotations: boolean,
+    /** Whether tools the policy does not label get labels from their annotations. */
+    readonly fromAnnotations: boolean,
   ) {
     this.explicit = Object.entries(labels).map(([label, globs]) => [label, globsToRegExp(globs)]);
   }
@@ -51,6 +59,9 @@ export function labelsFromAnnotations(annotations: ToolAnnotations): string[] {
   return openWorld ? ['external-communication'] : [];
 }
 
+/** What a tool whose annotations are unknown counts as for flow rules: any label annotations give. */
+export const UNLISTED_LABELS: readonly string[] = Object.freeze([...FLOW_LABELS]);
+
 export interface FlowRefusal {
   rule: FlowRule;
   message: string;
@@ -61,33 +72,43 @@ export interface FlowRefusal {
  * shared; the history is per session (per inbound session in serve, the process in run/connect).
  */
 export class SessionFlow {
-  private readonly seen = new Map<string, string>();
+  private readonly seen = new Map<string, { tool: string; unlisted: boolean }>();
 
   constructor(private readonly rules: readonly FlowRule[]) {}
 
-  /** A refusal when calling `tool` (with these labels) now breaks a flow rule. */
-  check(tool: string, labels: readonly string[]): FlowRefusal | undefined {
+  /**
+   * A refusal when calling `tool` (with these labels) now breaks a flow rule. `unlisted`: the tool's
+   * annotations are unknown, and `labels` are UNLISTED_LABELS (said in the message).
+   */
+  check(tool: string, labels: readonly string[], unlisted = false): FlowRefusal | undefined {
     for (const rule of this.rules) {
       const denied = rule.deny.find((l) => labels.includes(l));
       if (denied === undefined || !rule.after.every((l) => this.seen.has(l))) continue;
-      const before = rule.after.map((l) => `${JSON.stringify(this.seen.get(l))} (${l})`);
+      const before = rule.after.map((l) => {
+        const { tool: earlier, unlisted: guessed } = this.seen.get(l)!;
+        return `${JSON.stringify(earlier)} (${l}${guessed ? ', unlisted' : ''})`;
+      });
       const history = before.length > 1 ? `${before.slice(0, -1).join(', ')} and ${before.at(-1)}` : before[0] ?? 'nothing';
       const why = rule.reason ?? 'data those calls returned could leave through this one';
+      const guessed = unlisted || rule.after.some((l) => this.seen.get(l)!.unlisted);
+      const note = guessed
+        ? '. A tool no tools/list of this session named counts as every label: name it in the policy\'s labels, or list the tools first'
+        : '';
       return {
         rule,
-        message: `refused by flow rule ${JSON.stringify(rule.id)}: this session already called ${history}, and ${JSON.stringify(tool)} is ${denied}; ${why}`,
+        message: `refused by flow rule ${JSON.stringify(rule.id)}: this session already called ${history}, and ${JSON.stringify(tool)} is ${denied}${unlisted ? ' (unlisted)' : ''}; ${why}${note}`,
       };
     }
     return undefined;
   }
 
   /** The call was forwarded: remember its labels. */
-  record(tool: string, labels: readonly string[]): void {
-    for (const label of labels) if (!this.seen.has(label)) this.seen.set(label, tool);
+  record(tool: string, labels: readonly string[], unlisted = false): void {
+    for (const label of labels) if (!this.seen.has(label)) this.seen.set(label, { tool, unlisted });
   }
 
   /** Labels used so far, with the first tool that used each (for tests and `policy explain`). */
   history(): ReadonlyMap<string, string> {
-    return this.seen;
+    return new Map([...this.seen].map(([label, { tool }]) => [label, tool]));
   }
 }

@@ -14,9 +14,13 @@ export interface ToolPolicyOptions {
   readOnly: boolean;
 }
 
+/**
+ * A glob as an anchored RegExp. `s` (dotAll): `*` and `?` match any character, line breaks too, so
+ * a name with a newline in it cannot slip past `delete_*` (issue 20).
+ */
 export function globToRegExp(pattern: string): RegExp {
   const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`);
+  return new RegExp(`^${source}$`, 's');
 }
 
 export class ToolPolicy {

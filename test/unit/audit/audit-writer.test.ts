@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -128,6 +128,36 @@ describe('AuditWriter, files', () => {
     writer.append(event('a'));
     await writer.flush();
     expect(readFileSync(live, 'utf8').startsWith('earlier\n{"v":1,')).toBe(true);
+  });
+
+  // Issue 20: a file pre-created by another user was used as it was, its owner free to rewrite it.
+  it('refuses an audit file another user owns, and leaves it as it was', () => {
+    const uid = process.getuid!();
+    if (uid === 0) {
+      writeFileSync(live, 'planted\n', { mode: 0o666 });
+      chmodSync(live, 0o666);
+      chownSync(live, 65534, 65534);
+    } else {
+      live = '/dev/null'; // owned by root, mode 0666: what another user can leave for us
+    }
+    const before = statSync(live);
+    const error = thrownAirlockError(() => openWriter());
+    expect(error.code).toBe('AIRLOCK_AUDIT_WRITE');
+    expect(error.message).toBe(`the audit log ${JSON.stringify(live)} is owned by uid ${before.uid}, not by the current user (uid ${uid}): its owner could change its records`);
+    expect(error.hint).toBe('Check who created it and what is in it (mcp-airlock audit verify --audit-file <path>); then make it yours (chown) or move it away, or choose another --audit-file.');
+    expect(statSync(live).mode).toBe(before.mode);
+    if (uid === 0) expect(readFileSync(live, 'utf8')).toBe('planted\n');
+  });
+
+  it('tightens a file of ours that others could write to 0600, and warns that its records may have been changed', () => {
+    writeFileSync(live, '');
+    chmodSync(live, 0o666);
+    const lines: string[] = [];
+    openWriter({ log: createLogger('warn', (line) => lines.push(line)) });
+    expect(mode(live)).toBe(0o600);
+    expect(lines).toEqual([
+      `[mcp-airlock] warn: the audit log ${JSON.stringify(live)} was writable by group or others (mode 0666); changed it to 0600. Records already in it may have been changed: run \`mcp-airlock audit verify\`.\n`,
+    ]);
   });
 
   it('fails with AIRLOCK_AUDIT_WRITE and a hint when the file cannot be opened', () => {

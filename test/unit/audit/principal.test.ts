@@ -13,13 +13,33 @@ describe('actorChain (RFC 8693 §4.1 act)', () => {
     expect(actorChain(act)).toEqual([{ subject: 'agent-7', issuer: 'https://idp' }, { subject: 'orchestrator', clientId: 'orch' }, { subject: 'scheduler' }]);
   });
 
-  it('is undefined without a usable act, and stops at junk or a chain too long', () => {
-    for (const act of [undefined, null, 'agent', [{ sub: 'x' }], {}, { sub: 5 }]) expect(actorChain(act)).toBeUndefined();
-    expect(actorChain({ sub: 'a', act: 'b' })).toEqual([{ subject: 'a' }]);
+  it('is undefined only without act, and stops at a chain too long', () => {
+    expect(actorChain(undefined)).toBeUndefined();
     let deep: Record<string, unknown> = { sub: 'last' };
     for (let i = 0; i < 20; i++) deep = { sub: `a${i}`, act: deep };
     expect(actorChain(deep)).toHaveLength(8);
-    expect(actorChain({ sub: 'x'.repeat(257) })).toBeUndefined();
+  });
+
+  // Issue 20: each of these made a delegated token pass as direct (the chain came back undefined).
+  it('keeps an act of any shape as an actor: a member that is not a string as its JSON text, a long one cut, never dropped', () => {
+    const long = 'x'.repeat(300);
+    expect(actorChain({ sub: long })).toEqual([{ subject: `${'x'.repeat(255)}\u2026` }]);
+    expect(actorChain({ sub: '' })).toEqual([{ subject: '' }]);
+    expect(actorChain({ sub: 5 })).toEqual([{ subject: '5' }]);
+    expect(actorChain({ sub: ['agent', 'other'] })).toEqual([{ subject: '["agent","other"]' }]);
+    expect(actorChain({ sub: { nested: true }, client_id: 7 })).toEqual([{ subject: '{"nested":true}', clientId: '7' }]);
+    expect(actorChain({})).toEqual([{}]);
+    expect(actorChain({ client_id: long })).toEqual([{ clientId: `${'x'.repeat(255)}\u2026` }]);
+    expect(actorChain('agent')).toEqual([{ subject: 'agent' }]);
+    expect(actorChain([{ sub: 'x' }])).toEqual([{ subject: '[{"sub":"x"}]' }]);
+    expect(actorChain(null)).toEqual([{ subject: 'null' }]);
+    expect(actorChain(42)).toEqual([{ subject: '42' }]);
+    expect(actorChain({ sub: 'a', act: 'b' })).toEqual([{ subject: 'a' }, { subject: 'b' }]);
+    expect(actorChain({ sub: 'x'.repeat(100_000) })![0]!.subject).toHaveLength(256);
+  });
+
+  it('cuts a long group instead of dropping it', () => {
+    expect(identityClaims({ groups: ['admins-'.padEnd(400, 'x'), 'eng', 7] }, { groups: ['groups'], roles: [] })).toEqual({ groups: [`${'admins-'.padEnd(255, 'x')}\u2026`, 'eng'] });
   });
 });
 

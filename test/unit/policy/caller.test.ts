@@ -6,9 +6,18 @@ const alice: AuditPrincipal = { issuer: 'https://idp', subject: 'alice', actors:
 
 describe('callerFromPrincipal', () => {
   it('keys callers by issuer and subject (or client), and lists the actors current first', () => {
-    expect(callerFromPrincipal(alice)).toEqual({ key: 'https://idp\nalice', issuer: 'https://idp', subject: 'alice', clientId: 'vscode', scopes: ['mcp:read'], groups: ['support'], roles: [], actors: ['agent-7', 'orch'], delegated: true });
-    expect(callerFromPrincipal({ issuer: 'i', clientId: 'ci-bot', scopes: [] })).toMatchObject({ key: 'i\nci-bot', clientId: 'ci-bot', delegated: false });
+    expect(callerFromPrincipal(alice)).toEqual({ key: '["subject","https://idp","alice"]', issuer: 'https://idp', subject: 'alice', clientId: 'vscode', scopes: ['mcp:read'], groups: ['support'], roles: [], actors: ['agent-7', 'orch'], delegated: true });
+    expect(callerFromPrincipal({ issuer: 'i', clientId: 'ci-bot', scopes: [] })).toMatchObject({ key: '["client","i","ci-bot"]', clientId: 'ci-bot', delegated: false });
     expect(callerFromPrincipal({ issuer: 'i', clientId: '', scopes: [] })).not.toHaveProperty('clientId');
+  });
+
+  // Issue 20 (low): a client named alice (a token without sub) had user alice's key, and drained her limits.
+  it('never gives a client the key of a subject with the same name, nor a local user either', () => {
+    const user = callerFromPrincipal({ issuer: 'i', subject: 'alice', clientId: 'app', scopes: [] });
+    const client = callerFromPrincipal({ issuer: 'i', clientId: 'alice', scopes: [] });
+    expect(user.key).not.toBe(client.key);
+    expect(localUserCaller('alice').key).toBe('["local","alice"]');
+    expect(callerFromPrincipal({ issuer: 'i\nalice', subject: 'x', clientId: '', scopes: [] }).key).not.toBe(callerFromPrincipal({ issuer: 'i', subject: 'alice\nx', clientId: '', scopes: [] }).key);
   });
 });
 

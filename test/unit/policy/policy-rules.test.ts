@@ -22,6 +22,7 @@ describe('globsToRegExp', () => {
     expect(['read_file', 'search', 'gets'].map((t) => re.test(t))).toEqual([true, true, true]);
     expect(['search_web', 'xread_file', 'get', 'a.b'].map((t) => re.test(t))).toEqual([false, false, false, false]);
     expect(globsToRegExp(['a.b']).test('axb')).toBe(false);
+    expect(globsToRegExp(['read_*', 'delete_*']).test('delete_\nfile')).toBe(true); // issue 20: line breaks too
   });
 });
 

@@ -65,9 +65,11 @@ describe('RateLimiter', () => {
   it('per tool, per caller and tool, and global', () => {
     const c = clock();
     const perTool = limiterOf([{ id: 'l', per: 'tool', limit: 2, window: '1m' }], c.now);
+    perTool.learnTools(['a', 'b']);
     expect(burst(perTool, 1, 'a', alice) + burst(perTool, 2, 'a', bob)).toBe(2);
     expect(burst(perTool, 2, 'b', bob)).toBe(2);
     const both = limiterOf([{ id: 'l', per: ['caller', 'tool'], limit: 1, window: '1m' }], c.now);
+    both.learnTools(['a', 'b']);
     expect([burst(both, 2, 'a', alice), burst(both, 2, 'b', alice), burst(both, 2, 'a', bob)]).toEqual([1, 1, 1]);
     const global = limiterOf([{ id: 'l', per: 'global', limit: 3, window: '1m' }], c.now);
     expect(burst(global, 2, 'a', alice) + burst(global, 2, 'b', bob)).toBe(3);
@@ -104,6 +106,46 @@ describe('RateLimiter', () => {
     for (let i = 0; i < 5; i++) expect(limiter.admit(alice, 't', false)).toBeUndefined();
     expect(limiter.admit(alice, 't', true)).toBeUndefined();
     expect(limiter.admit(alice, 't', false)?.rule.id).toBe('l');
+  });
+
+  // Issue 20: 10,000 made-up tool names in one batch evicted a drained bucket, and the limit started over.
+  it('a flood of made-up tool names makes no buckets and cannot reset a drained one', () => {
+    const c = clock();
+    const limiter = limiterOf([{ id: 'l', per: ['caller', 'tool'], limit: 2, window: '1h' }, { id: 'all', limit: 1000, window: '1h', per: 'global' }], c.now);
+    limiter.learnTools(['search']);
+    expect(burst(limiter, 3, 'search')).toBe(2);
+    expect(burst(limiter, 3, 'search', bob)).toBe(2);
+    let admitted = 0;
+    for (let i = 0; i < 10_000; i++) if (limiter.admit(alice, `made-up-${i}`, true) === undefined) admitted++;
+    expect(admitted).toBe(2); // every unlisted name counts in one bucket
+    expect(limiter.admit(alice, 'made-up-x', true)?.message).toBe('rate limit "l" (2 calls per 1h per caller and tool) reached for tool "made-up-x" (tools no tools/list named share one count); retry in 1800 s');
+    expect(burst(limiter, 1, 'search')).toBe(0);
+    expect(burst(limiter, 1, 'search', bob)).toBe(0);
+  });
+
+  it('never drops a bucket that is not full: a new caller waits when every bucket is in use', () => {
+    const c = clock();
+    const limiter = limiterOf([{ id: 'l', limit: 1, window: '1m' }], c.now, 3);
+    const callers = ['a', 'b', 'c', 'd'].map((s) => callerFromPrincipal({ issuer: 'i', subject: s, clientId: '', scopes: [] }));
+    expect(callers.slice(0, 3).map((caller) => burst(limiter, 1, 't', caller))).toEqual([1, 1, 1]);
+    c.advance(30_000);
+    const crowded = limiter.admit(callers[3]!, 't', true)!;
+    expect(crowded.message).toBe('rate limit "l" cannot count tool "t" for this caller now: all 3 rate-limit buckets are in use; retry in 30 s');
+    expect(crowded.retryAfterSeconds).toBe(30);
+    expect(callers.slice(0, 3).map((caller) => burst(limiter, 1, 't', caller))).toEqual([0, 0, 0]); // none was reset
+    c.advance(30_000); // all full again: same as new, dropped to make room
+    expect(burst(limiter, 1, 't', callers[3])).toBe(1);
+  });
+
+  it('a client named like a user has its own bucket; so do caller and tool texts that would run together', () => {
+    const limiter = limiterOf([{ id: 'l', per: ['caller', 'tool'], limit: 1, window: '1h' }], clock().now);
+    limiter.learnTools(['t', 'x\nt']);
+    const aliceClient = callerFromPrincipal({ issuer: 'https://idp', clientId: 'alice', scopes: [] });
+    expect(burst(limiter, 2, 't', alice)).toBe(1);
+    expect(burst(limiter, 2, 't', aliceClient)).toBe(1);
+    const joined = callerFromPrincipal({ issuer: 'https://idp', subject: 'alice\nx', clientId: '', scopes: [] });
+    expect(burst(limiter, 2, 'x\nt', alice)).toBe(1);
+    expect(burst(limiter, 2, 't', joined)).toBe(1);
   });
 
   it('keeps a bounded number of buckets, dropping full ones first', () => {

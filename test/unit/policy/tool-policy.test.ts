@@ -24,6 +24,14 @@ describe('globToRegExp', () => {
     expect(globToRegExp('a.b+(c)').test('a.b+(c)')).toBe(true);
     expect(globToRegExp('a.b').test('axb')).toBe(false);
   });
+
+  // Issue 20: `.` left line breaks out, so "delete_\nfile" passed a `delete_*` deny.
+  it('* and ? match line breaks too', () => {
+    expect(globToRegExp('delete_*').test('delete_\nfile')).toBe(true);
+    expect(globToRegExp('*').test('x\r\ny')).toBe(true);
+    expect(globToRegExp('a?b').test('a\nb')).toBe(true);
+    expect(new ToolPolicy({ allow: [], deny: ['delete_*'], readOnly: false }).refusal('delete_\u2028file', undefined)).toBe('denied by --deny-tool "delete_*"');
+  });
 });
 
 describe('ToolPolicy', () => {
