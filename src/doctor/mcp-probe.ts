@@ -6,6 +6,7 @@
  */
 import { describeError } from '../errors.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
+import { MAX_AUTH_DOCUMENT_BYTES, readBoundedText } from '../auth/bounded-body.js';
 import { readSseEvents } from '../transports/sse-reader.js';
 import { MAX_REDIRECTS, sameOriginRedirect } from '../transports/http-request.js';
 
@@ -54,7 +55,8 @@ async function readAnswer(response: Response, id: unknown): Promise<JsonRpcAnswe
   if (!response.body) return undefined;
   if (type.includes('text/event-stream')) {
     try {
-      for await (const event of readSseEvents(response.body)) {
+      // An event past the limit is dropped as it comes (never held); the answer is then missing.
+      for await (const event of readSseEvents(response.body, { maxEventBytes: MAX_AUTH_DOCUMENT_BYTES, onOversize: () => 'stop' })) {
         if (event.event !== 'message' || !event.data) continue;
         try {
           const answer = asAnswer(JSON.parse(event.data), id);
@@ -68,12 +70,33 @@ async function readAnswer(response: Response, id: unknown): Promise<JsonRpcAnswe
     }
     return undefined;
   }
-  const text = await response.text().catch(() => '');
+  const text = await readBoundedText(response, response.url, { what: 'answer', code: 'AIRLOCK_UPSTREAM_HTTP' }).catch(() => '');
   try {
     return asAnswer(JSON.parse(text), id);
   } catch {
     return undefined;
   }
+}
+
+/** The first `max` bytes of a body as text; the rest is not read (a refusal's body can be endless). */
+async function readPrefix(response: Response, max: number): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  try {
+    while (bytes < max) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      bytes += value.byteLength;
+    }
+  } catch {
+    // what arrived is what there is
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, max);
 }
 
 /** POST one JSON-RPC message; for a request (with `id`) read its answer. */
@@ -104,7 +127,7 @@ export async function postJsonRpc(fetchImpl: FetchLike, url: string, message: Re
     const answer = await readAnswer(response, message['id']);
     if (answer) result.answer = answer;
   } else if (response.status >= 400 && response.status !== 401) {
-    result.body = (await response.text().catch(() => '')).slice(0, BODY_LIMIT);
+    result.body = await readPrefix(response, BODY_LIMIT);
   } else {
     await response.body?.cancel().catch(() => undefined);
   }

@@ -7,7 +7,7 @@
  */
 import { quote } from '../errors.js';
 import { describeOutcomes, firstMetadataDocument, type CandidateOutcome } from '../auth/metadata-fetch.js';
-import { resourceMetadataUrls } from '../auth/resource-metadata.js';
+import { metadataUnreadable, MetadataUnauthorizedError, resourceMetadataUrls } from '../auth/resource-metadata.js';
 import { authorizationServerMetadataUrls } from '../auth/server-metadata.js';
 import { canonicalResourceUri, checkAuthUrl, resourceCovers } from '../auth/resource-uri.js';
 import { AirlockError } from '../errors.js';
@@ -81,8 +81,23 @@ export async function resourceMetadataStep(state: DoctorState): Promise<StepOutp
   const tried: CandidateOutcome[] = [];
   let found: { url: string; value: Record<string, unknown> };
   try {
-    found = await firstMetadataDocument(candidates, { fetch: state.fetch, log: state.options.log, what: 'protected resource metadata', accept: (body) => body, tried });
-  } catch {
+    const named = state.challenge.resourceMetadata === undefined ? undefined : candidates[0]!.href;
+    found = await firstMetadataDocument(candidates, {
+      fetch: state.fetch,
+      log: state.options.log,
+      what: 'protected resource metadata',
+      accept: (body) => body,
+      tried,
+      refuseStatus: (status, url) => (status === 401 && url.href === named ? new MetadataUnauthorizedError(url.href, true) : undefined),
+    });
+  } catch (error) {
+    // A document too large to read, or a 401 at the metadata URL the server's own challenge names,
+    // is a broken server, not an absent document: login stops there too and never falls back. A 401
+    // on a guessed well-known URL may be a static-token server: it reads as not found, as before.
+    if (metadataUnreadable(error)) {
+      const e = error as AirlockError;
+      return { summary: 'unreadable', checks: [check('prm.found', 'fail', e.message, SPEC_FOUND, e.hint)], facts: { tried } };
+    }
     const legacy = await legacyAuthorizationServer(state);
     if (legacy.found) {
       // What airlock's login does next (auth-discovery.ts): the origin is the authorization server.

@@ -292,6 +292,30 @@ describe('doctor against broken servers: the exact failing step, check and hint'
   });
 });
 
+describe('doctor: metadata it must not read whole', () => {
+  it('an endless resource metadata document fails prm.found at the 1 MiB limit, without the 2025-03-26 fallback', async () => {
+    const { startOversizedServer } = await import('../helpers/oversized-server.js');
+    const server = await startOversizedServer((req, res, origin) => {
+      if (req.url === '/mcp') {
+        res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` }).end();
+        return;
+      }
+      if (req.url === '/.well-known/oauth-protected-resource/mcp') return 'endless';
+      res.writeHead(404).end();
+    });
+    try {
+      const { report } = await doctor(`${server.origin}/mcp`);
+      const found = checkOf(report, 'resource-metadata', 'prm.found');
+      expect(found.status).toBe('fail');
+      expect(found.message).toContain('larger than the 1 MiB accepted');
+      // Nothing past the limit was wanted: the fallback's origin metadata was never asked for.
+      expect(server.requests.filter((r) => r.includes('oauth-authorization-server'))).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('doctor: servers that need no OAuth step at all', () => {
   it('a closed port: the refusal is said once, and the OAuth steps are skipped instead of repeating it (regression: ECONNREFUSED four times)', async () => {
     const port = await closedPort();

@@ -30,7 +30,7 @@ describe('globToRegExp', () => {
     expect(globToRegExp('delete_*').test('delete_\nfile')).toBe(true);
     expect(globToRegExp('*').test('x\r\ny')).toBe(true);
     expect(globToRegExp('a?b').test('a\nb')).toBe(true);
-    expect(new ToolPolicy({ allow: [], deny: ['delete_*'], readOnly: false }).refusal('delete_\u2028file', undefined)).toBe('denied by --deny-tool "delete_*"');
+    expect(new ToolPolicy({ allow: [], deny: ['delete_*'], readOnly: false }).refusal('delete_\u2028file', undefined)).toBe('denied by "delete_*" (--deny-tool, or denyTools in the policy file)');
   });
 });
 
