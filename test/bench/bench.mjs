@@ -640,6 +640,49 @@ async function measureHostile() {
 }
 
 /**
+ * Peak RSS of `serve -- <2025 stdio fixture>` while 24 callers of the 2026-07-28 lane ask for an
+ * 8 MiB answer each and never read it: the lane cannot stop its upstream for one caller, so what
+ * bounds serve is its unread budget (64 MiB across lanes; past it the fullest response that has not
+ * been read for 2 s is closed). Measured after a fixed 30 s; also how many responses were closed.
+ */
+async function measureUnreadCallers() {
+  const { spawn } = await import('node:child_process');
+  const { connect } = await import('node:net');
+  const child = spawn(process.execPath, [airlockBin, 'serve', '--port', '0', '--no-audit', '--', process.execPath, stdioFixture], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (c) => (err += c));
+  const sockets = [];
+  try {
+    const port = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('unread callers: serve did not start')), 15_000);
+      child.stderr.on('data', () => {
+        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+    });
+    const startRss = readRss(child.pid).hwm;
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+    for (let i = 0; i < 24; i++) {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'big', arguments: { bytes: 8 * MIB }, _meta: meta } });
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: big\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.pause();
+      sockets.push(socket);
+    }
+    await sleep(30_000);
+    const { hwm, rss } = readRss(child.pid);
+    return { startRss, hwm, rss, closed: (err.match(/answers unread past the server's budget/g) ?? []).length };
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await stopChild(child, 'SIGTERM', 5_000);
+  }
+}
+
+/**
  * The policy stage alone, in this process: what a 50-rule file adds to each tools/call, without
  * the noise of pipes and processes. Uses the built modules, like the CLI.
  */
@@ -836,6 +879,14 @@ function renderMarkdown(report) {
     out.push('');
   }
 
+  if (report.unreadCallers) {
+    const u = report.unreadCallers;
+    out.push(
+      `Callers that never read (serve -- stdio fixture, 24 2026-07-28 callers each asking for an 8 MiB answer and reading none of it): peak RSS ${fmt.mib(u.hwm)} MiB, ${fmt.mib(u.rss)} MiB after 30 s (${fmt.mib(u.startRss)} MiB at start); ${u.closed} responses closed for the 64 MiB unread budget.`,
+    );
+    out.push('');
+  }
+
   if (report.baselineRecheck?.length) {
     const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : '-');
     out.push(
@@ -918,6 +969,8 @@ try {
   }
   report.hostile = await measureHostile();
   log(`bench: hostile upstream: peak RSS ${fmt.mib(report.hostile.endlessHwm)} MiB (endless event), ${fmt.mib(report.hostile.hugeHwm)} MiB (100 MiB JSON body)`);
+  report.unreadCallers = await measureUnreadCallers();
+  log(`bench: serve, 24 callers never reading 8 MiB answers: peak RSS ${fmt.mib(report.unreadCallers.hwm)} MiB, ${fmt.mib(report.unreadCallers.rss)} MiB after 30 s (${fmt.mib(report.unreadCallers.startRss)} MiB at start), ${report.unreadCallers.closed} responses closed for the unread budget`);
   report.policyStage = await measurePolicyStage();
   log(`bench: policy stage in process: ${report.policyStage.perCallUs.toFixed(2)} µs per tools/call (50 rules)`);
   if (!quick) {
