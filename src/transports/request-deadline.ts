@@ -96,7 +96,11 @@ export class RequestDeadlines {
    */
   fromServer(message: JSONRPCMessage): boolean {
     if ('method' in message) {
-      if ('id' in message && message.id !== undefined && message.id !== null) this.serverAsks.set(message.id as RequestId, this.now());
+      if ('id' in message && message.id !== undefined && message.id !== null) {
+        this.serverAsks.set(message.id as RequestId, this.now());
+        // A server may ask far more than a client ever answers: keep the newest, as `expired` does.
+        if (this.serverAsks.size > MAX_EXPIRED) this.serverAsks.delete(this.serverAsks.keys().next().value as RequestId);
+      }
       else if (message.method === 'notifications/progress') {
         const token = (message as { params?: { progressToken?: string | number } }).params?.progressToken;
         const id = token === undefined ? undefined : this.byProgress.get(token);
