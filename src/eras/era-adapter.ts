@@ -24,6 +24,9 @@ import { ErrorCode } from './mcp-headers.js';
 import type { Translator, TranslatorPorts } from './translator.js';
 import { httpStatusOf } from '../bridge/wire-status.js';
 
+/** Requests held at most while the server's era is being found; past it a request is refused. */
+const MAX_HELD = 64;
+
 export type ProtocolChoice = 'auto' | '2025-11-25' | '2026-07-28';
 export const PROTOCOL_CHOICES: ProtocolChoice[] = ['auto', '2025-11-25', '2026-07-28'];
 
@@ -96,7 +99,11 @@ export class EraAdapter implements Transport {
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.translator) return this.translator.fromClient(message);
     if ((this.opening || this.probe) && 'method' in message) {
-      if ('id' in message) return new Promise<void>((resolve, reject) => this.held.push({ message, options, done: (error) => (error === undefined ? resolve() : reject(error)) }));
+      if ('id' in message) {
+        // Bounded: a client (or the callers of a lane) can send without end while a server never answers.
+        if (this.held.length >= MAX_HELD) throw new Error(`${MAX_HELD} requests already wait for the server's first answer (its MCP era is not known yet); try again once it has answered`);
+        return new Promise<void>((resolve, reject) => this.held.push({ message, options, done: (error) => (error === undefined ? resolve() : reject(error)) }));
+      }
       const opening = this.opening ?? this.probe?.opening;
       if (message.method === 'notifications/cancelled' && opening && (message as { params?: { requestId?: unknown } }).params?.requestId === opening.id) {
         // The client gave up its opening: no verdict will come from it; the next request looks again.

@@ -183,6 +183,19 @@ describe('4B: what a parked call keeps', () => {
 });
 
 describe('era detection holds what arrives before the verdict', () => {
+  it('holds at most 64 requests while the first is unanswered, and refuses the next with a reason (a server that never answers)', async () => {
+    const server = new HandDrivenServer();
+    const adapter = new EraAdapter(server, { protocol: 'auto', log });
+    await adapter.start();
+    const list = (id: number) => adapter.send({ jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: envelope() } } as JSONRPCMessage);
+    void list(0); // the opening: never answered
+    const held = Array.from({ length: 64 }, (_, i) => list(i + 1));
+    await expect(list(65)).rejects.toThrow("64 requests already wait for the server's first answer");
+    await adapter.close();
+    await expect(held[0]).rejects.toThrow("the connection closed before the server's era was known");
+    expect(server.sent.map((m) => m.id)).toEqual([0]); // nothing held went up
+  });
+
   it("takes a server request during a 2026 client's first call as a 2025 server's, and puts it to that call", async () => {
     const { server, call, to } = await translating('auto');
     await call('first', 'sample');
