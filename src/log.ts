@@ -38,3 +38,30 @@ export function createLogger(
 export function isLogLevel(value: string): value is LogLevel {
   return (logLevels as readonly string[]).includes(value);
 }
+
+/**
+ * One warning line per interval for something an upstream may repeat without end (junk events,
+ * oversize notifications), with the count of the ones held back since the last line.
+ */
+export class RepeatedWarning {
+  private last = Number.NEGATIVE_INFINITY;
+  private held = 0;
+
+  constructor(
+    private readonly warn: (text: string) => void,
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  report(text: string): void {
+    const now = this.now();
+    if (now - this.last < this.intervalMs) {
+      this.held += 1;
+      return;
+    }
+    const more = this.held > 0 ? ` (and ${this.held} more like it in the last ${Math.round((now - this.last) / 1000)} s)` : '';
+    this.last = now;
+    this.held = 0;
+    this.warn(`${text}${more}`);
+  }
+}

@@ -18,6 +18,7 @@ import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from
 import { describeError } from '../errors.js';
 import { ErrorCode, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL, META_PROTOCOL_VERSION, META_SERVER_INFO, META_SUBSCRIPTION_ID, MODERN_PROTOCOL_VERSION, isModernVersion } from './mcp-headers.js';
 import { envelopeFault } from './modern-wire.js';
+import { RepeatedWarning } from '../log.js';
 import { relatedRequestOf } from '../bridge/wire-status.js';
 import { IdMint, isNotification, notForwardedError, isRequest, notificationMessage, paramsOf, relatedTo, requestMessage, responseId, resultMessage, type Translator, type TranslatorPorts } from './translator.js';
 
@@ -74,6 +75,10 @@ export class ModernClientTranslator implements Translator {
   private logLevel: string | undefined;
   private readonly calls = new Map<RequestId, Call>();
   private readonly byClientId = new Map<RequestId, Call>();
+  /** Calls by the progress token the server knows them by (their first request's). */
+  private readonly byUpstreamToken = new Map<string | number, Call>();
+  /** One warning line per 10 s for questions that several calls could own (a server may ask often). */
+  private readonly unplaced = new RepeatedWarning((text) => this.ports.log.warn(text));
   private readonly parked = new Map<string, Call>();
   private readonly listens = new Map<RequestId, Listen>();
   private inputKeys = 0;
@@ -116,9 +121,7 @@ export class ModernClientTranslator implements Translator {
       );
     }
     const forwarded = legacyParams(params);
-    const call = newCall(message.id, message.method, meta);
-    this.calls.set(message.id, call);
-    this.byClientId.set(message.id, call);
+    const call = this.track(newCall(message.id, message.method, meta));
     try {
       await this.ports.toServer(requestMessage(message.id, message.method, forwarded));
     } catch (error) {
@@ -237,9 +240,7 @@ export class ModernClientTranslator implements Translator {
   adoptRunning(request: JSONRPCMessage): void {
     const { id, method } = request as { id: RequestId; method: string };
     const meta = (paramsOf(request)?._meta as Record<string, unknown> | undefined) ?? {};
-    const call = newCall(id, method, meta);
-    this.calls.set(id, call);
-    this.byClientId.set(id, call);
+    this.track(newCall(id, method, meta));
     this.ports.log.info('the server asks like a 2025-era server; translating for the 2026-07-28 client');
   }
 
@@ -311,7 +312,7 @@ export class ModernClientTranslator implements Translator {
     const candidates = [...this.calls.values()].filter(allowed);
     if (candidates.length === 1) return candidates[0]!;
     if (candidates.length === 0) return `a 2026-07-28 client can answer ${message.method} only during a tools/call, prompts/get or resources/read whose request declared the ${capability ?? 'needed'} capability`;
-    this.ports.log.warn(
+    this.unplaced.report(
       `the server asked ${JSON.stringify(message.method)} while ${candidates.length} calls that could answer it are in flight, and its transport does not say for which: refused rather than put to the wrong caller`,
     );
     return `${candidates.length} calls are in flight and the server's transport does not say which one this ${message.method} is for`;
@@ -371,8 +372,17 @@ export class ModernClientTranslator implements Translator {
     void this.ports.toServer(notificationMessage('notifications/cancelled', { requestId: call.legacyId, reason: 'the client did not retry the call' })).catch(() => undefined);
   }
 
+  /** Start keeping a call forwarded upstream, by each of the ids and tokens it is known by. */
+  private track(call: Call): Call {
+    this.calls.set(call.legacyId, call);
+    this.byClientId.set(call.legacyId, call);
+    if (call.upstreamToken !== undefined) this.byUpstreamToken.set(call.upstreamToken, call);
+    return call;
+  }
+
   private forget(call: Call): void {
     this.calls.delete(call.legacyId);
+    if (call.upstreamToken !== undefined && this.byUpstreamToken.get(call.upstreamToken) === call) this.byUpstreamToken.delete(call.upstreamToken);
     if (call.clientId !== undefined) this.byClientId.delete(call.clientId);
     if (call.state) this.parked.delete(call.state);
     if (call.expiry) clearTimeout(call.expiry);
@@ -428,8 +438,7 @@ export class ModernClientTranslator implements Translator {
   private callNotification(message: JSONRPCMessage & { method: string }, params: Record<string, unknown>): void {
     if (message.method === 'notifications/progress') {
       const token = params.progressToken as string | number | undefined;
-      let owner: Call | undefined;
-      for (const call of this.calls.values()) if (call.upstreamToken !== undefined && call.upstreamToken === token) owner = call;
+      const owner = token === undefined ? undefined : this.byUpstreamToken.get(token);
       if (!owner) return this.ports.toClient(message);
       if (owner.clientId === undefined || owner.clientToken === undefined) return;
       if (owner.clientToken === token) return this.ports.toClient(relatedTo(message, owner.clientId));

@@ -13,7 +13,8 @@ import type { Logger } from '../log.js';
 import { ChildReaper } from './child-reaper.js';
 import { ChildStderr } from './child-stderr.js';
 import { JsonLineTransport } from './json-line-transport.js';
-import { oversizeVerdict, RepeatedWarning } from './oversize.js';
+import { oversizeVerdict } from './oversize.js';
+import { RepeatedWarning } from '../log.js';
 
 export interface ChildProcessTransportOptions {
   command: string;

@@ -7,6 +7,7 @@
  */
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import type { OversizeEvent } from './sse-reader.js';
+import type { RepeatedWarning } from '../log.js';
 
 const ID = String.raw`(-?\d+|"(?:[^"\\]|\\.)*")`;
 /** A top-level member order SDKs write: `{"jsonrpc":"2.0","id":…` or `{"id":…` at the start. */
@@ -42,33 +43,6 @@ export function answerTooLarge(id: RequestId, limit: number, seen: number): JSON
 /** The error a server gets when its request to the client was too large to pass on. */
 function requestTooLarge(id: RequestId, limit: number): JSONRPCMessage {
   return errorResponse(id, RpcErrorCode.invalidRequest, `mcp-airlock: the request is larger than --max-message (${limit} bytes) and was not passed to the client`, { airlock: 'AIRLOCK_MESSAGE_TOO_LARGE', limit });
-}
-
-/**
- * One warning line per interval for something an upstream may repeat without end (junk events,
- * oversize notifications), with the count of the ones held back since the last line.
- */
-export class RepeatedWarning {
-  private last = Number.NEGATIVE_INFINITY;
-  private held = 0;
-
-  constructor(
-    private readonly warn: (text: string) => void,
-    private readonly intervalMs = 10_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  report(text: string): void {
-    const now = this.now();
-    if (now - this.last < this.intervalMs) {
-      this.held += 1;
-      return;
-    }
-    const more = this.held > 0 ? ` (and ${this.held} more like it in the last ${Math.round((now - this.last) / 1000)} s)` : '';
-    this.last = now;
-    this.held = 0;
-    this.warn(`${text}${more}`);
-  }
 }
 
 /**

@@ -29,7 +29,8 @@ import { isModernErrorAnswer, isModernMessage, errorCodeOf } from '../eras/moder
 import { ErrorCode, modernRequestHeaders, ToolHeaderIndex, withoutTools } from '../eras/mcp-headers.js';
 import { HttpStatusError } from '../errors.js';
 import { readErrorBody, readTextWithin, type HttpRequester, type HttpResponse } from './http-request.js';
-import { answerTooLarge, oversizeOnCallStream, oversizeVerdict, RepeatedWarning } from './oversize.js';
+import { answerTooLarge, oversizeOnCallStream, oversizeVerdict } from './oversize.js';
+import { RepeatedWarning } from '../log.js';
 import type { SseReadOptions } from './sse-reader.js';
 import { AbortScope, type Exchange } from './abort-scope.js';
 import { answerHeaders, httpAnswerError, isHtml } from './upstream-diagnosis.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
-import { classifyOversize, oversizeOnCallStream, RepeatedWarning } from '../../../src/transports/oversize.js';
+import { classifyOversize, oversizeOnCallStream } from '../../../src/transports/oversize.js';
+import { RepeatedWarning } from '../../../src/log.js';
 
 describe('classifyOversize', () => {
   it('finds the id of an answer at the start or, as the SDK v2 writes it, at the end', () => {
