@@ -37,7 +37,7 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .argument('[callback-port]', "OAuth callback port (mcp-remote's positional form of --callback-port)", parseCallbackPortArgument)
     .optionsGroup(HelpGroup.transport)
     .option('--transport <mode>', 'auto | http | sse | sse-first (also http-first, http-only, sse-only)', parseTransportMode, 'auto')
-    .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
+    .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange; a client that negotiates gets the server's era) | 2025-11-25 | 2026-07-28: airlock translates for every client of the other era (one pinned to 2026-07-28 needs 2025-11-25 with a 2025 server)", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false);

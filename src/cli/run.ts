@@ -22,7 +22,7 @@ export function registerRun(program: Command, result: CommandResult): void {
     .description('Start a stdio MCP server as a child process and bridge our stdin/stdout to it. The child runs in its own process group and never outlives mcp-airlock.')
     .argument('<command...>', 'the server command and its arguments, after --')
     .optionsGroup(HelpGroup.server)
-    .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange) | 2025-11-25 | 2026-07-28; airlock translates when the client's differs", parseProtocol, 'auto')
+    .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange; a client that negotiates gets the server's era) | 2025-11-25 | 2026-07-28: airlock translates for every client of the other era (one pinned to 2026-07-28 needs 2025-11-25 with a 2025 server)", parseProtocol, 'auto')
     .option('--env <name=value>', 'set an environment variable for the server (repeatable)', collectEnv, {})
     .option('--env-allow <name>', "pass only these variables of airlock's environment to the server, besides PATH, HOME and the like (repeatable)", collect, []);
   addPipelineOptions(command)

@@ -76,7 +76,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .optionsGroup(HelpGroup.transport)
     .option('--upstream <url>', 'serve a remote MCP server instead of a command')
     .option('--transport <mode>', 'how to reach --upstream: auto | http | sse | sse-first', parseTransportMode, 'auto')
-    .option('--protocol <version>', "the upstream's MCP era: auto (found from each connection's first exchange) | 2025-11-25 | 2026-07-28; airlock translates for clients of the other era", parseProtocol, 'auto')
+    .option('--protocol <version>', "the upstream's MCP era: auto (found from each connection's first exchange; a client that negotiates gets the upstream's era) | 2025-11-25 | 2026-07-28: airlock translates for every client of the other era (one pinned to 2026-07-28 needs 2025-11-25 with a 2025 upstream)", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to upstream requests; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback --upstream', false)

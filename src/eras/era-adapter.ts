@@ -12,15 +12,22 @@
  * identifies a modern server ... anything else identifies a legacy server") makes airlock open a
  * 2025 session for it and translate (4B). The verdict holds for the connection. `--protocol
  * 2025-11-25` or `2026-07-28` skips the look and translates whenever the client's era differs.
+ *
+ * A client that opens with `server/discover` is negotiating: it can fall back to `initialize`, and
+ * directly it would get the 2025 era from a 2025 server. So a 2025 server's refusal of that probe
+ * reaches the client as the 2026 refusal it stands for (-32022, `supported` naming 2025-11-25),
+ * the client falls back as it would directly, and its `initialize` is looked at afresh. A client
+ * pinned to 2026-07-28 gets the same refusal, with `--protocol 2025-11-25` named in its message:
+ * the two send the same probe, and only the user knows which one a config line starts.
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import { LegacyClientTranslator } from './legacy-client-translator.js';
 import { ModernClientTranslator } from './modern-client-translator.js';
 import { errorCodeOf, isModernErrorAnswer, isModernOpening } from './modern-wire.js';
-import { ErrorCode } from './mcp-headers.js';
+import { ErrorCode, META_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION } from './mcp-headers.js';
 import type { Translator, TranslatorPorts } from './translator.js';
 import { httpStatusOf } from '../bridge/wire-status.js';
 
@@ -32,8 +39,13 @@ export const PROTOCOL_CHOICES: ProtocolChoice[] = ['auto', '2025-11-25', '2026-0
 
 export interface EraAdapterOptions {
   protocol: ProtocolChoice;
+  /** The transport itself says the server is 2025-era (HTTP+SSE): probes are refused without asking it. */
+  knownLegacy?: boolean;
   log: Logger;
 }
+
+/** The version a probing client is told a 2025 server speaks (the one airlock translates to). */
+const LEGACY_PROTOCOL_VERSION = '2025-11-25';
 
 type Inner = Transport & { setProtocolVersion?: (version: string) => void; closeReason?: string; transportName?: string };
 
@@ -121,8 +133,11 @@ export class EraAdapter implements Transport {
       const modernOpening = isModernOpening(message);
       const { protocol } = this.options;
       if (legacyOpening && protocol === '2026-07-28') return this.translate('legacy-client', message);
-      if (modernOpening && protocol === '2025-11-25') return this.translate('modern-client', message);
-      if (protocol === 'auto' && (legacyOpening || modernOpening)) return this.sendOpening({ id: (message as { id: RequestId }).id, message, era: legacyOpening ? 'legacy' : 'modern' });
+      if (modernOpening && this.options.knownLegacy && protocol === 'auto' && message.method === 'server/discover') {
+        return this.declineModernEra({ id: (message as { id: RequestId }).id, message, era: 'modern' }, 'the server is reached over HTTP+SSE, a 2025-era transport');
+      }
+      if (modernOpening && (protocol === '2025-11-25' || this.options.knownLegacy)) return this.translate('modern-client', message);
+      if (protocol === 'auto' && !this.options.knownLegacy && (legacyOpening || modernOpening)) return this.sendOpening({ id: (message as { id: RequestId }).id, message, era: legacyOpening ? 'legacy' : 'modern' });
     }
     return this.inner.send(message, options);
   }
@@ -141,6 +156,7 @@ export class EraAdapter implements Transport {
         this.release();
         throw error;
       }
+      if (this.isNegotiating(opening)) return this.declineModernEra(opening, `the server refused server/discover: ${describeError(error)}`);
       this.options.log.debug(`the server refused the ${opening.era === 'legacy' ? 'initialize' : '2026-07-28'} request (${describeError(error)}); trying the other era`);
       return this.translate(opening.era === 'legacy' ? 'legacy-client' : 'modern-client', opening.message, error as Error);
     }
@@ -185,6 +201,7 @@ export class EraAdapter implements Transport {
         return this.release();
       }
       if (verdict === 'other-era') {
+        if (this.isNegotiating(opening)) return this.declineModernEra(opening, `the server answered server/discover with ${JSON.stringify((message as { error?: unknown }).error)}`);
         this.options.log.debug(`the server answered the client's ${opening.era} opening with ${JSON.stringify((message as { error?: unknown }).error)}; trying the other era`);
         return this.startTranslation(opening.era === 'legacy' ? 'legacy-client' : 'modern-client', opening.message, message);
       }
@@ -192,6 +209,33 @@ export class EraAdapter implements Transport {
       return this.release();
     }
     this.onmessage?.(message);
+  }
+
+  /** A `server/discover` of a client left to find the era itself (not translated by --protocol). */
+  private isNegotiating(opening: Opening): boolean {
+    return this.options.protocol === 'auto' && opening.era === 'modern' && (opening.message as { method: string }).method === 'server/discover';
+  }
+
+  /**
+   * Tell a probing 2026 client that the server speaks the 2025 era, as a 2026 server that does not
+   * speak the client's version would (-32022 with `supported`): a client that can fall back opens
+   * with `initialize` next, which is looked at afresh. The data's `airlock` member marks the answer
+   * as airlock's, so no one mistakes it for the server's own list (a lane learning versions).
+   */
+  private declineModernEra(opening: Opening, why: string): void {
+    const meta = (opening.message as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+    const requested = typeof meta?.[META_PROTOCOL_VERSION] === 'string' ? (meta[META_PROTOCOL_VERSION] as string) : MODERN_PROTOCOL_VERSION;
+    this.options.log.debug(`${why}; the server speaks the 2025 era, so the client's server/discover is refused with -32022 for it to fall back to initialize (a client pinned to ${requested} needs --protocol ${LEGACY_PROTOCOL_VERSION})`);
+    this.decided = false;
+    this.onmessage?.(
+      errorResponse(
+        opening.id,
+        ErrorCode.unsupportedProtocolVersion,
+        `Unsupported protocol version: ${requested} (the server behind mcp-airlock speaks ${LEGACY_PROTOCOL_VERSION}; a client that can fall back gets that era, as it would directly; for a client that speaks only ${requested}, start mcp-airlock with --protocol ${LEGACY_PROTOCOL_VERSION} and it translates)`,
+        { supported: [LEGACY_PROTOCOL_VERSION], requested, airlock: 'era' },
+      ),
+    );
+    this.release();
   }
 
   /** The era is known: what the client sent meanwhile goes on, in order, the way everything now goes. */

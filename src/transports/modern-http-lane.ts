@@ -264,7 +264,7 @@ export class ModernHttpLane implements Transport {
       method === 'server/discover' && 'result' in message
         ? (message.result as { supportedVersions?: unknown }).supportedVersions
         : code === ErrorCode.unsupportedProtocolVersion
-          ? ((message as { error: { data?: { supported?: unknown } } }).error.data?.supported)
+          ? airlockMade(message) ? undefined : (message as { error: { data?: { supported?: unknown } } }).error.data?.supported
           : undefined;
     if (Array.isArray(versions) && versions.length > 0 && versions.every((v) => typeof v === 'string')) this.supportedVersions = versions as string[];
   }
@@ -285,4 +285,13 @@ export class ModernHttpLane implements Transport {
     this.calls.clear();
     this.onclose?.();
   }
+}
+
+/**
+ * An error airlock's era adapter made (its `data.airlock`): a probe it refused for a 2025 server
+ * lists 2025-11-25, which is not a version this lane's upstream refuses 2026 requests with (a
+ * client that does not probe is translated).
+ */
+function airlockMade(message: JSONRPCMessage): boolean {
+  return (message as { error?: { data?: { airlock?: unknown } } }).error?.data?.airlock !== undefined;
 }

@@ -52,8 +52,7 @@ export interface OutboundContext {
 export function createOutbound(spec: UpstreamSpec, context: OutboundContext): Transport {
   // The legacy HTTP+SSE transport exists only in the 2025 era: a server reached over it is a 2025 server.
   const legacyTransport = spec.kind === 'remote' && spec.mode === 'sse';
-  const protocol = spec.protocol === undefined || spec.protocol === 'auto' ? (legacyTransport ? '2025-11-25' : 'auto') : spec.protocol;
-  return new EraAdapter(createTransport(spec, context), { protocol, log: context.log });
+  return new EraAdapter(createTransport(spec, context), { protocol: spec.protocol ?? 'auto', knownLegacy: legacyTransport, log: context.log });
 }
 
 function createTransport(spec: UpstreamSpec, context: OutboundContext): Transport {

@@ -261,7 +261,10 @@ async function openSession(dir) {
       t0 = now();
       await client.connect(transport);
     } else if (dir.inbound === 'stdio') {
-      const args = dir.outbound === 'stdio' ? ['run', ...auditArgs(dir), '--', ...fixtureCommand] : ['connect', remoteUrl(dir), '--transport', dir.outbound, ...auditArgs(dir)];
+      // 4B: the client is pinned to 2026-07-28, so airlock is told the server's era (a negotiating
+      // client would settle on 2025 with it, as directly, and nothing would be translated).
+      const era = dir.translation === '4B' ? ['--protocol', '2025-11-25'] : [];
+      const args = dir.outbound === 'stdio' ? ['run', ...era, ...auditArgs(dir), '--', ...fixtureCommand] : ['connect', remoteUrl(dir), '--transport', dir.outbound, ...era, ...auditArgs(dir)];
       transport = stdioTransport([airlockBin, ...args]);
       t0 = now(); // the transport spawns airlock in start(), called by connect()
       await client.connect(transport);

@@ -56,9 +56,9 @@ async function serve(args: string[]): Promise<AirlockProcess & { url: string }> 
   return proc;
 }
 
-/** The SDK v2 client pinned to 2026-07-28, able to answer every kind of input request. */
-function modernClient(): ModernClient {
-  const client = new ModernClient({ name: 'era-test', version: '1.0.0' }, { capabilities: { elicitation: {}, sampling: {}, roots: {} }, versionNegotiation: { mode: { pin: V } } });
+/** The SDK v2 client pinned to 2026-07-28 (or negotiating, `auto`), able to answer every kind of input request. */
+function modernClient(mode: 'pin' | 'auto' = 'pin'): ModernClient {
+  const client = new ModernClient({ name: 'era-test', version: '1.0.0' }, { capabilities: { elicitation: {}, sampling: {}, roots: {} }, versionNegotiation: { mode: mode === 'auto' ? 'auto' : { pin: V } } });
   client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada' } }));
   client.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', model: 'test-model', content: { type: 'text', text: 'hi from the client' } }));
   client.setRequestHandler('roots/list', async () => ({ roots: clientRoots }));
@@ -67,17 +67,17 @@ function modernClient(): ModernClient {
 }
 
 /** The v2 client on stdio through `mcp-airlock <args>`; airlock's stderr collected. */
-async function modernThroughStdio(args: string[]): Promise<{ client: ModernClient; stderr: () => string }> {
+async function modernThroughStdio(args: string[], mode: 'pin' | 'auto' = 'pin'): Promise<{ client: ModernClient; stderr: () => string }> {
   const transport = new ModernStdioTransport({ command: process.execPath, args: [airlockBin, ...args, '--no-audit'], cwd: repoRoot, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const client = modernClient();
+  const client = modernClient(mode);
   await client.connect(transport);
   return { client, stderr: () => stderr };
 }
 
-async function modernThroughHttp(url: string): Promise<ModernClient> {
-  const client = modernClient();
+async function modernThroughHttp(url: string, mode: 'pin' | 'auto' = 'pin'): Promise<ModernClient> {
+  const client = modernClient(mode);
   await client.connect(new ModernHttpTransport(new URL(url)));
   return client;
 }
@@ -332,7 +332,7 @@ describe('eras that differ: translated', () => {
 
   it('connect: a 2026 client works with a 2025-only HTTP server, server requests becoming input requests', async () => {
     const url = await startHttpServer([legacyHttpFixture, '--port', '0']);
-    const { client, stderr } = await modernThroughStdio(['connect', url]);
+    const { client, stderr } = await modernThroughStdio(['connect', url, '--protocol', '2025-11-25']);
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('sample');
     expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toBe('hi');
     expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
@@ -342,10 +342,10 @@ describe('eras that differ: translated', () => {
 
   it("run: progress after a round of input reaches a 2026 client under its retry's token (it closed the first one)", async () => {
     // The 2025 stdio fixture samples, then reports three steps under the call's first progress token.
-    // The client's first request is that call (the SDK probes server/discover on a sibling process):
-    // the 2025 server runs it before any initialize and asks its question, which airlock takes as
-    // the sign of a 2025 server.
-    const { client } = await modernThroughStdio(['run', '--', process.execPath, stdioFixture]);
+    // The pinned client needs --protocol 2025-11-25 (its server/discover probe is refused otherwise,
+    // as a negotiating client's is: see the last block); a call that reaches a 2025 server before
+    // any initialize is covered in test/unit/eras/modern-client-translator.test.ts.
+    const { client } = await modernThroughStdio(['run', '--protocol', '2025-11-25', '--', process.execPath, stdioFixture]);
     const progress: number[] = [];
     // The SDK reports its own input rounds as progress too (no total): only the server's count here.
     const answer = await client.callTool({ name: 'sample', arguments: { prompt: 'p', progressAfter: 3 } }, { onprogress: (p) => p.total === 3 && progress.push(p.progress) });
@@ -380,15 +380,49 @@ describe('eras that differ: translated', () => {
 
   it('connect: a 2026 client works with a 2025 server that offers only HTTP+SSE', async () => {
     const base = (await startHttpServer([legacyHttpFixture, '--port', '0', '--only', 'sse'])).replace(/\/mcp$/, '');
-    const { client } = await modernThroughStdio(['connect', `${base}/sse`]);
+    const { client } = await modernThroughStdio(['connect', `${base}/sse`, '--protocol', '2025-11-25']);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'old transport' } }))).toBe('old transport');
     expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
   });
 
   it('serve: a 2026 client over HTTP works with a 2025-only stdio server', async () => {
-    const proc = await serve(['--', process.execPath, stdioFixture]);
+    const proc = await serve(['--protocol', '2025-11-25', '--', process.execPath, stdioFixture]);
     const client = await modernThroughHttp(`${proc.url}/mcp`);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'via serve' } }))).toBe('via serve');
     expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
+  });
+});
+
+describe('a client that negotiates gets the era it would get directly', () => {
+  // The SDK v2 client in `auto` mode probes with server/discover and falls back to initialize.
+  // Directly, a 2025 server refuses the probe and the client settles on 2025-11-25; through airlock
+  // it must too (ping and resources/subscribe stay). A client pinned to 2026-07-28 sends the same
+  // probe: it gets airlock's -32022 naming --protocol 2025-11-25, with which it is translated (above).
+  it('connect: auto settles on 2025-11-25 with a 2025 HTTP server, as directly; pinned is told of --protocol', async () => {
+    const url = await startHttpServer([legacyHttpFixture, '--port', '0']);
+    const direct = modernClient('auto');
+    await direct.connect(new ModernHttpTransport(new URL(url)));
+    expect(direct.getProtocolEra()).toBe('legacy');
+    const { client } = await modernThroughStdio(['connect', url], 'auto');
+    expect(client.getProtocolEra()).toBe('legacy');
+    expect(client.getNegotiatedProtocolVersion()).toBe(direct.getNegotiatedProtocolVersion());
+    await client.ping();
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'negotiated' } }))).toBe('negotiated');
+    expect(textOf(await client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
+    await expect(modernThroughStdio(['connect', url])).rejects.toThrow(/--protocol 2025-11-25/);
+  });
+
+  it('serve -- cmd: auto settles on 2025-11-25 over HTTP with a 2025 stdio server; a client that does not probe is still translated', async () => {
+    const proc = await serve(['--', process.execPath, stdioFixture]);
+    const client = await modernThroughHttp(`${proc.url}/mcp`, 'auto');
+    expect(client.getProtocolEra()).toBe('legacy');
+    await client.ping();
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'via serve' } }))).toBe('via serve');
+    await expect(modernThroughHttp(`${proc.url}/mcp`)).rejects.toThrow(/--protocol 2025-11-25/);
+    // A 2026 request with no probe first (a client that speaks only 2026) still reaches the 2025 server, translated.
+    const call = await modernPost(`${proc.url}/mcp`, { id: 5, method: 'tools/call', params: { name: 'echo', arguments: { text: 'no probe' }, _meta: envelope() } });
+    expect(call.status).toBe(200);
+    const answer = (call.frames.at(-1) ?? call.body) as { result?: { resultType?: string; content?: Array<{ text: string }> } };
+    expect(answer.result).toMatchObject({ resultType: 'complete', content: [{ text: 'no probe' }] });
   });
 });

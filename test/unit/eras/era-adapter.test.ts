@@ -138,6 +138,46 @@ describe('EraAdapter with --protocol auto', () => {
     expect(server.sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: {} } });
   });
 
+  it("refuses a probing client's server/discover for a 2025 server with -32022, so it falls back to initialize as it would directly", async () => {
+    const { server, adapter, next } = await adapterWith((r) =>
+      r.method === 'initialize' ? ok(r.id, { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'legacy', version: '1' } }) : fail(r.id, -32601, 'Method not found'),
+    );
+    await adapter.send({ jsonrpc: '2.0', id: 'probe', method: 'server/discover', params: { _meta: meta } } as JSONRPCMessage);
+    const refusal = await next();
+    expect(refusal).toMatchObject({ id: 'probe', error: { code: -32022, data: { supported: ['2025-11-25'], requested: '2026-07-28' } } });
+    expect((refusal.error as { message: string }).message).toContain('--protocol 2025-11-25');
+    expect(adapter.translation).toBe('none');
+    // The fallback is looked at afresh and passes through: the client speaks 2025 with the 2025 server.
+    await adapter.send(initialize);
+    expect(await next()).toMatchObject({ id: 0, result: { serverInfo: { name: 'legacy' } } });
+    await adapter.send({ jsonrpc: '2.0', id: 1, method: 'ping' } as JSONRPCMessage);
+    expect(await next()).toMatchObject({ id: 1, error: { code: -32601 } }); // the scripted server's own answer, untranslated
+    expect(server.methods()).toEqual(['server/discover', 'initialize', 'ping']);
+    expect(adapter.translation).toBe('none');
+  });
+
+  it('refuses the probe the same way when the 2025 server answers it with an HTTP error (no session)', async () => {
+    const { server, adapter, next } = await adapterWith((r) => (r.method === 'server/discover' ? new HttpStatusError(400, 'Bad Request: No valid session ID provided') : undefined));
+    await adapter.send({ jsonrpc: '2.0', id: 7, method: 'server/discover', params: { _meta: meta } } as JSONRPCMessage);
+    expect(await next()).toMatchObject({ id: 7, error: { code: -32022, data: { supported: ['2025-11-25'] } } });
+    expect(server.methods()).toEqual(['server/discover']);
+  });
+
+  it('still translates for a 2026 client that does not probe (its first request is a call)', async () => {
+    let initialized = false;
+    const { server, adapter, next } = await adapterWith((r) => {
+      if (r.method === 'initialize') {
+        initialized = true;
+        return ok(r.id, { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1' } });
+      }
+      return initialized ? ok(r.id, { tools: [] }) : fail(r.id, -32600, 'Server not initialized');
+    });
+    await adapter.send({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } } as JSONRPCMessage);
+    expect(await next()).toMatchObject({ id: 1, result: { resultType: 'complete', tools: [] } });
+    expect(adapter.translation).toBe('modern-client');
+    expect(server.methods().slice(0, 3)).toEqual(['tools/list', 'server/discover', 'initialize']);
+  });
+
   it('reports an unreachable or unauthorized server as it is, never as an era verdict', async () => {
     const unauthorized = await adapterWith(() => new HttpStatusError(401, 'Unauthorized'));
     await expect(unauthorized.adapter.send(initialize)).rejects.toThrow('Unauthorized');
@@ -145,6 +185,23 @@ describe('EraAdapter with --protocol auto', () => {
     const down = await adapterWith(() => new Error('connect ECONNREFUSED 127.0.0.1:1'));
     await expect(down.adapter.send({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta } } as JSONRPCMessage)).rejects.toThrow('ECONNREFUSED');
     expect(down.adapter.translation).toBe('none');
+  });
+});
+
+describe('EraAdapter over HTTP+SSE (a 2025 transport)', () => {
+  it('refuses a probe without asking the server, and translates a 2026 client that does not probe', async () => {
+    const server = new ScriptedServer((r) => (r.method === 'initialize' ? ok(r.id, { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'legacy', version: '1' } }) : ok(r.id, { tools: [] })));
+    const adapter = new EraAdapter(server, { protocol: 'auto', knownLegacy: true, log });
+    const received: JSONRPCMessage[] = [];
+    adapter.onmessage = (message) => received.push(message);
+    await adapter.start();
+    await adapter.send({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta } } as JSONRPCMessage);
+    expect(received.shift()).toMatchObject({ id: 1, error: { code: -32022, data: { supported: ['2025-11-25'] } } });
+    expect(server.methods()).toEqual([]);
+    await adapter.send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: meta } } as JSONRPCMessage);
+    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(received.shift()).toMatchObject({ id: 2, result: { resultType: 'complete', tools: [] } });
+    expect(adapter.translation).toBe('modern-client');
   });
 });
 
