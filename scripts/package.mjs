@@ -25,8 +25,8 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 /** Packages that are never bundled: the native keychain binding (and its platform packages). */
 const RUNTIME_DEPENDENCIES = ['@napi-rs/keyring'];
 
-/** The only `createRequire` of our code that reads a file the bundle does not ship (src/cli/context.ts). */
-const VERSION_READ = "createRequire(import.meta.url)('../../package.json')";
+/** The only `createRequire` of our code that reads a file the bundle does not ship (src/version.ts). */
+const VERSION_READ = "createRequire(import.meta.url)('../package.json')";
 
 /** ink's switch for React devtools mode (node_modules/ink/build/utils.js). */
 const INK_IS_DEV = "const isDev = () => process.env['DEV'] === 'true';";
@@ -60,7 +60,7 @@ function bundlePlugins() {
     {
       name: 'airlock-version',
       transform(code, id) {
-        if (!id.endsWith(join('dist', 'cli', 'context.js'))) return null;
+        if (!id.endsWith(join('dist', 'version.js'))) return null;
         if (!code.includes(VERSION_READ)) throw new Error(`${id} no longer reads the version as ${VERSION_READ}; update scripts/package.mjs`);
         return code.replace(VERSION_READ, JSON.stringify({ version: manifest.version }));
       },

@@ -26,6 +26,8 @@ import { parsePort, parseSeconds } from './options.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
 
 export interface AuthFlags {
+  /** Where `--*-env` secrets are read: the invocation's environment (the client's, in the hub); default airlock's own. */
+  environment?: NodeJS.ProcessEnv;
   /** false with --no-auth. */
   auth: boolean;
   scope?: string;
@@ -231,12 +233,12 @@ export function addIdentityProviderOptions(command: Command): Command {
 }
 
 /** A secret from an environment variable or a file (never from argv); `flag` names them in messages. */
-function readSecret(env: string | undefined, file: string | undefined, flag: string): string | undefined {
+function readSecret(flags: Pick<AuthFlags, 'environment'>, env: string | undefined, file: string | undefined, flag: string): string | undefined {
   if (env !== undefined && file !== undefined) {
     throw new AirlockError('AIRLOCK_USAGE', `give ${flag}-env or ${flag}-file, not both`);
   }
   if (env !== undefined) {
-    const value = process.env[env];
+    const value = (flags.environment ?? process.env)[env];
     if (!value) throw new AirlockError('AIRLOCK_MISSING_ENV', `${flag}-env: ${env} is not set or empty`, { hint: `Set ${env} in the environment that starts mcp-airlock.` });
     return value;
   }
@@ -261,8 +263,8 @@ export function workloadToken(flags: AuthFlags): (() => Promise<string>) | undef
     throw new AirlockError('AIRLOCK_USAGE', 'a workload token was given without --client-id', { hint: 'The authorization server maps the workload to the client it registered for it: pass --client-id.' });
   }
   // Checked now, so a missing file or variable fails at start-up rather than at the first 401.
-  readSecret(flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token');
-  return async () => readSecret(flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token')!;
+  readSecret(flags, flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token');
+  return async () => readSecret(flags, flags.workloadTokenEnv, flags.workloadTokenFile, '--workload-token')!;
 }
 
 /** --idp-*: the identity provider of cross-app access, or undefined without --idp-issuer. */
@@ -272,7 +274,7 @@ export function identityProvider(flags: AuthFlags): IdentityProvider | undefined
     if (stray.length > 0) throw new AirlockError('AIRLOCK_USAGE', 'an --idp-* option was given without --idp-issuer', { hint: 'Cross-app access needs --idp-issuer too.' });
     return undefined;
   }
-  const idToken = readSecret(flags.idpIdTokenEnv, flags.idpIdTokenFile, '--idp-id-token');
+  const idToken = readSecret(flags, flags.idpIdTokenEnv, flags.idpIdTokenFile, '--idp-id-token');
   if (flags.idpClientId === undefined) {
     throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs --idp-client-id', {
       hint: "airlock's client at the identity provider: the ID token (--idp-id-token-env, or a login airlock runs at the IdP) is issued to it.",
@@ -281,14 +283,14 @@ export function identityProvider(flags: AuthFlags): IdentityProvider | undefined
   // Without a given ID token, airlock logs in at the IdP itself (OpenID Connect, in the browser).
   const idp: IdentityProvider = { issuer: flags.idpIssuer, clientId: flags.idpClientId };
   if (idToken !== undefined) idp.idToken = idToken;
-  const secret = readSecret(flags.idpClientSecretEnv, flags.idpClientSecretFile, '--idp-client-secret');
+  const secret = readSecret(flags, flags.idpClientSecretEnv, flags.idpClientSecretFile, '--idp-client-secret');
   if (secret !== undefined) idp.clientSecret = secret;
   return idp;
 }
 
 /** The client secret from --client-secret-env or --client-secret-file (never from argv). */
 export function clientSecret(flags: AuthFlags): string | undefined {
-  return readSecret(flags.clientSecretEnv, flags.clientSecretFile, '--client-secret');
+  return readSecret(flags, flags.clientSecretEnv, flags.clientSecretFile, '--client-secret');
 }
 
 export interface AuthContext {

@@ -17,6 +17,7 @@ import { endOptions, HelpGroup } from './help-groups.js';
 import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
+import type { Invocation } from './invocation.js';
 
 export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
@@ -28,7 +29,7 @@ export interface ConnectOptions extends PipelineFlags, AuthFlags {
   logLevel: LogLevel;
 }
 
-export function registerConnect(program: Command, result: CommandResult): void {
+export function registerConnect(program: Command, result: CommandResult, io: Invocation): void {
   const command = program
     .command('connect', { isDefault: true })
     .summary('bridge a stdio MCP client to a remote server (default command)')
@@ -40,7 +41,8 @@ export function registerConnect(program: Command, result: CommandResult): void {
     .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange; a client that negotiates gets the server's era) | 2025-11-25 | 2026-07-28: airlock translates for every client of the other era (one pinned to 2026-07-28 needs 2025-11-25 with a 2025 server)", parseProtocol, 'auto')
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
-    .option('--allow-http', 'allow plain http to a non-loopback host', false);
+    .option('--allow-http', 'allow plain http to a non-loopback host', false)
+    .option('--hub <mode>', 'attach to the per-user hub instead of running here: auto | off | require (also MCP_AIRLOCK_HUB; docs/hub.md)', 'off');
   addAuthOptions(command, { optional: true })
     .option('--device', 'log in with the device authorization grant (RFC 8628): the code is shown on stderr', false)
     .option('--device-code', "mcp-remote's name for --device", false)
@@ -79,9 +81,9 @@ Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
       // mcp-remote's flags are checked now (an inline client secret is refused), not at the first login.
       mcpRemoteAuth(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
-      const context = { ...createContext(options.logLevel, options.maxMessage), requestTimeoutMs: secondsToMs(options.requestTimeout) };
-      const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile });
-      const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort };
+      const context = { ...createContext(options.logLevel, options.maxMessage, io.hosted ? io.writeStderr : undefined), requestTimeoutMs: secondsToMs(options.requestTimeout) };
+      const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile }, io.env);
+      const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort, environment: io.env };
       // Request deadlines wait while an exchange waits for a login (credential-waits.ts).
       const credentialWaits = new CredentialWaits();
       const { request, session } = await upstreamAuth(url, headers, flags, credentialWaits.under(await createRequester()), context.log);
@@ -93,6 +95,6 @@ Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
         const parts = [session?.describeSource(), headerNames && `--header ${headerNames}`].filter((part): part is string => Boolean(part));
         return parts.length > 0 ? parts.join('; ') : 'none';
       };
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits }, options, { claims }, { auth });
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits }, options, { claims }, { auth }, io);
     });
 }

@@ -1,7 +1,6 @@
 /**
  * What every command needs, built once from its options and passed down as one object.
  */
-import { createRequire } from 'node:module';
 import { createLogger, type LogLevel, type Logger } from '../log.js';
 import { ChildReaper } from '../transports/child-reaper.js';
 import type { OutboundContext } from '../transports/outbound.js';
@@ -12,16 +11,18 @@ export { DEFAULT_MAX_MESSAGE_BYTES };
 /** After stdin closes, a child gets this long to exit before SIGTERM (and as long again before SIGKILL). */
 export const CHILD_KILL_GRACE_MS = 2000;
 
-export const version: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+export { version } from '../version.js';
 
 export interface CommandContext extends OutboundContext {
   log: Logger;
   reaper: ChildReaper;
 }
 
-export function createContext(logLevel: LogLevel, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): CommandContext {
+/** `writeStderr`: where log lines and a spawned server's stderr go (the invocation's stderr); default airlock's own. */
+export function createContext(logLevel: LogLevel, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, writeStderr?: (text: string) => void): CommandContext {
   return {
-    log: createLogger(logLevel),
+    log: createLogger(logLevel, writeStderr),
+    ...(writeStderr ? { writeStderr } : {}),
     reaper: new ChildReaper(),
     maxLineBytes: maxMessageBytes,
     killGraceMs: CHILD_KILL_GRACE_MS,

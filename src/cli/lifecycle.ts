@@ -6,6 +6,7 @@
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChildReaper } from '../transports/child-reaper.js';
+import type { Hosting } from './invocation.js';
 
 export interface SuperviseOptions {
   log: Logger;
@@ -16,11 +17,18 @@ export interface SuperviseOptions {
   shutdown: () => Promise<void>;
   /** After this long a shutdown stops waiting and kills what is left. */
   shutdownTimeoutMs: number;
+  /**
+   * A command a long-lived process runs for a client (the hub): it stops when `stopped` settles,
+   * as on SIGTERM, and touches no process-wide signal handler or exit hook (the host process has
+   * its own, and ends every child it tracks).
+   */
+  hosted?: Hosting;
 }
 
 const signalExit: Partial<Record<NodeJS.Signals, number>> = { SIGINT: ExitCode.interrupted, SIGTERM: ExitCode.terminated, SIGHUP: 129 };
 
 export async function supervise(options: SuperviseOptions): Promise<number> {
+  if (options.hosted) return superviseHosted(options, options.hosted);
   const { log, reaper } = options;
   const lastSweep = (): void => reaper.killAllNow('SIGKILL');
   process.once('exit', lastSweep);
@@ -52,5 +60,29 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     return signalSeen ? await signalled : code;
   } finally {
     for (const signal of Object.keys(signalExit) as NodeJS.Signals[]) if (onSignal) process.off(signal, onSignal);
+  }
+}
+
+async function superviseHosted(options: SuperviseOptions, hosting: Hosting): Promise<number> {
+  hosting.reapers.add(options.reaper);
+  let stopping = false;
+  const stop = hosting.stopped.then(async () => {
+    stopping = true;
+    const timer = setTimeout(() => options.reaper.killAllNow('SIGKILL'), options.shutdownTimeoutMs);
+    timer.unref();
+    await options.shutdown().catch((error: unknown) => options.log.error(`error while shutting down: ${String(error)}`));
+    clearTimeout(timer);
+    return ExitCode.terminated as number;
+  });
+  try {
+    const code = await Promise.race([options.done, stop]);
+    return stopping ? await stop : code;
+  } finally {
+    // Whatever this command started ends with it: the session closes its server gracefully
+    // (stdin, then SIGTERM); a group still there once that had its time is killed.
+    setTimeout(() => {
+      options.reaper.killAllNow('SIGKILL');
+      hosting.reapers.delete(options.reaper);
+    }, options.shutdownTimeoutMs).unref();
   }
 }

@@ -3,22 +3,24 @@
  * line on stderr (message and hint) plus a stable exit code. Commander's own parse errors are
  * translated into the same two lines (usage-errors.ts). Never writes to stdout itself, but for help.
  */
+import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError, ExitCode, ReportedError, toAirlockError } from '../errors.js';
 import { rewriteCompatArgs } from './compat.js';
 import { installPipeGuard } from './pipe-guard.js';
 import { buildProgram, type CommandResult } from './program.js';
 import { commanderUsageError, firstWordError } from './usage-errors.js';
+import { processInvocation, type Invocation } from './invocation.js';
 
 /** Thrown by the exit callback when commander ends a parse with help or version, already printed. */
 class ParseEnded extends Error {}
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: Invocation = processInvocation()): Promise<number> {
   const result: CommandResult = { exitCode: ExitCode.ok };
-  installPipeGuard();
+  if (!io.hosted) installPipeGuard();
   try {
-    const program = buildProgram(result);
-    if (argv.length === 0) return bareInvocation(program);
+    const program = buildProgram(result, io);
+    if (argv.length === 0) return bareInvocation(program, io);
     const { argv: rewritten } = rewriteCompatArgs(argv, valueFlags(program));
     // commander takes one short flag for the version: -v is it, -V (its default) is kept as a synonym.
     if (rewritten[0] === '-V') rewritten[0] = '--version';
@@ -32,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       // before our two lines; the hint names its commands instead. --help still prints to stdout.
       if (command !== program && command.commands.length > 0) command.configureOutput({ writeErr: () => true });
     });
+    // A hosted command's relative paths are the client's: resolved against its directory.
+    if (io.cwd !== process.cwd()) program.hook('preAction', (_program, action) => resolvePathOptions(action, io.cwd));
     await program.parseAsync(rewritten, { from: 'user' });
     return result.exitCode;
   } catch (error) {
@@ -40,11 +44,11 @@ export async function main(argv: string[]): Promise<number> {
     const shown = error instanceof ReportedError;
     const failure: AirlockError = shown ? error.failure : toAirlockError(error);
     if (!shown) {
-      process.stderr.write(`mcp-airlock: error: ${failure.message}\n`);
-      if (failure.hint) process.stderr.write(`mcp-airlock: hint: ${failure.hint}\n`);
+      io.writeStderr(`mcp-airlock: error: ${failure.message}\n`);
+      if (failure.hint) io.writeStderr(`mcp-airlock: hint: ${failure.hint}\n`);
     }
     if (failure.code === 'AIRLOCK_INTERNAL' && failure.cause instanceof Error && failure.cause.stack) {
-      process.stderr.write(`${failure.cause.stack}\n`);
+      io.writeStderr(`${failure.cause.stack}\n`);
     }
     return failure.exitCode;
   }
@@ -55,15 +59,27 @@ export async function main(argv: string[]): Promise<number> {
  * must not take it for success). On a terminal the help goes to stdout, where a person reads it;
  * otherwise to stderr after an error line, because a misconfigured MCP host reads stdout as JSON-RPC.
  */
-function bareInvocation(program: Command): number {
-  if (process.stdout.isTTY) {
+function bareInvocation(program: Command, io: Invocation): number {
+  if (io.stdoutIsTTY) {
     program.outputHelp();
   } else {
-    process.stderr.write('mcp-airlock: error: no server URL and no command given\n');
-    process.stderr.write('mcp-airlock: hint: Give the server URL, e.g. mcp-airlock https://mcp.example.com/mcp; the full help follows.\n\n');
+    io.writeStderr('mcp-airlock: error: no server URL and no command given\n');
+    io.writeStderr('mcp-airlock: hint: Give the server URL, e.g. mcp-airlock https://mcp.example.com/mcp; the full help follows.\n\n');
     program.outputHelp({ error: true });
   }
   return ExitCode.usage;
+}
+
+/** Options whose value is a path (`<path>`, `<file>` in their flags): relative ones resolved against `cwd`. */
+function resolvePathOptions(command: Command, cwd: string): void {
+  for (const option of command.options) {
+    if (!/<(path|file)>/.test(option.flags)) continue;
+    const key = option.attributeName();
+    const value: unknown = command.getOptionValue(key);
+    const absolute = (path: unknown): unknown => (typeof path === 'string' && path !== '-' && !isAbsolute(path) ? resolve(cwd, path) : path);
+    if (Array.isArray(value)) command.setOptionValue(key, value.map(absolute));
+    else if (value !== undefined) command.setOptionValue(key, absolute(value));
+  }
 }
 
 /** Every command name and alias the first word may be, `help` included. */

@@ -12,21 +12,23 @@ import { registerLogout, registerStatus } from './status.js';
 import { version } from './context.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
+import { registerHub } from './hub.js';
 import { formatSeconds, formatSize } from './options.js';
+import { processInvocation, type Invocation } from './invocation.js';
 
 /** Where a command's action leaves its exit code. */
 export interface CommandResult {
   exitCode: number;
 }
 
-export function buildProgram(result: CommandResult): Command {
+export function buildProgram(result: CommandResult, io: Invocation = processInvocation()): Command {
   const program = new Command('mcp-airlock')
     // -v as most CLIs have it; -V (commander's default, what airlock took before) still works (main.ts).
     .version(version, '-v, --version', 'print the version (also -V, and `mcp-airlock version`)')
     .description('A local airlock between MCP clients and MCP servers: bridges stdio, streamable HTTP and SSE in any direction.')
     .enablePositionalOptions()
     // Parse errors are printed by main, in our format (usage-errors.ts); commander prints only help.
-    .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => undefined })
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.writeStderr(text), outputError: () => undefined })
     // Wrap descriptions even beside long flags (connect's mcp-remote options), rather than run past 80 columns.
     .configureHelp({ optionDescription, minWidthToWrap: 24 })
     .addHelpText('after', `
@@ -56,15 +58,16 @@ Examples:
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 upstream failed,
 5 auth failed, 6 cannot listen, 7 audit log broken, 130/143 stopped by
 SIGINT/SIGTERM.`);
-  registerConnect(program, result);
+  registerConnect(program, result, io);
   registerServe(program, result);
-  registerRun(program, result);
+  registerRun(program, result, io);
   registerLogin(program, result);
   registerLogout(program, result);
   registerStatus(program, result);
   registerAudit(program, result);
   registerDoctor(program, result);
   registerPolicy(program, result);
+  registerHub(program, result);
   program
     .command('version')
     .description('print the version (as --version does)')

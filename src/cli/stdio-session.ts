@@ -15,6 +15,7 @@ import { localUserCaller } from '../policy/caller.js';
 import { randomBytes } from 'node:crypto';
 import { version } from './context.js';
 import { connectedLineStage } from './connected-line.js';
+import { processInvocation, type Invocation } from './invocation.js';
 
 /** Who is behind a stdio session, for the policy and the audit record. */
 export interface StdioIdentity {
@@ -43,13 +44,13 @@ export function waitingNotice(stdinIsTTY: boolean | undefined): string | undefin
   return 'waiting for an MCP client on stdin: an MCP host (Claude Desktop, Cursor, VS Code) starts this command and speaks JSON-RPC to it (`mcp-airlock connect --help` shows a config line); Ctrl-C stops it';
 }
 
-export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags, identity: StdioIdentity = {}, report?: ConnectedReport): Promise<number> {
+export async function runStdioSession(context: CommandContext, upstream: UpstreamSpec, flags: PipelineFlags, identity: StdioIdentity = {}, report?: ConnectedReport, io: Invocation = processInvocation()): Promise<number> {
   const { log } = context;
   const name = describeUpstream(upstream);
   const principal = upstreamPrincipal(upstream);
   const defaultCaller = identity.localUser === undefined ? undefined : localUserCaller(identity.localUser);
   const pipeline = await createPipeline(flags, { server: name, version, log, principal, claims: identity.claims, defaultCaller });
-  const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log });
+  const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log, input: io.stdin, output: io.stdout });
   // connect: a server that never answered makes the exit code that of the failure (the README's
   // table: 4, or 5 for credentials), not 0, even when the client then closes stdin as usual.
   let reached = false;
@@ -83,7 +84,7 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
   try {
     await bridge.start();
     log.debug(`bridging stdio <-> ${name}`);
-    const notice = waitingNotice(process.stdin.isTTY);
+    const notice = waitingNotice(io.stdinIsTTY);
     if (notice) log.info(notice);
     return await supervise({
       log,
@@ -91,6 +92,7 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
       done: Promise.race([done, pipeline.failed]),
       shutdown: () => bridge.close('mcp-airlock was asked to stop', 'airlock'),
       shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
+      hosted: io.hosted,
     });
   } finally {
     // Every record is on disk before the process exits, however the session ended.

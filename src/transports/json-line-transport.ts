@@ -56,6 +56,8 @@ export class JsonLineTransport implements Transport {
     this.input.on('end', this.onEnd);
     this.input.on('error', this.onStreamError);
     this.output.on('error', this.onStreamError);
+    // An input someone paused on purpose (the hub, after reading a shim's header) flows from here.
+    this.input.resume();
   }
 
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {

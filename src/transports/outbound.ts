@@ -15,7 +15,7 @@ import type { HttpRequester } from './http-request.js';
 import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
 
 export type UpstreamSpec = (
-  | { kind: 'command'; command: string; args: string[]; /** The child's environment (child-env.ts); default airlock's own. */ env?: NodeJS.ProcessEnv }
+  | { kind: 'command'; command: string; args: string[]; /** The child's environment (child-env.ts); default airlock's own. */ env?: NodeJS.ProcessEnv; /** Its working directory; default airlock's own. */ cwd?: string }
   | {
       kind: 'remote';
       url: URL;
@@ -46,6 +46,8 @@ export interface OutboundContext {
   requestTimeoutMs?: number;
   /** The session or lane the connection is for (serve): a spawned server's stderr lines are labelled with it. */
   label?: string;
+  /** Where a spawned server's stderr lines go; default airlock's own stderr. */
+  writeStderr?: (text: string) => void;
 }
 
 /** The outbound side of a session: the transport to the server, behind the era adapter that translates when the eras differ. */
@@ -61,6 +63,8 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
       command: spec.command,
       args: spec.args,
       env: spec.env,
+      cwd: spec.cwd,
+      writeStderr: context.writeStderr,
       maxLineBytes: context.maxLineBytes,
       killGraceMs: context.killGraceMs,
       log: context.log,

@@ -157,7 +157,7 @@ describe('cli: usage errors speak one language', () => {
     await expectUsage(
       ['frobnicate'],
       '"frobnicate" is neither a server URL nor a command',
-      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, version, help.',
+      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, hub, version, help.',
     );
   });
 

@@ -1,0 +1,62 @@
+/**
+ * `mcp-airlock hub start|stop`: the per-user hub (docs/hub.md). A shim started by an MCP host
+ * (`--hub auto`) starts the hub itself when none answers; `hub start` runs one in the foreground
+ * (its log on stderr), `hub stop` ends the running one after its attached commands.
+ */
+import type { Command } from 'commander';
+import { connect } from 'node:net';
+import { ExitCode } from '../errors.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { Hub } from '../hub/hub-server.js';
+import { HUB_PROTOCOL, hubPaths } from '../hub/hub-endpoint.js';
+import { version } from './context.js';
+import { parseLogLevel, parseSeconds } from './options.js';
+import type { CommandResult } from './program.js';
+
+/** A hub with no client attached for this long exits (docs/hub.md). */
+export const DEFAULT_HUB_IDLE_SECONDS = 600;
+
+export function registerHub(program: Command, result: CommandResult): void {
+  const hub = program.command('hub').summary('the per-user hub that connect and run attach to with --hub auto').description('One airlock per user: MCP hosts attach to it (--hub auto or MCP_AIRLOCK_HUB=auto) instead of each starting its own. See docs/hub.md.');
+  hub
+    .command('start')
+    .description('run the hub in the foreground (a shim starts it in the background when none answers)')
+    .option('--idle <seconds>', 'exit after this long with no client attached; 0: never', parseSeconds, DEFAULT_HUB_IDLE_SECONDS)
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
+    .action(async (options: { idle: number; logLevel: LogLevel }) => {
+      const log = createLogger(options.logLevel);
+      const { main } = await import('./main.js');
+      const server = new Hub({ paths: hubPaths(process.env), idleMs: Math.round(options.idle * 1000), version, log, run: (argv, io) => main(argv, io) });
+      if (!(await server.listen())) {
+        log.info(`a hub already answers on ${hubPaths(process.env).socket}; not starting another`);
+        return;
+      }
+      const onSignal = (signal: NodeJS.Signals): void => void server.stop(`received ${signal}`);
+      const onExit = (): void => server.killChildren();
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+      process.on('exit', onExit);
+      await server.stopped;
+      result.exitCode = ExitCode.ok;
+    });
+  hub
+    .command('stop')
+    .description('stop the running hub: its attached commands end (their hosts see the server go), then it exits')
+    .action(async () => {
+      const { socket } = hubPaths(process.env);
+      const answer = await new Promise<string | undefined>((resolve) => {
+        const connection = connect({ path: socket });
+        let text = '';
+        connection.setEncoding('utf8');
+        connection.on('connect', () => connection.write(`${JSON.stringify({ airlockHub: HUB_PROTOCOL, stop: true })}\n`));
+        connection.on('data', (chunk: string) => (text += chunk));
+        connection.on('end', () => resolve(text));
+        connection.on('error', () => resolve(undefined));
+      });
+      if (answer === undefined) {
+        process.stderr.write(`mcp-airlock: no hub is running (nothing answers on ${socket})\n`);
+        return;
+      }
+      const pid = (JSON.parse(answer.split('\n')[0] || '{}') as { pid?: number }).pid;
+      process.stderr.write(`mcp-airlock: the hub${pid ? ` (pid ${pid})` : ''} is stopping\n`);
+    });
+}
