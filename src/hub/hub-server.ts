@@ -214,9 +214,12 @@ export class Hub {
     const gone = (): void => {
       if (!finished) stopCommand();
     };
+    // The shim never ends its side of the control connection until it exits: its end is the host gone.
+    control.on('end', gone);
     control.on('close', gone);
     data.on('close', gone);
     control.on('error', () => undefined);
+    control.resume();
     const writeStderr = (text: string): void => {
       if (control.writable) control.write(`${JSON.stringify({ stderr: text })}\n`);
     };

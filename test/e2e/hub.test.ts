@@ -1,0 +1,258 @@
+/**
+ * The hub, slice 1 (docs/hub.md): hosts start `mcp-airlock ... --hub require|auto` as they start
+ * airlock today; the process is a shim that attaches to one per-user hub over a private Unix socket,
+ * and the hub runs the command line for it. Real processes throughout: the CLI, the shim, the hub
+ * it starts in the background, the stdio and HTTP fixtures, the SDK client.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { airlockBin, repoRoot, startAirlock, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
+import { clientRoots, connectClient, textOf } from '../helpers/mcp-client.js';
+import { initializeRequest, LineClient } from '../helpers/line-client.js';
+
+const httpFixture = fileURLToPath(new URL('../../fixtures/http-server.mjs', import.meta.url));
+const SECRET = 'hub-secret-value-5f1c2a';
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+});
+
+/** A private hub directory and configuration directory, and the environment that points airlock at them. */
+function hubHome(): { dir: string; env: NodeJS.ProcessEnv; log: () => string; hubPids: () => number[] } {
+  const base = mkdtempSync(join(tmpdir(), 'airlock-hub-'));
+  const dir = join(base, 'hub');
+  mkdirSync(dir, { mode: 0o700 });
+  const env = { ...process.env, MCP_AIRLOCK_HUB_DIR: dir, MCP_AIRLOCK_CONFIG_DIR: join(base, 'config'), HUB_TEST_VALUE: SECRET };
+  const log = (): string => readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+  const hubPids = (): number[] => [...log().matchAll(/listening on .* \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+  cleanups.push(async () => {
+    spawnSync(process.execPath, [airlockBin, 'hub', 'stop'], { env, stdio: 'ignore' });
+    for (const pid of hubPids()) await gone(pid);
+  });
+  return { dir, env, log, hubPids };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function gone(pid: number, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  return !alive(pid);
+}
+
+/** The SDK client through `mcp-airlock <args>` started as a host would, in `cwd`. */
+async function hostThrough(args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot) {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [airlockBin, ...args], cwd, env: env as Record<string, string>, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const connected = await connectClient(transport);
+  cleanups.push(() => connected.client.close());
+  return { ...connected, transport, stderr: () => stderr };
+}
+
+async function startHttpFixture(): Promise<string> {
+  const child: ChildProcess = spawn(process.execPath, [httpFixture, '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  cleanups.push(async () => {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`fixture exited (${code})`)));
+  });
+  return `${(JSON.parse(line) as { url: string }).url}/mcp`;
+}
+
+/** A raw stdio peer through airlock: initialize, and the process to watch. */
+function rawThrough(args: string[], env: NodeJS.ProcessEnv): { proc: AirlockProcess; client: LineClient } {
+  const proc = startAirlock(args, { env });
+  cleanups.push(() => proc.stop('SIGKILL'));
+  return { proc, client: new LineClient(proc) };
+}
+
+describe('the hub: hosts attach through the shim', () => {
+  it('run and connect behave as in process, with the client environment and working directory', async () => {
+    const home = hubHome();
+    // A relative server path and policy file: both are the host's, resolved in its directory.
+    const policy = join(mkdtempSync(join(tmpdir(), 'airlock-hub-policy-')), 'policy.json');
+    writeFileSync(policy, JSON.stringify({ denyTools: ['crash'] }));
+    const run = await hostThrough(['run', '--hub', 'require', '--no-audit', '--policy-file', relative(repoRoot, policy), '--', 'node', relative(repoRoot, stdioFixture)], home.env);
+    const tools = (await run.client.listTools()).tools.map((t) => t.name);
+    expect(tools).toContain('echo');
+    expect(tools).not.toContain('crash');
+    expect(textOf(await run.client.callTool({ name: 'echo', arguments: { text: 'through the hub' } }))).toBe('through the hub');
+    expect(textOf(await run.client.callTool({ name: 'sample', arguments: { prompt: 'p' } }))).toBe('sampled: hi from the client');
+    expect(JSON.parse(textOf(await run.client.callTool({ name: 'roots', arguments: {} })))).toEqual(clientRoots);
+    // The spawned server's environment is the host's (the hub was started with the same one, so
+    // a value only this host has proves it: HUB_TEST_VALUE is set here, and the hub is already running).
+    const hostOnly = { ...home.env, ONLY_THIS_HOST: 'yes-this-host' };
+    const second = await hostThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], hostOnly);
+    expect(textOf(await second.client.callTool({ name: 'env', arguments: { name: 'ONLY_THIS_HOST' } }))).toBe('yes-this-host');
+
+    const url = await startHttpFixture();
+    const connect = await hostThrough(['connect', url, '--hub', 'require', '--no-audit', '--header', 'X-Hub-Test: ${HUB_TEST_VALUE}'], home.env);
+    const headers = JSON.parse(textOf(await connect.client.callTool({ name: 'headers', arguments: {} }))) as Record<string, string>;
+    expect(headers['x-hub-test']).toBe(SECRET);
+
+    // One hub served all three; what it logged holds no value of the hosts' environments.
+    expect(home.hubPids()).toHaveLength(1);
+    expect(alive(home.hubPids()[0]!)).toBe(true);
+    expect(home.log()).not.toContain(SECRET);
+    expect(run.stderr() + connect.stderr()).not.toMatch(/not attaching/);
+  });
+
+  it('ten hosts starting at once start one hub', async () => {
+    const home = hubHome();
+    const hosts = Array.from({ length: 10 }, () => rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env));
+    for (const { client } of hosts) client.send(initializeRequest(1));
+    for (const { client } of hosts) {
+      const answer = await client.response(1, 20_000);
+      expect(answer.result).toMatchObject({ serverInfo: { name: 'airlock-fixture' } });
+    }
+    expect(home.hubPids()).toHaveLength(1);
+    expect(home.log()).not.toMatch(/a hub already answers/);
+    for (const { proc } of hosts) proc.child.stdin!.end();
+    for (const { proc } of hosts) expect(await proc.exited).toBe(0);
+  });
+
+  it('a stale socket left by a hub that died is replaced', async () => {
+    const home = hubHome();
+    // A process that listens on the hub's socket path and is killed: the socket file stays.
+    const { hubPaths } = await import('../../dist/hub/hub-endpoint.js');
+    const socketPath = hubPaths(home.env).socket;
+    const squatter = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await once(squatter.stdout!, 'data');
+    squatter.kill('SIGKILL');
+    await once(squatter, 'exit');
+    expect(existsSync(socketPath)).toBe(true);
+    const { client, proc } = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
+    client.send(initializeRequest(1));
+    expect((await client.response(1, 15_000)).result).toBeDefined();
+    expect(home.log()).toMatch(/replaced a stale hub socket/);
+    proc.child.stdin!.end();
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('a host killed in the middle of a call leaves no server process behind', async () => {
+    const home = hubHome();
+    const pidFile = join(home.dir, '..', 'server.pid');
+    const { client, proc } = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture, '--print-pid-file', pidFile], home.env);
+    client.send(initializeRequest(1));
+    await client.response(1);
+    client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { steps: 100, delayMs: 100 } } });
+    await new Promise((r) => setTimeout(r, 300));
+    const serverPid = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(serverPid)).toBe(true);
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    expect(await gone(serverPid, 10_000)).toBe(true);
+    // The hub itself stays for the next host.
+    expect(alive(home.hubPids()[0]!)).toBe(true);
+  });
+
+  it('exit codes and error lines are those of the command in process', async () => {
+    const home = hubHome();
+    const viaHub = rawThrough(['http://127.0.0.1:1/mcp', '--hub', 'require', '--no-audit'], home.env);
+    viaHub.client.send(initializeRequest(1));
+    await viaHub.client.response(1);
+    viaHub.proc.child.stdin!.end();
+    const inProcess = rawThrough(['http://127.0.0.1:1/mcp', '--no-audit'], home.env);
+    inProcess.client.send(initializeRequest(1));
+    await inProcess.client.response(1);
+    inProcess.proc.child.stdin!.end();
+    expect(await viaHub.proc.exited).toBe(4);
+    expect(await inProcess.proc.exited).toBe(4);
+    expect(viaHub.proc.stderr()).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1\/mcp/);
+    // stdout stays JSON-RPC only, byte for byte the same answer.
+    expect(viaHub.client.messages()).toEqual(inProcess.client.messages());
+
+    const missing = startAirlock(['run', '--hub', 'require', '--no-audit', '--', './no-such-server'], { env: home.env });
+    const missingHere = startAirlock(['run', '--no-audit', '--', './no-such-server'], { env: home.env });
+    expect(await missing.exited).toBe(await missingHere.exited);
+    expect(missing.stderr()).toBe(missingHere.stderr());
+  });
+});
+
+describe('the hub: what it refuses', () => {
+  it('an unsafe directory: require fails with exit 6, auto runs in process and says so once', async () => {
+    const home = hubHome();
+    chmodSync(home.dir, 0o755);
+    const required = startAirlock(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], { env: home.env });
+    expect(await required.exited).toBe(6);
+    expect(required.stderr()).toMatch(/--hub require: the hub's directory is not safe: .* has mode 755/);
+    const { client, proc } = rawThrough(['run', '--hub', 'auto', '--no-audit', '--', process.execPath, stdioFixture], home.env);
+    client.send(initializeRequest(1));
+    expect((await client.response(1)).result).toBeDefined();
+    expect(proc.stderr().match(/not attaching to the hub/g)).toHaveLength(1);
+    expect(home.hubPids()).toHaveLength(0);
+  });
+
+  it('a hub of another version is not used: auto runs in process, require fails', async () => {
+    const home = hubHome();
+    const { Hub } = await import('../../dist/hub/hub-server.js');
+    const { hubPaths } = await import('../../dist/hub/hub-endpoint.js');
+    const { createLogger } = await import('../../dist/log.js');
+    const other = new Hub({ paths: hubPaths(home.env), idleMs: 0, version: '0.0.0-other', log: createLogger('silent'), run: async () => 0 });
+    expect(await other.listen()).toBe(true);
+    cleanups.push(() => other.stop('test over'));
+    const { client, proc } = rawThrough(['run', '--hub', 'auto', '--no-audit', '--', process.execPath, stdioFixture], home.env);
+    client.send(initializeRequest(1));
+    expect((await client.response(1)).result).toBeDefined();
+    expect(proc.stderr()).toMatch(/not attaching to the hub \(the hub runs airlock 0\.0\.0-other, this is /);
+    const required = startAirlock(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], { env: home.env });
+    expect(await required.exited).toBe(6);
+  });
+
+  it('HTTP on the socket and bad headers get an answer, not a hang', async () => {
+    const home = hubHome();
+    const first = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
+    first.client.send(initializeRequest(1));
+    await first.client.response(1);
+    const socketPath = join(home.dir, readdirSync(home.dir).find((f) => f.endsWith('.sock'))!);
+    const ask = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ path: socketPath });
+        let answer = '';
+        socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+        socket.write(text);
+      });
+    expect(await ask('GET /servers HTTP/1.1\r\nHost: hub\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
+    expect(JSON.parse((await ask('{"airlockHub":1,"version":"x"}\n')).trim())).toMatchObject({ ok: false, error: expect.stringMatching(/bad attach header/) });
+    expect(JSON.parse((await ask('{"airlockHub":1,"version":"x","argv":["login","https://x"],"cwd":"/","env":{},"client":{"pid":1,"ppid":0}}\n')).trim())).toMatchObject({ ok: false });
+  });
+
+  it('another user cannot reach the socket (as root: a client running as nobody)', async () => {
+    if (process.getuid?.() !== 0) {
+      // Not root: no second uid to try with; the directory checks above are what holds.
+      return;
+    }
+    const home = hubHome();
+    const first = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
+    first.client.send(initializeRequest(1));
+    await first.client.response(1);
+    const socketPath = join(home.dir, readdirSync(home.dir).find((f) => f.endsWith('.sock'))!);
+    const probe = spawnSync(process.execPath, ['-e', `require('net').connect(${JSON.stringify(socketPath)}).on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    expect(probe.stdout.trim()).toBe('EACCES');
+  });
+});
