@@ -1,0 +1,125 @@
+/**
+ * The hub, slice 1 (docs/hub.md): what the shim costs a host next to today's in-process command.
+ * One warm hub (`hub start`), `connect` to the HTTP fixture (already running, so no server start
+ * is counted), a raw JSON-line client:
+ * - start-up: spawn → the answer to initialize, in process and through the shim, beside a bare
+ *   `node -e 0` (spawn → exit): the shim's own cost is what it adds to the floor of node;
+ * - memory: the shim's peak RSS beside a bare node process and beside the in-process airlock;
+ * - calls: p50 and calls/s of sequential echo calls, in process and through the shim.
+ * Nothing is shared yet (slice 2), so the hub holds one pipeline per host.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { airlockBin, httpFixture, median, now, nsToMs, percentile, readRss, sleep } from './lib.mjs';
+
+const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } };
+
+/** A JSON-line peer: send, and wait for the answer to an id. */
+function linePeer(child) {
+  let buffered = '';
+  const waiting = new Map();
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const id = JSON.parse(line).id;
+      waiting.get(id)?.();
+      waiting.delete(id);
+    }
+  });
+  return {
+    ask(message) {
+      return new Promise((resolve) => {
+        waiting.set(message.id, resolve);
+        child.stdin.write(`${JSON.stringify(message)}\n`);
+      });
+    },
+  };
+}
+
+async function session(args, env, calls) {
+  const t0 = now();
+  const child = spawn(process.execPath, [airlockBin, ...args], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  const peer = linePeer(child);
+  await peer.ask(initialize);
+  const startMs = nsToMs(now() - t0);
+  child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+  const rss = readRss(child.pid).hwm;
+  const latencies = [];
+  const tc = now();
+  for (let i = 1; i <= calls; i++) {
+    const t = now();
+    await peer.ask({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hello' } } });
+    latencies.push(nsToMs(now() - t));
+  }
+  const seconds = nsToMs(now() - tc) / 1000;
+  const peak = readRss(child.pid).hwm;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.stdin.end();
+  await exited;
+  latencies.sort((a, b) => a - b);
+  return { startMs, rss, peak, p50: percentile(latencies, 0.5), callsPerSecond: calls / seconds };
+}
+
+async function bareNode() {
+  const times = [];
+  let rss = NaN;
+  for (let i = 0; i < 7; i++) {
+    const t = now();
+    await new Promise((resolve) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', resolve));
+    times.push(nsToMs(now() - t));
+  }
+  const idle = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 2000)'], { stdio: 'ignore' });
+  await sleep(500);
+  rss = readRss(idle.pid).hwm;
+  idle.kill();
+  return { startMs: median(times.slice(1)), rss };
+}
+
+export async function measureHub({ quick }) {
+  const base = mkdtempSync(join(tmpdir(), 'airlock-bench-hub-'));
+  const dir = join(base, 'hub');
+  mkdirSync(dir, { mode: 0o700 });
+  const env = { ...process.env, MCP_AIRLOCK_HUB_DIR: dir, MCP_AIRLOCK_CONFIG_DIR: join(base, 'config') };
+  const stops = [];
+  const hub = spawn(process.execPath, [airlockBin, 'hub', 'start', '--idle', '0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    await new Promise((resolve, reject) => {
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`hub bench: the hub did not start: ${err}`)), 15_000);
+      hub.stderr.setEncoding('utf8').on('data', (chunk) => {
+        err += chunk;
+        if (/listening on/.test(err)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const calls = quick ? 200 : 1000;
+    const rounds = quick ? 2 : 3;
+    const fixture = spawn(process.execPath, [httpFixture, '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    stops.push(() => fixture.kill('SIGTERM'));
+    const url = `${JSON.parse(await new Promise((resolve) => createInterface({ input: fixture.stdout }).once('line', resolve))).url}/mcp`;
+    const command = [url, '--no-audit'];
+    const inProcess = [];
+    const shim = [];
+    const node = await bareNode();
+    // Alternate, so that load on the machine falls on both alike.
+    for (let round = 0; round < rounds; round++) {
+      inProcess.push(await session(command, env, calls));
+      shim.push(await session([...command, '--hub', 'require'], env, calls));
+    }
+    const med = (rows, key) => median(rows.map((r) => r[key]));
+    const summary = (rows) => ({ startMs: med(rows, 'startMs'), rss: med(rows, 'rss'), peak: med(rows, 'peak'), p50: med(rows, 'p50'), callsPerSecond: med(rows, 'callsPerSecond') });
+    return { node, inProcess: summary(inProcess), shim: summary(shim), hubRss: readRss(hub.pid), calls, rounds };
+  } finally {
+    for (const stop of stops) stop();
+    hub.kill('SIGTERM');
+    await new Promise((resolve) => (hub.exitCode !== null ? resolve() : hub.once('exit', resolve)));
+    rmSync(base, { recursive: true, force: true });
+  }
+}
