@@ -34,6 +34,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { measureHub } from './hub.mjs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -890,6 +891,17 @@ function renderMarkdown(report) {
     out.push('');
   }
 
+  if (report.hub) {
+    const h = report.hub;
+    out.push(
+      `Through the hub (slice 1: one pipeline per host, nothing shared; \`connect\` to the running HTTP fixture, medians of ${h.rounds} rounds of ${h.calls} sequential echo calls): ` +
+        `spawn → initialize answered ${fmt.ms(h.shim.startMs, 0)} ms through the shim, ${fmt.ms(h.inProcess.startMs, 0)} ms in process (a bare \`node -e 0\` spawn → exit: ${fmt.ms(h.node.startMs, 0)} ms); ` +
+        `peak RSS of the host's process ${fmt.mib(h.shim.peak)} MiB (shim), ${fmt.mib(h.inProcess.peak)} MiB (in process), ${fmt.mib(h.node.rss)} MiB (bare node); ` +
+        `p50 ${fmt.ms(h.shim.p50, 2)} ms and ${Math.round(h.shim.callsPerSecond)} calls/s through the shim, ${fmt.ms(h.inProcess.p50, 2)} ms and ${Math.round(h.inProcess.callsPerSecond)} calls/s in process; the hub's RSS afterwards ${fmt.mib(h.hubRss.rss)} MiB.`,
+    );
+    out.push('');
+  }
+
   if (report.baselineRecheck?.length) {
     const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : '-');
     out.push(
@@ -974,6 +986,8 @@ try {
   log(`bench: hostile upstream: peak RSS ${fmt.mib(report.hostile.endlessHwm)} MiB (endless event), ${fmt.mib(report.hostile.hugeHwm)} MiB (100 MiB JSON body)`);
   report.unreadCallers = await measureUnreadCallers();
   log(`bench: serve, 24 callers never reading 8 MiB answers: peak RSS ${fmt.mib(report.unreadCallers.hwm)} MiB, ${fmt.mib(report.unreadCallers.rss)} MiB after 30 s (${fmt.mib(report.unreadCallers.startRss)} MiB at start), ${report.unreadCallers.closed} responses closed for the unread budget`);
+  report.hub = await measureHub({ quick });
+  log(`bench: hub: spawn → initialize ${fmt.ms(report.hub.shim.startMs, 0)} ms through the shim, ${fmt.ms(report.hub.inProcess.startMs, 0)} ms in process; p50 ${fmt.ms(report.hub.shim.p50, 2)} / ${fmt.ms(report.hub.inProcess.p50, 2)} ms`);
   report.policyStage = await measurePolicyStage();
   log(`bench: policy stage in process: ${report.policyStage.perCallUs.toFixed(2)} µs per tools/call (50 rules)`);
   if (!quick) {
