@@ -81,7 +81,7 @@ Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
       // mcp-remote's flags are checked now (an inline client secret is refused), not at the first login.
       mcpRemoteAuth(options);
       const url = parseServerUrl(rawUrl, options.allowHttp);
-      const context = { ...createContext(options.logLevel, options.maxMessage, io.hosted ? io.writeStderr : undefined), requestTimeoutMs: secondsToMs(options.requestTimeout) };
+      const context = { ...createContext(options.logLevel, options.maxMessage, io), requestTimeoutMs: secondsToMs(options.requestTimeout) };
       const headers = await resolveHeaders({ headers: options.header, headerFiles: options.headerFile }, io.env);
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort, environment: io.env };
       // Request deadlines wait while an exchange waits for a login (credential-waits.ts).

@@ -4,6 +4,7 @@
 import { createLogger, type LogLevel, type Logger } from '../log.js';
 import { ChildReaper } from '../transports/child-reaper.js';
 import type { OutboundContext } from '../transports/outbound.js';
+import type { Invocation } from './invocation.js';
 
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transports/streamable-http-client.js';
 
@@ -18,12 +19,16 @@ export interface CommandContext extends OutboundContext {
   reaper: ChildReaper;
 }
 
-/** `writeStderr`: where log lines and a spawned server's stderr go (the invocation's stderr); default airlock's own. */
-export function createContext(logLevel: LogLevel, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, writeStderr?: (text: string) => void): CommandContext {
+/**
+ * `io`: a hosted invocation (the hub) sends log lines and a spawned server's stderr to its client's
+ * stderr and takes the reaper from its host; otherwise airlock's own stderr and a reaper of its own.
+ */
+export function createContext(logLevel: LogLevel, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, io?: Invocation): CommandContext {
+  const writeStderr = io?.hosted ? io.writeStderr : undefined;
   return {
     log: createLogger(logLevel, writeStderr),
     ...(writeStderr ? { writeStderr } : {}),
-    reaper: new ChildReaper(),
+    reaper: io?.hosted ? io.hosted.newReaper() : new ChildReaper(),
     maxLineBytes: maxMessageBytes,
     killGraceMs: CHILD_KILL_GRACE_MS,
   };

@@ -30,6 +30,8 @@ export interface Hosting {
   stopped: Promise<void>;
   /** The reapers of commands still running: the host's own exit hook kills what they track. */
   reapers: Set<ChildReaper>;
+  /** The reaper for the command's spawned servers (the hub records their pids, for after a crash). */
+  newReaper(): ChildReaper;
 }
 
 /** The process's own stdio, environment and directory: the CLI's invocation. */

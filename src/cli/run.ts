@@ -44,7 +44,7 @@ Examples:
       const env = childEnvironment(io.env, { withheld: [], allow: options.envAllow, set: options.env });
       // Before stdin is read: a command that cannot start is one clear error, not a failed session.
       resolveCommand(command, { env, cwd: io.cwd });
-      const context = createContext(options.logLevel, options.maxMessage, io.hosted ? io.writeStderr : undefined);
+      const context = createContext(options.logLevel, options.maxMessage, io);
       const upstream = { kind: 'command' as const, command, args, protocol: options.protocol, env, ...(io.hosted ? { cwd: io.cwd } : {}) };
       // The policy's caller is the local OS user (issuer "local").
       result.exitCode = await runStdioSession(context, upstream, options, { localUser: userInfo().username }, undefined, io);

@@ -31,6 +31,8 @@ export interface HubPaths {
   starting: string;
   /** The hub's own log (what a hub started in the background says). */
   log: string;
+  /** The servers the hub's commands spawned, for the next hub if this one is killed (hub-children.ts). */
+  children: string;
 }
 
 export function hubPaths(env: NodeJS.ProcessEnv): HubPaths {
@@ -38,7 +40,7 @@ export function hubPaths(env: NodeJS.ProcessEnv): HubPaths {
   const dir = env[HUB_DIR_ENV] || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'mcp-airlock') : join(tmpdir(), `mcp-airlock-${uid}`));
   const configDir = resolve(env[CONFIG_DIR_ENV] || envPaths('mcp-airlock', { suffix: '' }).config);
   const tag = createHash('sha256').update(configDir).digest('hex').slice(0, 12);
-  return { dir, socket: join(dir, `hub-${tag}.sock`), starting: join(dir, `hub-${tag}.starting`), log: join(dir, `hub-${tag}.log`) };
+  return { dir, socket: join(dir, `hub-${tag}.sock`), starting: join(dir, `hub-${tag}.starting`), log: join(dir, `hub-${tag}.log`), children: join(dir, `hub-${tag}-children.json`) };
 }
 
 /**

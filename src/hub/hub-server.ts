@@ -19,6 +19,7 @@ import { AirlockError, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createProcessLocks } from '../store/process-lock.js';
 import type { ChildReaper } from '../transports/child-reaper.js';
+import { ChildrenFile } from './hub-children.js';
 import type { Invocation } from '../cli/invocation.js';
 import { attachable, HUB_PROTOCOL, prepareHubDir, type AttachHeader, type AttachReply, type HubPaths } from './hub-endpoint.js';
 
@@ -59,8 +60,11 @@ export class Hub {
   /** Settles when the hub has stopped (idle, `hub stop`, a signal). */
   readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   private socketIno: number | undefined;
+  private readonly children: ChildrenFile;
 
-  constructor(private readonly options: HubOptions) {}
+  constructor(private readonly options: HubOptions) {
+    this.children = new ChildrenFile(options.paths.children, options.log);
+  }
 
   get clients(): number {
     return this.attached.size;
@@ -98,6 +102,8 @@ export class Hub {
       return server;
     });
     if (!server) return false;
+    // A hub before this one was killed (kill -9) with servers running: they end now.
+    ChildrenFile.endLeftovers(paths.children, log);
     this.server = server;
     this.socketIno = statSync(paths.socket).ino;
     server.on('error', (error) => log.error(`hub socket: ${error.message}`));
@@ -123,6 +129,7 @@ export class Hub {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
       await Promise.race([Promise.all(running.map((a) => a.done)), grace]);
       this.killChildren();
+      this.children.remove();
       this.resolveStopped();
     })();
     return this.stopping;
@@ -231,7 +238,7 @@ export class Hub {
       stdoutIsTTY: false,
       env: header.env,
       cwd: header.cwd,
-      hosted: { stopped, reapers: this.reapers },
+      hosted: { stopped, reapers: this.reapers, newReaper: () => this.children.reaper() },
     };
     const attach: Attach = { id, header, data, stop: stopCommand };
     this.attached.set(id, attach);

@@ -36,7 +36,7 @@ function hubHome(): { dir: string; env: NodeJS.ProcessEnv; log: () => string; hu
   const hubPids = (): number[] => [...log().matchAll(/listening on .* \(pid (\d+)\)/g)].map((m) => Number(m[1]));
   cleanups.push(async () => {
     spawnSync(process.execPath, [airlockBin, 'hub', 'stop'], { env, stdio: 'ignore' });
-    for (const pid of hubPids()) await gone(pid);
+    for (const pid of hubPids()) await reap(pid);
   });
   return { dir, env, log, hubPids };
 }
@@ -50,11 +50,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether `pid` is gone within `timeoutMs` (nothing is killed here). */
 async function gone(pid: number, timeoutMs = 15_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
   return !alive(pid);
+}
+
+/** Cleanup: wait for `pid` to go, and kill it if it does not. */
+async function reap(pid: number): Promise<void> {
+  if (!(await gone(pid))) process.kill(pid, 'SIGKILL');
 }
 
 /** The SDK client through `mcp-airlock <args>` started as a host would, in `cwd`. */
@@ -161,12 +166,35 @@ describe('the hub: hosts attach through the shim', () => {
     client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { steps: 100, delayMs: 100 } } });
     await new Promise((r) => setTimeout(r, 300));
     const serverPid = Number(readFileSync(pidFile, 'utf8'));
+    cleanups.push(() => reap(serverPid));
     expect(alive(serverPid)).toBe(true);
     proc.child.kill('SIGKILL');
     await proc.exited;
     expect(await gone(serverPid, 10_000)).toBe(true);
     // The hub itself stays for the next host.
     expect(alive(home.hubPids()[0]!)).toBe(true);
+  });
+
+  it('a hub killed with kill -9: its host sees the server go, and the next hub ends what it left', async () => {
+    const home = hubHome();
+    const grandchildFile = join(home.dir, '..', 'grandchild.pid');
+    const first = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture, '--spawn-grandchild', grandchildFile], home.env);
+    first.client.send(initializeRequest(1));
+    await first.client.response(1);
+    const grandchild = Number(readFileSync(grandchildFile, 'utf8'));
+    cleanups.push(() => reap(grandchild));
+    const [hubPid] = home.hubPids();
+    process.kill(hubPid!, 'SIGKILL');
+    expect(await first.proc.exited).toBe(4);
+    expect(first.proc.stderr()).toMatch(/the hub went away/);
+    // Nobody ended the server's process group: its grandchild is still there.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(alive(grandchild)).toBe(true);
+    const second = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
+    second.client.send(initializeRequest(1));
+    await second.client.response(1, 15_000);
+    expect(await gone(grandchild, 5_000)).toBe(true);
+    expect(home.log()).toMatch(/ended server process group \d+, left running by a hub that was killed/);
   });
 
   it('exit codes and error lines are those of the command in process', async () => {
