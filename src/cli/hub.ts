@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { ExitCode } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { Hub } from '../hub/hub-server.js';
-import { HUB_PROTOCOL, hubPaths } from '../hub/hub-endpoint.js';
+import { HUB_PROTOCOL, hubPaths, type HubStatus } from '../hub/hub-endpoint.js';
 import { version } from './context.js';
 import { parseLogLevel, parseSeconds } from './options.js';
 import type { CommandResult } from './program.js';
@@ -39,19 +39,27 @@ export function registerHub(program: Command, result: CommandResult): void {
       result.exitCode = ExitCode.ok;
     });
   hub
+    .command('status')
+    .description('the running hub: its clients (host and pid), what each reaches, the servers they spawned and their memory')
+    .option('--json', 'one JSON document on stdout', false)
+    .action(async (options: { json: boolean }) => {
+      const { socket } = hubPaths(process.env);
+      const answer = await askHub(socket, { airlockHub: HUB_PROTOCOL, status: true });
+      if (answer === undefined) {
+        if (options.json) process.stdout.write(`${JSON.stringify({ running: false, socket })}\n`);
+        else process.stdout.write(`no hub is running (nothing answers on ${socket})\n`);
+        return;
+      }
+      const status = JSON.parse(answer) as HubStatus;
+      if (options.json) return void process.stdout.write(`${JSON.stringify({ running: true, ...status }, null, 2)}\n`);
+      process.stdout.write(formatStatus(status));
+    });
+  hub
     .command('stop')
     .description('stop the running hub: its attached commands end (their hosts see the server go), then it exits')
     .action(async () => {
       const { socket } = hubPaths(process.env);
-      const answer = await new Promise<string | undefined>((resolve) => {
-        const connection = connect({ path: socket });
-        let text = '';
-        connection.setEncoding('utf8');
-        connection.on('connect', () => connection.write(`${JSON.stringify({ airlockHub: HUB_PROTOCOL, stop: true })}\n`));
-        connection.on('data', (chunk: string) => (text += chunk));
-        connection.on('end', () => resolve(text));
-        connection.on('error', () => resolve(undefined));
-      });
+      const answer = await askHub(socket, { airlockHub: HUB_PROTOCOL, stop: true });
       if (answer === undefined) {
         process.stderr.write(`mcp-airlock: no hub is running (nothing answers on ${socket})\n`);
         return;
@@ -59,4 +67,37 @@ export function registerHub(program: Command, result: CommandResult): void {
       const pid = (JSON.parse(answer.split('\n')[0] || '{}') as { pid?: number }).pid;
       process.stderr.write(`mcp-airlock: the hub${pid ? ` (pid ${pid})` : ''} is stopping\n`);
     });
+}
+
+/** Send one header line to the hub; its whole answer, or undefined when no hub answers. */
+function askHub(socket: string, header: Record<string, unknown>): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const connection = connect({ path: socket });
+    let text = '';
+    connection.setEncoding('utf8');
+    connection.on('connect', () => connection.write(`${JSON.stringify(header)}\n`));
+    connection.on('data', (chunk: string) => (text += chunk));
+    connection.on('end', () => resolve(text));
+    connection.on('error', () => resolve(undefined));
+  });
+}
+
+const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : '? MiB');
+
+function ago(iso: string): string {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
+}
+
+export function formatStatus(status: HubStatus): string {
+  const lines = [
+    `hub ${status.version}, pid ${status.pid}, up ${ago(status.startedAt)}, ${mib(status.rss)}`,
+    `socket ${status.socket}`,
+    `${status.clients.length} client${status.clients.length === 1 ? '' : 's'} attached${status.idleExitSeconds > 0 ? ` (exits after ${status.idleExitSeconds} s with none)` : ''}`,
+  ];
+  for (const client of status.clients) {
+    const servers = client.servers.map((s) => `server pid ${s.pid} ${mib(s.rss)}`).join(', ');
+    lines.push(`  ${client.command} ${client.target}: host ${client.host.name ?? '?'} (pid ${client.host.pid}), shim pid ${client.pid}, attached ${ago(client.attachedAt)}${servers ? `; ${servers}` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -7,6 +7,7 @@
  * (/proc); elsewhere nothing is recorded and that limit is stated in docs/hub.md.
  */
 import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { ChildReaper } from '../transports/child-reaper.js';
 
@@ -16,12 +17,17 @@ export interface ChildRecord {
   start: number;
 }
 
-/** What /proc says about a process: its process group and start time; undefined if it is gone (or no /proc). */
+/**
+ * What /proc says about a process: its process group and start time; undefined if it is gone (or
+ * no /proc). A zombie counts as gone: it runs nothing, and where nobody reaps orphans (a container
+ * whose init does not) a killed hub stays one.
+ */
 export function processStat(pid: number): { pgrp: number; start: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     return { pgrp: Number(rest[2]), start: Number(rest[19]) };
   } catch {
     return undefined;
@@ -30,11 +36,16 @@ export function processStat(pid: number): { pgrp: number; start: number } | unde
 
 export class ChildrenFile {
   private readonly children = new Map<number, ChildRecord>();
+  readonly path: string;
+  private readonly hubStart = processStat(process.pid)?.start;
 
+  /** `prefix`: HubPaths.childrenPrefix; this hub's file is the prefix, its pid and `.json`. */
   constructor(
-    readonly path: string,
+    private readonly prefix: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.path = `${prefix}${process.pid}.json`;
+  }
 
   /** A reaper whose children are recorded here while they run (one per hosted command). */
   reaper(): ChildReaper {
@@ -65,7 +76,7 @@ export class ChildrenFile {
   private write(): void {
     try {
       const temp = `${this.path}.${process.pid}.tmp`;
-      writeFileSync(temp, JSON.stringify({ hub: process.pid, children: [...this.children.values()] }), { mode: 0o600 });
+      writeFileSync(temp, JSON.stringify({ hub: process.pid, hubStart: this.hubStart, children: [...this.children.values()] }), { mode: 0o600 });
       renameSync(temp, this.path);
     } catch (error) {
       this.log.warn(`cannot record the hub's children in ${this.path}: ${(error as Error).message}`);
@@ -82,16 +93,31 @@ export class ChildrenFile {
   }
 
   /**
-   * End what a previous hub left (it was killed before it could): every recorded process group
-   * that is still provably the one recorded. Returns how many groups were ended.
+   * End what hubs before this one left (they were killed before they could): the records of every
+   * hub that is gone (a hub still running, draining beside this one, keeps its own), and in them
+   * every process group that is still provably the one recorded. Returns how many groups were ended.
    */
-  static endLeftovers(path: string, log: Logger): number {
+  static endLeftovers(prefix: string, log: Logger): number {
+    let files: string[];
+    try {
+      files = readdirSync(dirname(prefix)).filter((name) => name.startsWith(basename(prefix)) && name.endsWith('.json'));
+    } catch {
+      return 0;
+    }
+    let ended = 0;
+    for (const name of files) ended += ChildrenFile.endLeftoversOf(join(dirname(prefix), name), log);
+    return ended;
+  }
+
+  private static endLeftoversOf(path: string, log: Logger): number {
     let records: ChildRecord[];
     let hub: number | undefined;
     try {
-      const parsed = JSON.parse(readFileSync(path, 'utf8')) as { hub?: number; children?: ChildRecord[] };
+      const parsed = JSON.parse(readFileSync(path, 'utf8')) as { hub?: number; hubStart?: number; children?: ChildRecord[] };
       records = Array.isArray(parsed.children) ? parsed.children : [];
       hub = parsed.hub;
+      // That hub still runs (the same process): its children are its own business.
+      if (hub !== undefined && hub !== process.pid && processStat(hub)?.start === parsed.hubStart) return 0;
     } catch {
       return 0;
     }

@@ -31,8 +31,11 @@ export interface HubPaths {
   starting: string;
   /** The hub's own log (what a hub started in the background says). */
   log: string;
-  /** The servers the hub's commands spawned, for the next hub if this one is killed (hub-children.ts). */
-  children: string;
+  /**
+   * Where each hub records the servers its commands spawned (hub-children.ts): this prefix, its own
+   * pid and `.json`, one file per hub, since a draining hub and its successor run side by side.
+   */
+  childrenPrefix: string;
 }
 
 export function hubPaths(env: NodeJS.ProcessEnv): HubPaths {
@@ -40,7 +43,7 @@ export function hubPaths(env: NodeJS.ProcessEnv): HubPaths {
   const dir = env[HUB_DIR_ENV] || (env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'mcp-airlock') : join(tmpdir(), `mcp-airlock-${uid}`));
   const configDir = resolve(env[CONFIG_DIR_ENV] || envPaths('mcp-airlock', { suffix: '' }).config);
   const tag = createHash('sha256').update(configDir).digest('hex').slice(0, 12);
-  return { dir, socket: join(dir, `hub-${tag}.sock`), starting: join(dir, `hub-${tag}.starting`), log: join(dir, `hub-${tag}.log`), children: join(dir, `hub-${tag}-children.json`) };
+  return { dir, socket: join(dir, `hub-${tag}.sock`), starting: join(dir, `hub-${tag}.starting`), log: join(dir, `hub-${tag}.log`), childrenPrefix: join(dir, `hub-${tag}-children-`) };
 }
 
 /**
@@ -87,10 +90,55 @@ export interface ControlHeader {
   control: string;
 }
 
-/** `hub stop`: the hub ends every attached command and exits. */
+/**
+ * `hub stop`: the hub ends every attached command and exits. With `drain` (a shim of a newer
+ * version): it stops accepting and gives up its socket at once, lets its commands run to their end,
+ * then exits, so that the newer hub can start beside it.
+ */
 export interface StopHeader {
   airlockHub: typeof HUB_PROTOCOL;
   stop: true;
+  drain?: boolean;
+}
+
+/** `hub status`: the hub answers one JSON line (HubStatus) and closes. */
+export interface StatusHeader {
+  airlockHub: typeof HUB_PROTOCOL;
+  status: true;
+}
+
+export interface HubStatus {
+  pid: number;
+  version: string;
+  socket: string;
+  startedAt: string;
+  /** RSS of the hub process, bytes. */
+  rss: number;
+  idleExitSeconds: number;
+  clients: Array<{
+    id: string;
+    command: 'connect' | 'run';
+    /** connect: the server URL without query or credentials; run: the server command's name. */
+    target: string;
+    pid: number;
+    host: { pid: number; name?: string };
+    attachedAt: string;
+    /** The servers this client's command spawned, with the RSS of each one's process group. */
+    servers: Array<{ pid: number; rss: number }>;
+  }>;
+}
+
+/** Whether version `a` is newer than `b` (major.minor.patch compared as numbers; anything else: not newer). */
+export function newerVersion(a: string, b: string): boolean {
+  const parse = (v: string): number[] | undefined => {
+    const m = /^(\d+)\.(\d+)\.(\d+)/.exec(v);
+    return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+  };
+  const x = parse(a);
+  const y = parse(b);
+  if (!x || !y) return false;
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! > y[i]!;
+  return false;
 }
 
 /** The hub's answer to an attach header, one line. */

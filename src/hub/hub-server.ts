@@ -12,7 +12,7 @@
  * by a hub that died, and is replaced. The hub exits after `idleMs` with nothing attached.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { AirlockError, ExitCode } from '../errors.js';
@@ -21,7 +21,8 @@ import { createProcessLocks } from '../store/process-lock.js';
 import type { ChildReaper } from '../transports/child-reaper.js';
 import { ChildrenFile } from './hub-children.js';
 import type { Invocation } from '../cli/invocation.js';
-import { attachable, HUB_PROTOCOL, prepareHubDir, type AttachHeader, type AttachReply, type HubPaths } from './hub-endpoint.js';
+import { attachable, HUB_PROTOCOL, prepareHubDir, type AttachHeader, type AttachReply, type HubPaths, type HubStatus } from './hub-endpoint.js';
+import { processStat } from './hub-children.js';
 
 /** The first line of a connection: an attach header carries the client's environment, so it may be large, not unbounded. */
 const MAX_HEADER_BYTES = 1024 * 1024;
@@ -47,6 +48,9 @@ interface Attach {
   data: Socket;
   stop: () => void;
   done?: Promise<void>;
+  attachedAt: Date;
+  /** The reapers of this client's command: the servers it spawned. */
+  reapers: ChildReaper[];
 }
 
 export class Hub {
@@ -61,9 +65,11 @@ export class Hub {
   readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   private socketIno: number | undefined;
   private readonly children: ChildrenFile;
+  private readonly startedAt = new Date();
+  private draining = false;
 
   constructor(private readonly options: HubOptions) {
-    this.children = new ChildrenFile(options.paths.children, options.log);
+    this.children = new ChildrenFile(options.paths.childrenPrefix, options.log);
   }
 
   get clients(): number {
@@ -103,7 +109,7 @@ export class Hub {
     });
     if (!server) return false;
     // A hub before this one was killed (kill -9) with servers running: they end now.
-    ChildrenFile.endLeftovers(paths.children, log);
+    ChildrenFile.endLeftovers(paths.childrenPrefix, log);
     this.server = server;
     this.socketIno = statSync(paths.socket).ino;
     server.on('error', (error) => log.error(`hub socket: ${error.message}`));
@@ -150,7 +156,41 @@ export class Hub {
     }
   }
 
+  /**
+   * A newer airlock's shim asks this hub to make way: stop accepting and give up the socket now
+   * (the newer hub binds it), let the attached commands run to their end, then exit.
+   */
+  private drain(newer: string): void {
+    if (this.draining || this.stopping) return;
+    this.draining = true;
+    this.options.log.info(`draining for airlock ${newer}: no new clients; exiting once the ${this.attached.size} attached end`);
+    this.server?.close();
+    this.removeSocket();
+    if (this.attached.size === 0 && this.pending.size === 0) void this.stop('drained');
+  }
+
+  status(): HubStatus {
+    return {
+      pid: process.pid,
+      version: this.options.version,
+      socket: this.options.paths.socket,
+      startedAt: this.startedAt.toISOString(),
+      rss: process.memoryUsage.rss(),
+      idleExitSeconds: Math.round(this.options.idleMs / 1000),
+      clients: [...this.attached.values()].map((attach) => ({
+        id: attach.id,
+        command: attach.header.argv[0] === 'run' ? ('run' as const) : ('connect' as const),
+        target: describeTarget(attach.header.argv),
+        pid: attach.header.client.pid,
+        host: { pid: attach.header.client.ppid, ...hostName(attach.header.client.ppid) },
+        attachedAt: attach.attachedAt.toISOString(),
+        servers: attach.reapers.flatMap((reaper) => reaper.tracked).map((pid) => ({ pid, rss: groupRss(pid) })),
+      })),
+    };
+  }
+
   private armIdle(): void {
+    if (this.draining && this.attached.size === 0 && this.pending.size === 0) return void this.stop('drained');
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     if (this.options.idleMs <= 0 || this.attached.size > 0 || this.pending.size > 0 || this.stopping) return;
@@ -171,6 +211,11 @@ export class Hub {
         }
         if (header.airlockHub !== HUB_PROTOCOL) return reply(socket, { ok: false, error: `unknown hub protocol ${String(header.airlockHub)}`, exit: ExitCode.usage, version: this.options.version }, true);
         if (typeof header.control === 'string') return this.attachControl(header.control, socket);
+        if (header.status === true) return void socket.end(`${JSON.stringify(this.status())}\n`);
+        if (header.stop === true && header.drain === true) {
+          socket.end(`${JSON.stringify({ ok: true, draining: true, pid: process.pid, clients: this.attached.size })}\n`);
+          return this.drain(typeof header.version === 'string' ? header.version : 'another version');
+        }
         if (header.stop === true) {
           socket.end(`${JSON.stringify({ ok: true, stopping: true, pid: process.pid })}\n`);
           return void this.stop('asked to stop (mcp-airlock hub stop)');
@@ -230,6 +275,12 @@ export class Hub {
     const writeStderr = (text: string): void => {
       if (control.writable) control.write(`${JSON.stringify({ stderr: text })}\n`);
     };
+    const attach: Attach = { id, header, data, stop: stopCommand, attachedAt: new Date(), reapers: [] };
+    const newReaper = (): ChildReaper => {
+      const reaper = this.children.reaper();
+      attach.reapers.push(reaper);
+      return reaper;
+    };
     const io: Invocation = {
       stdin: data,
       stdout: data,
@@ -238,9 +289,8 @@ export class Hub {
       stdoutIsTTY: false,
       env: header.env,
       cwd: header.cwd,
-      hosted: { stopped, reapers: this.reapers, newReaper: () => this.children.reaper() },
+      hosted: { stopped, reapers: this.reapers, newReaper },
     };
-    const attach: Attach = { id, header, data, stop: stopCommand };
     this.attached.set(id, attach);
     this.options.log.debug(`attach ${id}: pid ${header.client.pid} runs ${header.argv[0] === 'run' ? 'run' : 'connect'}`);
     attach.done = this.options
@@ -335,4 +385,49 @@ export function processOwner(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What a client's command reaches, without anything secret: a URL's origin and path, or a server command's name. */
+function describeTarget(argv: string[]): string {
+  if (argv[0] === 'run') {
+    const command = argv[argv.indexOf('--') + 1] ?? argv[1] ?? '';
+    return command.split(/[\\/]/).pop() ?? command;
+  }
+  const raw = argv[0] === 'connect' ? argv.find((arg, i) => i > 0 && /^https?:\/\//i.test(arg)) : argv[0];
+  try {
+    const url = new URL(raw ?? '');
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return 'a remote server';
+  }
+}
+
+/** The host's executable name (Linux /proc/<pid>/comm), when it can be read. */
+function hostName(pid: number): { name?: string } {
+  try {
+    return { name: readFileSync(`/proc/${pid}/comm`, 'utf8').trim() };
+  } catch {
+    return {};
+  }
+}
+
+/** RSS of a process group (bytes), summed over its members (Linux /proc). */
+function groupRss(pgrp: number): number {
+  let total = 0;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return NaN;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || processStat(Number(entry))?.pgrp !== pgrp) continue;
+    try {
+      const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      if (match) total += Number(match[1]) * 1024;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { version } from '../version.js';
-import { HUB_PROTOCOL, hubPaths, prepareHubDir, type AttachHeader, type AttachReply, type ControlLine, type HubMode, type HubPaths } from './hub-endpoint.js';
+import { HUB_PROTOCOL, hubPaths, newerVersion, prepareHubDir, type AttachHeader, type AttachReply, type ControlLine, type HubMode, type HubPaths } from './hub-endpoint.js';
 
 
 /** How long a started hub gets to answer, and the first reply to come. */
@@ -33,6 +33,10 @@ export async function runShim(argv: string[], mode: HubMode, binPath: string): P
   const paths = hubPaths(process.env);
   const problem = prepareHubDir(paths.dir);
   if (problem) return declined(mode, `the hub's directory is not safe: ${problem}`, 'Fix or remove that directory (mkdir -m 700), or set MCP_AIRLOCK_HUB_DIR to a private one.');
+  return attach(argv, mode, binPath, paths, true);
+}
+
+async function attach(argv: string[], mode: HubMode, binPath: string, paths: HubPaths, mayReplace: boolean): Promise<number | undefined> {
   const socket = (await tryConnect(paths.socket)) ?? (await startHub(paths, binPath));
   if (!socket) return declined(mode, `the hub did not start (its log: ${paths.log})`, 'Read its log, or run `mcp-airlock hub start` in a terminal to see why.');
   const header: AttachHeader = { airlockHub: HUB_PROTOCOL, version, argv, cwd: process.cwd(), env: stringEnv(process.env), client: { pid: process.pid, ppid: process.ppid } };
@@ -51,7 +55,14 @@ export async function runShim(argv: string[], mode: HubMode, binPath: string): P
   }
   if (!reply.ok) {
     socket.destroy();
-    if (reply.version !== undefined && reply.version !== version) return declined(mode, `the hub runs airlock ${reply.version}, this is ${version}`, 'Stop the old hub (mcp-airlock hub stop); the next command starts one of this version.');
+    if (reply.version !== undefined && reply.version !== version) {
+      // An older hub makes way for this version's (it finishes its own clients first); a newer one is left alone.
+      if (mayReplace && newerVersion(version, reply.version) && (await askToDrain(paths.socket))) {
+        say('info', `the hub ran airlock ${reply.version}; it finishes its clients and a hub of ${version} starts`);
+        return attach(argv, mode, binPath, paths, false);
+      }
+      return declined(mode, `the hub runs airlock ${reply.version}, this is ${version}`, 'Stop the old hub (mcp-airlock hub stop); the next command starts one of this version.');
+    }
     process.stderr.write(`mcp-airlock: error: ${reply.error}\n`);
     if (reply.hint) process.stderr.write(`mcp-airlock: hint: ${reply.hint}\n`);
     return reply.exit;
@@ -131,6 +142,20 @@ function carry(socket: Socket, control: Socket, early: Buffer): Promise<number> 
   });
 }
 
+/** Ask the hub to drain (StopHeader); true once it said it does. */
+async function askToDrain(path: string): Promise<boolean> {
+  const socket = await tryConnect(path);
+  if (!socket) return false;
+  socket.write(`${JSON.stringify({ airlockHub: HUB_PROTOCOL, stop: true, drain: true, version })}\n`);
+  const answer = await readLine(socket, REPLY_WAIT_MS);
+  socket.destroy();
+  try {
+    return (JSON.parse(answer?.line ?? '{}') as { draining?: boolean }).draining === true;
+  } catch {
+    return false;
+  }
+}
+
 function declined(mode: HubMode, why: string, hint: string): number | undefined {
   if (mode === 'require') {
     process.stderr.write(`mcp-airlock: error: --hub require: ${why}\n`);
@@ -160,6 +185,9 @@ async function startHub(paths: HubPaths, binPath: string): Promise<Socket | unde
   const mine = claimStart(paths.starting);
   try {
     if (mine) {
+      // The shim that started a hub gives up its claim once it got through: look again before starting another.
+      const running = await tryConnect(paths.socket);
+      if (running) return running;
       const log = openSync(paths.log, 'a', 0o600);
       try {
         const child = spawn(process.execPath, [binPath, 'hub', 'start'], { detached: true, stdio: ['ignore', log, log], cwd: paths.dir, env: process.env });

@@ -16,6 +16,11 @@ export class ChildReaper {
     this.pids.delete(pid);
   }
 
+  /** The children still tracked (their process groups' leaders). */
+  get tracked(): number[] {
+    return [...this.pids];
+  }
+
   /** Signal a child's whole process group. Returns false when nothing was left to signal. */
   static signalGroup(pid: number, signal: NodeJS.Signals): boolean {
     try {

@@ -220,6 +220,75 @@ describe('the hub: hosts attach through the shim', () => {
   });
 });
 
+describe('the hub: seeing and replacing it', () => {
+  it('hub status names each client, its host, what it reaches and its servers, and never a secret', async () => {
+    const home = hubHome();
+    const none = spawnSync(process.execPath, [airlockBin, 'hub', 'status'], { env: home.env, encoding: 'utf8' });
+    expect(none.stdout).toMatch(/^no hub is running/);
+    const { client } = rawThrough(['run', '--hub', 'require', '--no-audit', '--env', `TOKEN=${SECRET}`, '--', process.execPath, stdioFixture], home.env);
+    client.send(initializeRequest(1));
+    await client.response(1);
+    const url = await startHttpFixture();
+    const remote = rawThrough([`${url}?key=${SECRET}`, '--hub', 'require', '--no-audit'], home.env);
+    remote.client.send(initializeRequest(1));
+    await remote.client.response(1);
+    const json = spawnSync(process.execPath, [airlockBin, 'hub', 'status', '--json'], { env: home.env, encoding: 'utf8' });
+    expect(json.status).toBe(0);
+    const status = JSON.parse(json.stdout) as { running: boolean; pid: number; clients: Array<{ command: string; target: string; host: { pid: number }; servers: Array<{ pid: number; rss: number }> }> };
+    expect(status).toMatchObject({ running: true, pid: home.hubPids()[0] });
+    const run = status.clients.find((c) => c.command === 'run')!;
+    expect(run.target).toBe(process.execPath.split('/').pop());
+    expect(run.host.pid).toBe(process.pid);
+    expect(run.servers).toHaveLength(1);
+    expect(run.servers[0]!.rss).toBeGreaterThan(10 * 1024 * 1024);
+    expect(status.clients.find((c) => c.command === 'connect')!.target).toBe(url);
+    const text = spawnSync(process.execPath, [airlockBin, 'hub', 'status'], { env: home.env, encoding: 'utf8' }).stdout;
+    expect(text).toMatch(/2 clients attached/);
+    expect(text).toMatch(/run node: host \S+ \(pid \d+\), shim pid \d+, attached \d+ s; server pid \d+ [\d.]+ MiB/);
+    expect(json.stdout + text).not.toContain(SECRET);
+  });
+
+  it('a hub of an older version drains for a newer shim: its client goes on, the newer hub takes the next', async () => {
+    const home = hubHome();
+    const { Hub } = await import('../../dist/hub/hub-server.js');
+    const { hubPaths } = await import('../../dist/hub/hub-endpoint.js');
+    const { createLogger } = await import('../../dist/log.js');
+    const { main } = await import('../../dist/cli/main.js');
+    const lines: string[] = [];
+    const old = new Hub({ paths: hubPaths(home.env), idleMs: 0, version: '0.0.1', log: createLogger('info', (line) => void lines.push(line)), run: (argv, io) => main(argv, io) });
+    expect(await old.listen()).toBe(true);
+    cleanups.push(() => old.stop('test over'));
+    // A client of the old hub, attached by hand as its own shim would (the header names its version).
+    const { connect: connectSocket } = await import('node:net');
+    const data = connectSocket({ path: hubPaths(home.env).socket, allowHalfOpen: true });
+    await once(data, 'connect');
+    data.write(`${JSON.stringify({ airlockHub: 1, version: '0.0.1', argv: ['run', '--no-audit', '--', process.execPath, stdioFixture], cwd: repoRoot, env: home.env, client: { pid: process.pid, ppid: process.ppid } })}\n`);
+    const [reply] = (await once(data, 'data')) as [Buffer];
+    const { id } = JSON.parse(reply.toString('utf8')) as { id: string };
+    const control = connectSocket({ path: hubPaths(home.env).socket, allowHalfOpen: true });
+    await once(control, 'connect');
+    control.write(`${JSON.stringify({ airlockHub: 1, control: id })}\n`);
+    let oldOut = '';
+    data.setEncoding('utf8').on('data', (chunk: string) => (oldOut += chunk));
+    data.write(`${JSON.stringify(initializeRequest(7))}\n`);
+    await expect.poll(() => oldOut, { timeout: 10_000 }).toMatch(/"id":7/);
+
+    const { client, proc } = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
+    client.send(initializeRequest(1));
+    expect((await client.response(1, 15_000)).result).toBeDefined();
+    expect(proc.stderr()).toMatch(/the hub ran airlock 0\.0\.1; it finishes its clients/);
+    expect(lines.join('')).toMatch(/draining for airlock/);
+    expect(home.hubPids()).toHaveLength(1); // the new hub, started by the shim
+    // The old hub's client still works, then ends; the old hub exits after it.
+    data.write(`${JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/list' })}\n`);
+    await expect.poll(() => oldOut, { timeout: 10_000 }).toMatch(/"id":8/).catch((error: Error) => {
+      throw new Error(`${error.message}\nold hub: ${lines.join("")}\nout: ${oldOut}`);
+    });
+    data.end();
+    await old.stopped;
+  });
+});
+
 describe('the hub: what it refuses', () => {
   it('an unsafe directory: require fails with exit 6, auto runs in process and says so once', async () => {
     const home = hubHome();
@@ -234,18 +303,19 @@ describe('the hub: what it refuses', () => {
     expect(home.hubPids()).toHaveLength(0);
   });
 
-  it('a hub of another version is not used: auto runs in process, require fails', async () => {
+  it('a hub of a newer version is not used by an older shim: auto runs in process, require fails', async () => {
     const home = hubHome();
     const { Hub } = await import('../../dist/hub/hub-server.js');
     const { hubPaths } = await import('../../dist/hub/hub-endpoint.js');
     const { createLogger } = await import('../../dist/log.js');
-    const other = new Hub({ paths: hubPaths(home.env), idleMs: 0, version: '0.0.0-other', log: createLogger('silent'), run: async () => 0 });
+    // A newer hub than this shim: an older shim never asks it to make way.
+    const other = new Hub({ paths: hubPaths(home.env), idleMs: 0, version: '99.0.0', log: createLogger('silent'), run: async () => 0 });
     expect(await other.listen()).toBe(true);
     cleanups.push(() => other.stop('test over'));
     const { client, proc } = rawThrough(['run', '--hub', 'auto', '--no-audit', '--', process.execPath, stdioFixture], home.env);
     client.send(initializeRequest(1));
     expect((await client.response(1)).result).toBeDefined();
-    expect(proc.stderr()).toMatch(/not attaching to the hub \(the hub runs airlock 0\.0\.0-other, this is /);
+    expect(proc.stderr()).toMatch(/not attaching to the hub \(the hub runs airlock 99\.0\.0, this is /);
     const required = startAirlock(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], { env: home.env });
     expect(await required.exited).toBe(6);
   });

@@ -75,9 +75,11 @@ describe('ChildrenFile.endLeftovers', () => {
       const oursStat = processStat(ours.pid!)!;
       const reusedStat = processStat(reused.pid!)!;
       expect(oursStat.pgrp).toBe(ours.pid);
-      const file = join(dir, 'children.json');
-      writeFileSync(file, JSON.stringify({ hub: 1, children: [{ pid: ours.pid, start: oursStat.start }, { pid: reused.pid, start: reusedStat.start - 1 }] }));
-      expect(ChildrenFile.endLeftovers(file, createLogger('silent'))).toBe(1);
+      const prefix = join(dir, 'hub-x-children-');
+      // A hub that is gone (pid 999999999 never exists), and one that runs (this process): only the first is cleaned up.
+      writeFileSync(`${prefix}999999999.json`, JSON.stringify({ hub: 999999999, hubStart: 1, children: [{ pid: ours.pid, start: oursStat.start }, { pid: reused.pid, start: reusedStat.start - 1 }] }));
+      writeFileSync(`${prefix}${process.ppid}.json`, JSON.stringify({ hub: process.ppid, hubStart: processStat(process.ppid)!.start, children: [{ pid: reused.pid, start: reusedStat.start }] }));
+      expect(ChildrenFile.endLeftovers(prefix, createLogger('silent'))).toBe(1);
       await exited;
       expect(processStat(reused.pid!)).toBeDefined();
     } finally {
