@@ -32,14 +32,14 @@ const SINGLE_VALUED = ['code', 'state', 'iss', 'error', 'error_description', 'er
  * user vouches for it with `assumeS256` (AWS Cognito and some Entra setups omit the field but
  * support S256).
  */
-export function requireS256(metadata: ServerMetadata, assumeS256: boolean, log: Logger): void {
+export function requireS256(metadata: ServerMetadata, assumeS256: boolean, log: Logger, why = '--assume-s256'): void {
   const methods = metadata.code_challenge_methods_supported;
   if (Array.isArray(methods) && methods.includes('S256')) return;
   const what = Array.isArray(methods)
     ? `lists code_challenge_methods_supported ${quote(methods.join(' '))} without S256`
     : 'does not advertise code_challenge_methods_supported';
   if (assumeS256) {
-    log.warn(`the authorization server ${quote(metadata.issuer)} ${what}; using S256 anyway as asked (--assume-s256)`);
+    log.warn(`the authorization server ${quote(metadata.issuer)} ${what}; using S256 anyway as asked (${why})`);
     return;
   }
   throw new AirlockError('AIRLOCK_AUTH_NO_PKCE', `the authorization server ${quote(metadata.issuer)} ${what}, so PKCE cannot be relied on`, {
@@ -112,8 +112,10 @@ export interface AuthorizationCodeOptions {
   scopes: readonly string[];
   /** RFC 8707 resource indicator, sent in the authorization and the token request ('' with --omit-resource). */
   resourceIndicator: string;
-  /** --authorize-param: more parameters for the authorization request. */
+  /** --authorize-param and the provider profile's: more parameters for the authorization request. */
   extraParams?: Record<string, string>;
+  /** More parameters for the token request (the provider profile's, e.g. Auth0's audience). */
+  tokenParams?: Record<string, string>;
   openUrl: (url: string) => Promise<void>;
   noBrowser: boolean;
   onAuthorizationUrl?: (url: string) => void;
@@ -167,7 +169,7 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
   currentUrl.search = received.toString();
   try {
     // openid-client checks iss and state once more (oauth4webapi validateAuthResponse).
-    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, resourceParam(options.resourceIndicator));
+    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, { ...resourceParam(options.resourceIndicator), ...options.tokenParams });
   } catch (error) {
     throw tokenRequestError(error, 'exchanging the authorization code');
   }

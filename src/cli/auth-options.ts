@@ -24,8 +24,9 @@ import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
 import { parsePort, parseSeconds } from './options.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
+import { addProviderOptions, profileSettings, type ProviderFlags } from './provider-options.js';
 
-export interface AuthFlags {
+export interface AuthFlags extends ProviderFlags {
   /** false with --no-auth. */
   auth: boolean;
   scope?: string;
@@ -79,7 +80,7 @@ export function parseStorage(value: string): StorageMode {
 export function addAuthOptions(command: Command, options: { optional: boolean }): Command {
   command.optionsGroup(HelpGroup.auth);
   if (options.optional) command.option('--no-auth', 'never log in: a 401 from the server is an error');
-  return command
+  return addProviderOptions(command)
     .option('--scope <scopes>', 'OAuth scopes to ask for, space-separated (default: what the server asks for)')
     .option('--client-id <id>', 'a client registered in advance with the authorization server')
     .option('--client-secret-env <name>', "read that client's secret from this environment variable")
@@ -231,7 +232,7 @@ export function addIdentityProviderOptions(command: Command): Command {
 }
 
 /** A secret from an environment variable or a file (never from argv); `flag` names them in messages. */
-function readSecret(env: string | undefined, file: string | undefined, flag: string): string | undefined {
+export function readSecret(env: string | undefined, file: string | undefined, flag: string): string | undefined {
   if (env !== undefined && file !== undefined) {
     throw new AirlockError('AIRLOCK_USAGE', `give ${flag}-env or ${flag}-file, not both`);
   }
@@ -352,6 +353,8 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     // loopback MCP server (the same rule as for MCP traffic itself).
     allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
+    profile: profileSettings(flags),
+    registrationToken: readSecret(flags.registrationTokenEnv, flags.registrationTokenFile, '--registration-token'),
     onProgress: (event) => {
       context.observe?.(event);
       if (context.onProgress) return context.onProgress(event);
