@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
 import type { GrantStore, StorageBackend } from '../store/grant-store.js';
 import { lazyGrantStore } from '../store/lazy-store.js';
+import { accountStore, checkAccountName } from '../store/account-store.js';
 import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
@@ -67,6 +68,8 @@ export interface AuthFlags extends ProviderFlags {
   authTimeout: number;
   browser: boolean;
   storage: StorageMode;
+  /** --account: whose tokens and registrations (default: the default account). */
+  account?: string;
   assumeS256: boolean;
   allowHttp: boolean;
 }
@@ -96,6 +99,7 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--auth-timeout <seconds>', 'how long to wait for you to log in', parseSeconds, 300)
     .option('--no-browser', 'print the login URL instead of opening a browser')
     .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
+    .option('--account <name>', 'log in and keep tokens as this account (several per server: work, personal; default: the default account)', parseAccount)
     .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
 }
 
@@ -366,8 +370,17 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
 }
 
 /** The credential store connect, login and serve use: opened on first use, so a server that needs no login costs no keychain probe and no warning. */
-function credentialStore(flags: Pick<AuthFlags, 'storage'>, log: Logger): GrantStore {
-  return lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log }));
+function credentialStore(flags: Pick<AuthFlags, 'storage' | 'account'>, log: Logger): GrantStore {
+  return lazyGrantStore(async () => accountStore(await (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log }), flags.account));
+}
+
+/** --account: checked when parsed. */
+export function parseAccount(value: string): string {
+  try {
+    return checkAccountName(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof AirlockError ? `${error.message}. ${error.hint ?? ''}`.trim() : String(error));
+  }
 }
 
 /**
