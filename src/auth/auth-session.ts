@@ -26,6 +26,7 @@ import type { ClientSigningKey } from './client-signing-key.js';
 import { metadataUnreadable } from './resource-metadata.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
+import type { PastedRedirect } from './pasted-redirect.js';
 import { adjustScopes, applies, authorizeExtras, describePlan, planProfile, tokenExtras, type ProfileSettings, type ProviderPlan } from './provider-profiles.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
@@ -87,6 +88,14 @@ export interface AuthOptions {
   allowHttp?: boolean;
   /** Use PKCE S256 even though the server does not advertise it. */
   assumeS256?: boolean;
+  /** Headless login: the redirect URL may be pasted back (the terminal, stdin, --paste-from FILE). */
+  pasted?: PastedRedirect;
+  /**
+   * Why the browser may run on another machine (an SSH session, no display, a container): the
+   * login says how to paste or forward the callback port, and uses the device grant first when
+   * the server offers it and no grant was chosen (`grant` unset).
+   */
+  remoteReason?: string;
   /** --provider-profile, --skip-adjustment, --app-id-uri (provider-profiles.ts). */
   profile?: ProfileSettings;
   /** --registration-token-env/-file: the RFC 7591 §3 initial access token for dynamic registration (Okta). */
@@ -553,7 +562,10 @@ export class AuthSession {
       return client;
     };
 
-    switch (options.grant ?? 'authorization_code') {
+    // Headless, with no grant chosen: the device grant first where the server offers it.
+    const remoteDevice = options.grant === undefined && options.remoteReason !== undefined && !(options.pasted && !options.pasted.auto) && typeof target.serverMetadata.device_authorization_endpoint === 'string';
+    if (remoteDevice) this.log.info(`${options.remoteReason}: logging in with the device grant the authorization server offers (a code to enter in any browser)`);
+    switch (remoteDevice ? 'device_code' : (options.grant ?? 'authorization_code')) {
       case 'client_credentials': {
         const client = choice.clientId ? await resolveClient(base) : stored;
         requireClientSecret(client);
@@ -622,6 +634,8 @@ export class AuthSession {
             onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,
             timeoutMs: this.authTimeoutMs,
             log: this.log,
+            ...(options.pasted ? { pasted: options.pasted } : {}),
+            ...(options.remoteReason ? { remoteReason: options.remoteReason } : {}),
           });
           return { response, client };
         } finally {

@@ -22,6 +22,7 @@ import type { CallbackServer } from './callback-server.js';
 import { tokenRequestError } from './oauth-client.js';
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
+import { pasteInstructions, type PastedRedirect } from './pasted-redirect.js';
 
 /** Parameters that must appear at most once in an authorization response (RFC 6749 §3.1). */
 const SINGLE_VALUED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'];
@@ -121,6 +122,10 @@ export interface AuthorizationCodeOptions {
   onAuthorizationUrl?: (url: string) => void;
   timeoutMs: number;
   log: Logger;
+  /** Headless login: the redirect URL may also be pasted back (the terminal, stdin, a file). */
+  pasted?: PastedRedirect;
+  /** Why the browser may be on another machine (remoteSessionReason): the SSH port forward is suggested. */
+  remoteReason?: string;
 }
 
 /** Run the whole grant and resolve with the token endpoint response. */
@@ -144,18 +149,25 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
   const url = buildAuthorizationUrl(config, params).href;
   checkBrowserUrl(url);
 
-  const response = callback.waitForCallback({
-    verify: (p) => verifyAuthorizationResponse(p, {
-      state,
-      issuer: metadata.issuer,
-      issRequired: metadata.authorization_response_iss_parameter_supported === true,
-    }),
-    timeoutMs: options.timeoutMs,
+  const verify = (p: URLSearchParams): void => verifyAuthorizationResponse(p, {
+    state,
+    issuer: metadata.issuer,
+    issRequired: metadata.authorization_response_iss_parameter_supported === true,
   });
+  const fromCallback = callback.waitForCallback({ verify, timeoutMs: options.timeoutMs });
+  // A pasted redirect is checked exactly as one that reaches the callback server (iss, state).
+  const stopPaste = new AbortController();
+  const response = options.pasted
+    ? Promise.race([fromCallback, options.pasted.read(callback.redirectUri, stopPaste.signal).then((p) => (verify(p), p))])
+    : fromCallback;
   // Awaited below; until then a timeout must not count as an unhandled rejection.
   response.catch(() => undefined);
+  fromCallback.catch(() => undefined);
   if (options.onAuthorizationUrl) options.onAuthorizationUrl(url);
   else log.info(`to log in, open ${url}`);
+  if (options.pasted || options.remoteReason) {
+    log.warn(pasteInstructions(callback.redirectUri, { ...(options.remoteReason ? { reason: options.remoteReason } : {}), paste: options.pasted?.where }));
+  }
   if (!options.noBrowser) {
     try {
       await options.openUrl(url);
@@ -163,7 +175,12 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
       log.warn(`could not open a browser (${describeError(error)}); open the URL by hand`);
     }
   }
-  const received = await response;
+  let received: URLSearchParams;
+  try {
+    received = await response;
+  } finally {
+    stopPaste.abort();
+  }
 
   const currentUrl = new URL(callback.redirectUri);
   currentUrl.search = received.toString();

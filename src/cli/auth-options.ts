@@ -11,6 +11,7 @@ import type { ClientSigningKey } from '../auth/client-signing-key.js';
 import type { IdentityProvider } from '../auth/identity-assertion.js';
 import { checkAuthorizeParams } from '../auth/authorize-params.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
+import type { PastedRedirect } from '../auth/pasted-redirect.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import { bearerOf, jwtClaims } from '../audit/principal.js';
@@ -68,6 +69,8 @@ export interface AuthFlags extends ProviderFlags {
   authTimeout: number;
   browser: boolean;
   storage: StorageMode;
+  /** login --paste-from FILE|-: the redirect URL is pasted back (headless login). */
+  pasteFrom?: string;
   /** --account: whose tokens and registrations (default: the default account). */
   account?: string;
   assumeS256: boolean;
@@ -308,6 +311,8 @@ export interface AuthContext {
   store?: GrantStore;
   /** Instead of the global fetch: doctor records every exchange. */
   fetch?: FetchLike;
+  /** login: a redirect URL may be pasted on the terminal when the session looks remote or --no-browser was given. */
+  pasteFromTerminal?: boolean;
   /** Told of every login step too, besides `onProgress` (connect notes that a grant ran). */
   observe?: LoginProgressListener;
 }
@@ -359,6 +364,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     assumeS256: flags.assumeS256,
     profile: profileSettings(flags),
     registrationToken: readSecret(flags.registrationTokenEnv, flags.registrationTokenFile, '--registration-token'),
+    ...(await headlessLogin(flags, context.pasteFromTerminal ?? false)),
     onProgress: (event) => {
       context.observe?.(event);
       if (context.onProgress) return context.onProgress(event);
@@ -367,6 +373,21 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
       else log.warn(`to log in, open ${event.verificationUriComplete ?? event.verificationUri} and enter the code ${event.userCode} (valid ${Math.round(event.expiresIn / 60)} min)`);
     },
   });
+}
+
+/**
+ * Headless login: why the browser may be elsewhere (only when a browser would be opened and
+ * $BROWSER does not say how), and where a pasted redirect comes from: --paste-from FILE or `-`
+ * (stdin), else the terminal for `login` when the session looks remote or --no-browser was given.
+ */
+async function headlessLogin(flags: AuthFlags, terminal: boolean): Promise<{ remoteReason?: string; pasted?: PastedRedirect }> {
+  const { pastedRedirect, remoteSessionReason } = await import('../auth/pasted-redirect.js');
+  const remoteReason = flags.browser && !process.env['BROWSER'] ? remoteSessionReason() : undefined;
+  const out: { remoteReason?: string; pasted?: PastedRedirect } = remoteReason ? { remoteReason } : {};
+  if (flags.pasteFrom === '-') out.pasted = pastedRedirect({ kind: 'stream', input: process.stdin, name: 'stdin' });
+  else if (flags.pasteFrom !== undefined) out.pasted = pastedRedirect({ kind: 'file', path: flags.pasteFrom });
+  else if (terminal && process.stdin.isTTY && (remoteReason !== undefined || !flags.browser)) out.pasted = pastedRedirect({ kind: 'stream', input: process.stdin, name: 'the terminal' }, true);
+  return out;
 }
 
 /** The credential store connect, login and serve use: opened on first use, so a server that needs no login costs no keychain probe and no warning. */
