@@ -26,6 +26,8 @@ import type { ClientSigningKey } from './client-signing-key.js';
 import { metadataUnreadable } from './resource-metadata.js';
 import { canonicalResourceUri } from './resource-uri.js';
 import { parseScope, selectScopes, stepUpScopes, unionScopes } from './scopes.js';
+import type { PastedRedirect } from './pasted-redirect.js';
+import { adjustScopes, applies, authorizeExtras, describePlan, planProfile, tokenExtras, type ProfileSettings, type ProviderPlan } from './provider-profiles.js';
 import { discoverAuthorizationServer } from './server-metadata.js';
 import { refreshRejected, refreshTokens } from './token-refresh.js';
 import { isUnexpired, needsRefresh, tokenRecordFrom } from './token-response.js';
@@ -86,6 +88,18 @@ export interface AuthOptions {
   allowHttp?: boolean;
   /** Use PKCE S256 even though the server does not advertise it. */
   assumeS256?: boolean;
+  /** Headless login: the redirect URL may be pasted back (the terminal, stdin, --paste-from FILE). */
+  pasted?: PastedRedirect;
+  /**
+   * Why the browser may run on another machine (an SSH session, no display, a container): the
+   * login says how to paste or forward the callback port, and uses the device grant first when
+   * the server offers it and no grant was chosen (`grant` unset).
+   */
+  remoteReason?: string;
+  /** --provider-profile, --skip-adjustment, --app-id-uri (provider-profiles.ts). */
+  profile?: ProfileSettings;
+  /** --registration-token-env/-file: the RFC 7591 §3 initial access token for dynamic registration (Okta). */
+  registrationToken?: string;
   now?: () => number;
 }
 
@@ -156,6 +170,8 @@ export class AuthSession {
   private stepUps = 0;
   /** The ID token of the last login at a cross-app access IdP (memory only). */
   private idpLogin: string | undefined;
+  /** The provider profile of the current target, and the resource indicator before the profile dropped it. */
+  private plan: { value: ProviderPlan; resource: string } | undefined;
 
   constructor(options: AuthOptions) {
     this.options = options;
@@ -341,12 +357,21 @@ export class AuthSession {
       log: this.log,
       onProgress,
     });
+    const plan = planProfile(value.issuer, value.serverMetadata as Record<string, unknown>, this.options.profile);
+    this.plan = { value: plan, resource: value.resourceIndicator };
     if (this.options.omitResource) {
       this.log.debug(`not sending the resource indicator ${quote(value.resourceIndicator)} (--omit-resource)`);
+      value.resourceIndicator = '';
+    } else if (applies(plan, 'omit-resource')) {
       value.resourceIndicator = '';
     }
     this.target = { key, value };
     return value;
+  }
+
+  /** Extra token request parameters of the provider profile (Auth0's audience). */
+  private tokenParams(): Record<string, string> {
+    return this.plan ? tokenExtras(this.plan.value, this.plan.resource) : {};
   }
 
   private clientOptions(): OAuthClientOptions {
@@ -393,7 +418,8 @@ export class AuthSession {
     if (!client || client.clientId !== record.clientId) return undefined;
     const config = oauthConfiguration(target.serverMetadata, client, this.clientOptions());
     try {
-      const next = await refreshTokens({ config, record, resourceIndicator: target.resourceIndicator, now: this.now });
+      if (this.plan) this.log.debug(`provider profile: ${describePlan(this.plan.value, { resource: this.plan.resource })}`);
+      const next = await refreshTokens({ config, record, resourceIndicator: target.resourceIndicator, tokenParams: this.tokenParams(), now: this.now });
       await this.save(next);
       this.lastRefreshed = next.accessToken;
       this.log.debug(`refreshed the access token for ${quote(this.resource)}`);
@@ -422,11 +448,12 @@ export class AuthSession {
       if (previous !== undefined && previous !== target.issuer) {
         this.log.info(`the server now names the authorization server ${quote(target.issuer)} instead of ${quote(previous)}; logging in there, with a registration of its own`);
       }
-      const selected = scopes ?? selectScopes({
+      const selected = adjustScopes(this.plan?.value, scopes ?? selectScopes({
         requested: this.options.scope,
         challenge: this.challenge.scope,
         supported: target.resourceMetadata.scopesSupported,
-      });
+      }), { resource: this.plan?.resource ?? target.resourceIndicator, named: [...parseScope(this.challenge.scope), ...(target.resourceMetadata.scopesSupported ?? [])] });
+      if (this.plan) this.log.debug(`provider profile: ${describePlan(this.plan.value, { resource: this.plan.resource, scopes: selected })}`);
       this.lastRequested = selected;
       const stored = await this.store.loadClient(target.issuer);
       const { response, client } = await this.runGrant(target, selected, stored).catch(async (error: unknown) => {
@@ -524,7 +551,9 @@ export class AuthSession {
     if (options.clientSecret !== undefined) choice.clientSecret = options.clientSecret;
     if (options.clientSigningKey !== undefined) choice.privateKeyJwt = true;
     if (options.clientMetadataUrl !== undefined) choice.clientMetadataUrl = options.clientMetadataUrl;
-    const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now() };
+    const registration = { ...(options.registrationToken !== undefined ? { initialAccessToken: options.registrationToken } : {}), ...(this.plan ? { plan: this.plan.value } : {}) };
+    const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now(), registration };
+    const tokenParams = this.tokenParams();
     const allowHttp = options.allowHttp ?? false;
     const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, this.clientOptions());
     const progress = options.onProgress;
@@ -533,12 +562,15 @@ export class AuthSession {
       return client;
     };
 
-    switch (options.grant ?? 'authorization_code') {
+    // Headless, with no grant chosen: the device grant first where the server offers it.
+    const remoteDevice = options.grant === undefined && options.remoteReason !== undefined && !(options.pasted && !options.pasted.auto) && typeof target.serverMetadata.device_authorization_endpoint === 'string';
+    if (remoteDevice) this.log.info(`${options.remoteReason}: logging in with the device grant the authorization server offers (a code to enter in any browser)`);
+    switch (remoteDevice ? 'device_code' : (options.grant ?? 'authorization_code')) {
       case 'client_credentials': {
         const client = choice.clientId ? await resolveClient(base) : stored;
         requireClientSecret(client);
         chosen(client);
-        const response = await clientCredentialsFlow({ config: configure(client), client, scopes, resourceIndicator: target.resourceIndicator });
+        const response = await clientCredentialsFlow({ config: configure(client), client, scopes, resourceIndicator: target.resourceIndicator, tokenParams });
         return { response, client };
       }
       case 'jwt_bearer': {
@@ -571,6 +603,7 @@ export class AuthSession {
           config: configure(client),
           scopes,
           resourceIndicator: target.resourceIndicator,
+          tokenParams,
           onDeviceCode: progress ? (info) => progress({ step: 'authorization', via: 'device', ...info }) : undefined,
           timeoutMs: this.authTimeoutMs,
           allowHttp,
@@ -579,7 +612,8 @@ export class AuthSession {
         return { response, client };
       }
       default: {
-        requireS256(target.serverMetadata, options.assumeS256 ?? false, this.log);
+        const profileS256 = !options.assumeS256 && applies(this.plan?.value, 'assume-s256');
+        requireS256(target.serverMetadata, (options.assumeS256 ?? false) || profileS256, this.log, profileS256 ? `${this.plan?.value.name} profile` : undefined);
         const callback = await startCallbackServer({
           host: options.callbackHost,
           port: options.callbackPort,
@@ -593,12 +627,15 @@ export class AuthSession {
             callback,
             scopes,
             resourceIndicator: target.resourceIndicator,
-            ...(options.authorizeParams ? { extraParams: options.authorizeParams } : {}),
+            tokenParams,
+            extraParams: { ...(this.plan ? authorizeExtras(this.plan.value, this.plan.resource) : {}), ...options.authorizeParams },
             openUrl: options.openUrl ?? ((url) => openInBrowser(url)),
             noBrowser: options.noBrowser ?? false,
             onAuthorizationUrl: progress ? (url) => progress({ step: 'authorization', via: 'browser', url }) : undefined,
             timeoutMs: this.authTimeoutMs,
             log: this.log,
+            ...(options.pasted ? { pasted: options.pasted } : {}),
+            ...(options.remoteReason ? { remoteReason: options.remoteReason } : {}),
           });
           return { response, client };
         } finally {

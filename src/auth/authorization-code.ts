@@ -22,6 +22,7 @@ import type { CallbackServer } from './callback-server.js';
 import { tokenRequestError } from './oauth-client.js';
 import { resourceParam } from './resource-uri.js';
 import { formatScope } from './scopes.js';
+import { pasteInstructions, type PastedRedirect } from './pasted-redirect.js';
 
 /** Parameters that must appear at most once in an authorization response (RFC 6749 §3.1). */
 const SINGLE_VALUED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'];
@@ -32,14 +33,14 @@ const SINGLE_VALUED = ['code', 'state', 'iss', 'error', 'error_description', 'er
  * user vouches for it with `assumeS256` (AWS Cognito and some Entra setups omit the field but
  * support S256).
  */
-export function requireS256(metadata: ServerMetadata, assumeS256: boolean, log: Logger): void {
+export function requireS256(metadata: ServerMetadata, assumeS256: boolean, log: Logger, why = '--assume-s256'): void {
   const methods = metadata.code_challenge_methods_supported;
   if (Array.isArray(methods) && methods.includes('S256')) return;
   const what = Array.isArray(methods)
     ? `lists code_challenge_methods_supported ${quote(methods.join(' '))} without S256`
     : 'does not advertise code_challenge_methods_supported';
   if (assumeS256) {
-    log.warn(`the authorization server ${quote(metadata.issuer)} ${what}; using S256 anyway as asked (--assume-s256)`);
+    log.warn(`the authorization server ${quote(metadata.issuer)} ${what}; using S256 anyway as asked (${why})`);
     return;
   }
   throw new AirlockError('AIRLOCK_AUTH_NO_PKCE', `the authorization server ${quote(metadata.issuer)} ${what}, so PKCE cannot be relied on`, {
@@ -112,13 +113,19 @@ export interface AuthorizationCodeOptions {
   scopes: readonly string[];
   /** RFC 8707 resource indicator, sent in the authorization and the token request ('' with --omit-resource). */
   resourceIndicator: string;
-  /** --authorize-param: more parameters for the authorization request. */
+  /** --authorize-param and the provider profile's: more parameters for the authorization request. */
   extraParams?: Record<string, string>;
+  /** More parameters for the token request (the provider profile's, e.g. Auth0's audience). */
+  tokenParams?: Record<string, string>;
   openUrl: (url: string) => Promise<void>;
   noBrowser: boolean;
   onAuthorizationUrl?: (url: string) => void;
   timeoutMs: number;
   log: Logger;
+  /** Headless login: the redirect URL may also be pasted back (the terminal, stdin, a file). */
+  pasted?: PastedRedirect;
+  /** Why the browser may be on another machine (remoteSessionReason): the SSH port forward is suggested. */
+  remoteReason?: string;
 }
 
 /** Run the whole grant and resolve with the token endpoint response. */
@@ -142,18 +149,25 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
   const url = buildAuthorizationUrl(config, params).href;
   checkBrowserUrl(url);
 
-  const response = callback.waitForCallback({
-    verify: (p) => verifyAuthorizationResponse(p, {
-      state,
-      issuer: metadata.issuer,
-      issRequired: metadata.authorization_response_iss_parameter_supported === true,
-    }),
-    timeoutMs: options.timeoutMs,
+  const verify = (p: URLSearchParams): void => verifyAuthorizationResponse(p, {
+    state,
+    issuer: metadata.issuer,
+    issRequired: metadata.authorization_response_iss_parameter_supported === true,
   });
+  const fromCallback = callback.waitForCallback({ verify, timeoutMs: options.timeoutMs });
+  // A pasted redirect is checked exactly as one that reaches the callback server (iss, state).
+  const stopPaste = new AbortController();
+  const response = options.pasted
+    ? Promise.race([fromCallback, options.pasted.read(callback.redirectUri, stopPaste.signal).then((p) => (verify(p), p))])
+    : fromCallback;
   // Awaited below; until then a timeout must not count as an unhandled rejection.
   response.catch(() => undefined);
+  fromCallback.catch(() => undefined);
   if (options.onAuthorizationUrl) options.onAuthorizationUrl(url);
   else log.info(`to log in, open ${url}`);
+  if (options.pasted || options.remoteReason) {
+    log.warn(pasteInstructions(callback.redirectUri, { ...(options.remoteReason ? { reason: options.remoteReason } : {}), paste: options.pasted?.where }));
+  }
   if (!options.noBrowser) {
     try {
       await options.openUrl(url);
@@ -161,13 +175,18 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
       log.warn(`could not open a browser (${describeError(error)}); open the URL by hand`);
     }
   }
-  const received = await response;
+  let received: URLSearchParams;
+  try {
+    received = await response;
+  } finally {
+    stopPaste.abort();
+  }
 
   const currentUrl = new URL(callback.redirectUri);
   currentUrl.search = received.toString();
   try {
     // openid-client checks iss and state once more (oauth4webapi validateAuthResponse).
-    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, resourceParam(options.resourceIndicator));
+    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, { ...resourceParam(options.resourceIndicator), ...options.tokenParams });
   } catch (error) {
     throw tokenRequestError(error, 'exchanging the authorization code');
   }

@@ -15,6 +15,8 @@ export interface ClientCredentialsOptions {
   client: ClientRecord;
   scopes: readonly string[];
   resourceIndicator: string;
+  /** More token request parameters (the provider profile's, e.g. Auth0's audience). */
+  tokenParams?: Record<string, string>;
   /** What the request is for, in an error message (default: requesting a token with the client credentials). */
   what?: string;
 }
@@ -34,7 +36,7 @@ export function requireClientSecret(client: ClientRecord | undefined): asserts c
 /** Request a token with the client's own credentials. */
 export async function clientCredentialsFlow(options: ClientCredentialsOptions): Promise<TokenEndpointResponse> {
   requireClientSecret(options.client);
-  const params: Record<string, string> = resourceParam(options.resourceIndicator);
+  const params: Record<string, string> = { ...resourceParam(options.resourceIndicator), ...options.tokenParams };
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
   try {

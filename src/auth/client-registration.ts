@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { ClientRecord, GrantStore } from '../store/grant-store.js';
 import { DocumentTooLargeError, readBoundedText } from './bounded-body.js';
 import type { FetchLike } from './metadata-fetch.js';
+import { registrationBody, type ProviderPlan } from './provider-profiles.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const CLIENT_NAME = 'mcp-airlock';
@@ -36,6 +37,14 @@ export interface ResolveClientOptions {
   fetch: FetchLike;
   log: Logger;
   now: number;
+  /** How to register: an RFC 7591 §3 initial access token (Okta), the provider profile's body rules. */
+  registration?: RegistrationSettings;
+}
+
+export interface RegistrationSettings {
+  /** Sent as `Authorization: Bearer` to the registration endpoint; never logged. */
+  initialAccessToken?: string;
+  plan?: ProviderPlan;
 }
 
 /**
@@ -142,6 +151,16 @@ export async function resolveClient(options: ResolveClientOptions): Promise<Clie
   return record;
 }
 
+/** What to do about a refused registration: the provider profile's advice first, then the token or a pre-registered client. */
+function registrationRefusedHint(status: number, registration: RegistrationSettings | undefined): string {
+  const note = registration?.plan?.note;
+  if (note) return note;
+  if ((status === 401 || status === 403) && registration?.initialAccessToken === undefined) {
+    return 'The registration endpoint wants credentials: pass an initial access token (RFC 7591 §3) with --registration-token-env NAME or --registration-token-file PATH, or register a client with its operator and pass --client-id.';
+  }
+  return 'The server may not allow open registration: register a client with its operator and pass --client-id.';
+}
+
 /**
  * Dynamic Client Registration (RFC 7591 §3.1): a public native client (token_endpoint_auth_method
  * "none", RFC 8252 §8.4) with the exact loopback redirect URI, for the grants this server offers.
@@ -156,19 +175,22 @@ export async function registerClient(options: ResolveClientOptions & { previous?
   }
   const grantTypes = redirectUri ? ['authorization_code', 'refresh_token'] : ['refresh_token'];
   if (metadata.device_authorization_endpoint) grantTypes.push(DEVICE_CODE_GRANT);
-  const body = {
+  const body = registrationBody(options.registration?.plan, {
     client_name: CLIENT_NAME,
     application_type: 'native',
     redirect_uris: redirectUri ? [redirectUri] : [],
     grant_types: grantTypes,
     response_types: redirectUri ? ['code'] : [],
     token_endpoint_auth_method: 'none',
-  };
+  });
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  const initialAccessToken = options.registration?.initialAccessToken;
+  if (initialAccessToken !== undefined) headers['authorization'] = `Bearer ${initialAccessToken}`;
   let response: Response;
   try {
     response = await options.fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      headers,
       body: JSON.stringify(body),
       redirect: 'manual',
       signal: AbortSignal.timeout(REGISTRATION_TIMEOUT_MS),
@@ -194,7 +216,7 @@ export async function registerClient(options: ResolveClientOptions & { previous?
     const error = typeof answer['error'] === 'string' ? ` ${quote(answer['error'])}` : '';
     const description = typeof answer['error_description'] === 'string' ? `: ${quote(answer['error_description'])}` : '';
     throw new AirlockError('AIRLOCK_AUTH_REGISTRATION', `client registration at ${quote(endpoint)} was refused (HTTP ${response.status})${error}${description}`, {
-      hint: 'The server may not allow open registration: register a client with its operator and pass --client-id.',
+      hint: registrationRefusedHint(response.status, options.registration),
     });
   }
   const clientId = answer['client_id'];

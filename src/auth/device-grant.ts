@@ -29,6 +29,8 @@ export interface DeviceGrantOptions {
   config: Configuration;
   scopes: readonly string[];
   resourceIndicator: string;
+  /** More parameters for both requests (the provider profile's, e.g. Auth0's audience). */
+  tokenParams?: Record<string, string>;
   onDeviceCode?: (info: DeviceCodeInfo) => void;
   /** Upper bound on the whole wait; the code's own expiry may end it sooner. */
   timeoutMs: number;
@@ -45,7 +47,7 @@ export async function deviceGrantFlow(options: DeviceGrantOptions): Promise<Toke
       hint: 'Log in with the browser instead (drop --device), using --no-browser to print the URL.',
     });
   }
-  const params: Record<string, string> = resourceParam(options.resourceIndicator);
+  const params: Record<string, string> = { ...resourceParam(options.resourceIndicator), ...options.tokenParams };
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
 
@@ -71,7 +73,7 @@ export async function deviceGrantFlow(options: DeviceGrantOptions): Promise<Toke
 
   const signal = AbortSignal.timeout(Math.min(options.timeoutMs, authorization.expires_in * 1000));
   try {
-    return await pollDeviceAuthorizationGrant(config, authorization, resourceParam(options.resourceIndicator), { signal });
+    return await pollDeviceAuthorizationGrant(config, authorization, { ...resourceParam(options.resourceIndicator), ...options.tokenParams }, { signal });
   } catch (error) {
     const code = oauthErrorCode(error);
     if (code === 'access_denied') {

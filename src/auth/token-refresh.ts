@@ -16,6 +16,8 @@ export interface RefreshOptions {
   record: TokenRecord;
   /** RFC 8707 resource indicator to send. */
   resourceIndicator: string;
+  /** More token request parameters (the provider profile's, e.g. Auth0's audience). */
+  tokenParams?: Record<string, string>;
   now: () => number;
 }
 
@@ -31,7 +33,7 @@ export async function refreshTokens(options: RefreshOptions): Promise<TokenRecor
   }
   let response;
   try {
-    response = await refreshTokenGrant(options.config, record.refreshToken, resourceParam(options.resourceIndicator));
+    response = await refreshTokenGrant(options.config, record.refreshToken, { ...resourceParam(options.resourceIndicator), ...options.tokenParams });
   } catch (error) {
     throw tokenRequestError(error, 'refreshing the access token');
   }

@@ -11,6 +11,7 @@ import type { ClientSigningKey } from '../auth/client-signing-key.js';
 import type { IdentityProvider } from '../auth/identity-assertion.js';
 import { checkAuthorizeParams } from '../auth/authorize-params.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
+import type { PastedRedirect } from '../auth/pasted-redirect.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
 import { bearerOf, jwtClaims } from '../audit/principal.js';
@@ -19,13 +20,15 @@ import type { Logger } from '../log.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
 import type { GrantStore, StorageBackend } from '../store/grant-store.js';
 import { lazyGrantStore } from '../store/lazy-store.js';
+import { accountStore, checkAccountName } from '../store/account-store.js';
 import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
 import { parsePort, parseSeconds } from './options.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
+import { addProviderOptions, profileSettings, type ProviderFlags } from './provider-options.js';
 
-export interface AuthFlags {
+export interface AuthFlags extends ProviderFlags {
   /** Where `--*-env` secrets are read: the invocation's environment (the client's, in the hub); default airlock's own. */
   environment?: NodeJS.ProcessEnv;
   /** false with --no-auth. */
@@ -68,6 +71,10 @@ export interface AuthFlags {
   authTimeout: number;
   browser: boolean;
   storage: StorageMode;
+  /** login --paste-from FILE|-: the redirect URL is pasted back (headless login). */
+  pasteFrom?: string;
+  /** --account: whose tokens and registrations (default: the default account). */
+  account?: string;
   assumeS256: boolean;
   allowHttp: boolean;
 }
@@ -81,7 +88,7 @@ export function parseStorage(value: string): StorageMode {
 export function addAuthOptions(command: Command, options: { optional: boolean }): Command {
   command.optionsGroup(HelpGroup.auth);
   if (options.optional) command.option('--no-auth', 'never log in: a 401 from the server is an error');
-  return command
+  return addProviderOptions(command)
     .option('--scope <scopes>', 'OAuth scopes to ask for, space-separated (default: what the server asks for)')
     .option('--client-id <id>', 'a client registered in advance with the authorization server')
     .option('--client-secret-env <name>', "read that client's secret from this environment variable")
@@ -97,6 +104,7 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--auth-timeout <seconds>', 'how long to wait for you to log in', parseSeconds, 300)
     .option('--no-browser', 'print the login URL instead of opening a browser')
     .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
+    .option('--account <name>', 'log in and keep tokens as this account (several per server: work, personal; default: the default account)', parseAccount)
     .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
 }
 
@@ -233,7 +241,7 @@ export function addIdentityProviderOptions(command: Command): Command {
 }
 
 /** A secret from an environment variable or a file (never from argv); `flag` names them in messages. */
-function readSecret(flags: Pick<AuthFlags, 'environment'>, env: string | undefined, file: string | undefined, flag: string): string | undefined {
+export function readSecret(flags: Pick<AuthFlags, 'environment'>, env: string | undefined, file: string | undefined, flag: string): string | undefined {
   if (env !== undefined && file !== undefined) {
     throw new AirlockError('AIRLOCK_USAGE', `give ${flag}-env or ${flag}-file, not both`);
   }
@@ -305,6 +313,8 @@ export interface AuthContext {
   store?: GrantStore;
   /** Instead of the global fetch: doctor records every exchange. */
   fetch?: FetchLike;
+  /** login: a redirect URL may be pasted on the terminal when the session looks remote or --no-browser was given. */
+  pasteFromTerminal?: boolean;
   /** Told of every login step too, besides `onProgress` (connect notes that a grant ran). */
   observe?: LoginProgressListener;
 }
@@ -354,6 +364,9 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     // loopback MCP server (the same rule as for MCP traffic itself).
     allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
+    profile: profileSettings(flags),
+    registrationToken: readSecret(flags, flags.registrationTokenEnv, flags.registrationTokenFile, '--registration-token'),
+    ...(await headlessLogin(flags, context.pasteFromTerminal ?? false)),
     onProgress: (event) => {
       context.observe?.(event);
       if (context.onProgress) return context.onProgress(event);
@@ -364,9 +377,33 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
   });
 }
 
+/**
+ * Headless login: why the browser may be elsewhere (only when a browser would be opened and
+ * $BROWSER does not say how), and where a pasted redirect comes from: --paste-from FILE or `-`
+ * (stdin), else the terminal for `login` when the session looks remote or --no-browser was given.
+ */
+async function headlessLogin(flags: AuthFlags, terminal: boolean): Promise<{ remoteReason?: string; pasted?: PastedRedirect }> {
+  const { pastedRedirect, remoteSessionReason } = await import('../auth/pasted-redirect.js');
+  const remoteReason = flags.browser && !process.env['BROWSER'] ? remoteSessionReason() : undefined;
+  const out: { remoteReason?: string; pasted?: PastedRedirect } = remoteReason ? { remoteReason } : {};
+  if (flags.pasteFrom === '-') out.pasted = pastedRedirect({ kind: 'stream', input: process.stdin, name: 'stdin' });
+  else if (flags.pasteFrom !== undefined) out.pasted = pastedRedirect({ kind: 'file', path: flags.pasteFrom });
+  else if (terminal && process.stdin.isTTY && (remoteReason !== undefined || !flags.browser)) out.pasted = pastedRedirect({ kind: 'stream', input: process.stdin, name: 'the terminal' }, true);
+  return out;
+}
+
 /** The credential store connect, login and serve use: opened on first use, so a server that needs no login costs no keychain probe and no warning. */
-function credentialStore(flags: Pick<AuthFlags, 'storage'>, log: Logger): GrantStore {
-  return lazyGrantStore(async () => (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log }));
+function credentialStore(flags: Pick<AuthFlags, 'storage' | 'account'>, log: Logger): GrantStore {
+  return lazyGrantStore(async () => accountStore(await (await import('../store/open-store.js')).openGrantStore({ storage: flags.storage, log }), flags.account));
+}
+
+/** --account: checked when parsed. */
+export function parseAccount(value: string): string {
+  try {
+    return checkAccountName(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof AirlockError ? `${error.message}. ${error.hint ?? ''}`.trim() : String(error));
+  }
 }
 
 /**

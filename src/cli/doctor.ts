@@ -14,6 +14,7 @@ import { createLogger, type LogLevel } from '../log.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { createStepReporter, type StepReporter } from '../ui/step-reporter.js';
 import { addAuthOptions, createAuthSession, type AuthFlags } from './auth-options.js';
+import { profileSettings } from './provider-options.js';
 import { resolveHeaders } from '../transports/headers.js';
 import { collect, parseLogLevel, parseServerUrl } from './options.js';
 import type { CommandResult } from './program.js';
@@ -78,6 +79,7 @@ function defineDoctor(command: Command, result: CommandResult): Command {
       verbose: flags.verbose,
       hasClientSecret: flags.clientSecretEnv !== undefined || flags.clientSecretFile !== undefined,
       assumeS256: flags.assumeS256,
+      profile: profileSettings(flags),
       // As createAuthSession decides it: plain http to loopback only, with --allow-http or a loopback server.
       allowHttp: auth.allowHttp || isLoopbackHost(url.hostname),
       headers,

@@ -57,6 +57,7 @@ export function registerLogin(program: Command, result: CommandResult): void {
     .option('--device-code', "mcp-remote's name for --device", false)
     .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false)
     .option('--force', 'log in again even when a valid token is stored', false)
+    .option('--paste-from <file|->', 'headless: read the redirect URL the browser was sent to from this file (or - for stdin) instead of the loopback callback')
     .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false);
   addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: false })));
   endOptions(command)
@@ -83,7 +84,9 @@ Examples:
     try {
       const session = await createAuthSession(url, { ...options, auth: true }, {
         log,
-        grant,
+        // Unset unless chosen: a remote session then uses the device grant where it is offered.
+        grant: grantOf(options),
+        pasteFromTerminal: true,
         onProgress: steps.onProgress,
       });
       // First, what connect's first request would meet: a server that is down, not at that path,

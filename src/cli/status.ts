@@ -8,7 +8,8 @@ import { AirlockError, describeError, ExitCode, quote, toAirlockError } from '..
 import type { Logger, LogLevel } from '../log.js';
 import { authLockName, authLockWaitMs, type GrantStore, type TokenRecord } from '../store/grant-store.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
-import { openStore, parseStorage, type AuthFlags } from './auth-options.js';
+import { openStore, parseAccount, parseStorage, type AuthFlags } from './auth-options.js';
+import { accountStore, DEFAULT_ACCOUNT, listAccountTokens } from '../store/account-store.js';
 import { createContext } from './context.js';
 import { parseLogLevel } from './options.js';
 import type { CommandResult } from './program.js';
@@ -22,15 +23,19 @@ export function describeExpiry(expiresAt: number | undefined, now = Date.now()):
 }
 
 const storageOption = (command: Command): Command =>
-  command.option('--storage <where>', 'auto | keychain | file', parseStorage, 'auto').option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'warn');
+  command
+    .option('--account <name>', 'only this account (default: every account)', parseAccount)
+    .option('--storage <where>', 'auto | keychain | file', parseStorage, 'auto')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'warn');
 
 function resourceOf(url: string): string {
   return canonicalResourceUri(url, 'the server URL');
 }
 
-function summary(record: TokenRecord, backend: string): Record<string, unknown> {
+function summary(record: TokenRecord, account: string, backend: string): Record<string, unknown> {
   return {
     server: record.resource,
+    account,
     issuer: record.issuer,
     clientId: record.clientId,
     scopes: record.scope ? record.scope.split(' ') : [],
@@ -48,26 +53,26 @@ export function registerStatus(program: Command, result: CommandResult): void {
       .summary('show stored logins (never the tokens)')
       .argument('[url]', 'only this server')
       .option('--json', 'print JSON'),
-  ).action(async (url: string | undefined, options: Pick<AuthFlags, 'storage'> & { json?: boolean; logLevel: LogLevel }) => {
+  ).action(async (url: string | undefined, options: Pick<AuthFlags, 'storage' | 'account'> & { json?: boolean; logLevel: LogLevel }) => {
     const { log } = createContext(options.logLevel);
     const store = await openStore(options, log);
     const wanted = url === undefined ? undefined : resourceOf(url);
-    const records = (await store.listTokens()).filter((r) => wanted === undefined || r.resource === wanted);
-    const rows = records.map((r) => summary(r, store.backend));
+    const listed = (await listAccountTokens(store)).filter(({ record, account }) => (wanted === undefined || record.resource === wanted) && (options.account === undefined || account === options.account));
+    const rows = listed.map(({ record, account }) => summary(record, account, store.backend));
     if (options.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     } else if (rows.length === 0) {
       process.stdout.write(wanted ? `not logged in to ${wanted} (storage: ${store.backend})\n` : `no stored logins (storage: ${store.backend})\n`);
     } else {
-      for (const r of records) {
-        process.stdout.write(`${r.resource}\n  issuer ${r.issuer}, client ${r.clientId}${r.subject ? `, subject ${r.subject}` : ''}\n  scopes ${r.scope || '(none)'}; ${describeExpiry(r.expiresAt)}${r.refreshToken ? ', refreshable' : ''}; stored in ${store.backend}\n`);
+      for (const { record: r, account } of listed) {
+        process.stdout.write(`${r.resource}${account === DEFAULT_ACCOUNT ? '' : ` (account ${account})`}\n  issuer ${r.issuer}, client ${r.clientId}${r.subject ? `, subject ${r.subject}` : ''}\n  scopes ${r.scope || '(none)'}; ${describeExpiry(r.expiresAt)}${r.refreshToken ? ', refreshable' : ''}; stored in ${store.backend}\n`);
       }
     }
     result.exitCode = wanted !== undefined && rows.length === 0 ? 1 : 0;
   });
 }
 
-interface LogoutOptions extends Pick<AuthFlags, 'storage'> {
+interface LogoutOptions extends Pick<AuthFlags, 'storage' | 'account'> {
   all: boolean;
   /** false with --no-revoke. */
   revoke: boolean;
@@ -136,12 +141,15 @@ export function registerLogout(program: Command, result: CommandResult): void {
     const { log } = createContext(options.logLevel);
     const store = await openStore(options, log);
     const wanted = options.all ? undefined : resourceOf(url!);
-    const resources = wanted === undefined ? (await store.listTokens()).map((r) => r.resource) : [wanted];
+    // --all: every account's logins, unless --account names one; a URL: the named account's (default: the default one).
+    const grants = wanted === undefined
+      ? (await listAccountTokens(store)).filter(({ account }) => options.account === undefined || account === options.account).map(({ record, account }) => ({ resource: record.resource, account }))
+      : [{ resource: wanted, account: options.account ?? DEFAULT_ACCOUNT }];
     let removed = 0;
     let failed = 0;
-    for (const resource of resources) {
+    for (const { resource, account } of grants) {
       try {
-        if (await logOut(resource, store, options, log)) removed++;
+        if (await logOut(resource, accountStore(store, account), options, log)) removed++;
       } catch (error) {
         // One server that cannot be logged out of (its lock held, its record damaged) must not keep
         // --all from the others.

@@ -11,6 +11,8 @@ import { authorizationServerMetadataUrls, checkServerMetadata } from '../auth/se
 import { check, type DoctorState, type StepOutput } from './doctor-context.js';
 import type { DoctorCheck } from './doctor-report.js';
 import { issuerMismatchHint, metadataNotFoundHint, pkceHint, providerOf } from './quirks.js';
+import { adjustScopes, applies, describePlan, planProfile } from '../auth/provider-profiles.js';
+import { parseScope, selectScopes } from '../auth/scopes.js';
 
 const SPEC_FOUND = 'RFC 8414 §3; MCP 2025-11-25 Authorization Server Metadata Discovery';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -21,6 +23,9 @@ function pkceCheck(state: DoctorState, body: Record<string, unknown>): DoctorChe
   if (Array.isArray(methods) && methods.includes('S256')) return check('as.pkce-s256', 'pass', 'code_challenge_methods_supported includes S256', spec);
   const what = Array.isArray(methods) ? `code_challenge_methods_supported lists ${quote(methods.join(' '))} without S256` : 'code_challenge_methods_supported is absent';
   if (state.options.device) return check('as.pkce-s256', 'pass', `${what}; the device grant (--device) does not use PKCE`, spec);
+  if (applies(state.providerPlan, 'assume-s256') && !state.options.assumeS256) {
+    return check('as.pkce-s256', 'warn', `${what}; S256 is used anyway (${state.providerPlan!.name} profile)`, spec, 'Ask the server operator to advertise code_challenge_methods_supported: ["S256"]; --skip-adjustment assume-s256 refuses instead.');
+  }
   if (state.options.assumeS256) {
     return check('as.pkce-s256', 'warn', `${what}; S256 is used anyway (--assume-s256)`, spec, 'Ask the server operator to advertise code_challenge_methods_supported: ["S256"], so clients need no override.');
   }
@@ -61,6 +66,25 @@ function issCheck(body: Record<string, unknown>): DoctorCheck {
     : check('as.iss-parameter', 'pass', 'iss in the authorization response is not advertised; airlock checks it when present (RFC 9207 §2.4)', spec);
 }
 
+/** The provider profile the login would apply, and what it changes (provider-profiles.ts). */
+function profileCheck(state: DoctorState, issuer: string, body: Record<string, unknown>): DoctorCheck {
+  const spec = 'mcp-airlock provider profiles (docs/auth-and-login.md)';
+  let plan;
+  try {
+    plan = planProfile(issuer, body, state.options.profile);
+  } catch (error) {
+    return check('as.provider-profile', 'fail', (error as Error).message, spec, (error as AirlockError).hint);
+  }
+  state.providerPlan = plan;
+  const resource = state.resourceIndicator ?? state.serverUrl;
+  const scopes = adjustScopes(plan, selectScopes({ requested: state.options.scope, challenge: state.challenge.scope, supported: state.scopesSupported }), {
+    resource,
+    named: [...parseScope(state.challenge.scope), ...(state.scopesSupported ?? [])],
+  });
+  const note = plan.note ? ` ${plan.note}` : '';
+  return check('as.provider-profile', 'pass', `${describePlan(plan, { resource, scopes })}.${note}`, spec);
+}
+
 /** Step 3: find the RFC 8414 / OpenID metadata in MCP 2025-11-25 order and check it rule by rule. */
 export async function authorizationServerStep(state: DoctorState): Promise<StepOutput> {
   const issuer = state.issuer;
@@ -99,6 +123,7 @@ export async function authorizationServerStep(state: DoctorState): Promise<StepO
     state.serverMetadata = usable;
     checks.push(check('as.endpoints', 'pass', `token endpoint ${quote(usable.token_endpoint)}${usable.authorization_endpoint ? `, authorization endpoint ${quote(usable.authorization_endpoint)}` : ''}`, 'RFC 8414 §2'));
   }
+  checks.push(profileCheck(state, issuer, body));
   checks.push(pkceCheck(state, body), registrationCheck(state, body), grantCheck(state, body), issCheck(body));
   return {
     summary: `${quote(issuer)} at ${quote(found.url)}`,

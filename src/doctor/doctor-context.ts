@@ -10,6 +10,7 @@ import type { ServerMetadata } from '../auth/server-metadata.js';
 import type { BearerChallenge } from '../auth/www-authenticate.js';
 import type { Logger } from '../log.js';
 import type { GrantStore } from '../store/grant-store.js';
+import type { ProfileSettings, ProviderPlan } from '../auth/provider-profiles.js';
 import type { DoctorCheck, DoctorOutcome } from './doctor-report.js';
 
 /** How the login step gets an AuthSession: the CLI builds it from its flags (createAuthSession). */
@@ -40,6 +41,8 @@ export interface DoctorOptions {
   /** --resource. */
   resource?: string;
   assumeS256: boolean;
+  /** --provider-profile, --skip-adjustment, --app-id-uri. */
+  profile?: ProfileSettings;
   /** Plain http to loopback authorization endpoints. */
   allowHttp: boolean;
   /** Extra headers for the MCP requests (never Authorization from the doctor's own login). */
@@ -82,6 +85,8 @@ export interface DoctorState {
   /** The RFC 8707 resource airlock would send. */
   resourceIndicator?: string;
   serverMetadata?: ServerMetadata;
+  /** The provider profile the login would apply (authorization-server step). */
+  providerPlan?: ProviderPlan;
   /** Every check of the steps run so far (the engine appends each step's). */
   checks: DoctorCheck[];
   accessToken?: string;

@@ -1,27 +1,18 @@
 /**
  * Known quirks of common authorization servers, named in the doctor's hints so that a user reads
- * "Entra ID rejects ..." instead of a bare RFC section. A provider is recognised from its issuer
- * URL only: the hints are advice, never a reason to treat a server differently.
+ * "Entra ID rejects ..." instead of a bare RFC section. The provider is recognised as the login's
+ * provider profile recognises it (src/auth/provider-profiles.ts), here from the issuer URL only.
  */
+import { detectProvider } from '../auth/provider-profiles.js';
 
 export type Provider = 'entra' | 'cognito' | 'keycloak' | 'okta' | 'auth0' | 'unknown';
 
-/** Which provider an issuer URL looks like. */
+const HINTED: readonly string[] = ['entra', 'cognito', 'keycloak', 'okta', 'auth0'];
+
+/** Which provider an issuer URL looks like, among those the hints know. */
 export function providerOf(issuer: string | undefined): Provider {
-  if (!issuer) return 'unknown';
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    return 'unknown';
-  }
-  const host = url.hostname.toLowerCase();
-  if (host === 'login.microsoftonline.com' || host === 'sts.windows.net' || host.endsWith('.ciamlogin.com') || host.endsWith('.b2clogin.com')) return 'entra';
-  if (/^cognito-idp\.[a-z0-9-]+\.amazonaws\.com$/.test(host) || host.endsWith('.amazoncognito.com')) return 'cognito';
-  if (/\/realms\/[^/]+\/?$/.test(url.pathname)) return 'keycloak';
-  if (host.endsWith('.okta.com') || host.endsWith('.oktapreview.com') || host.endsWith('.okta-emea.com')) return 'okta';
-  if (host.endsWith('.auth0.com')) return 'auth0';
-  return 'unknown';
+  const { id } = detectProvider(issuer);
+  return HINTED.includes(id) ? (id as Provider) : 'unknown';
 }
 
 const NAMES: Record<Provider, string> = {

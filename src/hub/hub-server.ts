@@ -213,8 +213,10 @@ export class Hub {
         if (typeof header.control === 'string') return this.attachControl(header.control, socket);
         if (header.status === true) return void socket.end(`${JSON.stringify(this.status())}\n`);
         if (header.stop === true && header.drain === true) {
-          socket.end(`${JSON.stringify({ ok: true, draining: true, pid: process.pid, clients: this.attached.size })}\n`);
-          return this.drain(typeof header.version === 'string' ? header.version : 'another version');
+          // The socket is given up before the answer goes: the asking shim connects again at once.
+          const clients = this.attached.size;
+          this.drain(typeof header.version === 'string' ? header.version : 'another version');
+          return void socket.end(`${JSON.stringify({ ok: true, draining: true, pid: process.pid, clients })}\n`);
         }
         if (header.stop === true) {
           socket.end(`${JSON.stringify({ ok: true, stopping: true, pid: process.pid })}\n`);

@@ -171,6 +171,8 @@ function tryConnect(path: string): Promise<Socket | undefined> {
     const socket = connect({ path, allowHalfOpen: true });
     socket.once('connect', () => {
       socket.removeAllListeners('error');
+      // A reset later (a hub that went away, one that refused us and closed) is handled where the socket is used; never a crash.
+      socket.on('error', () => undefined);
       resolve(socket);
     });
     socket.once('error', () => resolve(undefined));

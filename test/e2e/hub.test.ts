@@ -275,7 +275,10 @@ describe('the hub: seeing and replacing it', () => {
 
     const { client, proc } = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
     client.send(initializeRequest(1));
-    expect((await client.response(1, 15_000)).result).toBeDefined();
+    const answer = await client.response(1, 15_000).catch((error: Error) => {
+      throw new Error(`${error.message}\nnew hub's log: ${home.log()}\nold hub: ${lines.join('')}`);
+    });
+    expect(answer.result, `${JSON.stringify(answer)}\n${proc.stderr()}\nnew hub: ${home.log()}\nold hub: ${lines.join("")}`).toBeDefined();
     expect(proc.stderr()).toMatch(/the hub ran airlock 0\.0\.1; it finishes its clients/);
     expect(lines.join('')).toMatch(/draining for airlock/);
     expect(home.hubPids()).toHaveLength(1); // the new hub, started by the shim

@@ -12,6 +12,11 @@ export interface HeadlessBrowserOptions {
   deny?: boolean;
   /** Give up after this many requests (a loop between pages is a bug in the test). */
   maxSteps?: number;
+  /**
+   * Do not follow a redirect to a URL starting with this (the loopback callback): the page then has
+   * that URL and status 0, as when the browser runs on another machine and the address fails to load.
+   */
+  stopAt?: string;
 }
 
 export interface Page {
@@ -68,7 +73,7 @@ export class HeadlessBrowser {
   private readonly options: Required<HeadlessBrowserOptions>;
 
   constructor(options: HeadlessBrowserOptions = {}) {
-    this.options = { login: 'alice', deny: false, maxSteps: 25, ...options };
+    this.options = { login: 'alice', deny: false, maxSteps: 25, stopAt: '', ...options };
   }
 
   /** AuthOptions.openUrl: starts navigating and returns at once, as a real browser launch does. */
@@ -86,6 +91,8 @@ export class HeadlessBrowser {
       const location = response.headers.get('location');
       if (response.status >= 300 && response.status < 400 && location) {
         await response.body?.cancel();
+        const next = new URL(location, request.url).href;
+        if (this.options.stopAt && next.startsWith(this.options.stopAt)) return { url: next, status: 0, body: '' };
         const keepMethod = response.status === 307 || response.status === 308;
         request = keepMethod ? { ...request, url: new URL(location, request.url).href } : { url: new URL(location, request.url).href, method: 'GET' };
         continue;
