@@ -7,13 +7,14 @@ import { HelpGroup } from './help-groups.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
+import type { DpopMode } from '../auth/dpop.js';
 import type { ClientSigningKey } from '../auth/client-signing-key.js';
 import type { IdentityProvider } from '../auth/identity-assertion.js';
 import { checkAuthorizeParams } from '../auth/authorize-params.js';
 import type { LoginProgressListener } from '../auth/login-progress.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
-import { bearerOf, jwtClaims } from '../audit/principal.js';
+import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
@@ -68,6 +69,14 @@ export interface AuthFlags {
   storage: StorageMode;
   assumeS256: boolean;
   allowHttp: boolean;
+  /** --dpop auto|always|never: DPoP-bound tokens (RFC 9449). */
+  dpop?: DpopMode;
+}
+
+/** `--dpop`: auto | always | never. */
+export function parseDpopMode(value: string): DpopMode {
+  if ((['auto', 'always', 'never'] as const).includes(value as DpopMode)) return value as DpopMode;
+  throw new InvalidArgumentError('use auto, always or never.');
 }
 
 /** `--storage`: auto | keychain | file. */
@@ -95,7 +104,8 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--auth-timeout <seconds>', 'how long to wait for you to log in', parseSeconds, 300)
     .option('--no-browser', 'print the login URL instead of opening a browser')
     .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
-    .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
+    .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false)
+    .option('--dpop <mode>', 'DPoP-bound tokens (RFC 9449): auto (when the authorization server offers them) | always | never', parseDpopMode, 'auto');
 }
 
 /** --authorize-param name=value, collected into one object; the protocol's own names are refused. */
@@ -352,6 +362,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     // loopback MCP server (the same rule as for MCP traffic itself).
     allowHttp: flags.allowHttp || isLoopbackHost(serverUrl.hostname),
     assumeS256: flags.assumeS256,
+    dpop: flags.dpop ?? 'auto',
     onProgress: (event) => {
       context.observe?.(event);
       if (context.onProgress) return context.onProgress(event);
@@ -429,7 +440,7 @@ export class LazyAuth implements TokenSource {
   async authorization(): Promise<string | undefined> {
     const authorization = await (await this.get()).authorization();
     if (authorization !== undefined && authorization !== this.sent?.authorization) {
-      const token = bearerOf(authorization);
+      const token = /^(?:Bearer|DPoP)\s+(\S+)\s*$/i.exec(authorization)?.[1];
       this.sent = { authorization, claims: token === undefined ? undefined : jwtClaims(token) };
     }
     return authorization;
@@ -450,6 +461,14 @@ export class LazyAuth implements TokenSource {
 
   async onInsufficientScope(wwwAuthenticate: string): Promise<void> {
     return (await this.get()).onInsufficientScope(wwwAuthenticate);
+  }
+
+  async dpopProof(url: URL, method: string, authorization: string): Promise<string | undefined> {
+    return (await this.get()).dpopProof(url, method, authorization);
+  }
+
+  dpopNonce(url: URL, status: number, header: (name: string) => string | undefined): boolean {
+    return this.ready?.dpopNonce(url, status, header) ?? false;
   }
 
   /** For the audit record, synchronously: nobody until the session has loaded a token. */
