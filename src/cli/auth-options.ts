@@ -24,9 +24,11 @@ import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
 import { parsePort, parseSeconds } from './options.js';
+import { tlsSource, type TlsFlags } from './tls-options.js';
+import { outboundFetch } from '../transports/http-request.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
 
-export interface AuthFlags {
+export interface AuthFlags extends TlsFlags {
   /** false with --no-auth. */
   auth: boolean;
   scope?: string;
@@ -342,7 +344,8 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     serverUrl: serverUrl.href,
     store,
     log,
-    fetch: context.fetch,
+    // The authorization server gets the same CAs, client certificate and proxy as the MCP server.
+    fetch: context.fetch ?? outboundFetch(process.env, tlsSource(flags)),
     grant,
     scope: flags.scope ?? remote.scope,
     clientId: flags.clientId ?? remote.clientId,
