@@ -16,6 +16,8 @@ import type { InboundAuth } from '../policy/inbound-auth.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { collect } from './options.js';
+import { tlsSource, type TlsFlags } from './tls-options.js';
+import { outboundFetch } from '../transports/http-request.js';
 
 export interface ServeAuthFlags {
   authTokenFile?: string;
@@ -73,7 +75,7 @@ export interface InboundIdentityOptions {
 
 /** Read and check the flags (and discover the JWKS) before listening; undefined without auth flags. */
 /** `allowHttp`: serve's --allow-http, which also lets a non-loopback JWKS be plain http. */
-export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: boolean }, log: Logger, identity: InboundIdentityOptions = {}): Promise<InboundAuthSetup | undefined> {
+export async function prepareInboundAuth(flags: ServeAuthFlags & TlsFlags & { allowHttp?: boolean }, log: Logger, identity: InboundIdentityOptions = {}): Promise<InboundAuthSetup | undefined> {
   const staticChoices = [flags.authTokenFile !== undefined && !flags.authTokenGenerate, flags.authTokenEnv !== undefined, flags.authTokenGenerate].filter(Boolean).length;
   if (staticChoices > 1) throw usage('give one of --auth-token-file, --auth-token-env and --auth-token-generate');
   if (staticChoices > 0 && flags.oauthIssuer !== undefined) throw usage('a static token (--auth-token-*) and --oauth-issuer exclude each other');
@@ -90,7 +92,9 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: b
   }
   if (flags.oauthIssuer === undefined) return undefined;
   const issuer = flags.oauthIssuer;
-  const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, log));
+  // The issuer's metadata and keys over the same CAs, client certificate and proxy as every other connection.
+  const fetchImpl = outboundFetch(process.env, tlsSource(flags));
+  const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, log, fetchImpl));
   checkJwksUri(jwksUri, flags.allowHttp === true, flags.oauthJwks === undefined ? `--oauth-issuer: the jwks_uri of ${quote(issuer)}` : '--oauth-jwks');
   const requiredScopes = (flags.oauthScopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const toolScopes = flags.toolScope.map((rule) => {
@@ -133,6 +137,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: b
           identityClaims: identity.identityClaims,
           allowPlainJwtTyp: flags.oauthAllowPlainJwt === true,
           dpop,
+          fetch: fetchImpl,
           log,
         }),
         resourceMetadata: { paths: [...new Set(['/.well-known/oauth-protected-resource', metadataPath(resourcePath), metadataPath(paths.mcp), metadataPath(paths.sse)])], document },
@@ -207,12 +212,12 @@ function warnIfShared(file: string, log: Logger): void {
  * insertion, then OpenID discovery; the document's `issuer` must be identical). Plain http only
  * for a loopback issuer.
  */
-async function discoverJwksUri(issuer: string, log: Logger): Promise<string> {
+async function discoverJwksUri(issuer: string, log: Logger, fetchImpl: typeof fetch): Promise<string> {
   const { discoverAuthorizationServer } = await import('../auth/server-metadata.js');
   const allowHttp = isLoopbackHost(new URL(issuer).hostname);
   let metadata: { jwks_uri?: unknown };
   try {
-    metadata = await discoverAuthorizationServer(issuer, { fetch: globalThis.fetch, allowHttp, log });
+    metadata = await discoverAuthorizationServer(issuer, { fetch: fetchImpl, allowHttp, log });
   } catch (error) {
     const failure = error as AirlockError;
     throw new AirlockError(failure.code ?? 'AIRLOCK_AUTH_DISCOVERY', `--oauth-issuer: ${describeError(error)}`, {
