@@ -39,6 +39,11 @@ export interface TlsConnectOptions {
   key?: string;
   pfx?: Buffer;
   passphrase?: string;
+  /**
+   * All of the above as one context, made once: without it every new connection would build its
+   * own from a few hundred certificates (tens of milliseconds each).
+   */
+  secureContext?: tls.SecureContext;
 }
 
 /** System CA bundle files, most common first (Debian/Ubuntu, RHEL/Fedora, SUSE, Alpine and the BSDs). */
@@ -103,7 +108,12 @@ export async function loadOutboundTls(options: OutboundTlsOptions): Promise<TlsC
     if (!certificates) throw new AirlockError('AIRLOCK_USAGE', `--ca-file: ${quote(file)} holds no PEM certificate`, { hint: 'Give a PEM file with one or more "-----BEGIN CERTIFICATE-----" blocks (convert DER with openssl x509 -inform der).' });
     extra.push(...certificates);
   }
-  if (extra.length > 0) result.ca = [...new Set([...tls.rootCertificates, ...extra])];
+  if (extra.length > 0) {
+    // The system store repeats most of Node's roots, spelled with other line breaks: one copy each.
+    const byBody = new Map<string, string>();
+    for (const pem of [...tls.rootCertificates, ...extra]) if (!byBody.has(pem.replace(/\s+/g, ''))) byBody.set(pem.replace(/\s+/g, ''), pem);
+    result.ca = [...byBody.values()];
+  }
 
   if (options.clientKey !== undefined && options.clientCert === undefined) {
     throw new AirlockError('AIRLOCK_USAGE', '--client-key was given without --client-cert', { hint: 'Pass the certificate too: --client-cert PATH.' });
@@ -133,9 +143,12 @@ export async function loadOutboundTls(options: OutboundTlsOptions): Promise<TlsC
         throw new AirlockError('AIRLOCK_USAGE', `the client key ${quote(options.clientKey ?? options.clientCert)} is encrypted and no passphrase was given`, { hint: 'Put the passphrase in an environment variable and name it with --client-key-passphrase-env NAME, or store it in the OS keychain (see docs/auth-and-login.md, "Corporate networks").' });
       }
     }
-    try {
-      tls.createSecureContext(result);
-    } catch (error) {
+  }
+  if (Object.keys(result).length === 0) return undefined;
+  try {
+    result.secureContext = tls.createSecureContext(result);
+  } catch (error) {
+    if (options.clientCert !== undefined) {
       // OpenSSL's text names the problem (bad decrypt, mac verify failure, key values mismatch), never the passphrase.
       const reason = describeError(error);
       const wrongPassphrase = /bad decrypt|mac verify|bad password|BAD_DECRYPT|MAC_VERIFY/i.test(reason);
@@ -143,6 +156,7 @@ export async function loadOutboundTls(options: OutboundTlsOptions): Promise<TlsC
         hint: wrongPassphrase ? 'Check the passphrase in the variable named by --client-key-passphrase-env, or in the keychain.' : 'Check that --client-key belongs to --client-cert and that both are PEM (or the certificate is a PKCS#12 .p12/.pfx).',
       });
     }
+    throw new AirlockError('AIRLOCK_USAGE', `cannot use the certificate authorities given: ${describeError(error)}`, { hint: 'Check the files given with --ca-file (PEM certificates), or SSL_CERT_FILE.' });
   }
-  return Object.keys(result).length > 0 ? result : undefined;
+  return result;
 }
