@@ -6,7 +6,7 @@
  * never handed out for another. Logins and refreshes hold the store's lock for the resource, and
  * re-read the store once they have it: another process may have finished meanwhile.
  */
-import type { ServerMetadata, TokenEndpointResponse } from 'openid-client';
+import type { Configuration, DPoPHandle, ServerMetadata, TokenEndpointResponse } from 'openid-client';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authLockName, authLockWaitMs, DEFAULT_AUTH_TIMEOUT_MS, type ClientRecord, type GrantStore, type TokenRecord } from '../store/grant-store.js';
@@ -18,6 +18,7 @@ import { startCallbackServer } from './callback-server.js';
 import { clientCredentialsFlow, requireClientSecret } from './client-credentials.js';
 import { checkClientMetadataUrl, resolveClient, type ClientChoice } from './client-registration.js';
 import { deviceGrantFlow } from './device-grant.js';
+import { asksForDpopNonce, DpopProver, installationDpopKey, tokenEndpointDpop, wantsDpop, type DpopKey, type DpopMode } from './dpop.js';
 import { idTokenUsable, jwtBearerGrant, loginAtIdentityProvider, requestIdJag, type IdentityProvider } from './identity-assertion.js';
 import type { LoginProgress, LoginProgressListener } from './login-progress.js';
 import { describeOutcomes, type FetchLike } from './metadata-fetch.js';
@@ -100,6 +101,8 @@ export interface AuthOptions {
   profile?: ProfileSettings;
   /** --registration-token-env/-file: the RFC 7591 §3 initial access token for dynamic registration (Okta). */
   registrationToken?: string;
+  /** --dpop: DPoP-bound tokens (RFC 9449) when the authorization server offers them (auto, the default), always, or never. */
+  dpop?: DpopMode;
   now?: () => number;
 }
 
@@ -172,6 +175,9 @@ export class AuthSession {
   private idpLogin: string | undefined;
   /** The provider profile of the current target, and the resource indicator before the profile dropped it. */
   private plan: { value: ProviderPlan; resource: string } | undefined;
+  /** The installation's DPoP key, loaded (or made) on first need, and the proofs made with it. */
+  private dpopKey: Promise<DpopKey> | undefined;
+  private prover: DpopProver | undefined;
 
   constructor(options: AuthOptions) {
     this.options = options;
@@ -205,7 +211,27 @@ export class AuthSession {
     let record = await this.current();
     if (record && needsRefresh(record, this.now())) record = await this.refreshAhead(record);
     this.handedOut = record?.accessToken;
-    return record ? `Bearer ${record.accessToken}` : undefined;
+    if (!record) return undefined;
+    return `${record.tokenType === 'DPoP' ? 'DPoP' : 'Bearer'} ${record.accessToken}`;
+  }
+
+  /**
+   * The DPoP proof for one request that carries `authorization` (RFC 9449 §7.1), or undefined for
+   * a Bearer token. The proof is made for this URL and method, with `ath` for the token.
+   */
+  async dpopProof(url: URL, method: string, authorization: string): Promise<string | undefined> {
+    if (!authorization.startsWith('DPoP ')) return undefined;
+    const prover = (this.prover ??= new DpopProver(await this.installationKey()));
+    return prover.proof(url, method, authorization.slice('DPoP '.length));
+  }
+
+  /**
+   * Told of every answer to a request that carried a proof: keeps its `DPoP-Nonce` (RFC 9449 §9),
+   * and says whether it is a `use_dpop_nonce` challenge, to be answered by sending once more.
+   */
+  dpopNonce(url: URL, status: number, header: (name: string) => string | undefined): boolean {
+    this.prover?.rememberNonce(url, header('dpop-nonce'));
+    return asksForDpopNonce(status, header('www-authenticate'));
   }
 
   /**
@@ -374,6 +400,21 @@ export class AuthSession {
     return this.plan ? tokenExtras(this.plan.value, this.plan.resource) : {};
   }
 
+  private installationKey(): Promise<DpopKey> {
+    this.dpopKey ??= installationDpopKey(this.store, this.log, this.now).catch((error: unknown) => {
+      this.dpopKey = undefined;
+      throw error;
+    });
+    return this.dpopKey;
+  }
+
+  /** The proof maker for token requests to `config`'s server, when DPoP is wanted there (see wantsDpop). */
+  private async dpopFor(config: Configuration): Promise<{ handle: DPoPHandle; jkt: string } | undefined> {
+    if (!wantsDpop(config.serverMetadata(), this.options.dpop ?? 'auto', this.log)) return undefined;
+    const key = await this.installationKey();
+    return { handle: tokenEndpointDpop(config, key), jkt: key.jkt };
+  }
+
   private clientOptions(): OAuthClientOptions {
     const options: OAuthClientOptions = { fetch: this.fetch, allowHttp: this.options.allowHttp ?? false };
     if (this.options.clientSigningKey) options.signingKey = this.options.clientSigningKey;
@@ -417,9 +458,15 @@ export class AuthSession {
     const client = await this.store.loadClient(record.issuer);
     if (!client || client.clientId !== record.clientId) return undefined;
     const config = oauthConfiguration(target.serverMetadata, client, this.clientOptions());
+    const dpop = await this.dpopFor(config);
+    if (record.dpopJkt !== undefined && record.dpopJkt !== dpop?.jkt) {
+      // RFC 9449 §5: the refresh token is bound to the key it was issued with; no other key can use it.
+      this.log.info(`the stored tokens for ${quote(this.resource)} are bound to a DPoP key this installation no longer holds${dpop ? '' : ' or uses'}; a new login is needed`);
+      return undefined;
+    }
     try {
       if (this.plan) this.log.debug(`provider profile: ${describePlan(this.plan.value, { resource: this.plan.resource })}`);
-      const next = await refreshTokens({ config, record, resourceIndicator: target.resourceIndicator, tokenParams: this.tokenParams(), now: this.now });
+      const next = await refreshTokens({ config, record, resourceIndicator: target.resourceIndicator, tokenParams: this.tokenParams(), now: this.now, ...(dpop ? { dpop } : {}) });
       await this.save(next);
       this.lastRefreshed = next.accessToken;
       this.log.debug(`refreshed the access token for ${quote(this.resource)}`);
@@ -456,7 +503,7 @@ export class AuthSession {
       if (this.plan) this.log.debug(`provider profile: ${describePlan(this.plan.value, { resource: this.plan.resource, scopes: selected })}`);
       this.lastRequested = selected;
       const stored = await this.store.loadClient(target.issuer);
-      const { response, client } = await this.runGrant(target, selected, stored).catch(async (error: unknown) => {
+      const { response, client, dpopJkt } = await this.runGrant(target, selected, stored).catch(async (error: unknown) => {
         if (!(await this.dropStaleRegistration(error, stored))) throw legacyRefusal(error, target);
         // The stored registration is gone now.
         return this.runGrant(target, selected, undefined);
@@ -467,6 +514,7 @@ export class AuthSession {
         clientId: client.clientId,
         requestedScopes: selected,
         now: this.now(),
+        ...(dpopJkt !== undefined ? { dpopJkt } : {}),
       });
       await this.save(record);
       this.options.onProgress?.({ step: 'tokens', scope: record.scope, expiresAt: record.expiresAt, subject: record.subject });
@@ -544,7 +592,13 @@ export class AuthSession {
   }
 
   /** `stored`: the client the store holds for the issuer (read once by loginLocked). */
-  private async runGrant(target: AuthorizationTarget, scopes: string[], stored: ClientRecord | undefined): Promise<{ response: TokenEndpointResponse; client: ClientRecord }> {
+  private async runGrant(target: AuthorizationTarget, scopes: string[], stored: ClientRecord | undefined): Promise<{ response: TokenEndpointResponse; client: ClientRecord; dpopJkt?: string }> {
+    // Every grant asks for a DPoP-bound token where DPoP is wanted (RFC 9449 §5); the key's thumbprint goes into the record.
+    const granted = await this.grantWith(target, scopes, stored);
+    return granted.dpop ? { response: granted.response, client: granted.client, dpopJkt: granted.dpop.jkt } : granted;
+  }
+
+  private async grantWith(target: AuthorizationTarget, scopes: string[], stored: ClientRecord | undefined): Promise<{ response: TokenEndpointResponse; client: ClientRecord; dpop?: { handle: DPoPHandle; jkt: string } | undefined }> {
     const { options } = this;
     const choice: ClientChoice = {};
     if (options.clientId !== undefined) choice.clientId = options.clientId;
@@ -555,7 +609,10 @@ export class AuthSession {
     const base = { issuer: target.issuer, metadata: target.serverMetadata, store: this.store, choice, fetch: this.fetch, log: this.log, now: this.now(), registration };
     const tokenParams = this.tokenParams();
     const allowHttp = options.allowHttp ?? false;
-    const configure = (client: ClientRecord) => oauthConfiguration(target.serverMetadata, client, this.clientOptions());
+    const configure = async (client: ClientRecord) => {
+      const config = oauthConfiguration(target.serverMetadata, client, this.clientOptions());
+      return { config, dpop: await this.dpopFor(config) };
+    };
     const progress = options.onProgress;
     const chosen = (client: ClientRecord): ClientRecord => {
       progress?.(clientProgress(client, stored));
@@ -570,16 +627,18 @@ export class AuthSession {
         const client = choice.clientId ? await resolveClient(base) : stored;
         requireClientSecret(client);
         chosen(client);
-        const response = await clientCredentialsFlow({ config: configure(client), client, scopes, resourceIndicator: target.resourceIndicator, tokenParams });
-        return { response, client };
+        const { config, dpop } = await configure(client);
+        const response = await clientCredentialsFlow({ config, client, scopes, resourceIndicator: target.resourceIndicator, tokenParams, ...(dpop ? { dpop: dpop.handle } : {}) });
+        return { response, client, dpop };
       }
       case 'jwt_bearer': {
         const idp = options.identityProvider;
         if (options.workloadToken && choice.clientId) {
           // The assertion is the credential: the client may be public (token_endpoint_auth_method none).
           const client = chosen(await resolveClient(base));
-          const response = await jwtBearerGrant(configure(client), await options.workloadToken(), scopes, target.resourceIndicator, 'presenting the workload identity token (JWT bearer grant)');
-          return { response, client };
+          const { config, dpop } = await configure(client);
+          const response = await jwtBearerGrant(config, await options.workloadToken(), scopes, target.resourceIndicator, 'presenting the workload identity token (JWT bearer grant)', dpop?.handle);
+          return { response, client, dpop };
         }
         if (!idp || !choice.clientId) {
           throw new AirlockError('AIRLOCK_USAGE', 'cross-app access needs the identity provider, the ID token, and a client at the authorization server', {
@@ -594,13 +653,16 @@ export class AuthSession {
         const idToken = await this.idpIdToken(idp, idpMetadata);
         // The ID-JAG always names the resource (the IdP's policy is per resource), even with --omit-resource.
         const assertion = await requestIdJag({ idp: { ...idp, idToken }, idpMetadata, audience: target.issuer, resource: target.resourceIndicator || target.resourceMetadata.resource, scopes, fetch: this.fetch, log: this.log });
-        const response = await jwtBearerGrant(configure(client), assertion, scopes, target.resourceIndicator);
-        return { response, client };
+        const { config, dpop } = await configure(client);
+        const response = await jwtBearerGrant(config, assertion, scopes, target.resourceIndicator, undefined, dpop?.handle);
+        return { response, client, dpop };
       }
       case 'device_code': {
         const client = chosen(await resolveClient(base));
+        const { config, dpop } = await configure(client);
         const response = await deviceGrantFlow({
-          config: configure(client),
+          config,
+          ...(dpop ? { dpop: dpop.handle } : {}),
           scopes,
           resourceIndicator: target.resourceIndicator,
           tokenParams,
@@ -609,7 +671,7 @@ export class AuthSession {
           allowHttp,
           log: this.log,
         });
-        return { response, client };
+        return { response, client, dpop };
       }
       default: {
         const profileS256 = !options.assumeS256 && applies(this.plan?.value, 'assume-s256');
@@ -622,8 +684,10 @@ export class AuthSession {
         });
         try {
           const client = chosen(await resolveClient({ ...base, redirectUri: callback.redirectUri }));
+          const { config, dpop } = await configure(client);
           const response = await authorizationCodeFlow({
-            config: configure(client),
+            config,
+            ...(dpop ? { dpop } : {}),
             callback,
             scopes,
             resourceIndicator: target.resourceIndicator,
@@ -637,7 +701,7 @@ export class AuthSession {
             ...(options.pasted ? { pasted: options.pasted } : {}),
             ...(options.remoteReason ? { remoteReason: options.remoteReason } : {}),
           });
-          return { response, client };
+          return { response, client, dpop };
         } finally {
           await callback.close();
         }

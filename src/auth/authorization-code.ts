@@ -12,6 +12,7 @@ import {
   randomPKCECodeVerifier,
   randomState,
   type Configuration,
+  type DPoPHandle,
   type ServerMetadata,
   type TokenEndpointResponse,
 } from 'openid-client';
@@ -126,6 +127,8 @@ export interface AuthorizationCodeOptions {
   pasted?: PastedRedirect;
   /** Why the browser may be on another machine (remoteSessionReason): the SSH port forward is suggested. */
   remoteReason?: string;
+  /** RFC 9449: bind the code to this key (`dpop_jkt`, §10) and prove it at the token endpoint (§5). */
+  dpop?: { handle: DPoPHandle; jkt: string };
 }
 
 /** Run the whole grant and resolve with the token endpoint response. */
@@ -143,6 +146,7 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
   };
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
+  if (options.dpop) params['dpop_jkt'] = options.dpop.jkt;
   // --authorize-param: extra parameters a provider wants (Google's access_type=offline); the
   // protocol's own were refused when the option was parsed (see checkAuthorizeParams).
   for (const [name, value] of Object.entries(options.extraParams ?? {})) params[name] = value;
@@ -186,7 +190,7 @@ export async function authorizationCodeFlow(options: AuthorizationCodeOptions): 
   currentUrl.search = received.toString();
   try {
     // openid-client checks iss and state once more (oauth4webapi validateAuthResponse).
-    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, { ...resourceParam(options.resourceIndicator), ...options.tokenParams });
+    return await authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state }, { ...resourceParam(options.resourceIndicator), ...options.tokenParams }, options.dpop ? { DPoP: options.dpop.handle } : undefined);
   } catch (error) {
     throw tokenRequestError(error, 'exchanging the authorization code');
   }

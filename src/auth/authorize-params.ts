@@ -7,7 +7,7 @@
 import { AirlockError, quote } from '../errors.js';
 
 /** Parameters of the authorization request that airlock sets itself and --authorize-param must not replace. */
-const RESERVED_AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'resource', 'request', 'request_uri'];
+const RESERVED_AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'resource', 'request', 'request_uri', 'dpop_jkt'];
 
 /** Refuse an --authorize-param that would replace one of the protocol's own parameters. */
 export function checkAuthorizeParams(params: Record<string, string>): void {

@@ -15,6 +15,10 @@ export interface TokenSource {
   authorization(): Promise<string | undefined>;
   onUnauthorized(wwwAuthenticate: string | null): Promise<void>;
   onInsufficientScope(wwwAuthenticate: string): Promise<void>;
+  /** RFC 9449 §7.1: the `DPoP` proof header for a request carrying `authorization`, or undefined (a Bearer token). */
+  dpopProof?(url: URL, method: string, authorization: string): Promise<string | undefined>;
+  /** RFC 9449 §9: told of each answer to a request with a proof; true for a `use_dpop_nonce` challenge (send once more). */
+  dpopNonce?(url: URL, status: number, header: (name: string) => string | undefined): boolean;
 }
 
 /** A 401 or a step-up is retried this many times per request, then the answer goes back as it is. */
@@ -43,7 +47,19 @@ export function authorizedRequester(base: HttpRequester, auth: TokenSource, serv
     if (url.origin !== server.origin) return base(url, init);
     const attempt = async (): Promise<HttpResponse> => {
       const authorization = await auth.authorization();
-      return base(url, authorization === undefined ? init : { ...init, headers: { ...init.headers, authorization } });
+      if (authorization === undefined) return base(url, init);
+      const send = async (): Promise<{ response: HttpResponse; proved: boolean }> => {
+        const proof = await auth.dpopProof?.(url, init.method, authorization);
+        const headers = proof === undefined ? { ...init.headers, authorization } : { ...init.headers, authorization, dpop: proof };
+        return { response: await base(url, { ...init, headers }), proved: proof !== undefined };
+      };
+      const first = await send();
+      // A DPoP-bound token: the server may want a nonce in the proof (RFC 9449 §9); one more try with it.
+      if (!first.proved || !auth.dpopNonce?.(url, first.response.status, (name) => first.response.header(name))) return first.response;
+      first.response.discard();
+      const second = await send();
+      auth.dpopNonce(url, second.response.status, (name) => second.response.header(name));
+      return second.response;
     };
     let response: HttpResponse;
     if (warm) {

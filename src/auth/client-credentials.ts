@@ -3,7 +3,7 @@
  * authenticates with the id and secret it was registered with and asks for a token for `resource`
  * (RFC 8707 §2.2). There is no refresh token (RFC 6749 §4.4.3): a new token is simply requested.
  */
-import { clientCredentialsGrant, type Configuration, type TokenEndpointResponse } from 'openid-client';
+import { clientCredentialsGrant, type Configuration, type DPoPHandle, type TokenEndpointResponse } from 'openid-client';
 import { AirlockError } from '../errors.js';
 import type { ClientRecord } from '../store/grant-store.js';
 import { tokenRequestError } from './oauth-client.js';
@@ -19,6 +19,8 @@ export interface ClientCredentialsOptions {
   tokenParams?: Record<string, string>;
   /** What the request is for, in an error message (default: requesting a token with the client credentials). */
   what?: string;
+  /** RFC 9449 §5: ask for a DPoP-bound token with this proof maker. */
+  dpop?: DPoPHandle;
 }
 
 /**
@@ -40,7 +42,7 @@ export async function clientCredentialsFlow(options: ClientCredentialsOptions): 
   const scope = formatScope(options.scopes);
   if (scope) params['scope'] = scope;
   try {
-    return await clientCredentialsGrant(options.config, params);
+    return await clientCredentialsGrant(options.config, params, options.dpop ? { DPoP: options.dpop } : undefined);
   } catch (error) {
     throw tokenRequestError(error, options.what ?? 'requesting a token with the client credentials');
   }

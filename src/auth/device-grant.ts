@@ -9,7 +9,7 @@ import {
   initiateDeviceAuthorization,
   pollDeviceAuthorizationGrant,
   type Configuration,
-  type TokenEndpointResponse,
+  type DPoPHandle, type TokenEndpointResponse,
 } from 'openid-client';
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -36,6 +36,8 @@ export interface DeviceGrantOptions {
   timeoutMs: number;
   allowHttp: boolean;
   log: Logger;
+  /** RFC 9449 §5: ask for a DPoP-bound token with this proof maker. */
+  dpop?: DPoPHandle;
 }
 
 /** Run the device grant and resolve with the token endpoint response. */
@@ -73,7 +75,7 @@ export async function deviceGrantFlow(options: DeviceGrantOptions): Promise<Toke
 
   const signal = AbortSignal.timeout(Math.min(options.timeoutMs, authorization.expires_in * 1000));
   try {
-    return await pollDeviceAuthorizationGrant(config, authorization, { ...resourceParam(options.resourceIndicator), ...options.tokenParams }, { signal });
+    return await pollDeviceAuthorizationGrant(config, authorization, { ...resourceParam(options.resourceIndicator), ...options.tokenParams }, { signal, ...(options.dpop ? { DPoP: options.dpop } : {}) });
   } catch (error) {
     const code = oauthErrorCode(error);
     if (code === 'access_denied') {

@@ -10,7 +10,7 @@
  * The ID token and the ID-JAG are never stored or logged; the access token is kept like every
  * other grant's.
  */
-import { genericGrantRequest, type Configuration, type ServerMetadata, type TokenEndpointResponse } from 'openid-client';
+import { genericGrantRequest, type Configuration, type ServerMetadata, type DPoPHandle, type TokenEndpointResponse } from 'openid-client';
 import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -123,12 +123,12 @@ export async function requestIdJag(request: IdJagRequest): Promise<string> {
 }
 
 /** RFC 7523 §2.1 at the MCP server's authorization server: an assertion (an ID-JAG, a workload's JWT) for an access token. */
-export async function jwtBearerGrant(config: Configuration, assertion: string, scopes: readonly string[], resource: string, what = 'presenting the ID-JAG (JWT bearer grant)'): Promise<TokenEndpointResponse> {
+export async function jwtBearerGrant(config: Configuration, assertion: string, scopes: readonly string[], resource: string, what = 'presenting the ID-JAG (JWT bearer grant)', dpop?: DPoPHandle): Promise<TokenEndpointResponse> {
   const params: Record<string, string> = { assertion, ...resourceParam(resource) };
   const scope = formatScope(scopes);
   if (scope) params['scope'] = scope;
   try {
-    return await genericGrantRequest(config, JWT_BEARER_GRANT, params);
+    return await genericGrantRequest(config, JWT_BEARER_GRANT, params, dpop ? { DPoP: dpop } : undefined);
   } catch (error) {
     // No retry and no other grant: the server's refusal (invalid_grant, invalid_scope,
     // unauthorized_client) is the answer (SEP-1933).

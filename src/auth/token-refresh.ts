@@ -3,7 +3,7 @@
  * §2.2.2): the new refresh token replaces the old one, which the server has now invalidated. The
  * `resource` goes with the request (RFC 8707 §2.2) so the new access token has the same audience.
  */
-import { refreshTokenGrant, ResponseBodyError, type Configuration } from 'openid-client';
+import { refreshTokenGrant, ResponseBodyError, type Configuration, type DPoPHandle } from 'openid-client';
 import { AirlockError } from '../errors.js';
 import type { TokenRecord } from '../store/grant-store.js';
 import { tokenRequestError } from './oauth-client.js';
@@ -19,6 +19,8 @@ export interface RefreshOptions {
   /** More token request parameters (the provider profile's, e.g. Auth0's audience). */
   tokenParams?: Record<string, string>;
   now: () => number;
+  /** RFC 9449 §5: the proof maker of the key the refresh token (and the new access token) is bound to. */
+  dpop?: { handle: DPoPHandle; jkt: string };
 }
 
 /**
@@ -33,7 +35,7 @@ export async function refreshTokens(options: RefreshOptions): Promise<TokenRecor
   }
   let response;
   try {
-    response = await refreshTokenGrant(options.config, record.refreshToken, { ...resourceParam(options.resourceIndicator), ...options.tokenParams });
+    response = await refreshTokenGrant(options.config, record.refreshToken, { ...resourceParam(options.resourceIndicator), ...options.tokenParams }, options.dpop ? { DPoP: options.dpop.handle } : undefined);
   } catch (error) {
     throw tokenRequestError(error, 'refreshing the access token');
   }
@@ -44,6 +46,7 @@ export async function refreshTokens(options: RefreshOptions): Promise<TokenRecor
     requestedScopes: parseScope(record.scope),
     now: options.now(),
     previous: record,
+    ...(options.dpop ? { dpopJkt: options.dpop.jkt } : {}),
   });
 }
 

@@ -20,6 +20,8 @@ export interface TokenContext {
   now: number;
   /** The record being refreshed: its refresh token stays when the server rotates none in (RFC 6749 §6). */
   previous?: TokenRecord;
+  /** The request carried a DPoP proof of this key (RFC 9449 §5): a `DPoP` token is bound to it. */
+  dpopJkt?: string;
 }
 
 /**
@@ -41,9 +43,10 @@ export function unverifiedSubject(accessToken: string): string | undefined {
 /** The stored record for a successful token response. */
 export function tokenRecordFrom(response: TokenEndpointResponse, context: TokenContext): TokenRecord {
   const tokenType = response.token_type.toLowerCase();
-  if (tokenType !== 'bearer') {
-    throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the authorization server issued a token of type ${quote(response.token_type)}; only Bearer is supported`, {
-      hint: 'DPoP-bound tokens are not supported yet; configure the client for Bearer tokens.',
+  const dpop = tokenType === 'dpop' && context.dpopJkt !== undefined;
+  if (tokenType !== 'bearer' && !dpop) {
+    throw new AirlockError('AIRLOCK_AUTH_TOKEN', `the authorization server issued a token of type ${quote(response.token_type)}; only Bearer and DPoP are supported`, {
+      hint: tokenType === 'dpop' ? 'The server issued a DPoP-bound token to a request without a DPoP proof; drop --dpop never.' : 'Configure the client for Bearer or DPoP tokens.',
     });
   }
   const granted = parseScope(response.scope);
@@ -53,9 +56,10 @@ export function tokenRecordFrom(response: TokenEndpointResponse, context: TokenC
     issuer: context.issuer,
     clientId: context.clientId,
     accessToken: response.access_token,
-    tokenType: 'Bearer',
+    tokenType: dpop ? 'DPoP' : 'Bearer',
     obtainedAt: context.now,
   };
+  if (dpop) record.dpopJkt = context.dpopJkt!;
   const refreshToken = response.refresh_token ?? context.previous?.refreshToken;
   if (refreshToken) record.refreshToken = refreshToken;
   if (typeof response.expires_in === 'number' && response.expires_in > 0) record.expiresAt = context.now + response.expires_in * 1000;

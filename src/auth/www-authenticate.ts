@@ -126,10 +126,15 @@ export function asksForOtherCredentials(header: string | null | undefined): bool
   return schemes.length > 0 && !schemes.includes('bearer') && !schemes.includes('dpop');
 }
 
-/** The first Bearer challenge of a `WWW-Authenticate` header, or undefined when there is none. */
+/**
+ * The first Bearer challenge of a `WWW-Authenticate` header, else its first DPoP challenge (RFC 9449
+ * §7.1: a DPoP resource server challenges with the DPoP scheme, with the same parameters), or
+ * undefined when there is neither.
+ */
 export function bearerChallenge(header: string | null | undefined): BearerChallenge | undefined {
   if (!header) return undefined;
-  const bearer = parseWwwAuthenticate(header).find((c) => c.scheme === 'bearer');
+  const challenges = parseWwwAuthenticate(header);
+  const bearer = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'dpop');
   if (!bearer) return undefined;
   const result: BearerChallenge = {};
   const get = (name: string): string | undefined => {

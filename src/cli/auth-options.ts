@@ -7,6 +7,7 @@ import { HelpGroup } from './help-groups.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { AuthGrant, AuthSession } from '../auth/auth-session.js';
+import type { DpopMode } from '../auth/dpop.js';
 import type { ClientSigningKey } from '../auth/client-signing-key.js';
 import type { IdentityProvider } from '../auth/identity-assertion.js';
 import { checkAuthorizeParams } from '../auth/authorize-params.js';
@@ -14,7 +15,7 @@ import type { LoginProgressListener } from '../auth/login-progress.js';
 import type { PastedRedirect } from '../auth/pasted-redirect.js';
 import { authorizedRequester, type TokenSource } from '../auth/authorized-requester.js';
 import type { AuditPrincipal } from '../audit/audit-record.js';
-import { bearerOf, jwtClaims } from '../audit/principal.js';
+import { jwtClaims } from '../audit/principal.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FetchLike } from '../auth/metadata-fetch.js';
@@ -25,10 +26,12 @@ import { isStorageMode, type StorageMode } from '../store/storage-mode.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import type { HttpRequester } from '../transports/http-request.js';
 import { parsePort, parseSeconds } from './options.js';
+import { tlsSource, type TlsFlags } from './tls-options.js';
+import { outboundFetch } from '../transports/http-request.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
 import { addProviderOptions, profileSettings, type ProviderFlags } from './provider-options.js';
 
-export interface AuthFlags extends ProviderFlags {
+export interface AuthFlags extends ProviderFlags, TlsFlags {
   /** Where `--*-env` secrets are read: the invocation's environment (the client's, in the hub); default airlock's own. */
   environment?: NodeJS.ProcessEnv;
   /** false with --no-auth. */
@@ -77,6 +80,14 @@ export interface AuthFlags extends ProviderFlags {
   account?: string;
   assumeS256: boolean;
   allowHttp: boolean;
+  /** --dpop auto|always|never: DPoP-bound tokens (RFC 9449). */
+  dpop?: DpopMode;
+}
+
+/** `--dpop`: auto | always | never. */
+export function parseDpopMode(value: string): DpopMode {
+  if ((['auto', 'always', 'never'] as const).includes(value as DpopMode)) return value as DpopMode;
+  throw new InvalidArgumentError('use auto, always or never.');
 }
 
 /** `--storage`: auto | keychain | file. */
@@ -105,7 +116,8 @@ export function addAuthOptions(command: Command, options: { optional: boolean })
     .option('--no-browser', 'print the login URL instead of opening a browser')
     .option('--storage <where>', 'where credentials live: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
     .option('--account <name>', 'log in and keep tokens as this account (several per server: work, personal; default: the default account)', parseAccount)
-    .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false);
+    .option('--assume-s256', 'use PKCE S256 although the server does not advertise it (AWS Cognito, some Entra ID setups)', false)
+    .option('--dpop <mode>', 'DPoP-bound tokens (RFC 9449): auto (when the authorization server offers them) | always | never', parseDpopMode, 'auto');
 }
 
 /** --authorize-param name=value, collected into one object; the protocol's own names are refused. */
@@ -344,7 +356,8 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     serverUrl: serverUrl.href,
     store,
     log,
-    fetch: context.fetch,
+    // The authorization server gets the same CAs, client certificate and proxy as the MCP server.
+    fetch: context.fetch ?? outboundFetch(flags.environment ?? process.env, tlsSource(flags, flags.environment ?? process.env)),
     grant,
     scope: flags.scope ?? remote.scope,
     clientId: flags.clientId ?? remote.clientId,
@@ -367,6 +380,7 @@ export async function createAuthSession(serverUrl: URL, flags: AuthFlags, contex
     profile: profileSettings(flags),
     registrationToken: readSecret(flags, flags.registrationTokenEnv, flags.registrationTokenFile, '--registration-token'),
     ...(await headlessLogin(flags, context.pasteFromTerminal ?? false)),
+    dpop: flags.dpop ?? 'auto',
     onProgress: (event) => {
       context.observe?.(event);
       if (context.onProgress) return context.onProgress(event);
@@ -468,7 +482,7 @@ export class LazyAuth implements TokenSource {
   async authorization(): Promise<string | undefined> {
     const authorization = await (await this.get()).authorization();
     if (authorization !== undefined && authorization !== this.sent?.authorization) {
-      const token = bearerOf(authorization);
+      const token = /^(?:Bearer|DPoP)\s+(\S+)\s*$/i.exec(authorization)?.[1];
       this.sent = { authorization, claims: token === undefined ? undefined : jwtClaims(token) };
     }
     return authorization;
@@ -489,6 +503,14 @@ export class LazyAuth implements TokenSource {
 
   async onInsufficientScope(wwwAuthenticate: string): Promise<void> {
     return (await this.get()).onInsufficientScope(wwwAuthenticate);
+  }
+
+  async dpopProof(url: URL, method: string, authorization: string): Promise<string | undefined> {
+    return (await this.get()).dpopProof(url, method, authorization);
+  }
+
+  dpopNonce(url: URL, status: number, header: (name: string) => string | undefined): boolean {
+    return this.ready?.dpopNonce(url, status, header) ?? false;
   }
 
   /** For the audit record, synchronously: nobody until the session has loaded a token. */

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { claimsFromHeaders } from '../audit/principal.js';
 import { resolveHeaders } from '../transports/headers.js';
 import { createRequester } from '../transports/http-request.js';
+import { addTlsOptions, tlsSource } from './tls-options.js';
 import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
@@ -48,6 +49,7 @@ export function registerConnect(program: Command, result: CommandResult, io: Inv
     .option('--device-code', "mcp-remote's name for --device", false)
     .option('--client-credentials', 'no user: the client credentials grant, with --client-id and a secret or --client-private-key-file', false);
   addMcpRemoteAuthOptions(addIdentityProviderOptions(command));
+  addTlsOptions(command);
   addPipelineOptions(command)
     .optionsGroup(HelpGroup.limits)
     .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
@@ -86,7 +88,7 @@ Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
       const flags = { ...options, callbackPort: options.callbackPort ?? callbackPort, environment: io.env };
       // Request deadlines wait while an exchange waits for a login (credential-waits.ts).
       const credentialWaits = new CredentialWaits();
-      const { request, session } = await upstreamAuth(url, headers, flags, credentialWaits.under(await createRequester()), context.log);
+      const { request, session } = await upstreamAuth(url, headers, flags, credentialWaits.under(await createRequester(io.env, tlsSource(flags, io.env))), context.log);
       // The policy's caller: the claims of the token sent upstream (the login's, else a JWT in --header).
       const headerClaims = claimsFromHeaders(headers);
       const claims = session ? () => session.claimsNow() : () => headerClaims;

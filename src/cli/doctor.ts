@@ -6,6 +6,8 @@
  * the user's stored login is never read or changed.
  */
 import { endOptions, HelpGroup } from './help-groups.js';
+import { addTlsOptions, tlsSource } from './tls-options.js';
+import { outboundFetch } from '../transports/http-request.js';
 import type { Command } from 'commander';
 import type { DoctorOptions, SessionFactory } from '../doctor/doctor-context.js';
 import { runDoctor } from '../doctor/doctor-engine.js';
@@ -55,6 +57,7 @@ function defineDoctor(command: Command, result: CommandResult): Command {
     .option('--header <name: value>', 'add a header to the MCP requests (an API gateway key); ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, []);
   addAuthOptions(command, { optional: false });
+  addTlsOptions(command);
   endOptions(command)
     .option('--json', 'print one JSON document (schema mcp-airlock/doctor/1) instead of text', false)
     .option('--verbose', 'show the headers and bodies of every HTTP exchange (secrets masked)', false)
@@ -84,6 +87,7 @@ function defineDoctor(command: Command, result: CommandResult): Command {
       allowHttp: auth.allowHttp || isLoopbackHost(url.hostname),
       headers,
       log,
+      fetch: outboundFetch(process.env, tlsSource(flags)),
       openSession,
       // A login URL or device code: on stderr with --json, else in the step list.
       notice: reporter ? (text) => reporter.notice(text) : write,

@@ -20,6 +20,8 @@ export const HelpGroup = {
   auth: 'Auth (OAuth login to the server):',
   /** Cross-app access and workload identity. */
   enterprise: 'Enterprise auth:',
+  /** Corporate networks: trusted CAs, client certificates (proxies come from the environment). */
+  network: 'Network (TLS):',
   /** mcp-remote's spellings of auth options. */
   mcpRemote: 'mcp-remote spellings:',
   policy: 'Tool policy:',

@@ -6,6 +6,7 @@
  * --plain); the one result line on stdout.
  */
 import { endOptions, HelpGroup } from './help-groups.js';
+import { addTlsOptions } from './tls-options.js';
 import type { Command } from 'commander';
 import type { AuthGrant } from '../auth/auth-session.js';
 import { AirlockError, ReportedError, toAirlockError } from '../errors.js';
@@ -60,6 +61,7 @@ export function registerLogin(program: Command, result: CommandResult): void {
     .option('--paste-from <file|->', 'headless: read the redirect URL the browser was sent to from this file (or - for stdin) instead of the loopback callback')
     .option('--allow-http', 'allow plain http to loopback authorization endpoints (tests, local servers)', false);
   addMcpRemoteAuthOptions(addIdentityProviderOptions(addAuthOptions(command, { optional: false })));
+  addTlsOptions(command);
   endOptions(command)
     .option('--plain', 'plain progress lines even on a terminal (as when piped or in CI)', false)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')

@@ -16,6 +16,8 @@ import type { InboundAuth } from '../policy/inbound-auth.js';
 import { canonicalResourceUri } from '../auth/resource-uri.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { collect } from './options.js';
+import { tlsSource, type TlsFlags } from './tls-options.js';
+import { outboundFetch } from '../transports/http-request.js';
 
 export interface ServeAuthFlags {
   authTokenFile?: string;
@@ -29,6 +31,8 @@ export interface ServeAuthFlags {
   resourceUrl?: string;
   /** Accept `typ: JWT` access tokens (RFC 9068 wants at+jwt). */
   oauthAllowPlainJwt?: boolean;
+  /** --oauth-require-dpop: only DPoP-bound tokens (RFC 9449). */
+  oauthRequireDpop?: boolean;
   /** serve --upstream-token-exchange (its other checks are serve.ts's). */
   upstreamTokenExchange?: boolean;
   /** Where --upstream-token-exchange exchanges callers' tokens (default: --oauth-issuer). */
@@ -51,6 +55,7 @@ export function addServeAuthOptions(command: Command): Command {
     .option('--oauth-audience <value>', 'accepted token audience (default: the resource URL) (repeatable)', collect, [])
     .option('--oauth-scopes <a,b>', 'scopes every request needs')
     .option('--oauth-allow-plain-jwt', 'accept access tokens whose typ is JWT (or absent), for providers that do not send RFC 9068 at+jwt', false)
+    .option('--oauth-require-dpop', 'accept DPoP-bound access tokens only (RFC 9449): Bearer tokens are refused', false)
     .option('--tool-scope <pattern=scope>', 'calling tools matching the pattern also needs the scope (repeatable)', parseToolScope, [])
     .option('--resource-url <url>', 'the public URL of the MCP endpoint, when airlock sits behind a proxy (default: http://HOST:PORT/mcp)')
     .option('--token-exchange-issuer <url>', "with --upstream-token-exchange: the authorization server that exchanges callers' tokens (default: --oauth-issuer); never taken from the upstream's metadata");
@@ -70,23 +75,26 @@ export interface InboundIdentityOptions {
 
 /** Read and check the flags (and discover the JWKS) before listening; undefined without auth flags. */
 /** `allowHttp`: serve's --allow-http, which also lets a non-loopback JWKS be plain http. */
-export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: boolean }, log: Logger, identity: InboundIdentityOptions = {}): Promise<InboundAuthSetup | undefined> {
+export async function prepareInboundAuth(flags: ServeAuthFlags & TlsFlags & { allowHttp?: boolean }, log: Logger, identity: InboundIdentityOptions = {}): Promise<InboundAuthSetup | undefined> {
   const staticChoices = [flags.authTokenFile !== undefined && !flags.authTokenGenerate, flags.authTokenEnv !== undefined, flags.authTokenGenerate].filter(Boolean).length;
   if (staticChoices > 1) throw usage('give one of --auth-token-file, --auth-token-env and --auth-token-generate');
   if (staticChoices > 0 && flags.oauthIssuer !== undefined) throw usage('a static token (--auth-token-*) and --oauth-issuer exclude each other');
-  if (flags.oauthIssuer === undefined && (flags.oauthJwks || flags.oauthAudience.length || flags.oauthScopes || flags.toolScope.length || flags.resourceUrl)) {
-    throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope and --resource-url need --oauth-issuer');
+  if (flags.oauthIssuer === undefined && (flags.oauthJwks || flags.oauthAudience.length || flags.oauthScopes || flags.toolScope.length || flags.resourceUrl || flags.oauthRequireDpop)) {
+    throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope, --resource-url and --oauth-require-dpop need --oauth-issuer');
   }
   if (flags.tokenExchangeIssuer !== undefined && !flags.upstreamTokenExchange) throw usage('--token-exchange-issuer names where --upstream-token-exchange exchanges tokens; give both');
   // jose loads only when serve is protected.
   const { checkJwksUri, oauthResourceAuth, staticTokenAuth } = await import('../policy/inbound-auth.js');
+  const { DPOP_PROOF_ALGORITHMS, inboundDpop } = await import('../policy/inbound-dpop.js');
   if (staticChoices > 0) {
     const token = readStaticToken(flags, log);
     return { build: () => ({ auth: staticTokenAuth(token) }), describe: 'a static bearer token' };
   }
   if (flags.oauthIssuer === undefined) return undefined;
   const issuer = flags.oauthIssuer;
-  const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, log));
+  // The issuer's metadata and keys over the same CAs, client certificate and proxy as every other connection.
+  const fetchImpl = outboundFetch(process.env, tlsSource(flags));
+  const jwksUri = flags.oauthJwks ?? (await discoverJwksUri(issuer, log, fetchImpl));
   checkJwksUri(jwksUri, flags.allowHttp === true, flags.oauthJwks === undefined ? `--oauth-issuer: the jwks_uri of ${quote(issuer)}` : '--oauth-jwks');
   const requiredScopes = (flags.oauthScopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const toolScopes = flags.toolScope.map((rule) => {
@@ -107,7 +115,17 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: b
         scopes_supported: [...new Set([...requiredScopes, ...toolScopes.map((t) => t.scope)])],
         bearer_methods_supported: ['header'],
         resource_name: 'mcp-airlock serve',
+        // RFC 9728 §2: DPoP proofs are taken (and, with --oauth-require-dpop, needed).
+        dpop_signing_alg_values_supported: DPOP_PROOF_ALGORITHMS,
+        ...(flags.oauthRequireDpop ? { dpop_bound_access_tokens_required: true } : {}),
       };
+      // RFC 9449 §4.3 check 9: a proof names the URL the client sent the request to: the public one
+      // (--resource-url's origin and path prefix), or, without --resource-url, the Host it used.
+      const prefix = flags.resourceUrl !== undefined && resourcePath.endsWith(paths.mcp) ? resourcePath.slice(0, resourcePath.length - paths.mcp.length) : '';
+      const dpop = inboundDpop({
+        required: flags.oauthRequireDpop === true,
+        expectedUrls: (req, path) => [`${origin}${prefix}${path}`, ...(flags.resourceUrl === undefined && req.headers.host ? [`${new URL(baseUrl).protocol}//${req.headers.host}${path}`] : [])],
+      });
       return {
         auth: oauthResourceAuth({
           issuer,
@@ -118,6 +136,8 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & { allowHttp?: b
           resourceMetadataUrl: `${origin}${metadataPath(resourcePath)}`,
           identityClaims: identity.identityClaims,
           allowPlainJwtTyp: flags.oauthAllowPlainJwt === true,
+          dpop,
+          fetch: fetchImpl,
           log,
         }),
         resourceMetadata: { paths: [...new Set(['/.well-known/oauth-protected-resource', metadataPath(resourcePath), metadataPath(paths.mcp), metadataPath(paths.sse)])], document },
@@ -192,12 +212,12 @@ function warnIfShared(file: string, log: Logger): void {
  * insertion, then OpenID discovery; the document's `issuer` must be identical). Plain http only
  * for a loopback issuer.
  */
-async function discoverJwksUri(issuer: string, log: Logger): Promise<string> {
+async function discoverJwksUri(issuer: string, log: Logger, fetchImpl: typeof fetch): Promise<string> {
   const { discoverAuthorizationServer } = await import('../auth/server-metadata.js');
   const allowHttp = isLoopbackHost(new URL(issuer).hostname);
   let metadata: { jwks_uri?: unknown };
   try {
-    metadata = await discoverAuthorizationServer(issuer, { fetch: globalThis.fetch, allowHttp, log });
+    metadata = await discoverAuthorizationServer(issuer, { fetch: fetchImpl, allowHttp, log });
   } catch (error) {
     const failure = error as AirlockError;
     throw new AirlockError(failure.code ?? 'AIRLOCK_AUTH_DISCOVERY', `--oauth-issuer: ${describeError(error)}`, {

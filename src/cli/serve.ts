@@ -12,6 +12,7 @@ import { authorizedRequester } from '../auth/authorized-requester.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { resolveHeaders } from '../transports/headers.js';
 import { createRequester, type HttpRequester } from '../transports/http-request.js';
+import { addTlsOptions, tlsSource } from './tls-options.js';
 import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { childEnvironment, headerReferences } from '../transports/child-env.js';
 import { createOutbound, describeUpstream, upstreamPrincipal, type UpstreamSpec } from '../transports/outbound.js';
@@ -84,6 +85,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--token-exchange-actor', "with --upstream-token-exchange: ask for a delegation token, presenting airlock's own token (client credentials) as the actor, so the upstream's token names airlock in its act claim", false);
   addServeAuthOptions(command);
   addAuthOptions(command, { optional: false });
+  addTlsOptions(command);
   addPipelineOptions(command)
     .optionsGroup(HelpGroup.limits)
     .option('--max-body <size>', 'largest accepted request body; larger gets 413', parseSize, 4 * 1024 * 1024)
@@ -148,7 +150,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
     } else {
       // Upstream OAuth: stored tokens, and a login (URL on stderr) when the server answers 401.
       const credentialWaits = new CredentialWaits();
-      const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, credentialWaits.under(await createRequester()), log);
+      const { request, session } = await upstreamAuth(url, headers, { ...options, auth: true }, credentialWaits.under(await createRequester(process.env, tlsSource(options))), log);
       upstream = { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits };
     }
   } else {
@@ -281,6 +283,6 @@ async function tokenExchangeUpstream(url: URL, headers: Record<string, string>, 
     allowHttp: options.allowHttp || isLoopbackHost(url.hostname),
     log,
   });
-  const request = await createRequester();
+  const request = await createRequester(process.env, tlsSource(options));
   return { request, perCaller: (callerToken) => authorizedRequester(request, exchanger.sourceFor(callerToken), url, { eager: true }) };
 }

@@ -17,6 +17,8 @@ import type { Logger } from '../log.js';
 import { redactString, redactUrl, redactValues, urlSecretValues } from '../redact.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { readTextWithin } from '../transports/http-request.js';
+import type { InboundDpop } from './inbound-dpop.js';
+import { DPOP_PROOF_ALGORITHMS } from './inbound-dpop.js';
 import { globToRegExp } from './tool-policy.js';
 
 /** The outcome of checking one request. */
@@ -43,7 +45,13 @@ export function sessionOwner(principal: AuditPrincipal | null | undefined): stri
   return principal.subject !== undefined ? `${principal.issuer} sub:${principal.subject}` : `${principal.issuer} client:${principal.clientId}`;
 }
 
-/** RFC 6750 §2.1: `Authorization: Bearer <token>`; the only way we accept a token. */
+/** A Bearer token, as the DPoP-aware `presented` of inbound-dpop.ts gives it. */
+function bearerPresented(req: IncomingMessage): { scheme: 'bearer'; token: string } | undefined {
+  const token = bearerToken(req);
+  return token === undefined ? undefined : { scheme: 'bearer', token };
+}
+
+/** RFC 6750 §2.1: `Authorization: Bearer <token>`; without DPoP, the only way we accept a token. */
 export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   const match = header === undefined ? null : /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header);
@@ -110,6 +118,8 @@ export interface OAuthResourceOptions {
   identityClaims?: IdentityClaimNames;
   /** Fetch for the JWKS (tests); default the global fetch. */
   fetch?: typeof fetch;
+  /** DPoP-bound tokens (RFC 9449 §7): how they are checked, and whether only they are taken. */
+  dpop?: InboundDpop;
   log: Logger;
 }
 
@@ -142,10 +152,16 @@ class KeysUnavailable extends Error {}
 /** A token refused before verification: its header names no algorithm we accept. */
 class UnsupportedAlgorithm extends Error {}
 
-function challenge(options: OAuthResourceOptions, params: Record<string, string>): string {
+/**
+ * The `WWW-Authenticate` value: a Bearer challenge, or a DPoP one (RFC 9449 §7.1, with `algs`) when
+ * DPoP is required or the refusal is about DPoP. Where both are taken, Bearer alone: DPoP clients
+ * learn of DPoP from the metadata (`dpop_signing_alg_values_supported`).
+ */
+function challenge(options: OAuthResourceOptions, params: Record<string, string>, scheme?: 'dpop'): string {
   const all = { resource_metadata: options.resourceMetadataUrl, ...params };
   // RFC 6750 §3: quoted-string values; ours never contain quotes or backslashes, but be safe.
-  return `Bearer ${Object.entries(all).map(([k, v]) => `${k}="${v.replace(/["\\]/g, '')}"`).join(', ')}`;
+  const text = Object.entries(all).map(([k, v]) => `${k}="${v.replace(/["\\]/g, '')}"`).join(', ');
+  return options.dpop?.required || scheme === 'dpop' ? `DPoP algs="${DPOP_PROOF_ALGORITHMS.join(' ')}", ${text}` : `Bearer ${text}`;
 }
 
 /** The JOSE header of a compact JWS, or undefined when it is not one. */
@@ -313,8 +329,9 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
   return {
     async check(req) {
       if (tokenInQuery(req)) return QUERY_REFUSAL;
-      const token = bearerToken(req);
-      if (token === undefined) return unauthorized('this server requires an OAuth access token; see the resource_metadata in WWW-Authenticate');
+      const presented = options.dpop ? options.dpop.presented(req) : bearerPresented(req);
+      if (presented === undefined) return unauthorized('this server requires an OAuth access token; see the resource_metadata in WWW-Authenticate');
+      const { token } = presented;
       let payload: JWTPayload;
       try {
         // Before any key is looked up: `alg: none` or an algorithm we do not take is the token's
@@ -351,6 +368,11 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
       if (typeof payload.sub !== 'string' && typeof payload.client_id !== 'string') {
         options.log.info('refused a token: it names neither a subject (sub) nor a client (client_id)');
         return unauthorized('the token names neither a subject (sub) nor a client (client_id)', 'missing sub and client_id');
+      }
+      const refused = await options.dpop?.check(req, presented.scheme, token, payload);
+      if (refused) {
+        options.log.info(`refused a token: ${refused.message}`);
+        return { ok: false, status: 401, message: `Unauthorized: ${refused.message}`, wwwAuthenticate: challenge(options, { ...scopeParam, error: refused.error, error_description: refused.description }, 'dpop') };
       }
       const scopes = scopesOf(payload as { scope?: unknown; scp?: unknown });
       const missing = options.requiredScopes.filter((s) => !scopes.includes(s));

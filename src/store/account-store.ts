@@ -83,5 +83,9 @@ export function accountStore(store: GrantStore, account: string = DEFAULT_ACCOUN
     saveClient: (record: ClientRecord) => store.saveClient({ ...record, issuer: key(record.issuer) }),
     deleteClient: (issuer) => store.deleteClient(key(issuer)),
     withLock: (name, fn, timeoutMs) => store.withLock(key(name), fn, timeoutMs),
+    // The installation's keys (DPoP) are one per installation, never per account.
+    loadKey: (name) => store.loadKey(name),
+    saveKey: (record) => store.saveKey(record),
+    deleteKey: (name) => store.deleteKey(name),
   };
 }

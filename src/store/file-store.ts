@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import envPaths from 'env-paths';
 import { AirlockError, describeError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
-import { decodeClientRecord, decodeTokenRecord, encodeRecord, RecordFormatError, type RecordKind } from './grant-records.js';
+import { decodeClientRecord, decodeKeyRecord, decodeTokenRecord, encodeRecord, RecordFormatError, type RecordKind } from './grant-records.js';
 import type { ClientRecord, GrantStore, TokenRecord } from './grant-store.js';
 import { ensurePrivateDir, readPrivateFile, removePrivateFile, writePrivateFileAtomic } from './private-files.js';
 import { createProcessLocks } from './process-lock.js';
@@ -67,7 +67,7 @@ export interface FileGrantStore extends GrantStore {
 
 const tokenFile = /^tokens-[0-9a-f]{32}\.json$/;
 /** Any record file fileName makes (tokens or a client registration). */
-const recordFile = /^(?:tokens|client)-[0-9a-f]{32}\.json$/;
+const recordFile = /^(?:tokens|client|key)-[0-9a-f]{32}\.json$/;
 
 /** Whether credentials were ever saved to files in `dir` (a record file is there). */
 export function holdsRecordFiles(dir: string): boolean {
@@ -186,6 +186,23 @@ export function createFileGrantStore(options: FileGrantStoreOptions): FileGrantS
     async deleteClient(issuer) {
       await ready();
       return removePrivateFile(join(dir, fileName('client', issuer)));
+    },
+
+    async loadKey(name) {
+      await ready();
+      const path = join(dir, fileName('key', name));
+      const text = await readPrivateFile(path, log);
+      if (text === undefined) return undefined;
+      const record = decodeAt(path, text, decodeKeyRecord);
+      if (record.name !== name) throw damaged(path, 'it holds another key');
+      return record;
+    },
+
+    saveKey: (record) => save(join(dir, fileName('key', record.name)), encodeRecord('key', record)),
+
+    async deleteKey(name) {
+      await ready();
+      return removePrivateFile(join(dir, fileName('key', name)));
     },
 
     withLock: (name, fn, timeoutMs) => locks.withLock(name, fn, timeoutMs),

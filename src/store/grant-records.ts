@@ -6,14 +6,14 @@
  * Stored text contains secrets. Nothing here ever puts stored text into an error: a JSON.parse
  * message quotes the input, so it is neither used nor kept as a cause; problems name fields only.
  */
-import type { ClientRecord, TokenRecord } from './grant-store.js';
+import type { ClientRecord, KeyRecord, TokenRecord } from './grant-store.js';
 
-/** Which of the two record types. */
-export type RecordKind = 'tokens' | 'client';
+/** Which record type: tokens, a client registration, or one of airlock's own keys (DPoP). */
+export type RecordKind = 'tokens' | 'client' | 'key';
 
 const FORMAT_VERSION = 1;
 
-/** The keychain account for a record: `tokens:<canonical resource>` or `client:<issuer>`. */
+/** The keychain account for a record: `tokens:<canonical resource>`, `client:<issuer>` or `key:<name>`. */
 export function recordAccount(kind: RecordKind, id: string): string {
   return `${kind}:${id}`;
 }
@@ -21,7 +21,8 @@ export function recordAccount(kind: RecordKind, id: string): string {
 /** Serialise a record for storage. */
 export function encodeRecord(kind: 'tokens', record: TokenRecord): string;
 export function encodeRecord(kind: 'client', record: ClientRecord): string;
-export function encodeRecord(kind: RecordKind, record: TokenRecord | ClientRecord): string {
+export function encodeRecord(kind: 'key', record: KeyRecord): string;
+export function encodeRecord(kind: RecordKind, record: TokenRecord | ClientRecord | KeyRecord): string {
   return JSON.stringify({ version: FORMAT_VERSION, kind, record });
 }
 
@@ -44,6 +45,13 @@ const tokenFields: Fields = {
   scope: { type: 'string', optional: true },
   subject: { type: 'string', optional: true },
   obtainedAt: { type: 'number' },
+  dpopJkt: { type: 'string', optional: true },
+};
+
+const keyFields: Fields = {
+  name: { type: 'string' },
+  privateJwk: { type: 'string' },
+  createdAt: { type: 'number' },
 };
 
 const clientFields: Fields = {
@@ -93,7 +101,7 @@ function decode(kind: RecordKind, text: string, fields: Fields): Record<string, 
         : 'it has no known format version',
     );
   }
-  if (envelope.kind !== kind) throw new RecordFormatError(`it does not hold ${kind === 'tokens' ? 'tokens' : 'a client registration'}`);
+  if (envelope.kind !== kind) throw new RecordFormatError(`it does not hold ${kind === 'tokens' ? 'tokens' : kind === 'key' ? 'a key' : 'a client registration'}`);
   if (!isObject(envelope.record)) throw new RecordFormatError('it has no record');
   checkFields(envelope.record, fields);
   // Unknown fields are kept: a newer version may have added them, and a save must not drop them.
@@ -108,4 +116,9 @@ export function decodeTokenRecord(text: string): TokenRecord {
 /** Parse and check a stored client registration. Throws RecordFormatError. */
 export function decodeClientRecord(text: string): ClientRecord {
   return decode('client', text, clientFields) as unknown as ClientRecord;
+}
+
+/** Parse and check a stored key. Throws RecordFormatError. */
+export function decodeKeyRecord(text: string): KeyRecord {
+  return decode('key', text, keyFields) as unknown as KeyRecord;
 }

@@ -37,6 +37,23 @@ export interface TokenRecord {
   /** Subject from the ID token or a JWT access token, when known (for status and the audit log). */
   subject?: string;
   obtainedAt: number;
+  /**
+   * For a DPoP-bound token (`tokenType` "DPoP", RFC 9449 §5): the JWK SHA-256 thumbprint of the key
+   * it is bound to. A token bound to another key than the installation's is unusable (log in again).
+   */
+  dpopJkt?: string;
+}
+
+/**
+ * A private key airlock keeps for itself (the per-installation DPoP key, RFC 9449): only in the
+ * store, like tokens, never in a plain file of its own.
+ */
+export interface KeyRecord {
+  /** What the key is for, e.g. `dpop`. */
+  name: string;
+  /** The private key as a JSON Web Key (RFC 7517), with its public part. */
+  privateJwk: string;
+  createdAt: number;
 }
 
 /** Where a store keeps its records: shown by `status`, never the secret itself. */
@@ -56,6 +73,9 @@ export interface GrantStore {
   loadClient(issuer: string): Promise<ClientRecord | undefined>;
   saveClient(record: ClientRecord): Promise<void>;
   deleteClient(issuer: string): Promise<boolean>;
+  loadKey(name: string): Promise<KeyRecord | undefined>;
+  saveKey(record: KeyRecord): Promise<void>;
+  deleteKey(name: string): Promise<boolean>;
   /**
    * Run `fn` while holding a lock shared by every airlock process on this machine for `name`
    * (one login or refresh per resource at a time). Waits up to `timeoutMs`, then throws.

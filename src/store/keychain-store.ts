@@ -10,7 +10,7 @@
 import { AsyncEntry, findCredentialsAsync, type EntryOptions } from '@napi-rs/keyring';
 import { AirlockError, quote } from '../errors.js';
 import type { Logger } from '../log.js';
-import { decodeClientRecord, decodeTokenRecord, encodeRecord, recordAccount, RecordFormatError } from './grant-records.js';
+import { decodeClientRecord, decodeKeyRecord, decodeTokenRecord, encodeRecord, recordAccount, RecordFormatError } from './grant-records.js';
 import type { ClientRecord, GrantStore, TokenRecord } from './grant-store.js';
 import { createProcessLocks } from './process-lock.js';
 
@@ -164,6 +164,27 @@ export function createKeychainGrantStore(options: KeychainGrantStoreOptions): Gr
 
     async deleteClient(issuer) {
       const account = recordAccount('client', issuer);
+      return call(`deleting ${quote(account)}`, (signal) => entry(account).deleteCredential(signal));
+    },
+
+    async loadKey(name) {
+      const account = recordAccount('key', name);
+      const record = await load(account, decodeKeyRecord);
+      if (record && record.name !== name) {
+        throw new AirlockError('AIRLOCK_CREDENTIAL_STORE', `keychain entry ${quote(account)} is damaged: it holds another key`, {
+          hint: 'Remove that entry with your keychain tool; airlock makes a new key (and logs in again where a token was bound to the old one).',
+        });
+      }
+      return record;
+    },
+
+    async saveKey(record) {
+      const account = recordAccount('key', record.name);
+      await call(`writing ${quote(account)}`, (signal) => entry(account).setPassword(encodeRecord('key', record), signal));
+    },
+
+    async deleteKey(name) {
+      const account = recordAccount('key', name);
       return call(`deleting ${quote(account)}`, (signal) => entry(account).deleteCredential(signal));
     },
 

@@ -28,6 +28,9 @@ export function lazyGrantStore(open: () => Promise<GrantStore>): GrantStore {
     loadClient: async (issuer) => (await get()).loadClient(issuer),
     saveClient: async (record) => (await get()).saveClient(record),
     deleteClient: async (issuer) => (await get()).deleteClient(issuer),
+    loadKey: async (name) => (await get()).loadKey(name),
+    saveKey: async (record) => (await get()).saveKey(record),
+    deleteKey: async (name) => (await get()).deleteKey(name),
     withLock: async (name, fn, timeoutMs) => (await get()).withLock(name, fn, timeoutMs),
   };
 }

@@ -6,7 +6,7 @@
  * instance, not per machine.
  */
 import { AirlockError, quote } from '../errors.js';
-import type { ClientRecord, GrantStore, TokenRecord } from './grant-store.js';
+import type { ClientRecord, GrantStore, KeyRecord, TokenRecord } from './grant-store.js';
 
 /** A memory store; `backend` is 'memory'. */
 export interface MemoryGrantStore extends GrantStore {
@@ -19,12 +19,14 @@ export interface MemoryStoreOptions {
   /** The maps to keep records in (tests pass their own, to look inside); new empty ones by default. */
   tokens?: Map<string, TokenRecord>;
   clients?: Map<string, ClientRecord>;
+  keys?: Map<string, KeyRecord>;
 }
 
 /** Create a memory store, empty unless given maps. */
 export function createMemoryGrantStore(options: MemoryStoreOptions = {}): MemoryGrantStore {
   const tokens = options.tokens ?? new Map<string, TokenRecord>();
   const clients = options.clients ?? new Map<string, ClientRecord>();
+  const keys = options.keys ?? new Map<string, KeyRecord>();
   /** Per lock name: the promise the next waiter waits on (settles when the current holder is done). */
   const tails = new Map<string, Promise<void>>();
 
@@ -74,6 +76,14 @@ export function createMemoryGrantStore(options: MemoryStoreOptions = {}): Memory
       clients.set(record.issuer, structuredClone(record));
     },
     deleteClient: async (issuer) => clients.delete(issuer),
+    loadKey: async (name) => {
+      const record = keys.get(name);
+      return record && structuredClone(record);
+    },
+    saveKey: async (record) => {
+      keys.set(record.name, structuredClone(record));
+    },
+    deleteKey: async (name) => keys.delete(name),
     withLock,
   };
 }

@@ -109,6 +109,21 @@ export function withFileMigration(options: FileMigrationOptions): GrantStore {
       const [fromKeychain, fromFile] = await Promise.all([keychain.deleteClient(issuer), fromFiles(() => files.deleteClient(issuer))]);
       return fromKeychain || fromFile === true;
     },
+    loadKey: (name) =>
+      take(
+        `key:${name}`,
+        `the ${name} key`,
+        () => keychain.loadKey(name),
+        () => files.loadKey(name),
+        (r) => r.createdAt,
+        (r) => keychain.saveKey(r),
+        () => files.deleteKey(name),
+      ),
+    saveKey: (record) => keychain.saveKey(record),
+    async deleteKey(name) {
+      const [fromKeychain, fromFile] = await Promise.all([keychain.deleteKey(name), fromFiles(() => files.deleteKey(name))]);
+      return fromKeychain || fromFile === true;
+    },
     withLock: (name, fn, timeoutMs) => keychain.withLock(name, fn, timeoutMs),
   };
 }

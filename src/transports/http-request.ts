@@ -7,6 +7,10 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { TlsConnectOptions } from './outbound-tls.js';
+
+/** The TLS options of outbound connections (outbound-tls.ts), read when the first https connection opens. */
+export type TlsSource = () => Promise<TlsConnectOptions | undefined>;
 
 export interface HttpRequestInit {
   method: 'GET' | 'POST' | 'DELETE';
@@ -34,22 +38,30 @@ export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   return proxyVariables.some((name) => Boolean(env[name]));
 }
 
-export async function createRequester(env: NodeJS.ProcessEnv = process.env): Promise<HttpRequester> {
-  return followRedirects(proxyConfigured(env) ? await proxyRequester(env) : nodeRequester());
+export async function createRequester(env: NodeJS.ProcessEnv = process.env, tls?: TlsSource): Promise<HttpRequester> {
+  return followRedirects(proxyConfigured(env) ? await proxyRequester(env, tls) : nodeRequester(tls));
 }
 
-function nodeRequester(): HttpRequester {
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-  return (url, init) =>
-    new Promise((resolve, reject) => {
-      const secure = url.protocol === 'https:';
+function nodeRequester(tls?: TlsSource): HttpRequester {
+  const http = new HttpAgent({ keepAlive: true });
+  let https: Promise<HttpsAgent> | undefined;
+  // The https agent, with the CA list and client certificate, is made for the first https request.
+  const httpsAgent = (): Promise<HttpsAgent> => (https ??= (tls ? tls() : Promise.resolve(undefined)).then((options) => new HttpsAgent({ keepAlive: true, ...options })).catch((error: unknown) => {
+    https = undefined;
+    throw error;
+  }));
+  return async (url, init) => {
+    const secure = url.protocol === 'https:';
+    const agent = secure ? await httpsAgent() : http;
+    return new Promise((resolve, reject) => {
       const headers = init.body === undefined ? init.headers : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
-      const req = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers, agent: secure ? agents.https : agents.http, signal: init.signal }, (res) =>
+      const req = (secure ? httpsRequest : httpRequest)(url, { method: init.method, headers, agent, signal: init.signal }, (res) =>
         resolve(fromIncoming(res)),
       );
       req.on('error', reject);
       req.end(init.body);
     });
+  };
 }
 
 function fromIncoming(res: IncomingMessage): HttpResponse {
@@ -71,14 +83,31 @@ function fromIncoming(res: IncomingMessage): HttpResponse {
   };
 }
 
-async function proxyRequester(env: NodeJS.ProcessEnv): Promise<HttpRequester> {
+/**
+ * The undici dispatcher for `env`'s proxy variables (EnvHttpProxyAgent: HTTPS_PROXY, HTTP_PROXY,
+ * NO_PROXY; a `user:pass@` in the proxy URL becomes Proxy-Authorization), with `tls` for the
+ * targets, tunnelled or direct, and its CA list for an https proxy; a plain Agent without a proxy.
+ */
+export async function outboundDispatcher(env: NodeJS.ProcessEnv, tls: TlsConnectOptions | undefined): Promise<import('undici').Dispatcher> {
   const undici = await import('undici');
-  const dispatcher = new undici.EnvHttpProxyAgent({
+  if (!proxyConfigured(env)) return new undici.Agent(tls ? { connect: tls } : {});
+  return new undici.EnvHttpProxyAgent({
     httpProxy: env.HTTP_PROXY ?? env.http_proxy,
     httpsProxy: env.HTTPS_PROXY ?? env.https_proxy,
     noProxy: env.NO_PROXY ?? env.no_proxy,
+    ...(tls ? { connect: tls, requestTls: tls, ...(tls.ca ? { proxyTls: { ca: tls.ca } } : {}) } : {}),
   });
+}
+
+async function proxyRequester(env: NodeJS.ProcessEnv, tls?: TlsSource): Promise<HttpRequester> {
+  const undici = await import('undici');
+  let made: Promise<import('undici').Dispatcher> | undefined;
+  const dispatcherFor = (): Promise<import('undici').Dispatcher> => (made ??= (tls ? tls() : Promise.resolve(undefined)).then((options) => outboundDispatcher(env, options)).catch((error: unknown) => {
+    made = undefined;
+    throw error;
+  }));
   return async (url, init) => {
+    const dispatcher = await dispatcherFor();
     const res = await undici.request(url, { method: init.method, headers: init.headers, body: init.body, signal: init.signal, dispatcher });
     return {
       status: res.statusCode,
@@ -168,4 +197,24 @@ export function readErrorBody(response: HttpResponse): Promise<string> {
     (body) => body.text,
     () => '',
   );
+}
+
+/**
+ * `fetch` for the authorization traffic (discovery, registration, tokens) over the same TLS options
+ * and proxy as the MCP traffic: Node's fetch with an undici dispatcher, made (and undici loaded) at
+ * the first request. Without a proxy and without TLS options, Node's fetch as it is.
+ */
+export function outboundFetch(env: NodeJS.ProcessEnv, tls: TlsSource | undefined): typeof fetch {
+  let dispatcher: Promise<import('undici').Dispatcher | undefined> | undefined;
+  const dispatcherFor = (): Promise<import('undici').Dispatcher | undefined> =>
+    (dispatcher ??= (tls ? tls() : Promise.resolve(undefined))
+      .then((options) => (options || proxyConfigured(env) ? outboundDispatcher(env, options) : undefined))
+      .catch((error: unknown) => {
+        dispatcher = undefined;
+        throw error;
+      }));
+  return (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const chosen = await dispatcherFor();
+    return globalThis.fetch(input, chosen ? ({ ...init, dispatcher: chosen } as unknown as RequestInit) : init);
+  }) as typeof fetch;
 }

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 
 import { startPeer } from './peer-processes.mjs';
 import { provisionSuite } from './suite-install.mjs';
-import { collectResults, formatTable, scoreRun } from './suite-results.mjs';
+import { collectResults, formatTable, formatWatched, scoreRun } from './suite-results.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const AIRLOCK = join(ROOT, 'bin', 'mcp-airlock.js');
@@ -260,7 +260,9 @@ if (options.json) {
     if (row.clientErrors.length > 0) lines.push(`  passing, but the client's own steps failed: ${row.clientErrors.join(', ')}`);
   }
   if (lines.length > 0) process.stdout.write(`Failing scenarios (first failing check):\n${lines.join('\n')}\n\n`);
-  process.stdout.write(`${formatTable(rows)}\n\nsuite ${suite.version}; results, logs and checks.json files in ${resultsRoot}\n`);
+  const watched = formatWatched(rows);
+  const watchedText = watched.length > 0 ? `\n\nDPoP (SEP-1932; not scored by the sets, reported by name):\n${watched.map((line) => `  ${line}`).join('\n')}` : '';
+  process.stdout.write(`${formatTable(rows)}${watchedText}\n\nsuite ${suite.version}; results, logs and checks.json files in ${resultsRoot}\n`);
 }
 
 const unexpected = rows.some((row) => row.error || (row.failing?.length > 0 && !row.note?.startsWith('expected')));

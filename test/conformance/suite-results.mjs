@@ -55,6 +55,12 @@ function reasonOf(result) {
 const failed = (result) => !result || result.checks.some((check) => check.status === 'FAILURE');
 
 /**
+ * Not-scored scenarios reported by name beside the scored figures: the DPoP extension (SEP-1932),
+ * which the requirement sets do not score but airlock implements.
+ */
+export const WATCHED_SCENARIOS = ['auth/dpop', 'auth/dpop-nonce'];
+
+/**
  * Scores one run. `set` is the parsed requirement file, `leg` 'server' or 'client', `only` an
  * optional single scenario. Returns counts, failing names, one reason each, and (client leg) the
  * passing scenarios whose client still reported an error.
@@ -70,8 +76,10 @@ export function scoreRun({ results, set, leg, only }) {
     leg === 'client'
       ? scored.filter((name) => !failing.includes(name) && results.get(name)?.clientOutcome !== 'ok')
       : [];
+  const watched = Object.fromEntries(unscored.filter((name) => WATCHED_SCENARIOS.includes(name)).map((name) => [name, failed(results.get(name)) ? 'fail' : 'pass']));
   return {
     scored,
+    watched,
     passed: scored.length - failing.length,
     total: scored.length,
     failing,
@@ -87,6 +95,13 @@ function failingNames(row) {
   if (row.failing.length <= row.total / 2 || row.total <= 3) return row.failing.join(', ');
   const passing = (row.scored ?? []).filter((name) => !row.failing.includes(name));
   return passing.length === 0 ? `all ${row.total}` : `all but ${passing.join(', ')}`;
+}
+
+/** One line per row that ran a watched scenario: `client/suite mocks 2026-07-28: auth/dpop pass, auth/dpop-nonce pass`. */
+export function formatWatched(rows) {
+  return rows
+    .filter((row) => !row.error && Object.keys(row.watched ?? {}).length > 0)
+    .map((row) => `${row.chain}/${row.server} ${row.set}: ${Object.entries(row.watched).map(([name, verdict]) => `${name} ${verdict}`).join(', ')}`);
 }
 
 /** The summary table: one row per chain, server mode and requirement set. */

@@ -38,11 +38,11 @@ describe('cli', () => {
   });
 
   it.each([
-    ['connect', ['Transport:', 'Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
-    ['serve', ['Listening:', 'Server command:', 'Transport:', 'Who may call serve:', 'Auth (OAuth login to the server):', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['connect', ['Transport:', 'Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Network (TLS):', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['serve', ['Listening:', 'Server command:', 'Transport:', 'Who may call serve:', 'Auth (OAuth login to the server):', 'Network (TLS):', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
     ['run', ['Server command:', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
-    ['login', ['Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Output:']],
-    ['doctor', ['What doctor does:', 'Auth (OAuth login to the server):', 'Output:']],
+    ['login', ['Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Network (TLS):', 'Output:']],
+    ['doctor', ['What doctor does:', 'Auth (OAuth login to the server):', 'Network (TLS):', 'Output:']],
   ])('%s --help groups its options under headings, in this order, -h under Output (not one flat list)', async (command, headings) => {
     const { stdout } = await runCli([command, '--help']);
     const lines = stdout.split('\n');

@@ -145,7 +145,7 @@ describe('serve as an OAuth resource server', () => {
     for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
       const meta = await fetch(`${serve.url}${path}`);
       expect(meta.status).toBe(200);
-      expect(await meta.json()).toEqual({ resource, authorization_servers: [idp.url], scopes_supported: ['mcp:use', 'mcp:math'], bearer_methods_supported: ['header'], resource_name: 'mcp-airlock serve' });
+      expect(await meta.json()).toEqual({ resource, authorization_servers: [idp.url], scopes_supported: ['mcp:use', 'mcp:math'], bearer_methods_supported: ['header'], resource_name: 'mcp-airlock serve', dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA', 'Ed25519'] });
     }
     const none = await post(resource, initialize);
     expect(none.status).toBe(401);
