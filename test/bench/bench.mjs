@@ -34,7 +34,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { measureHub } from './hub.mjs';
+import { measureHub, measureHubFootprint } from './hub.mjs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -902,6 +902,16 @@ function renderMarkdown(report) {
     out.push('');
   }
 
+  if (report.hubFootprint) {
+    const f = report.hubFootprint;
+    const way = (w) => `${w.processes} processes, ${fmt.mib(w.pss)} MiB PSS, every line ready in ${fmt.ms(w.readyMs, 0)} ms`;
+    out.push(
+      `${f.hosts} hosts × ${f.servers} config lines each (three stdio fixtures and one remote HTTP fixture), all started at once, each line initialized and listed: ` +
+        `the hosts spawning the stdio servers themselves (no bridge) ${way(f.direct)}; one airlock per line ${way(f.perLine)}; through the hub (slice 1, nothing shared yet) ${way(f.hub)}.`,
+    );
+    out.push('');
+  }
+
   if (report.baselineRecheck?.length) {
     const pct = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : '-');
     out.push(
@@ -987,6 +997,7 @@ try {
   report.unreadCallers = await measureUnreadCallers();
   log(`bench: serve, 24 callers never reading 8 MiB answers: peak RSS ${fmt.mib(report.unreadCallers.hwm)} MiB, ${fmt.mib(report.unreadCallers.rss)} MiB after 30 s (${fmt.mib(report.unreadCallers.startRss)} MiB at start), ${report.unreadCallers.closed} responses closed for the unread budget`);
   report.hub = await measureHub({ quick });
+  report.hubFootprint = await measureHubFootprint({ hosts: quick ? 2 : 5 });
   log(`bench: hub: spawn → initialize ${fmt.ms(report.hub.shim.startMs, 0)} ms through the shim, ${fmt.ms(report.hub.inProcess.startMs, 0)} ms in process; p50 ${fmt.ms(report.hub.shim.p50, 2)} / ${fmt.ms(report.hub.inProcess.p50, 2)} ms`);
   report.policyStage = await measurePolicyStage();
   log(`bench: policy stage in process: ${report.policyStage.perCallUs.toFixed(2)} µs per tools/call (50 rules)`);

@@ -13,6 +13,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 import { airlockBin, httpFixture, median, now, nsToMs, percentile, readRss, sleep } from './lib.mjs';
 
 const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } };
@@ -31,10 +34,16 @@ function linePeer(child) {
       waiting.delete(id);
     }
   });
+  let exited = false;
+  child.once('exit', (code) => {
+    exited = true;
+    for (const fail of waiting.values()) fail(new Error(`the process exited (${code}) before it answered`));
+  });
   return {
     ask(message) {
-      return new Promise((resolve) => {
-        waiting.set(message.id, resolve);
+      return new Promise((resolve, reject) => {
+        if (exited) return reject(new Error('the process has exited'));
+        waiting.set(message.id, (error) => (error ? reject(error) : resolve()));
         child.stdin.write(`${JSON.stringify(message)}\n`);
       });
     },
@@ -121,5 +130,116 @@ export async function measureHub({ quick }) {
     hub.kill('SIGTERM');
     await new Promise((resolve) => (hub.exitCode !== null ? resolve() : hub.once('exit', resolve)));
     rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/**
+ * N hosts × M servers (docs/hub.md goals): every host starts its config lines at once, as an MCP
+ * host does; each line initializes and lists tools. Three ways: the hosts spawn the servers
+ * themselves (no bridge), one airlock per line (today), and the shim with the hub. Counted: the
+ * processes, and their memory as PSS (shared pages split, /proc/<pid>/smaps_rollup), summed over
+ * every process of each way (the hub and what it spawned included).
+ */
+export async function measureHubFootprint({ hosts = 5 } = {}) {
+  const { stdioFixture, httpFixture: http, modernFixture, repoRoot } = await import('./lib.mjs');
+  const workspace = join(repoRoot, 'fixtures', 'workspace-server.mjs');
+  const base = mkdtempSync(join(tmpdir(), 'airlock-bench-footprint-'));
+  const dir = join(base, 'hub');
+  mkdirSync(dir, { mode: 0o700 });
+  const env = { ...process.env, MCP_AIRLOCK_HUB_DIR: dir, MCP_AIRLOCK_CONFIG_DIR: join(base, 'config') };
+  const fixture = spawn(process.execPath, [http, '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const url = `${JSON.parse(await new Promise((resolve) => createInterface({ input: fixture.stdout }).once('line', resolve))).url}/mcp`;
+  const servers = [
+    [process.execPath, stdioFixture],
+    [process.execPath, workspace],
+    [process.execPath, modernFixture, '--stdio'],
+  ];
+  const ways = {
+    direct: () => servers.map((command) => ({ command: command[0], args: command.slice(1) })),
+    perLine: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit'] }],
+    hub: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--hub', 'require', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit', '--hub', 'require'] }],
+  };
+  const results = {};
+  try {
+    for (const [way, lines] of Object.entries(ways)) {
+      const children = [];
+      const t0 = now();
+      await Promise.all(
+        Array.from({ length: hosts }, () => lines()).flat().map(async ({ command, args }) => {
+          const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+          children.push(child);
+          const peer = linePeer(child);
+          await peer.ask(initialize);
+          child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+          await peer.ask({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+        }),
+      );
+      const readyMs = nsToMs(now() - t0);
+      await sleep(1000);
+      const hubPid = way === 'hub' ? hubPidIn(dir) : undefined;
+      const roots = [...children.map((c) => c.pid), ...(hubPid ? [hubPid] : [])];
+      const pids = processTree(roots);
+      results[way] = { processes: pids.length, pss: pids.reduce((sum, pid) => sum + pss(pid), 0), readyMs, lines: children.length };
+      for (const child of children) child.stdin.end();
+      await Promise.all(children.map((child) => (child.exitCode !== null ? undefined : new Promise((resolve) => child.once('exit', resolve)))));
+      if (hubPid) {
+        spawn(process.execPath, [airlockBin, 'hub', 'stop'], { env, stdio: 'ignore' });
+        for (let i = 0; i < 100 && alive(hubPid); i++) await sleep(100);
+      }
+    }
+    return { hosts, servers: servers.length + 1, ...results };
+  } finally {
+    fixture.kill('SIGTERM');
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function hubPidIn(dir) {
+  const { readdirSync, readFileSync } = require('node:fs');
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.log'))) {
+    const match = /listening on .* \(pid (\d+)\)/.exec(readFileSync(join(dir, name), 'utf8'));
+    if (match) return Number(match[1]);
+  }
+  return undefined;
+}
+
+/** The given processes and all their descendants (/proc ppid links). */
+function processTree(roots) {
+  const { readdirSync, readFileSync } = require('node:fs');
+  const parent = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (rest[0] !== 'Z') parent.set(Number(entry), Number(rest[1]));
+    } catch {
+      // gone
+    }
+  }
+  const found = new Set(roots.filter((pid) => parent.has(pid)));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parent) if (!found.has(pid) && found.has(ppid)) (found.add(pid), (grew = true));
+  }
+  return [...found];
+}
+
+function pss(pid) {
+  const { readFileSync } = require('node:fs');
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
   }
 }
