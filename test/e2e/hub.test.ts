@@ -150,7 +150,8 @@ describe('the hub: hosts attach through the shim', () => {
     expect(existsSync(socketPath)).toBe(true);
     const { client, proc } = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
     client.send(initializeRequest(1));
-    expect((await client.response(1, 15_000)).result).toBeDefined();
+    const answer = await client.response(1, 15_000);
+    expect(answer.result, `${JSON.stringify(answer)}\nstderr: ${proc.stderr()}\nhub log: ${home.log()}`).toBeDefined();
     expect(home.log()).toMatch(/replaced a stale hub socket/);
     proc.child.stdin!.end();
     expect(await proc.exited).toBe(0);
