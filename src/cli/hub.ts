@@ -4,11 +4,10 @@
  * (its log on stderr), `hub stop` ends the running one after its attached commands.
  */
 import type { Command } from 'commander';
-import { connect } from 'node:net';
 import { ExitCode } from '../errors.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { Hub } from '../hub/hub-server.js';
-import { HUB_PROTOCOL, hubPaths, type HubStatus } from '../hub/hub-endpoint.js';
+import { askHub, HUB_PROTOCOL, hubPaths, type HubStatus } from '../hub/hub-endpoint.js';
 import { version } from './context.js';
 import { parseLogLevel, parseSeconds } from './options.js';
 import type { CommandResult } from './program.js';
@@ -64,22 +63,9 @@ export function registerHub(program: Command, result: CommandResult): void {
         process.stderr.write(`mcp-airlock: no hub is running (nothing answers on ${socket})\n`);
         return;
       }
-      const pid = (JSON.parse(answer.split('\n')[0] || '{}') as { pid?: number }).pid;
+      const pid = (JSON.parse(answer) as { pid?: number }).pid;
       process.stderr.write(`mcp-airlock: the hub${pid ? ` (pid ${pid})` : ''} is stopping\n`);
     });
-}
-
-/** Send one header line to the hub; its whole answer, or undefined when no hub answers. */
-function askHub(socket: string, header: Record<string, unknown>): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const connection = connect({ path: socket });
-    let text = '';
-    connection.setEncoding('utf8');
-    connection.on('connect', () => connection.write(`${JSON.stringify(header)}\n`));
-    connection.on('data', (chunk: string) => (text += chunk));
-    connection.on('end', () => resolve(text));
-    connection.on('error', () => resolve(undefined));
-  });
 }
 
 const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : '? MiB');

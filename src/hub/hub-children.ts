@@ -142,7 +142,7 @@ export class ChildrenFile {
 }
 
 /** The processes of a process group (/proc scan), with their start times. */
-function groupMembers(pgrp: number): ChildRecord[] {
+export function groupMembers(pgrp: number): ChildRecord[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');

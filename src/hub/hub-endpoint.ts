@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import envPaths from 'env-paths';
@@ -99,6 +100,8 @@ export interface StopHeader {
   airlockHub: typeof HUB_PROTOCOL;
   stop: true;
   drain?: boolean;
+  /** With `drain`: the asking shim's version, for the hub's log line. */
+  version?: string;
 }
 
 /** `hub status`: the hub answers one JSON line (HubStatus) and closes. */
@@ -184,4 +187,31 @@ export function attachable(argv: string[]): boolean {
   const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
   if (options.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-v' || a === '-V')) return false;
   return first === 'connect' || first === 'run' || /^https?:\/\//i.test(first);
+}
+
+/**
+ * One question to the hub (`hub status`, `hub stop`, a drain): send `header`, read the first line of
+ * the answer (at most 1 MiB, within `timeoutMs`). Undefined when no hub answers.
+ */
+export function askHub(path: string, header: StopHeader | StatusHeader, timeoutMs = 10_000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ path });
+    let text = '';
+    const done = (value: string | undefined): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${JSON.stringify(header)}\n`));
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const newline = text.indexOf('\n');
+      if (newline >= 0) done(text.slice(0, newline));
+      else if (text.length > 1024 * 1024) done(undefined);
+    });
+    socket.on('end', () => done(text === '' ? undefined : text));
+    socket.on('error', () => done(undefined));
+  });
 }

@@ -12,7 +12,7 @@
  * by a hub that died, and is replaced. The hub exits after `idleMs` with nothing attached.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { AirlockError, ExitCode } from '../errors.js';
@@ -22,13 +22,17 @@ import type { ChildReaper } from '../transports/child-reaper.js';
 import { ChildrenFile } from './hub-children.js';
 import type { Invocation } from '../cli/invocation.js';
 import { attachable, HUB_PROTOCOL, prepareHubDir, type AttachHeader, type AttachReply, type HubPaths, type HubStatus } from './hub-endpoint.js';
-import { processStat } from './hub-children.js';
+import { groupMembers } from './hub-children.js';
 
 /** The first line of a connection: an attach header carries the client's environment, so it may be large, not unbounded. */
 const MAX_HEADER_BYTES = 1024 * 1024;
 const HEADER_WAIT_MS = 10_000;
 /** An accepted attach whose control connection does not follow within this is dropped. */
 const CONTROL_WAIT_MS = 10_000;
+/** Attaches accepted and waiting for their control connection, at most; past it one is refused. */
+const MAX_PENDING = 64;
+/** stderr a shim leaves unread on its control connection, at most; past it lines are dropped (and counted). */
+const MAX_UNREAD_STDERR = 1024 * 1024;
 /** On stop, attached commands get this long to end before the hub exits anyway (their children are killed). */
 const STOP_GRACE_MS = 10_000;
 
@@ -244,6 +248,9 @@ export class Hub {
     if (!attachable(header.argv)) {
       return reply(socket, { ok: false, error: 'the hub runs `connect` and `run` command lines only', hint: 'Run other commands without the hub.', exit: ExitCode.usage }, true);
     }
+    if (this.pending.size >= MAX_PENDING) {
+      return reply(socket, { ok: false, error: `${MAX_PENDING} attaches already wait for their second connection`, hint: 'Try again in a few seconds.', exit: ExitCode.upstream }, true);
+    }
     const id = randomBytes(12).toString('base64url');
     const timer = setTimeout(() => {
       this.pending.delete(id);
@@ -257,7 +264,7 @@ export class Hub {
 
   private attachControl(id: string, control: Socket): void {
     const pending = this.pending.get(id);
-    if (!pending) return void control.end(`${JSON.stringify({ exit: ExitCode.usage, stderr: 'mcp-airlock: error: no such attach (it timed out)\n' })}\n`);
+    if (!pending) return void control.end(`${JSON.stringify({ stderr: 'mcp-airlock: error: no such attach (it timed out)\n' })}\n${JSON.stringify({ exit: ExitCode.usage })}\n`);
     this.pending.delete(id);
     clearTimeout(pending.timer);
     const { header, data } = pending;
@@ -274,8 +281,14 @@ export class Hub {
     data.on('close', gone);
     control.on('error', () => undefined);
     control.resume();
+    let droppedStderr = 0;
     const writeStderr = (text: string): void => {
-      if (control.writable) control.write(`${JSON.stringify({ stderr: text })}\n`);
+      if (!control.writable) return;
+      // A shim that stops reading its control connection must not make the hub hold its stderr without end.
+      if (control.writableLength > MAX_UNREAD_STDERR) return void droppedStderr++;
+      const dropped = droppedStderr > 0 ? `[mcp-airlock] warn: ${droppedStderr} stderr lines were dropped: the shim did not read them\n` : '';
+      droppedStderr = 0;
+      control.write(`${JSON.stringify({ stderr: dropped + text })}\n`);
     };
     const attach: Attach = { id, header, data, stop: stopCommand, attachedAt: new Date(), reapers: [] };
     const newReaper = (): ChildReaper => {
@@ -416,16 +429,9 @@ function hostName(pid: number): { name?: string } {
 /** RSS of a process group (bytes), summed over its members (Linux /proc). */
 function groupRss(pgrp: number): number {
   let total = 0;
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return NaN;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry) || processStat(Number(entry))?.pgrp !== pgrp) continue;
+  for (const { pid } of groupMembers(pgrp)) {
     try {
-      const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (match) total += Number(match[1]) * 1024;
     } catch {
       // gone meanwhile

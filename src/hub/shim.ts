@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { version } from '../version.js';
-import { HUB_PROTOCOL, hubPaths, newerVersion, prepareHubDir, type AttachHeader, type AttachReply, type ControlLine, type HubMode, type HubPaths } from './hub-endpoint.js';
+import { askHub, HUB_PROTOCOL, hubPaths, newerVersion, prepareHubDir, type AttachHeader, type AttachReply, type ControlLine, type HubMode, type HubPaths } from './hub-endpoint.js';
 
 
 /** How long a started hub gets to answer, and the first reply to come. */
@@ -144,13 +144,9 @@ function carry(socket: Socket, control: Socket, early: Buffer): Promise<number> 
 
 /** Ask the hub to drain (StopHeader); true once it said it does. */
 async function askToDrain(path: string): Promise<boolean> {
-  const socket = await tryConnect(path);
-  if (!socket) return false;
-  socket.write(`${JSON.stringify({ airlockHub: HUB_PROTOCOL, stop: true, drain: true, version })}\n`);
-  const answer = await readLine(socket, REPLY_WAIT_MS);
-  socket.destroy();
+  const answer = await askHub(path, { airlockHub: HUB_PROTOCOL, stop: true, drain: true, version }, REPLY_WAIT_MS);
   try {
-    return (JSON.parse(answer?.line ?? '{}') as { draining?: boolean }).draining === true;
+    return (JSON.parse(answer ?? '{}') as { draining?: boolean }).draining === true;
   } catch {
     return false;
   }

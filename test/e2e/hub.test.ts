@@ -4,19 +4,20 @@
  * and the hub runs the command line for it. Real processes throughout: the CLI, the shim, the hub
  * it starts in the background, the stdio and HTTP fixtures, the SDK client.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { airlockBin, repoRoot, startAirlock, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
+import { airlockBin, isAlive, repoRoot, startAirlock, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
 import { clientRoots, connectClient, textOf } from '../helpers/mcp-client.js';
 import { initializeRequest, LineClient } from '../helpers/line-client.js';
+import { startHttpServer } from '../helpers/http-fixture-process.js';
+
 
 const httpFixture = fileURLToPath(new URL('../../fixtures/http-server.mjs', import.meta.url));
 const SECRET = 'hub-secret-value-5f1c2a';
@@ -41,20 +42,11 @@ function hubHome(): { dir: string; env: NodeJS.ProcessEnv; log: () => string; hu
   return { dir, env, log, hubPids };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Whether `pid` is gone within `timeoutMs` (nothing is killed here). */
 async function gone(pid: number, timeoutMs = 15_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return !alive(pid);
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return !isAlive(pid);
 }
 
 /** Cleanup: wait for `pid` to go, and kill it if it does not. */
@@ -72,19 +64,7 @@ async function hostThrough(args: string[], env: NodeJS.ProcessEnv, cwd = repoRoo
   return { ...connected, transport, stderr: () => stderr };
 }
 
-async function startHttpFixture(): Promise<string> {
-  const child: ChildProcess = spawn(process.execPath, [httpFixture, '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  cleanups.push(async () => {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`fixture exited (${code})`)));
-  });
-  return `${(JSON.parse(line) as { url: string }).url}/mcp`;
-}
+const startHttpFixture = (): Promise<string> => startHttpServer([httpFixture, '--port', '0'], cleanups);
 
 /** A raw stdio peer through airlock: initialize, and the process to watch. */
 function rawThrough(args: string[], env: NodeJS.ProcessEnv): { proc: AirlockProcess; client: LineClient } {
@@ -119,7 +99,7 @@ describe('the hub: hosts attach through the shim', () => {
 
     // One hub served all three; what it logged holds no value of the hosts' environments.
     expect(home.hubPids()).toHaveLength(1);
-    expect(alive(home.hubPids()[0]!)).toBe(true);
+    expect(isAlive(home.hubPids()[0]!)).toBe(true);
     expect(home.log()).not.toContain(SECRET);
     expect(run.stderr() + connect.stderr()).not.toMatch(/not attaching/);
   });
@@ -168,12 +148,12 @@ describe('the hub: hosts attach through the shim', () => {
     await new Promise((r) => setTimeout(r, 300));
     const serverPid = Number(readFileSync(pidFile, 'utf8'));
     cleanups.push(() => reap(serverPid));
-    expect(alive(serverPid)).toBe(true);
+    expect(isAlive(serverPid)).toBe(true);
     proc.child.kill('SIGKILL');
     await proc.exited;
     expect(await gone(serverPid, 10_000)).toBe(true);
     // The hub itself stays for the next host.
-    expect(alive(home.hubPids()[0]!)).toBe(true);
+    expect(isAlive(home.hubPids()[0]!)).toBe(true);
   });
 
   it('a hub killed with kill -9: its host sees the server go, and the next hub ends what it left', async () => {
@@ -190,7 +170,7 @@ describe('the hub: hosts attach through the shim', () => {
     expect(first.proc.stderr()).toMatch(/the hub went away/);
     // Nobody ended the server's process group: its grandchild is still there.
     await new Promise((r) => setTimeout(r, 500));
-    expect(alive(grandchild)).toBe(true);
+    expect(isAlive(grandchild)).toBe(true);
     const second = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
     second.client.send(initializeRequest(1));
     await second.client.response(1, 15_000);
@@ -342,13 +322,13 @@ describe('the hub: what it refuses', () => {
     expect(await ask('GET /servers HTTP/1.1\r\nHost: hub\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
     expect(JSON.parse((await ask('{"airlockHub":1,"version":"x"}\n')).trim())).toMatchObject({ ok: false, error: expect.stringMatching(/bad attach header/) });
     expect(JSON.parse((await ask('{"airlockHub":1,"version":"x","argv":["login","https://x"],"cwd":"/","env":{},"client":{"pid":1,"ppid":0}}\n')).trim())).toMatchObject({ ok: false });
+    // A control connection for an attach that does not exist: the reason, then the exit code, each on its own line.
+    const lines = (await ask('{"airlockHub":1,"control":"no-such-attach"}\n')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([{ stderr: expect.stringMatching(/no such attach/) }, { exit: 2 }]);
   });
 
-  it('another user cannot reach the socket (as root: a client running as nobody)', async () => {
-    if (process.getuid?.() !== 0) {
-      // Not root: no second uid to try with; the directory checks above are what holds.
-      return;
-    }
+  // Only root can start a client of another uid; elsewhere the test is reported skipped (the directory checks above hold).
+  it.skipIf(process.getuid?.() !== 0)('another user cannot reach the socket (as root: a client running as nobody)', async () => {
     const home = hubHome();
     const first = rawThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture], home.env);
     first.client.send(initializeRequest(1));

@@ -4,15 +4,12 @@
  * client and the 2025-era fixtures. Both ends modern: traffic passes, headers are derived from the
  * body, errors keep their code, data, status and id. Eras that differ: airlock translates.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernHttpTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport as ModernStdioTransport } from '@modelcontextprotocol/client/stdio';
@@ -23,6 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { airlockBin, repoRoot, startAirlock, startServe, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
 import { clientRoots, connectClient, textOf } from '../helpers/mcp-client.js';
 import { LineClient } from '../helpers/line-client.js';
+import { startHttpServer as startHttpServerProcess } from '../helpers/http-fixture-process.js';
 
 const modernFixture = fileURLToPath(new URL('../../fixtures/modern-server.mjs', import.meta.url));
 const legacyHttpFixture = fileURLToPath(new URL('../../fixtures/http-server.mjs', import.meta.url));
@@ -33,20 +31,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
-/** A server process printing its URL on its first stdout line (the modern fixture's `listening URL`, the legacy one's JSON). */
-async function startHttpServer(args: string[]): Promise<string> {
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-  cleanups.push(async () => {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
-  });
-  return line.startsWith('listening ') ? line.slice('listening '.length) : `${(JSON.parse(line) as { url: string }).url}/mcp`;
-}
+const startHttpServer = (args: string[]) => startHttpServerProcess(args, cleanups);
 
 const modernHttp = (legacy: 'reject' | 'serve' = 'reject') => startHttpServer([modernFixture, '--http', '0', '--legacy', legacy]);
 
