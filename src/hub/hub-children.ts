@@ -116,8 +116,9 @@ export class ChildrenFile {
       const parsed = JSON.parse(readFileSync(path, 'utf8')) as { hub?: number; hubStart?: number; children?: ChildRecord[] };
       records = Array.isArray(parsed.children) ? parsed.children : [];
       hub = parsed.hub;
-      // That hub still runs (the same process): its children are its own business.
-      if (hub !== undefined && hub !== process.pid && processStat(hub)?.start === parsed.hubStart) return 0;
+      // That hub still runs (the same process, this one included): its children are its own business.
+      // A file under this pid from an earlier process (pids are reused) has another start time.
+      if (hub !== undefined && processStat(hub)?.start === parsed.hubStart) return 0;
     } catch {
       return 0;
     }

@@ -88,6 +88,9 @@ export class Hub {
     const locks = createProcessLocks({ dir: join(paths.dir, 'locks'), log });
     const server = await locks.withLock(`hub ${paths.socket}`, async () => {
       if (await answers(paths.socket)) return undefined;
+      // A hub before this one was killed (kill -9) with servers running: they end now, before this
+      // hub accepts anyone (a client attached meanwhile would have its server counted as left over).
+      ChildrenFile.endLeftovers(paths.childrenPrefix, log);
       try {
         unlinkSync(paths.socket);
         log.info(`replaced a stale hub socket ${paths.socket} (its hub is gone)`);
@@ -112,8 +115,6 @@ export class Hub {
       return server;
     });
     if (!server) return false;
-    // A hub before this one was killed (kill -9) with servers running: they end now.
-    ChildrenFile.endLeftovers(paths.childrenPrefix, log);
     this.server = server;
     this.socketIno = statSync(paths.socket).ino;
     server.on('error', (error) => log.error(`hub socket: ${error.message}`));

@@ -50,6 +50,17 @@ async function gone(pid: number, timeoutMs = 15_000): Promise<boolean> {
 }
 
 /** Cleanup: wait for `pid` to go, and kill it if it does not. */
+/** The pid a fixture wrote to `file`, once it is there (the server starts on the hub's time). */
+async function pidIn(file: string, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    if (/^\d+$/.test(text)) return Number(text);
+    if (Date.now() > deadline) throw new Error(`no pid in ${file} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function reap(pid: number): Promise<void> {
   if (!(await gone(pid))) process.kill(pid, 'SIGKILL');
 }
@@ -145,8 +156,7 @@ describe('the hub: hosts attach through the shim', () => {
     await client.response(1);
     client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { steps: 100, delayMs: 100 } } });
-    await new Promise((r) => setTimeout(r, 300));
-    const serverPid = Number(readFileSync(pidFile, 'utf8'));
+    const serverPid = await pidIn(pidFile);
     cleanups.push(() => reap(serverPid));
     expect(isAlive(serverPid)).toBe(true);
     proc.child.kill('SIGKILL');
