@@ -29,6 +29,7 @@ export function createContext(logLevel: LogLevel, maxMessageBytes = DEFAULT_MAX_
     log: createLogger(logLevel, writeStderr),
     ...(writeStderr ? { writeStderr } : {}),
     reaper: io?.hosted ? io.hosted.newReaper() : new ChildReaper(),
+    ...(io?.hosted?.upstreams ? { upstreams: io.hosted.upstreams } : {}),
     maxLineBytes: maxMessageBytes,
     killGraceMs: CHILD_KILL_GRACE_MS,
   };

@@ -14,6 +14,8 @@ import type { CommandResult } from './program.js';
 
 /** A hub with no client attached for this long exits (docs/hub.md). */
 export const DEFAULT_HUB_IDLE_SECONDS = 600;
+/** A shared server with no client left keeps running this long: a host that restarts finds it (docs/hub.md). */
+export const DEFAULT_SERVER_IDLE_SECONDS = 60;
 
 export function registerHub(program: Command, result: CommandResult): void {
   const hub = program.command('hub').summary('the per-user hub that connect and run attach to with --hub auto').description('One airlock per user: MCP hosts attach to it (--hub auto or MCP_AIRLOCK_HUB=auto) instead of each starting its own. See docs/hub.md.');
@@ -21,11 +23,12 @@ export function registerHub(program: Command, result: CommandResult): void {
     .command('start')
     .description('run the hub in the foreground (a shim starts it in the background when none answers)')
     .option('--idle <seconds>', 'exit after this long with no client attached; 0: never', parseSeconds, DEFAULT_HUB_IDLE_SECONDS)
+    .option('--server-idle <seconds>', 'a server that can be shared keeps running this long after its last client detached; 0: stops at once', parseSeconds, DEFAULT_SERVER_IDLE_SECONDS)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
-    .action(async (options: { idle: number; logLevel: LogLevel }) => {
+    .action(async (options: { idle: number; serverIdle: number; logLevel: LogLevel }) => {
       const log = createLogger(options.logLevel);
       const { main } = await import('./main.js');
-      const server = new Hub({ paths: hubPaths(process.env), idleMs: Math.round(options.idle * 1000), version, log, run: (argv, io) => main(argv, io) });
+      const server = new Hub({ paths: hubPaths(process.env), idleMs: Math.round(options.idle * 1000), serverIdleMs: Math.round(options.serverIdle * 1000), version, log, run: (argv, io) => main(argv, io) });
       if (!(await server.listen())) {
         log.info(`a hub already answers on ${hubPaths(process.env).socket}; not starting another`);
         return;
@@ -82,8 +85,16 @@ export function formatStatus(status: HubStatus): string {
     `${status.clients.length} client${status.clients.length === 1 ? '' : 's'} attached${status.idleExitSeconds > 0 ? ` (exits after ${status.idleExitSeconds} s with none)` : ''}`,
   ];
   for (const client of status.clients) {
-    const servers = client.servers.map((s) => `server pid ${s.pid} ${mib(s.rss)}`).join(', ');
+    const servers = client.servers.map((s) => `server pid ${s.pid} ${mib(s.rss)}${s.key ? ` (${s.key})` : ''}`).join(', ');
     lines.push(`  ${client.command} ${client.target}: host ${client.host.name ?? '?'} (pid ${client.host.pid}), shim pid ${client.pid}, attached ${ago(client.attachedAt)}${servers ? `; ${servers}` : ''}`);
+  }
+  const upstreams = status.upstreams ?? [];
+  if (upstreams.length > 0) lines.push(`${upstreams.length} spawned server${upstreams.length === 1 ? '' : 's'}`);
+  for (const upstream of upstreams) {
+    const clients = upstream.clients.length;
+    const who = clients > 0 ? `${clients} client${clients === 1 ? '' : 's'}, ${upstream.calls} call${upstream.calls === 1 ? '' : 's'} in flight` : `no client, stops ${upstream.stopsAt ? `in ${Math.max(0, Math.round((Date.parse(upstream.stopsAt) - Date.now()) / 1000))} s` : 'now'}`;
+    const era = upstream.era === 'unknown' ? 'era not known yet' : `${upstream.era} era`;
+    lines.push(`  server ${upstream.key} ${upstream.command}, pid ${upstream.pid ?? '?'}, ${mib(upstream.rss)}, ${era}, ${upstream.shareable ? 'shared' : 'one client only'}; ${who}; up ${ago(upstream.startedAt)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -7,6 +7,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { ChildReaper } from '../transports/child-reaper.js';
+import type { UpstreamLeaser } from '../hub/shared-upstreams.js';
 
 export interface Invocation {
   stdin: Readable;
@@ -32,6 +33,8 @@ export interface Hosting {
   reapers: Set<ChildReaper>;
   /** The reaper for the command's spawned servers (the hub records their pids, for after a crash). */
   newReaper(): ChildReaper;
+  /** Spawned servers shared with the host's other clients (the hub): a lease instead of a child of one's own. */
+  upstreams?: UpstreamLeaser;
 }
 
 /** The process's own stdio, environment and directory: the CLI's invocation. */

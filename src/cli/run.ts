@@ -26,7 +26,8 @@ export function registerRun(program: Command, result: CommandResult, io: Invocat
     .option('--protocol <version>', "the server's MCP era: auto (found from the first exchange; a client that negotiates gets the server's era) | 2025-11-25 | 2026-07-28: airlock translates for every client of the other era (one pinned to 2026-07-28 needs 2025-11-25 with a 2025 server)", parseProtocol, 'auto')
     .option('--env <name=value>', 'set an environment variable for the server (repeatable)', collectEnv, {})
     .option('--env-allow <name>', "pass only these variables of airlock's environment to the server, besides PATH, HOME and the like (repeatable)", collect, [])
-    .option('--hub <mode>', 'attach to the per-user hub instead of running here: auto | off | require (also MCP_AIRLOCK_HUB; docs/hub.md)', 'off');
+    .option('--hub <mode>', 'attach to the per-user hub instead of running here: auto | off | require (also MCP_AIRLOCK_HUB; docs/hub.md)', 'off')
+    .option('--share', "in the hub: share this server's 2025 session with the other clients that run the same command with --share (one process for all; the first client's capabilities and roots hold). A 2026 server is shared without it", false);
   addPipelineOptions(command)
     .optionsGroup(HelpGroup.limits)
     .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES);
@@ -39,13 +40,13 @@ Examples:
   $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose
   $ mcp-airlock run --allow-tool 'read_*' --allow-tool search \\
       -- node ./my-server.js`)
-    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice; maxMessage: number; env: Record<string, string>; envAllow: string[] }) => {
+    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice; maxMessage: number; env: Record<string, string>; envAllow: string[]; share: boolean }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
       const env = childEnvironment(io.env, { withheld: [], allow: options.envAllow, set: options.env });
       // Before stdin is read: a command that cannot start is one clear error, not a failed session.
       resolveCommand(command, { env, cwd: io.cwd });
       const context = createContext(options.logLevel, options.maxMessage, io);
-      const upstream = { kind: 'command' as const, command, args, protocol: options.protocol, env, ...(io.hosted ? { cwd: io.cwd } : {}) };
+      const upstream = { kind: 'command' as const, command, args, protocol: options.protocol, env, share: options.share, ...(io.hosted ? { cwd: io.cwd } : {}) };
       // The policy's caller is the local OS user (issuer "local").
       result.exitCode = await runStdioSession(context, upstream, options, { localUser: userInfo().username }, undefined, io);
     });

@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import envPaths from 'env-paths';
+import type { SharedUpstreamStatus } from './shared-upstreams.js';
 
 /** The version of the attach exchange; a hub and a shim of different airlock versions never mix (version is checked too). */
 export const HUB_PROTOCOL = 1;
@@ -126,9 +127,11 @@ export interface HubStatus {
     pid: number;
     host: { pid: number; name?: string };
     attachedAt: string;
-    /** The servers this client's command spawned, with the RSS of each one's process group. */
-    servers: Array<{ pid: number; rss: number }>;
+    /** The servers this client's command uses, with the RSS of each one's process group (`key`: one of `upstreams`). */
+    servers: Array<{ pid: number; rss: number; key?: string }>;
   }>;
+  /** The spawned servers (`run`), each shared by the clients of its key, with the RSS of its process group. */
+  upstreams: Array<SharedUpstreamStatus & { rss: number }>;
 }
 
 /** Whether version `a` is newer than `b` (major.minor.patch compared as numbers; anything else: not newer). */

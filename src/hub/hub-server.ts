@@ -23,6 +23,7 @@ import { ChildrenFile } from './hub-children.js';
 import type { Invocation } from '../cli/invocation.js';
 import { attachable, HUB_PROTOCOL, prepareHubDir, type AttachHeader, type AttachReply, type HubPaths, type HubStatus } from './hub-endpoint.js';
 import { groupMembers } from './hub-children.js';
+import { SharedUpstreams } from './shared-upstreams.js';
 
 /** The first line of a connection: an attach header carries the client's environment, so it may be large, not unbounded. */
 const MAX_HEADER_BYTES = 1024 * 1024;
@@ -40,6 +41,8 @@ export interface HubOptions {
   paths: HubPaths;
   /** Exit after this long with no client attached (0: never). */
   idleMs: number;
+  /** A shared server with no client left stops after this long (0: at once). */
+  serverIdleMs: number;
   version: string;
   log: Logger;
   /** Runs one command line for an attached client (cli/main.ts's main). */
@@ -71,9 +74,14 @@ export class Hub {
   private readonly children: ChildrenFile;
   private readonly startedAt = new Date();
   private draining = false;
+  private readonly upstreams: SharedUpstreams;
 
   constructor(private readonly options: HubOptions) {
     this.children = new ChildrenFile(options.paths.childrenPrefix, options.log);
+    // The shared servers outlive the client that started them: the hub's own reaper tracks them.
+    const reaper = this.children.reaper();
+    this.reapers.add(reaper);
+    this.upstreams = new SharedUpstreams({ log: options.log, reaper, lingerMs: options.serverIdleMs });
   }
 
   get clients(): number {
@@ -139,6 +147,8 @@ export class Hub {
       for (const attach of running) attach.stop();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
       await Promise.race([Promise.all(running.map((a) => a.done)), grace]);
+      // Shared servers close as a command's own do (stdin, then signals), within the same grace.
+      await Promise.race([this.upstreams.closeAll(), new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
       this.killChildren();
       this.children.remove();
       this.resolveStopped();
@@ -175,6 +185,7 @@ export class Hub {
   }
 
   status(): HubStatus {
+    const upstreams = this.upstreams.status().map((upstream) => ({ ...upstream, rss: upstream.pid === undefined ? 0 : groupRss(upstream.pid) }));
     return {
       pid: process.pid,
       version: this.options.version,
@@ -189,8 +200,12 @@ export class Hub {
         pid: attach.header.client.pid,
         host: { pid: attach.header.client.ppid, ...hostName(attach.header.client.ppid) },
         attachedAt: attach.attachedAt.toISOString(),
-        servers: attach.reapers.flatMap((reaper) => reaper.tracked).map((pid) => ({ pid, rss: groupRss(pid) })),
+        servers: [
+          ...attach.reapers.flatMap((reaper) => reaper.tracked).map((pid) => ({ pid, rss: groupRss(pid) })),
+          ...upstreams.filter((upstream) => upstream.clients.includes(attach.id) && upstream.pid !== undefined).map((upstream) => ({ pid: upstream.pid!, rss: upstream.rss, key: upstream.key })),
+        ],
       })),
+      upstreams,
     };
   }
 
@@ -305,7 +320,7 @@ export class Hub {
       stdoutIsTTY: false,
       env: header.env,
       cwd: header.cwd,
-      hosted: { stopped, reapers: this.reapers, newReaper },
+      hosted: { stopped, reapers: this.reapers, newReaper, upstreams: this.upstreams.forClient(id) },
     };
     this.attached.set(id, attach);
     this.options.log.debug(`attach ${id}: pid ${header.client.pid} runs ${header.argv[0] === 'run' ? 'run' : 'connect'}`);

@@ -49,6 +49,11 @@ export class ChildProcessTransport implements Transport {
 
   constructor(private readonly options: ChildProcessTransportOptions) {}
 
+  /** The server's pid (its process group's) once started. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Why the transport closed, for the error sent to the client ("exited with code 3"). */
   get closeReason(): string | undefined {
     return this.exitText;

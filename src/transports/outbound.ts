@@ -11,11 +11,22 @@ import { describeCommandSafely } from '../redact.js';
 import { ChildProcessTransport } from './child-process-transport.js';
 import type { ChildReaper } from './child-reaper.js';
 import type { CredentialWaits } from './credential-waits.js';
+import type { UpstreamLeaser } from '../hub/shared-upstreams.js';
 import type { HttpRequester } from './http-request.js';
 import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
 
 export type UpstreamSpec = (
-  | { kind: 'command'; command: string; args: string[]; /** The child's environment (child-env.ts); default airlock's own. */ env?: NodeJS.ProcessEnv; /** Its working directory; default airlock's own. */ cwd?: string }
+  | {
+      kind: 'command';
+      command: string;
+      args: string[];
+      /** The child's environment (child-env.ts); default airlock's own. */
+      env?: NodeJS.ProcessEnv;
+      /** Its working directory; default airlock's own. */
+      cwd?: string;
+      /** In the hub: this client may share a 2025 session of the server with others that allow it (--share). */
+      share?: boolean;
+    }
   | {
       kind: 'remote';
       url: URL;
@@ -48,6 +59,8 @@ export interface OutboundContext {
   label?: string;
   /** Where a spawned server's stderr lines go; default airlock's own stderr. */
   writeStderr?: (text: string) => void;
+  /** In the hub: spawned servers are leased from the hub's shared upstreams (src/hub/shared-upstreams.ts). */
+  upstreams?: UpstreamLeaser;
 }
 
 /** The outbound side of a session: the transport to the server, behind the era adapter that translates when the eras differ. */
@@ -59,18 +72,25 @@ export function createOutbound(spec: UpstreamSpec, context: OutboundContext): Tr
 
 function createTransport(spec: UpstreamSpec, context: OutboundContext): Transport {
   if (spec.kind === 'command') {
-    return new ChildProcessTransport({
-      command: spec.command,
-      args: spec.args,
-      env: spec.env,
-      cwd: spec.cwd,
-      writeStderr: context.writeStderr,
-      maxLineBytes: context.maxLineBytes,
-      killGraceMs: context.killGraceMs,
-      log: context.log,
-      reaper: context.reaper,
-      label: context.label,
-    });
+    const child = (writeStderr: ((text: string) => void) | undefined, reaper: ChildReaper): ChildProcessTransport =>
+      new ChildProcessTransport({
+        command: spec.command,
+        args: spec.args,
+        env: spec.env,
+        cwd: spec.cwd,
+        writeStderr,
+        maxLineBytes: context.maxLineBytes,
+        killGraceMs: context.killGraceMs,
+        log: context.log,
+        reaper,
+        label: context.label,
+      });
+    const { upstreams } = context;
+    if (upstreams && spec.env && spec.cwd !== undefined) {
+      const shared = { command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, share: spec.share === true };
+      return upstreams.lease(shared, { log: context.log, writeStderr: context.writeStderr }, (io) => child(io.writeStderr, io.reaper));
+    }
+    return child(context.writeStderr, context.reaper);
   }
   return new RemoteTransport({
     url: spec.url,

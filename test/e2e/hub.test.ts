@@ -246,7 +246,7 @@ describe('the hub: seeing and replacing it', () => {
     const { createLogger } = await import('../../dist/log.js');
     const { main } = await import('../../dist/cli/main.js');
     const lines: string[] = [];
-    const old = new Hub({ paths: hubPaths(home.env), idleMs: 0, version: '0.0.1', log: createLogger('info', (line) => void lines.push(line)), run: (argv, io) => main(argv, io) });
+    const old = new Hub({ paths: hubPaths(home.env), idleMs: 0, serverIdleMs: 0, version: '0.0.1', log: createLogger('info', (line) => void lines.push(line)), run: (argv, io) => main(argv, io) });
     expect(await old.listen()).toBe(true);
     cleanups.push(() => old.stop('test over'));
     // A client of the old hub, attached by hand as its own shim would (the header names its version).
@@ -303,7 +303,7 @@ describe('the hub: what it refuses', () => {
     const { hubPaths } = await import('../../dist/hub/hub-endpoint.js');
     const { createLogger } = await import('../../dist/log.js');
     // A newer hub than this shim: an older shim never asks it to make way.
-    const other = new Hub({ paths: hubPaths(home.env), idleMs: 0, version: '99.0.0', log: createLogger('silent'), run: async () => 0 });
+    const other = new Hub({ paths: hubPaths(home.env), idleMs: 0, serverIdleMs: 0, version: '99.0.0', log: createLogger('silent'), run: async () => 0 });
     expect(await other.listen()).toBe(true);
     cleanups.push(() => other.stop('test over'));
     const { client, proc } = rawThrough(['run', '--hub', 'auto', '--no-audit', '--', process.execPath, stdioFixture], home.env);

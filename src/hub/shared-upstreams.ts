@@ -1,0 +1,562 @@
+/**
+ * Spawned servers the hub's clients share (docs/hub.md, "Sharing"). Each attached client keeps
+ * its own pipeline (policy, audit, era adapter); only the transport under its era adapter is a
+ * *lease* on an upstream of the same key (command, arguments, working directory, environment), so
+ * a 2025 client and a 2026 client can share one 2026 server, and every client's policy and audit
+ * record stay its own.
+ *
+ * Who shares what:
+ * - A 2026-07-28 server (stateless: every request carries its own version, capabilities and
+ *   context) is shared by every client of the key.
+ * - A 2025 server holds one session with one client's capabilities and roots: it is shared only
+ *   between clients that all asked for it (`--share`); otherwise each client gets its own, as in
+ *   process. On a shared 2025 session the first client's `initialize` opens it and later clients
+ *   get that answer (under their own id); their `notifications/initialized` stays here.
+ * - Until the first exchange says which era it is, an upstream is joined only by clients that
+ *   allow sharing either way; others wait (bounded) for the verdict, then join or start their own.
+ *
+ * What crosses between clients on a shared upstream: nothing a client sends can answer, cancel or
+ * read another's call. Every request gets the upstream's own id on the way up and the client's
+ * back on the way down (as `serve`'s lanes do, ERA-NOTES 4C); progress tokens and 2026 listen
+ * subscriptions are renamed per call; a client's `notifications/cancelled` names only its own
+ * calls; a client that detaches has its calls cancelled upstream. Server messages go to the client
+ * whose call they belong to (answer id, progress token, subscription); a server request (sampling,
+ * elicitation, roots) goes to the one client with calls in flight, or to the longest-attached one
+ * when none has any, and is refused to the server when several have (2025 stdio does not say which
+ * call asked). Notifications of no call (list changes, resource updates, 2025 logs) reach every
+ * client: on a shared 2025 session that is what the clients consented to.
+ */
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { AirlockError } from '../errors.js';
+import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { withMessageId } from '../bridge/message-text.js';
+import { META_PROTOCOL_VERSION, META_SUBSCRIPTION_ID } from '../eras/mcp-headers.js';
+import type { Logger } from '../log.js';
+import type { ChildReaper } from '../transports/child-reaper.js';
+
+/** What reaches a spawned server: two clients share only when all of it is equal. */
+export interface SharedSpec {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** The client allows a shared 2025 session (`--share`); a 2026 server is shared regardless. */
+  share: boolean;
+}
+
+export type UpstreamTransport = Transport & { closeReason?: string; pid?: number };
+
+/** What the transport of a new upstream gets from the hub: stderr for every client of it, the hub's reaper. */
+export interface UpstreamOpenIo {
+  writeStderr: (text: string) => void;
+  reaper: ChildReaper;
+}
+
+/** A client's command asks the hub for its spawned server through this (Invocation.hosted.upstreams). */
+export interface UpstreamLeaser {
+  lease(spec: SharedSpec, lessee: Lessee, open: (io: UpstreamOpenIo) => UpstreamTransport): UpstreamTransport;
+}
+
+export interface Lessee {
+  log: Logger;
+  /** The client's stderr: the shared server's stderr lines reach every client attached to it. */
+  writeStderr?: (text: string) => void;
+}
+
+export interface SharedUpstreamsOptions {
+  log: Logger;
+  /** Records the pids of the servers (the hub's children file), so that none outlives the hub. */
+  reaper: ChildReaper;
+  /** A shareable upstream with no client left stops after this long (a host restarting finds it running). */
+  lingerMs: number;
+  /** How long a client waits for an upstream's first exchange to say whether it can be shared. */
+  decideWaitMs?: number;
+}
+
+export interface SharedUpstreamStatus {
+  key: string;
+  command: string;
+  pid?: number;
+  era: 'unknown' | '2025' | '2026';
+  /** Whether more clients may join (2026, or 2025 with --share). */
+  shareable: boolean;
+  clients: string[];
+  calls: number;
+  startedAt: string;
+  /** Set while no client is attached: when it stops unless one comes. */
+  stopsAt?: string;
+}
+
+const DECIDE_WAIT_MS = 30_000;
+/** Why a request an upstream refuses to route gets this code: the server asked something nobody can answer. */
+const UNROUTABLE = RpcErrorCode.internalError;
+
+/** The key an upstream is shared under: a hash, so that status output names no environment value. */
+export function upstreamKey(spec: SharedSpec): string {
+  const env = Object.entries(spec.env)
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify([spec.command, spec.args, spec.cwd, env])).digest('hex').slice(0, 16);
+}
+
+export class SharedUpstreams {
+  private readonly byKey = new Map<string, Set<Upstream>>();
+
+  constructor(private readonly options: SharedUpstreamsOptions) {}
+
+  /** The leaser for one attached client (its id names it in `hub status`). */
+  forClient(client: string): UpstreamLeaser {
+    return { lease: (spec, lessee, open) => new Lease(this, client, spec, lessee, open) };
+  }
+
+  status(): SharedUpstreamStatus[] {
+    return [...this.byKey.values()].flatMap((set) => [...set].map((upstream) => upstream.status()));
+  }
+
+  /** Stop every upstream now (the hub stops). */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.byKey.values()].flatMap((set) => [...set].map((upstream) => upstream.close())));
+  }
+
+  /** @internal: a lease starting: join an upstream of its key that it may share, or start one. */
+  async bind(lease: Lease): Promise<Upstream> {
+    const key = upstreamKey(lease.spec);
+    const deadline = Date.now() + (this.options.decideWaitMs ?? DECIDE_WAIT_MS);
+    for (;;) {
+      const candidates = [...(this.byKey.get(key) ?? [])].filter((upstream) => upstream.open);
+      const joinable = candidates.find((upstream) => upstream.accepts(lease.spec.share));
+      if (joinable) {
+        joinable.join(lease);
+        await joinable.ready;
+        return joinable;
+      }
+      // An upstream whose era is not known yet may turn out to be a 2026 server, which this client may share.
+      const undecided = candidates.filter((upstream) => upstream.era === 'unknown');
+      const left = deadline - Date.now();
+      if (undecided.length === 0 || left <= 0) break;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([...undecided.map((upstream) => upstream.decided), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+    const upstream = new Upstream(this, key, lease.spec, this.options);
+    let set = this.byKey.get(key);
+    if (!set) this.byKey.set(key, (set = new Set()));
+    set.add(upstream);
+    upstream.join(lease);
+    upstream.start(lease.open);
+    await upstream.ready;
+    return upstream;
+  }
+
+  /** @internal */
+  forget(upstream: Upstream): void {
+    const set = this.byKey.get(upstream.key);
+    set?.delete(upstream);
+    if (set?.size === 0) this.byKey.delete(upstream.key);
+  }
+}
+
+/** A client's transport to a shared upstream: what its era adapter sends and receives. */
+class Lease implements UpstreamTransport {
+  readonly transportName = 'stdio';
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  upstream: Upstream | undefined;
+  /** The client's open requests: its id (as JSON text) to the upstream's. */
+  readonly calls = new Map<string, number>();
+  private ended = false;
+
+  constructor(
+    private readonly registry: SharedUpstreams,
+    readonly client: string,
+    readonly spec: SharedSpec,
+    readonly lessee: Lessee,
+    readonly open: (io: UpstreamOpenIo) => UpstreamTransport,
+  ) {}
+
+  get closeReason(): string | undefined {
+    return this.upstream?.closeReason;
+  }
+
+  get pid(): number | undefined {
+    return this.upstream?.pid;
+  }
+
+  get isOpen(): boolean {
+    return !this.ended;
+  }
+
+  async start(): Promise<void> {
+    this.upstream = await this.registry.bind(this);
+  }
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    if (this.ended || !this.upstream) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'server process is not running');
+    await this.upstream.fromClient(this, message);
+  }
+
+  /** A message for this client (already under its own ids). */
+  deliver(message: JSONRPCMessage): void {
+    if (!this.ended) this.onmessage?.(message);
+  }
+
+  /** The client is done with the upstream (its session closed). */
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.upstream?.release(this);
+    this.onclose?.();
+  }
+
+  /** The upstream ended (its server exited): the client's session ends as it would in process. */
+  upstreamClosed(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onclose?.();
+  }
+}
+
+interface Call {
+  lease: Lease;
+  clientId: RequestId;
+  method: string;
+  progressToken: string | number | undefined;
+  /** Sent with a 2026-07-28 `_meta` version: its answer tells the era. */
+  modern: boolean;
+}
+
+type SessionOpening =
+  | { state: 'none' }
+  | { state: 'pending'; waiters: Array<{ lease: Lease; message: JSONRPCMessage }> }
+  | { state: 'done'; result: unknown };
+
+const idKey = (id: RequestId): string => JSON.stringify(id);
+
+/** One spawned server and the clients that lease it. */
+class Upstream {
+  era: 'unknown' | 'modern' | 'legacy' = 'unknown';
+  readonly leases = new Set<Lease>();
+  readonly ready: Promise<void>;
+  readonly decided: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: unknown) => void;
+  private decide!: () => void;
+  private inner: UpstreamTransport | undefined;
+  private nextId = 0;
+  private readonly calls = new Map<number, Call>();
+  /** Server requests sent to a client, by their id (as JSON text): only its answer goes back. */
+  private readonly serverRequests = new Map<string, Lease>();
+  private opening: SessionOpening = { state: 'none' };
+  /** The 2025 session was told `notifications/initialized` (once, whichever client says it first). */
+  private initializedSent = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private stopsAt: Date | undefined;
+  private readonly startedAt = new Date();
+  private closing = false;
+  private ended = false;
+
+  constructor(
+    private readonly registry: SharedUpstreams,
+    readonly key: string,
+    private readonly spec: SharedSpec,
+    private readonly options: SharedUpstreamsOptions,
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    this.decided = new Promise<void>((resolve) => (this.decide = resolve));
+  }
+
+  get open(): boolean {
+    return !this.closing && !this.ended;
+  }
+
+  get closeReason(): string | undefined {
+    return this.inner?.closeReason;
+  }
+
+  get pid(): number | undefined {
+    return this.inner?.pid;
+  }
+
+  /** Whether a client with this `--share` may join now. */
+  accepts(share: boolean): boolean {
+    if (!this.open) return false;
+    if (this.era === 'modern') return true;
+    return this.spec.share && share;
+  }
+
+  join(lease: Lease): void {
+    this.leases.add(lease);
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.stopsAt = undefined;
+  }
+
+  start(open: (io: UpstreamOpenIo) => UpstreamTransport): void {
+    const inner = open({ writeStderr: (text) => this.toEveryClient(text), reaper: this.options.reaper });
+    this.inner = inner;
+    inner.onmessage = (message) => this.fromServer(message);
+    inner.onerror = (error) => {
+      for (const lease of this.leases) lease.onerror?.(error);
+    };
+    inner.onclose = () => this.innerClosed();
+    inner.start().then(
+      () => this.resolveReady(),
+      (error: unknown) => {
+        this.ended = true;
+        this.registry.forget(this);
+        this.decide();
+        this.rejectReady(error);
+      },
+    );
+  }
+
+  status(): SharedUpstreamStatus {
+    return {
+      key: this.key,
+      command: basename(this.spec.command),
+      ...(this.pid !== undefined ? { pid: this.pid } : {}),
+      era: this.era === 'modern' ? '2026' : this.era === 'legacy' ? '2025' : 'unknown',
+      shareable: this.era === 'modern' || this.spec.share,
+      clients: [...new Set([...this.leases].map((lease) => lease.client))],
+      calls: this.calls.size,
+      startedAt: this.startedAt.toISOString(),
+      ...(this.stopsAt ? { stopsAt: this.stopsAt.toISOString() } : {}),
+    };
+  }
+
+  private toEveryClient(text: string): void {
+    for (const lease of this.leases) lease.lessee.writeStderr?.(text);
+  }
+
+  private debug(text: string): void {
+    this.options.log.debug(`shared server ${this.key}: ${text}`);
+  }
+
+  async fromClient(lease: Lease, message: JSONRPCMessage): Promise<void> {
+    if ('method' in message && 'id' in message) return this.request(lease, message);
+    if ('method' in message) return this.notification(lease, message);
+    // The client answers a server request: only the one it was sent to, once.
+    const key = idKey((message as { id: RequestId }).id);
+    if (this.serverRequests.get(key) !== lease) return this.debug(`dropped an answer to server request ${key} that was not put to this client`);
+    this.serverRequests.delete(key);
+    await this.toServer(message);
+  }
+
+  private async request(lease: Lease, message: JSONRPCMessage & { id: RequestId; method: string }): Promise<void> {
+    if (message.method === 'initialize') {
+      // A 2026 server is never sent initialize: a dual-era server would pin the connection to 2025
+      // for every client. Refused as a 2026-only server refuses it, the client's era adapter translates.
+      if (this.era === 'modern') return lease.deliver(errorResponse(message.id, RpcErrorCode.methodNotFound, 'Method not found: initialize (the server speaks 2026-07-28)'));
+      if (this.opening.state === 'done') return lease.deliver({ jsonrpc: '2.0', id: message.id, result: this.opening.result } as JSONRPCMessage);
+      if (this.opening.state === 'pending') return void this.opening.waiters.push({ lease, message });
+      this.opening = { state: 'pending', waiters: [] };
+    } else if (message.method === 'server/discover' && this.era === 'legacy') {
+      // The session is 2025 (a dual-era server is pinned to it now): answered as a 2025 server would.
+      return lease.deliver(errorResponse(message.id, RpcErrorCode.methodNotFound, 'Method not found: server/discover (the server speaks 2025-11-25)'));
+    }
+    const upstreamId = ++this.nextId;
+    const params = (message as { params?: Record<string, unknown> }).params;
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    const token = meta?.progressToken as string | number | undefined;
+    this.calls.set(upstreamId, { lease, clientId: message.id, method: message.method, progressToken: token, modern: typeof meta?.[META_PROTOCOL_VERSION] === 'string' });
+    lease.calls.set(idKey(message.id), upstreamId);
+    const upward =
+      token === undefined
+        ? withMessageId(message, upstreamId)
+        : ({ ...message, id: upstreamId, params: { ...params, _meta: { ...meta, progressToken: String(upstreamId) } } } as JSONRPCMessage);
+    try {
+      await this.toServer(upward);
+    } catch (error) {
+      this.calls.delete(upstreamId);
+      lease.calls.delete(idKey(message.id));
+      throw error;
+    }
+  }
+
+  private async notification(lease: Lease, message: JSONRPCMessage & { method: string }): Promise<void> {
+    const params = (message as { params?: Record<string, unknown> }).params;
+    if (message.method === 'notifications/initialized') {
+      // The session is opened once: the first client to say so after the opening tells the server.
+      if (this.opening.state !== 'done' || this.initializedSent) return;
+      this.initializedSent = true;
+      return this.toServer(message);
+    }
+    if (message.method === 'notifications/cancelled') {
+      const requested = params?.requestId as RequestId | undefined;
+      const upstreamId = requested === undefined ? undefined : lease.calls.get(idKey(requested));
+      if (upstreamId === undefined) {
+        if (this.opening.state === 'pending') this.opening.waiters = this.opening.waiters.filter((w) => w.lease !== lease || (w.message as { id: RequestId }).id !== requested);
+        return this.debug('dropped a notifications/cancelled that names no open request of this client');
+      }
+      // The answer may still come: it is dropped then (the call is forgotten).
+      this.calls.delete(upstreamId);
+      lease.calls.delete(idKey(requested!));
+      return this.toServer({ ...message, params: { ...params, requestId: upstreamId } } as JSONRPCMessage);
+    }
+    return this.toServer(message);
+  }
+
+  private async toServer(message: JSONRPCMessage): Promise<void> {
+    if (!this.inner || this.ended) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'server process is not running');
+    await this.inner.send(message);
+  }
+
+  private fromServer(message: JSONRPCMessage): void {
+    if (!('method' in message)) return this.answer(message);
+    if ('id' in message) return this.serverRequest(message as JSONRPCMessage & { id: RequestId; method: string });
+    const params = (message as { params?: Record<string, unknown> }).params;
+    if (message.method === 'notifications/progress' && params?.progressToken !== undefined) {
+      const call = this.calls.get(Number(params.progressToken));
+      if (call?.progressToken !== undefined && String(params.progressToken) === String(Number(params.progressToken))) {
+        return call.lease.deliver({ ...message, params: { ...params, progressToken: call.progressToken } } as JSONRPCMessage);
+      }
+      return this.debug('dropped a progress notification for no open call');
+    }
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    const subscription = meta?.[META_SUBSCRIPTION_ID];
+    if (subscription !== undefined) {
+      const call = this.calls.get(Number(subscription));
+      if (call) return call.lease.deliver({ ...message, params: { ...params, _meta: { ...meta, [META_SUBSCRIPTION_ID]: call.clientId } } } as JSONRPCMessage);
+      return this.debug('dropped a notification for a subscription no client holds');
+    }
+    if (message.method === 'notifications/cancelled' && params?.requestId !== undefined) {
+      const requestId = params.requestId as RequestId;
+      const call = typeof requestId === 'number' ? this.calls.get(requestId) : undefined;
+      if (call) {
+        // The server ends a call (a 2026 listen stream): its client is told under its own id.
+        this.forgetCall(requestId as number, call);
+        return call.lease.deliver({ ...message, params: { ...params, requestId: call.clientId } } as JSONRPCMessage);
+      }
+      const lease = this.serverRequests.get(idKey(requestId));
+      if (lease) {
+        this.serverRequests.delete(idKey(requestId));
+        return lease.deliver(message);
+      }
+      return this.debug('dropped a notifications/cancelled that names nothing open');
+    }
+    if (message.method === 'notifications/message' && this.era === 'modern') {
+      // A 2026 log belongs to a request; over stdio it does not say which: only an unambiguous one gets it.
+      const busy = this.busyLeases();
+      if (busy.length === 1) return busy[0]!.deliver(message);
+      return this.debug('dropped a log message no single client could be named for');
+    }
+    for (const lease of this.leases) lease.deliver(message);
+  }
+
+  private answer(message: JSONRPCMessage): void {
+    const upstreamId = (message as { id?: unknown }).id;
+    const call = typeof upstreamId === 'number' ? this.calls.get(upstreamId) : undefined;
+    if (!call) return this.debug(`dropped an answer to ${JSON.stringify(upstreamId)}: no client waits for it (cancelled, or the client went away)`);
+    this.forgetCall(upstreamId as number, call);
+    this.learnEra(call, message);
+    call.lease.deliver(withMessageId(message, call.clientId));
+  }
+
+  private forgetCall(upstreamId: number, call: Call): void {
+    this.calls.delete(upstreamId);
+    call.lease.calls.delete(idKey(call.clientId));
+  }
+
+  /**
+   * What an answer says about the server's era: an `initialize` result opens a 2025 session; a 2026
+   * request (not the discover probe, which a dual-era server answers before it commits) answered
+   * with a 2026 result (`resultType`) means a 2026 server.
+   */
+  private learnEra(call: Call, message: JSONRPCMessage): void {
+    if (call.method === 'initialize') {
+      const waiters = this.opening.state === 'pending' ? this.opening.waiters : [];
+      if ('result' in message) {
+        this.era = 'legacy';
+        this.opening = { state: 'done', result: message.result };
+        this.decide();
+        for (const { lease, message: init } of waiters) lease.deliver({ jsonrpc: '2.0', id: (init as { id: RequestId }).id, result: message.result } as JSONRPCMessage);
+        return;
+      }
+      // Refused (a 2026-only server): the next client's initialize is sent as it is, and refused as well.
+      this.opening = { state: 'none' };
+      for (const { lease, message: init } of waiters) void this.fromClient(lease, init).catch((error: unknown) => lease.onerror?.(error as Error));
+      return;
+    }
+    if (this.era !== 'unknown' || !call.modern || call.method === 'server/discover' || !('result' in message)) return;
+    if ((message.result as { resultType?: unknown } | undefined)?.resultType !== undefined) {
+      this.era = 'modern';
+      this.decide();
+      this.debug('the server speaks 2026-07-28: shared by every client of its key');
+    }
+  }
+
+  private serverRequest(message: JSONRPCMessage & { id: RequestId; method: string }): void {
+    if (message.method === 'ping') return void this.toServer({ jsonrpc: '2.0', id: message.id, result: {} } as JSONRPCMessage).catch(() => undefined);
+    const busy = this.busyLeases();
+    const lease = busy.length === 1 ? busy[0] : busy.length === 0 ? this.leases.values().next().value : undefined;
+    if (!lease) {
+      void this.toServer(
+        errorResponse(message.id, UNROUTABLE, `mcp-airlock: ${busy.length} clients share this server and each has a call in flight; the ${message.method} request cannot be put to one of them`),
+      ).catch(() => undefined);
+      return this.debug(`refused server request ${message.method}: ${busy.length} clients have calls in flight`);
+    }
+    this.serverRequests.set(idKey(message.id), lease);
+    lease.deliver(message);
+  }
+
+  /** Clients with a call in flight (the session's own initialize aside). */
+  private busyLeases(): Lease[] {
+    const busy = new Set<Lease>();
+    for (const call of this.calls.values()) if (call.method !== 'initialize') busy.add(call.lease);
+    return [...busy];
+  }
+
+  /** A client let go: its calls are cancelled upstream; the last one out stops the server, or lets it linger if it can be shared. */
+  release(lease: Lease): void {
+    if (!this.leases.delete(lease)) return;
+    for (const [upstreamId, call] of [...this.calls]) {
+      // The session's opening stays: its answer opens the session for the clients still waiting on it.
+      if (call.lease !== lease || call.method === 'initialize') continue;
+      this.calls.delete(upstreamId);
+      if (this.ended) continue;
+      void this.toServer({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'the client detached from mcp-airlock' } } as JSONRPCMessage).catch(() => undefined);
+    }
+    lease.calls.clear();
+    for (const [key, owner] of [...this.serverRequests]) {
+      if (owner !== lease) continue;
+      this.serverRequests.delete(key);
+      void this.toServer(errorResponse(JSON.parse(key) as RequestId, UNROUTABLE, 'mcp-airlock: the client this request was put to detached')).catch(() => undefined);
+    }
+    if (this.opening.state === 'pending') this.opening.waiters = this.opening.waiters.filter((w) => w.lease !== lease);
+    if (this.leases.size > 0 || !this.open) return;
+    const shareable = this.era === 'modern' || (this.spec.share && this.era === 'legacy');
+    if (!shareable || this.options.lingerMs <= 0) return void this.close();
+    this.stopsAt = new Date(Date.now() + this.options.lingerMs);
+    this.lingerTimer = setTimeout(() => void this.close(), this.options.lingerMs);
+    this.lingerTimer.unref();
+    this.debug(`no client left; stops in ${Math.round(this.options.lingerMs / 1000)} s unless one attaches`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.registry.forget(this);
+    this.decide();
+    await this.inner?.close();
+  }
+
+  private innerClosed(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.registry.forget(this);
+    this.decide();
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    for (const lease of [...this.leases]) lease.upstreamClosed();
+    this.leases.clear();
+    this.calls.clear();
+  }
+}
