@@ -5,17 +5,17 @@
  * it starts in the background, the stdio and HTTP fixtures, the SDK client.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { airlockBin, isAlive, repoRoot, startAirlock, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
-import { clientRoots, connectClient, textOf } from '../helpers/mcp-client.js';
-import { initializeRequest, LineClient } from '../helpers/line-client.js';
+import { airlockBin, isAlive, readPid, repoRoot, startAirlock, stdioFixture } from '../helpers/airlock-process.js';
+import { gone, hostThrough as hostThroughIn, hubHome as hubHomeIn, rawThrough as rawThroughIn, reap, type HubHome } from '../helpers/hub-home.js';
+import { clientRoots, textOf } from '../helpers/mcp-client.js';
+import { initializeRequest } from '../helpers/line-client.js';
 import { startHttpServer } from '../helpers/http-fixture-process.js';
 
 
@@ -27,62 +27,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
 });
 
-/** A private hub directory and configuration directory, and the environment that points airlock at them. */
-function hubHome(): { dir: string; env: NodeJS.ProcessEnv; log: () => string; hubPids: () => number[] } {
-  const base = mkdtempSync(join(tmpdir(), 'airlock-hub-'));
-  const dir = join(base, 'hub');
-  mkdirSync(dir, { mode: 0o700 });
-  const env = { ...process.env, MCP_AIRLOCK_HUB_DIR: dir, MCP_AIRLOCK_CONFIG_DIR: join(base, 'config'), HUB_TEST_VALUE: SECRET };
-  const log = (): string => readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
-  const hubPids = (): number[] => [...log().matchAll(/listening on .* \(pid (\d+)\)/g)].map((m) => Number(m[1]));
-  cleanups.push(async () => {
-    spawnSync(process.execPath, [airlockBin, 'hub', 'stop'], { env, stdio: 'ignore' });
-    for (const pid of hubPids()) await reap(pid);
-  });
-  return { dir, env, log, hubPids };
-}
-
-/** Whether `pid` is gone within `timeoutMs` (nothing is killed here). */
-async function gone(pid: number, timeoutMs = 15_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return !isAlive(pid);
-}
-
-/** Cleanup: wait for `pid` to go, and kill it if it does not. */
-/** The pid a fixture wrote to `file`, once it is there (the server starts on the hub's time). */
-async function pidIn(file: string, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
-    if (/^\d+$/.test(text)) return Number(text);
-    if (Date.now() > deadline) throw new Error(`no pid in ${file} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function reap(pid: number): Promise<void> {
-  if (!(await gone(pid))) process.kill(pid, 'SIGKILL');
-}
-
-/** The SDK client through `mcp-airlock <args>` started as a host would, in `cwd`. */
-async function hostThrough(args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot) {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [airlockBin, ...args], cwd, env: env as Record<string, string>, stderr: 'pipe' });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const connected = await connectClient(transport);
-  cleanups.push(() => connected.client.close());
-  return { ...connected, transport, stderr: () => stderr };
-}
-
+const hubHome = (): HubHome => hubHomeIn(cleanups, { HUB_TEST_VALUE: SECRET });
+const hostThrough = (args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot) => hostThroughIn(cleanups, args, env, cwd);
+const rawThrough = (args: string[], env: NodeJS.ProcessEnv) => rawThroughIn(cleanups, args, env);
 const startHttpFixture = (): Promise<string> => startHttpServer([httpFixture, '--port', '0'], cleanups);
-
-/** A raw stdio peer through airlock: initialize, and the process to watch. */
-function rawThrough(args: string[], env: NodeJS.ProcessEnv): { proc: AirlockProcess; client: LineClient } {
-  const proc = startAirlock(args, { env });
-  cleanups.push(() => proc.stop('SIGKILL'));
-  return { proc, client: new LineClient(proc) };
-}
 
 describe('the hub: hosts attach through the shim', () => {
   it('run and connect behave as in process, with the client environment and working directory', async () => {
@@ -156,7 +104,7 @@ describe('the hub: hosts attach through the shim', () => {
     await client.response(1);
     client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { steps: 100, delayMs: 100 } } });
-    const serverPid = await pidIn(pidFile);
+    const serverPid = await readPid(pidFile);
     cleanups.push(() => reap(serverPid));
     expect(isAlive(serverPid)).toBe(true);
     proc.child.kill('SIGKILL');

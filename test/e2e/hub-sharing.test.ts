@@ -1,0 +1,179 @@
+/**
+ * The hub, slice 2 (docs/hub.md, "Sharing"): hosts that run the same server command with the same
+ * working directory and environment share one server process in the hub. A 2026 server is shared
+ * by every client; a 2025 server only by clients that all give --share. Real processes: the
+ * shims, the hub they start, the fixtures of both eras, SDK clients of both eras.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client as ModernClient } from '@modelcontextprotocol/client';
+import { StdioClientTransport as ModernStdioTransport } from '@modelcontextprotocol/client/stdio';
+import { afterEach, describe, expect, it } from 'vitest';
+import { airlockBin, isAlive, readPid, repoRoot, stdioFixture, waitFor } from '../helpers/airlock-process.js';
+import { gone, hostThrough as hostThroughIn, hubHome as hubHomeIn, hubStatus, rawThrough as rawThroughIn, reap, type HubHome } from '../helpers/hub-home.js';
+import { initializeRequest } from '../helpers/line-client.js';
+import { clientRoots, textOf } from '../helpers/mcp-client.js';
+
+const modernFixture = fileURLToPath(new URL('../../fixtures/modern-server.mjs', import.meta.url));
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+});
+
+const hubHome = (): HubHome => hubHomeIn(cleanups);
+const hostThrough = (args: string[], env: NodeJS.ProcessEnv) => hostThroughIn(cleanups, args, env);
+const rawThrough = (args: string[], env: NodeJS.ProcessEnv) => rawThroughIn(cleanups, args, env);
+
+/** The SDK v2 client pinned to 2026-07-28 through `mcp-airlock <args>`, answering elicitation. */
+async function modernHost(args: string[], env: NodeJS.ProcessEnv): Promise<ModernClient> {
+  const transport = new ModernStdioTransport({ command: process.execPath, args: [airlockBin, ...args], cwd: repoRoot, env: env as Record<string, string>, stderr: 'pipe' });
+  const client = new ModernClient({ name: 'hub-share-test', version: '1.0.0' }, { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada' } }));
+  cleanups.push(() => client.close());
+  await client.connect(transport);
+  return client;
+}
+
+/** Progress values a call reported, and its result text. */
+async function slowCall(call: (onprogress: (p: { progress: number }) => void) => Promise<unknown>): Promise<{ text: string; progress: number[] }> {
+  const progress: number[] = [];
+  const result = await call((p) => progress.push(p.progress));
+  return { text: textOf(result), progress };
+}
+
+describe('the hub shares spawned servers', () => {
+  it('a 2026 server: hosts of both eras share one process, and each gets only its own answers and progress', async () => {
+    const home = hubHome();
+    const line = ['run', '--hub', 'require', '--no-audit', '--', process.execPath, modernFixture, '--legacy', 'reject'];
+    const first = await modernHost(line, home.env);
+    expect(textOf(await first.callTool({ name: 'echo', arguments: { text: 'one' } }))).toBe('one');
+    // A 2025 client (SDK v1) on the same line: translated above its lease, on the same server.
+    const legacy = await hostThrough(line, home.env);
+    const third = await modernHost(line, home.env);
+    expect((await legacy.client.listTools()).tools.map((t) => t.name)).toContain('slow');
+    const status = hubStatus(home);
+    expect(status.upstreams, JSON.stringify(status)).toHaveLength(1);
+    expect(status.upstreams[0]).toMatchObject({ era: '2026', shareable: true });
+    expect(status.upstreams[0]!.clients).toHaveLength(3);
+    const pids = new Set(status.clients.flatMap((client) => client.servers.map((server) => server.pid)));
+    expect([...pids]).toEqual([status.upstreams[0]!.pid]);
+
+    // All three call at once: their request ids collide (each client counts from its own start),
+    // and each answer and progress notification reaches the caller it belongs to.
+    const [a, b, c] = await Promise.all([
+      slowCall((onprogress) => first.callTool({ name: 'slow', arguments: { ms: 300 } }, { onprogress })),
+      slowCall((onprogress) => legacy.client.callTool({ name: 'slow', arguments: { ms: 600 } }, undefined, { onprogress })),
+      slowCall((onprogress) => third.callTool({ name: 'slow', arguments: { ms: 450 } }, { onprogress })),
+    ]);
+    expect([a.text, b.text, c.text]).toEqual(['waited 300 ms', 'waited 600 ms', 'waited 450 ms']);
+    for (const { progress } of [a, b, c]) {
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress.every((value, i) => value >= 1 && value <= 5 && (i === 0 || value > progress[i - 1]!))).toBe(true);
+    }
+    // A multi-round-trip call (input_required, then the retry) on the shared server.
+    expect(textOf(await third.callTool({ name: 'ask_name', arguments: {} }))).toBe('Hello, Ada');
+  });
+
+  it('a 2025 server: its own process per client without --share; one for all with it, a server request only to its caller', async () => {
+    const home = hubHome();
+    const own = ['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture];
+    const alone = [await hostThrough(own, home.env), await hostThrough(own, home.env)];
+    for (const host of alone) expect(textOf(await host.client.callTool({ name: 'echo', arguments: { text: 'x' } }))).toBe('x');
+    let status = hubStatus(home);
+    expect(status.upstreams.map((u) => ({ clients: u.clients.length, shareable: u.shareable, era: u.era }))).toEqual([
+      { clients: 1, shareable: false, era: '2025' },
+      { clients: 1, shareable: false, era: '2025' },
+    ]);
+
+    const shared = ['run', '--hub', 'require', '--no-audit', '--share', '--', process.execPath, stdioFixture];
+    const [a, b, c] = [await hostThrough(shared, home.env), await hostThrough(shared, home.env), await hostThrough(shared, home.env)];
+    status = hubStatus(home);
+    const sharedOne = status.upstreams.filter((u) => u.shareable);
+    expect(sharedOne).toHaveLength(1);
+    expect(sharedOne[0]!.clients).toHaveLength(3);
+    // Each one's session works: later clients were answered from the first one's initialize.
+    for (const host of [a, b, c]) expect((await host.client.listTools()).tools.map((t) => t.name)).toContain('sample');
+
+    // Sampling during B's call goes to B, and to nobody else.
+    expect(textOf(await b.client.callTool({ name: 'sample', arguments: { prompt: 'for b' } }))).toBe('sampled: hi from the client');
+    expect(b.samplingPrompts).toEqual(['for b']);
+    expect([...a.samplingPrompts, ...c.samplingPrompts]).toEqual([]);
+    expect(JSON.parse(textOf(await c.client.callTool({ name: 'roots', arguments: {} })))).toEqual(clientRoots);
+
+    // Two clients with calls in flight when the server asks: the question goes to neither.
+    const both = await Promise.all([
+      a.client.callTool({ name: 'sample', arguments: { prompt: 'for a', delayMs: 400 } }),
+      c.client.callTool({ name: 'sample', arguments: { prompt: 'for c', delayMs: 400 } }),
+    ]);
+    for (const result of both) expect(JSON.stringify(result)).toMatch(/cannot be put to one of them/);
+    expect([...a.samplingPrompts, ...c.samplingPrompts]).toEqual([]);
+  });
+
+  it('a client that goes away has its calls cancelled on the shared server; the others go on', async () => {
+    const home = hubHome();
+    const shared = ['run', '--hub', 'require', '--no-audit', '--share', '--', process.execPath, stdioFixture];
+    const stays = await hostThrough(shared, home.env);
+    const leaves = rawThrough(shared, home.env);
+    leaves.client.send(initializeRequest(1));
+    expect((await leaves.client.response(1)).result).toBeDefined();
+    leaves.client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    leaves.client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { steps: 100, delayMs: 100 } } });
+    await waitFor(() => hubStatus(home).upstreams[0]?.calls === 1, 'the call in flight');
+    leaves.proc.child.kill('SIGKILL');
+    await leaves.proc.exited;
+    await waitFor(async () => (JSON.parse(textOf(await stays.client.callTool({ name: 'state', arguments: {} }))) as { cancelled: unknown[] }).cancelled.length === 1, 'the cancellation upstream');
+    expect(textOf(await stays.client.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe('still here');
+    expect(hubStatus(home).upstreams[0]!.clients).toHaveLength(1);
+  });
+
+  it('a shared server outlives its last client for --server-idle (a host that comes back finds it), then stops', async () => {
+    const home = hubHome();
+    const hub = spawn(process.execPath, [airlockBin, 'hub', 'start', '--server-idle', '2', '--log-level', 'debug'], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    cleanups.push(() => void hub.kill('SIGKILL'));
+    let hubLog = '';
+    hub.stderr!.on('data', (chunk: Buffer) => (hubLog += chunk.toString('utf8')));
+    await waitFor(() => /listening on/.test(hubLog), 'the hub to listen');
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'airlock-share-')), 'server.pid');
+    const line = ['run', '--hub', 'require', '--no-audit', '--share', '--', process.execPath, stdioFixture, '--print-pid-file', pidFile];
+    const first = await hostThrough(line, home.env);
+    const pid = await readPid(pidFile);
+    cleanups.push(() => reap(pid));
+    await first.client.close();
+    await waitFor(() => hubStatus(home).upstreams[0]?.clients.length === 0, 'the client to detach');
+    expect(hubStatus(home).upstreams[0]!.stopsAt).toBeDefined();
+    const again = await hostThrough(line, home.env);
+    expect(textOf(await again.client.callTool({ name: 'echo', arguments: { text: 'back' } }))).toBe('back');
+    expect(hubStatus(home).upstreams[0]!.pid).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
+    await again.client.close();
+    expect(await gone(pid, 10_000)).toBe(true);
+    await waitFor(() => hubStatus(home).upstreams.length === 0, 'the server to leave hub status');
+    hub.kill('SIGTERM');
+    await once(hub, 'exit');
+  });
+
+  it('a shared server that dies ends every client as in process (exit 4); the next host gets a new one', async () => {
+    const home = hubHome();
+    const shared = ['run', '--hub', 'require', '--no-audit', '--share', '--', process.execPath, stdioFixture];
+    const peers = [rawThrough(shared, home.env), rawThrough(shared, home.env)];
+    for (const peer of peers) {
+      peer.client.send(initializeRequest(1));
+      expect((await peer.client.response(1)).result).toBeDefined();
+      peer.client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    }
+    const before = hubStatus(home).upstreams[0]!.pid!;
+    peers[0]!.client.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'crash', arguments: { code: 3 } } });
+    for (const peer of peers) {
+      expect(await peer.proc.exited).toBe(4);
+      expect(peer.proc.stderr()).toMatch(/upstream ended: server process \d+ exited with code 3/);
+    }
+    const next = await hostThrough(shared, home.env);
+    expect(textOf(await next.client.callTool({ name: 'echo', arguments: { text: 'new' } }))).toBe('new');
+    expect(hubStatus(home).upstreams[0]!.pid).not.toBe(before);
+  });
+});
