@@ -907,7 +907,7 @@ function renderMarkdown(report) {
     const way = (w) => `${w.processes} processes, ${fmt.mib(w.pss)} MiB PSS, every line ready in ${fmt.ms(w.readyMs, 0)} ms`;
     out.push(
       `${f.hosts} hosts × ${f.servers} config lines each (three stdio fixtures and one remote HTTP fixture), all started at once, each line initialized and listed: ` +
-        `the hosts spawning the stdio servers themselves (no bridge) ${way(f.direct)}; one airlock per line ${way(f.perLine)}; through the hub (slice 1, nothing shared yet) ${way(f.hub)}.`,
+        `the hosts spawning the stdio servers themselves (no bridge) ${way(f.direct)}; one airlock per line ${way(f.perLine)}; through the hub, each 2025 client with its own server session ${way(f.hub)}; through the hub with --share (one process per server for every host) ${way(f.hubShared)}.`,
     );
     out.push('');
   }

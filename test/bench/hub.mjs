@@ -6,7 +6,7 @@
  *   `node -e 0` (spawn → exit): the shim's own cost is what it adds to the floor of node;
  * - memory: the shim's peak RSS beside a bare node process and beside the in-process airlock;
  * - calls: p50 and calls/s of sequential echo calls, in process and through the shim.
- * Nothing is shared yet (slice 2), so the hub holds one pipeline per host.
+ * The hub holds one pipeline per host; the servers' processes are shared (slice 2) where allowed.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -135,8 +135,10 @@ export async function measureHub({ quick }) {
 
 /**
  * N hosts × M servers (docs/hub.md goals): every host starts its config lines at once, as an MCP
- * host does; each line initializes and lists tools. Three ways: the hosts spawn the servers
- * themselves (no bridge), one airlock per line (today), and the shim with the hub. Counted: the
+ * host does; each line initializes and lists tools. Four ways: the hosts spawn the servers
+ * themselves (no bridge), one airlock per line, the shim with the hub (the clients are 2025 ones,
+ * so each gets its own session of each server), and the same with --share (one process per
+ * server for every host). Counted: the
  * processes, and their memory as PSS (shared pages split, /proc/<pid>/smaps_rollup), summed over
  * every process of each way (the hub and what it spawned included).
  */
@@ -158,6 +160,8 @@ export async function measureHubFootprint({ hosts = 5 } = {}) {
     direct: () => servers.map((command) => ({ command: command[0], args: command.slice(1) })),
     perLine: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit'] }],
     hub: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--hub', 'require', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit', '--hub', 'require'] }],
+    // The same lines with --share: every host's 2025 client shares one session of each server.
+    hubShared: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--hub', 'require', '--share', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit', '--hub', 'require'] }],
   };
   const results = {};
   try {
@@ -176,7 +180,7 @@ export async function measureHubFootprint({ hosts = 5 } = {}) {
       );
       const readyMs = nsToMs(now() - t0);
       await sleep(1000);
-      const hubPid = way === 'hub' ? hubPidIn(dir) : undefined;
+      const hubPid = way.startsWith('hub') ? hubPidIn(dir) : undefined;
       const roots = [...children.map((c) => c.pid), ...(hubPid ? [hubPid] : [])];
       const pids = processTree(roots);
       results[way] = { processes: pids.length, pss: pids.reduce((sum, pid) => sum + pss(pid), 0), readyMs, lines: children.length };
