@@ -98,7 +98,15 @@ export interface AuditEvent {
   bytesIn: number;
   bytesOut: number;
   principal?: AuditPrincipal | null;
+  /** The MCP host process whose config line made the call, when the hub ran it (docs/hub.md). */
+  host?: AuditHost;
   airlock: string;
+}
+
+/** An MCP host process, as the hub knows it: its pid and executable name (Linux /proc). */
+export interface AuditHost {
+  pid: number;
+  name?: string;
 }
 
 /**

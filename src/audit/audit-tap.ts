@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { messageTextOnce } from '../bridge/message-text.js';
 import type { JSONRPCMessage, RequestId } from '../bridge/json-rpc.js';
 import type { MessageTap, Side } from '../bridge/stage.js';
-import type { AuditDirection, AuditEvent, AuditOutcome, AuditPrincipal } from './audit-record.js';
+import type { AuditDirection, AuditEvent, AuditHost, AuditOutcome, AuditPrincipal } from './audit-record.js';
 import { FLOW_DENIED, POLICY_DENIED } from '../policy/policy-stage.js';
 import { RATE_LIMITED } from '../policy/rate-limit.js';
 import { PendingDigest, recordArguments, redactString, type AuditArgsMode } from '../redact.js';
@@ -36,6 +36,8 @@ export interface AuditTapOptions {
   digestKey?: Buffer | (() => Buffer | undefined);
   version: string;
   principal?: () => AuditPrincipal | null | undefined;
+  /** The host process behind the session (the hub's clients). */
+  host?: AuditHost;
   /**
    * The id the client itself gave a request, when the inbound side renumbers them (a 2026 lane
    * of serve carries many callers on one connection): the record shows the caller's id.
@@ -224,6 +226,7 @@ export class AuditTap implements MessageTap {
       bytesIn: direction === 'client->server' ? bytes : 0,
       bytesOut: direction === 'server->client' ? bytes : 0,
       principal: options.principal?.() ?? null,
+      ...(options.host ? { host: options.host } : {}),
       airlock: options.version,
     });
   }
@@ -251,6 +254,7 @@ export class AuditTap implements MessageTap {
       bytesIn: fromClient ? call.bytes : answerBytes,
       bytesOut: fromClient ? answerBytes : call.bytes,
       principal: options.principal?.() ?? null,
+      ...(options.host ? { host: options.host } : {}),
       airlock: options.version,
     });
   }

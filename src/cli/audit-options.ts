@@ -6,7 +6,7 @@ import { HelpGroup } from './help-groups.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { dirname } from 'node:path';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { AuditPrincipal } from '../audit/audit-record.js';
+import type { AuditHost, AuditPrincipal } from '../audit/audit-record.js';
 import type { RequestId } from '../bridge/json-rpc.js';
 import { defaultAuditFile, prepareDefaultDirectory } from '../audit/audit-location.js';
 import { AuditTap } from '../audit/audit-tap.js';
@@ -58,6 +58,8 @@ export interface AuditContext {
   server: string;
   version: string;
   log: Logger;
+  /** The host process behind the command (the hub's clients), put in every record. */
+  host?: AuditHost;
 }
 
 /** An open audit log: make a tap for each session, close once when the process ends. */
@@ -120,6 +122,7 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
         digestKey: () => writer.argumentKey,
         version: context.version,
         principal,
+        ...(context.host ? { host: context.host } : {}),
         clientIdOf: callerIds(inbound),
       }),
     failed,

@@ -35,6 +35,8 @@ export interface Hosting {
   newReaper(): ChildReaper;
   /** Spawned servers shared with the host's other clients (the hub): a lease instead of a child of one's own. */
   upstreams?: UpstreamLeaser;
+  /** The MCP host process whose config line this is (the shim's parent): named in audit records. */
+  host?: { pid: number; name?: string };
 }
 
 /** The process's own stdio, environment and directory: the CLI's invocation. */

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '../bridge/json-rpc.js';
 import type { MessageTap, Stage } from '../bridge/stage.js';
-import type { AuditPrincipal } from '../audit/audit-record.js';
+import type { AuditHost, AuditPrincipal } from '../audit/audit-record.js';
 import { withTokenClaims, type IdentityClaimNames } from '../audit/principal.js';
 import type { Logger } from '../log.js';
 import { ANONYMOUS, callerFromPrincipal, callerSource, type Caller } from '../policy/caller.js';
@@ -91,6 +91,8 @@ export interface PipelineContext {
   defaultCaller?: Caller;
   /** The rate limiter's clock (tests). */
   now?: () => number;
+  /** The host process behind the command (the hub's clients): in every audit record. */
+  host?: AuditHost;
 }
 
 export async function createPipeline(flags: PipelineFlags, context: PipelineContext): Promise<Pipeline> {

@@ -49,7 +49,7 @@ export async function runStdioSession(context: CommandContext, upstream: Upstrea
   const name = describeUpstream(upstream);
   const principal = upstreamPrincipal(upstream);
   const defaultCaller = identity.localUser === undefined ? undefined : localUserCaller(identity.localUser);
-  const pipeline = await createPipeline(flags, { server: name, version, log, principal, claims: identity.claims, defaultCaller });
+  const pipeline = await createPipeline(flags, { server: name, version, log, principal, claims: identity.claims, defaultCaller, ...(io.hosted?.host ? { host: io.hosted.host } : {}) });
   const inbound = createStdioInbound({ maxLineBytes: context.maxLineBytes, log, input: io.stdin, output: io.stdout });
   // connect: a server that never answered makes the exit code that of the failure (the README's
   // table: 4, or 5 for credentials), not 0, even when the client then closes stdin as usual.

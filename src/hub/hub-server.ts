@@ -320,7 +320,7 @@ export class Hub {
       stdoutIsTTY: false,
       env: header.env,
       cwd: header.cwd,
-      hosted: { stopped, reapers: this.reapers, newReaper, upstreams: this.upstreams.forClient(id) },
+      hosted: { stopped, reapers: this.reapers, newReaper, upstreams: this.upstreams.forClient(id), host: { pid: header.client.ppid, ...hostName(header.client.ppid) } },
     };
     this.attached.set(id, attach);
     this.options.log.debug(`attach ${id}: pid ${header.client.pid} runs ${header.argv[0] === 'run' ? 'run' : 'connect'}`);

@@ -4,9 +4,9 @@
  * by every client; a 2025 server only by clients that all give --share. Real processes: the
  * shims, the hub they start, the fixtures of both eras, SDK clients of both eras.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +112,25 @@ describe('the hub shares spawned servers', () => {
     ]);
     for (const result of both) expect(JSON.stringify(result)).toMatch(/cannot be put to one of them/);
     expect([...a.samplingPrompts, ...c.samplingPrompts]).toEqual([]);
+  });
+
+  it('each host keeps its own audit chain on a shared server, and each record names the host process', async () => {
+    const home = hubHome();
+    const auditFile = join(mkdtempSync(join(tmpdir(), 'airlock-share-audit-')), 'audit.jsonl');
+    const shared = ['run', '--hub', 'require', '--audit-file', auditFile, '--share', '--', process.execPath, stdioFixture];
+    const hosts = [await hostThrough(shared, home.env), await hostThrough(shared, home.env)];
+    await Promise.all(hosts.map((host, i) => host.client.callTool({ name: 'echo', arguments: { text: `host ${i}` } })));
+    expect(hubStatus(home).upstreams).toHaveLength(1);
+    for (const host of hosts) await host.client.close();
+    await waitFor(() => hubStatus(home).clients.length === 0, 'the clients to detach');
+    const records = readFileSync(auditFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { method: string; session: string; host?: { pid: number } });
+    const calls = records.filter((r) => r.method === 'tools/call');
+    expect(calls).toHaveLength(2);
+    expect(new Set(calls.map((r) => r.session)).size).toBe(2);
+    // The hosts here are this test process: the shims' parent.
+    for (const record of calls) expect(record.host).toMatchObject({ pid: process.pid });
+    const verify = spawnSync(process.execPath, [airlockBin, 'audit', 'verify', '--audit-file', auditFile], { env: home.env, encoding: 'utf8' });
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
   });
 
   it('a client that goes away has its calls cancelled on the shared server; the others go on', async () => {
