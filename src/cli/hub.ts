@@ -93,7 +93,7 @@ export function formatStatus(status: HubStatus): string {
   for (const upstream of upstreams) {
     const clients = upstream.clients.length;
     const who = clients > 0 ? `${clients} client${clients === 1 ? '' : 's'}, ${upstream.calls} call${upstream.calls === 1 ? '' : 's'} in flight` : `no client, stops ${upstream.stopsAt ? `in ${Math.max(0, Math.round((Date.parse(upstream.stopsAt) - Date.now()) / 1000))} s` : 'now'}`;
-    const era = upstream.era === 'unknown' ? 'era not known yet' : `${upstream.era} era`;
+    const era = `${upstream.era === 'unknown' ? 'era not known yet' : `${upstream.era} era`}${upstream.state === 'idle' ? ', stopped while idle (starts on the next call)' : ''}`;
     lines.push(`  server ${upstream.key} ${upstream.command}, pid ${upstream.pid ?? '?'}, ${mib(upstream.rss)}, ${era}, ${upstream.shareable ? 'shared' : 'one client only'}; ${who}; up ${ago(upstream.startedAt)}`);
   }
   return `${lines.join('\n')}\n`;

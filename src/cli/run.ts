@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { LogLevel } from '../log.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES } from './context.js';
-import { collect, collectEnv, parseLogLevel, parseProtocol, parseSize } from './options.js';
+import { collect, collectEnv, parseLogLevel, parseProtocol, parseSeconds, parseSize } from './options.js';
 import { childEnvironment } from '../transports/child-env.js';
 import { resolveCommand } from '../transports/command-lookup.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
@@ -27,7 +27,8 @@ export function registerRun(program: Command, result: CommandResult, io: Invocat
     .option('--env <name=value>', 'set an environment variable for the server (repeatable)', collectEnv, {})
     .option('--env-allow <name>', "pass only these variables of airlock's environment to the server, besides PATH, HOME and the like (repeatable)", collect, [])
     .option('--hub <mode>', 'attach to the per-user hub instead of running here: auto | off | require (also MCP_AIRLOCK_HUB; docs/hub.md)', 'off')
-    .option('--share', "in the hub: share this server's 2025 session with the other clients that run the same command with --share (one process for all; the first client's capabilities and roots hold). A 2026 server is shared without it", false);
+    .option('--share', "in the hub: share this server's 2025 session with the other clients that run the same command with --share (one process for all; the first client's capabilities and roots hold). A 2026 server is shared without it", false)
+    .option('--idle-stop <seconds>', 'in the hub: stop the server after this long with no call in flight, also while clients are attached, and start it again on the next request (a 2025 session is opened again with the same initialize). Only for servers that keep nothing between calls; default: never', parseSeconds);
   addPipelineOptions(command)
     .optionsGroup(HelpGroup.limits)
     .option('--max-message <size>', 'drop a message larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES);
@@ -40,13 +41,13 @@ Examples:
   $ mcp-airlock run --log-level debug -- node ./my-server.js --verbose
   $ mcp-airlock run --allow-tool 'read_*' --allow-tool search \\
       -- node ./my-server.js`)
-    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice; maxMessage: number; env: Record<string, string>; envAllow: string[]; share: boolean }) => {
+    .action(async (commandLine: string[], options: PipelineFlags & { logLevel: LogLevel; protocol: ProtocolChoice; maxMessage: number; env: Record<string, string>; envAllow: string[]; share: boolean; idleStop?: number }) => {
       const [command, ...args] = commandLine as [string, ...string[]];
       const env = childEnvironment(io.env, { withheld: [], allow: options.envAllow, set: options.env });
       // Before stdin is read: a command that cannot start is one clear error, not a failed session.
       resolveCommand(command, { env, cwd: io.cwd });
       const context = createContext(options.logLevel, options.maxMessage, io);
-      const upstream = { kind: 'command' as const, command, args, protocol: options.protocol, env, share: options.share, ...(io.hosted ? { cwd: io.cwd } : {}) };
+      const upstream = { kind: 'command' as const, command, args, protocol: options.protocol, env, share: options.share, ...(options.idleStop ? { idleStopMs: Math.round(options.idleStop * 1000) } : {}), ...(io.hosted ? { cwd: io.cwd } : {}) };
       // The policy's caller is the local OS user (issuer "local").
       result.exitCode = await runStdioSession(context, upstream, options, { localUser: userInfo().username }, undefined, io);
     });

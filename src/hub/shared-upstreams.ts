@@ -44,6 +44,11 @@ export interface SharedSpec {
   env: NodeJS.ProcessEnv;
   /** The client allows a shared 2025 session (`--share`); a 2026 server is shared regardless. */
   share: boolean;
+  /**
+   * `run --idle-stop`: stop the server after this long with no call in flight, even with clients
+   * attached, and start it again on the next message (0 or absent: only when no client is left).
+   */
+  idleStopMs?: number;
 }
 
 export type UpstreamTransport = Transport & { closeReason?: string; pid?: number };
@@ -71,6 +76,8 @@ export interface SharedUpstreamsOptions {
   reaper: ChildReaper;
   /** A shareable upstream with no client left stops after this long (a host restarting finds it running). */
   lingerMs: number;
+  /** A replayed opening (the server started again after an idle stop) must be answered within this. */
+  replayTimeoutMs?: number;
   /** How long a client waits for an upstream's first exchange to say whether it can be shared. */
   decideWaitMs?: number;
 }
@@ -87,9 +94,12 @@ export interface SharedUpstreamStatus {
   startedAt: string;
   /** Set while no client is attached: when it stops unless one comes. */
   stopsAt?: string;
+  /** `idle`: stopped after `run --idle-stop` with clients attached; the next message starts it again. */
+  state: 'running' | 'idle';
 }
 
 const DECIDE_WAIT_MS = 30_000;
+const REPLAY_TIMEOUT_MS = 60_000;
 /** Why a request an upstream refuses to route gets this code: the server asked something nobody can answer. */
 const UNROUTABLE = RpcErrorCode.internalError;
 
@@ -258,6 +268,22 @@ class Upstream {
   private readonly startedAt = new Date();
   private closing = false;
   private ended = false;
+  private openTransport: ((io: UpstreamOpenIo) => UpstreamTransport) | undefined;
+  /** Stopped while idle (`--idle-stop`): the next message starts the server again. */
+  private asleep = false;
+  private waking: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** The client's `initialize` that opened the 2025 session, replayed when the server starts again. */
+  private openingRequest: JSONRPCMessage | undefined;
+  private pendingOpening: JSONRPCMessage | undefined;
+  /** The last `logging/setLevel` of a 2025 session, replayed with it. */
+  private logLevel: unknown;
+  /** A 2025 client subscribed to a resource: the server would forget it, so it is not stopped while idle. */
+  private subscribed = false;
+  /** Answers to requests the hub itself sent (a replayed opening), by id. */
+  private readonly own = new Map<number, (message: JSONRPCMessage) => void>();
+  /** Why the server could not be started again. */
+  private failure: string | undefined;
 
   constructor(
     private readonly registry: SharedUpstreams,
@@ -278,7 +304,7 @@ class Upstream {
   }
 
   get closeReason(): string | undefined {
-    return this.inner?.closeReason;
+    return this.failure ?? this.inner?.closeReason;
   }
 
   get pid(): number | undefined {
@@ -300,14 +326,8 @@ class Upstream {
   }
 
   start(open: (io: UpstreamOpenIo) => UpstreamTransport): void {
-    const inner = open({ writeStderr: (text) => this.toEveryClient(text), reaper: this.options.reaper });
-    this.inner = inner;
-    inner.onmessage = (message) => this.fromServer(message);
-    inner.onerror = (error) => {
-      for (const lease of this.leases) lease.onerror?.(error);
-    };
-    inner.onclose = () => this.innerClosed();
-    inner.start().then(
+    this.openTransport = open;
+    this.launch().then(
       () => this.resolveReady(),
       (error: unknown) => {
         this.ended = true;
@@ -316,6 +336,87 @@ class Upstream {
         this.rejectReady(error);
       },
     );
+  }
+
+  private launch(): Promise<void> {
+    const inner = this.openTransport!({ writeStderr: (text) => this.toEveryClient(text), reaper: this.options.reaper });
+    this.inner = inner;
+    inner.onmessage = (message) => this.fromServer(message);
+    inner.onerror = (error) => {
+      for (const lease of this.leases) lease.onerror?.(error);
+    };
+    inner.onclose = () => this.innerClosed(inner);
+    return inner.start();
+  }
+
+  /** Whether the server may be stopped while idle now: nothing in flight, nothing it must remember. */
+  private canSleep(): boolean {
+    const opened = this.era === 'modern' || (this.era === 'legacy' && this.opening.state === 'done' && this.openingRequest !== undefined);
+    return this.open && !this.asleep && opened && !this.subscribed && this.leases.size > 0 && this.calls.size === 0 && this.serverRequests.size === 0;
+  }
+
+  private armIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const idleMs = this.spec.idleStopMs ?? 0;
+    if (idleMs <= 0 || !this.canSleep()) return;
+    this.idleTimer = setTimeout(() => this.sleep(idleMs), idleMs);
+    this.idleTimer.unref();
+  }
+
+  private sleep(idleMs: number): void {
+    if (!this.canSleep()) return;
+    this.asleep = true;
+    const inner = this.inner;
+    this.inner = undefined;
+    this.debug(`no call for ${Math.round(idleMs / 1000)} s: stopped (--idle-stop); the next message starts it again`);
+    void inner?.close();
+  }
+
+  /** Start the server again after an idle stop, and give it back the 2025 session it had. */
+  private wake(): Promise<void> {
+    this.waking ??= (async () => {
+      try {
+        await this.launch();
+        if (this.era === 'legacy' && this.openingRequest) {
+          const answer = await this.ask(this.openingRequest);
+          if (!('result' in answer)) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', `the server, started again after --idle-stop, refused the session's initialize: ${JSON.stringify((answer as { error?: unknown }).error)}`);
+          if (this.initializedSent) await this.toServer({ jsonrpc: '2.0', method: 'notifications/initialized' } as JSONRPCMessage);
+          if (this.logLevel !== undefined) await this.ask({ jsonrpc: '2.0', id: 0, method: 'logging/setLevel', params: this.logLevel } as JSONRPCMessage);
+        }
+        this.asleep = false;
+        this.debug('started again after an idle stop');
+      } catch (error) {
+        this.failure = `the server could not be started again after an idle stop: ${error instanceof Error ? error.message : String(error)}`;
+        const inner = this.inner;
+        this.innerClosed(inner);
+        void inner?.close();
+        throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.failure);
+      } finally {
+        this.waking = undefined;
+      }
+    })();
+    return this.waking;
+  }
+
+  /** A request of the hub's own (a replayed opening): its answer, bounded in time. */
+  private ask(message: JSONRPCMessage): Promise<JSONRPCMessage> {
+    const id = ++this.nextId;
+    return new Promise<JSONRPCMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.own.delete(id);
+        reject(new Error(`no answer to ${(message as { method?: string }).method} within ${Math.round((this.options.replayTimeoutMs ?? REPLAY_TIMEOUT_MS) / 1000)} s`));
+      }, this.options.replayTimeoutMs ?? REPLAY_TIMEOUT_MS);
+      this.own.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.toServer({ ...message, id } as JSONRPCMessage).catch((error: unknown) => {
+        clearTimeout(timer);
+        this.own.delete(id);
+        reject(error);
+      });
+    });
   }
 
   status(): SharedUpstreamStatus {
@@ -329,6 +430,7 @@ class Upstream {
       calls: this.calls.size,
       startedAt: this.startedAt.toISOString(),
       ...(this.stopsAt ? { stopsAt: this.stopsAt.toISOString() } : {}),
+      state: this.asleep ? 'idle' : 'running',
     };
   }
 
@@ -341,6 +443,12 @@ class Upstream {
   }
 
   async fromClient(lease: Lease, message: JSONRPCMessage): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.asleep) {
+      // Only a request starts the server again: a notification or an answer was for the process that stopped.
+      if (!('method' in message && 'id' in message)) return this.debug('dropped a client message for a server stopped while idle');
+      await this.wake();
+    }
     if ('method' in message && 'id' in message) return this.request(lease, message);
     if ('method' in message) return this.notification(lease, message);
     // The client answers a server request: only the one it was sent to, once.
@@ -358,6 +466,11 @@ class Upstream {
       if (this.opening.state === 'done') return lease.deliver({ jsonrpc: '2.0', id: message.id, result: this.opening.result } as JSONRPCMessage);
       if (this.opening.state === 'pending') return void this.opening.waiters.push({ lease, message });
       this.opening = { state: 'pending', waiters: [] };
+      this.pendingOpening = message;
+    } else if (message.method === 'logging/setLevel') {
+      this.logLevel = (message as { params?: unknown }).params;
+    } else if (message.method === 'resources/subscribe') {
+      this.subscribed = true;
     } else if (message.method === 'server/discover' && this.era === 'legacy') {
       // The session is 2025 (a dual-era server is pinned to it now): answered as a 2025 server would.
       return lease.deliver(errorResponse(message.id, RpcErrorCode.methodNotFound, 'Method not found: server/discover (the server speaks 2025-11-25)'));
@@ -387,7 +500,8 @@ class Upstream {
       // The session is opened once: the first client to say so after the opening tells the server.
       if (this.opening.state !== 'done' || this.initializedSent) return;
       this.initializedSent = true;
-      return this.toServer(message);
+      await this.toServer(message);
+      return this.armIdle();
     }
     if (message.method === 'notifications/cancelled') {
       const requested = params?.requestId as RequestId | undefined;
@@ -453,11 +567,17 @@ class Upstream {
 
   private answer(message: JSONRPCMessage): void {
     const upstreamId = (message as { id?: unknown }).id;
+    const own = typeof upstreamId === 'number' ? this.own.get(upstreamId) : undefined;
+    if (own) {
+      this.own.delete(upstreamId as number);
+      return own(message);
+    }
     const call = typeof upstreamId === 'number' ? this.calls.get(upstreamId) : undefined;
     if (!call) return this.debug(`dropped an answer to ${JSON.stringify(upstreamId)}: no client waits for it (cancelled, or the client went away)`);
     this.forgetCall(upstreamId as number, call);
     this.learnEra(call, message);
     call.lease.deliver(withMessageId(message, call.clientId));
+    if (this.calls.size === 0) this.armIdle();
   }
 
   private forgetCall(upstreamId: number, call: Call): void {
@@ -476,6 +596,7 @@ class Upstream {
       if ('result' in message) {
         this.era = 'legacy';
         this.opening = { state: 'done', result: message.result };
+        this.openingRequest = this.pendingOpening;
         this.decide();
         for (const { lease, message: init } of waiters) lease.deliver({ jsonrpc: '2.0', id: (init as { id: RequestId }).id, result: message.result } as JSONRPCMessage);
         return;
@@ -531,7 +652,9 @@ class Upstream {
       void this.toServer(errorResponse(JSON.parse(key) as RequestId, UNROUTABLE, 'mcp-airlock: the client this request was put to detached')).catch(() => undefined);
     }
     if (this.opening.state === 'pending') this.opening.waiters = this.opening.waiters.filter((w) => w.lease !== lease);
-    if (this.leases.size > 0 || !this.open) return;
+    if (this.leases.size > 0) return this.armIdle();
+    if (!this.open) return;
+    if (this.asleep) return void this.close();
     const shareable = this.era === 'modern' || (this.spec.share && this.era === 'legacy');
     if (!shareable || this.options.lingerMs <= 0) return void this.close();
     this.stopsAt = new Date(Date.now() + this.options.lingerMs);
@@ -544,14 +667,17 @@ class Upstream {
     if (this.closing) return;
     this.closing = true;
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.registry.forget(this);
     this.decide();
     await this.inner?.close();
   }
 
-  private innerClosed(): void {
-    if (this.ended) return;
+  private innerClosed(inner: UpstreamTransport | undefined): void {
+    // A server stopped while idle closes as it goes: its clients stay, and the next message starts it again.
+    if (inner !== this.inner || this.ended) return;
     this.ended = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.registry.forget(this);
     this.decide();
     if (this.lingerTimer) clearTimeout(this.lingerTimer);

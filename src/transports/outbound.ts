@@ -26,6 +26,8 @@ export type UpstreamSpec = (
       cwd?: string;
       /** In the hub: this client may share a 2025 session of the server with others that allow it (--share). */
       share?: boolean;
+      /** In the hub: stop the server after this long with no call in flight; the next call starts it again (--idle-stop). */
+      idleStopMs?: number;
     }
   | {
       kind: 'remote';
@@ -87,7 +89,7 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
       });
     const { upstreams } = context;
     if (upstreams && spec.env && spec.cwd !== undefined) {
-      const shared = { command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, share: spec.share === true };
+      const shared = { command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, share: spec.share === true, idleStopMs: spec.idleStopMs };
       return upstreams.lease(shared, { log: context.log, writeStderr: context.writeStderr }, (io) => child(io.writeStderr, io.reaper));
     }
     return child(context.writeStderr, context.reaper);

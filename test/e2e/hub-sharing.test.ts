@@ -176,6 +176,26 @@ describe('the hub shares spawned servers', () => {
     await once(hub, 'exit');
   });
 
+  it('--idle-stop: the server stops while its clients stay attached, and their next call starts it again on the same session', async () => {
+    const home = hubHome();
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'airlock-idle-')), 'server.pid');
+    const line = ['run', '--hub', 'require', '--no-audit', '--share', '--idle-stop', '1', '--', process.execPath, stdioFixture, '--print-pid-file', pidFile];
+    const [a, b] = [await hostThrough(line, home.env), await hostThrough(line, home.env)];
+    expect(textOf(await a.client.callTool({ name: 'echo', arguments: { text: 'before' } }))).toBe('before');
+    const first = await readPid(pidFile);
+    cleanups.push(() => reap(first));
+    expect(await gone(first, 10_000)).toBe(true);
+    expect(hubStatus(home).upstreams).toMatchObject([{ state: 'idle', clients: [expect.any(String), expect.any(String)] }]);
+    // B's next call starts the server again; the session is opened with the same initialize, so
+    // the server still knows its client can sample, and the question goes to B.
+    expect(textOf(await b.client.callTool({ name: 'sample', arguments: { prompt: 'after' } }))).toBe('sampled: hi from the client');
+    const second = await readPid(pidFile);
+    cleanups.push(() => reap(second));
+    expect(second).not.toBe(first);
+    expect(b.samplingPrompts).toEqual(['after']);
+    expect(hubStatus(home).upstreams).toMatchObject([{ state: 'running', pid: second }]);
+  });
+
   it('a shared server that dies ends every client as in process (exit 4); the next host gets a new one', async () => {
     const home = hubHome();
     const shared = ['run', '--hub', 'require', '--no-audit', '--share', '--', process.execPath, stdioFixture];

@@ -39,17 +39,17 @@ class ScriptedServer implements Transport {
 }
 
 const log = createLogger('silent');
-const spec = (share: boolean): SharedSpec => ({ command: '/usr/bin/server', args: ['--x'], cwd: '/work', env: { PATH: '/usr/bin' }, share });
+const spec = (share: boolean, idleStopMs?: number): SharedSpec => ({ command: '/usr/bin/server', args: ['--x'], cwd: '/work', env: { PATH: '/usr/bin' }, share, ...(idleStopMs ? { idleStopMs } : {}) });
 const initialize = (id: number) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-function setUp(lingerMs = 0) {
+function setUp(lingerMs = 0, idleStopMs?: number) {
   const servers: ScriptedServer[] = [];
   const upstreams = new SharedUpstreams({ log, reaper: new ChildReaper(), lingerMs, decideWaitMs: 200 });
   async function client(name: string, share = true) {
     const received: Message[] = [];
     let closed = false;
-    const lease = upstreams.forClient(name).lease(spec(share), { log }, () => {
+    const lease = upstreams.forClient(name).lease(spec(share, idleStopMs), { log }, () => {
       const server = new ScriptedServer();
       servers.push(server);
       return server;
@@ -63,8 +63,8 @@ function setUp(lingerMs = 0) {
 }
 
 /** Open a shared 2025 session: A's initialize answered by the server, B's from that answer. */
-async function sharedLegacySession() {
-  const setup = setUp();
+async function sharedLegacySession(idleStopMs?: number) {
+  const setup = setUp(0, idleStopMs);
   const a = await setup.client('a');
   const b = await setup.client('b');
   expect(setup.servers).toHaveLength(1);
@@ -207,6 +207,42 @@ describe('shared upstreams', () => {
     await b.send(initialize(3));
     expect(b.received.at(-1)).toMatchObject({ id: 3, error: { code: -32601 } });
     expect(servers[0]!.sent.some((m) => m.method === 'initialize')).toBe(false);
+  });
+
+  it('--idle-stop: a quiet server stops, its clients stay, and the next request opens the same session on a new one', async () => {
+    const { servers, server, a, b } = await sharedLegacySession(30);
+    await a.send({ jsonrpc: '2.0', id: 1, method: 'logging/setLevel', params: { level: 'debug' } });
+    server.say({ jsonrpc: '2.0', id: server.last('logging/setLevel').id, result: {} });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(servers).toHaveLength(1);
+    expect([a.closed(), b.closed()]).toEqual([false, false]);
+    // A notification alone does not start it again.
+    await b.send({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' });
+    expect(servers).toHaveLength(1);
+    const sent = b.send({ jsonrpc: '2.0', id: 4, method: 'tools/list' });
+    await tick();
+    expect(servers).toHaveLength(2);
+    const fresh = servers[1]!;
+    expect(fresh.sent[0]).toMatchObject({ method: 'initialize', params: { clientInfo: { name: 'c' } } });
+    fresh.say({ jsonrpc: '2.0', id: fresh.sent[0]!.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 's', version: '2' } } });
+    await tick();
+    await tick();
+    expect(fresh.sent.map((m) => m.method)).toEqual(['initialize', 'notifications/initialized', 'logging/setLevel']);
+    fresh.say({ jsonrpc: '2.0', id: fresh.last('logging/setLevel').id, result: {} });
+    await sent;
+    expect(fresh.last()).toMatchObject({ method: 'tools/list' });
+    fresh.say({ jsonrpc: '2.0', id: fresh.last().id, result: { tools: [] } });
+    expect(b.received.at(-1)).toEqual({ jsonrpc: '2.0', id: 4, result: { tools: [] } });
+  });
+
+  it('--idle-stop leaves a server alone while a client holds a resource subscription', async () => {
+    const { servers, server, a } = await sharedLegacySession(30);
+    await a.send({ jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'x://y' } });
+    server.say({ jsonrpc: '2.0', id: server.last('resources/subscribe').id, result: {} });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await a.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    expect(servers).toHaveLength(1);
+    expect(server.last()).toMatchObject({ method: 'tools/list' });
   });
 
   it('a server that exits closes every lease; the next client starts a new one', async () => {
