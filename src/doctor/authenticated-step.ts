@@ -48,7 +48,7 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
   if (state.unreachable) return { summary: '', checks: [], skipped: 'the server cannot be reached (see unauthenticated)' };
   if (state.legacySse) return { summary: '', checks: [], skipped: 'a legacy HTTP+SSE endpoint: this step speaks streamable HTTP (mcp-airlock connect reaches it with --transport sse, or auto)' };
   const headers: Record<string, string> = { ...state.options.headers };
-  let fetch = state.fetch;
+  let probeFetch = state.fetch;
   if (state.requiresAuth !== false) {
     if (!state.accessToken) return { summary: '', checks: [], skipped: state.options.login ? 'no access token (see login)' : 'no access token: pass --login' };
     // The login's token replaces a user's Authorization header, whatever its spelling.
@@ -57,14 +57,14 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
       // RFC 9449 §7.1: a DPoP-bound token goes with the DPoP scheme and a proof per request (a server refuses it as Bearer).
       const authorization = `DPoP ${state.accessToken}`;
       headers['authorization'] = authorization;
-      fetch = dpopFetch(state.fetch, state.dpopProofs, authorization);
+      probeFetch = dpopFetch(state.fetch, state.dpopProofs, authorization);
     } else {
       headers['authorization'] = `Bearer ${state.accessToken}`;
     }
   }
   const url = state.options.url.href;
   const checks: DoctorCheck[] = [];
-  const init = await postJsonRpc(fetch, url, initializeRequest(1), headers);
+  const init = await postJsonRpc(probeFetch, url, initializeRequest(1), headers);
   if (init.status === undefined) {
     return { summary: 'no answer', checks: [check('mcp.initialize', 'fail', `POST ${url} failed: ${init.error ?? 'unknown error'}`, 'MCP 2025-11-25 basic/transports', 'Check that the server is reachable.')] };
   }
@@ -85,8 +85,8 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
 
   const next: Record<string, string> = { ...headers, 'mcp-protocol-version': version };
   if (sessionId) next['mcp-session-id'] = sessionId;
-  await postJsonRpc(fetch, url, { jsonrpc: '2.0', method: 'notifications/initialized' }, next);
-  const list = await postJsonRpc(fetch, url, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, next);
+  await postJsonRpc(probeFetch, url, { jsonrpc: '2.0', method: 'notifications/initialized' }, next);
+  const list = await postJsonRpc(probeFetch, url, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, next);
   const listRefused = refusal(state, list, 'tools/list');
   let tools: number | undefined;
   if (listRefused) checks.push(listRefused);
@@ -101,7 +101,7 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
   }
   if (sessionId) {
     // End the session we opened (a 405 is allowed: MCP 2025-11-25 basic/transports).
-    await fetch(url, { method: 'DELETE', headers: next, signal: AbortSignal.timeout(5000) }).then((r) => r.body?.cancel()).catch(() => undefined);
+    await probeFetch(url, { method: 'DELETE', headers: next, signal: AbortSignal.timeout(5000) }).then((r) => r.body?.cancel()).catch(() => undefined);
   }
   const facts: Record<string, unknown> = { protocolVersion: version, requestedProtocolVersion: PROBE_PROTOCOL_VERSION, capabilities, serverInfo };
   if (sessionId) facts['sessionId'] = sessionId;
