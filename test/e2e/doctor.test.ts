@@ -387,4 +387,11 @@ describe('doctor --login with a DPoP-bound token (oidc-provider features.dPoP, s
     }
     expectNoSecrets(run);
   });
+
+  it('answers serve --oauth-dpop-nonce\'s use_dpop_nonce once, then sends the nonce with every proof', async () => {
+    const mcp = await serveDpop(['--oauth-dpop-nonce']);
+    const run = await doctor(mcp, ['--login'], true);
+    expect(notPassed(run.report), JSON.stringify(step(run.report, 'authenticated'), null, 2)).toEqual([]);
+    expect(step(run.report, 'authenticated').exchanges.map((e) => `${e.method} ${e.status}`)).toEqual(['POST 401', 'POST 200', 'POST 202', 'POST 200', 'DELETE 200']);
+  });
 });
