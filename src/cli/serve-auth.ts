@@ -33,6 +33,8 @@ export interface ServeAuthFlags {
   oauthAllowPlainJwt?: boolean;
   /** --oauth-require-dpop: only DPoP-bound tokens (RFC 9449). */
   oauthRequireDpop?: boolean;
+  /** --oauth-dpop-nonce: DPoP proofs must carry a nonce serve issued (RFC 9449 §9). */
+  oauthDpopNonce?: boolean;
   /** serve --upstream-token-exchange (its other checks are serve.ts's). */
   upstreamTokenExchange?: boolean;
   /** Where --upstream-token-exchange exchanges callers' tokens (default: --oauth-issuer). */
@@ -56,6 +58,7 @@ export function addServeAuthOptions(command: Command): Command {
     .option('--oauth-scopes <a,b>', 'scopes every request needs')
     .option('--oauth-allow-plain-jwt', 'accept access tokens whose typ is JWT (or absent), for providers that do not send RFC 9068 at+jwt', false)
     .option('--oauth-require-dpop', 'accept DPoP-bound access tokens only (RFC 9449): Bearer tokens are refused', false)
+    .option('--oauth-dpop-nonce', 'DPoP proofs must carry a nonce serve issued (RFC 9449 §9): a proof without one gets 401 use_dpop_nonce and a DPoP-Nonce header; nonces rotate every 5 min', false)
     .option('--tool-scope <pattern=scope>', 'calling tools matching the pattern also needs the scope (repeatable)', parseToolScope, [])
     .option('--resource-url <url>', 'the public URL of the MCP endpoint, when airlock sits behind a proxy (default: http://HOST:PORT/mcp)')
     .option('--token-exchange-issuer <url>', "with --upstream-token-exchange: the authorization server that exchanges callers' tokens (default: --oauth-issuer); never taken from the upstream's metadata");
@@ -79,8 +82,8 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & TlsFlags & { al
   const staticChoices = [flags.authTokenFile !== undefined && !flags.authTokenGenerate, flags.authTokenEnv !== undefined, flags.authTokenGenerate].filter(Boolean).length;
   if (staticChoices > 1) throw usage('give one of --auth-token-file, --auth-token-env and --auth-token-generate');
   if (staticChoices > 0 && flags.oauthIssuer !== undefined) throw usage('a static token (--auth-token-*) and --oauth-issuer exclude each other');
-  if (flags.oauthIssuer === undefined && (flags.oauthJwks || flags.oauthAudience.length || flags.oauthScopes || flags.toolScope.length || flags.resourceUrl || flags.oauthRequireDpop)) {
-    throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope, --resource-url and --oauth-require-dpop need --oauth-issuer');
+  if (flags.oauthIssuer === undefined && (flags.oauthJwks || flags.oauthAudience.length || flags.oauthScopes || flags.toolScope.length || flags.resourceUrl || flags.oauthRequireDpop || flags.oauthDpopNonce)) {
+    throw usage('--oauth-jwks, --oauth-audience, --oauth-scopes, --tool-scope, --resource-url, --oauth-require-dpop and --oauth-dpop-nonce need --oauth-issuer');
   }
   if (flags.tokenExchangeIssuer !== undefined && !flags.upstreamTokenExchange) throw usage('--token-exchange-issuer names where --upstream-token-exchange exchanges tokens; give both');
   // jose loads only when serve is protected.
@@ -124,6 +127,7 @@ export async function prepareInboundAuth(flags: ServeAuthFlags & TlsFlags & { al
       const prefix = flags.resourceUrl !== undefined && resourcePath.endsWith(paths.mcp) ? resourcePath.slice(0, resourcePath.length - paths.mcp.length) : '';
       const dpop = inboundDpop({
         required: flags.oauthRequireDpop === true,
+        ...(flags.oauthDpopNonce ? { nonce: {} } : {}),
         expectedUrls: (req, path) => [`${origin}${prefix}${path}`, ...(flags.resourceUrl === undefined && req.headers.host ? [`${new URL(baseUrl).protocol}//${req.headers.host}${path}`] : [])],
       });
       return {

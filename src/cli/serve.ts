@@ -11,7 +11,7 @@ import type { Logger, LogLevel } from '../log.js';
 import { authorizedRequester } from '../auth/authorized-requester.js';
 import { isLoopbackHost } from '../transports/http-guard.js';
 import { resolveHeaders } from '../transports/headers.js';
-import { createRequester, type HttpRequester } from '../transports/http-request.js';
+import { createRequester, outboundFetch, type HttpRequester } from '../transports/http-request.js';
 import { addTlsOptions, tlsSource } from './tls-options.js';
 import { startHttpInbound } from '../transports/http-inbound-server.js';
 import { childEnvironment, headerReferences } from '../transports/child-env.js';
@@ -281,6 +281,8 @@ async function tokenExchangeUpstream(url: URL, headers: Record<string, string>, 
     resource: options.resource,
     delegate: options.tokenExchangeActor,
     allowHttp: options.allowHttp || isLoopbackHost(url.hostname),
+    // Discovery and the exchange over the same CAs, client certificate and proxy as the upstream traffic.
+    fetch: outboundFetch(process.env, tlsSource(options)),
     log,
   });
   const request = await createRequester(process.env, tlsSource(options));

@@ -11,6 +11,9 @@ import { isLoopbackHost } from '../transports/http-guard.js';
 import { openStore, parseAccount, parseStorage, type AuthFlags } from './auth-options.js';
 import { accountStore, DEFAULT_ACCOUNT, listAccountTokens } from '../store/account-store.js';
 import { createContext } from './context.js';
+import { endOptions } from './help-groups.js';
+import { addTlsOptions, tlsSource, type TlsFlags } from './tls-options.js';
+import { outboundFetch } from '../transports/http-request.js';
 import { parseLogLevel } from './options.js';
 import type { CommandResult } from './program.js';
 
@@ -72,7 +75,7 @@ export function registerStatus(program: Command, result: CommandResult): void {
   });
 }
 
-interface LogoutOptions extends Pick<AuthFlags, 'storage' | 'account'> {
+interface LogoutOptions extends Pick<AuthFlags, 'storage' | 'account'>, TlsFlags {
   all: boolean;
   /** false with --no-revoke. */
   revoke: boolean;
@@ -103,6 +106,8 @@ async function revoke(record: TokenRecord, store: GrantStore, options: LogoutOpt
     const outcome = await revokeGrant({
       record,
       client: await store.loadClient(record.issuer),
+      // The same CAs (the OS store by default, --ca-file), client certificate and proxy as the login had.
+      fetch: outboundFetch(process.env, tlsSource(options)),
       // As for login: plain http only to a loopback authorization server.
       allowHttp: options.allowHttp || isLoopbackHost(new URL(record.resource).hostname),
       log,
@@ -125,7 +130,7 @@ async function revoke(record: TokenRecord, store: GrantStore, options: LogoutOpt
 }
 
 export function registerLogout(program: Command, result: CommandResult): void {
-  storageOption(
+  const logout = storageOption(
     program
       .command('logout')
       .summary('revoke and forget the stored tokens of a server (or all)')
@@ -134,7 +139,9 @@ export function registerLogout(program: Command, result: CommandResult): void {
       .option('--all', 'forget every stored login', false)
       .option('--no-revoke', 'only delete the tokens here; do not ask the authorization server to revoke them')
       .option('--allow-http', 'allow plain http to a loopback authorization server', false),
-  ).action(async (url: string | undefined, options: LogoutOptions) => {
+  );
+  // The revocation reaches the authorization server as the login did: same trust store, --ca-file, client certificate.
+  endOptions(addTlsOptions(logout)).action(async (url: string | undefined, options: LogoutOptions) => {
     if ((url === undefined) === !options.all) {
       throw new AirlockError('AIRLOCK_USAGE', url === undefined ? 'give a server URL, or --all' : 'give a server URL or --all, not both', { hint: 'mcp-airlock logout https://mcp.example.com/mcp' });
     }

@@ -10,6 +10,7 @@ import { bearerChallenge } from '../auth/www-authenticate.js';
 import { parseScope, stepUpScopes } from '../auth/scopes.js';
 import { check, hasFailed, type DoctorState, type StepOutput } from './doctor-context.js';
 import type { DoctorCheck } from './doctor-report.js';
+import { dpopFetch } from './dpop-fetch.js';
 import { initializeRequest, postJsonRpc, PROBE_PROTOCOL_VERSION, type ProbeResult } from './mcp-probe.js';
 import { audienceHint, providerOf } from './quirks.js';
 
@@ -47,15 +48,23 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
   if (state.unreachable) return { summary: '', checks: [], skipped: 'the server cannot be reached (see unauthenticated)' };
   if (state.legacySse) return { summary: '', checks: [], skipped: 'a legacy HTTP+SSE endpoint: this step speaks streamable HTTP (mcp-airlock connect reaches it with --transport sse, or auto)' };
   const headers: Record<string, string> = { ...state.options.headers };
+  let probeFetch = state.fetch;
   if (state.requiresAuth !== false) {
     if (!state.accessToken) return { summary: '', checks: [], skipped: state.options.login ? 'no access token (see login)' : 'no access token: pass --login' };
     // The login's token replaces a user's Authorization header, whatever its spelling.
     for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name];
-    headers['authorization'] = `Bearer ${state.accessToken}`;
+    if (state.tokenType === 'DPoP' && state.dpopProofs) {
+      // RFC 9449 §7.1: a DPoP-bound token goes with the DPoP scheme and a proof per request (a server refuses it as Bearer).
+      const authorization = `DPoP ${state.accessToken}`;
+      headers['authorization'] = authorization;
+      probeFetch = dpopFetch(state.fetch, state.dpopProofs, authorization);
+    } else {
+      headers['authorization'] = `Bearer ${state.accessToken}`;
+    }
   }
   const url = state.options.url.href;
   const checks: DoctorCheck[] = [];
-  const init = await postJsonRpc(state.fetch, url, initializeRequest(1), headers);
+  const init = await postJsonRpc(probeFetch, url, initializeRequest(1), headers);
   if (init.status === undefined) {
     return { summary: 'no answer', checks: [check('mcp.initialize', 'fail', `POST ${url} failed: ${init.error ?? 'unknown error'}`, 'MCP 2025-11-25 basic/transports', 'Check that the server is reachable.')] };
   }
@@ -76,8 +85,8 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
 
   const next: Record<string, string> = { ...headers, 'mcp-protocol-version': version };
   if (sessionId) next['mcp-session-id'] = sessionId;
-  await postJsonRpc(state.fetch, url, { jsonrpc: '2.0', method: 'notifications/initialized' }, next);
-  const list = await postJsonRpc(state.fetch, url, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, next);
+  await postJsonRpc(probeFetch, url, { jsonrpc: '2.0', method: 'notifications/initialized' }, next);
+  const list = await postJsonRpc(probeFetch, url, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, next);
   const listRefused = refusal(state, list, 'tools/list');
   let tools: number | undefined;
   if (listRefused) checks.push(listRefused);
@@ -92,7 +101,7 @@ export async function authenticatedStep(state: DoctorState): Promise<StepOutput>
   }
   if (sessionId) {
     // End the session we opened (a 405 is allowed: MCP 2025-11-25 basic/transports).
-    await state.fetch(url, { method: 'DELETE', headers: next, signal: AbortSignal.timeout(5000) }).then((r) => r.body?.cancel()).catch(() => undefined);
+    await probeFetch(url, { method: 'DELETE', headers: next, signal: AbortSignal.timeout(5000) }).then((r) => r.body?.cancel()).catch(() => undefined);
   }
   const facts: Record<string, unknown> = { protocolVersion: version, requestedProtocolVersion: PROBE_PROTOCOL_VERSION, capabilities, serverInfo };
   if (sessionId) facts['sessionId'] = sessionId;

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { GrantStore } from '../store/grant-store.js';
 import type { ProfileSettings, ProviderPlan } from '../auth/provider-profiles.js';
 import type { DoctorCheck, DoctorOutcome } from './doctor-report.js';
+import type { DpopProofSource } from './dpop-fetch.js';
 
 /** How the login step gets an AuthSession: the CLI builds it from its flags (createAuthSession). */
 export type SessionFactory = (context: {
@@ -90,6 +91,10 @@ export interface DoctorState {
   /** Every check of the steps run so far (the engine appends each step's). */
   checks: DoctorCheck[];
   accessToken?: string;
+  /** The token's type as the token endpoint gave it: `DPoP` for a DPoP-bound token (RFC 9449 §5), else Bearer. */
+  tokenType?: string;
+  /** The login's proof maker, for the requests with a DPoP-bound token. */
+  dpopProofs?: DpopProofSource;
   grantedScope?: string;
 }
 

@@ -8,8 +8,11 @@
  */
 import { isSecretName, isSecretNonMetadataName, REDACTED, redactString } from '../redact.js';
 
-/** Headers whose value is a credential (RFC 9110 §11.6.2, RFC 6265) beyond what their name says. */
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+/**
+ * Headers whose value is a credential (RFC 9110 §11.6.2, RFC 6265) beyond what their name says; a
+ * DPoP proof (RFC 9449 §4) is a signed JWT that goes with the token, shown as `[REDACTED]` too.
+ */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'dpop']);
 /** Named like a secret, but shown: the MCP session id is what a bug report needs to follow a session. */
 const SHOWN_HEADERS = new Set(['mcp-session-id']);
 

@@ -51,6 +51,8 @@ export async function loginStep(state: DoctorState): Promise<StepOutput> {
     };
   }
   state.accessToken = record.accessToken;
+  state.tokenType = record.tokenType;
+  state.dpopProofs = session;
   state.grantedScope = record.scope;
   const how = grant === 'device_code' ? 'the device grant' : 'the browser';
   const checks = [check('login.authorization', 'pass', `authorized with ${how} as client ${quote(record.clientId)}${record.subject ? `, subject ${quote(record.subject)}` : ''}`, SPEC)];
@@ -76,5 +78,6 @@ export async function loginStep(state: DoctorState): Promise<StepOutput> {
     checks.push(...verdicts);
   }
   const expiry = facts['expiresIn'] === undefined ? 'no expiry given' : `expires in ${String(facts['expiresIn'])} s`;
-  return { summary: `Bearer token from ${quote(issuer)}, ${expiry}${record.scope ? `, scope ${quote(record.scope)}` : ''}`, checks, facts };
+  const kind = record.tokenType === 'DPoP' ? 'DPoP-bound' : 'Bearer';
+  return { summary: `${kind} token from ${quote(issuer)}, ${expiry}${record.scope ? `, scope ${quote(record.scope)}` : ''}`, checks, facts };
 }

@@ -25,7 +25,8 @@ import { globToRegExp } from './tool-policy.js';
 export type AuthVerdict =
   /** `token`: the checked OAuth access token, kept only for RFC 8693 exchange (never sent upstream). */
   | { ok: true; principal: AuditPrincipal | null; scopes: string[]; token?: string }
-  | { ok: false; status: 400 | 401 | 403 | 503; message: string; wwwAuthenticate?: string };
+  /** `headers`: more response headers of the refusal (RFC 9449 §9 `DPoP-Nonce`). */
+  | { ok: false; status: 400 | 401 | 403 | 503; message: string; wwwAuthenticate?: string; headers?: Record<string, string> };
 
 export interface InboundAuth {
   /** Check the request's credentials. */
@@ -372,7 +373,13 @@ export function oauthResourceAuth(options: OAuthResourceOptions): InboundAuth {
       const refused = await options.dpop?.check(req, presented.scheme, token, payload);
       if (refused) {
         options.log.info(`refused a token: ${refused.message}`);
-        return { ok: false, status: 401, message: `Unauthorized: ${refused.message}`, wwwAuthenticate: challenge(options, { ...scopeParam, error: refused.error, error_description: refused.description }, 'dpop') };
+        return {
+          ok: false,
+          status: 401,
+          message: `Unauthorized: ${refused.message}`,
+          wwwAuthenticate: challenge(options, { ...scopeParam, error: refused.error, error_description: refused.description }, 'dpop'),
+          ...(refused.nonce !== undefined ? { headers: { 'DPoP-Nonce': refused.nonce } } : {}),
+        };
       }
       const scopes = scopesOf(payload as { scope?: unknown; scp?: unknown });
       const missing = options.requiredScopes.filter((s) => !scopes.includes(s));

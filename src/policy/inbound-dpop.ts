@@ -8,9 +8,15 @@
  *
  * A DPoP-bound token presented as Bearer is a downgrade, refused (§7.2); with `required`
  * (--oauth-require-dpop) every token must come with DPoP. Refusals name the error the client acts
- * on: `invalid_dpop_proof` for the proof, `invalid_token` for the token (§7.1).
+ * on: `invalid_dpop_proof` for the proof, `invalid_token` for the token (§7.1), `use_dpop_nonce`
+ * for a proof without the server's current nonce (§9, with --oauth-dpop-nonce).
+ *
+ * Nonces (§9) need no storage: a nonce is the HMAC of a rotation period's number under a secret
+ * made at start-up, so the current and the previous period's nonces are computed, never kept. A
+ * proof carrying either passes; a restart (a new secret) or two rotations make clients fetch a new
+ * one with a single extra 401. The `jti` check keeps refusing replays within the window.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { JWTPayload } from 'jose';
 
@@ -31,14 +37,52 @@ export interface InboundDpopOptions {
   clockToleranceSec?: number;
   /** Proof ids remembered at most (oldest forgotten first); default 100,000. */
   maxRememberedProofs?: number;
+  /** --oauth-dpop-nonce: proofs must carry a nonce this server issued (RFC 9449 §9). */
+  nonce?: DpopNonceOptions;
   now?: () => number;
+}
+
+export interface DpopNonceOptions {
+  /** The HMAC key; default 32 random bytes made at start-up (a restart invalidates every nonce). */
+  secret?: Buffer;
+  /** How long one nonce is issued; it is accepted for one more period after. Default 5 min. */
+  rotateMs?: number;
+}
+
+/** Default nonce rotation: a new one every 5 minutes, the previous accepted for 5 more. */
+export const DPOP_NONCE_ROTATE_MS = 5 * 60_000;
+
+/**
+ * Server nonces without storage (RFC 9449 §9): base64url HMAC-SHA256 of the period number. The
+ * nonce of period n is issued during n and accepted during n and n+1.
+ */
+export function dpopNonces(options: DpopNonceOptions, now: () => number): { current(): string; accepts(nonce: unknown): boolean } {
+  const secret = options.secret ?? randomBytes(32);
+  const rotateMs = options.rotateMs ?? DPOP_NONCE_ROTATE_MS;
+  const nonceOf = (period: number): Buffer => createHmac('sha256', secret).update(`dpop-nonce:${period}`).digest();
+  const period = (): number => Math.floor(now() / rotateMs);
+  return {
+    current: () => nonceOf(period()).toString('base64url'),
+    accepts(nonce) {
+      if (typeof nonce !== 'string' || nonce.length !== 43) return false;
+      const given = Buffer.from(nonce, 'base64url');
+      if (given.length !== 32 || given.toString('base64url') !== nonce) return false;
+      const p = period();
+      // Both compared, always: the time taken says nothing about which one matched.
+      const current = timingSafeEqual(given, nonceOf(p));
+      const previous = timingSafeEqual(given, nonceOf(p - 1));
+      return current || previous;
+    },
+  };
 }
 
 /** A refusal: which `error` the challenge names (§7.1), a short description, and the log line. */
 export interface DpopRefusal {
-  error: 'invalid_dpop_proof' | 'invalid_token';
+  error: 'invalid_dpop_proof' | 'invalid_token' | 'use_dpop_nonce';
   description: string;
   message: string;
+  /** The nonce to send in the `DPoP-Nonce` header of the 401 (§9): for `use_dpop_nonce`. */
+  nonce?: string;
 }
 
 export interface InboundDpop {
@@ -78,6 +122,7 @@ export function inboundDpop(options: InboundDpopOptions): InboundDpop {
   const toleranceSec = options.clockToleranceSec ?? 5;
   const maxSeen = options.maxRememberedProofs ?? 100_000;
   const now = options.now ?? Date.now;
+  const nonces = options.nonce ? dpopNonces(options.nonce, now) : undefined;
   /** `jkt jti` -> when it may be forgotten (ms): a proof outside the window is refused anyway. */
   const seen = new Map<string, number>();
 
@@ -142,6 +187,14 @@ export function inboundDpop(options: InboundDpopOptions): InboundDpop {
       if (typeof claims.iat !== 'number' || claims.iat > nowSec + toleranceSec || claims.iat < nowSec - windowSec) return refusal('invalid_dpop_proof', 'iat outside the accepted window', `the DPoP proof's iat is outside the ${windowSec} s window`);
       if (claims['ath'] !== createHash('sha256').update(token, 'ascii').digest('base64url')) return refusal('invalid_dpop_proof', 'ath does not match the access token');
       if ((await jose.calculateJwkThumbprint(jwk, 'sha256')) !== jkt) return refusal('invalid_token', 'proof key does not match the token binding', "the DPoP proof is signed with another key than the one the token is bound to (cnf.jkt)");
+      // §4.3 check 10, §9: a nonce this server issued, else a 401 that gives one (the client sends a new proof with it).
+      if (nonces && !nonces.accepts(claims['nonce'])) {
+        const given = claims['nonce'] !== undefined;
+        return {
+          ...refusal('use_dpop_nonce', 'Resource server requires nonce in DPoP proof', given ? 'the DPoP proof carries a nonce this server did not issue, or an expired one; a new one is in DPoP-Nonce' : 'the DPoP proof has no nonce; this server requires one (--oauth-dpop-nonce), given in DPoP-Nonce'),
+          nonce: nonces.current(),
+        };
+      }
       // §11.1: a proof is used once. Remembered for as long as its iat is acceptable.
       if (!remember(`${jkt} ${claims.jti}`, (claims.iat + windowSec + toleranceSec) * 1000)) return refusal('invalid_dpop_proof', 'DPoP proof replayed', 'the DPoP proof was used before (its jti was seen): a replay');
       return undefined;

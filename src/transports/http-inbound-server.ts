@@ -470,6 +470,7 @@ function laneKey(caller: Caller): string {
 /** Send a refusal: its status, WWW-Authenticate (RFC 6750 §3), and a JSON-RPC error body. */
 function refuse(res: ServerResponse, verdict: Extract<AuthVerdict, { ok: false }>, id: RequestId | null): void {
   if (verdict.wwwAuthenticate) res.setHeader('WWW-Authenticate', verdict.wwwAuthenticate);
+  for (const [name, value] of Object.entries(verdict.headers ?? {})) res.setHeader(name, value);
   sendRpcError(res, verdict.status, verdict.status === 503 ? RpcErrorCode.upstreamError : RpcErrorCode.invalidRequest, verdict.message, id);
 }
 

@@ -247,7 +247,7 @@ export function diagnoseNetwork(url: URL, error: unknown): AirlockError | undefi
       ? 'Use the host name the certificate was issued for, or fix the certificate.'
       : code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID' || code === 'CERT_REVOKED'
         ? "The server's certificate must be renewed (or the clock of this machine is wrong)."
-        : "If the server uses a private certificate authority, trust it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise fix the server's certificate.";
+        : "If the server uses a private certificate authority, trust it with --ca-file PATH (a PEM file of the CA); the OS trust store is already used unless --no-system-ca. Otherwise fix the server's certificate.";
     return new AirlockError('AIRLOCK_UPSTREAM_TLS', `cannot trust the TLS certificate of ${host}: ${certificate} (${code})`, { hint, cause: error });
   }
   if (code === 'ECONNREFUSED') {

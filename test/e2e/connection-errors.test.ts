@@ -142,7 +142,7 @@ describe('connect: one diagnosis per failure, the same on stderr and in the JSON
     const host = new URL(selfSignedUrl).host;
     const { proc, client, reply } = await initializeThrough(`${selfSignedUrl}/mcp`);
     const message = `cannot trust the TLS certificate of ${host}: it is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)`;
-    const hint = "If the server uses a private certificate authority, trust it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise fix the server's certificate.";
+    const hint = "If the server uses a private certificate authority, trust it with --ca-file PATH (a PEM file of the CA); the OS trust store is already used unless --no-system-ca. Otherwise fix the server's certificate.";
     expect(reply.error?.data).toEqual({ airlock: 'AIRLOCK_UPSTREAM_TLS', hint });
     expect(failureLines(proc)).toEqual([`[mcp-airlock] error: ${message}`, `[mcp-airlock] hint: ${hint}`]);
     await finish(proc, client, 4);

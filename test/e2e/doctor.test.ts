@@ -5,9 +5,10 @@
  * login runs with --no-browser; the test's headless browser opens the URL doctor prints on stderr.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthorizationServer } from '../../fixtures/auth/authorization-server.mjs';
 import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import type { DoctorReport, DoctorStep } from '../../src/doctor/doctor-report.js';
-import { startAirlock, type AirlockProcess } from '../helpers/airlock-process.js';
+import { startAirlock, startServe, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
 import { HeadlessBrowser } from '../helpers/headless-browser.js';
 import { closedPort } from '../helpers/loopback.js';
 
@@ -348,5 +349,49 @@ describe('doctor: servers that need no OAuth step at all', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('doctor --login with a DPoP-bound token (oidc-provider features.dPoP, serve as the resource server)', () => {
+  let as: Awaited<ReturnType<typeof startAuthorizationServer>>;
+  const resources: string[] = [];
+  const serves: AirlockProcess[] = [];
+  beforeAll(async () => {
+    as = await startAuthorizationServer({ resources, dpop: {} });
+  });
+  afterAll(async () => {
+    await Promise.all(serves.map((s) => s.stop()));
+    await as?.close();
+  });
+
+  async function serveDpop(extra: string[] = []): Promise<string> {
+    const serve = await startServe(['--oauth-issuer', as.issuer, '--oauth-scopes', 'mcp:read', '--oauth-require-dpop', ...extra, '--no-audit', '--', process.execPath, stdioFixture]);
+    serves.push(serve);
+    resources.push(`${serve.url}/mcp`);
+    return `${serve.url}/mcp`;
+  }
+
+  it('sends the token as "Authorization: DPoP" with a proof per request (regression: Bearer, refused as a downgrade)', async () => {
+    const mcp = await serveDpop();
+    const run = await doctor(mcp, ['--login', '--verbose'], true);
+    const { report } = run;
+    expect(notPassed(report), JSON.stringify(step(report, 'authenticated'), null, 2)).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(step(report, 'login').facts).toMatchObject({ tokenType: 'DPoP' });
+    expect(step(report, 'login').summary).toMatch(/^DPoP-bound token from "/);
+    const requests = step(report, 'authenticated').exchanges;
+    expect(requests.map((e) => `${e.method} ${e.status}`)).toEqual(['POST 200', 'POST 202', 'POST 200', 'DELETE 200']);
+    for (const e of requests) {
+      expect(e.requestHeaders?.['authorization']).toBe('DPoP [REDACTED]');
+      expect(e.requestHeaders?.['dpop']).toBe('[REDACTED]');
+    }
+    expectNoSecrets(run);
+  });
+
+  it('answers serve --oauth-dpop-nonce\'s use_dpop_nonce once, then sends the nonce with every proof', async () => {
+    const mcp = await serveDpop(['--oauth-dpop-nonce']);
+    const run = await doctor(mcp, ['--login'], true);
+    expect(notPassed(run.report), JSON.stringify(step(run.report, 'authenticated'), null, 2)).toEqual([]);
+    expect(step(run.report, 'authenticated').exchanges.map((e) => `${e.method} ${e.status}`)).toEqual(['POST 401', 'POST 200', 'POST 202', 'POST 200', 'DELETE 200']);
   });
 });

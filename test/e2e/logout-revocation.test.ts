@@ -4,12 +4,16 @@
  * URL, and no token is printed. `--no-revoke` only forgets. A revocation that fails still forgets,
  * and says so.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_CLIENT, startAuthorizationServer } from '../../fixtures/auth/authorization-server.mjs';
 import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
-import { startAirlock, type AirlockProcess } from '../helpers/airlock-process.js';
+import { createFileGrantStore, resolveCredentialsDir } from '../../src/store/file-store.js';
+import { repoRoot, startAirlock, type AirlockProcess } from '../helpers/airlock-process.js';
 import { cliLogin } from '../helpers/cli-login.js';
 import { leaks, storedTokens } from '../helpers/stored-secrets.js';
 
@@ -120,5 +124,62 @@ describe('logout revokes, then forgets', () => {
     ));
     expect(storedTokens(configDir)).toEqual([]);
     expect(leaks([grant.accessToken, grant.refreshToken], { logout: logout.stdout() + logout.stderr() })).toEqual([]);
+  });
+});
+
+describe('logout on a corporate network: the revocation goes over the same TLS settings as the login', () => {
+  const certFile = join(repoRoot, 'fixtures/tls/loopback-cert.pem');
+  let as: Awaited<ReturnType<typeof startAuthorizationServer>>;
+  let https: ReturnType<typeof createHttpsServer>;
+  beforeAll(async () => {
+    // oidc-provider behind https with a certificate no public CA signed: its issuer is the https URL.
+    https = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(join(repoRoot, 'fixtures/tls/loopback-key.pem')) }, (req, res) => void as.handle(req, res));
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    as = await startAuthorizationServer({ resources: [], issuer: `https://127.0.0.1:${(https.address() as AddressInfo).port}` });
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => https?.close(resolve));
+    await as?.close();
+  });
+
+  /** A stored grant of a confidential client at the https authorization server. */
+  async function storedGrant(): Promise<{ env: NodeJS.ProcessEnv; resource: string }> {
+    const { env } = freshEnv();
+    const store = createFileGrantStore({ dir: resolveCredentialsDir({ env }) });
+    const resource = 'https://mcp.corp.example/mcp';
+    await store.saveClient({ issuer: as.issuer, clientId: AGENT_CLIENT.clientId, clientSecret: AGENT_CLIENT.clientSecret, method: 'pre-registered', tokenEndpointAuthMethod: 'client_secret_basic', registeredAt: Date.now() });
+    await store.saveTokens({ resource, issuer: as.issuer, clientId: AGENT_CLIENT.clientId, accessToken: 'at-corporate-1', tokenType: 'Bearer', refreshToken: 'rt-corporate-1', obtainedAt: Date.now() });
+    return { env: { ...env, NODE_EXTRA_CA_CERTS: '', SSL_CERT_FILE: '' }, resource };
+  }
+  const revoked = () => as.requests.filter((r) => (r as { route?: string }).route === 'revocation') as Array<Record<string, unknown>>;
+
+  it('--ca-file: the revocation endpoint on https with a private CA is reached (regression: plain fetch, the CA ignored)', async () => {
+    const { env, resource } = await storedGrant();
+    const before = revoked().length;
+    const logout = await run(['logout', resource, '--storage', 'file', '--ca-file', certFile], env);
+    expect(await logout.exited, logout.stderr()).toBe(0);
+    expect(logout.stderr()).toBe(`revoked the refresh token and the access token of ${resource} at "${as.issuer}/token/revocation"\n`);
+    expect(revoked().slice(before)).toEqual([
+      expect.objectContaining({ tokenTypeHint: 'refresh_token', clientId: AGENT_CLIENT.clientId, clientAuth: 'basic', status: 200 }),
+      expect.objectContaining({ tokenTypeHint: 'access_token', clientId: AGENT_CLIENT.clientId, clientAuth: 'basic', status: 200 }),
+    ]);
+  });
+
+  it('the OS trust store is used by default (SSL_CERT_FILE stands in for it): a CA installed there is trusted without --ca-file', async () => {
+    const { env, resource } = await storedGrant();
+    const before = revoked().length;
+    const logout = await run(['logout', resource, '--storage', 'file'], { ...env, SSL_CERT_FILE: certFile });
+    expect(await logout.exited, logout.stderr()).toBe(0);
+    expect(logout.stderr()).toBe(`revoked the refresh token and the access token of ${resource} at "${as.issuer}/token/revocation"\n`);
+    expect(revoked().length).toBe(before + 2);
+  });
+
+  it('without --ca-file the certificate is not trusted: nothing is revoked, the tokens are forgotten, and the warning says why', async () => {
+    const { env, resource } = await storedGrant();
+    const before = revoked().length;
+    const logout = await run(['logout', resource, '--storage', 'file'], env);
+    expect(await logout.exited).toBe(0);
+    expect(logout.stderr()).toMatch(/^\[mcp-airlock\] warn: could not revoke the tokens of https:\/\/mcp\.corp\.example\/mcp at "https:\/\/127\.0\.0\.1:\d+": .*certificate/);
+    expect(revoked().length).toBe(before);
   });
 });

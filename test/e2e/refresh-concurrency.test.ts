@@ -59,9 +59,9 @@ async function loggedInThen(change: (record: TokenRecord) => TokenRecord): Promi
 
 const refreshGrants = () => fixture.asRequests.filter((r) => (r as { grantType?: string }).grantType === 'refresh_token') as Array<Record<string, unknown>>;
 
-/** Five connects at once, each: initialize, then tools/call echo. Returns the processes after they exited. */
-async function fiveCallsAtOnce(env: NodeJS.ProcessEnv): Promise<AirlockProcess[]> {
-  const procs = Array.from({ length: 5 }, () => {
+/** Five (or `count`) connects at once, each: initialize, then tools/call echo. Returns the processes after they exited. */
+async function fiveCallsAtOnce(env: NodeJS.ProcessEnv, count = 5): Promise<AirlockProcess[]> {
+  const procs = Array.from({ length: count }, () => {
     const proc = startAirlock(['connect', fixture.url, '--storage', 'file', '--allow-http'], { env });
     running.push(proc);
     return proc;
@@ -121,5 +121,36 @@ describe('five processes, one refresh (refresh under the cross-process lock, sto
     expect(rejected.length).toBeLessThanOrEqual(5);
     for (const p of procs) expect(p.stderr()).not.toMatch(/invalid_grant|Opening your browser|to log in/i);
     expect(storedTokens(setup.configDir)).not.toContain(setup.before.refreshToken);
+  });
+});
+
+/** A refresh_token grant sent by hand, as airlock's own client: the status and the error, if any. */
+async function refreshDirectly(refreshToken: string, clientId: string): Promise<{ status: number; error?: string; refreshToken?: string }> {
+  const response = await fetch(`${fixture.issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId, resource: fixture.url }),
+  });
+  const body = (await response.json()) as { error?: string; refresh_token?: string };
+  return { status: response.status, ...(body.error !== undefined ? { error: body.error } : {}), ...(body.refresh_token !== undefined ? { refreshToken: body.refresh_token } : {}) };
+}
+
+describe('refresh-token rotation with reuse detection (oidc-provider rotateRefreshToken: a used refresh token presented again revokes the whole grant)', () => {
+  it('two processes refreshing the same grant at the same moment: one refresh, and the grant survives (its new refresh token still works)', async () => {
+    const setup = await loggedInThen((r) => ({ ...r, accessToken: 'expired-access-token', obtainedAt: Date.now() - 600_000, expiresAt: Date.now() - 300_000 }));
+    const refreshesBefore = refreshGrants().length;
+    const mcpBefore = fixture.mcpRequests.length;
+    const procs = await fiveCallsAtOnce(setup.env, 2);
+    expectOneRefreshNoBrowser(setup, procs, refreshesBefore, mcpBefore);
+    const store = createFileGrantStore({ dir: join(setup.configDir, 'credentials') });
+    const stored = (await store.loadTokens(fixture.url))!;
+    expect(stored.refreshToken).not.toBe(setup.before.refreshToken);
+    // The grant is alive: the refresh token airlock keeps is taken by the authorization server.
+    const alive = await refreshDirectly(stored.refreshToken!, stored.clientId);
+    expect(alive).toMatchObject({ status: 200 });
+    // What the lock prevents: the old refresh token used a second time is refused, and the provider
+    // then revokes the grant, so even the newest refresh token stops working (reuse detection, RFC 9700 §4.14.2).
+    expect(await refreshDirectly(setup.before.refreshToken!, stored.clientId)).toEqual({ status: 400, error: 'invalid_grant' });
+    expect(await refreshDirectly(alive.refreshToken!, stored.clientId)).toEqual({ status: 400, error: 'invalid_grant' });
   });
 });

@@ -146,4 +146,44 @@ describe('serve with DPoP-bound tokens (oidc-provider features.dPoP)', () => {
     expect(stderr).toContain('DPoP key');
     expect(stderr).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/); // no token or proof in the log
   });
+
+  it('--oauth-dpop-nonce: a proof without the server\'s nonce gets 401 use_dpop_nonce with a DPoP-Nonce; a wrong nonce is refused; the given one passes', async () => {
+    const serve = await serveDpop(['--oauth-dpop-nonce']);
+    const { token, prover } = await login(serve.mcp);
+    const url = new URL(serve.mcp);
+    const first = await post(serve.mcp, { authorization: `DPoP ${token}`, dpop: await prover.proof(url, 'POST', token) });
+    const nonce = first.headers.get('dpop-nonce');
+    expect(await refusal(first)).toMatchObject({ status: 401, message: 'Unauthorized: the DPoP proof has no nonce; this server requires one (--oauth-dpop-nonce), given in DPoP-Nonce' });
+    expect(first.headers.get('www-authenticate')).toMatch(/^DPoP algs="[^"]+", resource_metadata="[^"]+", scope="mcp:read", error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"$/);
+    expect(nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    prover.rememberNonce(url, `${nonce!.slice(0, 42)}${nonce!.endsWith('A') ? 'B' : 'A'}`);
+    const wrong = await post(serve.mcp, { authorization: `DPoP ${token}`, dpop: await prover.proof(url, 'POST', token) });
+    expect(wrong.headers.get('dpop-nonce')).toBe(nonce);
+    expect(await refusal(wrong)).toMatchObject({ status: 401, message: 'Unauthorized: the DPoP proof carries a nonce this server did not issue, or an expired one; a new one is in DPoP-Nonce' });
+    expect(existsSync(serve.pidFile)).toBe(false);
+
+    prover.rememberNonce(url, nonce!);
+    const good = await post(serve.mcp, { authorization: `DPoP ${token}`, dpop: await prover.proof(url, 'POST', token) });
+    expect(good.status).toBe(200);
+    await good.body?.cancel();
+  });
+
+  it('connect --dpop always through serve --oauth-require-dpop --oauth-dpop-nonce: the first request gets the nonce, the retry with it succeeds', async () => {
+    const serve = await serveDpop(['--oauth-require-dpop', '--oauth-dpop-nonce', '--log-level', 'info']);
+    const configDir = mkdtempSync(join(dir, 'config-'));
+    const env = { ...process.env, MCP_AIRLOCK_CONFIG_DIR: configDir } as Record<string, string>;
+    const transport = new StdioClientTransport({ command: process.execPath, args: [airlockBin, 'connect', serve.mcp, '--storage', 'file', '--no-browser', '--dpop', 'always'], env, stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const connecting = connectClient(transport);
+    const proc = { waitForStderr: async (re: RegExp) => { for (let i = 0; i < 200; i++) { const m = re.exec(stderr); if (m) return m; await new Promise((r) => setTimeout(r, 50)); } throw new Error(`no login URL on stderr: ${stderr}`); } };
+    await completeLogin(proc as unknown as AirlockProcess);
+    const { client } = await connecting;
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'with a nonce' } }))).toBe('with a nonce');
+    await client.close();
+    // serve asked for its nonce once (the first proof had none), and took the proofs that carried it.
+    expect(serve.stderr().match(/the DPoP proof has no nonce/g)).toHaveLength(1);
+    expect(serve.stderr()).not.toContain('did not issue');
+  });
 });

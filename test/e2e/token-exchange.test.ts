@@ -7,13 +7,18 @@
  */
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthorizationServer } from '../../fixtures/auth/authorization-server.mjs';
 import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
+// @ts-expect-error plain JS fixture
+import { startFixtureHttpServer } from '../../fixtures/lib/http-fixture.mjs';
 import { enableTokenExchange, TOKEN_EXCHANGE_GRANT } from '../../fixtures/auth/token-exchange-grant.mjs';
 import type { AuditRecord } from '../../src/audit/audit-record.js';
-import { startAirlock, startServe, type AirlockProcess } from '../helpers/airlock-process.js';
+import { repoRoot, startAirlock, startServe, type AirlockProcess } from '../helpers/airlock-process.js';
 import { KeyServer } from '../helpers/key-server.js';
 import { connectClient, textOf } from '../helpers/mcp-client.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/recording-server.js';
@@ -187,6 +192,38 @@ describe('serve --upstream-token-exchange', () => {
       for (const secret of [token, gateway.clientSecret, Buffer.from(`${gateway.clientId}:${gateway.clientSecret}`).toString('base64')]) expect(seen).not.toContain(secret);
     } finally {
       await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+});
+
+describe('serve --upstream-token-exchange on a corporate network', () => {
+  it('exchanges at an https authorization server whose CA only --ca-file names (regression: plain fetch, the CA ignored)', async () => {
+    const certFile = join(repoRoot, 'fixtures/tls/loopback-cert.pem');
+    const mcp: { url: string; close(): Promise<void> } = await startFixtureHttpServer({ only: 'http' });
+    const upstreamUrl = `${mcp.url}/mcp`;
+    let as: Awaited<ReturnType<typeof startAuthorizationServer>> | undefined;
+    const https = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(join(repoRoot, 'fixtures/tls/loopback-key.pem')) }, (req, res) => void as!.handle(req, res));
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = { clientId: 'corporate-gateway', clientSecret: 'corporate-gateway-secret-for-tests', grantTypes: [TOKEN_EXCHANGE_GRANT] };
+      as = await startAuthorizationServer({ resources: [upstreamUrl], issuer: `https://127.0.0.1:${(https.address() as AddressInfo).port}`, clients: [client] });
+      const { exchanges: corporate } = enableTokenExchange(as.provider, { trustedIssuer: idp.url, trustedJwksUri: `${idp.url}/jwks`, resources: [upstreamUrl] });
+      const env = { ...process.env, GATEWAY_SECRET: client.clientSecret, NODE_EXTRA_CA_CERTS: '', SSL_CERT_FILE: '' };
+      const serve = await startServe(
+        ['--oauth-issuer', idp.url, '--upstream', upstreamUrl, '--upstream-token-exchange', '--token-exchange-issuer', as.issuer, '--client-id', client.clientId, '--client-secret-env', 'GATEWAY_SECRET', '--ca-file', certFile, '--no-audit'],
+        env,
+      );
+      running.push(serve);
+      const resource = `${serve.url}/mcp`;
+      const token = await idp.token({ sub: 'olga', scope: 'mcp:use', aud: resource });
+      const { client: caller } = await connectClient(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      expect(textOf(await caller.callTool({ name: 'echo', arguments: { text: 'through the corporate CA' } }))).toBe('through the corporate CA');
+      await caller.close();
+      expect(corporate.map((e) => ({ subject: e.subject, client: e.client, outcome: e.outcome }))).toEqual([{ subject: 'olga', client: client.clientId, outcome: 'issued' }]);
+    } finally {
+      await new Promise((resolve) => https.close(resolve));
+      await as?.close();
+      await mcp.close();
     }
   });
 });

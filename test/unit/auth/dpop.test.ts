@@ -3,7 +3,7 @@
  * not extractable in memory, in the real keychain when there is one), proofs for resource requests,
  * nonces, and when DPoP is used. Proofs are checked with jose, as a resource server would.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
@@ -57,10 +57,26 @@ describe('installationDpopKey', () => {
   it('with the file store the key is a 0600 record file in the credential directory, like the tokens', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'airlock-dpop-'));
     try {
-      const store = createFileGrantStore({ dir });
-      const key = await installationDpopKey(store, log);
-      const reopened = await installationDpopKey(createFileGrantStore({ dir }), log);
+      const store = createFileGrantStore({ dir: join(dir, 'credentials') });
+      const old = process.umask(0); // the modes must not depend on the user's umask
+      let key;
+      try {
+        key = await installationDpopKey(store, log);
+      } finally {
+        process.umask(old);
+      }
+      const reopened = await installationDpopKey(createFileGrantStore({ dir: join(dir, 'credentials') }), log);
       expect(reopened.jkt).toBe(key.jkt);
+      const files = await readdir(join(dir, 'credentials'));
+      const keyFile = files.find((name) => /^key-[0-9a-f]{32}\.json$/.test(name));
+      expect(keyFile).toBeDefined();
+      if (process.platform !== 'win32') {
+        expect((await stat(join(dir, 'credentials'))).mode & 0o777).toBe(0o700);
+        expect((await stat(join(dir, 'credentials', keyFile!))).mode & 0o777).toBe(0o600);
+      }
+      // In clear: the file's mode is all that protects the private key (docs/auth-and-login.md, "Where credentials live").
+      const stored = JSON.parse(await readFile(join(dir, 'credentials', keyFile!), 'utf8')) as { record: { privateJwk: string } };
+      expect(JSON.parse(stored.record.privateJwk)).toHaveProperty('d');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -7,7 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { accessTokenHash, DpopProver, installationDpopKey } from '../../../src/auth/dpop.js';
 import { createLogger } from '../../../src/log.js';
-import { inboundDpop } from '../../../src/policy/inbound-dpop.js';
+import { DPOP_NONCE_ROTATE_MS, dpopNonces, inboundDpop } from '../../../src/policy/inbound-dpop.js';
 import { MemoryGrantStore } from '../../helpers/memory-grant-store.js';
 
 const URL_ = 'http://127.0.0.1:8808/mcp';
@@ -52,5 +52,44 @@ describe('inboundDpop', () => {
     expect((await strict.check(request({}), 'bearer', 'tok', {}))?.description).toBe('DPoP required');
     expect(open.presented(request({ authorization: 'DPoP abc.def' }))).toEqual({ scheme: 'dpop', token: 'abc.def' });
     expect(open.presented(request({ authorization: 'Basic abc' }))).toBeUndefined();
+  });
+
+  it('--oauth-dpop-nonce: a proof without a nonce, or with one this server did not issue, gets use_dpop_nonce and the current nonce; the current and the previous period\'s pass, older ones do not', async () => {
+    let clock = 1_900_000_000_000;
+    const now = () => clock;
+    const key = await installationDpopKey(new MemoryGrantStore(), createLogger('silent'));
+    const bound = { cnf: { jkt: key.jkt } };
+    const dpop = inboundDpop({ required: false, expectedUrls: (_req, path) => [`http://127.0.0.1:8808${path}`], nonce: { secret: Buffer.alloc(32, 7) }, now });
+    // The prover signs with the real clock; the checker's window is around the fake one.
+    const proof = async (nonce?: string) => {
+      const claims: Record<string, string> = { htm: 'POST', htu: URL_, jti: Math.random().toString(36), ath: accessTokenHash('tok') };
+      if (nonce !== undefined) claims['nonce'] = nonce;
+      return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.publicJwk }).setIssuedAt(Math.floor(clock / 1000)).sign(key.keyPair.privateKey);
+    };
+    const missing = await dpop.check(request({ dpop: await proof() }), 'dpop', 'tok', bound);
+    expect(missing).toMatchObject({ error: 'use_dpop_nonce', description: 'Resource server requires nonce in DPoP proof', message: 'the DPoP proof has no nonce; this server requires one (--oauth-dpop-nonce), given in DPoP-Nonce' });
+    const issued = missing!.nonce!;
+    expect(issued).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await dpop.check(request({ dpop: await proof(issued) }), 'dpop', 'tok', bound)).toBeUndefined();
+    const wrong = await dpop.check(request({ dpop: await proof(`${issued.slice(0, 42)}${issued.endsWith('A') ? 'B' : 'A'}`) }), 'dpop', 'tok', bound);
+    expect(wrong).toMatchObject({ error: 'use_dpop_nonce', message: 'the DPoP proof carries a nonce this server did not issue, or an expired one; a new one is in DPoP-Nonce', nonce: issued });
+    // Another server's nonce (another secret) is not this one's.
+    const other = dpopNonces({ secret: Buffer.alloc(32, 8) }, now).current();
+    expect((await dpop.check(request({ dpop: await proof(other) }), 'dpop', 'tok', bound))?.error).toBe('use_dpop_nonce');
+    // One rotation later: a new nonce is issued, the previous one still passes.
+    clock += DPOP_NONCE_ROTATE_MS;
+    expect(await dpop.check(request({ dpop: await proof(issued) }), 'dpop', 'tok', bound)).toBeUndefined();
+    const next = (await dpop.check(request({ dpop: await proof() }), 'dpop', 'tok', bound))!.nonce!;
+    expect(next).not.toBe(issued);
+    // Two rotations later the first one is refused, and the current one is given.
+    clock += DPOP_NONCE_ROTATE_MS;
+    expect(await dpop.check(request({ dpop: await proof(issued) }), 'dpop', 'tok', bound)).toMatchObject({ error: 'use_dpop_nonce', nonce: expect.not.stringMatching(next) });
+    expect(await dpop.check(request({ dpop: await proof(next) }), 'dpop', 'tok', bound)).toBeUndefined();
+  });
+
+  it('without --oauth-dpop-nonce a proof needs no nonce, and one it carries is not checked', async () => {
+    const { prover, dpop, bound } = await setup();
+    prover.rememberNonce(new URL(URL_), 'from-somewhere-else');
+    expect(await dpop.check(request({ dpop: await prover.proof(new URL(URL_), 'POST', 'tok') }), 'dpop', 'tok', bound)).toBeUndefined();
   });
 });
