@@ -145,16 +145,35 @@ export class RequestGuard {
     if (origin === undefined) return false;
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Vary', 'Origin');
-    res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate');
+    res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     if (req.method !== 'OPTIONS') return false;
     res.writeHead(204, {
       'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
-      'Access-Control-Allow-Headers': 'Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID',
+      'Access-Control-Allow-Headers': allowedHeaders(req.headers['access-control-request-headers']),
       'Access-Control-Max-Age': '600',
     });
     res.end();
     return true;
   }
+}
+
+/** What a browser client may read of an answer: the session, the version, the login challenge, a DPoP nonce (RFC 9449 §8, §9). */
+const EXPOSED_HEADERS = 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, DPoP-Nonce';
+
+/**
+ * The request headers a browser client may send: the 2025 ones, the 2026-07-28 ones (`Mcp-Method`,
+ * `Mcp-Name`), a DPoP proof, and each `Mcp-Param-*` header its preflight names (a tool's
+ * x-mcp-header parameters: their names are the tool's, so they are echoed, never a wildcard, which
+ * would not cover Authorization).
+ */
+function allowedHeaders(requested: string | undefined): string {
+  const base = 'Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, DPoP';
+  const params = (requested ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => /^mcp-param-[a-z0-9-]{1,64}$/i.test(name))
+    .slice(0, 64);
+  return params.length > 0 ? `${base}, ${params.join(', ')}` : base;
 }
 
 export type BodyResult = { ok: true; text: string } | { ok: false; status: 413 | 400; message: string };

@@ -209,9 +209,14 @@ describe('RequestGuard.applyCors', () => {
     expect(reply.body).toBe('');
     expect(reply.headers['access-control-allow-origin']).toBe('http://localhost:5173');
     expect(reply.headers['access-control-allow-methods']).toBe('GET, POST, DELETE, OPTIONS');
-    expect(reply.headers['access-control-allow-headers']).toBe('Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID');
+    expect(reply.headers['access-control-allow-headers']).toBe('Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, DPoP');
     expect(reply.headers['access-control-max-age']).toBe('600');
     expect(reply.headers.vary).toBe('Origin');
+  });
+
+  it("lets a browser's 2026 client send its tool's Mcp-Param-* headers, and nothing else it names", async () => {
+    const reply = await send({ method: 'OPTIONS', headers: { Origin: 'http://localhost:5173', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'mcp-method, mcp-param-region, x-evil, mcp-param-item-id' } });
+    expect(reply.headers['access-control-allow-headers']).toBe('Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, DPoP, mcp-param-region, mcp-param-item-id');
   });
 
   it('sets the origin and exposes Mcp-Session-Id on a normal request, and leaves the answer to the route', async () => {
@@ -219,7 +224,7 @@ describe('RequestGuard.applyCors', () => {
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ handled: 'by the route' });
     expect(reply.headers['access-control-allow-origin']).toBe('http://localhost:5173');
-    expect(reply.headers['access-control-expose-headers']).toBe('Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate');
+    expect(reply.headers['access-control-expose-headers']).toBe('Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, DPoP-Nonce');
     expect(reply.headers['access-control-allow-methods']).toBeUndefined();
   });
 
