@@ -58,12 +58,23 @@ export function registerHub(program: Command, result: CommandResult): void {
     });
   hub
     .command('stop')
-    .description('stop the running hub: its attached commands end (their hosts see the server go), then it exits')
-    .action(async () => {
+    .description('stop the running hub: its attached commands end (their hosts see the server go), then it exits; with SERVER, only that spawned server')
+    .argument('[server]', "a spawned server's key (or its first characters) or command name, as `hub status` shows them")
+    .action(async (server: string | undefined) => {
       const { socket } = hubPaths(process.env);
-      const answer = await askHub(socket, { airlockHub: HUB_PROTOCOL, stop: true });
+      const answer = await askHub(socket, { airlockHub: HUB_PROTOCOL, stop: true, ...(server !== undefined ? { server } : {}) });
       if (answer === undefined) {
         process.stderr.write(`mcp-airlock: no hub is running (nothing answers on ${socket})\n`);
+        return;
+      }
+      if (server !== undefined) {
+        const { stopped } = JSON.parse(answer) as { stopped?: string[] };
+        if (!stopped || stopped.length === 0) {
+          process.stderr.write(`mcp-airlock: error: the hub runs no server named ${JSON.stringify(server)}\nhint: \`mcp-airlock hub status\` lists the servers with their keys and command names.\n`);
+          result.exitCode = ExitCode.usage;
+          return;
+        }
+        process.stderr.write(`mcp-airlock: stopped server ${stopped.join(', ')}; its clients' sessions end, and their next line starts it again\n`);
         return;
       }
       const pid = (JSON.parse(answer) as { pid?: number }).pid;

@@ -103,6 +103,8 @@ export interface StopHeader {
   drain?: boolean;
   /** With `drain`: the asking shim's version, for the hub's log line. */
   version?: string;
+  /** Stop only the spawned servers this names (a key, its first characters, or the command's name), not the hub. */
+  server?: string;
 }
 
 /** `hub status`: the hub answers one JSON line (HubStatus) and closes. */

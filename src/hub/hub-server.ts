@@ -238,6 +238,11 @@ export class Hub {
           this.drain(typeof header.version === 'string' ? header.version : 'another version');
           return void socket.end(`${JSON.stringify({ ok: true, draining: true, pid: process.pid, clients })}\n`);
         }
+        if (header.stop === true && typeof header.server === 'string') {
+          const stopped = this.upstreams.stop(header.server);
+          if (stopped.length > 0) this.options.log.info(`stopped server ${stopped.join(', ')} (mcp-airlock hub stop ${header.server})`);
+          return void socket.end(`${JSON.stringify({ ok: stopped.length > 0, stopped, pid: process.pid })}\n`);
+        }
         if (header.stop === true) {
           socket.end(`${JSON.stringify({ ok: true, stopping: true, pid: process.pid })}\n`);
           return void this.stop('asked to stop (mcp-airlock hub stop)');

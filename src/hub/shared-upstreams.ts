@@ -125,6 +125,16 @@ export class SharedUpstreams {
     return [...this.byKey.values()].flatMap((set) => [...set].map((upstream) => upstream.status()));
   }
 
+  /**
+   * Stop the servers `name` names (a key, its first characters, or the command's file name): their
+   * clients' sessions end as when a server exits. Returns the keys stopped.
+   */
+  stop(name: string): string[] {
+    const matching = this.status().filter((upstream) => name !== '' && (upstream.key.startsWith(name) || upstream.command === name));
+    for (const set of this.byKey.values()) for (const upstream of [...set]) if (matching.some((m) => m.key === upstream.key)) void upstream.close();
+    return [...new Set(matching.map((m) => m.key))];
+  }
+
   /** Stop every upstream now (the hub stops). */
   async closeAll(): Promise<void> {
     await Promise.all([...this.byKey.values()].flatMap((set) => [...set].map((upstream) => upstream.close())));

@@ -196,6 +196,24 @@ describe('the hub shares spawned servers', () => {
     expect(hubStatus(home).upstreams).toMatchObject([{ state: 'running', pid: second }]);
   });
 
+  it('hub stop SERVER stops one spawned server: its clients end as when it exits, the hub and other servers stay', async () => {
+    const home = hubHome();
+    const one = rawThrough(['run', '--hub', 'require', '--no-audit', '--share', '--', process.execPath, stdioFixture], home.env);
+    const other = await hostThrough(['run', '--hub', 'require', '--no-audit', '--', process.execPath, modernFixture, '--legacy', 'reject'], home.env);
+    one.client.send(initializeRequest(1));
+    expect((await one.client.response(1)).result).toBeDefined();
+    const unknown = spawnSync(process.execPath, [airlockBin, 'hub', 'stop', 'no-such-server'], { env: home.env, encoding: 'utf8' });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/the hub runs no server named "no-such-server"/);
+    const key = hubStatus(home).upstreams.find((u) => u.shareable && u.era === '2025')!.key;
+    const stop = spawnSync(process.execPath, [airlockBin, 'hub', 'stop', key.slice(0, 6)], { env: home.env, encoding: 'utf8' });
+    expect(stop.status, stop.stderr).toBe(0);
+    expect(stop.stderr).toContain(`stopped server ${key}`);
+    expect(await one.proc.exited).toBe(4);
+    expect(textOf(await other.client.listTools().then(() => other.client.callTool({ name: 'echo', arguments: { text: 'on' } })))).toBe('on');
+    expect(hubStatus(home).upstreams.map((u) => u.key)).not.toContain(key);
+  });
+
   it('a shared server that dies ends every client as in process (exit 4); the next host gets a new one', async () => {
     const home = hubHome();
     const shared = ['run', '--hub', 'require', '--no-audit', '--share', '--', process.execPath, stdioFixture];
