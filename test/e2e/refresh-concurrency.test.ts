@@ -6,14 +6,15 @@
  * invalid_grant and could revoke the grant, RFC 9700 §4.14.2); all five calls succeed; no browser
  * opens ($BROWSER records any launch and fails).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthFixture } from '../../fixtures/auth/protected-server.mjs';
 import { createFileGrantStore } from '../../src/store/file-store.js';
 import type { TokenRecord } from '../../src/store/grant-store.js';
-import { startAirlock, type AirlockProcess } from '../helpers/airlock-process.js';
+import { airlockBin, startAirlock, type AirlockProcess } from '../helpers/airlock-process.js';
 import { cliLogin } from '../helpers/cli-login.js';
 import { LineClient } from '../helpers/line-client.js';
 import { leaks, storedTokens } from '../helpers/stored-secrets.js';
@@ -60,9 +61,9 @@ async function loggedInThen(change: (record: TokenRecord) => TokenRecord): Promi
 const refreshGrants = () => fixture.asRequests.filter((r) => (r as { grantType?: string }).grantType === 'refresh_token') as Array<Record<string, unknown>>;
 
 /** Five (or `count`) connects at once, each: initialize, then tools/call echo. Returns the processes after they exited. */
-async function fiveCallsAtOnce(env: NodeJS.ProcessEnv, count = 5): Promise<AirlockProcess[]> {
+async function fiveCallsAtOnce(env: NodeJS.ProcessEnv, count = 5, extra: string[] = []): Promise<AirlockProcess[]> {
   const procs = Array.from({ length: count }, () => {
-    const proc = startAirlock(['connect', fixture.url, '--storage', 'file', '--allow-http'], { env });
+    const proc = startAirlock(['connect', fixture.url, '--storage', 'file', '--allow-http', ...extra], { env });
     running.push(proc);
     return proc;
   });
@@ -103,6 +104,21 @@ describe('five processes, one refresh (refresh under the cross-process lock, sto
     const mcpBefore = fixture.mcpRequests.length;
     const procs = await fiveCallsAtOnce(setup.env);
     expectOneRefreshNoBrowser(setup, procs, refreshesBefore, mcpBefore);
+  });
+
+  it('five hosts attached to one hub (one process, five sessions): still one refresh', async () => {
+    const setup = await loggedInThen((r) => ({ ...r, accessToken: 'expired-access-token', obtainedAt: Date.now() - 600_000, expiresAt: Date.now() - 300_000 }));
+    const hubDir = join(setup.configDir, '..', `hub-${n}`);
+    mkdirSync(hubDir, { mode: 0o700 });
+    const env = { ...setup.env, MCP_AIRLOCK_HUB_DIR: hubDir };
+    const refreshesBefore = refreshGrants().length;
+    const mcpBefore = fixture.mcpRequests.length;
+    try {
+      const procs = await fiveCallsAtOnce(env, 5, ['--hub', 'require']);
+      expectOneRefreshNoBrowser(setup, procs, refreshesBefore, mcpBefore);
+    } finally {
+      spawnSync(process.execPath, [airlockBin, 'hub', 'stop'], { env, stdio: 'ignore' });
+    }
   });
 
   it('the server rejects a stored token that has not expired yet (401 to all five at once): still one refresh', async () => {
