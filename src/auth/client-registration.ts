@@ -42,7 +42,7 @@ export interface ResolveClientOptions {
 }
 
 export interface RegistrationSettings {
-  /** Sent as `Authorization: Bearer` to the registration endpoint; never logged. */
+  /** Sent as `Authorization: Bearer` to the registration endpoint (as it is when it names its scheme: `SSWS …`); never logged. */
   initialAccessToken?: string;
   plan?: ProviderPlan;
 }
@@ -185,7 +185,8 @@ export async function registerClient(options: ResolveClientOptions & { previous?
   });
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   const initialAccessToken = options.registration?.initialAccessToken;
-  if (initialAccessToken !== undefined) headers['authorization'] = `Bearer ${initialAccessToken}`;
+  // A value that names its scheme is sent as it is: Okta's API tokens go as `SSWS <token>`.
+  if (initialAccessToken !== undefined) headers['authorization'] = /^[A-Za-z][A-Za-z0-9-]*\s+\S+$/.test(initialAccessToken) ? initialAccessToken : `Bearer ${initialAccessToken}`;
   let response: Response;
   try {
     response = await options.fetch(endpoint, {

@@ -62,6 +62,13 @@ describe('resolveClient: pre-registered, then metadata document, then DCR (MCP 2
     expect(store.clients.get(server.origin)).toEqual(client);
   });
 
+  it('sends an initial access token as Bearer, and one that names its scheme (Okta API tokens: SSWS) as it is', async () => {
+    const { options, server } = await setup(registered);
+    await resolveClient({ ...options, registration: { initialAccessToken: 'iat-123' } });
+    await resolveClient({ ...options, store: new MemoryGrantStore(), registration: { initialAccessToken: 'SSWS 00aBcD' } });
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer iat-123', 'SSWS 00aBcD']);
+  });
+
   it('reuses the stored registration for the same issuer and redirect URI, and registers again for another redirect URI', async () => {
     const { options, server } = await setup(registered);
     await resolveClient(options);
