@@ -193,7 +193,6 @@ describe('the hub shares spawned servers', () => {
     cleanups.push(() => reap(second));
     expect(second).not.toBe(first);
     expect(b.samplingPrompts).toEqual(['after']);
-    expect(hubStatus(home).upstreams).toMatchObject([{ state: 'running', pid: second }]);
   });
 
   it('hub stop SERVER stops one spawned server: its clients end as when it exits, the hub and other servers stay', async () => {
