@@ -62,16 +62,26 @@ export const ENTRY_MEMBERS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'h
 export const AUTH_MEMBERS = ['account', 'grant', 'clientId', 'clientSecret', 'scopes', 'providerProfile'] as const;
 /** Server names: what `mcp-airlock NAME` can be (schemas/servers.schema.json has the same pattern). */
 export const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** RFC 9110 §5.6.2 token. */
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** `--max-message`'s sizes (4mb, 512KiB, 1048576). */
 export const SIZE = /^\d+(\.\d+)?\s*([kmg]i?b?|b)?$/i;
 
-/** Every spelling of `type` hosts write, folded (lowercase, without - and _). */
-const TYPE_SPELLINGS: Record<string, ServerType> = { stdio: 'stdio', local: 'stdio', http: 'http', streamablehttp: 'http', sse: 'sse' };
-const TYPE_WORDS = ['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse'];
+/** Every spelling of `type` hosts write (VS Code, Claude Code, Cursor, Gemini, Cline...), and what it means. */
+export const TYPE_SPELLINGS: Readonly<Record<string, ServerType>> = {
+  stdio: 'stdio',
+  local: 'stdio',
+  http: 'http',
+  'streamable-http': 'http',
+  streamableHttp: 'http',
+  streamable_http: 'http',
+  streamablehttp: 'http',
+  sse: 'sse',
+};
 
 export function normalizeType(value: string): ServerType | undefined {
-  const folded = value.toLowerCase().replace(/[-_ ]/g, '');
-  return Object.hasOwn(TYPE_SPELLINGS, folded) ? TYPE_SPELLINGS[folded] : undefined;
+  return Object.hasOwn(TYPE_SPELLINGS, value) ? TYPE_SPELLINGS[value] : undefined;
 }
 
 export interface CheckOptions {
@@ -135,7 +145,7 @@ class ServersReader {
     const url = this.text(`${pointer}/url`, json.url);
     let kind: ServerType | undefined = type === undefined ? undefined : normalizeType(type);
     if (type !== undefined && kind === undefined) {
-      const near = closest(type, TYPE_WORDS);
+      const near = closest(type, Object.keys(TYPE_SPELLINGS));
       this.issue(`${pointer}/type`, `unknown type ${quote(type)}${near ? ` (did you mean ${quote(near)}?)` : ''}: use stdio, http (also streamable-http, streamableHttp) or sse`);
     }
     if (command !== undefined && url !== undefined) this.issue(`${pointer}/url`, `${displayPath(pointer)} has both "command" and "url": a server is spawned or remote, not both`);
@@ -154,9 +164,9 @@ class ServersReader {
       entry.args = args;
       args.forEach((arg, i) => this.references(`${pointer}/args/${i}`, arg, true));
     }
-    const env = this.map(`${pointer}/env`, json.env, /^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable\'s name');
+    const env = this.map(`${pointer}/env`, json.env, ENV_NAME, 'an environment variable\'s name');
     if (env) entry.env = env;
-    const headers = this.map(`${pointer}/headers`, json.headers, /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name');
+    const headers = this.map(`${pointer}/headers`, json.headers, HEADER_NAME, 'a header name');
     if (headers) entry.headers = headers;
     if (kind === 'stdio') for (const member of ['headers', 'auth'] as const) if (json[member] !== undefined) this.issue(`${pointer}/${member}`, `${displayPath(pointer)}.${member} is for remote servers (with "url"); a spawned server takes its secrets in "env"`);
     if (kind !== 'stdio') for (const member of ['args', 'env', 'cwd'] as const) if (json[member] !== undefined) this.issue(`${pointer}/${member}`, `${displayPath(pointer)}.${member} is for spawned servers (with "command")`);
