@@ -13,7 +13,7 @@ import type { CommandResult } from './program.js';
 
 const MAX_SECRET = 64 * 1024;
 
-function parseStorage(value: string): StorageMode {
+export function parseStorage(value: string): StorageMode {
   if (!isStorageMode(value)) throw new AirlockError('AIRLOCK_USAGE', `--storage is ${quote(value)}`, { hint: `Use ${storageModes.join(', ')}.` });
   return value;
 }
