@@ -60,10 +60,12 @@ export function registerImport(program: Command, _result: CommandResult): void {
     .option('--storage <where>', 'where those secrets go: auto (OS keychain, else a 0600 file) | keychain | file', parseStorage, 'auto')
     .exitOverride()
     .addHelpText('after', `
-Reads (per OS): Claude Desktop, Claude Code (~/.claude.json, ./.mcp.json), Cursor
-(~/.cursor/mcp.json, ./.cursor/mcp.json), VS Code (user mcp.json, ./.vscode/mcp.json),
-Codex (~/.codex/config.toml), Gemini CLI (~/.gemini/settings.json), Zed (settings.json),
-Windsurf (~/.codeium/windsurf/mcp_config.json). Writes the user's servers.json.
+Reads (per OS): Claude Desktop, Claude Code (~/.claude.json, ./.mcp.json),
+Cursor (~/.cursor/mcp.json, ./.cursor/mcp.json), VS Code (user mcp.json,
+./.vscode/mcp.json), Codex (~/.codex/config.toml), Gemini CLI
+(~/.gemini/settings.json), Zed (settings.json), Windsurf
+(~/.codeium/windsurf/mcp_config.json). Writes the user's servers.json
+(docs/servers-file.md).
 
 Examples:
   $ mcp-airlock import --dry-run

@@ -23,8 +23,8 @@ export function registerInstall(program: Command, _result: CommandResult): void 
     .option('--dry-run', 'show what would change, write nothing')
     .exitOverride()
     .addHelpText('after', `
-The host's other settings and the servers not in the servers file are left as they are.
-\`mcp-airlock uninstall --host HOST\` puts the file back as it was.
+The host's other settings and the servers not in the servers file are left as
+they are. \`mcp-airlock uninstall --host HOST\` puts the file back as it was.
 
 Examples:
   $ mcp-airlock install --host cursor --dry-run

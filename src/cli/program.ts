@@ -35,7 +35,7 @@ export function buildProgram(result: CommandResult, io: Invocation = processInvo
     .addHelpText('after', `
 Three forms:
   mcp-airlock <url> [options]       a stdio client to a remote server (connect)
-  mcp-airlock <name> [options]      a server of the servers file (docs/servers-file.md)
+  mcp-airlock <name> [options]      a server of your servers file (config show)
   mcp-airlock <command> [options]   see \`mcp-airlock <command> --help\`
 
 Examples:

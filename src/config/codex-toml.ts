@@ -156,8 +156,11 @@ function unclosed(text: string): boolean {
       if (c === '\\' && quote === '"') i++;
       else if (c === quote) quote = '';
     } else if (c === '"' || c === "'") quote = c;
-    else if (c === '#') break;
-    else if (c === '[' || c === '{') depth++;
+    else if (c === '#') {
+      const end = text.indexOf('\n', i);
+      if (end === -1) break;
+      i = end;
+    } else if (c === '[' || c === '{') depth++;
     else if (c === ']' || c === '}') depth--;
   }
   return depth > 0;

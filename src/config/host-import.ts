@@ -38,12 +38,19 @@ export interface HostRead {
 
 class Skip extends Error {}
 
-/** A host's reference spellings as ours: `${VAR}`, `${VAR:-default}`, `${env:VAR}`, a whole value `$VAR`. */
-export function convertReferences(value: string): string {
-  if (/^\$[A-Za-z_][A-Za-z0-9_]*$/.test(value)) return `\${env:${value.slice(1)}}`;
+/** Hosts where `${NAME}` is one of the editor's own variables (`${workspaceFolder}`), not the environment's. */
+const EDITOR_VARIABLES: readonly HostId[] = ['vscode', 'cursor'];
+
+/**
+ * A host's reference spellings as ours: `${env:VAR}`, and `${VAR}`, `${VAR:-default}` and a whole
+ * value `$VAR` where the host reads them from the environment (Claude Code, Gemini...).
+ */
+export function convertReferences(value: string, host: HostId): string {
+  const bareIsEnv = !EDITOR_VARIABLES.includes(host);
+  if (bareIsEnv && /^\$[A-Za-z_][A-Za-z0-9_]*$/.test(value)) return `\${env:${value.slice(1)}}`;
   return value.replace(/\$\{([^}]*)\}/g, (whole, inner: string) => {
     const bare = /^([A-Za-z_][A-Za-z0-9_]*)(:-.*)?$/.exec(inner);
-    if (bare) return `\${env:${bare[1]}}`;
+    if (bare && bareIsEnv) return `\${env:${bare[1]}}`;
     if (/^env:[A-Za-z_][A-Za-z0-9_]*$/.test(inner)) return whole;
     throw new Skip(`it uses ${quote(whole)}, which only its host can fill in`);
   });
@@ -51,9 +58,9 @@ export function convertReferences(value: string): string {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : undefined);
-function stringMap(v: unknown): Record<string, string> | undefined {
+function stringMap(v: unknown, host: HostId): Record<string, string> | undefined {
   if (!isObject(v)) return undefined;
-  return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string').map(([k, s]) => [k, convertReferences(s)]));
+  return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string').map(([k, s]) => [k, convertReferences(s, host)]));
 }
 
 const PACKAGE = /^(?:@[^/]+\/)?(mcp-remote|mcp-airlock)(?:@.*)?$/;
@@ -67,7 +74,7 @@ export function hostEntry(raw: unknown, host: HostId): { entry: Record<string, u
   // Zed's first format: "command": { "path", "args", "env" }.
   const command = isObject(raw.command) ? raw.command.path : raw.command;
   const args = strings(isObject(raw.command) ? raw.command.args : raw.args) ?? [];
-  const env = stringMap(isObject(raw.command) ? raw.command.env : raw.env);
+  const env = stringMap(isObject(raw.command) ? raw.command.env : raw.env, host);
   const url = [raw.url, raw.serverUrl, raw.httpUrl].find((u): u is string => typeof u === 'string');
   if (typeof command === 'string' && command !== '') {
     const at = args.findIndex((a) => PACKAGE.test(a));
@@ -78,19 +85,19 @@ export function hostEntry(raw: unknown, host: HostId): { entry: Record<string, u
     if (at !== -1 && rest.length === 1 && /^https?:\/\//i.test(rest[0]!)) {
       entry.url = rest[0]; // `npx mcp-remote URL` and airlock's own drop-in line: the remote server itself
     } else {
-      entry.command = convertReferences(command);
-      if (args.length > 0) entry.args = args.map(convertReferences);
+      entry.command = convertReferences(command, host);
+      if (args.length > 0) entry.args = args.map((arg) => convertReferences(arg, host));
       if (env && Object.keys(env).length > 0) entry.env = env;
       if (typeof raw.cwd === 'string') entry.cwd = raw.cwd;
     }
   } else if (url !== undefined) {
-    entry.url = convertReferences(url);
+    entry.url = convertReferences(url, host);
     const type = typeof raw.type === 'string' ? normalizeType(raw.type) : undefined;
     // Gemini: url is SSE, httpUrl streamable HTTP.
     if (host === 'gemini') entry.type = raw.httpUrl === url ? 'http' : 'sse';
     else if (type === 'sse' || type === 'http') entry.type = type;
-    const headers: Record<string, string> = { ...stringMap(raw.headers), ...stringMap(raw.http_headers) };
-    for (const [name, variable] of Object.entries(stringMap(raw.env_http_headers) ?? {})) headers[name] = `\${env:${variable}}`;
+    const headers: Record<string, string> = { ...stringMap(raw.headers, host), ...stringMap(raw.http_headers, host) };
+    for (const [name, variable] of Object.entries(stringMap(raw.env_http_headers, host) ?? {})) headers[name] = `\${env:${variable}}`;
     if (typeof raw.bearer_token_env_var === 'string') headers.Authorization = `Bearer \${env:${raw.bearer_token_env_var}}`;
     if (Object.keys(headers).length > 0) entry.headers = headers;
   } else {
