@@ -66,80 +66,36 @@ function appFolder(places: HostPlaces, name: string): string {
 const plain = (command: string, args: string[]): Record<string, unknown> => ({ command, args });
 const typed = (command: string, args: string[]): Record<string, unknown> => ({ type: 'stdio', command, args });
 
+/** One host: `user` is the file install writes; `project` files (relative to cwd) are read by import too. */
+function host(id: HostId, label: string, key: string, user: (p: HostPlaces) => string, project: string[] = [], options: Partial<Pick<HostFormat, 'syntax' | 'line'>> = {}): HostFormat {
+  return {
+    id,
+    label,
+    key,
+    syntax: options.syntax ?? 'json',
+    line: options.line ?? plain,
+    installFile: user,
+    importFiles: (p) => [user(p), ...project.map((path) => join(p.cwd, path))],
+  };
+}
+
+const zedSettings = (p: HostPlaces): string =>
+  p.platform === 'win32' ? join(p.appData, 'Zed', 'settings.json') : join(p.platform === 'darwin' ? join(p.home, '.config') : p.xdgConfig, 'zed', 'settings.json');
+
 export const HOST_FORMATS: Record<HostId, HostFormat> = {
-  claude: {
-    id: 'claude',
-    label: 'Claude Desktop',
-    syntax: 'json',
-    key: 'mcpServers',
-    installFile: (p) => join(appFolder(p, 'Claude'), 'claude_desktop_config.json'),
-    importFiles: (p) => [join(appFolder(p, 'Claude'), 'claude_desktop_config.json')],
-    line: plain,
-  },
+  claude: host('claude', 'Claude Desktop', 'mcpServers', (p) => join(appFolder(p, 'Claude'), 'claude_desktop_config.json')),
+  // Install writes the project's .mcp.json: ~/.claude.json is Claude Code's own state, rewritten as
+  // it runs, so a backup of it would be stale at once. Import reads both.
   'claude-code': {
-    id: 'claude-code',
-    label: 'Claude Code',
-    syntax: 'json',
-    key: 'mcpServers',
-    // ~/.claude.json is Claude Code's own state, rewritten as it runs: a backup of it would be stale at once.
-    installFile: (p) => join(p.cwd, '.mcp.json'),
+    ...host('claude-code', 'Claude Code', 'mcpServers', (p) => join(p.cwd, '.mcp.json'), [], { line: typed }),
     importFiles: (p) => [join(p.home, '.claude.json'), join(p.cwd, '.mcp.json')],
-    line: typed,
   },
-  cursor: {
-    id: 'cursor',
-    label: 'Cursor',
-    syntax: 'json',
-    key: 'mcpServers',
-    installFile: (p) => join(p.home, '.cursor', 'mcp.json'),
-    importFiles: (p) => [join(p.home, '.cursor', 'mcp.json'), join(p.cwd, '.cursor', 'mcp.json')],
-    line: plain,
-  },
-  vscode: {
-    id: 'vscode',
-    label: 'VS Code',
-    syntax: 'json',
-    key: 'servers',
-    installFile: (p) => join(appFolder(p, 'Code'), 'User', 'mcp.json'),
-    importFiles: (p) => [join(appFolder(p, 'Code'), 'User', 'mcp.json'), join(p.cwd, '.vscode', 'mcp.json')],
-    line: typed,
-  },
-  codex: {
-    id: 'codex',
-    label: 'Codex',
-    syntax: 'toml',
-    key: 'mcp_servers',
-    installFile: (p) => join(p.codexHome, 'config.toml'),
-    importFiles: (p) => [join(p.codexHome, 'config.toml')],
-    line: plain,
-  },
-  gemini: {
-    id: 'gemini',
-    label: 'Gemini CLI',
-    syntax: 'json',
-    key: 'mcpServers',
-    installFile: (p) => join(p.home, '.gemini', 'settings.json'),
-    importFiles: (p) => [join(p.home, '.gemini', 'settings.json'), join(p.cwd, '.gemini', 'settings.json')],
-    line: plain,
-  },
-  zed: {
-    id: 'zed',
-    label: 'Zed',
-    syntax: 'json',
-    key: 'context_servers',
-    installFile: (p) => (p.platform === 'win32' ? join(p.appData, 'Zed', 'settings.json') : join(p.platform === 'darwin' ? join(p.home, '.config') : p.xdgConfig, 'zed', 'settings.json')),
-    importFiles: (p) => [HOST_FORMATS.zed.installFile(p)],
-    line: plain,
-  },
-  windsurf: {
-    id: 'windsurf',
-    label: 'Windsurf',
-    syntax: 'json',
-    key: 'mcpServers',
-    installFile: (p) => join(p.home, '.codeium', 'windsurf', 'mcp_config.json'),
-    importFiles: (p) => [join(p.home, '.codeium', 'windsurf', 'mcp_config.json')],
-    line: plain,
-  },
+  cursor: host('cursor', 'Cursor', 'mcpServers', (p) => join(p.home, '.cursor', 'mcp.json'), [join('.cursor', 'mcp.json')]),
+  vscode: host('vscode', 'VS Code', 'servers', (p) => join(appFolder(p, 'Code'), 'User', 'mcp.json'), [join('.vscode', 'mcp.json')], { line: typed }),
+  codex: host('codex', 'Codex', 'mcp_servers', (p) => join(p.codexHome, 'config.toml'), [], { syntax: 'toml' }),
+  gemini: host('gemini', 'Gemini CLI', 'mcpServers', (p) => join(p.home, '.gemini', 'settings.json'), [join('.gemini', 'settings.json')]),
+  zed: host('zed', 'Zed', 'context_servers', zedSettings),
+  windsurf: host('windsurf', 'Windsurf', 'mcpServers', (p) => join(p.home, '.codeium', 'windsurf', 'mcp_config.json')),
 };
 
 export function isHostId(value: string): value is HostId {

@@ -16,8 +16,8 @@ import { closest } from '../closest-word.js';
 import { PROTOCOL_CHOICES } from '../eras/era-adapter.js';
 import { quote } from '../errors.js';
 import { PROVIDER_PROFILES } from '../auth/provider-profiles.js';
-import { JsonSyntaxError, parseLocatedJson, pointerToken, type LocatedJson } from '../policy/json-locations.js';
-import { displayPath, type PolicyIssue } from '../policy/policy-file.js';
+import { pointerToken, type LocatedJson } from '../policy/json-locations.js';
+import { displayPath, readLocated, type PolicyIssue } from '../policy/policy-file.js';
 import { storageModes } from '../store/storage-mode.js';
 import { findReferences, looksLikeSecret } from './secret-references.js';
 
@@ -91,17 +91,11 @@ export interface CheckOptions {
 
 /** Every problem in `text`, and the servers when there is no error. */
 export function checkServersFile(text: string, options: CheckOptions = {}): { servers?: Record<string, ServerEntry>; issues: FileIssue[] } {
-  let located: LocatedJson;
-  try {
-    located = parseLocatedJson(text);
-  } catch (error) {
-    if (!(error instanceof JsonSyntaxError)) throw error;
-    return { issues: [{ pointer: '', ...error.location, message: `not valid JSON: ${error.reason}` }] };
-  }
-  const reader = new ServersReader(located, options);
-  const servers = reader.read();
-  const issues = reader.issues.sort((a, b) => a.line - b.line || a.column - b.column);
-  return issues.some((i) => !i.warning) ? { issues } : { servers, issues };
+  const { value: servers, issues } = readLocated(text, (json) => {
+    const reader = new ServersReader(json, options);
+    return { value: reader.read(), issues: reader.issues };
+  });
+  return issues.some((i: FileIssue) => !i.warning) || !servers ? { issues } : { servers, issues };
 }
 
 type Json = Record<string, unknown>;
