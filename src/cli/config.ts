@@ -9,7 +9,9 @@ import type { Command } from 'commander';
 import { AirlockError, ExitCode } from '../errors.js';
 import { looksLikeSecret } from '../config/secret-references.js';
 import type { ServerEntry } from '../config/servers-file.js';
-import { loadServers, loadServersFile, serversFiles, userServersPath, PROJECT_FILE, type ServersFileRef } from '../config/servers-location.js';
+import { trustProject, trustState } from '../config/project-trust.js';
+import { checkServersFile } from '../config/servers-file.js';
+import { configDir, findProjectFile, loadServers, readServersText, serversFiles, userServersPath, PROJECT_FILE, type ServersFileRef, type UntrustedFile } from '../config/servers-location.js';
 import { count, printIssues } from './file-issues.js';
 import { commandNames } from './usage-errors.js';
 import type { CommandResult } from './program.js';
@@ -46,7 +48,7 @@ const noFileError = (cwd: string, env: NodeJS.ProcessEnv): AirlockError =>
 export function registerConfig(program: Command, result: CommandResult): void {
   const config = program
     .command('config')
-    .summary('check or show the servers file')
+    .summary('check, show or trust the servers file')
     .description(`Check the servers file (${PROJECT_FILE} in the project, servers.json in the config directory), or show the servers it defines here.`);
 
   config
@@ -65,9 +67,12 @@ Examples:
       const reports = [];
       for (const ref of files) {
         const shown = file ?? ref.path;
-        const { servers, issues } = await loadServersFile(ref, { reserved: commandNames(command) });
+        const text = await readServersText(ref.path);
+        const { servers, issues } = checkServersFile(text, { reserved: commandNames(command) });
+        const trust = ref.source === 'project' && !file ? await trustState(ref.path, text, configDir(process.env)) : undefined;
+        if (trust && trust !== 'trusted' && servers && !flags.json) process.stderr.write(`${untrustedNote({ file: ref, state: trust, names: Object.keys(servers) })}\n`);
         if (!servers) result.exitCode = ExitCode.usage;
-        if (flags.json) reports.push({ file: shown, valid: servers !== undefined, ...(servers ? { servers: Object.keys(servers).length } : {}), issues });
+        if (flags.json) reports.push({ file: shown, valid: servers !== undefined, ...(servers ? { servers: Object.keys(servers).length } : {}), ...(trust ? { trusted: trust === 'trusted' } : {}), issues });
         else if (!servers) printIssues(shown, issues, false, out);
         else {
           printIssues(shown, issues, false, out);
@@ -84,13 +89,14 @@ Examples:
     .option('--json', 'print them as JSON')
     .exitOverride()
     .action(async (flags: { json?: boolean }) => {
-      const { files, servers } = await loadServers(process.cwd(), process.env);
+      const { files, servers, untrusted } = await loadServers(process.cwd(), process.env);
       if (files.length === 0) throw noFileError(process.cwd(), process.env);
+      if (untrusted) process.stderr.write(`${untrustedNote(untrusted)}\n`);
       if (flags.json) {
         const list = Object.fromEntries(
           [...servers.values()].map((s) => [s.name, { source: s.file.source, file: s.file.path, ...(s.overrides ? { overrides: s.overrides.path } : {}), entry: shownEntry(s.entry) }]),
         );
-        out(JSON.stringify({ files, servers: list }, null, 2));
+        out(JSON.stringify({ files, servers: list, ...(untrusted ? { untrusted: { file: untrusted.file.path, state: untrusted.state, servers: untrusted.names } } : {}) }, null, 2));
         return;
       }
       for (const server of servers.values()) {
@@ -99,4 +105,27 @@ Examples:
       }
       if (servers.size === 0) out(`no servers in ${files.map((f) => f.path).join(', ')}`);
     });
+
+  config
+    .command('trust')
+    .description(`use a project's ${PROJECT_FILE} (it chooses the commands airlock starts); again after it changes`)
+    .argument('[file]', `the project's file (default: the ${PROJECT_FILE} that applies here)`)
+    .exitOverride()
+    .action(async (file: string | undefined) => {
+      const path = file ? resolve(file) : await findProjectFile(process.cwd());
+      if (!path) throw new AirlockError('AIRLOCK_SERVERS_FILE', `no ${PROJECT_FILE} in ${process.cwd()} or a folder above`, { hint: 'Give its path: mcp-airlock config trust PATH.' });
+      const text = await readServersText(path);
+      const { servers, issues } = checkServersFile(text, { reserved: commandNames(program) });
+      if (!servers) {
+        printIssues(path, issues, false, out);
+        throw new AirlockError('AIRLOCK_SERVERS_FILE', `${path} is not valid: not trusted`, { hint: 'Fix the problems above, then trust it.' });
+      }
+      await trustProject(path, text, configDir(process.env));
+      out(`trusted ${path} (${count(Object.keys(servers).length, 'server')}: ${Object.keys(servers).join(', ')})`);
+    });
+}
+
+/** One line for stderr: the project's servers are not used, and how to use them. */
+export function untrustedNote(untrusted: UntrustedFile): string {
+  return `mcp-airlock: note: ${untrusted.file.path} ${untrusted.state === 'changed' ? 'changed since you trusted it' : 'is not trusted yet'}: its servers (${untrusted.names.join(', ')}) are not used; read it, then \`mcp-airlock config trust\``;
 }

@@ -13,7 +13,7 @@ import { closest } from '../closest-word.js';
 import { AirlockError, quote } from '../errors.js';
 import { HOST_FORMATS, HOST_IDS, hostPlaces, isHostId, type HostId } from '../config/host-formats.js';
 import { plainSecrets, readHostFile, type ImportedServer, type SkippedServer } from '../config/host-import.js';
-import { writeAtomic } from '../config/host-install.js';
+import { writeAtomic } from '../config/atomic-write.js';
 import { setMembers } from '../config/json-edit.js';
 import { checkServersFile } from '../config/servers-file.js';
 import { userServersPath } from '../config/servers-location.js';

@@ -8,6 +8,7 @@ import { AirlockError } from '../errors.js';
 import { HOST_FORMATS, HOST_IDS, hostPlaces, type HostId } from '../config/host-formats.js';
 import { airlockCommand, applyInstall, planInstall, uninstall } from '../config/host-install.js';
 import { configDir, loadServers } from '../config/servers-location.js';
+import { untrustedNote } from './config.js';
 import { parseHost } from './import.js';
 import type { CommandResult } from './program.js';
 
@@ -31,7 +32,8 @@ Examples:
   $ mcp-airlock install --host claude`)
     .action(async (flags: { host: HostId; file?: string; dryRun?: boolean }) => {
       const format = HOST_FORMATS[flags.host];
-      const { files, servers } = await loadServers(process.cwd(), process.env);
+      const { files, servers, untrusted } = await loadServers(process.cwd(), process.env);
+      if (untrusted) process.stderr.write(`${untrustedNote(untrusted)}\n`);
       if (servers.size === 0) {
         throw new AirlockError('AIRLOCK_SERVERS_FILE', `no servers to install: ${files.length === 0 ? 'no servers file here' : `none in ${files.map((f) => f.path).join(', ')}`}`, {
           hint: 'Write the servers file (docs/servers-file.md), or take your hosts\' servers into it with `mcp-airlock import`.',

@@ -8,7 +8,7 @@ import { closest } from '../closest-word.js';
 import { AirlockError, describeError, quote } from '../errors.js';
 import { createLogger } from '../log.js';
 import { serverLaunch } from '../config/server-launch.js';
-import { loadServers } from '../config/servers-location.js';
+import { loadServers, untrustedError } from '../config/servers-location.js';
 import { secretStore } from '../config/secret-store.js';
 import type { StorageMode } from '../store/storage-mode.js';
 import type { Invocation } from './invocation.js';
@@ -30,7 +30,9 @@ export function keychainReader(storage: StorageMode, env: NodeJS.ProcessEnv): (n
 export async function namedServer(argv: readonly string[], commands: readonly string[], io: Invocation): Promise<{ argv: string[]; io: Invocation } | undefined> {
   const word = argv[0];
   if (word === undefined || word.startsWith('-') || commands.includes(word) || word.includes('://')) return undefined;
-  const { files, servers } = await loadServers(io.cwd, io.env, { reserved: commands });
+  const { files, servers, untrusted } = await loadServers(io.cwd, io.env, { reserved: commands });
+  // Not the user's entry either: once trusted, the project's would win.
+  if (untrusted?.names.includes(word)) throw untrustedError(word, untrusted);
   const server = servers.get(word);
   if (!server) {
     if (servers.size === 0 || closest(word, commands) !== undefined || word.includes('.') || word.includes(':')) return undefined;

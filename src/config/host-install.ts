@@ -8,11 +8,12 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AirlockError, describeError, quote } from '../errors.js';
 import { parseLocatedJson } from '../policy/json-locations.js';
+import { writeAtomic } from './atomic-write.js';
 import { readCodexServers, setCodexServers } from './codex-toml.js';
 import { HOST_FORMATS, type HostId } from './host-formats.js';
 import { setMembers } from './json-edit.js';
@@ -106,14 +107,6 @@ async function readRecords(configDir: string): Promise<Records> {
 async function writeRecords(configDir: string, records: Records): Promise<void> {
   await mkdir(configDir, { recursive: true });
   await writeAtomic(recordsPath(configDir), `${JSON.stringify(records, null, 2)}\n`);
-}
-
-/** Write `text` to `file` through a temporary file and a rename, keeping the file's mode (0600 for a new one). */
-export async function writeAtomic(file: string, text: string | Buffer): Promise<void> {
-  const mode = await stat(file).then((s) => s.mode & 0o777, () => 0o600);
-  const temporary = `${file}.airlock-${process.pid}.tmp`;
-  await writeFile(temporary, text, { mode });
-  await rename(temporary, file);
 }
 
 /** Write the plan: backup (first install only), the file, the record. Returns the backup's path. */

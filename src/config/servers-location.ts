@@ -13,7 +13,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import envPaths from 'env-paths';
 import { AirlockError, describeError, quote } from '../errors.js';
-import { checkServersFile, type CheckOptions, type FileIssue, type ServerEntry } from './servers-file.js';
+import { trustState, type TrustState } from './project-trust.js';
+import { checkServersFile, type CheckOptions, type ServerEntry } from './servers-file.js';
 
 export const PROJECT_FILE = 'mcp-airlock.json';
 export const USER_FILE = 'servers.json';
@@ -88,20 +89,29 @@ export async function readServersText(path: string): Promise<string> {
   }
 }
 
-/** One file's servers and problems. */
-export async function loadServersFile(file: ServersFileRef, options: CheckOptions = {}): Promise<{ servers?: Record<string, ServerEntry>; issues: FileIssue[] }> {
-  return checkServersFile(await readServersText(file.path), options);
+/** A project file not (or no longer) trusted: its servers are not used until `config trust`. */
+export interface UntrustedFile {
+  file: ServersFileRef;
+  state: Exclude<TrustState, 'trusted'>;
+  names: string[];
 }
 
 /**
  * The servers of every file that applies from `cwd`, merged (the project's entry wins per name).
- * A file with an error fails the whole load, naming its first problem and where it is.
+ * A file with an error fails the whole load, naming its first problem and where it is. A project
+ * file that is not trusted (project-trust.ts) is left out and returned as such.
  */
-export async function loadServers(cwd: string, env: NodeJS.ProcessEnv, options: CheckOptions = {}): Promise<{ files: ServersFileRef[]; servers: Map<string, LocatedServer> }> {
+export async function loadServers(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  options: CheckOptions = {},
+): Promise<{ files: ServersFileRef[]; servers: Map<string, LocatedServer>; untrusted?: UntrustedFile }> {
   const files = await serversFiles(cwd, env);
   const servers = new Map<string, LocatedServer>();
+  let untrusted: UntrustedFile | undefined;
   for (const file of files) {
-    const { servers: entries, issues } = await loadServersFile(file, options);
+    const text = await readServersText(file.path);
+    const { servers: entries, issues } = checkServersFile(text, options);
     const first = issues.find((i) => !i.warning);
     if (!entries || first) {
       const more = issues.filter((i) => !i.warning).length - 1;
@@ -109,11 +119,26 @@ export async function loadServers(cwd: string, env: NodeJS.ProcessEnv, options: 
         hint: `Run \`mcp-airlock config check ${file.path}\` to see every problem; the format is in docs/servers-file.md.`,
       });
     }
+    if (file.source === 'project') {
+      const state = await trustState(file.path, text, configDir(env));
+      if (state !== 'trusted') {
+        untrusted = { file, state, names: Object.keys(entries) };
+        continue;
+      }
+    }
     for (const [name, entry] of Object.entries(entries)) {
       const earlier = servers.get(name);
       if (earlier) earlier.overrides = file;
       else servers.set(name, { name, entry, file });
     }
   }
-  return { files, servers };
+  return { files, servers, ...(untrusted ? { untrusted } : {}) };
+}
+
+/** The error for a server of a project file not trusted yet (or changed since). */
+export function untrustedError(name: string, untrusted: UntrustedFile): AirlockError {
+  const why = untrusted.state === 'changed' ? 'which changed since you trusted it' : 'which you have not trusted yet';
+  return new AirlockError('AIRLOCK_SERVERS_FILE', `server ${quote(name)} is in the project's servers file ${quote(untrusted.file.path)}, ${why}`, {
+    hint: `It chooses the commands airlock starts: read it, then run \`mcp-airlock config trust ${untrusted.file.path}\`.`,
+  });
 }

@@ -5,7 +5,7 @@
  * line; a secret set from stdin; an unknown name listing the file's servers.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,20 @@ async function client(name: string) {
 }
 
 describe('mcp-airlock NAME', () => {
+  it("a project's file is used only once trusted, and again after it changed", () => {
+    const file = join(project, 'mcp-airlock.json');
+    const refused = airlock(['local'], '', join(project, 'sub'));
+    expect(refused).toEqual({
+      status: 3,
+      stdout: '',
+      stderr: `mcp-airlock: error: server "local" is in the project's servers file ${JSON.stringify(file)}, which you have not trusted yet\nmcp-airlock: hint: It chooses the commands airlock starts: read it, then run \`mcp-airlock config trust ${file}\`.\n`,
+    });
+    expect(airlock(['config', 'trust'], '', join(project, 'sub'))).toEqual({ status: 0, stdout: `trusted ${file} (2 servers: local, remote)\n`, stderr: '' });
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n`);
+    expect(airlock(['config', 'show']).stderr).toBe(`mcp-airlock: note: ${file} changed since you trusted it: its servers (local, remote) are not used; read it, then \`mcp-airlock config trust\`\n`);
+    expect(airlock(['config', 'trust', file]).status).toBe(0);
+  });
+
   it('secret set reads the value from stdin, and secret list names it (never the value)', () => {
     expect(airlock(['secret', 'set', 'fixture-token', '--storage', 'file'], `${SECRET}\n`)).toEqual({ status: 0, stdout: '', stderr: 'mcp-airlock: stored secret "fixture-token"; refer to it as ${keychain:fixture-token}\n' });
     const list = airlock(['secret', 'list', '--storage', 'file']);
