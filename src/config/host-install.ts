@@ -7,7 +7,7 @@
  * backup back, byte for byte, unless the file changed since (then only with --force).
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,12 +24,20 @@ export interface AirlockCommand {
   args: string[];
 }
 
+/** The folder holding bin/mcp-airlock.js: two levels up in a build (dist/config/), one or two in the bundle (bin/, bin/chunks/). */
+function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'bin', 'mcp-airlock.js')) && existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
+
 /**
  * From a package installed by npm (its folder is inside node_modules): `npx -y mcp-airlock`
  * (`npx.cmd` on Windows, which starts no .cmd without it). From a checkout: this Node and this
  * checkout's bin by absolute path, so that what is being developed is what the host runs.
  */
-export function airlockCommand(platform: NodeJS.Platform = process.platform, root = fileURLToPath(new URL('../..', import.meta.url)), execPath = process.execPath): AirlockCommand {
+export function airlockCommand(platform: NodeJS.Platform = process.platform, root = packageRoot(), execPath = process.execPath): AirlockCommand {
   if (root.split(sep).includes('node_modules')) return { command: platform === 'win32' ? 'npx.cmd' : 'npx', args: ['-y', 'mcp-airlock'] };
   return { command: execPath, args: [join(root, 'bin', 'mcp-airlock.js')] };
 }
