@@ -94,7 +94,8 @@ export const HOST_FORMATS: Record<HostId, HostFormat> = {
   vscode: host('vscode', 'VS Code', 'servers', (p) => join(appFolder(p, 'Code'), 'User', 'mcp.json'), [join('.vscode', 'mcp.json')], { line: typed }),
   codex: host('codex', 'Codex', 'mcp_servers', (p) => join(p.codexHome, 'config.toml'), [], { syntax: 'toml' }),
   gemini: host('gemini', 'Gemini CLI', 'mcpServers', (p) => join(p.home, '.gemini', 'settings.json'), [join('.gemini', 'settings.json')]),
-  zed: host('zed', 'Zed', 'context_servers', zedSettings),
+  // Zed's current settings tag a server by its source: "custom" is one run by command.
+  zed: host('zed', 'Zed', 'context_servers', zedSettings, [], { line: (command, args) => ({ source: 'custom', command, args }) }),
   windsurf: host('windsurf', 'Windsurf', 'mcpServers', (p) => join(p.home, '.codeium', 'windsurf', 'mcp_config.json')),
 };
 

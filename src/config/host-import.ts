@@ -69,7 +69,8 @@ const PACKAGE = /^(?:@[^/]+\/)?(mcp-remote|mcp-airlock)(?:@.*)?$/;
 export function hostEntry(raw: unknown, host: HostId): { entry: Record<string, unknown>; dropped: string[] } {
   if (!isObject(raw)) throw new Skip('its entry is not an object');
   if (raw.disabled === true || raw.enabled === false) throw new Skip(`it is disabled in ${HOST_FORMATS[host].label}`);
-  const used = new Set(['command', 'args', 'env', 'cwd', 'url', 'serverUrl', 'httpUrl', 'headers', 'http_headers', 'env_http_headers', 'bearer_token_env_var', 'type', 'disabled', 'enabled']);
+  // Read here, or with no meaning once a server is airlock's: Zed's `source` says "custom" (a command).
+  const used = new Set(['command', 'args', 'env', 'cwd', 'url', 'serverUrl', 'httpUrl', 'headers', 'http_headers', 'env_http_headers', 'bearer_token_env_var', 'type', 'disabled', 'enabled', 'source']);
   const entry: Record<string, unknown> = {};
   // Zed's first format: "command": { "path", "args", "env" }.
   const command = isObject(raw.command) ? raw.command.path : raw.command;
