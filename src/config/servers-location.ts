@@ -5,9 +5,10 @@
  * - the project's `mcp-airlock.json`: in the working directory or the nearest folder above it
  *   that has one (as git finds `.git`), so a server started from a sub-folder of the project
  *   gets the project's servers.
- * Per name, the project's entry wins over the user's. Only a file of this user (or root) that no
- * one else may write is read: a file another local user could plant above the working directory
- * (in /tmp) would otherwise choose the commands airlock starts.
+ * Per name, the project's entry wins over the user's, once the project's file is trusted
+ * (project-trust.ts). Only a file of this user (or root) that no one else may write is read: a
+ * file another local user could plant above the working directory (in /tmp) would otherwise
+ * choose the commands airlock starts.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
