@@ -44,6 +44,9 @@ export type AirlockErrorCode =
   | 'AIRLOCK_AUDIT_BROKEN'
   | 'AIRLOCK_AUDIT_KEY'
   | 'AIRLOCK_POLICY_FILE'
+  | 'AIRLOCK_SERVERS_FILE'
+  | 'AIRLOCK_MISSING_SECRET'
+  | 'AIRLOCK_HOST_CONFIG'
   | 'AIRLOCK_AUTH_DISCOVERY'
   | 'AIRLOCK_AUTH_RESOURCE_MISMATCH'
   | 'AIRLOCK_AUTH_ISSUER_MISMATCH'
@@ -87,6 +90,12 @@ const exitCodeFor: Record<AirlockErrorCode, ExitCodeValue> = {
   AIRLOCK_AUDIT_BROKEN: ExitCode.auditBroken,
   AIRLOCK_AUDIT_KEY: ExitCode.config,
   AIRLOCK_POLICY_FILE: ExitCode.config,
+  /** The servers file (mcp-airlock.json, servers.json) cannot be read or is not valid. */
+  AIRLOCK_SERVERS_FILE: ExitCode.config,
+  /** A `${keychain:NAME}` or `${file:PATH}` reference of the servers file has nothing behind it. */
+  AIRLOCK_MISSING_SECRET: ExitCode.config,
+  /** An MCP host's config file (import, install, uninstall) cannot be read, parsed or written. */
+  AIRLOCK_HOST_CONFIG: ExitCode.config,
   AIRLOCK_AUTH_DISCOVERY: ExitCode.auth,
   AIRLOCK_AUTH_RESOURCE_MISMATCH: ExitCode.auth,
   AIRLOCK_AUTH_ISSUER_MISMATCH: ExitCode.auth,

@@ -9,8 +9,9 @@ import { AirlockError, ExitCode, ReportedError, toAirlockError } from '../errors
 import { rewriteCompatArgs } from './compat.js';
 import { installPipeGuard } from './pipe-guard.js';
 import { buildProgram, type CommandResult } from './program.js';
-import { commanderUsageError, firstWordError } from './usage-errors.js';
+import { commandNames, commanderUsageError, firstWordError } from './usage-errors.js';
 import { processInvocation, type Invocation } from './invocation.js';
+import { namedServer } from './server-name.js';
 
 /** Thrown by the exit callback when commander ends a parse with help or version, already printed. */
 class ParseEnded extends Error {}
@@ -24,6 +25,9 @@ export async function main(argv: string[], io: Invocation = processInvocation())
     const { argv: rewritten } = rewriteCompatArgs(argv, valueFlags(program));
     // commander takes one short flag for the version: -v is it, -V (its default) is kept as a synonym.
     if (rewritten[0] === '-V') rewritten[0] = '--version';
+    // `mcp-airlock NAME`: a server of the servers file, run as its equivalent command line.
+    const named = await namedServer(rewritten, commandNames(program), io);
+    if (named) return main(named.argv, named.io);
     const wordError = firstWordError(rewritten[0], commandNames(program), subcommandPaths(program));
     if (wordError) throw wordError;
     forEachCommand(program, (command) => {
@@ -80,11 +84,6 @@ function resolvePathOptions(command: Command, cwd: string): void {
     if (Array.isArray(value)) command.setOptionValue(key, value.map(absolute));
     else if (value !== undefined) command.setOptionValue(key, absolute(value));
   }
-}
-
-/** Every command name and alias the first word may be, `help` included. */
-function commandNames(program: Command): string[] {
-  return [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), 'help'];
 }
 
 /** `audit verify`, `policy check`, `auth debug`: the commands of groups, as typed. */

@@ -10,6 +10,7 @@ import type { Caller } from '../policy/caller.js';
 import { ANNOTATION_HINTS, type AnnotationHint, type PolicyDocument, type ToolAnnotations } from '../policy/policy-document.js';
 import { explainCall, formatExplanation } from '../policy/policy-explain.js';
 import { checkPolicy, readPolicyText, type PolicyIssue } from '../policy/policy-file.js';
+import { count, printIssues } from './file-issues.js';
 import { collect } from './options.js';
 import type { CommandResult } from './program.js';
 
@@ -41,18 +42,8 @@ function parseAnnotation(value: string, previous: ToolAnnotations = {}): ToolAnn
 /** The file's problems, or its policy; prints the problems itself. */
 async function load(file: string, json: boolean): Promise<{ policy?: PolicyDocument; issues: PolicyIssue[] }> {
   const result = checkPolicy(await readPolicyText(file));
-  if (result.issues.length > 0) {
-    if (json) out(JSON.stringify({ file, valid: false, issues: result.issues }, null, 2));
-    else {
-      for (const issue of result.issues) out(`${file}:${issue.line}:${issue.column}: ${issue.message}`);
-      out(`${file}: ${count(result.issues.length, 'problem')}${result.issues.length >= 100 ? ' (the first 100)' : ''}`);
-    }
-  }
+  if (result.issues.length > 0) printIssues(file, result.issues, json, out);
   return result;
-}
-
-function count(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 export function registerPolicy(program: Command, result: CommandResult): void {

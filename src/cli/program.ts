@@ -13,6 +13,7 @@ import { version } from './context.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { registerHub } from './hub.js';
+import { registerServersCommands } from './servers-commands.js';
 import { formatSeconds, formatSize } from './options.js';
 import { processInvocation, type Invocation } from './invocation.js';
 
@@ -32,8 +33,9 @@ export function buildProgram(result: CommandResult, io: Invocation = processInvo
     // Wrap descriptions even beside long flags (connect's mcp-remote options), rather than run past 80 columns.
     .configureHelp({ optionDescription, minWidthToWrap: 24 })
     .addHelpText('after', `
-Two forms:
+Three forms:
   mcp-airlock <url> [options]       a stdio client to a remote server (connect)
+  mcp-airlock <name> [options]      a server of your servers file (config show)
   mcp-airlock <command> [options]   see \`mcp-airlock <command> --help\`
 
 Examples:
@@ -68,6 +70,7 @@ SIGINT/SIGTERM.`);
   registerDoctor(program, result);
   registerPolicy(program, result);
   registerHub(program, result);
+  registerServersCommands(program, result);
   program
     .command('version')
     .description('print the version (as --version does)')

@@ -4,39 +4,11 @@
  * printed by main like every other failure. Pure functions, tested without spawning anything.
  */
 import type { Command, CommanderError } from 'commander';
+import { closest } from '../closest-word.js';
 import { AirlockError, quote } from '../errors.js';
 
-/**
- * Edit distance with adjacent transpositions (optimal string alignment), so that `stauts` is one
- * step from `status`, as a typing hand makes it.
- */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/** The candidate closest to `word`, if it is close enough to be a typo of it (at most 2 edits, fewer for short words). */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  const bare = (s: string): string => s.replace(/^--?/, '').toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const distance = editDistance(bare(word), bare(candidate));
-    const allowed = Math.min(2, Math.floor(bare(candidate).length / 3));
-    if (distance <= allowed && distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
+/** Where the CLI's tests and callers have always found them. */
+export { closest, editDistance } from '../closest-word.js';
 
 const loopbackNames = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -76,6 +48,13 @@ export function firstWordError(word: string | undefined, commands: readonly stri
   return new AirlockError('AIRLOCK_USAGE', `${quote(word)} is neither a server URL nor a command`, {
     hint: `Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of ${commands.join(', ')}.`,
   });
+}
+
+/** Every command name and alias the first word may be, `help` included (of `command`'s program). */
+export function commandNames(command: Command): string[] {
+  let program = command;
+  while (program.parent) program = program.parent;
+  return [...program.commands.flatMap((c) => [c.name(), ...c.aliases()]), 'help'];
 }
 
 /** `mcp-airlock audit show`: how a command is typed, for hints. */

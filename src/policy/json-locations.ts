@@ -7,6 +7,10 @@
  * Positions are 1-based lines and columns (UTF-16 code units, as editors count for most text),
  * keyed by JSON Pointer (RFC 6901): `/rules/3/effect` is where the key `"effect"` of the fourth
  * rule starts; `""` is the document itself.
+ *
+ * With `jsonc`, the text may also have what editors' settings files allow (VS Code's and Zed's
+ * JSONC): `//` and `/* *\/` comments and a trailing comma. `span` gives where each value starts and
+ * ends, so that a host's config can be edited in place, its comments and other settings left alone.
  */
 
 export interface JsonLocation {
@@ -18,6 +22,14 @@ export interface LocatedJson {
   value: unknown;
   /** Where the member or element at this pointer starts (its key, for a member). */
   locate(pointer: string): JsonLocation | undefined;
+  /** The character offsets of the value at this pointer: its first character, and the one after its last. */
+  span(pointer: string): { start: number; end: number } | undefined;
+}
+
+/** What the text may hold beyond RFC 8259. */
+export interface JsonDialect {
+  /** Comments and trailing commas (JSONC, as VS Code and Zed settings files have them). */
+  jsonc?: boolean;
 }
 
 /** The text is not JSON: what was wrong and where. */
@@ -40,8 +52,9 @@ export function pointerToken(key: string | number): string {
 const MAX_DEPTH = 64;
 
 /** Parse `text`, recording the start of every member and element. Throws JsonSyntaxError. */
-export function parseLocatedJson(text: string): LocatedJson {
+export function parseLocatedJson(text: string, dialect: JsonDialect = {}): LocatedJson {
   const locations = new Map<string, number>();
+  const spans = new Map<string, { start: number; end: number }>();
   let at = text.charCodeAt(0) === 0xfeff ? 1 : 0; // a BOM is not JSON, but editors write one
 
   const fail = (reason: string, offset = at): never => {
@@ -51,9 +64,28 @@ export function parseLocatedJson(text: string): LocatedJson {
   const skipSpace = (): void => {
     while (at < text.length) {
       const c = text.charCodeAt(at);
+      if (dialect.jsonc && text[at] === '/' && text[at + 1] === '/') {
+        const end = text.indexOf('\n', at);
+        at = end === -1 ? text.length : end;
+        continue;
+      }
+      if (dialect.jsonc && text[at] === '/' && text[at + 1] === '*') {
+        const end = text.indexOf('*/', at + 2);
+        if (end === -1) fail('unterminated comment');
+        at = end + 2;
+        continue;
+      }
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
       at++;
     }
+  };
+  /** After a ",": in JSONC the closing bracket may follow. */
+  const trailing = (close: string): boolean => {
+    if (!dialect.jsonc) return false;
+    skipSpace();
+    if (text[at] !== close) return false;
+    at++;
+    return true;
   };
   const expect = (char: string, what: string): void => {
     if (text[at] !== char) fail(`expected ${what}, found ${describe(at)}`);
@@ -102,6 +134,13 @@ export function parseLocatedJson(text: string): LocatedJson {
 
   const readValue = (pointer: string, depth: number): unknown => {
     skipSpace();
+    const start = at;
+    const value = readBare(pointer, depth);
+    spans.set(pointer, { start, end: at });
+    return value;
+  };
+
+  const readBare = (pointer: string, depth: number): unknown => {
     if (depth > MAX_DEPTH) fail(`nested deeper than ${MAX_DEPTH} levels`);
     const c = text[at];
     if (c === '{') return readObject(pointer, depth);
@@ -142,6 +181,7 @@ export function parseLocatedJson(text: string): LocatedJson {
       skipSpace();
       if (text[at] === ',') {
         at++;
+        if (trailing('}')) return object;
         continue;
       }
       expect('}', '"," or "}" after a member');
@@ -165,6 +205,7 @@ export function parseLocatedJson(text: string): LocatedJson {
       skipSpace();
       if (text[at] === ',') {
         at++;
+        if (trailing(']')) return array;
         continue;
       }
       expect(']', '"," or "]" after an element');
@@ -182,6 +223,7 @@ export function parseLocatedJson(text: string): LocatedJson {
       const offset = locations.get(pointer);
       return offset === undefined ? undefined : locationOf(text, offset);
     },
+    span: (pointer) => spans.get(pointer),
   };
 }
 

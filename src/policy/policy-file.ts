@@ -72,8 +72,12 @@ export function parsePolicy(text: string, where: string): PolicyDocument {
   throw new AirlockError('AIRLOCK_POLICY_FILE', `policy file ${quote(where)} line ${first!.line}, column ${first!.column}: ${first!.message}${more}`, { hint: HINT });
 }
 
-/** Every problem in `text` (for `policy check`), and the policy when there is none. */
-export function checkPolicy(text: string): { policy?: PolicyDocument; issues: PolicyIssue[] } {
+/**
+ * Parse `text` and hand it to `read`, which checks it member by member: what it read and its
+ * issues, in file order. Text that is not JSON is one issue, and nothing is read. For every file
+ * checked with line and column (the policy file, the servers file).
+ */
+export function readLocated<T, I extends PolicyIssue>(text: string, read: (json: LocatedJson) => { value: T; issues: I[] }): { value?: T; issues: Array<I | PolicyIssue> } {
   let located: LocatedJson;
   try {
     located = parseLocatedJson(text);
@@ -81,11 +85,18 @@ export function checkPolicy(text: string): { policy?: PolicyDocument; issues: Po
     if (!(error instanceof JsonSyntaxError)) throw error;
     return { issues: [{ pointer: '', ...error.location, message: `not valid JSON: ${error.reason}` }] };
   }
-  const reader = new PolicyReader(located);
-  const policy = reader.read();
+  const { value, issues } = read(located);
   // In file order, as a reader goes through the file (the checks run member by member).
-  const issues = reader.issues.sort((a, b) => a.line - b.line || a.column - b.column);
-  return issues.length > 0 ? { issues } : { policy, issues: [] };
+  return { value, issues: issues.sort((a, b) => a.line - b.line || a.column - b.column) };
+}
+
+/** Every problem in `text` (for `policy check`), and the policy when there is none. */
+export function checkPolicy(text: string): { policy?: PolicyDocument; issues: PolicyIssue[] } {
+  const { value: policy, issues } = readLocated(text, (json) => {
+    const reader = new PolicyReader(json);
+    return { value: reader.read(), issues: reader.issues };
+  });
+  return issues.length > 0 || !policy ? { issues } : { policy, issues: [] };
 }
 
 /** `rules[2].principal`, for messages; keys that are not plain names are quoted. */

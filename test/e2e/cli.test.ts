@@ -157,7 +157,7 @@ describe('cli: usage errors speak one language', () => {
     await expectUsage(
       ['frobnicate'],
       '"frobnicate" is neither a server URL nor a command',
-      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, hub, version, help.',
+      'Usage: mcp-airlock <url> [options]  or  mcp-airlock <command> [options], where <command> is one of connect, serve, run, login, logout, status, audit, doctor, auth, policy, hub, config, secret, import, install, uninstall, version, help.',
     );
   });
 
@@ -219,7 +219,7 @@ describe('cli: usage errors speak one language', () => {
   });
 
   it('help shows sizes and durations as people write them, and no noise', async () => {
-    for (const command of [[], ['connect'], ['serve'], ['run'], ['login'], ['logout'], ['status'], ['doctor'], ['audit', 'show'], ['audit', 'verify'], ['policy', 'explain'], ['auth', 'debug']]) {
+    for (const command of [[], ['connect'], ['serve'], ['run'], ['login'], ['logout'], ['status'], ['doctor'], ['audit', 'show'], ['audit', 'verify'], ['policy', 'explain'], ['auth', 'debug'], ['config', 'check'], ['config', 'show'], ['config', 'trust'], ['secret', 'set'], ['import'], ['install'], ['uninstall']]) {
       const { stdout } = await runCli([...command, '--help']);
       expect(stdout).toContain('Usage: mcp-airlock');
       expect(stdout).not.toMatch(/\(default: (\[\]|\{\}|false|true)\)/);

@@ -87,3 +87,20 @@ describe('locationOf', () => {
     expect(locationOf('ab\ncd\n', 6)).toEqual({ line: 3, column: 1 });
   });
 });
+
+describe('parseLocatedJson with jsonc', () => {
+  it('takes comments and trailing commas as editors write them, and gives each value its span', () => {
+    const text = '// head\n{ /* a */ "a": [1, 2,], "b": {"c": "d",}, }';
+    const located = parseLocatedJson(text, { jsonc: true });
+    expect(located.value).toEqual({ a: [1, 2], b: { c: 'd' } });
+    const span = located.span('/b')!;
+    expect(text.slice(span.start, span.end)).toBe('{"c": "d",}');
+    expect(located.locate('/a')).toEqual({ line: 2, column: 11 });
+  });
+
+  it('strict JSON stays strict', () => {
+    expect(() => parseLocatedJson('{"a": 1,}')).toThrow(JsonSyntaxError);
+    expect(() => parseLocatedJson('// x\n{}')).toThrow(JsonSyntaxError);
+    expect(() => parseLocatedJson('{} /* open', { jsonc: true })).toThrow('unterminated comment');
+  });
+});
