@@ -45,8 +45,10 @@ export async function serverLaunch(server: LocatedServer, extra: readonly string
     for (const [key, value] of Object.entries(entry.env ?? {})) env[key] = await resolveReferences(value, refs, where(`env.${key}`));
     const args: string[] = [];
     for (const [i, arg] of (entry.args ?? []).entries()) args.push(await resolveReferences(arg, refs, where(`args[${i}]`)));
+    // In the hub (--hub auto): one process of the server for every host that allows it, and stopped when idle.
+    const hub = [...(entry.share === true ? ['--share'] : []), ...(entry.idleTimeout ? ['--idle-stop', String(entry.idleTimeout)] : [])];
     return {
-      argv: ['run', ...commonFlags(entry, baseDir), ...extra, '--', entry.command, ...args],
+      argv: ['run', ...commonFlags(entry, baseDir), ...hub, ...extra, '--', entry.command, ...args],
       env,
       ...(entry.cwd === undefined ? {} : { cwd: referencedPath(entry.cwd, baseDir) }),
     };

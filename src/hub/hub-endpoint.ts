@@ -123,7 +123,8 @@ export interface HubStatus {
   idleExitSeconds: number;
   clients: Array<{
     id: string;
-    command: 'connect' | 'run';
+    /** `server`: `mcp-airlock NAME`, a server of the servers file (`target` is its name). */
+    command: 'connect' | 'run' | 'server';
     /** connect: the server URL without query or credentials; run: the server command's name. */
     target: string;
     pid: number;
@@ -191,7 +192,19 @@ export function attachable(argv: string[]): boolean {
   if (first === undefined) return false;
   const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
   if (options.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '-v' || a === '-V')) return false;
-  return first === 'connect' || first === 'run' || /^https?:\/\//i.test(first);
+  return first === 'connect' || first === 'run' || /^https?:\/\//i.test(first) || isServerName(first);
+}
+
+/**
+ * The CLI's commands besides connect and run, and `help`: a first word that is none of them may
+ * name a server of the servers file (`mcp-airlock NAME`), which the hub runs as the line it stands
+ * for. Kept here because the shim loads no command parser; a unit test holds it to the program's.
+ */
+export const OTHER_COMMANDS = ['serve', 'version', 'login', 'logout', 'status', 'audit', 'doctor', 'auth', 'policy', 'hub', 'config', 'secret', 'import', 'install', 'uninstall', 'help'];
+
+/** `mcp-airlock NAME`: a plain word that is no command (the hub finds the server in the client's servers files). */
+function isServerName(word: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(word) && !OTHER_COMMANDS.includes(word);
 }
 
 /**

@@ -195,7 +195,7 @@ export class Hub {
       idleExitSeconds: Math.round(this.options.idleMs / 1000),
       clients: [...this.attached.values()].map((attach) => ({
         id: attach.id,
-        command: attach.header.argv[0] === 'run' ? ('run' as const) : ('connect' as const),
+        command: commandOf(attach.header.argv),
         target: describeTarget(attach.header.argv),
         pid: attach.header.client.pid,
         host: { pid: attach.header.client.ppid, ...hostName(attach.header.client.ppid) },
@@ -267,7 +267,7 @@ export class Hub {
       return reply(socket, { ok: false, error: `process ${header.client.pid} runs as uid ${owner}, not as the hub's user`, exit: ExitCode.usage }, true);
     }
     if (!attachable(header.argv)) {
-      return reply(socket, { ok: false, error: 'the hub runs `connect` and `run` command lines only', hint: 'Run other commands without the hub.', exit: ExitCode.usage }, true);
+      return reply(socket, { ok: false, error: 'the hub runs `connect`, `run` and `mcp-airlock NAME` command lines only', hint: 'Run other commands without the hub.', exit: ExitCode.usage }, true);
     }
     if (this.pending.size >= MAX_PENDING) {
       return reply(socket, { ok: false, error: `${MAX_PENDING} attaches already wait for their second connection`, hint: 'Try again in a few seconds.', exit: ExitCode.upstream }, true);
@@ -328,7 +328,7 @@ export class Hub {
       hosted: { stopped, reapers: this.reapers, newReaper, upstreams: this.upstreams.forClient(id), host: { pid: header.client.ppid, ...hostName(header.client.ppid) } },
     };
     this.attached.set(id, attach);
-    this.options.log.debug(`attach ${id}: pid ${header.client.pid} runs ${header.argv[0] === 'run' ? 'run' : 'connect'}`);
+    this.options.log.debug(`attach ${id}: pid ${header.client.pid} runs ${commandOf(header.argv)}`);
     attach.done = this.options
       .run(header.argv, io)
       .catch((error: unknown) => {
@@ -423,8 +423,15 @@ export function processOwner(pid: number): number | undefined {
   }
 }
 
-/** What a client's command reaches, without anything secret: a URL's origin and path, or a server command's name. */
+function commandOf(argv: string[]): 'connect' | 'run' | 'server' {
+  if (argv[0] === 'run') return 'run';
+  if (argv[0] === 'connect' || /^https?:\/\//i.test(argv[0] ?? '')) return 'connect';
+  return 'server';
+}
+
+/** What a client's command reaches, without anything secret: a URL's origin and path, a server command's name, or the servers file's name. */
 function describeTarget(argv: string[]): string {
+  if (commandOf(argv) === 'server') return argv[0]!;
   if (argv[0] === 'run') {
     const command = argv[argv.indexOf('--') + 1] ?? argv[1] ?? '';
     return command.split(/[\\/]/).pop() ?? command;

@@ -26,7 +26,7 @@
  * call asked). Notifications of no call (list changes, resource updates, 2025 logs) reach every
  * client: on a shared 2025 session that is what the clients consented to.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { AirlockError } from '../errors.js';
@@ -103,12 +103,15 @@ const REPLAY_TIMEOUT_MS = 60_000;
 /** Why a request an upstream refuses to route gets this code: the server asked something nobody can answer. */
 const UNROUTABLE = RpcErrorCode.internalError;
 
-/** The key an upstream is shared under: a hash, so that status output names no environment value. */
+/** Keys are HMACs under this, made when the hub starts: a key shown in `hub status` tells nothing about a value in the environment. */
+const KEY_SECRET = randomBytes(32);
+
+/** The key an upstream is shared under: a keyed hash, so that status output names no environment value. */
 export function upstreamKey(spec: SharedSpec): string {
   const env = Object.entries(spec.env)
     .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(JSON.stringify([spec.command, spec.args, spec.cwd, env])).digest('hex').slice(0, 16);
+  return createHmac('sha256', KEY_SECRET).update(JSON.stringify([spec.command, spec.args, spec.cwd, env])).digest('hex').slice(0, 16);
 }
 
 export class SharedUpstreams {

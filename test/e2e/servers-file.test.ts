@@ -49,8 +49,8 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-async function client(name: string) {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [airlockBin, name], cwd: join(project, 'sub'), env: env as Record<string, string>, stderr: 'pipe' });
+async function client(name: string, extra: string[] = [], withEnv: NodeJS.ProcessEnv = env) {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [airlockBin, name, ...extra], cwd: join(project, 'sub'), env: withEnv as Record<string, string>, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const { client: c } = await connectClient(transport);
@@ -101,6 +101,26 @@ describe('mcp-airlock NAME', () => {
       `mcp-airlock: error: "locl" is neither a server URL, a command, nor a server of ${join(project, 'mcp-airlock.json')}\n` +
         'mcp-airlock: hint: Did you mean `mcp-airlock local`? Servers: local, remote (`mcp-airlock config show` lists them; `mcp-airlock --help` the commands).\n',
     );
+  });
+
+  it('through the hub: the hub reads the host\'s servers file and secrets, and two hosts with --share share one server', async () => {
+    const hubDir = join(home, 'hub');
+    mkdirSync(hubDir, { mode: 0o700 });
+    const hubEnv = { ...env, MCP_AIRLOCK_HUB_DIR: hubDir };
+    cleanups.push(() => void spawnSync(process.execPath, [airlockBin, 'hub', 'stop'], { env: hubEnv, stdio: 'ignore' }));
+    const hosts = [await client('local', ['--hub', 'require', '--share'], hubEnv), await client('local', ['--hub', 'require', '--share'], hubEnv)];
+    for (const { client: c, stderr } of hosts) {
+      expect(textOf(await c.callTool({ name: 'env', arguments: { name: 'FROM_KEYCHAIN' } }))).toBe(SECRET);
+      expect(stderr()).not.toContain(SECRET);
+    }
+    const status = JSON.parse(spawnSync(process.execPath, [airlockBin, 'hub', 'status', '--json'], { env: hubEnv, encoding: 'utf8' }).stdout) as {
+      clients: Array<{ command: string; target: string }>;
+      upstreams: Array<{ clients: string[] }>;
+    };
+    expect(status.clients).toEqual([expect.objectContaining({ command: 'server', target: 'local' }), expect.objectContaining({ command: 'server', target: 'local' })]);
+    expect(status.upstreams).toHaveLength(1);
+    expect(status.upstreams[0]!.clients).toHaveLength(2);
+    expect(JSON.stringify(status)).not.toContain(SECRET);
   });
 
   it('a missing secret names the reference and how to store it, and config show prints references only', () => {

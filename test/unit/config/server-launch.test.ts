@@ -17,6 +17,11 @@ describe('serverLaunch', () => {
     });
   });
 
+  it('share and idleTimeout become the hub\'s --share and --idle-stop on the run line', async () => {
+    const launch = await serverLaunch(located({ command: 'node', args: ['s.js'], share: true, idleTimeout: 300 }), [], sources);
+    expect(launch.argv).toEqual(['run', '--share', '--idle-stop', '300', '--', 'node', 's.js']);
+  });
+
   it('a remote server: the URL and its flags; a header with a reference goes through a variable', async () => {
     const launch = await serverLaunch(
       located({ type: 'sse', url: 'https://x.example/sse', headers: { Authorization: 'Bearer ${keychain:gh}', Accept: 'text/event-stream' }, auth: { account: 'work', clientId: 'c', clientSecret: '${env:TOKEN}', scopes: ['a', 'b'], grant: 'device' }, storage: 'file', protocol: '2025-11-25' }),

@@ -7,7 +7,8 @@ import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attachable, hubDirProblem, hubPaths, takeHubMode } from '../../../src/hub/hub-endpoint.js';
+import { attachable, hubDirProblem, hubPaths, OTHER_COMMANDS, takeHubMode } from '../../../src/hub/hub-endpoint.js';
+import { buildProgram } from '../../../src/cli/program.js';
 import { ChildrenFile, processStat } from '../../../src/hub/hub-children.js';
 import { createLogger } from '../../../src/log.js';
 
@@ -30,6 +31,16 @@ describe('takeHubMode and attachable', () => {
     expect(attachable(['serve', '--', 'node', 's.js'])).toBe(false);
     expect(attachable(['login', 'https://x/mcp'])).toBe(false);
     expect(attachable([])).toBe(false);
+    // mcp-airlock NAME: a server of the servers file; the hub looks it up in the client's files.
+    expect(attachable(['github', '--log-level', 'debug'])).toBe(true);
+    expect(attachable(['config', 'show'])).toBe(false);
+    expect(attachable(['./server.js'])).toBe(false);
+  });
+
+  it("knows every command of the program, so that none is taken for a server's name", () => {
+    const program = buildProgram({ exitCode: 0 });
+    const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+    expect(names.filter((name) => name !== 'connect' && name !== 'run' && !OTHER_COMMANDS.includes(name))).toEqual([]);
   });
 });
 
