@@ -19,6 +19,7 @@ import { runStdioSession } from './stdio-session.js';
 import { addPipelineOptions, type PipelineFlags } from './pipeline.js';
 import type { CommandResult } from './program.js';
 import type { Invocation } from './invocation.js';
+import { sortedEnv } from '../hub/shared-upstreams.js';
 
 export interface ConnectOptions extends PipelineFlags, AuthFlags {
   transport: RemoteTransportMode;
@@ -28,6 +29,8 @@ export interface ConnectOptions extends PipelineFlags, AuthFlags {
   header: string[];
   headerFile: string[];
   logLevel: LogLevel;
+  share: boolean;
+  idleStop?: number;
 }
 
 export function registerConnect(program: Command, result: CommandResult, io: Invocation): void {
@@ -43,7 +46,9 @@ export function registerConnect(program: Command, result: CommandResult, io: Inv
     .option('--header <name: value>', 'add an HTTP header to every upstream request; ${ENV} is expanded (repeatable)', collect, [])
     .option('--header-file <path>', "read 'Name: value' lines from a file (repeatable)", collect, [])
     .option('--allow-http', 'allow plain http to a non-loopback host', false)
-    .option('--hub <mode>', 'attach to the per-user hub instead of running here: auto | off | require (also MCP_AIRLOCK_HUB; docs/hub.md)', 'off');
+    .option('--hub <mode>', 'attach to the per-user hub instead of running here: auto | off | require (also MCP_AIRLOCK_HUB; docs/hub.md)', 'off')
+    .option('--share', "in the hub: share this server's 2025 session with the other clients whose line is the same and says --share (one connection and login for all; the first client's capabilities hold). A 2026 server's connection is shared without it", false)
+    .option('--idle-stop <seconds>', 'in the hub: close the connection after this long with no call in flight and open it again on the next request (a 2025 session is opened again with the same initialize); default: never', parseSeconds);
   addAuthOptions(command, { optional: true })
     .option('--device', 'log in with the device authorization grant (RFC 8628): the code is shown on stderr', false)
     .option('--device-code', "mcp-remote's name for --device", false)
@@ -97,6 +102,19 @@ Once published: "args": ["-y", "mcp-airlock", "https://mcp.example.com/mcp"]`)
         const parts = [session?.describeSource(), headerNames && `--header ${headerNames}`].filter((part): part is string => Boolean(part));
         return parts.length > 0 ? parts.join('; ') : 'none';
       };
-      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits }, options, { claims }, { auth }, io);
+      const hubSharing = io.hosted ? { shareIdentity: shareIdentity(url, headers, options, io), share: options.share, ...(options.idleStop ? { idleStopMs: Math.round(options.idleStop * 1000) } : {}) } : {};
+      result.exitCode = await runStdioSession(context, { kind: 'remote', url, mode: options.transport, headers, request, auth: session, protocol: options.protocol, credentialWaits, ...hubSharing }, options, { claims }, { auth }, io);
     });
+}
+
+/**
+ * In the hub: what two clients' lines must have in common to share one connection and login to a
+ * server: the URL, the headers as resolved, every option (the hub's own aside), the directory and
+ * the whole environment (a `--client-secret-env` value, a token a header refers to: one client's
+ * secret never makes another's calls). Hashed by the hub, never shown.
+ */
+function shareIdentity(url: URL, headers: Record<string, string>, options: ConnectOptions, io: Invocation): unknown {
+  const { share: _share, idleStop: _idleStop, logLevel: _logLevel, ...rest } = options as ConnectOptions & { hub?: string };
+  delete (rest as { hub?: string }).hub;
+  return [url.href, headers, rest, io.cwd, sortedEnv(io.env)];
 }

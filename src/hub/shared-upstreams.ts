@@ -27,21 +27,26 @@
  * client: on a shared 2025 session that is what the clients consented to.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { basename } from 'node:path';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { AirlockError } from '../errors.js';
 import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 import { withMessageId } from '../bridge/message-text.js';
+import { relatedRequestOf, rememberRelatedRequest } from '../bridge/wire-status.js';
 import { META_PROTOCOL_VERSION, META_SUBSCRIPTION_ID } from '../eras/mcp-headers.js';
 import type { Logger } from '../log.js';
 import type { ChildReaper } from '../transports/child-reaper.js';
 
-/** What reaches a spawned server: two clients share only when all of it is equal. */
+/** An upstream a client asks the hub for: what identifies it, and how the client allows it to be shared. */
 export interface SharedSpec {
-  command: string;
-  args: string[];
-  cwd: string;
-  env: NodeJS.ProcessEnv;
+  /**
+   * What reaches the server, as JSON: two clients share only when all of it is equal. A spawned
+   * server: its command, arguments, working directory and environment; a remote one: the URL, the
+   * resolved headers, the command's options, the client's directory and environment (a secret in
+   * it, a `--client-secret-env` value say, must never be used for another client's calls).
+   */
+  identity: unknown;
+  /** How `hub status` names it: a command's file name, a URL's origin and path. */
+  label: string;
   /** The client allows a shared 2025 session (`--share`); a 2026 server is shared regardless. */
   share: boolean;
   /**
@@ -51,7 +56,7 @@ export interface SharedSpec {
   idleStopMs?: number;
 }
 
-export type UpstreamTransport = Transport & { closeReason?: string; pid?: number };
+export type UpstreamTransport = Transport & { closeReason?: string; pid?: number; setProtocolVersion?: (version: string) => void };
 
 /** What the transport of a new upstream gets from the hub: stderr for every client of it, the hub's reaper. */
 export interface UpstreamOpenIo {
@@ -98,7 +103,7 @@ export interface SharedUpstreamStatus {
   state: 'running' | 'idle';
 }
 
-const DECIDE_WAIT_MS = 30_000;
+const DECIDE_WAIT_MS = 10_000;
 const REPLAY_TIMEOUT_MS = 60_000;
 /** Why a request an upstream refuses to route gets this code: the server asked something nobody can answer. */
 const UNROUTABLE = RpcErrorCode.internalError;
@@ -106,12 +111,16 @@ const UNROUTABLE = RpcErrorCode.internalError;
 /** Keys are HMACs under this, made when the hub starts: a key shown in `hub status` tells nothing about a value in the environment. */
 const KEY_SECRET = randomBytes(32);
 
-/** The key an upstream is shared under: a keyed hash, so that status output names no environment value. */
+/** The key an upstream is shared under: a keyed hash, so that status output names no value of its identity. */
 export function upstreamKey(spec: SharedSpec): string {
-  const env = Object.entries(spec.env)
+  return createHmac('sha256', KEY_SECRET).update(JSON.stringify(spec.identity)).digest('hex').slice(0, 16);
+}
+
+/** An environment as sorted [name, value] pairs: the same variables give the same identity in any order. */
+export function sortedEnv(env: NodeJS.ProcessEnv): Array<[string, string]> {
+  return Object.entries(env)
     .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHmac('sha256', KEY_SECRET).update(JSON.stringify([spec.command, spec.args, spec.cwd, env])).digest('hex').slice(0, 16);
 }
 
 export class SharedUpstreams {
@@ -217,6 +226,11 @@ class Lease implements UpstreamTransport {
     this.upstream = await this.registry.bind(this);
   }
 
+  /** The version the session's opening agreed (an HTTP upstream sends it on every request). */
+  setProtocolVersion(version: string): void {
+    this.upstream?.setProtocolVersion(version);
+  }
+
   async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
     if (this.ended || !this.upstream) throw new AirlockError('AIRLOCK_UPSTREAM_CLOSED', this.closeReason ?? 'server process is not running');
     await this.upstream.fromClient(this, message);
@@ -297,6 +311,8 @@ class Upstream {
   private readonly own = new Map<number, (message: JSONRPCMessage) => void>();
   /** Why the server could not be started again. */
   private failure: string | undefined;
+  /** The protocol version the session agreed, for an HTTP upstream (given again to a connection opened after an idle stop). */
+  private protocolVersion: string | undefined;
 
   constructor(
     private readonly registry: SharedUpstreams,
@@ -359,7 +375,26 @@ class Upstream {
       for (const lease of this.leases) lease.onerror?.(error);
     };
     inner.onclose = () => this.innerClosed(inner);
+    if (this.protocolVersion !== undefined) inner.setProtocolVersion?.(this.protocolVersion);
     return inner.start();
+  }
+
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+    this.inner?.setProtocolVersion?.(version);
+  }
+
+  /** The call a server message came with (an HTTP upstream tags what arrives on a request's stream), if one of ours. */
+  private taggedCall(message: JSONRPCMessage): { upstreamId: number; call: Call } | undefined {
+    const tag = relatedRequestOf(message);
+    const call = typeof tag === 'number' ? this.calls.get(tag) : undefined;
+    return call ? { upstreamId: tag as number, call } : undefined;
+  }
+
+  /** The message for the client of `call`, tagged with the client's own id for that request. */
+  private forCall(message: JSONRPCMessage, call: Call): JSONRPCMessage {
+    if (relatedRequestOf(message) !== undefined) rememberRelatedRequest(message, call.clientId);
+    return message;
   }
 
   /** Whether the server may be stopped while idle now: nothing in flight, nothing it must remember. */
@@ -435,7 +470,7 @@ class Upstream {
   status(): SharedUpstreamStatus {
     return {
       key: this.key,
-      command: basename(this.spec.command),
+      command: this.spec.label,
       ...(this.pid !== undefined ? { pid: this.pid } : {}),
       era: this.era === 'modern' ? '2026' : this.era === 'legacy' ? '2025' : 'unknown',
       shareable: this.era === 'modern' || this.spec.share,
@@ -540,6 +575,11 @@ class Upstream {
     if (!('method' in message)) return this.answer(message);
     if ('id' in message) return this.serverRequest(message as JSONRPCMessage & { id: RequestId; method: string });
     const params = (message as { params?: Record<string, unknown> }).params;
+    const tagged = this.taggedCall(message);
+    if (tagged && message.method !== 'notifications/progress' && message.method !== 'notifications/cancelled') {
+      // It came on the stream of a request of ours: it belongs to that call's client, and only to it.
+      return tagged.call.lease.deliver(this.forCall(message, tagged.call));
+    }
     if (message.method === 'notifications/progress' && params?.progressToken !== undefined) {
       const call = this.calls.get(Number(params.progressToken));
       if (call?.progressToken !== undefined && String(params.progressToken) === String(Number(params.progressToken))) {
@@ -600,8 +640,9 @@ class Upstream {
 
   /**
    * What an answer says about the server's era: an `initialize` result opens a 2025 session; a 2026
-   * request (not the discover probe, which a dual-era server answers before it commits) answered
-   * with a 2026 result (`resultType`) means a 2026 server.
+   * request answered with a 2026 result (`resultType`) means a 2026 server. That includes the
+   * `server/discover` probe: a dual-era stdio server answers it before it commits to an era, and
+   * commits to 2025 at an `initialize`, which from then on never reaches it (refused here).
    */
   private learnEra(call: Call, message: JSONRPCMessage): void {
     if (call.method === 'initialize') {
@@ -619,7 +660,7 @@ class Upstream {
       for (const { lease, message: init } of waiters) void this.fromClient(lease, init).catch((error: unknown) => lease.onerror?.(error as Error));
       return;
     }
-    if (this.era !== 'unknown' || !call.modern || call.method === 'server/discover' || !('result' in message)) return;
+    if (this.era !== 'unknown' || !call.modern || !('result' in message)) return;
     if ((message.result as { resultType?: unknown } | undefined)?.resultType !== undefined) {
       this.era = 'modern';
       this.decide();
@@ -629,6 +670,12 @@ class Upstream {
 
   private serverRequest(message: JSONRPCMessage & { id: RequestId; method: string }): void {
     if (message.method === 'ping') return void this.toServer({ jsonrpc: '2.0', id: message.id, result: {} } as JSONRPCMessage).catch(() => undefined);
+    const tagged = this.taggedCall(message);
+    if (tagged) {
+      // Asked on the stream of a request of ours (2025 streamable HTTP): exactly that call's client.
+      this.serverRequests.set(idKey(message.id), tagged.call.lease);
+      return tagged.call.lease.deliver(this.forCall(message, tagged.call));
+    }
     const busy = this.busyLeases();
     const lease = busy.length === 1 ? busy[0] : busy.length === 0 ? this.leases.values().next().value : undefined;
     if (!lease) {

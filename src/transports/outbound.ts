@@ -11,7 +11,8 @@ import { describeCommandSafely } from '../redact.js';
 import { ChildProcessTransport } from './child-process-transport.js';
 import type { ChildReaper } from './child-reaper.js';
 import type { CredentialWaits } from './credential-waits.js';
-import type { UpstreamLeaser } from '../hub/shared-upstreams.js';
+import { sortedEnv, type UpstreamLeaser } from '../hub/shared-upstreams.js';
+import { basename } from 'node:path';
 import type { HttpRequester } from './http-request.js';
 import { RemoteTransport, type RemoteTransportMode } from './remote-transport.js';
 
@@ -38,6 +39,12 @@ export type UpstreamSpec = (
       auth?: { principalNow(): AuditPrincipal | undefined };
       /** The exchanges `request` holds for a login or step-up (its base requester wrapped with `under`): request deadlines wait for them. */
       credentialWaits?: CredentialWaits;
+      /** In the hub: what must be equal for two clients to share this server's connection and login (SharedSpec.identity). */
+      shareIdentity?: unknown;
+      /** In the hub: this client may share a 2025 session with others that allow it (--share). */
+      share?: boolean;
+      /** In the hub: close the connection after this long with no call in flight; the next call opens it again (--idle-stop). */
+      idleStopMs?: number;
     }
 ) & {
   /** Which MCP era the server speaks (--protocol): found from the first exchange ('auto', the default), or given. */
@@ -89,11 +96,19 @@ function createTransport(spec: UpstreamSpec, context: OutboundContext): Transpor
       });
     const { upstreams } = context;
     if (upstreams && spec.env && spec.cwd !== undefined) {
-      const shared = { command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, share: spec.share === true, idleStopMs: spec.idleStopMs };
+      const shared = { identity: ['command', spec.command, spec.args, spec.cwd, sortedEnv(spec.env)], label: basename(spec.command), share: spec.share === true, idleStopMs: spec.idleStopMs };
       return upstreams.lease(shared, { log: context.log, writeStderr: context.writeStderr }, (io) => child(io.writeStderr, io.reaper));
     }
     return child(context.writeStderr, context.reaper);
   }
+  if (context.upstreams && spec.shareIdentity !== undefined) {
+    const shared = { identity: ['remote', spec.shareIdentity], label: describeUpstream(spec), share: spec.share === true, idleStopMs: spec.idleStopMs };
+    return context.upstreams.lease(shared, { log: context.log, writeStderr: context.writeStderr }, () => remote(spec, context));
+  }
+  return remote(spec, context);
+}
+
+function remote(spec: Extract<UpstreamSpec, { kind: 'remote' }>, context: OutboundContext): RemoteTransport {
   return new RemoteTransport({
     url: spec.url,
     mode: spec.mode,

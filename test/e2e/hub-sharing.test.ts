@@ -16,9 +16,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { airlockBin, isAlive, readPid, repoRoot, stdioFixture, waitFor } from '../helpers/airlock-process.js';
 import { gone, hostThrough as hostThroughIn, hubHome as hubHomeIn, hubStatus, rawThrough as rawThroughIn, reap, type HubHome } from '../helpers/hub-home.js';
 import { initializeRequest } from '../helpers/line-client.js';
+import { startHttpServer } from '../helpers/http-fixture-process.js';
 import { clientRoots, textOf } from '../helpers/mcp-client.js';
 
 const modernFixture = fileURLToPath(new URL('../../fixtures/modern-server.mjs', import.meta.url));
+const httpFixture = fileURLToPath(new URL('../../fixtures/http-server.mjs', import.meta.url));
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -131,6 +133,35 @@ describe('the hub shares spawned servers', () => {
     for (const record of calls) expect(record.host).toMatchObject({ pid: process.pid });
     const verify = spawnSync(process.execPath, [airlockBin, 'audit', 'verify', '--audit-file', auditFile], { env: home.env, encoding: 'utf8' });
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it('remote servers: a 2026 one is one connection for every host; a 2025 one is a session per host unless --share', async () => {
+    const home = hubHome();
+    const modernUrl = await startHttpServer([modernFixture, '--http', '0', '--legacy', 'reject'], cleanups);
+    const modern = [await modernHost(['connect', modernUrl, '--hub', 'require', '--no-audit'], home.env), await modernHost(['connect', modernUrl, '--hub', 'require', '--no-audit'], home.env)];
+    const answers = await Promise.all(modern.map((client, i) => client.callTool({ name: 'echo', arguments: { text: `host ${i}` } })));
+    expect(answers.map(textOf)).toEqual(['host 0', 'host 1']);
+    let status = hubStatus(home);
+    expect(status.upstreams).toHaveLength(1);
+    expect(status.upstreams[0]).toMatchObject({ era: '2026', command: modernUrl });
+    expect(status.upstreams[0]!.clients).toHaveLength(2);
+
+    const legacyUrl = await startHttpServer([httpFixture, '--port', '0'], cleanups);
+    const sessionOf = async (host: Awaited<ReturnType<typeof hostThrough>>) => (JSON.parse(textOf(await host.client.callTool({ name: 'headers', arguments: {} }))) as Record<string, string>)['mcp-session-id'];
+    const own = [await hostThrough(['connect', legacyUrl, '--hub', 'require', '--no-audit'], home.env), await hostThrough(['connect', legacyUrl, '--hub', 'require', '--no-audit'], home.env)];
+    const ownSessions = await Promise.all(own.map(sessionOf));
+    expect(ownSessions[0]).toBeTruthy();
+    expect(ownSessions[0]).not.toBe(ownSessions[1]);
+    const shared = [await hostThrough(['connect', legacyUrl, '--hub', 'require', '--no-audit', '--share'], home.env), await hostThrough(['connect', legacyUrl, '--hub', 'require', '--no-audit', '--share'], home.env)];
+    const sharedSessions = await Promise.all(shared.map(sessionOf));
+    expect(sharedSessions[0]).toBeTruthy();
+    expect(sharedSessions[0]).toBe(sharedSessions[1]);
+    status = hubStatus(home);
+    expect(status.upstreams.filter((u) => u.command === legacyUrl).map((u) => u.clients.length).sort()).toEqual([1, 1, 2]);
+    // Sampling asked on the stream of B's call (2025 HTTP ties it to that request) goes to B only.
+    expect(textOf(await shared[1]!.client.callTool({ name: 'sample', arguments: { prompt: 'remote b' } }))).toBe('sampled: hi from the client');
+    expect(shared[1]!.samplingPrompts).toEqual(['remote b']);
+    expect(shared[0]!.samplingPrompts).toEqual([]);
   });
 
   it('a client that goes away has its calls cancelled on the shared server; the others go on', async () => {

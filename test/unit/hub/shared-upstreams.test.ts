@@ -7,8 +7,10 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '../../../src/bridge/json-rpc.js';
-import { SharedUpstreams, upstreamKey, type SharedSpec } from '../../../src/hub/shared-upstreams.js';
+import { createHash } from 'node:crypto';
+import { SharedUpstreams, sortedEnv, upstreamKey, type SharedSpec } from '../../../src/hub/shared-upstreams.js';
 import { createLogger } from '../../../src/log.js';
+import { relatedRequestOf, rememberRelatedRequest } from '../../../src/bridge/wire-status.js';
 import { ChildReaper } from '../../../src/transports/child-reaper.js';
 
 type Message = Record<string, unknown>;
@@ -39,7 +41,8 @@ class ScriptedServer implements Transport {
 }
 
 const log = createLogger('silent');
-const spec = (share: boolean, idleStopMs?: number): SharedSpec => ({ command: '/usr/bin/server', args: ['--x'], cwd: '/work', env: { PATH: '/usr/bin' }, share, ...(idleStopMs ? { idleStopMs } : {}) });
+const identity = (env: NodeJS.ProcessEnv = { PATH: '/usr/bin' }, cwd = '/work') => ['command', '/usr/bin/server', ['--x'], cwd, sortedEnv(env)];
+const spec = (share: boolean, idleStopMs?: number): SharedSpec => ({ identity: identity(), label: 'server', share, ...(idleStopMs ? { idleStopMs } : {}) });
 const initialize = (id: number) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -83,11 +86,14 @@ async function sharedLegacySession(idleStopMs?: number) {
 }
 
 describe('shared upstreams', () => {
-  it('keys by command, arguments, directory and environment, never by a value shown', () => {
-    expect(upstreamKey(spec(true))).toBe(upstreamKey({ ...spec(false), env: { PATH: '/usr/bin' } }));
-    expect(upstreamKey(spec(true))).not.toBe(upstreamKey({ ...spec(true), env: { PATH: '/usr/bin', TOKEN: 'a' } }));
-    expect(upstreamKey(spec(true))).not.toBe(upstreamKey({ ...spec(true), cwd: '/other' }));
+  it('keys by the identity (an environment in any order), never by a value shown', () => {
+    expect(upstreamKey(spec(true))).toBe(upstreamKey({ ...spec(false), identity: identity({ PATH: '/usr/bin' }) }));
+    expect(upstreamKey({ ...spec(true), identity: identity({ A: '1', B: '2' }) })).toBe(upstreamKey({ ...spec(true), identity: identity({ B: '2', A: '1' }) }));
+    expect(upstreamKey(spec(true))).not.toBe(upstreamKey({ ...spec(true), identity: identity({ PATH: '/usr/bin', TOKEN: 'a' }) }));
+    expect(upstreamKey(spec(true))).not.toBe(upstreamKey({ ...spec(true), identity: identity(undefined, '/other') }));
     expect(upstreamKey(spec(true))).toMatch(/^[0-9a-f]{16}$/);
+    // Keyed: not the plain SHA-256 of the identity, which anyone could compute from a guess.
+    expect(upstreamKey(spec(true))).not.toBe(createHash('sha256').update(JSON.stringify(identity())).digest('hex').slice(0, 16));
   });
 
   it('the same id from two clients: each answer goes to its own caller', async () => {
@@ -146,6 +152,24 @@ describe('shared upstreams', () => {
     server.say({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
     expect(a.received.at(-1)).toMatchObject({ method: 'notifications/tools/list_changed' });
     expect(b.received.at(-1)).toMatchObject({ method: 'notifications/tools/list_changed' });
+  });
+
+  it('a server message tagged with the stream it came on (HTTP) goes to that call\'s client, with several calls in flight', async () => {
+    const { server, a, b } = await sharedLegacySession();
+    await a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } });
+    await b.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'y' } });
+    const upB = server.last('tools/call').id as number;
+    const question = { jsonrpc: '2.0', id: 'q', method: 'sampling/createMessage', params: {} } as unknown as JSONRPCMessage;
+    rememberRelatedRequest(question, upB);
+    server.onmessage?.(question);
+    expect(b.received.at(-1)).toMatchObject({ id: 'q', method: 'sampling/createMessage' });
+    expect(relatedRequestOf(b.received.at(-1) as unknown as JSONRPCMessage)).toBe(1);
+    expect(a.received.some((m) => m.id === 'q')).toBe(false);
+    const log = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'for b' } } as unknown as JSONRPCMessage;
+    rememberRelatedRequest(log, upB);
+    server.onmessage?.(log);
+    expect(b.received.at(-1)).toMatchObject({ method: 'notifications/message' });
+    expect(a.received.some((m) => m.method === 'notifications/message')).toBe(false);
   });
 
   it('a client that detaches: its calls are cancelled upstream, its questions refused; the others keep the server', async () => {
