@@ -894,10 +894,11 @@ function renderMarkdown(report) {
   if (report.hub) {
     const h = report.hub;
     out.push(
-      `Through the hub (slice 1: one pipeline per host, nothing shared; \`connect\` to the running HTTP fixture, medians of ${h.rounds} rounds of ${h.calls} sequential echo calls): ` +
+      `Through the hub (\`connect\` to the running HTTP fixture, medians of ${h.rounds} rounds of ${h.calls} sequential echo calls): ` +
         `spawn → initialize answered ${fmt.ms(h.shim.startMs, 0)} ms through the shim, ${fmt.ms(h.inProcess.startMs, 0)} ms in process (a bare \`node -e 0\` spawn → exit: ${fmt.ms(h.node.startMs, 0)} ms); ` +
         `peak RSS of the host's process ${fmt.mib(h.shim.peak)} MiB (shim), ${fmt.mib(h.inProcess.peak)} MiB (in process), ${fmt.mib(h.node.rss)} MiB (bare node); ` +
-        `p50 ${fmt.ms(h.shim.p50, 2)} ms and ${Math.round(h.shim.callsPerSecond)} calls/s through the shim, ${fmt.ms(h.inProcess.p50, 2)} ms and ${Math.round(h.inProcess.callsPerSecond)} calls/s in process; the hub's RSS afterwards ${fmt.mib(h.hubRss.rss)} MiB.`,
+        `p50 ${fmt.ms(h.shim.p50, 2)} ms and ${Math.round(h.shim.callsPerSecond)} calls/s through the shim, ${fmt.ms(h.inProcess.p50, 2)} ms and ${Math.round(h.inProcess.callsPerSecond)} calls/s in process; the hub's RSS afterwards ${fmt.mib(h.hubRss.rss)} MiB. ` +
+        `A later host on a shared stdio server that already runs (\`run --share\`, its initialize answered from the session's opening): spawn → initialize answered ${fmt.ms(h.laterShared.startMs, 0)} ms, p50 ${fmt.ms(h.laterShared.p50, 2)} ms, ${Math.round(h.laterShared.callsPerSecond)} calls/s.`,
     );
     out.push('');
   }

@@ -116,15 +116,23 @@ export async function measureHub({ quick }) {
     const command = [url, '--no-audit'];
     const inProcess = [];
     const shim = [];
+    const later = [];
     const node = await bareNode();
-    // Alternate, so that load on the machine falls on both alike.
+    // A later host of a shared server that already runs: its initialize is answered from the
+    // session's opening, so spawn → answer is the shim, the attach and the hub's command set-up
+    // alone. One session first starts the server (it then lingers for the next).
+    const { stdioFixture } = await import('./lib.mjs');
+    const sharedLine = ['run', '--hub', 'require', '--share', '--no-audit', '--', process.execPath, stdioFixture];
+    await session(sharedLine, env, 1);
+    // Alternate, so that load on the machine falls on all alike.
     for (let round = 0; round < rounds; round++) {
       inProcess.push(await session(command, env, calls));
       shim.push(await session([...command, '--hub', 'require'], env, calls));
+      later.push(await session(sharedLine, env, calls));
     }
     const med = (rows, key) => median(rows.map((r) => r[key]));
     const summary = (rows) => ({ startMs: med(rows, 'startMs'), rss: med(rows, 'rss'), peak: med(rows, 'peak'), p50: med(rows, 'p50'), callsPerSecond: med(rows, 'callsPerSecond') });
-    return { node, inProcess: summary(inProcess), shim: summary(shim), hubRss: readRss(hub.pid), calls, rounds };
+    return { node, inProcess: summary(inProcess), shim: summary(shim), laterShared: summary(later), hubRss: readRss(hub.pid), calls, rounds };
   } finally {
     for (const stop of stops) stop();
     hub.kill('SIGTERM');
@@ -160,8 +168,8 @@ export async function measureHubFootprint({ hosts = 5 } = {}) {
     direct: () => servers.map((command) => ({ command: command[0], args: command.slice(1) })),
     perLine: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit'] }],
     hub: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--hub', 'require', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit', '--hub', 'require'] }],
-    // The same lines with --share: every host's 2025 client shares one session of each server.
-    hubShared: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--hub', 'require', '--share', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit', '--hub', 'require'] }],
+    // The same lines with --share: every host's 2025 client shares one session of each server, and one connection to the remote one.
+    hubShared: () => [...servers.map((command) => ({ command: process.execPath, args: [airlockBin, 'run', '--hub', 'require', '--share', '--no-audit', '--', ...command] })), { command: process.execPath, args: [airlockBin, url, '--no-audit', '--hub', 'require', '--share'] }],
   };
   const results = {};
   try {
