@@ -35,6 +35,9 @@ export function registerHub(program: Command, result: CommandResult): void {
       }
       const onSignal = (signal: NodeJS.Signals): void => void server.stop(`received ${signal}`);
       const onExit = (): void => server.killChildren();
+      // One command's bug ends that command's session, not every host's (Hub.fault).
+      process.on('uncaughtException', (error) => server.fault(error, 'uncaught exception'));
+      process.on('unhandledRejection', (reason) => server.fault(reason, 'unhandled rejection'));
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
       process.on('exit', onExit);
       await server.stopped;

@@ -11,6 +11,7 @@
  * lock, after checking that no live hub answers on it; a socket that refuses connections was left
  * by a hub that died, and is replaced. The hub exits after `idleMs` with nothing attached.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -58,7 +59,17 @@ interface Attach {
   attachedAt: Date;
   /** The reapers of this client's command: the servers it spawned. */
   reapers: ChildReaper[];
+  /** An error nobody caught came from this command: what it said (the session ends with exit 1). */
+  fault?: string;
+  /** End the attach now with this exit code (a faulted command that does not stop in time). */
+  finish?: (code: number) => void;
 }
+
+/** Which attach's command an asynchronous callback belongs to: an uncaught error is charged to it. */
+const attachContext = new AsyncLocalStorage<string>();
+
+/** More internal errors than this within a minute and the hub stops instead of draining. */
+const MAX_FAULTS_PER_MINUTE = 20;
 
 export class Hub {
   private server: Server | undefined;
@@ -75,6 +86,7 @@ export class Hub {
   private readonly startedAt = new Date();
   private draining = false;
   private readonly upstreams: SharedUpstreams;
+  private faults: number[] = [];
 
   constructor(private readonly options: HubOptions) {
     this.children = new ChildrenFile(options.paths.childrenPrefix, options.log);
@@ -175,13 +187,37 @@ export class Hub {
    * A newer airlock's shim asks this hub to make way: stop accepting and give up the socket now
    * (the newer hub binds it), let the attached commands run to their end, then exit.
    */
-  private drain(newer: string): void {
+  private drain(why: string): void {
     if (this.draining || this.stopping) return;
     this.draining = true;
-    this.options.log.info(`draining for airlock ${newer}: no new clients; exiting once the ${this.attached.size} attached end`);
+    this.options.log.info(`draining ${why}: no new clients; exiting once the ${this.attached.size} attached end`);
     this.server?.close();
     this.removeSocket();
     if (this.attached.size === 0 && this.pending.size === 0) void this.stop('drained');
+  }
+
+  /**
+   * An error nobody caught (the process's uncaughtException and unhandledRejection, `hub start`).
+   * It is charged to the attach whose command it came from (its async context): that session ends
+   * with exit 1 and says why; the others go on. What the error left behind is not known, so the hub
+   * also drains: new clients start a new hub, and this one exits once the attached have ended. A
+   * storm of them stops the hub.
+   */
+  fault(error: unknown, origin: string): void {
+    const id = attachContext.getStore();
+    const attach = id === undefined ? undefined : this.attached.get(id);
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.options.log.error(`internal error (${origin})${attach ? ` in the command of client ${attach.id} (pid ${attach.header.client.pid})` : ''}: ${text}`);
+    const now = Date.now();
+    this.faults = [...this.faults.filter((at) => now - at < 60_000), now];
+    if (this.faults.length > MAX_FAULTS_PER_MINUTE) return void this.stop(`${this.faults.length} internal errors within a minute`);
+    if (attach && attach.fault === undefined) {
+      attach.fault = error instanceof Error ? error.message : String(error);
+      attach.stop();
+      // A command broken by the error may never end by itself: its session ends anyway.
+      setTimeout(() => attach.finish?.(ExitCode.internal), STOP_GRACE_MS).unref();
+    }
+    this.drain('after an internal error (a new hub takes the next clients)');
   }
 
   status(): HubStatus {
@@ -235,7 +271,7 @@ export class Hub {
         if (header.stop === true && header.drain === true) {
           // The socket is given up before the answer goes: the asking shim connects again at once.
           const clients = this.attached.size;
-          this.drain(typeof header.version === 'string' ? header.version : 'another version');
+          this.drain(`for airlock ${typeof header.version === 'string' ? header.version : 'another version'}`);
           return void socket.end(`${JSON.stringify({ ok: true, draining: true, pid: process.pid, clients })}\n`);
         }
         if (header.stop === true && typeof header.server === 'string') {
@@ -329,20 +365,37 @@ export class Hub {
     };
     this.attached.set(id, attach);
     this.options.log.debug(`attach ${id}: pid ${header.client.pid} runs ${commandOf(header.argv)}`);
-    attach.done = this.options
-      .run(header.argv, io)
-      .catch((error: unknown) => {
-        writeStderr(`mcp-airlock: error: ${error instanceof Error ? error.message : String(error)}\n`);
-        return ExitCode.internal as number;
-      })
-      .then((code) => {
-        finished = true;
-        this.attached.delete(id);
-        this.options.log.debug(`attach ${id} ended with exit code ${code}`);
-        // Every byte the command wrote reaches the shim before the exit code does.
-        data.end(() => control.end(`${JSON.stringify({ exit: code })}\n`));
-        this.armIdle();
-      });
+    const finish = (exit: number): void => {
+      if (finished) return;
+      finished = true;
+      this.attached.delete(id);
+      let code = exit;
+      if (attach.fault !== undefined) {
+        code = ExitCode.internal;
+        writeStderr(`mcp-airlock: error: an internal error in the hub ended this session: ${attach.fault}\nmcp-airlock: hint: Other hosts' sessions go on; the next command starts a new hub. The hub's log (${this.options.paths.log}) has the details: please report it.\n`);
+      }
+      this.options.log.debug(`attach ${id} ended with exit code ${code}`);
+      // Every byte the command wrote reaches the shim before the exit code does.
+      data.end(() => control.end(`${JSON.stringify({ exit: code })}\n`));
+      this.armIdle();
+    };
+    attach.finish = finish;
+    // The command runs in the attach's async context: an error nobody catches is charged to it (fault).
+    attach.done = attachContext.run(id, () => {
+      if (header.env.MCP_AIRLOCK_HUB_TEST_FAULT === '1') {
+        // A test hook: an error nobody catches, in this command's context (test/e2e/hub.test.ts).
+        setTimeout(() => {
+          throw new Error('a fault injected for a test (MCP_AIRLOCK_HUB_TEST_FAULT)');
+        }, 300).unref();
+      }
+      return this.options
+        .run(header.argv, io)
+        .catch((error: unknown) => {
+          writeStderr(`mcp-airlock: error: ${error instanceof Error ? error.message : String(error)}\n`);
+          return ExitCode.internal as number;
+        })
+        .then(finish);
+    });
   }
 }
 

@@ -114,6 +114,25 @@ describe('the hub: hosts attach through the shim', () => {
     expect(isAlive(home.hubPids()[0]!)).toBe(true);
   });
 
+  it("an internal error in one host's command ends that session only; the hub hands over to a new one", async () => {
+    const home = hubHome();
+    const line = ['run', '--hub', 'require', '--no-audit', '--', process.execPath, stdioFixture];
+    const steady = await hostThrough(line, home.env);
+    const faulty = rawThrough(line, { ...home.env, MCP_AIRLOCK_HUB_TEST_FAULT: '1' });
+    faulty.client.send(initializeRequest(1));
+    expect(await faulty.proc.exited).toBe(1);
+    expect(faulty.proc.stderr()).toMatch(/an internal error in the hub ended this session: a fault injected for a test/);
+    expect(faulty.proc.stderr()).toMatch(/Other hosts' sessions go on/);
+    // The other host's session is untouched, on the hub that had the error.
+    expect(textOf(await steady.client.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe('still here');
+    expect(home.log()).toMatch(/internal error \(uncaught exception\) in the command of client \S+ \(pid \d+\): Error: a fault injected/);
+    expect(home.log()).toMatch(/draining after an internal error/);
+    // The next host starts a new hub.
+    const next = await hostThrough(line, home.env);
+    expect(textOf(await next.client.callTool({ name: 'echo', arguments: { text: 'new hub' } }))).toBe('new hub');
+    expect(home.hubPids()).toHaveLength(2);
+  });
+
   it('a hub killed with kill -9: its host sees the server go, and the next hub ends what it left', async () => {
     const home = hubHome();
     const grandchildFile = join(home.dir, '..', 'grandchild.pid');
