@@ -103,12 +103,15 @@ export function formatStatus(status: HubStatus): string {
     lines.push(`  ${client.command} ${client.target}: host ${client.host.name ?? '?'} (pid ${client.host.pid}), shim pid ${client.pid}, attached ${ago(client.attachedAt)}${servers ? `; ${servers}` : ''}`);
   }
   const upstreams = status.upstreams ?? [];
-  if (upstreams.length > 0) lines.push(`${upstreams.length} spawned server${upstreams.length === 1 ? '' : 's'}`);
+  if (upstreams.length > 0) lines.push(`${upstreams.length} server${upstreams.length === 1 ? '' : 's'} (spawned, or a remote connection)`);
   for (const upstream of upstreams) {
     const clients = upstream.clients.length;
-    const who = clients > 0 ? `${clients} client${clients === 1 ? '' : 's'}, ${upstream.calls} call${upstream.calls === 1 ? '' : 's'} in flight` : `no client, stops ${upstream.stopsAt ? `in ${Math.max(0, Math.round((Date.parse(upstream.stopsAt) - Date.now()) / 1000))} s` : 'now'}`;
+    const activity = upstream.calls > 0 ? `${upstream.calls} call${upstream.calls === 1 ? '' : 's'} in flight` : `idle ${ago(upstream.lastActivity)}`;
+    const who = clients > 0 ? `${clients} client${clients === 1 ? '' : 's'}, ${activity}` : `no client, stops ${upstream.stopsAt ? `in ${Math.max(0, Math.round((Date.parse(upstream.stopsAt) - Date.now()) / 1000))} s` : 'now'}`;
+    const errors = upstream.errors > 0 ? `, ${upstream.errors} error answer${upstream.errors === 1 ? '' : 's'}` : '';
     const era = `${upstream.era === 'unknown' ? 'era not known yet' : `${upstream.era} era`}${upstream.state === 'idle' ? ', stopped while idle (starts on the next call)' : ''}`;
-    lines.push(`  server ${upstream.key} ${upstream.command}, pid ${upstream.pid ?? '?'}, ${mib(upstream.rss)}, ${era}, ${upstream.shareable ? 'shared' : 'one client only'}; ${who}; up ${ago(upstream.startedAt)}`);
+    const proc = upstream.pid === undefined ? '' : `, pid ${upstream.pid}, ${mib(upstream.rss)}`;
+    lines.push(`  server ${upstream.key} ${upstream.command}${proc}, ${era}, ${upstream.shareable ? 'shared' : 'one client only'}; ${who}${errors}; up ${ago(upstream.startedAt)}`);
   }
   return `${lines.join('\n')}\n`;
 }

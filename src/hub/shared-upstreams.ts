@@ -101,6 +101,10 @@ export interface SharedUpstreamStatus {
   stopsAt?: string;
   /** `idle`: stopped after `run --idle-stop` with clients attached; the next message starts it again. */
   state: 'running' | 'idle';
+  /** Answers that were errors, since it started. */
+  errors: number;
+  /** When the last call ended or a client last sent something (ISO 8601). */
+  lastActivity: string;
 }
 
 const DECIDE_WAIT_MS = 10_000;
@@ -313,6 +317,8 @@ class Upstream {
   private failure: string | undefined;
   /** The protocol version the session agreed, for an HTTP upstream (given again to a connection opened after an idle stop). */
   private protocolVersion: string | undefined;
+  private errors = 0;
+  private lastActivity = new Date();
 
   constructor(
     private readonly registry: SharedUpstreams,
@@ -479,6 +485,8 @@ class Upstream {
       startedAt: this.startedAt.toISOString(),
       ...(this.stopsAt ? { stopsAt: this.stopsAt.toISOString() } : {}),
       state: this.asleep ? 'idle' : 'running',
+      errors: this.errors,
+      lastActivity: this.lastActivity.toISOString(),
     };
   }
 
@@ -491,6 +499,7 @@ class Upstream {
   }
 
   async fromClient(lease: Lease, message: JSONRPCMessage): Promise<void> {
+    this.lastActivity = new Date();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.asleep) {
       // Only a request starts the server again: a notification or an answer was for the process that stopped.
@@ -628,6 +637,8 @@ class Upstream {
     const call = typeof upstreamId === 'number' ? this.calls.get(upstreamId) : undefined;
     if (!call) return this.debug(`dropped an answer to ${JSON.stringify(upstreamId)}: no client waits for it (cancelled, or the client went away)`);
     this.forgetCall(upstreamId as number, call);
+    this.lastActivity = new Date();
+    if ('error' in message) this.errors++;
     this.learnEra(call, message);
     call.lease.deliver(withMessageId(message, call.clientId));
     if (this.calls.size === 0) this.armIdle();

@@ -203,6 +203,9 @@ describe('the hub: seeing and replacing it', () => {
     const text = spawnSync(process.execPath, [airlockBin, 'hub', 'status'], { env: home.env, encoding: 'utf8' }).stdout;
     expect(text).toMatch(/2 clients attached/);
     expect(text).toMatch(/run node: host \S+ \(pid \d+\), shim pid \d+, attached \d+ s; server pid \d+ [\d.]+ MiB/);
+    expect(text).toMatch(/2 servers \(spawned, or a remote connection\)\n/);
+    expect(text).toMatch(/\n  server [0-9a-f]{16} node, pid \d+, [\d.]+ MiB, 2025 era, one client only; 1 client, idle \d+ s; up \d+ s\n/);
+    expect(text).toMatch(/\n  server [0-9a-f]{16} http:\/\/127\.0\.0\.1:\d+\/mcp, 2025 era, one client only; 1 client, idle \d+ s; up \d+ s\n/);
     expect(json.stdout + text).not.toContain(SECRET);
   });
 
