@@ -27,6 +27,8 @@ export const HelpGroup = {
   policy: 'Tool policy:',
   audit: 'Audit log:',
   limits: 'Limits:',
+  /** serve for a team: shared state between replicas (--state), and OpenTelemetry export. */
+  team: 'Team (shared state, telemetry):',
   output: 'Output:',
 } as const;
 

@@ -16,6 +16,9 @@ import { ANONYMOUS, callerFromPrincipal, callerSource, type Caller } from '../po
 import { emptyPolicy } from '../policy/policy-document.js';
 import { readPolicyFile } from '../policy/policy-file.js';
 import { compilePolicy } from '../policy/policy-stage.js';
+import { gateInbound } from '../policy/admission-gate.js';
+import type { SharedPolicyState } from '../policy/shared-state.js';
+import { randomUUID } from 'node:crypto';
 import { rateLimitRefusal, type HttpPolicyRefusal } from '../policy/rate-limit.js';
 import { addAuditOptions, openAuditLog, type AuditFlags, type AuditLog } from './audit-options.js';
 import { collect } from './options.js';
@@ -93,6 +96,8 @@ export interface PipelineContext {
   now?: () => number;
   /** The host process behind the command (the hub's clients): in every audit record. */
   host?: AuditHost;
+  /** serve --state: rate limits and flow history shared with other replicas; closed with the pipeline. */
+  state?: SharedPolicyState;
 }
 
 export async function createPipeline(flags: PipelineFlags, context: PipelineContext): Promise<Pipeline> {
@@ -102,7 +107,9 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
     deny: [...flags.denyTool, ...document.tools.deny],
     readOnly: flags.readOnly || document.tools.readOnly,
   };
-  const policy = compilePolicy(document, { now: context.now });
+  const policy = compilePolicy(document, { now: context.now, state: context.state });
+  /** Names this process's sessions in the shared flow history (a session id is only unique in its process). */
+  const instance = randomUUID();
   const fallback = context.defaultCaller ?? ANONYMOUS;
   const principal = withClaims(context.principal, context.claims, policy.identityClaims);
   const audit: AuditLog | undefined = await openAuditLog(flags, context);
@@ -111,7 +118,9 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
   failed.catch(() => undefined);
   return {
     forSession: ({ session, inbound, outbound, principal: own, caller }) => {
-      const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback));
+      const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback), context.state ? flowKeyFor(inbound, instance, session) : undefined);
+      // A shared store answers later than the bridge's stages may: its calls are decided before the bridge sees them.
+      if (stage && context.state) gateInbound(inbound, (message) => stage.prepare(message));
       return { stages: stage ? [stage] : [], tap: audit?.tapFor(session, inbound, outbound, own ?? principal) };
     },
     // Every POST of serve comes here: no Caller is built for it without a limit to check.
@@ -119,8 +128,24 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
     identityClaims: policy.identityClaims,
     namesPrincipals: policy.namesPrincipals,
     failed,
-    close: async () => audit?.close(),
+    close: async () => {
+      await Promise.all([audit?.close(), context.state?.close()]);
+    },
   };
+}
+
+/**
+ * Where a session's flow history lives in the shared store. A 2026-07-28 lane of serve carries one
+ * caller identity and no protocol session: its history is the caller's (its owner, client and
+ * actors, as the lane is keyed), so calls that land on other replicas count too. A 2025 session
+ * lives in one process (a load balancer keeps it there by its Mcp-Session-Id): this process and
+ * session.
+ */
+function flowKeyFor(inbound: Transport, instance: string, session: string): (caller: Caller) => string {
+  const lane = typeof (inbound as { callerIdOf?: unknown }).callerIdOf === 'function';
+  return lane
+    ? (caller) => JSON.stringify(['lane', caller.key, caller.clientId ?? '', caller.actors])
+    : (caller) => JSON.stringify(['session', instance, session, caller.key]);
 }
 
 /**
