@@ -20,7 +20,8 @@ import { gateInbound } from '../policy/admission-gate.js';
 import type { SharedPolicyState } from '../policy/shared-state.js';
 import { randomUUID } from 'node:crypto';
 import { rateLimitRefusal, type HttpPolicyRefusal } from '../policy/rate-limit.js';
-import { addAuditOptions, openAuditLog, type AuditFlags, type AuditLog } from './audit-options.js';
+import { addAuditOptions, openAuditLog, tapWithoutAudit, type AuditFlags, type AuditLog } from './audit-options.js';
+import { addTelemetryOptions, openTelemetry, type TelemetryFlags } from './telemetry-options.js';
 import { collect } from './options.js';
 
 export interface PolicyFlags {
@@ -30,7 +31,7 @@ export interface PolicyFlags {
   policyFile?: string;
 }
 
-export type PipelineFlags = PolicyFlags & AuditFlags;
+export type PipelineFlags = PolicyFlags & AuditFlags & TelemetryFlags;
 
 export function addPipelineOptions(command: Command): Command {
   command
@@ -39,7 +40,7 @@ export function addPipelineOptions(command: Command): Command {
     .option('--deny-tool <glob>', 'hide and refuse tools matching this pattern; wins over --allow-tool (repeatable)', collect, [])
     .option('--read-only', 'only tools the server marks readOnlyHint are visible and callable', false)
     .option('--policy-file <path>', 'a JSON policy: allowTools / denyTools / readOnly (added to the flags), rules per caller, rate limits, flow rules (see `mcp-airlock policy check`)');
-  return addAuditOptions(command);
+  return addTelemetryOptions(addAuditOptions(command));
 }
 
 export interface SessionPipeline {
@@ -113,6 +114,7 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
   const fallback = context.defaultCaller ?? ANONYMOUS;
   const principal = withClaims(context.principal, context.claims, policy.identityClaims);
   const audit: AuditLog | undefined = await openAuditLog(flags, context);
+  const telemetry = await openTelemetry(flags, context.log, context.version);
   const failed: Promise<never> = audit ? audit.failed.then((failure) => Promise.reject(failure)) : new Promise<never>(() => undefined);
   // Handled where the command races it; until then it must not count as an unhandled rejection.
   failed.catch(() => undefined);
@@ -121,7 +123,10 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
       const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback), context.state ? flowKeyFor(inbound, instance, session) : undefined);
       // A shared store answers later than the bridge's stages may: its calls are decided before the bridge sees them.
       if (stage && context.state) gateInbound(inbound, (message) => stage.prepare(message));
-      return { stages: stage ? [stage] : [], tap: audit?.tapFor(session, inbound, outbound, own ?? principal) };
+      const observed = telemetry?.session();
+      const who = own ?? principal;
+      const tap = audit?.tapFor(session, inbound, outbound, who, observed?.sink) ?? (observed ? tapWithoutAudit(context, session, inbound, outbound, who, observed.sink) : undefined);
+      return { stages: stage ? [stage] : [], tap: tap && observed ? closingWith(tap, observed.closed) : tap };
     },
     // Every POST of serve comes here: no Caller is built for it without a limit to check.
     httpRefusal: (messages, caller) => (policy.limiter ? rateLimitRefusal(policy.limiter, messages, caller ? callerFromPrincipal(caller) : fallback) : undefined),
@@ -129,7 +134,19 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
     namesPrincipals: policy.namesPrincipals,
     failed,
     close: async () => {
-      await Promise.all([audit?.close(), context.state?.close()]);
+      await Promise.all([audit?.close(), context.state?.close(), telemetry?.close()]);
+    },
+  };
+}
+
+/** The tap, also telling `closed` when its session ends (telemetry's open sessions). */
+function closingWith(tap: MessageTap, closed: () => void): MessageTap {
+  return {
+    fromClient: (message) => tap.fromClient(message),
+    sending: (message, to, byAirlock) => tap.sending(message, to, byAirlock),
+    closed: (reason) => {
+      closed();
+      return tap.closed(reason);
     },
   };
 }
