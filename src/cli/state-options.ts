@@ -25,7 +25,7 @@ function parseFailureMode(value: string): StateFailureMode {
 
 export function addStateOptions(command: Command): Command {
   return command
-    .optionsGroup(HelpGroup.team)
+    .optionsGroup(HelpGroup.sharedState)
     .option('--state <url>', 'keep rate limits and flow history in Redis or Valkey, shared by every serve replica given the same URL: redis://[user:password@]host[:port][/db], rediss:// for TLS (a URL with a password is better given by --state-url-env or --state-url-file)')
     .option('--state-url-env <name>', 'the --state URL from this environment variable')
     .option('--state-url-file <path>', 'the --state URL from this file')

@@ -14,7 +14,7 @@ export interface TelemetryFlags {
 
 export function addTelemetryOptions(command: Command): Command {
   return command
-    .optionsGroup(HelpGroup.team)
+    .optionsGroup(HelpGroup.telemetry)
     .option('--otel [url]', 'export a span per MCP request and call metrics over OTLP/HTTP (JSON) to this collector (default: OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318); setting OTEL_EXPORTER_OTLP_ENDPOINT alone switches it on too')
     .option('--no-otel', 'do not export OpenTelemetry data, whatever the OTEL_* variables say');
 }
