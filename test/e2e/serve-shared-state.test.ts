@@ -77,7 +77,7 @@ describe('serve --state with two replicas on one Redis', () => {
     const refused = answers.filter((a) => a.error?.data?.airlock === 'AIRLOCK_RATE_LIMITED');
     expect(ok).toHaveLength(5);
     expect(refused).toHaveLength(11);
-    // Each replica let some through: the limit is one count, not two of 5.
+    // One count for both replicas, not 5 each (without --state: 10 through).
     expect(refused[0]!.error.data.rule).toBe('fetch-burst');
   });
 
@@ -121,6 +121,20 @@ describe('serve --state with two replicas on one Redis', () => {
       return back.result !== undefined;
     }, 'a rate-limited call to pass once Redis is back', 15_000);
     await a!.waitForStderr(new RegExp(`info: shared state store redis://127\\.0\\.0\\.1:${redis.port} is back`));
+  }, 40_000);
+
+  it('a replica started while Redis is down refuses what needs it, then serves once Redis comes up', async () => {
+    await redis.stop();
+    let server: AirlockProcess & { url: string };
+    try {
+      const policy = policyFile('late.json', { rateLimits: [{ id: 'fetch-hourly', tools: 'fetch_page', limit: 100, window: '1h' }] });
+      server = (await replicas(policy, 'late'))[0]!;
+      await server.waitForStderr(/warn: shared state store .* cannot be used/);
+      expect((await modernCall(server.url, 'fetch_page')).answer.error?.data?.airlock).toBe('AIRLOCK_STATE_UNAVAILABLE');
+    } finally {
+      await redis.start();
+    }
+    await waitFor(async () => (await modernCall(server.url, 'fetch_page', 2)).answer.result !== undefined, 'a call once Redis is up', 15_000);
   }, 40_000);
 
   it('--state-failure open lets rate-limited calls through while Redis is down', async () => {

@@ -10,8 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, startServe, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
+import { repoRoot, startAirlock, startServe, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 import { initialize, post } from '../helpers/http-peer.js';
+import { LineClient } from '../helpers/line-client.js';
 
 const workspace = join(repoRoot, 'fixtures', 'workspace-server.mjs');
 const TOKEN = 'serve-token-that-must-not-leave-0123456789';
@@ -175,5 +176,27 @@ describe('serve exports OpenTelemetry over OTLP/HTTP JSON', () => {
     const answers = await session(server.url, [['search_docs', { query: 'x' }], ['read_notes', {}]]);
     expect(answers.map((a) => a.result !== undefined)).toEqual([true, true]);
     await server.waitForStderr(new RegExp(`warn: OpenTelemetry: cannot export to http://127\\.0\\.0\\.1:${port}/v1/traces \\(.+\\): dropped \\d+ spans?`), 10_000);
+  });
+
+  it('run exports too (stdio on both sides), and --no-otel keeps it from doing so', async () => {
+    const spansBefore = spans().length;
+    const env = { ...otelEnv(collectorUrl), OTEL_SERVICE_NAME: 'airlock-run-test' };
+    const run = startAirlock(['run', '--no-audit', '--', process.execPath, workspace], { env });
+    running.push(run);
+    const client = new LineClient(run);
+    await client.handshake();
+    expect((await client.call(2, 'search_docs', { query: SECRET_ARGUMENT })).result).toBeDefined();
+    await waitFor(() => spans().some((s) => s.name === 'tools/call search_docs' && attributesOf(s)['airlock.transport'] === 'stdio->stdio'), 'the span of run', 10_000);
+    const runTraces = received.filter((r) => r.path === '/v1/traces' && attributesOf(r.body.resourceSpans[0].resource)['service.name'] === 'airlock-run-test');
+    expect(runTraces.every((r) => !r.text.includes(SECRET_ARGUMENT))).toBe(true);
+
+    const quiet = startAirlock(['run', '--no-audit', '--no-otel', '--', process.execPath, workspace], { env: { ...env, OTEL_SERVICE_NAME: 'airlock-quiet-test' } });
+    running.push(quiet);
+    const quietClient = new LineClient(quiet);
+    await quietClient.handshake();
+    await quietClient.call(2, 'search_docs', { query: 'x' });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(received.filter((r) => JSON.stringify(r.body).includes('airlock-quiet-test'))).toEqual([]);
+    expect(spans().length).toBeGreaterThan(spansBefore);
   });
 });
