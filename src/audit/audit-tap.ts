@@ -14,10 +14,38 @@ import type { AuditDirection, AuditEvent, AuditHost, AuditOutcome, AuditPrincipa
 import { FLOW_DENIED, POLICY_DENIED } from '../policy/policy-stage.js';
 import { RATE_LIMITED } from '../policy/rate-limit.js';
 import { PendingDigest, recordArguments, redactString, type AuditArgsMode } from '../redact.js';
+import { claimedVersion } from '../eras/mcp-headers.js';
 
-/** Where the tap's events go (an AuditWriter; a promise in sync mode). */
+/**
+ * What a sink may want besides the record (telemetry: the span's protocol version); never in the
+ * audit record itself.
+ */
+export interface CallContext {
+  /** The MCP version the call was made under: its own `_meta` claim (2026-07-28), else the session's. */
+  protocolVersion?: string;
+}
+
+/**
+ * Where the tap's events go: the audit writer (a promise in sync mode), telemetry (call-telemetry.ts),
+ * or both through `fanOut`.
+ */
 export interface AuditSink {
-  append(event: AuditEvent): Promise<void> | undefined;
+  append(event: AuditEvent, context?: CallContext): Promise<void> | undefined;
+}
+
+/**
+ * One sink that hands each event to every one of `sinks`, in order: the tap's pairing and
+ * redaction are done once, whoever reads the result. The promise (if any) settles when every
+ * sink's has (the audit writer's in --audit-sync mode; telemetry never makes one).
+ */
+export function fanOut(sinks: readonly AuditSink[]): AuditSink {
+  if (sinks.length === 1) return sinks[0]!;
+  return {
+    append(event, context) {
+      const waits = sinks.map((sink) => sink.append(event, context)).filter((p): p is Promise<void> => p !== undefined);
+      return waits.length === 0 ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits).then(() => undefined);
+    },
+  };
 }
 
 export interface AuditTapOptions {
@@ -57,6 +85,7 @@ interface OpenCall {
   name: string | undefined;
   args: unknown;
   bytes: number;
+  protocolVersion: string | undefined;
 }
 
 /** The member that names what a call acts on: a tool, a prompt or a resource. */
@@ -116,6 +145,8 @@ export class AuditTap implements MessageTap {
   private readonly clientCalls = new Map<RequestId, OpenCall>();
   /** Calls made by the server (sampling, elicitation, roots), waiting for the client's answer. */
   private readonly serverCalls = new Map<RequestId, OpenCall>();
+  /** The version initialize settled on (2025 sessions), for calls that claim none themselves. */
+  private sessionVersion: string | undefined;
 
   constructor(private readonly options: AuditTapOptions) {}
 
@@ -168,6 +199,7 @@ export class AuditTap implements MessageTap {
       name: targetOf(message.method, params),
       args: this.arguments(message.method, params),
       bytes: byteLength(message),
+      protocolVersion: claimedVersion(message) ?? this.sessionVersion,
     });
   }
 
@@ -186,6 +218,10 @@ export class AuditTap implements MessageTap {
     const call = id === undefined || id === null ? undefined : calls.get(id);
     if (!call) return undefined; // an answer to nothing we saw (already cancelled): the peer's business
     calls.delete(call.id);
+    if (call.method === 'initialize') {
+      const version = (message as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
+      if (typeof version === 'string') this.sessionVersion = call.protocolVersion = version;
+    }
     const error = (message as { error?: { code?: unknown; data?: { airlock?: unknown; rule?: unknown } } }).error;
     let outcome: AuditOutcome = 'ok';
     let extra: Partial<AuditEvent> = {};
@@ -256,6 +292,6 @@ export class AuditTap implements MessageTap {
       principal: options.principal?.() ?? null,
       ...(options.host ? { host: options.host } : {}),
       airlock: options.version,
-    });
+    }, { protocolVersion: call.protocolVersion });
   }
 }

@@ -9,7 +9,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { AuditHost, AuditPrincipal } from '../audit/audit-record.js';
 import type { RequestId } from '../bridge/json-rpc.js';
 import { defaultAuditFile, prepareDefaultDirectory } from '../audit/audit-location.js';
-import { AuditTap } from '../audit/audit-tap.js';
+import { AuditTap, fanOut, type AuditSink } from '../audit/audit-tap.js';
 import { AuditWriter } from '../audit/audit-writer.js';
 import { loadAuditKey } from '../audit/audit-key.js';
 import type { AuditArgsMode } from '../redact.js';
@@ -64,7 +64,8 @@ export interface AuditContext {
 
 /** An open audit log: make a tap for each session, close once when the process ends. */
 export interface AuditLog {
-  tapFor(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined): AuditTap;
+  /** A session's tap; `also` gets every record too (telemetry). */
+  tapFor(session: string, inbound: Transport, outbound: Transport, principal?: () => AuditPrincipal | null | undefined, also?: AuditSink): AuditTap;
   /**
    * Settles only if the audit key cannot be loaded: nothing can be recorded, so the command
    * must stop with this error (the key loads while traffic already flows, see openAuditLog).
@@ -77,6 +78,27 @@ export interface AuditLog {
 function callerIds(inbound: Transport): ((id: RequestId) => RequestId | undefined) | undefined {
   const lane = inbound as Transport & { callerIdOf?: (id: RequestId) => RequestId | undefined };
   return lane.callerIdOf ? (id) => lane.callerIdOf!(id) : undefined;
+}
+
+/** What every tap of a session is told, whichever sinks it feeds. */
+function tapBasics(context: AuditContext, session: string, inbound: Transport, outbound: Transport, principal: (() => AuditPrincipal | null | undefined) | undefined) {
+  return {
+    session,
+    server: context.server,
+    transport: () => `${transportNameOf(inbound)}->${transportNameOf(outbound)}`,
+    version: context.version,
+    principal,
+    ...(context.host ? { host: context.host } : {}),
+    clientIdOf: callerIds(inbound),
+  };
+}
+
+/**
+ * A tap that feeds only `sink` (telemetry with --no-audit): the same pairing of requests and
+ * answers, and no arguments looked at.
+ */
+export function tapWithoutAudit(context: AuditContext, session: string, inbound: Transport, outbound: Transport, principal: (() => AuditPrincipal | null | undefined) | undefined, sink: AuditSink): AuditTap {
+  return new AuditTap({ ...tapBasics(context, session, inbound, outbound, principal), sink, args: 'none' });
 }
 
 /**
@@ -111,19 +133,13 @@ export async function openAuditLog(flags: AuditKeyFlags, context: AuditContext):
   const writer = AuditWriter.open({ file, maxBytes: flags.auditMaxSize, sync: flags.auditSync, log: context.log, key: keyLoad, version: context.version });
   context.log.debug(`audit log: ${file}${flags.auditSync ? ' (synced per record)' : ''}`);
   return {
-    tapFor: (session, inbound, outbound, principal) =>
+    tapFor: (session, inbound, outbound, principal, also) =>
       new AuditTap({
-        sink: writer,
-        session,
-        server: context.server,
-        transport: () => `${transportNameOf(inbound)}->${transportNameOf(outbound)}`,
+        ...tapBasics(context, session, inbound, outbound, principal),
+        sink: also ? fanOut([writer, also]) : writer,
         args: flags.auditArgs,
         // The writer derives it once the key loads; until then records carry PendingDigest.
         digestKey: () => writer.argumentKey,
-        version: context.version,
-        principal,
-        ...(context.host ? { host: context.host } : {}),
-        clientIdOf: callerIds(inbound),
       }),
     failed,
     close: () => writer.close(),

@@ -27,6 +27,10 @@ export const HelpGroup = {
   policy: 'Tool policy:',
   audit: 'Audit log:',
   limits: 'Limits:',
+  /** OpenTelemetry export (connect, serve, run). */
+  telemetry: 'Telemetry:',
+  /** serve for a team: rate limits and flow history shared by replicas (--state). */
+  sharedState: 'Shared state (serve replicas):',
   output: 'Output:',
 } as const;
 

@@ -16,8 +16,12 @@ import { ANONYMOUS, callerFromPrincipal, callerSource, type Caller } from '../po
 import { emptyPolicy } from '../policy/policy-document.js';
 import { readPolicyFile } from '../policy/policy-file.js';
 import { compilePolicy } from '../policy/policy-stage.js';
+import { gateInbound } from '../policy/admission-gate.js';
+import type { SharedPolicyState } from '../policy/shared-state.js';
+import { randomUUID } from 'node:crypto';
 import { rateLimitRefusal, type HttpPolicyRefusal } from '../policy/rate-limit.js';
-import { addAuditOptions, openAuditLog, type AuditFlags, type AuditLog } from './audit-options.js';
+import { addAuditOptions, openAuditLog, tapWithoutAudit, type AuditFlags, type AuditLog } from './audit-options.js';
+import { addTelemetryOptions, openTelemetry, type TelemetryFlags } from './telemetry-options.js';
 import { collect } from './options.js';
 
 export interface PolicyFlags {
@@ -27,7 +31,7 @@ export interface PolicyFlags {
   policyFile?: string;
 }
 
-export type PipelineFlags = PolicyFlags & AuditFlags;
+export type PipelineFlags = PolicyFlags & AuditFlags & TelemetryFlags;
 
 export function addPipelineOptions(command: Command): Command {
   command
@@ -36,7 +40,7 @@ export function addPipelineOptions(command: Command): Command {
     .option('--deny-tool <glob>', 'hide and refuse tools matching this pattern; wins over --allow-tool (repeatable)', collect, [])
     .option('--read-only', 'only tools the server marks readOnlyHint are visible and callable', false)
     .option('--policy-file <path>', 'a JSON policy: allowTools / denyTools / readOnly (added to the flags), rules per caller, rate limits, flow rules (see `mcp-airlock policy check`)');
-  return addAuditOptions(command);
+  return addTelemetryOptions(addAuditOptions(command));
 }
 
 export interface SessionPipeline {
@@ -93,6 +97,8 @@ export interface PipelineContext {
   now?: () => number;
   /** The host process behind the command (the hub's clients): in every audit record. */
   host?: AuditHost;
+  /** serve --state: rate limits and flow history shared with other replicas; closed with the pipeline. */
+  state?: SharedPolicyState;
 }
 
 export async function createPipeline(flags: PipelineFlags, context: PipelineContext): Promise<Pipeline> {
@@ -102,25 +108,61 @@ export async function createPipeline(flags: PipelineFlags, context: PipelineCont
     deny: [...flags.denyTool, ...document.tools.deny],
     readOnly: flags.readOnly || document.tools.readOnly,
   };
-  const policy = compilePolicy(document, { now: context.now });
+  const policy = compilePolicy(document, { now: context.now, state: context.state });
+  /** Names this process's sessions in the shared flow history (a session id is only unique in its process). */
+  const instance = randomUUID();
   const fallback = context.defaultCaller ?? ANONYMOUS;
   const principal = withClaims(context.principal, context.claims, policy.identityClaims);
   const audit: AuditLog | undefined = await openAuditLog(flags, context);
+  const telemetry = await openTelemetry(flags, context.log, context.version);
   const failed: Promise<never> = audit ? audit.failed.then((failure) => Promise.reject(failure)) : new Promise<never>(() => undefined);
   // Handled where the command races it; until then it must not count as an unhandled rejection.
   failed.catch(() => undefined);
   return {
     forSession: ({ session, inbound, outbound, principal: own, caller }) => {
-      const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback));
-      return { stages: stage ? [stage] : [], tap: audit?.tapFor(session, inbound, outbound, own ?? principal) };
+      const stage = policy.stageFor(callerSource(caller ?? own ?? principal, fallback), context.state ? flowKeyFor(inbound, instance, session) : undefined);
+      // A shared store answers later than the bridge's stages may: its calls are decided before the bridge sees them.
+      if (stage && context.state) gateInbound(inbound, (message) => stage.prepare(message));
+      const observed = telemetry?.session();
+      const who = own ?? principal;
+      const tap = audit?.tapFor(session, inbound, outbound, who, observed?.sink) ?? (observed ? tapWithoutAudit(context, session, inbound, outbound, who, observed.sink) : undefined);
+      return { stages: stage ? [stage] : [], tap: tap && observed ? closingWith(tap, observed.closed) : tap };
     },
     // Every POST of serve comes here: no Caller is built for it without a limit to check.
     httpRefusal: (messages, caller) => (policy.limiter ? rateLimitRefusal(policy.limiter, messages, caller ? callerFromPrincipal(caller) : fallback) : undefined),
     identityClaims: policy.identityClaims,
     namesPrincipals: policy.namesPrincipals,
     failed,
-    close: async () => audit?.close(),
+    close: async () => {
+      await Promise.all([audit?.close(), context.state?.close(), telemetry?.close()]);
+    },
   };
+}
+
+/** The tap, also telling `closed` when its session ends (telemetry's open sessions). */
+function closingWith(tap: MessageTap, closed: () => void): MessageTap {
+  return {
+    fromClient: (message) => tap.fromClient(message),
+    sending: (message, to, byAirlock) => tap.sending(message, to, byAirlock),
+    closed: (reason) => {
+      closed();
+      return tap.closed(reason);
+    },
+  };
+}
+
+/**
+ * Where a session's flow history lives in the shared store. A 2026-07-28 lane of serve carries one
+ * caller identity and no protocol session: its history is the caller's (its owner, client and
+ * actors, as the lane is keyed), so calls that land on other replicas count too. A 2025 session
+ * lives in one process (a load balancer keeps it there by its Mcp-Session-Id): this process and
+ * session.
+ */
+function flowKeyFor(inbound: Transport, instance: string, session: string): (caller: Caller) => string {
+  const lane = typeof (inbound as { callerIdOf?: unknown }).callerIdOf === 'function';
+  return lane
+    ? (caller) => JSON.stringify(['lane', caller.key, caller.clientId ?? '', caller.actors])
+    : (caller) => JSON.stringify(['session', instance, session, caller.key]);
 }
 
 /**

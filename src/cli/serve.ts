@@ -20,6 +20,7 @@ import type { RemoteTransportMode } from '../transports/remote-transport.js';
 import { STATIC_TOKEN_CALLER } from '../policy/caller.js';
 import { createContext, DEFAULT_MAX_MESSAGE_BYTES, version } from './context.js';
 import { addPipelineOptions, createPipeline, type PipelineFlags } from './pipeline.js';
+import { addStateOptions, openSharedState, type StateFlags } from './state-options.js';
 import { addServeAuthOptions, prepareInboundAuth, tokenExchangeIssuer, type ServeAuthFlags } from './serve-auth.js';
 import { addAuthOptions, clientSecret, upstreamAuth, type AuthFlags } from './auth-options.js';
 import { supervise } from './lifecycle.js';
@@ -28,7 +29,7 @@ import { CredentialWaits } from '../transports/credential-waits.js';
 import type { ProtocolChoice } from '../eras/era-adapter.js';
 import type { CommandResult } from './program.js';
 
-export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags {
+export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags, StateFlags {
   port: number;
   host: string;
   upstream?: string;
@@ -93,6 +94,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--max-sessions <n>', 'refuse new sessions past this many (each may be a child process)', parsePositiveInt, 32)
     .option('--max-message <size>', 'drop a message from the upstream larger than this (a line, an SSE event, a JSON body) with an error naming the limit', parseSize, DEFAULT_MAX_MESSAGE_BYTES)
     .option('--request-timeout <seconds>', `with --upstream: ${REQUEST_TIMEOUT_HELP}`, parseSeconds);
+  addStateOptions(command);
   endOptions(command)
     .option('--log-level <level>', 'silent | error | warn | info | debug', parseLogLevel, 'info')
     .passThroughOptions()
@@ -170,7 +172,8 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   const principal = upstreamPrincipal(upstream);
   // The policy's caller is the inbound one: its OAuth token, or whoever holds the static token.
   const staticToken = options.authTokenFile !== undefined || options.authTokenEnv !== undefined || options.authTokenGenerate;
-  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal, defaultCaller: staticToken ? STATIC_TOKEN_CALLER : undefined });
+  const state = await openSharedState(options, log);
+  const pipeline = await createPipeline(options, { server: describeUpstream(upstream), version, log, principal, defaultCaller: staticToken ? STATIC_TOKEN_CALLER : undefined, state });
   const inboundAuth = await prepareInboundAuth(options, log, { identityClaims: pipeline.identityClaims });
   if (pipeline.namesPrincipals && !staticToken && options.oauthIssuer === undefined) {
     log.warn('the policy has rules for particular callers, but serve identifies none (no --oauth-issuer or --auth-token-*): those rules match no one');

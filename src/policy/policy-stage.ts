@@ -6,18 +6,25 @@
  * tools/list answers are filtered to what this caller may call (flow rules and rate limits depend
  * on the moment, so they hide nothing).
  *
+ * With a shared state store (serve --state, shared-state.ts) the flow history and the rate-limit
+ * buckets answer later: `prepare` then decides a call before the bridge sees it (an admission gate
+ * holds the session's messages in order meanwhile, admission-gate.ts), and `fromClient` gives that
+ * decision.
+ *
  * Tool annotations are learned from the session's tools/list answers. A tool called without being
  * listed first gets the spec's default hints for the access rules, the cautious reading
  * (policy-document.ts), and counts as every label for the flow rules (session-flow.ts).
  */
 import { errorResponse, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
+import { describeError } from '../errors.js';
 import type { AnsweredRequest, Stage } from '../bridge/stage.js';
 import type { IdentityClaimNames } from '../audit/principal.js';
 import type { Caller } from './caller.js';
 import { ANNOTATION_HINTS, type FlowRule, type PolicyDocument, type ToolAnnotations } from './policy-document.js';
 import { AccessRules, DEFAULT_DENY, type Decision } from './policy-rules.js';
 import { rateLimitAnswer, RateLimiter } from './rate-limit.js';
-import { SessionFlow, ToolLabeler, UNLISTED_LABELS } from './session-flow.js';
+import { flowRelevant, SessionFlow, ToolLabeler, UNLISTED_LABELS, type FlowHistory } from './session-flow.js';
+import { stateUnavailableAnswer, type SharedPolicyState } from './shared-state.js';
 import { ToolPolicy } from './tool-policy.js';
 
 /** Invalid params: how MCP answers a call to a tool that does not exist (server/tools, "Error Handling"). */
@@ -38,12 +45,19 @@ export interface PolicyStageOptions {
   limiter: RateLimiter | undefined;
   /** Who calls, asked at each message (a token may be refreshed mid-session). */
   caller: () => Caller;
+  /** The shared state (serve --state); undefined keeps everything in this process's memory. */
+  state?: SharedPolicyState;
+  /** With `state`: the key of this session's flow history for a caller (pipeline.ts). */
+  flowKey?: (caller: Caller) => string;
 }
 
 interface Tool {
   name: string;
   annotations?: Record<string, unknown>;
 }
+
+/** What `prepare` decides for a call it lets through. */
+const PASS = Symbol('pass');
 
 const NO_ANNOTATIONS: ToolAnnotations = Object.freeze({});
 const NO_LABELS: readonly string[] = Object.freeze([]);
@@ -52,6 +66,8 @@ export class PolicyStage implements Stage {
   private readonly annotations = new Map<string, ToolAnnotations>();
   private readonly labels = new Map<string, readonly string[]>();
   private readonly flow: SessionFlow | undefined;
+  /** Decisions `prepare` made, for `fromClient` to give (shared state only). */
+  private readonly prepared = new WeakMap<JSONRPCMessage, JSONRPCMessage | typeof PASS>();
   private readonly needsLabels: boolean;
   /** The rules' decision per listed tool, for `decidedFor`: they change only with the caller or the tools/list. */
   private readonly decisions = new Map<string, Decision>();
@@ -79,6 +95,11 @@ export class PolicyStage implements Stage {
       const decision = this.decide(rules, tool, annotations, labels, caller);
       if (!decision.allowed) return denied(id, tool, decision.why, decision.rule?.id ?? DEFAULT_DENY);
     }
+    if (this.options.state !== undefined) {
+      const decided = this.prepared.get(message);
+      this.prepared.delete(message);
+      return decided === undefined || decided === PASS ? undefined : { reply: decided };
+    }
     const unlisted = this.flow !== undefined && this.unlistedForFlows(tool, annotations);
     const flowLabels = unlisted ? UNLISTED_LABELS : labels;
     const flowRefusal = this.flow?.check(tool, flowLabels, unlisted);
@@ -90,6 +111,60 @@ export class PolicyStage implements Stage {
     if (limited) return { reply: rateLimitAnswer(id, tool, limited) };
     this.flow?.record(tool, flowLabels, unlisted);
     return undefined;
+  }
+
+  /**
+   * With a shared state store: decide a tools/call that needs it (a flow rule reads or refuses its
+   * labels, or a rate limit counts it) before the bridge sees it. Undefined when there is nothing
+   * to wait for: the call needs no store, or the flat or access rules refuse it (`fromClient` does).
+   */
+  prepare(message: JSONRPCMessage): Promise<void> | undefined {
+    const { state, rules, legacy, limiter } = this.options;
+    if (state === undefined || !('method' in message) || message.method !== 'tools/call' || !('id' in message)) return undefined;
+    const tool = (message.params as { name?: unknown } | undefined)?.name;
+    if (typeof tool !== 'string') return undefined;
+    const annotations = this.annotations.get(tool) ?? NO_ANNOTATIONS;
+    if (legacy?.refusal(tool, annotations.readOnlyHint) !== undefined) return undefined;
+    const labels = this.needsLabels ? this.labelsOf(tool, annotations) : NO_LABELS;
+    const caller = this.options.caller();
+    if (rules && !this.decide(rules, tool, annotations, labels, caller).allowed) return undefined;
+    const unlisted = this.flow !== undefined && this.unlistedForFlows(tool, annotations);
+    const flowLabels = unlisted ? UNLISTED_LABELS : labels;
+    const flowRuled = this.flow !== undefined && flowRelevant(this.options.flows, flowLabels);
+    const rateLimited = limiter !== undefined && limiter.applicable(caller, tool).length > 0;
+    if (!flowRuled && !rateLimited) return undefined;
+    const id = message.id as RequestId;
+    const flow = flowRuled ? state.flowFor(this.options.flows, this.options.flowKey?.(caller) ?? caller.key) : undefined;
+    return this.decideShared(id, tool, caller, flow, flowLabels, unlisted, rateLimited).then((decided) => {
+      this.prepared.set(message, decided);
+    });
+  }
+
+  private async decideShared(
+    id: RequestId,
+    tool: string,
+    caller: Caller,
+    flow: FlowHistory | undefined,
+    flowLabels: readonly string[],
+    unlisted: boolean,
+    rateLimited: boolean,
+  ): Promise<JSONRPCMessage | typeof PASS> {
+    const state = this.options.state!;
+    try {
+      const flowRefusal = await flow?.check(tool, flowLabels, unlisted);
+      if (flowRefusal) {
+        const text = `mcp-airlock policy: tool ${JSON.stringify(tool)} ${flowRefusal.message}`;
+        return errorResponse(id, FLOW_DENIED_CODE, text, { airlock: FLOW_DENIED, tool, rule: flowRefusal.rule.id });
+      }
+      const limited = rateLimited ? await this.options.limiter!.take(caller, tool) : undefined;
+      if (limited) return rateLimitAnswer(id, tool, limited);
+      await flow?.record(tool, flowLabels, unlisted);
+      return PASS;
+    } catch (error) {
+      state.failed(error);
+      if (state.failureMode === 'open') return PASS;
+      return stateUnavailableAnswer(id, tool, state.name, { rateLimited, flowRuled: flow !== undefined }, describeError(error));
+    }
   }
 
   /**
@@ -197,14 +272,19 @@ export interface CompiledPolicy {
   /** Whether any rule or limit has a `principal` condition (serve warns when nobody is identified). */
   namesPrincipals: boolean;
   limiter: RateLimiter | undefined;
-  /** A fresh stage for one session; undefined when the policy is not active. */
-  stageFor(caller: () => Caller): PolicyStage | undefined;
+  /** The shared state store the stages use (serve --state), if any. */
+  state: SharedPolicyState | undefined;
+  /**
+   * A fresh stage for one session; undefined when the policy is not active. `flowKey`: with a shared
+   * state store, the key of the session's flow history for a caller.
+   */
+  stageFor(caller: () => Caller, flowKey?: (caller: Caller) => string): PolicyStage | undefined;
 }
 
-export function compilePolicy(document: PolicyDocument, options: { now?: () => number } = {}): CompiledPolicy {
+export function compilePolicy(document: PolicyDocument, options: { now?: () => number; state?: SharedPolicyState } = {}): CompiledPolicy {
   const legacy = new ToolPolicy(document.tools);
   const rules = document.rules.length > 0 ? new AccessRules(document.rules) : undefined;
-  const limiter = document.rateLimits.length > 0 ? new RateLimiter(document.rateLimits, options) : undefined;
+  const limiter = document.rateLimits.length > 0 ? new RateLimiter(document.rateLimits, { now: options.now, buckets: options.state?.buckets }) : undefined;
   const labeler = new ToolLabeler(document.labels, document.labelsFromAnnotations);
   const active = legacy.active || rules !== undefined || limiter !== undefined || document.flows.length > 0;
   const principals = [...document.rules.map((r) => r.principal), ...document.rateLimits.map((r) => r.principal)].filter((p) => p !== undefined);
@@ -213,7 +293,8 @@ export function compilePolicy(document: PolicyDocument, options: { now?: () => n
     identityClaims: principals.some((p) => p.groups !== undefined || p.roles !== undefined) ? document.claims : undefined,
     namesPrincipals: principals.length > 0,
     limiter,
-    stageFor: (caller) =>
-      active ? new PolicyStage({ legacy: legacy.active ? legacy : undefined, rules, labeler, flows: document.flows, limiter, caller }) : undefined,
+    state: options.state,
+    stageFor: (caller, flowKey) =>
+      active ? new PolicyStage({ legacy: legacy.active ? legacy : undefined, rules, labeler, flows: document.flows, limiter, caller, state: options.state, flowKey }) : undefined,
   };
 }

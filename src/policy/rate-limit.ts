@@ -1,8 +1,10 @@
 /**
- * Rate limits per caller and per tool, in memory: one token bucket per limit and key. A bucket
- * holds `burst` tokens and refills at `limit` per `window`; a call takes one token, and a call
- * that finds the bucket empty is refused with the time until a token is back. Limits live in the
- * process: a restart forgets them, and two airlock processes do not share them.
+ * Rate limits per caller and per tool: one token bucket per limit and key. A bucket holds `burst`
+ * tokens and refills at `limit` per `window`; a call takes one token, and a call that finds the
+ * bucket empty is refused with the time until a token is back. The buckets live in the process
+ * (MemoryRateBuckets: a restart forgets them, and two airlock processes do not share them), or in
+ * a shared store behind the same `RateBuckets` interface (serve --state: redis-state.ts, where
+ * replicas together let through exactly the limit).
  *
  * The limiter is shared by every session of the process (a caller's limit holds across its
  * sessions). Calls are counted when airlock forwards them: a call the policy refuses takes no
@@ -82,6 +84,101 @@ export interface RateLimiterOptions {
   maxBuckets?: number;
   /** Tool names kept at most from tools/list answers (a hostile list cannot grow memory without bound). */
   maxKnownTools?: number;
+  /** Where the buckets live: this process's memory by default, or a shared store (serve --state). */
+  buckets?: RateBuckets;
+}
+
+/** One bucket a call needs a token of: its key, and its limit's size and refill rate. */
+export interface BucketSpec {
+  key: string;
+  capacity: number;
+  /** Tokens per millisecond. */
+  ratePerMs: number;
+}
+
+/**
+ * What a bucket store says of a call: undefined when every bucket has a token; else which one
+ * (index into the specs) is empty and the milliseconds until it has one, or `crowded` when the
+ * store has no room for a new bucket (memory only).
+ */
+export type BucketVerdict = undefined | { refused: number; waitMs: number; crowded?: boolean };
+
+/**
+ * Where the token buckets live. `take` uses one token of every bucket (all or none) or says which
+ * is empty; `peek` only looks, and never waits (the HTTP layer asks it before a request reaches
+ * its session). The memory store answers at once; a shared one (redis-state.ts) answers `take`
+ * with a promise, and `peek` from what its last answers said.
+ */
+export interface RateBuckets {
+  /** True when `take` answers with a promise (the policy stage then decides before the bridge sees the call). */
+  readonly shared: boolean;
+  take(specs: readonly BucketSpec[]): BucketVerdict | Promise<BucketVerdict>;
+  peek(specs: readonly BucketSpec[]): BucketVerdict;
+}
+
+/**
+ * The buckets in this process's memory: what a single airlock has always used. Bounded: only a
+ * full bucket is ever dropped (issue 20), see the module comment.
+ */
+export class MemoryRateBuckets implements RateBuckets {
+  readonly shared = false;
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly maxBuckets: number,
+  ) {}
+
+  take(specs: readonly BucketSpec[]): BucketVerdict {
+    return this.admit(specs, true);
+  }
+
+  peek(specs: readonly BucketSpec[]): BucketVerdict {
+    return this.admit(specs, false);
+  }
+
+  private admit(specs: readonly BucketSpec[], take: boolean): BucketVerdict {
+    const now = this.now();
+    let missing = 0;
+    for (const [index, spec] of specs.entries()) {
+      const bucket = this.buckets.get(spec.key);
+      // A caller without a bucket yet has a full one.
+      const wait = bucket?.waitFor(1, now) ?? 0;
+      if (wait > 0) return { refused: index, waitMs: wait };
+      if (bucket === undefined) missing += 1;
+    }
+    if (!take || specs.length === 0) return undefined;
+    if (missing > 0 && this.buckets.size + missing > this.maxBuckets) {
+      const wait = this.makeRoom(now, missing);
+      if (wait !== undefined) return { refused: 0, waitMs: wait, crowded: true };
+    }
+    for (const spec of specs) this.bucketFor(spec, now).take(now);
+    return undefined;
+  }
+
+  private bucketFor(spec: BucketSpec, now: number): TokenBucket {
+    let bucket = this.buckets.get(spec.key);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(spec.capacity, spec.ratePerMs, now);
+      this.buckets.set(spec.key, bucket);
+    }
+    return bucket;
+  }
+
+  /**
+   * Drop full buckets (a full bucket is the same as none) until `needed` new ones fit. Never one
+   * that is not full: that would hand its caller a fresh burst. Undefined when there is room now;
+   * else the milliseconds until the first bucket is full again.
+   */
+  private makeRoom(now: number, needed: number): number | undefined {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const [key, bucket] of this.buckets) {
+      if (this.buckets.size + needed <= this.maxBuckets) return undefined;
+      if (bucket.isFull(now)) this.buckets.delete(key);
+      else soonest = Math.min(soonest, bucket.untilFull(now));
+    }
+    return this.buckets.size + needed <= this.maxBuckets ? undefined : soonest;
+  }
 }
 
 interface CompiledLimit {
@@ -92,8 +189,7 @@ interface CompiledLimit {
 
 export class RateLimiter {
   private readonly limits: CompiledLimit[];
-  private readonly buckets = new Map<string, TokenBucket>();
-  private readonly now: () => number;
+  private readonly buckets: RateBuckets;
   private readonly maxBuckets: number;
   private readonly maxKnownTools: number;
   /** Tools a tools/list answer named, in any session of the process: only these get a bucket of their own. */
@@ -101,9 +197,14 @@ export class RateLimiter {
 
   constructor(rules: readonly RateLimitRule[], options: RateLimiterOptions = {}) {
     this.limits = rules.map((rule) => ({ rule, tools: globsToRegExp(rule.tools), principal: compilePrincipal(rule.principal) }));
-    this.now = options.now ?? (() => performance.now());
     this.maxBuckets = options.maxBuckets ?? 10_000;
     this.maxKnownTools = options.maxKnownTools ?? 10_000;
+    this.buckets = options.buckets ?? new MemoryRateBuckets(options.now ?? (() => performance.now()), this.maxBuckets);
+  }
+
+  /** Whether the buckets live in a shared store (serve --state): `take` then answers with a promise. */
+  get shared(): boolean {
+    return this.buckets.shared;
   }
 
   /** The limits that apply to this call. */
@@ -122,53 +223,40 @@ export class RateLimiter {
   /**
    * Admit one call, or say which limit refuses it. With `take`, an admitted call uses a token of
    * every limit that applies (all or none); without, nothing changes (the HTTP layer's look-ahead).
+   * For the memory buckets only: a shared store takes tokens through `take`.
    */
   admit(caller: Caller, tool: string, take: boolean): RateRefusal | undefined {
-    const now = this.now();
-    const keys: Array<[CompiledLimit, string]> = [];
+    if (!take) return this.peek(caller, tool);
+    const verdict = this.take(caller, tool);
+    if (verdict instanceof Promise) throw new Error('RateLimiter.admit: the buckets are shared; use take()');
+    return verdict;
+  }
+
+  /** Use a token of every limit that applies to this call (all or none), or say which limit refuses it. */
+  take(caller: Caller, tool: string): RateRefusal | undefined | Promise<RateRefusal | undefined> {
+    const plan = this.plan(caller, tool);
+    if (plan.specs.length === 0) return undefined;
+    const verdict = this.buckets.take(plan.specs);
+    return verdict instanceof Promise ? verdict.then((v) => this.refusalOf(v, plan, tool)) : this.refusalOf(verdict, plan, tool);
+  }
+
+  /** Whether this call would be refused now, taking nothing. */
+  peek(caller: Caller, tool: string): RateRefusal | undefined {
+    const plan = this.plan(caller, tool);
+    return plan.specs.length === 0 ? undefined : this.refusalOf(this.buckets.peek(plan.specs), plan, tool);
+  }
+
+  private plan(caller: Caller, tool: string): { limits: CompiledLimit[]; specs: BucketSpec[]; listed: boolean } {
     const listed = this.knownTools.has(tool);
-    let missing = 0;
-    for (const limit of this.limits) {
-      if (!applies(limit, caller, tool)) continue;
-      const key = bucketKey(limit.rule, caller, tool, listed);
-      const bucket = this.buckets.get(key);
-      // A caller without a bucket yet has a full one.
-      const wait = bucket?.waitFor(1, now) ?? 0;
-      if (wait > 0) return refusal(limit.rule, tool, wait, sharedBucket(limit.rule, listed));
-      if (bucket === undefined) missing += 1;
-      keys.push([limit, key]);
-    }
-    if (!take || keys.length === 0) return undefined;
-    if (missing > 0 && this.buckets.size + missing > this.maxBuckets) {
-      const wait = this.makeRoom(now, missing);
-      if (wait !== undefined) return crowded(keys[0]![0].rule, tool, wait, this.maxBuckets);
-    }
-    for (const [limit, key] of keys) this.bucketFor(limit.rule, key, now).take(now);
-    return undefined;
+    const limits = this.limits.filter((limit) => applies(limit, caller, tool));
+    const specs = limits.map((limit) => ({ key: bucketKey(limit.rule, caller, tool, listed), capacity: limit.rule.burst, ratePerMs: rateOf(limit.rule) }));
+    return { limits, specs, listed };
   }
 
-  private bucketFor(rule: RateLimitRule, key: string, now: number): TokenBucket {
-    let bucket = this.buckets.get(key);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(rule.burst, rateOf(rule), now);
-      this.buckets.set(key, bucket);
-    }
-    return bucket;
-  }
-
-  /**
-   * Drop full buckets (a full bucket is the same as none) until `needed` new ones fit. Never one
-   * that is not full: that would hand its caller a fresh burst. Undefined when there is room now;
-   * else the milliseconds until the first bucket is full again.
-   */
-  private makeRoom(now: number, needed: number): number | undefined {
-    let soonest = Number.POSITIVE_INFINITY;
-    for (const [key, bucket] of this.buckets) {
-      if (this.buckets.size + needed <= this.maxBuckets) return undefined;
-      if (bucket.isFull(now)) this.buckets.delete(key);
-      else soonest = Math.min(soonest, bucket.untilFull(now));
-    }
-    return this.buckets.size + needed <= this.maxBuckets ? undefined : soonest;
+  private refusalOf(verdict: BucketVerdict, plan: { limits: CompiledLimit[]; listed: boolean }, tool: string): RateRefusal | undefined {
+    if (verdict === undefined) return undefined;
+    const rule = plan.limits[verdict.refused]!.rule;
+    return verdict.crowded ? crowded(rule, tool, verdict.waitMs, this.maxBuckets) : refusal(rule, tool, verdict.waitMs, sharedBucket(rule, plan.listed));
   }
 }
 

@@ -67,11 +67,58 @@ export interface FlowRefusal {
   message: string;
 }
 
+/** What a session has called: the first tool called with each label, and whether it was unlisted. */
+export type FlowSeen = ReadonlyMap<string, { tool: string; unlisted: boolean }>;
+
 /**
- * One session's history: the first tool called with each label. The rules are the policy's,
- * shared; the history is per session (per inbound session in serve, the process in run/connect).
+ * A session's flow history, wherever it lives: `SessionFlow` keeps it in the stage's memory (one
+ * per session: what airlock has always done); a shared store (serve --state, redis-state.ts) keeps
+ * it keyed by caller and session so that calls landing on other replicas count, and answers with
+ * promises.
  */
-export class SessionFlow {
+export interface FlowHistory {
+  check(tool: string, labels: readonly string[], unlisted?: boolean): FlowRefusal | undefined | Promise<FlowRefusal | undefined>;
+  record(tool: string, labels: readonly string[], unlisted?: boolean): void | Promise<void>;
+}
+
+/**
+ * A refusal when calling `tool` (with these labels) after the calls in `seen` breaks a flow rule.
+ * `unlisted`: the tool's annotations are unknown, and `labels` are UNLISTED_LABELS (said in the
+ * message).
+ */
+export function flowRefusal(rules: readonly FlowRule[], seen: FlowSeen, tool: string, labels: readonly string[], unlisted = false): FlowRefusal | undefined {
+  for (const rule of rules) {
+    const denied = rule.deny.find((l) => labels.includes(l));
+    if (denied === undefined || !rule.after.every((l) => seen.has(l))) continue;
+    const before = rule.after.map((l) => {
+      const { tool: earlier, unlisted: guessed } = seen.get(l)!;
+      return `${JSON.stringify(earlier)} (${l}${guessed ? ', unlisted' : ''})`;
+    });
+    const history = before.length > 1 ? `${before.slice(0, -1).join(', ')} and ${before.at(-1)}` : before[0] ?? 'nothing';
+    const why = rule.reason ?? 'data those calls returned could leave through this one';
+    const guessed = unlisted || rule.after.some((l) => seen.get(l)!.unlisted);
+    const note = guessed
+      ? '. A tool no tools/list of this session named counts as every label: name it in the policy\'s labels, or list the tools first'
+      : '';
+    return {
+      rule,
+      message: `refused by flow rule ${JSON.stringify(rule.id)}: this session already called ${history}, and ${JSON.stringify(tool)} is ${denied}${unlisted ? ' (unlisted)' : ''}; ${why}${note}`,
+    };
+  }
+  return undefined;
+}
+
+/** Whether any flow rule reads or refuses one of these labels (a call with none of them needs no history). */
+export function flowRelevant(rules: readonly FlowRule[], labels: readonly string[]): boolean {
+  return labels.length > 0 && rules.some((rule) => rule.deny.some((l) => labels.includes(l)) || rule.after.some((l) => labels.includes(l)));
+}
+
+/**
+ * One session's history in memory: the first tool called with each label. The rules are the
+ * policy's, shared; the history is per session (per inbound session in serve, the process in
+ * run/connect).
+ */
+export class SessionFlow implements FlowHistory {
   private readonly seen = new Map<string, { tool: string; unlisted: boolean }>();
 
   constructor(private readonly rules: readonly FlowRule[]) {}
@@ -81,25 +128,7 @@ export class SessionFlow {
    * annotations are unknown, and `labels` are UNLISTED_LABELS (said in the message).
    */
   check(tool: string, labels: readonly string[], unlisted = false): FlowRefusal | undefined {
-    for (const rule of this.rules) {
-      const denied = rule.deny.find((l) => labels.includes(l));
-      if (denied === undefined || !rule.after.every((l) => this.seen.has(l))) continue;
-      const before = rule.after.map((l) => {
-        const { tool: earlier, unlisted: guessed } = this.seen.get(l)!;
-        return `${JSON.stringify(earlier)} (${l}${guessed ? ', unlisted' : ''})`;
-      });
-      const history = before.length > 1 ? `${before.slice(0, -1).join(', ')} and ${before.at(-1)}` : before[0] ?? 'nothing';
-      const why = rule.reason ?? 'data those calls returned could leave through this one';
-      const guessed = unlisted || rule.after.some((l) => this.seen.get(l)!.unlisted);
-      const note = guessed
-        ? '. A tool no tools/list of this session named counts as every label: name it in the policy\'s labels, or list the tools first'
-        : '';
-      return {
-        rule,
-        message: `refused by flow rule ${JSON.stringify(rule.id)}: this session already called ${history}, and ${JSON.stringify(tool)} is ${denied}${unlisted ? ' (unlisted)' : ''}; ${why}${note}`,
-      };
-    }
-    return undefined;
+    return flowRefusal(this.rules, this.seen, tool, labels, unlisted);
   }
 
   /** The call was forwarded: remember its labels. */

@@ -38,9 +38,9 @@ describe('cli', () => {
   });
 
   it.each([
-    ['connect', ['Transport:', 'Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Network (TLS):', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
-    ['serve', ['Listening:', 'Server command:', 'Transport:', 'Who may call serve:', 'Auth (OAuth login to the server):', 'Network (TLS):', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
-    ['run', ['Server command:', 'Tool policy:', 'Audit log:', 'Limits:', 'Output:']],
+    ['connect', ['Transport:', 'Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Network (TLS):', 'Tool policy:', 'Audit log:', 'Telemetry:', 'Limits:', 'Output:']],
+    ['serve', ['Listening:', 'Server command:', 'Transport:', 'Who may call serve:', 'Auth (OAuth login to the server):', 'Network (TLS):', 'Tool policy:', 'Audit log:', 'Telemetry:', 'Limits:', 'Shared state (serve replicas):', 'Output:']],
+    ['run', ['Server command:', 'Tool policy:', 'Audit log:', 'Telemetry:', 'Limits:', 'Output:']],
     ['login', ['Auth (OAuth login to the server):', 'Enterprise auth:', 'mcp-remote spellings:', 'Network (TLS):', 'Output:']],
     ['doctor', ['What doctor does:', 'Auth (OAuth login to the server):', 'Network (TLS):', 'Output:']],
   ])('%s --help groups its options under headings, in this order, -h under Output (not one flat list)', async (command, headings) => {
@@ -54,7 +54,7 @@ describe('cli', () => {
   it('lists every serve option in its help', async () => {
     const proc = startAirlock(['serve', '--help'], { stdin: 'ignore' });
     await proc.exited;
-    for (const flag of ['--port', '--host', '--upstream', '--transport', '--header', '--header-file', '--allow-http', '--max-body', '--allow-origin', '--allowed-host', '--session-timeout', '--max-sessions', '--mcp-path', '--sse-path', '--messages-path', '--health-path', '--log-level', '--allow-tool', '--deny-tool', '--read-only']) {
+    for (const flag of ['--port', '--host', '--upstream', '--transport', '--header', '--header-file', '--allow-http', '--max-body', '--allow-origin', '--allowed-host', '--session-timeout', '--max-sessions', '--mcp-path', '--sse-path', '--messages-path', '--health-path', '--log-level', '--allow-tool', '--deny-tool', '--read-only', '--state', '--state-url-env', '--state-url-file', '--state-failure', '--state-prefix', '--otel', '--no-otel']) {
       expect(proc.stdout()).toContain(flag);
     }
   });

@@ -189,14 +189,20 @@ describe('npm pack at the repository root', () => {
 });
 
 describe('the installed binary', () => {
-  it('loads the ink screens and undici only on demand: they are chunks outside the start-up imports', () => {
+  it('loads the ink screens, undici, the Redis client and the OTLP exporter only on demand: they are chunks outside the start-up imports', () => {
     const chunks = readdirSync(join(dirname(installedBin), 'chunks'));
-    const lazy = chunks.filter((name) => /^(ink-step-view|undici)-/.test(name));
+    const lazyName = /^(ink-step-view|undici|redis-state|call-telemetry)-/;
+    const lazy = chunks.filter((name) => lazyName.test(name));
     // The name before the hash: a hash may hold "-" itself (base64url), so it is not cut at the last one.
-    expect(lazy.map((name) => /^(ink-step-view|undici)-/.exec(name)![1]).sort()).toEqual(['ink-step-view', 'undici']);
-    const startup = staticImportClosure(installedBin).map((path) => basename(path));
+    expect(lazy.map((name) => lazyName.exec(name)![1]).sort()).toEqual(['call-telemetry', 'ink-step-view', 'redis-state', 'undici']);
+    const startupPaths = staticImportClosure(installedBin);
+    const startup = startupPaths.map((path) => basename(path));
     expect(startup.length).toBeGreaterThan(1);
     expect(startup.filter((name) => lazy.includes(name))).toEqual([]);
+    // ioredis is bundled into serve --state's chunk, and into no file that every command loads.
+    const ioredisOption = 'enableOfflineQueue';
+    expect(readFileSync(join(dirname(installedBin), 'chunks', lazy.find((name) => name.startsWith('redis-state-'))!), 'utf8')).toContain(ioredisOption);
+    expect(startupPaths.filter((path) => readFileSync(path, 'utf8').includes(ioredisOption)).map((path) => basename(path))).toEqual([]);
   });
 
 
