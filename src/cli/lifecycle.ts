@@ -13,10 +13,10 @@ export interface SuperviseOptions {
   reaper: ChildReaper;
   /** Resolves with the exit code when the command ends by itself. */
   done: Promise<number>;
-  /** Graceful shutdown on a signal: close sessions, children, listeners. */
-  shutdown: () => Promise<void>;
-  /** After this long a shutdown stops waiting and kills what is left. */
-  shutdownTimeoutMs: number;
+  /** Graceful shutdown on a signal (given when one caused it): close sessions, children, listeners. */
+  shutdown: (signal?: NodeJS.Signals) => Promise<void>;
+  /** After this long a shutdown stops waiting and kills what is left (per signal, when it differs: serve drains on SIGTERM). */
+  shutdownTimeoutMs: number | ((signal: NodeJS.Signals) => number);
   /**
    * A command a long-lived process runs for a client (the hub): it stops when `stopped` settles,
    * as on SIGTERM, and touches no process-wide signal handler or exit hook (the host process has
@@ -42,10 +42,10 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         log.warn('shutdown took too long; killing what is left');
         reaper.killAllNow('SIGKILL');
         resolve(signalExit[signal] ?? 1);
-      }, options.shutdownTimeoutMs);
+      }, typeof options.shutdownTimeoutMs === 'number' ? options.shutdownTimeoutMs : options.shutdownTimeoutMs(signal));
       timer.unref();
       options
-        .shutdown()
+        .shutdown(signal)
         .catch((error: unknown) => log.error(`error while shutting down: ${String(error)}`))
         .finally(() => {
           clearTimeout(timer);
@@ -68,7 +68,7 @@ async function superviseHosted(options: SuperviseOptions, hosting: Hosting): Pro
   let stopping = false;
   const stop = hosting.stopped.then(async () => {
     stopping = true;
-    const timer = setTimeout(() => options.reaper.killAllNow('SIGKILL'), options.shutdownTimeoutMs);
+    const timer = setTimeout(() => options.reaper.killAllNow('SIGKILL'), typeof options.shutdownTimeoutMs === 'number' ? options.shutdownTimeoutMs : options.shutdownTimeoutMs('SIGTERM'));
     timer.unref();
     await options.shutdown().catch((error: unknown) => options.log.error(`error while shutting down: ${String(error)}`));
     clearTimeout(timer);
@@ -83,6 +83,6 @@ async function superviseHosted(options: SuperviseOptions, hosting: Hosting): Pro
     setTimeout(() => {
       options.reaper.killAllNow('SIGKILL');
       hosting.reapers.delete(options.reaper);
-    }, options.shutdownTimeoutMs).unref();
+    }, typeof options.shutdownTimeoutMs === 'number' ? options.shutdownTimeoutMs : options.shutdownTimeoutMs('SIGTERM')).unref();
   }
 }

@@ -50,6 +50,8 @@ export interface ServeOptions extends PipelineFlags, ServeAuthFlags, AuthFlags, 
   ssePath: string;
   messagesPath: string;
   healthPath: string;
+  readyPath: string;
+  drainTimeout: number;
   upstreamTokenExchange: boolean;
   tokenExchangeActor: boolean;
   logLevel: LogLevel;
@@ -71,7 +73,9 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option('--mcp-path <path>', 'streamable HTTP endpoint', '/mcp')
     .option('--sse-path <path>', 'legacy SSE stream endpoint', '/sse')
     .option('--messages-path <path>', 'legacy SSE message endpoint', '/messages')
-    .option('--health-path <path>', 'health check endpoint', '/healthz')
+    .option('--health-path <path>', 'liveness endpoint: 200 while the process runs', '/healthz')
+    .option('--ready-path <path>', 'readiness endpoint: 200 while new clients are taken, 503 while draining', '/readyz')
+    .option('--drain-timeout <seconds>', 'on SIGTERM: refuse new sessions and requests (503, Retry-After) and wait this long for the calls in flight before closing (SIGINT closes at once)', parseSeconds, 30)
     .optionsGroup(HelpGroup.server)
     .option('--env <name=value>', 'set an environment variable for the server command (repeatable)', collectEnv, {})
     .option('--env-allow <name>', "pass only these variables of airlock's environment to the server command, besides PATH, HOME and the like (repeatable)", collect, [])
@@ -118,7 +122,7 @@ serves RFC 9728 metadata at /.well-known/oauth-protected-resource, so MCP
 clients discover where to log in.
 
 Endpoints: POST/GET/DELETE /mcp, GET /sse, POST /messages?sessionId=...,
-GET /healthz`)
+GET /healthz, GET /readyz`)
     .action(async (commandLine: string[], options: ServeOptions) => {
       result.exitCode = await serve(commandLine, options);
     });
@@ -181,7 +185,7 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
   const server = await startHttpInbound({
     host: options.host,
     port: options.port,
-    paths: { mcp: options.mcpPath, sse: options.ssePath, messages: options.messagesPath, health: options.healthPath },
+    paths: { mcp: options.mcpPath, sse: options.ssePath, messages: options.messagesPath, health: options.healthPath, ready: options.readyPath },
     maxBodyBytes: options.maxBody,
     allowedOrigins: options.allowOrigin,
     allowedHosts: options.allowedHost,
@@ -212,8 +216,16 @@ async function serve(commandLine: string[], options: ServeOptions): Promise<numb
         }),
         pipeline.failed,
       ]),
-      shutdown: () => server.close(),
-      shutdownTimeoutMs: context.killGraceMs * 2 + 1000,
+      // SIGTERM (an orchestrator, a balancer's rollout): drain first; SIGINT (Ctrl-C): close now.
+      shutdown: async (signal) => {
+        if (signal === 'SIGTERM' && options.drainTimeout > 0) {
+          const left = await server.drain(options.drainTimeout * 1000);
+          if (left > 0) log.warn(`drain: ${left} session${left === 1 ? '' : 's'} still had calls after ${options.drainTimeout} s (--drain-timeout); closing them`);
+          else log.info('drained: no call in flight');
+        }
+        await server.close();
+      },
+      shutdownTimeoutMs: (signal) => (signal === 'SIGTERM' ? options.drainTimeout * 1000 : 0) + context.killGraceMs * 2 + 1000,
     });
   } finally {
     // server.close() ends every session first, so their last records are in the buffer by now.

@@ -35,6 +35,8 @@ export interface HttpPaths {
   sse: string;
   messages: string;
   health: string;
+  /** 200 while new clients are taken, 503 while draining (a load balancer's readiness check). */
+  ready?: string;
 }
 
 export interface HttpInboundOptions {
@@ -87,12 +89,23 @@ interface Session {
 export interface HttpInboundServer {
   url: string;
   port: number;
+  /**
+   * Stop taking new work (a new session or a 2026 request gets 503 with Retry-After; the readiness
+   * path says 503) and wait, at most `timeoutMs`, for the calls in flight. Resolves with how many
+   * sessions still had calls when it stopped waiting. Requests of existing 2025 sessions still pass:
+   * a client's answer to a question, its cancellation, its stream.
+   */
+  drain(timeoutMs: number): Promise<number>;
   close(): Promise<void>;
 }
+
+/** How long a client is told to wait before it tries again (on another replica, behind a balancer). */
+const DRAIN_RETRY_AFTER_SECONDS = 1;
 
 export async function startHttpInbound(options: HttpInboundOptions): Promise<HttpInboundServer> {
   const { log, paths } = options;
   const sessions = new Map<string, Session>();
+  let draining = false;
   const unreadBudget = new UnreadBudget(options.unreadBudgetBytes ?? DEFAULT_UNREAD_BUDGET_BYTES, (bytes) =>
     log.warn(`a 2026-07-28 caller left ${bytes} bytes of answers unread past the server's budget (${options.unreadBudgetBytes ?? DEFAULT_UNREAD_BUDGET_BYTES} bytes): its response is closed`),
   );
@@ -376,9 +389,14 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     if (guard.applyCors(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://airlock.invalid');
     const mcpRoute = url.pathname === paths.mcp || url.pathname === paths.sse || url.pathname === paths.messages;
+    if (draining && mcpRoute && newWork(req, url)) {
+      res.setHeader('Retry-After', String(DRAIN_RETRY_AFTER_SECONDS));
+      return sendRpcError(res, 503, RpcErrorCode.internalError, 'mcp-airlock is shutting down and takes no new sessions or requests: try again (another replica, behind a load balancer)');
+    }
     const route =
       mcpRoute ? authenticated(req, res, url)
       : url.pathname === paths.health && req.method === 'GET' ? Promise.resolve(sendJson(res, 200, { status: 'ok', version: options.version, sessions: sessions.size }))
+      : paths.ready !== undefined && url.pathname === paths.ready && req.method === 'GET' ? Promise.resolve(sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ready' }))
       : resourceMetadata?.paths.includes(url.pathname) && req.method === 'GET' ? Promise.resolve(sendJson(res, 200, resourceMetadata.document, { 'Cache-Control': 'max-age=300' }))
       : Promise.resolve(sendRpcError(res, 404, RpcErrorCode.invalidRequest, `Not found: ${JSON.stringify(url.pathname)}; MCP is served at ${paths.mcp} (streamable HTTP) and ${paths.sse} (SSE)`));
     route.catch((error: unknown) => {
@@ -430,9 +448,24 @@ export async function startHttpInbound(options: HttpInboundOptions): Promise<Htt
     : undefined;
   sweep?.unref();
 
+  /** While draining: what starts new work (a new session, a 2026 request, a new SSE stream) rather than carrying on a session's. */
+  function newWork(req: IncomingMessage, url: URL): boolean {
+    if (url.pathname === paths.sse) return true;
+    if (url.pathname === paths.messages) return false;
+    return req.method !== 'DELETE' && req.headers['mcp-session-id'] === undefined;
+  }
+
   return {
     url: `http://${hostForUrl}:${port}`,
     port,
+    drain: async (timeoutMs) => {
+      draining = true;
+      const busy = (): number => [...sessions.values()].filter((session) => !noCallInFlight(session)).length;
+      const deadline = Date.now() + timeoutMs;
+      log.info(`draining: no new sessions or requests; waiting up to ${Math.round(timeoutMs / 1000)} s for the calls of ${busy()} session${busy() === 1 ? '' : 's'}`);
+      while (busy() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      return busy();
+    },
     close: async () => {
       if (sweep) clearInterval(sweep);
       await Promise.allSettled([...sessions.values()].map((s) => s.bridge.close('mcp-airlock is shutting down', 'airlock')));
