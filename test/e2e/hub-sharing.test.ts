@@ -109,8 +109,9 @@ describe('the hub shares spawned servers', () => {
 
     // Two clients with calls in flight when the server asks: the question goes to neither.
     const both = await Promise.all([
-      a.client.callTool({ name: 'sample', arguments: { prompt: 'for a', delayMs: 400 } }),
-      c.client.callTool({ name: 'sample', arguments: { prompt: 'for c', delayMs: 400 } }),
+      // Both calls must be in flight when the first question comes: 2 s leaves a loaded machine room.
+      a.client.callTool({ name: 'sample', arguments: { prompt: 'for a', delayMs: 2000 } }),
+      c.client.callTool({ name: 'sample', arguments: { prompt: 'for c', delayMs: 2000 } }),
     ]);
     for (const result of both) expect(JSON.stringify(result)).toMatch(/cannot be put to one of them/);
     expect([...a.samplingPrompts, ...c.samplingPrompts]).toEqual([]);
@@ -183,7 +184,8 @@ describe('the hub shares spawned servers', () => {
 
   it('a shared server outlives its last client for --server-idle (a host that comes back finds it), then stops', async () => {
     const home = hubHome();
-    const hub = spawn(process.execPath, [airlockBin, 'hub', 'start', '--server-idle', '2', '--log-level', 'debug'], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Long enough for a host to come back under a loaded CI machine (a shim and two `hub status` runs), short enough to wait for.
+    const hub = spawn(process.execPath, [airlockBin, 'hub', 'start', '--server-idle', '6', '--log-level', 'debug'], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
     cleanups.push(() => void hub.kill('SIGKILL'));
     let hubLog = '';
     hub.stderr!.on('data', (chunk: Buffer) => (hubLog += chunk.toString('utf8')));
@@ -194,14 +196,15 @@ describe('the hub shares spawned servers', () => {
     const pid = await readPid(pidFile);
     cleanups.push(() => reap(pid));
     await first.client.close();
-    await waitFor(() => hubStatus(home).upstreams[0]?.clients.length === 0, 'the client to detach');
-    expect(hubStatus(home).upstreams[0]!.stopsAt).toBeDefined();
+    let lingering: ReturnType<typeof hubStatus>['upstreams'][number] | undefined;
+    await waitFor(() => (lingering = hubStatus(home).upstreams[0])?.clients.length === 0, 'the client to detach');
+    expect(lingering!.stopsAt).toBeDefined();
     const again = await hostThrough(line, home.env);
     expect(textOf(await again.client.callTool({ name: 'echo', arguments: { text: 'back' } }))).toBe('back');
     expect(hubStatus(home).upstreams[0]!.pid).toBe(pid);
     expect(isAlive(pid)).toBe(true);
     await again.client.close();
-    expect(await gone(pid, 10_000)).toBe(true);
+    expect(await gone(pid, 20_000)).toBe(true);
     await waitFor(() => hubStatus(home).upstreams.length === 0, 'the server to leave hub status');
     hub.kill('SIGTERM');
     await once(hub, 'exit');
