@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServe, stdioFixture, type AirlockProcess } from '../helpers/airlock-process.js';
+import { startServe, stdioFixture, waitFor, type AirlockProcess } from '../helpers/airlock-process.js';
 
 const modernFixture = fileURLToPath(new URL('../../fixtures/modern-server.mjs', import.meta.url));
 const V = '2026-07-28';
@@ -34,13 +34,20 @@ async function call(url: string, id: number, name: string, args: Record<string, 
   return { status: response.status, headers: response.headers, body: JSON.parse(last) };
 }
 
+/** The call has reached serve: its caller's lane exists (health counts it), so the drain has a call to wait for. */
+async function inFlight(url: string): Promise<void> {
+  await waitFor(async () => ((await (await fetch(`${url}/healthz`)).json()) as { sessions: number }).sessions === 1, 'the call to reach serve');
+  // The lane exists as the request reaches it; give the fixture a moment to start on the call.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
 describe('serve: draining on SIGTERM', () => {
   it('says 503 on the readiness path, refuses new work with Retry-After, finishes the call in flight, then exits', async () => {
     const proc = await serve(['--drain-timeout', '20', '--', process.execPath, modernFixture, '--legacy', 'reject']);
     const ready = await fetch(`${proc.url}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
     const slow = call(proc.url, 1, 'slow', { ms: 1500 });
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await inFlight(proc.url);
     proc.child.kill('SIGTERM');
     await proc.waitForStderr(/draining: no new sessions or requests/);
     const draining = await fetch(`${proc.url}/readyz`);
@@ -59,7 +66,7 @@ describe('serve: draining on SIGTERM', () => {
   it('gives up on a call that outlives --drain-timeout, and SIGINT does not wait at all', async () => {
     const proc = await serve(['--drain-timeout', '1', '--', process.execPath, modernFixture, '--legacy', 'reject']);
     const slow = call(proc.url, 1, 'slow', { ms: 20_000 }).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await inFlight(proc.url);
     const started = Date.now();
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(143);
