@@ -268,6 +268,28 @@ interface Call {
   progressToken: string | number | undefined;
   /** Sent with a 2026-07-28 `_meta` version: its answer tells the era. */
   modern: boolean;
+  /** A list request: its answer is kept under this key, for when the server is stopped while idle. */
+  listKey?: string;
+}
+
+/** The list requests whose last answer is kept: a server stopped while idle is not started again for them. */
+const LIST_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
+/** At most this many list answers are kept per server (pages, 2026 clients of several kinds). */
+const MAX_KEPT_LISTS = 32;
+/** Which kept lists a list_changed notification makes stale. */
+const STALE_ON: Record<string, string[]> = {
+  'notifications/tools/list_changed': ['tools/list'],
+  'notifications/prompts/list_changed': ['prompts/list'],
+  'notifications/resources/list_changed': ['resources/list', 'resources/templates/list'],
+};
+
+/** A list request's key: its method and parameters, the progress token aside. */
+function listKey(message: JSONRPCMessage & { method: string }): string | undefined {
+  if (!LIST_METHODS.has(message.method)) return undefined;
+  const params = (message as { params?: Record<string, unknown> }).params;
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  const { progressToken: _token, ...rest } = meta ?? {};
+  return JSON.stringify([message.method, params === undefined ? null : { ...params, ...(meta ? { _meta: rest } : {}) }]);
 }
 
 type SessionOpening =
@@ -319,6 +341,8 @@ class Upstream {
   private protocolVersion: string | undefined;
   private errors = 0;
   private lastActivity = new Date();
+  /** The last answer to each list request (listKey), in the order kept. */
+  private readonly lists = new Map<string, unknown>();
 
   constructor(
     private readonly registry: SharedUpstreams,
@@ -504,6 +528,9 @@ class Upstream {
     if (this.asleep) {
       // Only a request starts the server again: a notification or an answer was for the process that stopped.
       if (!('method' in message && 'id' in message)) return this.debug('dropped a client message for a server stopped while idle');
+      // A list it answered before, and has not said changed since: answered without starting it.
+      const key = listKey(message as JSONRPCMessage & { method: string });
+      if (key !== undefined && this.lists.has(key)) return lease.deliver({ jsonrpc: '2.0', id: (message as { id: RequestId }).id, result: this.lists.get(key) } as JSONRPCMessage);
       await this.wake();
     }
     if ('method' in message && 'id' in message) return this.request(lease, message);
@@ -536,7 +563,8 @@ class Upstream {
     const params = (message as { params?: Record<string, unknown> }).params;
     const meta = params?._meta as Record<string, unknown> | undefined;
     const token = meta?.progressToken as string | number | undefined;
-    this.calls.set(upstreamId, { lease, clientId: message.id, method: message.method, progressToken: token, modern: typeof meta?.[META_PROTOCOL_VERSION] === 'string' });
+    const kept = listKey(message);
+    this.calls.set(upstreamId, { lease, clientId: message.id, method: message.method, progressToken: token, modern: typeof meta?.[META_PROTOCOL_VERSION] === 'string', ...(kept !== undefined ? { listKey: kept } : {}) });
     lease.calls.set(idKey(message.id), upstreamId);
     const upward =
       token === undefined
@@ -584,6 +612,9 @@ class Upstream {
     if (!('method' in message)) return this.answer(message);
     if ('id' in message) return this.serverRequest(message as JSONRPCMessage & { id: RequestId; method: string });
     const params = (message as { params?: Record<string, unknown> }).params;
+    // However it is routed, a list change makes the kept answers of that list stale.
+    const stale = STALE_ON[message.method];
+    if (stale) for (const key of [...this.lists.keys()]) if (stale.some((method) => key.startsWith(`["${method}"`))) this.lists.delete(key);
     const tagged = this.taggedCall(message);
     if (tagged && message.method !== 'notifications/progress' && message.method !== 'notifications/cancelled') {
       // It came on the stream of a request of ours: it belongs to that call's client, and only to it.
@@ -639,9 +670,16 @@ class Upstream {
     this.forgetCall(upstreamId as number, call);
     this.lastActivity = new Date();
     if ('error' in message) this.errors++;
+    if (call.listKey !== undefined && 'result' in message) this.keepList(call.listKey, message.result);
     this.learnEra(call, message);
     call.lease.deliver(withMessageId(message, call.clientId));
     if (this.calls.size === 0) this.armIdle();
+  }
+
+  private keepList(key: string, result: unknown): void {
+    this.lists.delete(key);
+    this.lists.set(key, result);
+    if (this.lists.size > MAX_KEPT_LISTS) this.lists.delete(this.lists.keys().next().value!);
   }
 
   private forgetCall(upstreamId: number, call: Call): void {

@@ -259,6 +259,32 @@ describe('shared upstreams', () => {
     expect(b.received.at(-1)).toEqual({ jsonrpc: '2.0', id: 4, result: { tools: [] } });
   });
 
+  it('--idle-stop: a list the server answered is answered again without starting it, until the server says it changed', async () => {
+    const { servers, server, a, b } = await sharedLegacySession(30);
+    await a.send({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { progressToken: 'p1' } } });
+    server.say({ jsonrpc: '2.0', id: server.last('tools/list').id, result: { tools: [{ name: 'echo' }] } });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    // Stopped while idle: B's tools/list (another progress token) is answered from the kept list.
+    await b.send({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: { _meta: { progressToken: 'p2' } } });
+    expect(b.received.at(-1)).toEqual({ jsonrpc: '2.0', id: 9, result: { tools: [{ name: 'echo' }] } });
+    expect(servers).toHaveLength(1);
+    // Another list, never answered: it starts the server again.
+    const prompts = b.send({ jsonrpc: '2.0', id: 10, method: 'prompts/list' });
+    await tick();
+    expect(servers).toHaveLength(2);
+    const fresh = servers[1]!;
+    fresh.say({ jsonrpc: '2.0', id: fresh.sent[0]!.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 's', version: '2' } } });
+    await prompts;
+    fresh.say({ jsonrpc: '2.0', id: fresh.last('prompts/list').id, result: { prompts: [] } });
+    // The new process says its tools changed: the kept tools list is stale, the next one goes to it.
+    fresh.say({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const again = a.send({ jsonrpc: '2.0', id: 11, method: 'tools/list', params: { _meta: { progressToken: 'p3' } } });
+    await tick();
+    expect(servers).toHaveLength(3);
+    void again;
+  });
+
   it('--idle-stop leaves a server alone while a client holds a resource subscription', async () => {
     const { servers, server, a } = await sharedLegacySession(30);
     await a.send({ jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'x://y' } });
