@@ -525,6 +525,16 @@ class Upstream {
   async fromClient(lease: Lease, message: JSONRPCMessage): Promise<void> {
     this.lastActivity = new Date();
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    try {
+      await this.handleClient(lease, message);
+    } finally {
+      // Whatever the message was (a notification, a request answered here), the idle clock starts
+      // again once nothing is in flight: a call's answer restarts it too (answer).
+      this.armIdle();
+    }
+  }
+
+  private async handleClient(lease: Lease, message: JSONRPCMessage): Promise<void> {
     if (this.asleep) {
       // Only a request starts the server again: a notification or an answer was for the process that stopped.
       if (!('method' in message && 'id' in message)) return this.debug('dropped a client message for a server stopped while idle');
@@ -585,8 +595,7 @@ class Upstream {
       // The session is opened once: the first client to say so after the opening tells the server.
       if (this.opening.state !== 'done' || this.initializedSent) return;
       this.initializedSent = true;
-      await this.toServer(message);
-      return this.armIdle();
+      return this.toServer(message);
     }
     if (message.method === 'notifications/cancelled') {
       const requested = params?.requestId as RequestId | undefined;

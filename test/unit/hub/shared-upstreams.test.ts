@@ -285,6 +285,19 @@ describe('shared upstreams', () => {
     void again;
   });
 
+  it('--idle-stop: a client notification after the last answer does not keep the server up for good', async () => {
+    const { servers, server, a, b } = await sharedLegacySession(30);
+    await a.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } });
+    server.say({ jsonrpc: '2.0', id: server.last('tools/call').id, result: {} });
+    // B's notification arrives after the answer (another host, another socket): the idle clock runs again.
+    await b.send({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const sent = b.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'y' } });
+    await tick();
+    expect(servers).toHaveLength(2);
+    void sent;
+  });
+
   it('--idle-stop leaves a server alone while a client holds a resource subscription', async () => {
     const { servers, server, a } = await sharedLegacySession(30);
     await a.send({ jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'x://y' } });
