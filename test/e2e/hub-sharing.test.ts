@@ -107,14 +107,18 @@ describe('the hub shares spawned servers', () => {
     expect([...a.samplingPrompts, ...c.samplingPrompts]).toEqual([]);
     expect(JSON.parse(textOf(await c.client.callTool({ name: 'roots', arguments: {} })))).toEqual(clientRoots);
 
-    // Two clients with calls in flight when the server asks: the question goes to neither.
+    // Two clients calling at once. 2025 stdio does not say which call a question belongs to: with
+    // both calls in flight it goes to neither (refused to the server); with only the asker's still
+    // in flight (a loaded machine can let 2 s pass between them), to the asker. Never to the other
+    // client. (The refusal itself is pinned down against a scripted server in the unit tests.)
     const both = await Promise.all([
-      // Both calls must be in flight when the first question comes: 2 s leaves a loaded machine room.
       a.client.callTool({ name: 'sample', arguments: { prompt: 'for a', delayMs: 2000 } }),
       c.client.callTool({ name: 'sample', arguments: { prompt: 'for c', delayMs: 2000 } }),
     ]);
-    for (const result of both) expect(JSON.stringify(result)).toMatch(/cannot be put to one of them/);
-    expect([...a.samplingPrompts, ...c.samplingPrompts]).toEqual([]);
+    for (const result of both) expect(JSON.stringify(result)).toMatch(/cannot be put to one of them|sampled: hi from the client/);
+    expect(a.samplingPrompts.filter((prompt) => prompt !== 'for a')).toEqual([]);
+    expect(c.samplingPrompts.filter((prompt) => prompt !== 'for c')).toEqual([]);
+    expect(b.samplingPrompts).toEqual(['for b']);
   });
 
   it('each host keeps its own audit chain on a shared server, and each record names the host process', async () => {
