@@ -108,9 +108,9 @@ describe('the hub shares spawned servers', () => {
     expect(JSON.parse(textOf(await c.client.callTool({ name: 'roots', arguments: {} })))).toEqual(clientRoots);
 
     // Two clients calling at once. 2025 stdio does not say which call a question belongs to: with
-    // both calls in flight it goes to neither (refused to the server); with only the asker's still
-    // in flight (a loaded machine can let 2 s pass between them), to the asker. Never to the other
-    // client. (The refusal itself is pinned down against a scripted server in the unit tests.)
+    // both calls in flight the first question goes to neither (refused to the server); that call
+    // then ends, so the second question, a moment later, finds only its asker in flight and goes to
+    // it. Never to the other client. (The refusal is pinned down in the unit tests.)
     const both = await Promise.all([
       a.client.callTool({ name: 'sample', arguments: { prompt: 'for a', delayMs: 2000 } }),
       c.client.callTool({ name: 'sample', arguments: { prompt: 'for c', delayMs: 2000 } }),
