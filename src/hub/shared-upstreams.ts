@@ -340,7 +340,8 @@ class Upstream {
   /** The protocol version the session agreed, for an HTTP upstream (given again to a connection opened after an idle stop). */
   private protocolVersion: string | undefined;
   private errors = 0;
-  private lastActivity = new Date();
+  /** Date.now() of the last client message or answer (a number: it is set for every message). */
+  private lastActivity = Date.now();
   /** The last answer to each list request (listKey), in the order kept. */
   private readonly lists = new Map<string, unknown>();
 
@@ -510,7 +511,7 @@ class Upstream {
       ...(this.stopsAt ? { stopsAt: this.stopsAt.toISOString() } : {}),
       state: this.asleep ? 'idle' : 'running',
       errors: this.errors,
-      lastActivity: this.lastActivity.toISOString(),
+      lastActivity: new Date(this.lastActivity).toISOString(),
     };
   }
 
@@ -523,7 +524,7 @@ class Upstream {
   }
 
   async fromClient(lease: Lease, message: JSONRPCMessage): Promise<void> {
-    this.lastActivity = new Date();
+    this.lastActivity = Date.now();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     try {
       await this.handleClient(lease, message);
@@ -558,7 +559,12 @@ class Upstream {
       // for every client. Refused as a 2026-only server refuses it, the client's era adapter translates.
       if (this.era === 'modern') return lease.deliver(errorResponse(message.id, RpcErrorCode.methodNotFound, 'Method not found: initialize (the server speaks 2026-07-28)'));
       if (this.opening.state === 'done') return lease.deliver({ jsonrpc: '2.0', id: message.id, result: this.opening.result } as JSONRPCMessage);
-      if (this.opening.state === 'pending') return void this.opening.waiters.push({ lease, message });
+      if (this.opening.state === 'pending') {
+        // One waiting initialize per client: a client that sends more (a second initialize is a
+        // protocol error anyway) must not make the hub hold what it sends while the opening runs.
+        if (this.opening.waiters.some((waiter) => waiter.lease === lease)) return lease.deliver(errorResponse(message.id, RpcErrorCode.invalidRequest, 'initialize is already in progress for this session'));
+        return void this.opening.waiters.push({ lease, message });
+      }
       this.opening = { state: 'pending', waiters: [] };
       this.pendingOpening = message;
     } else if (message.method === 'logging/setLevel') {
@@ -677,7 +683,7 @@ class Upstream {
     const call = typeof upstreamId === 'number' ? this.calls.get(upstreamId) : undefined;
     if (!call) return this.debug(`dropped an answer to ${JSON.stringify(upstreamId)}: no client waits for it (cancelled, or the client went away)`);
     this.forgetCall(upstreamId as number, call);
-    this.lastActivity = new Date();
+    this.lastActivity = Date.now();
     if ('error' in message) this.errors++;
     if (call.listKey !== undefined && 'result' in message) this.keepList(call.listKey, message.result);
     this.learnEra(call, message);

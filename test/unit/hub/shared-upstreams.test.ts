@@ -202,6 +202,20 @@ describe('shared upstreams', () => {
     expect(server.sent.filter((m) => m.method === 'notifications/initialized')).toHaveLength(1);
   });
 
+  it('a client that floods initialize while the opening runs gets refusals, and the hub holds one of them', async () => {
+    const { servers, client } = setUp();
+    const a = await client('a');
+    const b = await client('b');
+    const server = servers[0]!;
+    await a.send(initialize(0));
+    for (let id = 1; id <= 100; id++) await b.send(initialize(id));
+    expect(b.received).toHaveLength(99);
+    expect(b.received.every((m) => (m as { error?: { code?: number } }).error?.code === -32600)).toBe(true);
+    server.say({ jsonrpc: '2.0', id: server.last('initialize').id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 's', version: '1' } } });
+    expect(b.received.at(-1)).toMatchObject({ id: 1, result: { serverInfo: { name: 's' } } });
+    expect(server.sent.filter((m) => m.method === 'initialize')).toHaveLength(1);
+  });
+
   it('a 2025 session without --share is one client\'s: the next client waits for the verdict, then gets its own server', async () => {
     const { servers, client } = setUp();
     const a = await client('a', false);
