@@ -11,9 +11,16 @@
  * store no gate is installed and messages flow as they always did.
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '../bridge/json-rpc.js';
+import { errorResponse, RpcErrorCode, type JSONRPCMessage, type RequestId } from '../bridge/json-rpc.js';
 
 type Handler = NonNullable<Transport['onmessage']>;
+
+/**
+ * Messages one session may have waiting behind a held call, at most: a store that answers slowly
+ * (each command may take its timeout) must not make serve hold whatever a client keeps sending.
+ * Past it a request is answered with an error at once and a notification is dropped.
+ */
+export const MAX_GATED_MESSAGES = 256;
 
 /**
  * Put a gate in front of `inbound`'s message handler. `prepare` returns a promise for a message
@@ -33,6 +40,13 @@ export function gateInbound(inbound: Transport, prepare: (message: JSONRPCMessag
       }
       queued += 1;
       tail = pending.catch(() => undefined).then(() => handOver(message, extra));
+      return;
+    }
+    if (queued >= MAX_GATED_MESSAGES) {
+      if ('method' in message && 'id' in message) {
+        const refusal = errorResponse(message.id as RequestId, RpcErrorCode.upstreamError, `mcp-airlock: ${MAX_GATED_MESSAGES} messages of this session already wait for the shared state store; try again once they are answered`);
+        void inbound.send(refusal).catch(() => undefined);
+      }
       return;
     }
     queued += 1;
